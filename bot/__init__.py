@@ -1,0 +1,1 @@
+"""Composition: settings, the application factory, i18n, scheduled jobs, the CLI, the emulator."""

@@ -1,0 +1,160 @@
+"""`python -m bot …`: run the bot, migrate the database, set up a community.
+
+Every command reads the settings once; a bad setting is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from telegram import Bot, Update
+
+from bot.settings import Settings, SettingsError, load_settings
+
+EXIT_BAD_SETTINGS = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="社区民情本 · Community Notebook"
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (the default): polling, or webhook if WEBHOOK_URL")
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command")
+    db.add_parser("upgrade", help="apply all migrations")
+    revision = db.add_parser("revision", help="(developers) write a migration from the models")
+    revision.add_argument("-m", "--message", required=True)
+    community = sub.add_parser("community", help="communities").add_subparsers(
+        dest="community_command"
+    )
+    create = community.add_parser("create", help="create a community; prints the secretary link")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--building", action="append", default=[], help="a building name (repeatable)"
+    )
+    return parser
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request URL at INFO, and the URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def run_bot(settings: Settings) -> None:
+    from bot.app import build_application
+
+    app = build_application(settings)
+    if settings.webhook_url:
+        secret = settings.webhook_secret_token
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=settings.webhook_path,
+            webhook_url=settings.webhook_url,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+async def db_upgrade(settings: Settings) -> None:
+    from storage import migrate
+    from storage.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await migrate.upgrade(db)
+        print(f"database at revision {await migrate.current_revision(db)}")
+    finally:
+        await db.dispose()
+
+
+async def db_revision(settings: Settings, message: str) -> None:
+    from storage import migrate
+    from storage.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await migrate.upgrade(db)
+        await migrate.autogenerate(db, message)
+    finally:
+        await db.dispose()
+
+
+async def bot_username(settings: Settings) -> str:
+    if settings.telegram_bot_username:
+        return settings.telegram_bot_username.lstrip("@")
+    async with Bot(
+        settings.token(), base_url=settings.telegram_api_base_url, base_file_url=settings.file_url
+    ) as bot:
+        return bot.username
+
+
+async def community_create(settings: Settings, name: str, buildings: Sequence[str]) -> None:
+    from handlers.common import deep_link
+    from storage import migrate
+    from storage.communities import add_building, create_community, create_invite
+    from storage.db import Database
+    from storage.models import Role
+    from storage.types import utcnow
+
+    username = await bot_username(settings)
+    db = Database(settings.database_url)
+    try:
+        await migrate.upgrade(db)
+        async with db.session() as session:
+            now = utcnow()
+            community = await create_community(
+                session,
+                name=name,
+                timezone=settings.timezone,
+                default_locale=settings.default_locale,
+                now=now,
+            )
+            assert community.id is not None
+            for order, building in enumerate(b for b in buildings if b.strip()):
+                await add_building(
+                    session, community_id=community.id, name=building, sort_order=order
+                )
+            link = await create_invite(
+                session, community_id=community.id, role=Role.SECRETARY, now=now
+            )
+    finally:
+        await db.dispose()
+    print(f"community {community.id}: {community.name}")
+    print("Open this link in Telegram to become its secretary (it works once):")
+    print(deep_link(username, link.token))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings)
+        if args.command in (None, "run"):
+            settings.token()
+            run_bot(settings)
+        elif args.command == "db" and args.db_command == "upgrade":
+            asyncio.run(db_upgrade(settings))
+        elif args.command == "db" and args.db_command == "revision":
+            asyncio.run(db_revision(settings, args.message))
+        elif args.command == "community" and args.community_command == "create":
+            asyncio.run(community_create(settings, args.name, args.building))
+        else:
+            _parser().print_help()
+            return 1
+    except SettingsError as exc:
+        print(f"community-notebook: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    except ValueError as exc:
+        print(f"community-notebook: {exc}", file=sys.stderr)
+        return 1
+    return 0
