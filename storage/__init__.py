@@ -1,0 +1,1 @@
+"""The notebook's data and domain rules. Nothing here imports Telegram."""

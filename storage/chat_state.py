@@ -1,0 +1,46 @@
+"""Conversation state kept in the database, so a restart or another instance carries on.
+
+A flow (a report draft, a plan being typed…) is a (flow, step, data) triple per chat and user.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import ChatState
+
+
+async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> ChatState | None:
+    return await session.get(ChatState, (chat_id, user_id))
+
+
+async def set_state(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    user_id: int,
+    flow: str,
+    step: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> ChatState:
+    state = await session.get(ChatState, (chat_id, user_id))
+    if state is None:
+        state = ChatState(chat_id=chat_id, user_id=user_id, flow=flow, step=step)
+    state.flow, state.step, state.updated_at = flow, step, now
+    state.data = dict(data)  # a new object, so SQLAlchemy sees the JSON change
+    session.add(state)
+    await session.flush()
+    return state
+
+
+async def clear_state(session: AsyncSession, *, chat_id: int, user_id: int) -> bool:
+    state = await session.get(ChatState, (chat_id, user_id))
+    if state is None:
+        return False
+    await session.delete(state)
+    await session.flush()
+    return True

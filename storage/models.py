@@ -1,0 +1,283 @@
+"""The notebook's tables.
+
+Red pen: `Issue` (what residents raised) and its `Attachment`s. Black pen: the owner, plan and due
+date on the issue, and every step in the append-only `IssueEvent` log. Around them: communities,
+buildings and units, people and their `Membership` (role) per community, invite links, the
+`Outbox` of every message the bot sends later, and `ChatState` (conversation drafts) so that no
+state lives only in one process's memory.
+
+Enumerations are stored as short strings (portable across SQLite and PostgreSQL, and migrations
+stay simple); the StrEnum classes below are the allowed values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    SECRETARY = "secretary"  # 社区书记
+    WORKER = "worker"  # 社区工作者 / 网格员
+    BUILDING_LEAD = "building_lead"  # 楼栋长
+    VOLUNTEER = "volunteer"  # 志愿者 / 自治小组
+    RESIDENT = "resident"
+
+
+STAFF_ROLES = frozenset({Role.SECRETARY, Role.WORKER})
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    PHONE = "phone"
+    DESK = "desk"
+    VISIT = "visit"
+    MEETING = "meeting"
+
+
+class IssueStatus(StrEnum):
+    NEW = "new"  # reported, not yet accepted (red pen only)
+    ACCEPTED = "accepted"  # 受理
+    ASSIGNED = "assigned"  # owner and plan (black pen)
+    IN_PROGRESS = "in_progress"  # 办理
+    TRANSFERRED = "transferred"  # belongs to another body
+    RESOLVED = "resolved"  # 办结, awaiting follow-up
+    CLOSED = "closed"  # followed up (回访) or timed out
+    MERGED = "merged"  # duplicate folded into another issue
+    WITHDRAWN = "withdrawn"  # the resident took it back
+
+
+class Urgency(StrEnum):
+    EMERGENCY = "emergency"  # danger to life or property
+    NORMAL = "normal"
+
+
+class Difficulty(StrEnum):
+    ON_THE_SPOT = "on_the_spot"  # 即办
+    COORDINATION = "coordination"  # 协商
+    ESCALATE = "escalate"  # 上报
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+
+
+class FollowUpResult(StrEnum):
+    SOLVED = "solved"
+    PARTLY = "partly"
+    NOT_SOLVED = "not_solved"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _when(*, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+
+
+def _telegram_id(*, unique: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=sa.BigInteger, nullable=True, unique=unique, index=index)
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    default_locale: str = Field(default="zh_Hans", max_length=16)
+    staff_chat_id: int | None = _telegram_id(unique=True)
+    next_issue_number: int = Field(default=1)
+    created_at: datetime = _created()
+
+
+class Building(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    name: str = Field(max_length=100)
+    sort_order: int = Field(default=0)
+
+
+class Unit(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("building_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    name: str = Field(max_length=100)
+    sort_order: int = Field(default=0)
+
+
+class Person(SQLModel, table=True):
+    """Anyone the notebook knows: a Telegram user, or a resident logged by phone/desk."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int | None = _telegram_id(unique=True)
+    full_name: str = Field(default="", max_length=200)
+    username: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=64)
+    telegram_language_code: str | None = Field(default=None, max_length=35)
+    locale: str | None = Field(default=None, max_length=16)  # chosen with /language
+    current_community_id: int | None = Field(default=None, foreign_key="community.id")
+    unreachable_since: datetime | None = _when()  # 403: the person blocked the bot
+    created_at: datetime = _created()
+
+
+class Membership(SQLModel, table=True):
+    """A person's role in one community (and, for residents, their home)."""
+
+    __table_args__ = (sa.UniqueConstraint("person_id", "community_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    role: str = Field(max_length=20)
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    room: str | None = Field(default=None, max_length=50)
+    active: bool = Field(default=True)
+    created_at: datetime = _created()
+
+
+class InviteLink(SQLModel, table=True):
+    """A deep-link token (`/start <token>`) that grants a role, or joins a community/building."""
+
+    __tablename__ = "invite_link"
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    role: str = Field(max_length=20)
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    max_uses: int | None = Field(default=None)  # None: reusable (community/building links)
+    use_count: int = Field(default=0)
+    expires_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+    created_at: datetime = _created()
+
+
+class Issue(SQLModel, table=True):
+    """One red-pen entry, with its black-pen owner, plan and due date."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "number"),
+        sa.Index("ix_issue_community_status", "community_id", "status"),
+        sa.Index("ix_issue_community_created", "community_id", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    number: int
+    reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    logged_by_id: int | None = Field(default=None, foreign_key="person.id")
+    channel: str = Field(default=Channel.TELEGRAM, max_length=20)
+    category: str = Field(max_length=40)
+    description: str = Field(sa_type=sa.Text)
+    building_id: int | None = Field(default=None, foreign_key="building.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    latitude: float | None = None
+    longitude: float | None = None
+    urgency: str = Field(default=Urgency.NORMAL, max_length=20)
+    difficulty: str | None = Field(default=None, max_length=20)
+    status: str = Field(default=IssueStatus.NEW, max_length=20)
+    time_limit_hours: int = Field(default=168)
+    respond_by: datetime | None = _when()
+    owner_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    owner_group: str | None = Field(default=None, max_length=200)  # volunteers / self-governance
+    plan: str | None = Field(default=None, sa_type=sa.Text)
+    due_at: datetime | None = _when(index=True)
+    transferred_to: str | None = Field(default=None, max_length=200)
+    merged_into_id: int | None = Field(default=None, foreign_key="issue.id")
+    support_count: int = Field(default=0)
+    reopened_count: int = Field(default=0)
+    followup_result: str | None = Field(default=None, max_length=20)
+    satisfaction: str | None = Field(default=None, max_length=20)
+    source_update_id: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
+    staff_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    version: int = Field(default=1)  # optimistic lock: two workers acting at once, one wins
+    created_at: datetime = _created()
+    accepted_at: datetime | None = _when()
+    first_response_at: datetime | None = _when()
+    resolved_at: datetime | None = _when()
+    closed_at: datetime | None = _when()
+    last_activity_at: datetime | None = _when()
+
+
+class IssueEvent(SQLModel, table=True):
+    """Append-only history of an issue: every transition, note and reply, with actor and time."""
+
+    __tablename__ = "issue_event"
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    at: datetime = _created()
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    kind: str = Field(max_length=40)
+    public: bool = Field(default=False)
+    text: str | None = Field(default=None, sa_type=sa.Text)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class IssueSupporter(SQLModel, table=True):
+    """ "Me too": a resident who backs an issue and hears its updates."""
+
+    __tablename__ = "issue_supporter"
+    issue_id: int = Field(foreign_key="issue.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    created_at: datetime = _created()
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="issue_event.id")
+    kind: str = Field(max_length=20)  # photo, voice, document, location
+    telegram_file_id: str | None = Field(default=None, max_length=255)
+    file_unique_id: str | None = Field(default=None, max_length=255)
+    mime_type: str | None = Field(default=None, max_length=100)
+    caption: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _created()
+
+
+class Outbox(SQLModel, table=True):
+    """Every message the bot will send later: the database, not the scheduler, remembers it."""
+
+    __table_args__ = (sa.Index("ix_outbox_status_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    chat_id: int = Field(sa_type=sa.BigInteger)
+    kind: str = Field(max_length=40)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    urgent: bool = Field(default=False)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=20)
+    attempts: int = Field(default=0)
+    claimed_at: datetime | None = _when()
+    sent_at: datetime | None = _when()
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _created()
+
+
+class ChatState(SQLModel, table=True):
+    """Where a person is in a conversation, and the draft so far (survives restarts)."""
+
+    __tablename__ = "chat_state"
+    chat_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    flow: str = Field(max_length=40)
+    step: str = Field(max_length=40)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    updated_at: datetime = _created()

@@ -1,0 +1,138 @@
+"""The outbox: every message the bot will send later is a row here first.
+
+Rows are written in the same transaction as the change they announce, so a crash can't lose a
+notification or send one for a change that was rolled back. A dedupe key makes enqueueing
+idempotent (`overdue:<issue>:<date>` is queued once however often the check runs). Dispatchers
+claim due rows atomically (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one UPDATE … RETURNING),
+so two dispatchers never take the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Outbox, OutboxStatus
+
+# A row left in "sending" this long (its dispatcher died mid-send) is claimed again.
+STALE_CLAIM = timedelta(minutes=5)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    kind: str,
+    dedupe_key: str,
+    due_at: datetime,
+    payload: dict[str, Any],
+    now: datetime,
+    person_id: int | None = None,
+    community_id: int | None = None,
+    urgent: bool = False,
+) -> bool:
+    """Queue a message; False when a row with this dedupe key already exists."""
+    values = {
+        "chat_id": chat_id,
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "due_at": due_at,
+        "payload": payload,
+        "person_id": person_id,
+        "community_id": community_id,
+        "urgent": urgent,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.exec(stmt)
+    return bool(result.rowcount)
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Outbox]:
+    """Take up to `limit` due rows for this dispatcher, oldest first, atomically."""
+    due = and_(
+        col(Outbox.due_at) <= now,
+        or_(
+            col(Outbox.status) == OutboxStatus.PENDING,
+            and_(
+                col(Outbox.status) == OutboxStatus.SENDING,
+                col(Outbox.claimed_at) < now - STALE_CLAIM,
+            ),
+        ),
+    )
+    pick = (
+        select(col(Outbox.id)).where(due).order_by(col(Outbox.due_at), col(Outbox.id)).limit(limit)
+    )
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(Outbox)
+        .where(col(Outbox.id).in_(pick.scalar_subquery()))
+        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=col(Outbox.attempts) + 1)
+        .returning(Outbox)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.exec(stmt)).scalars().all())
+    return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
+
+
+async def _set(session: AsyncSession, row_id: int, **values: Any) -> None:
+    await session.exec(
+        update(Outbox)
+        .where(col(Outbox.id) == row_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_sent(session: AsyncSession, row: Outbox, *, now: datetime) -> None:
+    assert row.id is not None
+    await _set(session, row.id, status=OutboxStatus.SENT, sent_at=now, last_error=None)
+
+
+async def retry_later(session: AsyncSession, row: Outbox, *, at: datetime, error: str) -> None:
+    assert row.id is not None
+    await _set(
+        session, row.id, status=OutboxStatus.PENDING, due_at=at, claimed_at=None, last_error=error
+    )
+
+
+async def mark_failed(session: AsyncSession, row: Outbox, *, error: str) -> None:
+    assert row.id is not None
+    await _set(session, row.id, status=OutboxStatus.FAILED, last_error=error)
+
+
+async def cancel(session: AsyncSession, *, key_prefixes: Sequence[str]) -> int:
+    """Cancel pending rows whose dedupe key starts with any prefix (e.g. `due:<issue>:`)."""
+    if not key_prefixes:
+        return 0
+    match = or_(*(col(Outbox.dedupe_key).startswith(p) for p in key_prefixes))
+    result = await session.exec(
+        update(Outbox)
+        .where(match, col(Outbox.status) == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    row = await session.execute(
+        select(col(Outbox.due_at))
+        .where(col(Outbox.status) == OutboxStatus.PENDING)
+        .order_by(col(Outbox.due_at))
+        .limit(1)
+    )
+    return row.scalar_one_or_none()

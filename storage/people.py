@@ -1,0 +1,91 @@
+"""People and their roles: who someone is, and what they may do in which community."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import STAFF_ROLES, Community, Membership, Person, Role
+
+
+@dataclass(frozen=True)
+class TelegramIdentity:
+    """The few facts about a Telegram user the notebook keeps (no Telegram import here)."""
+
+    user_id: int
+    full_name: str
+    username: str | None
+    language_code: str | None
+
+
+async def upsert_person(session: AsyncSession, identity: TelegramIdentity) -> Person:
+    """The Person behind a Telegram user, created on first contact, refreshed on each."""
+    person = (
+        await session.exec(select(Person).where(Person.telegram_user_id == identity.user_id))
+    ).first()
+    if person is None:
+        person = Person(telegram_user_id=identity.user_id)
+        session.add(person)
+    person.full_name = identity.full_name[:200]
+    person.username = identity.username
+    person.telegram_language_code = identity.language_code
+    person.unreachable_since = None  # they wrote to us, so they have not blocked the bot
+    await session.flush()
+    return person
+
+
+async def set_locale(session: AsyncSession, person: Person, locale: str) -> None:
+    person.locale = locale
+    session.add(person)
+    await session.flush()
+
+
+async def membership(
+    session: AsyncSession, *, person_id: int, community_id: int
+) -> Membership | None:
+    return (
+        await session.exec(
+            select(Membership).where(
+                Membership.person_id == person_id,
+                Membership.community_id == community_id,
+                col(Membership.active).is_(True),
+            )
+        )
+    ).first()
+
+
+async def memberships(session: AsyncSession, person_id: int) -> list[tuple[Membership, Community]]:
+    rows = await session.exec(
+        select(Membership, Community)
+        .join(Community, col(Community.id) == Membership.community_id)
+        .where(Membership.person_id == person_id, col(Membership.active).is_(True))
+        .order_by(col(Membership.created_at))
+    )
+    return list(rows.all())
+
+
+async def current_membership(
+    session: AsyncSession, person: Person
+) -> tuple[Membership, Community] | None:
+    """The community a person is acting in: the one they chose last, else their first."""
+    rows = await memberships(session, person.id or 0)
+    for m, c in rows:
+        if c.id == person.current_community_id:
+            return m, c
+    return rows[0] if rows else None
+
+
+async def role_in(session: AsyncSession, *, person_id: int, community_id: int) -> Role | None:
+    m = await membership(session, person_id=person_id, community_id=community_id)
+    return Role(m.role) if m else None
+
+
+async def is_staff(session: AsyncSession, *, person_id: int, community_id: int) -> bool:
+    return await role_in(session, person_id=person_id, community_id=community_id) in STAFF_ROLES
+
+
+async def is_secretary(session: AsyncSession, *, person_id: int, community_id: int) -> bool:
+    role = await role_in(session, person_id=person_id, community_id=community_id)
+    return role is Role.SECRETARY
