@@ -1,0 +1,93 @@
+"""What every handler gets: the typed `NotebookContext` and the per-update scope behind it.
+
+`NotebookApplication.process_update` (bot/app.py) opens exactly one database session per update
+and puts it, with the person and their translator, in an `UpdateScope` held by a ContextVar: each
+update is processed in its own task context, so nothing is shared between updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.dispatch import Renderers
+from bot.i18n import I18n, Translator
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Person
+
+if TYPE_CHECKING:
+    from bot.app import NotebookApplication
+
+
+@dataclass
+class Notebook:
+    """The long-lived services of one running bot, built once by the factory."""
+
+    settings: Settings
+    db: Database
+    i18n: I18n
+    clock: Callable[[], datetime]
+    renderers: Renderers = field(default_factory=Renderers)
+    outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    bot_username: str = ""
+
+
+@dataclass
+class UpdateScope:
+    session: AsyncSession
+    person: Person | None = None
+    translator: Translator | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+CURRENT_SCOPE: ContextVar[UpdateScope] = ContextVar("notebook_update_scope")
+
+
+class NotebookContext(CallbackContext[ExtBot[None], dict, dict, dict]):
+    """CallbackContext with the notebook's services; attributes are read-only views."""
+
+    def __init__(
+        self,
+        application: Application,
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+
+    @property
+    def notebook(self) -> Notebook:
+        app: NotebookApplication = self.application  # type: ignore[assignment]
+        return app.notebook
+
+    @property
+    def scope(self) -> UpdateScope:
+        return CURRENT_SCOPE.get()
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.scope.session
+
+    @property
+    def person(self) -> Person:
+        person = self.scope.person
+        if person is None:
+            raise RuntimeError("no person for this update (no effective user)")
+        return person
+
+    @property
+    def tr(self) -> Translator:
+        translator = self.scope.translator
+        if translator is None:
+            translator = self.notebook.i18n.translator(None, self.notebook.settings.tz)
+        return translator
+
+    def now(self) -> datetime:
+        return self.notebook.clock()

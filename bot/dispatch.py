@@ -1,0 +1,162 @@
+"""The outbox dispatcher: claims due rows, renders each in its reader's language, sends it.
+
+It is a plain async function (`dispatch_due`) that the JobQueue merely calls, every
+`OUTBOX_POLL_SECONDS` and right after a handler queued something (`kick`). Failures are handled
+the way Telegram asks: 429 → retry after `retry_after`; 403 → the person blocked the bot, mark
+them unreachable and stop; 400 → a bug in the message, logged and not retried; network errors
+→ retried with back-off. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.i18n import Translator, locale_for_language_code
+from storage import outbox
+from storage.models import Community, Outbox, Person
+
+if TYPE_CHECKING:
+    from bot.app import NotebookApplication
+
+log = logging.getLogger(__name__)
+OUTBOX_POLL_SECONDS = 30
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    reply_markup: InlineKeyboardMarkup | None = None
+
+
+Renderer = Callable[[AsyncSession, Outbox, Translator], Awaitable[Rendered | None]]
+
+
+@dataclass
+class Renderers:
+    """Outbox kind -> how to write it; features register theirs (handlers/notifications.py)."""
+
+    by_kind: dict[str, Renderer] = field(default_factory=dict)
+
+    def register(self, kind: str, renderer: Renderer) -> None:
+        self.by_kind[kind] = renderer
+
+
+async def translator_for(
+    app: NotebookApplication, session: AsyncSession, row: Outbox
+) -> Translator:
+    nb = app.notebook
+    tz = nb.settings.tz
+    default = nb.settings.default_locale
+    if row.community_id is not None:
+        community = await session.get(Community, row.community_id)
+        if community is not None:
+            tz, default = ZoneInfo(community.timezone), community.default_locale
+    locale = None
+    if row.person_id is not None:
+        person = await session.get(Person, row.person_id)
+        if person is not None:
+            locale = person.locale or locale_for_language_code(
+                person.telegram_language_code, default
+            )
+    return nb.i18n.translator(locale or default, tz)
+
+
+async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> bool:
+    """Send one row and record the outcome; False when Telegram asked us to slow down."""
+    nb = app.notebook
+    async with nb.db.session() as session:
+        tr = await translator_for(app, session, row)
+        renderer = nb.renderers.by_kind.get(row.kind)
+        rendered = await renderer(session, row, tr) if renderer else None
+        if rendered is None:
+            await outbox.mark_failed(session, row, error=f"nothing to send for kind {row.kind!r}")
+            return True
+        try:
+            await app.bot.send_message(
+                row.chat_id, rendered.text, reply_markup=rendered.reply_markup
+            )
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            await outbox.retry_later(
+                session, row, at=now + timedelta(seconds=seconds), error="429 flood control"
+            )
+            return False
+        except Forbidden as exc:
+            await mark_unreachable(session, row, now=now)
+            await outbox.mark_failed(session, row, error=f"403 {exc.message}")
+        except BadRequest as exc:
+            log.error("outbox %s (%s) refused: %s", row.id, row.kind, exc.message)
+            await outbox.mark_failed(session, row, error=f"400 {exc.message}")
+        except (NetworkError, TelegramError) as exc:
+            if row.attempts >= MAX_ATTEMPTS:
+                await outbox.mark_failed(session, row, error=str(exc))
+            else:
+                backoff = timedelta(seconds=min(2**row.attempts, 600))
+                await outbox.retry_later(session, row, at=now + backoff, error=str(exc))
+        else:
+            await outbox.mark_sent(session, row, now=now)
+        return True
+
+
+async def mark_unreachable(session: AsyncSession, row: Outbox, *, now: datetime) -> None:
+    if row.person_id is None:
+        return
+    person = await session.get(Person, row.person_id)
+    if person is not None and person.unreachable_since is None:
+        person.unreachable_since = now
+        session.add(person)
+
+
+async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 50) -> int:
+    """Send every due row; returns how many rows were handled. Safe to run anywhere, any time."""
+    nb = app.notebook
+    handled = 0
+    async with nb.outbox_lock:
+        while True:
+            async with nb.db.session() as session:
+                rows = await outbox.claim_due(session, now=now, limit=batch)
+            if not rows:
+                return handled
+            for index, row in enumerate(rows):
+                if not await _send_one(app, row, now):
+                    # Telegram asked us to wait: give the rest of this batch back, unsent.
+                    async with nb.db.session() as session:
+                        for rest in rows[index + 1 :]:
+                            await outbox.retry_later(session, rest, at=now, error="postponed")
+                    return handled
+                handled += 1
+
+
+async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    app: NotebookApplication = context.application  # type: ignore[assignment]
+    await dispatch_due(app, now=app.notebook.clock())
+
+
+def kick(app: Any) -> None:
+    """Dispatch now (after a handler committed outbox rows) instead of at the next poll."""
+    if app.job_queue is not None:
+        app.job_queue.run_once(dispatch_job, when=0, job_kwargs={"misfire_grace_time": None})
+
+
+def schedule(app: NotebookApplication) -> None:
+    """The periodic catch-up: a late run still sends everything due (no misfire skipping)."""
+    assert app.job_queue is not None
+    app.job_queue.run_repeating(
+        dispatch_job,
+        interval=OUTBOX_POLL_SECONDS,
+        first=1,
+        name="outbox",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )

@@ -1,0 +1,51 @@
+"""Pieces every feature uses: who is writing (loaded once per update), escaping, links."""
+
+from __future__ import annotations
+
+import html
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+
+from bot.context import NotebookContext
+from bot.i18n import locale_for_language_code
+from storage.people import TelegramIdentity, current_membership, upsert_person
+
+
+def escape(text: str | None) -> str:
+    """Anything a user typed, made safe for parse_mode=HTML."""
+    return html.escape(text or "", quote=False)
+
+
+def deep_link(bot_username: str, token: str) -> str:
+    return f"https://t.me/{bot_username}?start={token}"
+
+
+async def load_person(update: object, context: NotebookContext) -> None:
+    """Group -1: record who wrote and pick their language and time zone for this update."""
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    settings = context.notebook.settings
+    if user is None or user.is_bot:
+        return
+    person = await upsert_person(
+        context.session,
+        TelegramIdentity(
+            user_id=user.id,
+            full_name=user.full_name,
+            username=user.username,
+            language_code=user.language_code,
+        ),
+    )
+    current = await current_membership(context.session, person)
+    default_locale = current[1].default_locale if current else settings.default_locale
+    tz = ZoneInfo(current[1].timezone) if current else settings.tz
+    locale = person.locale or locale_for_language_code(user.language_code, default_locale)
+    context.scope.person = person
+    context.scope.translator = context.notebook.i18n.translator(locale, tz)
+
+
+def is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == "private"
