@@ -1,0 +1,133 @@
+"""Small factories for tests: a clock, settings pointed at the emulator, a running bot, data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.app import NotebookApplication, build_application, on_startup
+from bot.settings import Settings, load_settings
+from storage.communities import add_building, create_community, create_invite
+from storage.db import Database
+from storage.models import Community, Person, Role
+
+if TYPE_CHECKING:
+    from bot.emulator import BotApiEmulator
+
+TOKEN = "123456:TEST-TOKEN"
+BOT_USERNAME = "notebook_bot"
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand: `clock()` is now, `clock.advance(hours=1)` moves it."""
+
+    current: datetime = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Chongqing
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+def make_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": emulator.base_url,
+        "telegram_api_file_url": emulator.base_file_url,
+        "database_url": database_url,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@asynccontextmanager
+async def running_bot(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock, **overrides: Any
+) -> AsyncIterator[NotebookApplication]:
+    """The real Application from the production factory, polling the emulator over HTTP."""
+    app = build_application(make_settings(emulator, db.url, **overrides), db=db, clock=clock)
+    await app.initialize()
+    await on_startup(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+async def make_community(
+    db: Database,
+    clock: FakeClock,
+    *,
+    name: str = "邢家桥社区",
+    buildings: tuple[str, ...] = ("1栋", "2栋", "3栋"),
+) -> Community:
+    async with db.session() as session:
+        community = await create_community(
+            session, name=name, timezone="Asia/Shanghai", default_locale="zh_Hans", now=clock()
+        )
+        assert community.id is not None
+        for order, building in enumerate(buildings):
+            await add_building(session, community_id=community.id, name=building, sort_order=order)
+    return community
+
+
+async def make_invite_token(
+    db: Database, clock: FakeClock, community: Community, role: Role, **kwargs: Any
+) -> str:
+    assert community.id is not None
+    async with db.session() as session:
+        link = await create_invite(
+            session, community_id=community.id, role=role, now=clock(), **kwargs
+        )
+    return link.token
+
+
+async def make_member(
+    session: Any,
+    community: Community,
+    role: Role = Role.RESIDENT,
+    *,
+    name: str = "老许",
+    telegram_user_id: int | None = None,
+    building_id: int | None = None,
+) -> Person:
+    """A person with a role in `community`, created through the domain functions."""
+    from storage.communities import join_community
+    from storage.people import TelegramIdentity, upsert_person
+
+    global _next_user_id
+    _next_user_id += 1
+    person = await upsert_person(
+        session,
+        TelegramIdentity(
+            user_id=telegram_user_id or _next_user_id,
+            full_name=name,
+            username=None,
+            language_code="zh-hans",
+        ),
+    )
+    await join_community(
+        session, person=person, community=community, role=role, building_id=building_id
+    )
+    return person
+
+
+_next_user_id = 9_000_000
+
+
+def bot_errors(emulator: BotApiEmulator) -> list[Any]:
+    """Errors the bot's own requests caused. getUpdates 409s are Telegram's normal answer to
+    the long poll that shutdown abandons (the newer request terminates the older one)."""
+    return [e for e in emulator.errors if e.method != "getUpdates"]

@@ -1,0 +1,89 @@
+"""The outbox dispatcher sends what was queued, in the reader's language, and copes with
+Telegram's refusals: 403 marks the person unreachable, 429 postpones without losing anything."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.dispatch import dispatch_due
+from bot.emulator import BotApiEmulator
+from storage import issues as rules
+from storage.categories import TimeLimits
+from storage.db import Database
+from storage.models import Outbox, OutboxStatus, Person, Role
+from storage.notifications import notify_audience
+from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
+
+
+async def _accepted_issue(db: Database, clock: FakeClock, resident_tg: int, english: bool) -> None:
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        resident = await make_member(session, community, telegram_user_id=resident_tg)
+        if english:
+            resident.locale = "en"
+        worker = await make_member(session, community, Role.WORKER, name="王网格")
+        issue = await rules.create_issue(
+            session,
+            community_id=community.id,
+            reporter_id=resident.id,
+            category="facilities",
+            description="楼道灯坏了 <三天> & 没人管",
+            now=clock(),
+            limits=TimeLimits(),
+        )
+        event = await rules.accept(session, issue, actor_id=worker.id, now=clock())
+        assert await notify_audience(session, issue, event, now=clock()) == 1
+
+
+async def test_a_queued_notification_reaches_the_resident_in_their_language(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    anna = emulator.user(first_name="Anna", language_code="en")
+    await _accepted_issue(db, clock, xu.id, english=False)
+    await _accepted_issue(db, clock, anna.id, english=True)  # another community
+    async with running_bot(emulator, db, clock) as app:
+        for user in (xu, anna):  # a bot may only write to people who started it
+            await user.send("/start")
+            await user.expect_message()
+        assert await dispatch_due(app, now=clock()) == 2
+        await xu.expect_message(contains="您反映的1号问题，社区已受理。")
+        await anna.expect_message(contains="Your issue No. 1 has been accepted")
+    assert bot_errors(emulator) == []
+
+
+async def test_blocked_resident_is_marked_unreachable_and_not_retried(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    xu.block_bot()
+    await _accepted_issue(db, clock, xu.id, english=False)
+    async with running_bot(emulator, db, clock) as app:
+        assert await dispatch_due(app, now=clock()) == 1
+        assert await dispatch_due(app, now=clock() + timedelta(hours=1)) == 0  # no retry
+    async with db.session() as session:
+        row = (await session.exec(select(Outbox))).one()
+        person = (await session.exec(select(Person).where(Person.telegram_user_id == xu.id))).one()
+    assert row.status == OutboxStatus.FAILED and "blocked" in (row.last_error or "")
+    assert person.unreachable_since == clock()
+
+
+async def test_flood_control_postpones_and_then_delivers(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    await _accepted_issue(db, clock, xu.id, english=False)
+    async with running_bot(emulator, db, clock) as app:
+        await xu.send("/start")
+        await xu.expect_message()
+        emulator.fail_next("sendMessage", error_code=429, retry_after=7)
+        await dispatch_due(app, now=clock())
+        async with db.session() as session:
+            row = (await session.exec(select(Outbox))).one()
+        assert row.status == OutboxStatus.PENDING
+        assert row.due_at == clock() + timedelta(seconds=7)
+        assert await dispatch_due(app, now=clock() + timedelta(seconds=6)) == 0
+        assert await dispatch_due(app, now=clock() + timedelta(seconds=7)) == 1
+        await xu.expect_message(contains="社区已受理")
