@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
@@ -35,8 +35,17 @@ MAX_ATTEMPTS = 8
 
 @dataclass(frozen=True)
 class Rendered:
+    """What to send for one outbox row.
+
+    `edit_message_id`: edit that message in place instead of sending a new one (a card
+    refresh); "message is not modified" then counts as done. `after_send` runs in the row's
+    session with the message Telegram returned (to remember a card's message id, say).
+    """
+
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+    edit_message_id: int | None = None
+    after_send: Callable[[AsyncSession, Bot, Message], Awaitable[None]] | None = None
 
 
 Renderer = Callable[[AsyncSession, Outbox, Translator], Awaitable[Rendered | None]]
@@ -83,9 +92,19 @@ async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> boo
             await outbox.mark_failed(session, row, error=f"nothing to send for kind {row.kind!r}")
             return True
         try:
-            await app.bot.send_message(
-                row.chat_id, rendered.text, reply_markup=rendered.reply_markup
-            )
+            if rendered.edit_message_id is not None:
+                sent = await app.bot.edit_message_text(
+                    rendered.text,
+                    chat_id=row.chat_id,
+                    message_id=rendered.edit_message_id,
+                    reply_markup=rendered.reply_markup,
+                )
+            else:
+                sent = await app.bot.send_message(
+                    row.chat_id, rendered.text, reply_markup=rendered.reply_markup
+                )
+            if rendered.after_send is not None and isinstance(sent, Message):
+                await rendered.after_send(session, app.bot, sent)
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
@@ -97,6 +116,9 @@ async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> boo
             await mark_unreachable(session, row, now=now)
             await outbox.mark_failed(session, row, error=f"403 {exc.message}")
         except BadRequest as exc:
+            if "not modified" in exc.message:  # the card already shows this state
+                await outbox.mark_sent(session, row, now=now)
+                return True
             log.error("outbox %s (%s) refused: %s", row.id, row.kind, exc.message)
             await outbox.mark_failed(session, row, error=f"400 {exc.message}")
         except (NetworkError, TelegramError) as exc:

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from storage.categories import TimeLimits
+
 SUPPORTED_LOCALES = ("zh_Hans", "en")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/notebook.db"
 
@@ -59,6 +61,13 @@ class Settings(BaseSettings):
     webhook_path: str = "telegram"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     invite_ttl_hours: int = Field(default=168, ge=1)
+    # Promised time limits (hours) by class: Beijing 12345 defaults, see DOMAIN.md.
+    time_limit_emergency_hours: int = Field(default=2, ge=1)
+    time_limit_utilities_hours: int = Field(default=24, ge=1)
+    time_limit_general_hours: int = Field(default=7 * 24, ge=1)
+    time_limit_complex_hours: int = Field(default=15 * 24, ge=1)
+    max_reports_per_hour: int = Field(default=5, ge=1)
+    followup_reminder_days: int = Field(default=3, ge=1)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -128,6 +137,15 @@ class Settings(BaseSettings):
                 "webhook_secret", "WEBHOOK_SECRET_TOKEN is required when WEBHOOK_URL is set"
             )
         return self
+
+    @property
+    def time_limits(self) -> TimeLimits:
+        return TimeLimits(
+            emergency=self.time_limit_emergency_hours,
+            utilities=self.time_limit_utilities_hours,
+            general=self.time_limit_general_hours,
+            complex=self.time_limit_complex_hours,
+        )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,9 +12,48 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
 from storage.issues import audience
-from storage.models import Issue, IssueEvent, Person, Urgency
+from storage.models import Community, Issue, IssueEvent, Person, Urgency
 
-ISSUE_EVENT = "issue_event"
+ISSUE_EVENT = "issue_event"  # a public step, told to the reporter and supporters
+STAFF_CARD = "staff_card"  # a new issue's card, posted in the community's staff group
+CARD_REFRESH = "card_refresh"  # the card, edited in place after the issue changed
+
+
+async def issue_opened(session: AsyncSession, issue: Issue, *, now: datetime) -> bool:
+    """Queue the new issue's card for the staff group (once; nothing if no group is bound)."""
+    community = await session.get(Community, issue.community_id)
+    if community is None or community.staff_chat_id is None:
+        return False
+    return await outbox.enqueue(
+        session,
+        chat_id=community.staff_chat_id,
+        kind=STAFF_CARD,
+        dedupe_key=f"card:{issue.id}",
+        due_at=now,
+        payload={"issue_id": issue.id},
+        now=now,
+        community_id=issue.community_id,
+        urgent=True,  # staff must see every new issue at once, quiet hours or not
+    )
+
+
+async def issue_changed(session: AsyncSession, issue: Issue, *, now: datetime) -> bool:
+    """Queue an in-place refresh of the staff card after a change made outside the group
+    (the resident added a photo, withdrew, answered the follow-up, a neighbour said "me too")."""
+    community = await session.get(Community, issue.community_id)
+    if community is None or community.staff_chat_id is None:
+        return False
+    return await outbox.enqueue(
+        session,
+        chat_id=community.staff_chat_id,
+        kind=CARD_REFRESH,
+        dedupe_key=f"card:{issue.id}:v{issue.version}",
+        due_at=now,
+        payload={"issue_id": issue.id},
+        now=now,
+        community_id=issue.community_id,
+        urgent=True,
+    )
 
 
 async def notify_audience(
