@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from bot.emulator import BotApiEmulator
 from tests.factories import TOKEN
 
@@ -86,3 +88,46 @@ async def test_db_upgrade_reports_the_revision(emulator: BotApiEmulator, tmp_pat
     code, out, err = await _run(["db", "upgrade"], _env(emulator, tmp_path), tmp_path)
     assert code == 0, err
     assert out.startswith("database at revision ")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_webhook_mode_with_a_secret_token(emulator: BotApiEmulator, tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(emulator, tmp_path) | {
+        "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
+        "WEBHOOK_SECRET_TOKEN": "s3cret-token",
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_PATH": "telegram",
+    }
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        anna = emulator.user(first_name="Anna", language_code="en")
+        await anna.send("/start")  # delivered by POST to the bot's webhook, with the secret
+        await anna.expect_message(contains="No community uses this notebook yet", timeout=30)
+        assert emulator.webhook_url == f"http://127.0.0.1:{port}/telegram"
+        # a caller without the secret token is refused
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"http://127.0.0.1:{port}/telegram", json={"update_id": 1}) as response,
+        ):
+            assert response.status == 403
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        _, err_bytes = await asyncio.wait_for(bot.communicate(), timeout=30)
+    assert bot.returncode == 0, err_bytes.decode()[-2000:]
