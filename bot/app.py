@@ -13,6 +13,7 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseHandler,
@@ -21,11 +22,11 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import dispatch
+from bot import jobs
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.settings import Settings
-from handlers import errors, help, invites, language, notifications, start
+from handlers import errors, help, invites, language, notifications, reminders, start
 from handlers.common import load_person
 from storage import migrate
 from storage.db import Database
@@ -82,7 +83,7 @@ async def on_startup(app: Application) -> None:
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, nb.settings.default_locale))
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "en"), language_code="en")
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "zh_Hans"), language_code="zh")
-    dispatch.schedule(app)
+    jobs.schedule(app)
 
 
 async def on_shutdown(app: Application) -> None:
@@ -109,6 +110,17 @@ def build_application(
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        .rate_limiter(
+            # Telegram's overall and per-group limits; one retry after a 429 so a direct
+            # reply survives a burst (the outbox reschedules on its own, see bot/dispatch.py).
+            AIORateLimiter(
+                overall_max_rate=settings.rate_limit_overall_per_second,
+                overall_time_period=1,
+                group_max_rate=settings.rate_limit_group_per_minute,
+                group_time_period=60,
+                max_retries=1,
+            )
+        )
         .context_types(ContextTypes(context=NotebookContext))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
@@ -116,6 +128,7 @@ def build_application(
     )
     assert isinstance(app, NotebookApplication)
     notifications.register(notebook.renderers)
+    reminders.register(notebook.renderers)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

@@ -37,6 +37,7 @@ class Notebook:
     clock: Callable[[], datetime]
     renderers: Renderers = field(default_factory=Renderers)
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_sent: dict[int, float] = field(default_factory=dict)  # chat id -> monotonic time
     bot_username: str = ""
 
 

@@ -9,7 +9,9 @@ them unreachable and stop; 400 → a bug in the message, logged and not retried;
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,7 +25,8 @@ from telegram.ext import ContextTypes
 
 from bot.i18n import Translator, locale_for_language_code
 from storage import outbox
-from storage.models import Community, Outbox, Person
+from storage.models import Community, Outbox, OutboxStatus, Person
+from storage.schedule import in_quiet_hours, quiet_hours_end
 
 if TYPE_CHECKING:
     from bot.app import NotebookApplication
@@ -87,9 +90,13 @@ async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> boo
     async with nb.db.session() as session:
         tr = await translator_for(app, session, row)
         renderer = nb.renderers.by_kind.get(row.kind)
-        rendered = await renderer(session, row, tr) if renderer else None
-        if rendered is None:
-            await outbox.mark_failed(session, row, error=f"nothing to send for kind {row.kind!r}")
+        if renderer is None:
+            log.error("outbox %s: no renderer for kind %r", row.id, row.kind)
+            await outbox.mark_failed(session, row, error=f"no renderer for kind {row.kind!r}")
+            return True
+        rendered = await renderer(session, row, tr)
+        if rendered is None:  # no longer relevant (resolved meanwhile, nothing left to say)
+            await outbox.mark_done(session, row, status=OutboxStatus.CANCELLED, now=now)
             return True
         try:
             if rendered.edit_message_id is not None:
@@ -141,23 +148,64 @@ async def mark_unreachable(session: AsyncSession, row: Outbox, *, now: datetime)
         session.add(person)
 
 
+def interleave_by_chat(rows: list[Outbox]) -> list[Outbox]:
+    """Round-robin over chats, so one busy chat does not hold up everyone else's messages."""
+    queues: dict[int, list[Outbox]] = {}
+    for row in rows:
+        queues.setdefault(row.chat_id, []).append(row)
+    ordered: list[Outbox] = []
+    while queues:
+        for chat_id in list(queues):
+            ordered.append(queues[chat_id].pop(0))
+            if not queues[chat_id]:
+                del queues[chat_id]
+    return ordered
+
+
+async def _hold_for_quiet_hours(app: NotebookApplication, row: Outbox, now: datetime) -> bool:
+    """Postpone a non-urgent row that falls in its community's quiet hours."""
+    if row.urgent:
+        return False
+    nb = app.notebook
+    start, end = nb.settings.quiet_hours
+    async with nb.db.session() as session:
+        community = await session.get(Community, row.community_id) if row.community_id else None
+        tz = ZoneInfo(community.timezone) if community else nb.settings.tz
+        if not in_quiet_hours(now, tz, start, end):
+            return False
+        await outbox.retry_later(
+            session, row, at=quiet_hours_end(now, tz, start, end), error="quiet hours"
+        )
+    return True
+
+
 async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 50) -> int:
-    """Send every due row; returns how many rows were handled. Safe to run anywhere, any time."""
+    """Send every due row; returns how many rows were handled (sent, refused or dropped as no
+    longer relevant). Safe to run anywhere, any time, from several processes at once."""
     nb = app.notebook
     handled = 0
+    per_chat_gap = 1.0 / nb.settings.rate_limit_chat_per_second
     async with nb.outbox_lock:
         while True:
             async with nb.db.session() as session:
                 rows = await outbox.claim_due(session, now=now, limit=batch)
             if not rows:
                 return handled
+            rows = interleave_by_chat(rows)
             for index, row in enumerate(rows):
+                if await _hold_for_quiet_hours(app, row, now):
+                    continue
+                # Telegram allows about one message a second per chat: wait out the gap.
+                gap = per_chat_gap - (time.monotonic() - nb.last_sent.get(row.chat_id, -1e9))
+                if gap > 0:
+                    await asyncio.sleep(gap)
                 if not await _send_one(app, row, now):
                     # Telegram asked us to wait: give the rest of this batch back, unsent.
                     async with nb.db.session() as session:
                         for rest in rows[index + 1 :]:
                             await outbox.retry_later(session, rest, at=now, error="postponed")
                     return handled
+                nb.last_sent[row.chat_id] = time.monotonic()
                 handled += 1
 
 

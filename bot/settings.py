@@ -6,6 +6,7 @@ A bad value is reported as one line naming the variable (see `load_settings`), n
 from __future__ import annotations
 
 import re
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from storage.categories import TimeLimits
+from storage.reminders import ReminderPolicy
+from storage.schedule import parse_clock
 
 SUPPORTED_LOCALES = ("zh_Hans", "en")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/notebook.db"
@@ -68,6 +71,21 @@ class Settings(BaseSettings):
     time_limit_complex_hours: int = Field(default=15 * 24, ge=1)
     max_reports_per_hour: int = Field(default=5, ge=1)
     followup_reminder_days: int = Field(default=3, ge=1)
+    # Reminders (local community time) and quiet hours that hold back all but emergencies.
+    quiet_hours_start: str = "22:00"
+    quiet_hours_end: str = "07:30"
+    due_soon_hours: int = Field(default=24, ge=1)
+    overdue_nudge_time: str = "09:00"
+    escalate_after_hours: int = Field(default=48, ge=1)
+    stale_after_days: int = Field(default=3, ge=1)
+    agenda_time: str = "08:30"
+    digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    digest_time: str = "08:00"
+    reminder_scan_minutes: int = Field(default=5, ge=1)
+    # Telegram's limits: about 30 messages/s overall and 20/min per group.
+    rate_limit_overall_per_second: float = Field(default=30, gt=0)
+    rate_limit_group_per_minute: float = Field(default=20, gt=0)
+    rate_limit_chat_per_second: float = Field(default=1, gt=0)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -84,6 +102,14 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator(
+        "quiet_hours_start", "quiet_hours_end", "overdue_nudge_time", "agenda_time", "digest_time"
+    )
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -146,6 +172,22 @@ class Settings(BaseSettings):
             general=self.time_limit_general_hours,
             complex=self.time_limit_complex_hours,
         )
+
+    @property
+    def reminder_policy(self) -> ReminderPolicy:
+        return ReminderPolicy(
+            due_soon=timedelta(hours=self.due_soon_hours),
+            overdue_nudge_at=parse_clock(self.overdue_nudge_time),
+            escalate_after=timedelta(hours=self.escalate_after_hours),
+            stale_after=timedelta(days=self.stale_after_days),
+            agenda_at=parse_clock(self.agenda_time),
+            digest_weekday=self.digest_weekday,
+            digest_at=parse_clock(self.digest_time),
+        )
+
+    @property
+    def quiet_hours(self) -> tuple[time, time]:
+        return parse_clock(self.quiet_hours_start), parse_clock(self.quiet_hours_end)
 
     @property
     def tz(self) -> ZoneInfo:

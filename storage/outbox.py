@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
+from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Outbox, OutboxStatus
@@ -102,6 +103,13 @@ async def mark_sent(session: AsyncSession, row: Outbox, *, now: datetime) -> Non
     await _set(session, row.id, status=OutboxStatus.SENT, sent_at=now, last_error=None)
 
 
+async def mark_done(
+    session: AsyncSession, row: Outbox, *, status: OutboxStatus, now: datetime
+) -> None:
+    assert row.id is not None
+    await _set(session, row.id, status=status, sent_at=now)
+
+
 async def retry_later(session: AsyncSession, row: Outbox, *, at: datetime, error: str) -> None:
     assert row.id is not None
     await _set(
@@ -129,10 +137,10 @@ async def cancel(session: AsyncSession, *, key_prefixes: Sequence[str]) -> int:
 
 
 async def next_due(session: AsyncSession) -> datetime | None:
-    row = await session.execute(
-        select(col(Outbox.due_at))
+    rows = await session.exec(
+        sqlmodel_select(Outbox.due_at)
         .where(col(Outbox.status) == OutboxStatus.PENDING)
         .order_by(col(Outbox.due_at))
         .limit(1)
     )
-    return row.scalar_one_or_none()
+    return rows.first()

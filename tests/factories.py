@@ -42,6 +42,9 @@ def make_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any)
         "telegram_api_file_url": emulator.base_file_url,
         "database_url": database_url,
         "_env_file": None,
+        # Tests send bursts to one chat or group in a second; pacing has its own test.
+        "rate_limit_group_per_minute": 100_000,
+        "rate_limit_chat_per_second": 1_000,
     }
     values.update(overrides)
     return load_settings(**values)

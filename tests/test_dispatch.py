@@ -78,12 +78,48 @@ async def test_flood_control_postpones_and_then_delivers(
     async with running_bot(emulator, db, clock) as app:
         await xu.send("/start")
         await xu.expect_message()
-        emulator.fail_next("sendMessage", error_code=429, retry_after=7)
+        # twice: PTB's rate limiter retries once by itself, the dispatcher handles the second
+        emulator.fail_next("sendMessage", error_code=429, retry_after=1, count=2)
         await dispatch_due(app, now=clock())
         async with db.session() as session:
             row = (await session.exec(select(Outbox))).one()
         assert row.status == OutboxStatus.PENDING
-        assert row.due_at == clock() + timedelta(seconds=7)
-        assert await dispatch_due(app, now=clock() + timedelta(seconds=6)) == 0
-        assert await dispatch_due(app, now=clock() + timedelta(seconds=7)) == 1
+        assert row.due_at == clock() + timedelta(seconds=1)
+        assert await dispatch_due(app, now=clock()) == 0
+        assert await dispatch_due(app, now=clock() + timedelta(seconds=1)) == 1
         await xu.expect_message(contains="社区已受理")
+
+
+async def test_messages_to_one_chat_are_paced_to_telegrams_limit(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        resident = await make_member(session, community, telegram_user_id=xu.id)
+        worker = await make_member(session, community, Role.WORKER, name="王网格")
+        issue = await rules.create_issue(
+            session,
+            community_id=community.id,
+            reporter_id=resident.id,
+            category="noise",
+            description="楼上装修",
+            now=clock(),
+            limits=TimeLimits(),
+        )
+        for step in (rules.accept, rules.claim):
+            event = await step(session, issue, actor_id=worker.id, now=clock())
+            await notify_audience(session, issue, event, now=clock())
+        event = await rules.set_plan(
+            session, issue, plan="明天上门协调", due_at=None, actor_id=worker.id, now=clock()
+        )
+        await notify_audience(session, issue, event, now=clock())
+    emulator.flood_limit(per_chat_per_second=1)  # the emulator answers 429 to a faster bot
+    async with running_bot(emulator, db, clock, rate_limit_chat_per_second=1) as app:
+        assert await dispatch_due(app, now=clock()) == 3
+    texts = [m.text for m in xu.messages]
+    assert len(texts) == 3
+    assert "社区已受理" in texts[0]
+    assert "现在由王网格负责" in texts[1]
+    assert "办理方案：明天上门协调" in texts[2]
+    assert emulator.errors == []  # no 429: the dispatcher waited between messages

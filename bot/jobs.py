@@ -1,0 +1,44 @@
+"""Scheduled work. Each job is a thin wrapper: the scheduler only triggers it, the work is
+plain library code (storage/reminders.py, bot/dispatch.py) that tests call with a given `now`.
+
+APScheduler keeps no state of ours: no pickled jobs, and a late run (misfire) still runs and
+catches up, because the work looks at the database, not at the time it was meant to run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from telegram.ext import ContextTypes
+
+from bot import dispatch
+from storage.reminders import plan_reminders
+
+if TYPE_CHECKING:
+    from bot.app import NotebookApplication
+
+CATCH_UP = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+
+
+async def run_reminders(app: NotebookApplication) -> int:
+    """Queue what has come due, then send it."""
+    nb = app.notebook
+    now = nb.clock()
+    async with nb.db.session() as session:
+        queued = await plan_reminders(session, now=now, policy=nb.settings.reminder_policy)
+    await dispatch.dispatch_due(app, now=now)
+    return queued
+
+
+async def reminders_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    app: NotebookApplication = context.application  # type: ignore[assignment]
+    await run_reminders(app)
+
+
+def schedule(app: NotebookApplication) -> None:
+    assert app.job_queue is not None
+    minutes = app.notebook.settings.reminder_scan_minutes
+    app.job_queue.run_repeating(
+        reminders_job, interval=minutes * 60, first=5, name="reminders", job_kwargs=CATCH_UP
+    )
+    dispatch.schedule(app)
