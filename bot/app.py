@@ -7,7 +7,7 @@ production runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -25,11 +25,13 @@ from telegram.ext import (
 from bot import jobs
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
+from bot.inbox import DurableUpdateQueue
 from bot.settings import Settings
 from handlers import errors, help, invites, language, notifications, reminders, start
 from handlers.common import load_person
-from storage import migrate
+from storage import inbox, migrate
 from storage.db import Database
+from storage.inbox import REPLAY_GRACE_WEBHOOK
 from storage.types import utcnow
 
 
@@ -44,9 +46,17 @@ class NotebookApplication(Application):
         # The single place a session is opened for an update: everything the handlers write
         # commits together when the update is done (or rolls back in the error handler).
         async with self.notebook.db.session() as session:
-            token = CURRENT_SCOPE.set(UpdateScope(session=session))
+            scope = UpdateScope(session=session)
+            token = CURRENT_SCOPE.set(scope)
             try:
                 await super().process_update(update)
+                if isinstance(update, Update):  # durable intake: this one is handled
+                    await inbox.finish(
+                        session,
+                        update_id=update.update_id,
+                        now=self.notebook.clock(),
+                        failed=scope.failed,
+                    )
             finally:
                 CURRENT_SCOPE.reset(token)
 
@@ -84,6 +94,10 @@ async def on_startup(app: Application) -> None:
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "en"), language_code="en")
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "zh_Hans"), language_code="zh")
     jobs.schedule(app)
+    queue = app.update_queue
+    if isinstance(queue, DurableUpdateQueue):
+        grace = timedelta(0) if not nb.settings.webhook_url else REPLAY_GRACE_WEBHOOK
+        await queue.replay_pending(app.bot, grace=grace)
 
 
 async def on_shutdown(app: Application) -> None:
@@ -105,6 +119,7 @@ def build_application(
     )
     app = (
         ApplicationBuilder()
+        .update_queue(DurableUpdateQueue(notebook.db, clock))
         .application_class(NotebookApplication, kwargs={"notebook": notebook})
         .token(settings.token())
         .base_url(settings.telegram_api_base_url)

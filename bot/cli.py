@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply all migrations")
     revision = db.add_parser("revision", help="(developers) write a migration from the models")
     revision.add_argument("-m", "--message", required=True)
+    revision.add_argument("--rev-id", help="a readable revision id, e.g. 0005_council")
     community = sub.add_parser("community", help="communities").add_subparsers(
         dest="community_command"
     )
@@ -77,14 +78,14 @@ async def db_upgrade(settings: Settings) -> None:
         await db.dispose()
 
 
-async def db_revision(settings: Settings, message: str) -> None:
+async def db_revision(settings: Settings, message: str, rev_id: str | None) -> None:
     from storage import migrate
     from storage.db import Database
 
     db = Database(settings.database_url)
     try:
         await migrate.upgrade(db)
-        await migrate.autogenerate(db, message)
+        await migrate.autogenerate(db, message, rev_id)
     finally:
         await db.dispose()
 
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "db" and args.db_command == "upgrade":
             asyncio.run(db_upgrade(settings))
         elif args.command == "db" and args.db_command == "revision":
-            asyncio.run(db_revision(settings, args.message))
+            asyncio.run(db_revision(settings, args.message, args.rev_id))
         elif args.command == "community" and args.community_command == "create":
             asyncio.run(community_create(settings, args.name, args.building))
         else:

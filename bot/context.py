@@ -46,6 +46,7 @@ class UpdateScope:
     session: AsyncSession
     person: Person | None = None
     translator: Translator | None = None
+    failed: bool = False  # a handler raised: its writes were rolled back
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -16,6 +16,7 @@ async def on_error(update: object, context: NotebookContext) -> None:
     scope = CURRENT_SCOPE.get(None)
     if scope is not None:
         await scope.session.rollback()
+        scope.failed = True
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("update %s failed", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:

@@ -53,11 +53,13 @@ async def drift(db: Database) -> list[Any]:
         return await conn.run_sync(compare)
 
 
-async def autogenerate(db: Database, message: str) -> None:
+async def autogenerate(db: Database, message: str, rev_id: str | None = None) -> None:
     """Write a new revision from the difference between the models and the database."""
 
     def run(connection: Connection) -> None:
-        command.revision(alembic_config(connection), message=message, autogenerate=True)
+        command.revision(
+            alembic_config(connection), message=message, autogenerate=True, rev_id=rev_id
+        )
 
     async with db.engine.begin() as conn:
         await conn.run_sync(run)

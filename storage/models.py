@@ -271,6 +271,26 @@ class Outbox(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # a handler raised; kept, with its payload, for a person to look at
+
+
+class InboxUpdate(SQLModel, table=True):
+    """Every update from Telegram, stored before Telegram is told we have it (durable intake)."""
+
+    __tablename__ = "inbox_update"
+    __table_args__ = (sa.Index("ix_inbox_status_received", "status", "received_at"),)
+    update_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default=InboxStatus.PENDING, max_length=20)
+    received_at: datetime = _created()
+    processed_at: datetime | None = _when()
+
+
 class ChatState(SQLModel, table=True):
     """Where a person is in a conversation, and the draft so far (survives restarts)."""
 

@@ -526,6 +526,10 @@ class EmulatorCore:
         """Updates emitted but not yet confirmed by the bot (getWebhookInfo's count)."""
         return len(self._updates)
 
+    def pending_updates(self) -> list[JSONDict]:
+        """Copies of the updates emitted but not yet confirmed, oldest first."""
+        return [dict(u) for u in self._updates]
+
     def calls_to(self, method: str) -> list[ApiCall]:
         return [call for call in self.calls if call.method.lower() == method.lower()]
 

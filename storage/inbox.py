@@ -1,0 +1,81 @@
+"""Durable intake: an update is a row here before Telegram hears that we have it.
+
+Polling advances the offset, and a webhook answers 200, only after `store` committed. The
+application marks the row done when the update has been processed; rows still pending after a
+crash are replayed, in update order, at the next start.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import InboxStatus, InboxUpdate
+
+
+async def store(
+    session: AsyncSession, *, update_id: int, payload: dict[str, Any], now: datetime
+) -> bool:
+    """Keep an update; False when it was stored before (Telegram sent it again)."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InboxUpdate)
+        .values(update_id=update_id, payload=payload, status=InboxStatus.PENDING, received_at=now)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    result = await session.exec(stmt)
+    return bool(result.rowcount)
+
+
+async def is_done(session: AsyncSession, update_id: int) -> bool:
+    row = await session.get(InboxUpdate, update_id)
+    return row is not None and row.status != InboxStatus.PENDING
+
+
+async def finish(
+    session: AsyncSession, *, update_id: int, now: datetime, failed: bool = False
+) -> None:
+    status = InboxStatus.FAILED if failed else InboxStatus.DONE
+    await session.exec(
+        update(InboxUpdate)
+        .where(col(InboxUpdate.update_id) == update_id)
+        .values(status=status, processed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def pending(
+    session: AsyncSession, *, received_before: datetime, limit: int = 10_000
+) -> list[InboxUpdate]:
+    """Updates stored but never processed (the process died), oldest first."""
+    rows = await session.exec(
+        select(InboxUpdate)
+        .where(
+            InboxUpdate.status == InboxStatus.PENDING,
+            col(InboxUpdate.received_at) <= received_before,
+        )
+        .order_by(col(InboxUpdate.update_id))
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def prune(session: AsyncSession, *, processed_before: datetime) -> int:
+    """Forget processed updates after a while; failed ones stay for a person to look at."""
+    result = await session.exec(
+        delete(InboxUpdate).where(
+            col(InboxUpdate.status) == InboxStatus.DONE,
+            col(InboxUpdate.processed_at) < processed_before,
+        )
+    )
+    return int(result.rowcount)
+
+
+REPLAY_GRACE_WEBHOOK = timedelta(minutes=2)

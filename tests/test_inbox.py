@@ -1,0 +1,76 @@
+"""Durable intake: an update is stored before Telegram forgets it, processed once, and an
+update a crash left unprocessed is replayed at the next start, without answering twice."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.emulator import BotApiEmulator
+from storage import inbox
+from storage.db import Database
+from storage.models import InboxStatus, InboxUpdate
+from tests.factories import FakeClock, bot_errors, make_community, running_bot
+
+
+async def test_every_update_is_stored_and_marked_done(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    async with running_bot(emulator, db, clock):
+        xu = emulator.user(first_name="老许", language_code="zh-hans")
+        await xu.send("/start")
+        await xu.expect_message(contains="您住在哪个社区")
+        await xu.send("/help")
+        await xu.expect_message()
+    async with db.session() as session:
+        rows = (await session.exec(select(InboxUpdate).order_by(InboxUpdate.update_id))).all()
+    assert [r.status for r in rows] == [InboxStatus.DONE, InboxStatus.DONE]
+    assert rows[0].payload["message"]["text"] == "/start"
+    assert all(r.processed_at is not None for r in rows)
+
+
+async def test_an_update_left_pending_by_a_crash_is_replayed_once(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    await xu.send("/start")  # no bot running: Telegram (the emulator) keeps it
+    [update] = emulator.pending_updates()
+    update_id = update["update_id"]
+    # The previous run stored it, then died before processing and before confirming the offset.
+    async with db.session() as session:
+        await inbox.store(
+            session,
+            update_id=update_id,
+            payload=update,
+            now=clock(),
+        )
+    async with running_bot(emulator, db, clock):
+        await xu.expect_message(contains="您住在哪个社区")
+        await emulator.wait_idle()
+    assert len(xu.messages) == 1  # replayed once; Telegram's redelivery was recognised
+    async with db.session() as session:
+        row = await session.get(InboxUpdate, update_id)
+    assert row is not None and row.status == InboxStatus.DONE
+    assert bot_errors(emulator) == []
+
+
+async def test_a_failing_update_is_kept_as_failed_not_lost(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    async with running_bot(emulator, db, clock) as app:
+
+        async def boom(update: object, context: object) -> None:
+            raise RuntimeError("a bug in a handler")
+
+        from telegram.ext import CommandHandler
+
+        app.add_handler(CommandHandler("boom", boom))
+        xu = emulator.user(first_name="老许", language_code="zh-hans")
+        await xu.send("/boom please keep this text")
+        await xu.expect_message(contains="抱歉")
+    async with db.session() as session:
+        row = (await session.exec(select(InboxUpdate))).one()
+    assert row.status == InboxStatus.FAILED
+    assert row.payload["message"]["text"] == "/boom please keep this text"
