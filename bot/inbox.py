@@ -45,9 +45,16 @@ class DurableUpdateQueue(asyncio.Queue):
         async with self.db.session() as session:
             rows = await inbox.pending(session, received_before=self.clock() - grace)
         for row in rows:
-            update = Update.de_json(row.payload, bot)
-            if update is not None:
-                await super().put(update)
+            try:
+                update = Update.de_json(row.payload, bot)
+            except (KeyError, TypeError, ValueError):
+                log.error("inbox update %s cannot be read back; marked failed", row.update_id)
+                async with self.db.session() as session:
+                    await inbox.finish(
+                        session, update_id=row.update_id, now=self.clock(), failed=True
+                    )
+                continue
+            await super().put(update)
         if rows:
             log.warning("replaying %d updates a previous run did not finish", len(rows))
         return len(rows)

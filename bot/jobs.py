@@ -7,11 +7,13 @@ catches up, because the work looks at the database, not at the time it was meant
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from telegram.ext import ContextTypes
 
 from bot import dispatch
+from storage import inbox
 from storage.reminders import plan_reminders
 
 if TYPE_CHECKING:
@@ -30,6 +32,21 @@ async def run_reminders(app: NotebookApplication) -> int:
     return queued
 
 
+INBOX_KEEP = timedelta(days=7)
+
+
+async def housekeeping(app: NotebookApplication) -> int:
+    """Forget processed updates after a week (failed ones stay for a person to look at)."""
+    nb = app.notebook
+    async with nb.db.session() as session:
+        return await inbox.prune(session, processed_before=nb.clock() - INBOX_KEEP)
+
+
+async def housekeeping_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    app: NotebookApplication = context.application  # type: ignore[assignment]
+    await housekeeping(app)
+
+
 async def reminders_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     app: NotebookApplication = context.application  # type: ignore[assignment]
     await run_reminders(app)
@@ -40,5 +57,8 @@ def schedule(app: NotebookApplication) -> None:
     minutes = app.notebook.settings.reminder_scan_minutes
     app.job_queue.run_repeating(
         reminders_job, interval=minutes * 60, first=5, name="reminders", job_kwargs=CATCH_UP
+    )
+    app.job_queue.run_repeating(
+        housekeeping_job, interval=3600, first=60, name="housekeeping", job_kwargs=CATCH_UP
     )
     dispatch.schedule(app)

@@ -74,3 +74,23 @@ async def test_a_failing_update_is_kept_as_failed_not_lost(
         row = (await session.exec(select(InboxUpdate))).one()
     assert row.status == InboxStatus.FAILED
     assert row.payload["message"]["text"] == "/boom please keep this text"
+
+
+async def test_processed_updates_are_pruned_after_a_week_failed_ones_kept(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    from bot.jobs import housekeeping
+
+    async with db.session() as session:
+        for update_id, failed in ((1, False), (2, True)):
+            await inbox.store(
+                session, update_id=update_id, payload={"update_id": update_id}, now=clock()
+            )
+            await inbox.finish(session, update_id=update_id, now=clock(), failed=failed)
+        await inbox.store(session, update_id=3, payload={"update_id": 3}, now=clock())
+    clock.advance(days=8)
+    async with running_bot(emulator, db, clock) as app:
+        assert await housekeeping(app) == 1
+    async with db.session() as session:
+        left = {r.update_id: r.status for r in (await session.exec(select(InboxUpdate))).all()}
+    assert left == {2: InboxStatus.FAILED, 3: InboxStatus.DONE}  # 3 was replayed at start
