@@ -27,7 +27,16 @@ from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue
 from bot.settings import Settings
-from handlers import errors, help, invites, language, notifications, reminders, start
+from handlers import (
+    errors,
+    fallback,
+    help,
+    invites,
+    language,
+    notifications,
+    reminders,
+    start,
+)
 from handlers.common import load_person
 from storage import inbox, migrate
 from storage.db import Database
@@ -71,6 +80,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in help.HANDLERS),  # /help
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
+        # last in group 0: stale or forged buttons and unknown commands still get an answer
+        *((0, h) for h in fallback.HANDLERS),
     ]
 
 

@@ -66,7 +66,7 @@ async def test_a_failing_update_is_kept_as_failed_not_lost(
 
         from telegram.ext import CommandHandler
 
-        app.add_handler(CommandHandler("boom", boom))
+        app.add_handler(CommandHandler("boom", boom), group=1)
         xu = emulator.user(first_name="老许", language_code="zh-hans")
         await xu.send("/boom please keep this text")
         await xu.expect_message(contains="抱歉")
