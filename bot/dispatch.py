@@ -26,6 +26,7 @@ from telegram.ext import ContextTypes
 from bot.i18n import Translator, locale_for_language_code
 from storage import outbox
 from storage.models import Community, Outbox, OutboxStatus, Person
+from storage.people import mark_unreachable
 from storage.schedule import in_quiet_hours, quiet_hours_end
 
 if TYPE_CHECKING:
@@ -120,7 +121,9 @@ async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> boo
             )
             return False
         except Forbidden as exc:
-            await mark_unreachable(session, row, now=now)
+            person = await session.get(Person, row.person_id) if row.person_id else None
+            if person is not None:
+                await mark_unreachable(session, person, now=now)
             await outbox.mark_failed(session, row, error=f"403 {exc.message}")
         except BadRequest as exc:
             if "not modified" in exc.message:  # the card already shows this state
@@ -137,15 +140,6 @@ async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> boo
         else:
             await outbox.mark_sent(session, row, now=now)
         return True
-
-
-async def mark_unreachable(session: AsyncSession, row: Outbox, *, now: datetime) -> None:
-    if row.person_id is None:
-        return
-    person = await session.get(Person, row.person_id)
-    if person is not None and person.unreachable_since is None:
-        person.unreachable_since = now
-        session.add(person)
 
 
 def interleave_by_chat(rows: list[Outbox]) -> list[Outbox]:

@@ -37,6 +37,7 @@ async def load_person(update: object, context: NotebookContext) -> None:
             username=user.username,
             language_code=user.language_code,
         ),
+        in_private_chat=is_private(update),
     )
     current = await current_membership(context.session, person)
     default_locale = current[1].default_locale if current else settings.default_locale

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,7 +21,9 @@ class TelegramIdentity:
     language_code: str | None
 
 
-async def upsert_person(session: AsyncSession, identity: TelegramIdentity) -> Person:
+async def upsert_person(
+    session: AsyncSession, identity: TelegramIdentity, *, in_private_chat: bool = True
+) -> Person:
     """The Person behind a Telegram user, created on first contact, refreshed on each."""
     person = (
         await session.exec(select(Person).where(Person.telegram_user_id == identity.user_id))
@@ -31,7 +34,8 @@ async def upsert_person(session: AsyncSession, identity: TelegramIdentity) -> Pe
     person.full_name = identity.full_name[:200]
     person.username = identity.username
     person.telegram_language_code = identity.language_code
-    person.unreachable_since = None  # they wrote to us, so they have not blocked the bot
+    if in_private_chat:  # they wrote to the bot itself, so they have not blocked it
+        person.unreachable_since = None
     await session.flush()
     return person
 
@@ -89,3 +93,11 @@ async def is_staff(session: AsyncSession, *, person_id: int, community_id: int) 
 async def is_secretary(session: AsyncSession, *, person_id: int, community_id: int) -> bool:
     role = await role_in(session, person_id=person_id, community_id=community_id)
     return role is Role.SECRETARY
+
+
+async def mark_unreachable(session: AsyncSession, person: Person, *, now: datetime) -> None:
+    """Telegram answered 403: the person blocked the bot. Kept until they write again."""
+    if person.unreachable_since is None:
+        person.unreachable_since = now
+        session.add(person)
+        await session.flush()
