@@ -19,40 +19,35 @@ STAFF_CARD = "staff_card"  # a new issue's card, posted in the community's staff
 CARD_REFRESH = "card_refresh"  # the card, edited in place after the issue changed
 
 
-async def issue_opened(session: AsyncSession, issue: Issue, *, now: datetime) -> bool:
-    """Queue the new issue's card for the staff group (once; nothing if no group is bound)."""
+async def _to_staff_group(
+    session: AsyncSession, issue: Issue, *, kind: str, key: str, now: datetime
+) -> bool:
     community = await session.get(Community, issue.community_id)
     if community is None or community.staff_chat_id is None:
-        return False
+        return False  # no staff group bound yet: /todo and /issue still show it
     return await outbox.enqueue(
         session,
         chat_id=community.staff_chat_id,
-        kind=STAFF_CARD,
-        dedupe_key=f"card:{issue.id}",
+        kind=kind,
+        dedupe_key=key,
         due_at=now,
         payload={"issue_id": issue.id},
         now=now,
         community_id=issue.community_id,
-        urgent=True,  # staff must see every new issue at once, quiet hours or not
+        urgent=issue.urgency == Urgency.EMERGENCY,
     )
+
+
+async def issue_opened(session: AsyncSession, issue: Issue, *, now: datetime) -> bool:
+    """Queue the new issue's card for the staff group (once; nothing if no group is bound)."""
+    return await _to_staff_group(session, issue, kind=STAFF_CARD, key=f"card:{issue.id}", now=now)
 
 
 async def issue_changed(session: AsyncSession, issue: Issue, *, now: datetime) -> bool:
     """Queue an in-place refresh of the staff card after a change made outside the group
     (the resident added a photo, withdrew, answered the follow-up, a neighbour said "me too")."""
-    community = await session.get(Community, issue.community_id)
-    if community is None or community.staff_chat_id is None:
-        return False
-    return await outbox.enqueue(
-        session,
-        chat_id=community.staff_chat_id,
-        kind=CARD_REFRESH,
-        dedupe_key=f"card:{issue.id}:v{issue.version}",
-        due_at=now,
-        payload={"issue_id": issue.id},
-        now=now,
-        community_id=issue.community_id,
-        urgent=True,
+    return await _to_staff_group(
+        session, issue, kind=CARD_REFRESH, key=f"card:{issue.id}:v{issue.version}", now=now
     )
 
 

@@ -134,3 +134,30 @@ def bot_errors(emulator: BotApiEmulator) -> list[Any]:
     """Errors the bot's own requests caused. getUpdates 409s are Telegram's normal answer to
     the long poll that shutdown abandons (the newer request terminates the older one)."""
     return [e for e in emulator.errors if e.method != "getUpdates"]
+
+
+async def make_issue(
+    session: Any,
+    community: Community,
+    reporter: Person,
+    clock: FakeClock,
+    description: str = "楼道灯坏了三天了",
+    *,
+    category: str = "facilities",
+    **kwargs: Any,
+) -> Any:
+    """An issue opened the way the report flow opens one (storage.issues.create_issue)."""
+    from storage.categories import TimeLimits
+    from storage.issues import create_issue
+
+    assert community.id is not None
+    return await create_issue(
+        session,
+        community_id=community.id,
+        reporter_id=reporter.id,
+        category=category,
+        description=description,
+        now=clock(),
+        limits=TimeLimits(),
+        **kwargs,
+    )

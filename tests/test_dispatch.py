@@ -10,11 +10,17 @@ from sqlmodel import select
 from bot.dispatch import dispatch_due
 from bot.emulator import BotApiEmulator
 from storage import issues as rules
-from storage.categories import TimeLimits
 from storage.db import Database
 from storage.models import Outbox, OutboxStatus, Person, Role
 from storage.notifications import notify_audience
-from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
+from tests.factories import (
+    FakeClock,
+    bot_errors,
+    make_community,
+    make_issue,
+    make_member,
+    running_bot,
+)
 
 
 async def _accepted_issue(db: Database, clock: FakeClock, resident_tg: int, english: bool) -> None:
@@ -24,15 +30,7 @@ async def _accepted_issue(db: Database, clock: FakeClock, resident_tg: int, engl
         if english:
             resident.locale = "en"
         worker = await make_member(session, community, Role.WORKER, name="王网格")
-        issue = await rules.create_issue(
-            session,
-            community_id=community.id,
-            reporter_id=resident.id,
-            category="facilities",
-            description="楼道灯坏了 <三天> & 没人管",
-            now=clock(),
-            limits=TimeLimits(),
-        )
+        issue = await make_issue(session, community, resident, clock, "楼道灯坏了 <三天> & 没人管")
         event = await rules.accept(session, issue, actor_id=worker.id, now=clock())
         assert await notify_audience(session, issue, event, now=clock()) == 1
 
@@ -98,15 +96,7 @@ async def test_messages_to_one_chat_are_paced_to_telegrams_limit(
     async with db.session() as session:
         resident = await make_member(session, community, telegram_user_id=xu.id)
         worker = await make_member(session, community, Role.WORKER, name="王网格")
-        issue = await rules.create_issue(
-            session,
-            community_id=community.id,
-            reporter_id=resident.id,
-            category="noise",
-            description="楼上装修",
-            now=clock(),
-            limits=TimeLimits(),
-        )
+        issue = await make_issue(session, community, resident, clock, "楼上装修", category="noise")
         for step in (rules.accept, rules.claim):
             event = await step(session, issue, actor_id=worker.id, now=clock())
             await notify_audience(session, issue, event, now=clock())

@@ -22,7 +22,7 @@ from storage.models import (
     Satisfaction,
     Urgency,
 )
-from tests.factories import FakeClock, make_community, make_member
+from tests.factories import FakeClock, make_community, make_issue, make_member
 
 S = IssueStatus
 LIMITS = TimeLimits()
@@ -61,25 +61,23 @@ async def _setup(db: Database, clock: FakeClock):
 async def test_numbers_time_limits_and_the_full_loop(db: Database, clock: FakeClock) -> None:
     community, building, resident, worker, _other, _sec = await _setup(db, clock)
     async with db.session() as session:
-        first = await rules.create_issue(
+        first = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=resident.id,
+            community,
+            resident,
+            clock,
+            "楼道灯坏了三天了",
             category="facilities",
-            description="楼道灯坏了三天了",
             building_id=building.id,
-            now=clock(),
-            limits=LIMITS,
         )
-        gas = await rules.create_issue(
+        gas = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=resident.id,
+            community,
+            resident,
+            clock,
+            "闻到煤气味",
             category="utilities",
-            description="闻到煤气味",
             urgency=Urgency.EMERGENCY,
-            now=clock(),
-            limits=LIMITS,
         )
         assert (first.number, gas.number) == (1, 2)
         assert first.respond_by == clock() + timedelta(days=7)
@@ -132,15 +130,14 @@ async def test_numbers_time_limits_and_the_full_loop(db: Database, clock: FakeCl
 async def test_not_solved_reopens_with_the_owner(db: Database, clock: FakeClock) -> None:
     community, building, resident, worker, _other, _sec = await _setup(db, clock)
     async with db.session() as session:
-        issue = await rules.create_issue(
+        issue = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=resident.id,
+            community,
+            resident,
+            clock,
+            "下水道堵了",
             category="drains",
-            description="下水道堵了",
             building_id=building.id,
-            now=clock(),
-            limits=LIMITS,
         )
         await rules.claim(session, issue, actor_id=worker.id, now=clock())
         await rules.resolve(session, issue, note="已疏通", actor_id=worker.id, now=clock())
@@ -162,15 +159,14 @@ async def test_not_solved_reopens_with_the_owner(db: Database, clock: FakeClock)
 async def test_two_workers_claim_at_once_one_wins(db: Database, clock: FakeClock) -> None:
     community, building, resident, worker, other, _sec = await _setup(db, clock)
     async with db.session() as session:
-        issue = await rules.create_issue(
+        issue = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=resident.id,
+            community,
+            resident,
+            clock,
+            "楼上装修太吵",
             category="noise",
-            description="楼上装修太吵",
             building_id=building.id,
-            now=clock(),
-            limits=LIMITS,
         )
 
     async def try_claim(person_id: int) -> str:
@@ -205,25 +201,23 @@ async def test_merge_carries_supporters_and_me_too_counts(db: Database, clock: F
     async with db.session() as session:
         neighbour = await make_member(session, community, name="李阿姨")
         third = await make_member(session, community, name="张大爷")
-        main = await rules.create_issue(
+        main = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=resident.id,
+            community,
+            resident,
+            clock,
+            "消防通道被占",
             category="parking",
-            description="消防通道被占",
             building_id=building.id,
-            now=clock(),
-            limits=LIMITS,
         )
-        dup = await rules.create_issue(
+        dup = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=neighbour.id,
+            community,
+            neighbour,
+            clock,
+            "车堵在楼下",
             category="parking",
-            description="车堵在楼下",
             building_id=building.id,
-            now=clock(),
-            limits=LIMITS,
         )
         assert await rules.add_support(session, dup, person_id=third.id, now=clock())
         assert not await rules.add_support(session, dup, person_id=third.id, now=clock())
@@ -241,15 +235,14 @@ async def test_merge_carries_supporters_and_me_too_counts(db: Database, clock: F
 async def test_rights_follow_roles_and_ownership(db: Database, clock: FakeClock) -> None:
     community, building, resident, worker, other, secretary = await _setup(db, clock)
     async with db.session() as session:
-        issue = await rules.create_issue(
+        issue = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=resident.id,
+            community,
+            resident,
+            clock,
+            "树枝挡窗",
             category="greenery",
-            description="树枝挡窗",
             building_id=building.id,
-            now=clock(),
-            limits=LIMITS,
         )
         await rules.claim(session, issue, actor_id=worker.id, now=clock())
     may = rules.may

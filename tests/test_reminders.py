@@ -15,7 +15,6 @@ from bot.emulator import BotApiEmulator
 from bot.jobs import run_reminders
 from storage import issues as rules
 from storage import outbox
-from storage.categories import TimeLimits
 from storage.db import Database
 from storage.models import Issue, Outbox, OutboxStatus, Role, Urgency
 from storage.notifications import notify_audience
@@ -24,6 +23,7 @@ from tests.factories import (
     FakeClock,
     bot_errors,
     make_community,
+    make_issue,
     make_member,
     make_settings,
     running_bot,
@@ -59,15 +59,7 @@ async def _people(db: Database, clock: FakeClock, emulator: BotApiEmulator):
 
 async def _planned_issue(db, clock, community, worker, resident, due: datetime) -> Issue:
     async with db.session() as session:
-        issue = await rules.create_issue(
-            session,
-            community_id=community.id,
-            reporter_id=resident.id,
-            category="facilities",
-            description="楼道灯坏了 <3楼>",
-            now=clock(),
-            limits=TimeLimits(),
-        )
+        issue = await make_issue(session, community, resident, clock, "楼道灯坏了 <3楼>")
         await rules.claim(session, issue, actor_id=worker.id, now=clock())
         await rules.set_plan(
             session, issue, plan="换灯泡 & 检查线路", due_at=due, actor_id=worker.id, now=clock()
@@ -155,24 +147,15 @@ async def test_quiet_hours_hold_back_all_but_emergencies(
     clock.current = cq(2, 23, 0)  # Monday 23:00
     community, users, worker, _sec, resident = await _people(db, clock, emulator)
     async with db.session() as session:
-        lamp = await rules.create_issue(
+        lamp = await make_issue(session, community, resident, clock, "楼道灯坏了")
+        gas = await make_issue(
             session,
-            community_id=community.id,
-            reporter_id=resident.id,
-            category="facilities",
-            description="楼道灯坏了",
-            now=clock(),
-            limits=TimeLimits(),
-        )
-        gas = await rules.create_issue(
-            session,
-            community_id=community.id,
-            reporter_id=resident.id,
+            community,
+            resident,
+            clock,
+            "闻到煤气味",
             category="utilities",
-            description="闻到煤气味",
             urgency=Urgency.EMERGENCY,
-            now=clock(),
-            limits=TimeLimits(),
         )
         for issue in (lamp, gas):
             event = await rules.accept(session, issue, actor_id=worker.id, now=clock())
@@ -234,14 +217,8 @@ async def test_a_burst_of_200_under_flood_control_all_arrives(
     async with db.session() as session:
         resident = await make_member(session, community, telegram_user_id=people[0].id)
         worker = await make_member(session, community, Role.WORKER, name="王网格")
-        issue = await rules.create_issue(
-            session,
-            community_id=community.id,
-            reporter_id=resident.id,
-            category="utilities",
-            description="停水了",
-            now=clock(),
-            limits=TimeLimits(),
+        issue = await make_issue(
+            session, community, resident, clock, "停水了", category="utilities"
         )
         for user in people[1:]:
             supporter = await make_member(session, community, telegram_user_id=user.id)
