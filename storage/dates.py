@@ -230,13 +230,13 @@ def parse_day(text: str, *, today: date, locale: str = "zh_Hans") -> date | None
             return _weekday(today, weekdays[name], weeks)
     for pattern, month_group, day_group in ((_EN_MONTH_DAY, 1, 2), (_EN_DAY_MONTH, 2, 1)):
         if match := pattern.match(cleaned):
-            month = months.get(match.group(month_group))
-            if month is None:
+            named_month = months.get(match.group(month_group))
+            if named_month is None:
                 continue
-            day = int(match.group(day_group))
+            day_number = int(match.group(day_group))
             if match.group(3):
-                return _safe_date(int(match.group(3)), month, day)
-            return _next_month_day(today, month, day)
+                return _safe_date(int(match.group(3)), named_month, day_number)
+            return _next_month_day(today, named_month, day_number)
     return None
 
 
