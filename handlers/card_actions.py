@@ -219,7 +219,6 @@ async def run_step(
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
         await context.session.commit()
         await respond(await _conflict_text(context, fresh, action), True)
-        await refresh_card(context, fresh)
         return False
     if public:
         await notify_audience(context.session, issue, event, now=context.now())
@@ -305,8 +304,8 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     try:
         next_status(issue.status, action)
     except TransitionNotAllowed:
+        # The card already shows the newer state: whoever changed it refreshed it.
         await query.answer((await _conflict_text(context, issue, action))[:200], show_alert=True)
-        await refresh_card(context, issue)
         return
     chat = update.effective_chat
     if chat is not None and chat.type == "private" and verb not in ONE_TAP:

@@ -345,14 +345,15 @@ def action_rows(facts: CardFacts, tr: Translator) -> list[list[InlineKeyboardBut
 
 def render_card(
     facts: CardFacts, tr: Translator, now: datetime
-) -> tuple[str, InlineKeyboardMarkup]:
-    """The card as posted in the staff group: text and every button."""
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card as posted in the staff group: text and every button (none once nothing is left
+    to do: an empty keyboard is not a keyboard to Telegram)."""
     text, was_cut = card_text(facts, tr, now)
     rows = action_rows(facts, tr)
     info = info_row(facts, tr, was_cut)
     if info:
         rows.append(info)
-    return text, InlineKeyboardMarkup(rows)
+    return text, InlineKeyboardMarkup(rows) if rows else None
 
 
 def render_private_copy(
