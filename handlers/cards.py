@@ -131,8 +131,9 @@ def cut(text: str, limit: int) -> tuple[str, bool]:
 
 
 def split_for_messages(text: str, limit: int = CHUNK) -> list[str]:
-    """Pieces of at most `limit` UTF-16 units (Telegram counts those), broken at line ends
-    where possible, so every piece fits a message with its header."""
+    """Pieces of at most `limit` UTF-16 units (Telegram counts those), so every piece fits a
+    message with its header. Broken at a line end where possible (the newline is dropped), else
+    before a space (kept at the start of the next piece), so nothing typed is lost."""
     pieces: list[str] = []
     rest = text.strip()
     while rest:
@@ -144,10 +145,16 @@ def split_for_messages(text: str, limit: int = CHUNK) -> list[str]:
             units += utf16_len(rest[end])
             end += 1
         newline = rest.rfind("\n", 0, end)
+        space = rest.rfind(" ", 0, end)
         if newline > end // 2:
-            end = newline
-        pieces.append(rest[:end].rstrip())
-        rest = rest[end:].lstrip()
+            pieces.append(rest[:newline])
+            rest = rest[newline + 1 :]
+        elif space > end // 2:
+            pieces.append(rest[:space])
+            rest = rest[space:]
+        else:
+            pieces.append(rest[:end])
+            rest = rest[end:]
     return pieces
 
 
