@@ -149,6 +149,8 @@ async def test_todo_in_private_with_quick_actions(
         assert "内部备注：物业说明天来 & 清理" in history.text
         assert "办理方案：周五前清理" in history.text
 
+        await wang.send("/help")
+        await wang.expect_message(contains="/todo：您的待办事项，超期的排在前面")
         await room.xu.send("/todo")
         await room.xu.expect_message(contains="/todo 是社区工作人员的待办清单")
         await group.send(wang, "/todo")
