@@ -199,16 +199,25 @@ async def run_step(
     respond: Respond,
     done: str,
     public: bool,
+    ends_question: bool = True,
     also_refresh: Sequence[Issue] = (),
 ) -> bool:
     """Take one step: check rights, write it (with the resident's notification when public),
-    commit, then edit the card(s) in place. A race or a stale card changes nothing and says so."""
+    commit, then edit the card(s) in place. A race or a stale card changes nothing and says so.
+
+    `ends_question`: the step answers the worker's open question, which is then closed; a
+    one-tap action leaves whatever they are typing elsewhere alone."""
     issue = access.issue
     assert issue.id is not None
     chat_id, user_id = _typing_key(update)
-    if not rules.may(action, role=access.role, person_id=_me(context), issue=issue):
-        await clear_state(context.session, chat_id=chat_id, user_id=user_id)
+
+    async def close_question() -> None:
+        if ends_question:
+            await clear_state(context.session, chat_id=chat_id, user_id=user_id)
         await context.session.commit()
+
+    if not rules.may(action, role=access.role, person_id=_me(context), issue=issue):
+        await close_question()
         await respond(_refusal(context, action, issue), True)
         return False
     try:
@@ -216,14 +225,12 @@ async def run_step(
     except IssueError:  # ConcurrentChange, TransitionNotAllowed: someone else was first
         await context.session.rollback()
         fresh = await _fresh(context, issue.id)
-        await clear_state(context.session, chat_id=chat_id, user_id=user_id)
-        await context.session.commit()
+        await close_question()
         await respond(await _conflict_text(context, fresh, action), True)
         return False
     if public:
         await notify_audience(context.session, issue, event, now=context.now())
-    await clear_state(context.session, chat_id=chat_id, user_id=user_id)
-    await context.session.commit()
+    await close_question()
     if public:
         dispatch.kick(context.application)
     await respond(done, False)
@@ -327,6 +334,7 @@ async def press_accept(update: Update, context: NotebookContext, access: Access,
         respond=_respond_to_press(query),
         done=context.tr.gettext("No. {number} is accepted.").format(number=issue.number),
         public=True,
+        ends_question=False,
     )
 
 
@@ -343,6 +351,7 @@ async def press_claim(update: Update, context: NotebookContext, access: Access, 
         respond=_respond_to_press(query),
         done=context.tr.gettext("No. {number} is yours now.").format(number=issue.number),
         public=True,
+        ends_question=False,
     )
 
 
@@ -367,6 +376,7 @@ async def press_difficulty(
         respond=_respond_to_press(query),
         done=context.tr.gettext("Saved."),
         public=False,
+        ends_question=False,
     )
 
 
@@ -443,6 +453,7 @@ async def press_owner(update: Update, context: NotebookContext, access: Access, 
         respond=_respond_to_press(query),
         done=_("{name} now owns No. {number}.").format(name=owner.full_name, number=issue.number),
         public=True,
+        ends_question=False,
     )
 
 

@@ -261,6 +261,9 @@ async def test_stale_presses_and_answers_to_old_questions_change_nothing(
         await group.expect_message(contains="请回复我问您的最新一个问题")
         # someone else answering li's question is not taken as li's answer
         await group.send(wang, "我来替他回答", reply_to=second)
+        # a one-tap press meanwhile leaves the open question alone
+        await group.press(li, card, "即办")
+        await group.expect_edit(card, contains="难度：即办")
         await group.send(li, "我们明天上门看看。", reply_to=second)
         await group.expect_message(contains="您对1号的回复正在发给居民。")
         await room.xu.expect_message(contains="我们明天上门看看。")
