@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from telegram import (
@@ -511,7 +512,12 @@ async def press_due(update: Update, context: NotebookContext, access: Access, ar
 
 
 async def _save_plan(
-    update: Update, context: NotebookContext, access: Access, plan: str, due: Any, respond: Respond
+    update: Update,
+    context: NotebookContext,
+    access: Access,
+    plan: str,
+    due: datetime | None,
+    respond: Respond,
 ) -> None:
     issue = access.issue
     await run_step(
@@ -634,13 +640,14 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
             await message.reply_text(_("Please answer my latest question to you (reply to it)."))
         return
     access = await card_access(update, context, str(state.data.get("issue", "")))
-    if access is None:
+    answer = ANSWERS.get(state.step)
+    if access is None or answer is None:  # no longer staff here, or a question we no longer ask
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
         await context.session.commit()
         await message.reply_text(_("Only the community's staff can use this button."))
         return
     text = (message.text or message.caption or "").strip()
-    await ANSWERS[state.step](update, context, access, state, text)
+    await answer(update, context, access, state, text)
 
 
 async def _ask_again(
