@@ -224,7 +224,9 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
     if was_cut:
         lines.append(_("(cut short: press “Full text” to read all of it)"))
     lines.append("")
-    if facts.media:
+    if facts.media == facts.photos and facts.photos:
+        lines.append(_("Photos: {photos}").format(photos=facts.photos))
+    elif facts.media:
         lines.append(
             _("Photos: {photos} · other files: {others}").format(
                 photos=facts.photos, others=facts.media - facts.photos
