@@ -66,8 +66,7 @@ ACT = "c:"  # the card's actions (handlers/card_actions.py): c:<verb>:<issue id>
 
 DESCRIPTION_ON_CARD = 900  # characters; the rest is behind "full text"
 NOTE_ON_CARD = 300  # plan and last progress, also cut on the card
-MESSAGE_LIMIT = 4096  # Telegram's limit, in UTF-16 code units
-CHUNK = 3800  # a part of a long text, leaving room for its header
+CHUNK = 3800  # a part of a long text: Telegram allows 4096 UTF-16 units, its header needs room
 MEDIA_GROUP_SIZE = 10  # Telegram sends at most ten photos in one album
 S = IssueStatus
 
