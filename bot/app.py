@@ -28,14 +28,19 @@ from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue
 from bot.settings import Settings
 from handlers import (
+    card_actions,
+    cards,
     errors,
     fallback,
     help,
     invites,
+    issue_lookup,
     language,
     notifications,
     reminders,
+    staff_group,
     start,
+    todo,
 )
 from handlers.common import load_person
 from storage import inbox, migrate
@@ -80,6 +85,11 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in help.HANDLERS),  # /help
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
+        *((0, h) for h in staff_group.HANDLERS),  # /bind: this group is the staff group
+        *((0, h) for h in cards.HANDLERS),  # the card's full text, photos, contact buttons
+        *((0, h) for h in card_actions.HANDLERS),  # card buttons + replies to the bot's prompts
+        *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
+        *((0, h) for h in issue_lookup.HANDLERS),  # /issue N (staff)
         # last in group 0: stale or forged buttons and unknown commands still get an answer
         *((0, h) for h in fallback.HANDLERS),
     ]
@@ -155,6 +165,7 @@ def build_application(
     assert isinstance(app, NotebookApplication)
     notifications.register(notebook.renderers)
     reminders.register(notebook.renderers)
+    cards.register(notebook.renderers)  # the staff card: posted, then edited in place
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

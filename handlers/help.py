@@ -31,6 +31,9 @@ async def help_text(context: NotebookContext) -> str:
     ]
     if Role(member.role) in STAFF_ROLES:
         lines.append(_("/invite: links for new workers and residents (secretary)"))
+        lines.append(_("/todo: your open items, overdue first"))
+        lines.append(_("/issue N: the card and the whole history of issue N"))
+        lines.append(_("/bind: send it in your staff group to receive the issue cards there"))
     return "\n".join(lines)
 
 

@@ -1,0 +1,300 @@
+"""The staff side's rules and reading: binding the staff group, who can own an issue, what a card
+shows, a worker's to-do list, and the log of who looked at a resident's phone number.
+
+The lifecycle itself (every transition) is storage/issues.py; this module only reads around it
+and keeps the staff group's bookkeeping. The clock is always passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import outbox
+from storage.issues import OPEN, Action
+from storage.models import (
+    STAFF_ROLES,
+    Attachment,
+    Building,
+    Community,
+    Issue,
+    IssueEvent,
+    IssueStatus,
+    Membership,
+    Person,
+    Role,
+    Unit,
+)
+from storage.notifications import STAFF_CARD
+
+CONTACT_SHOWN = "contact_shown"  # an internal event: who saw the reporter's phone, and when
+
+# Issues whose card a newly bound group gets: everything still being worked on or awaiting the
+# resident's follow-up.
+CARD_WORTHY = frozenset({*OPEN, IssueStatus.RESOLVED})
+MEDIA_KINDS = ("photo", "voice", "document")
+
+
+# --- binding the staff group -----------------------------------------------------------------
+
+
+class BindOutcome(StrEnum):
+    BOUND = "bound"  # the community had no staff group; now this one
+    MOVED = "moved"  # the community's cards move here from another group
+    ALREADY = "already"  # this group already is the community's staff group
+    TAKEN = "taken"  # this group is another community's staff group
+
+
+@dataclass(frozen=True)
+class Binding:
+    outcome: BindOutcome
+    holder: Community | None = None  # for TAKEN: the community that has the group
+    cards_queued: int = 0
+
+
+async def community_of_group(session: AsyncSession, chat_id: int) -> Community | None:
+    return (await session.exec(select(Community).where(Community.staff_chat_id == chat_id))).first()
+
+
+async def bind_staff_group(
+    session: AsyncSession, *, community: Community, chat_id: int, now: datetime
+) -> Binding:
+    """Make `chat_id` the community's staff group. A group serves one community only.
+
+    Cards already posted stay where they are; every issue still in hand gets a fresh card in the
+    new group (including issues reported before any group was bound), so nothing is missed.
+    """
+    assert community.id is not None
+    holder = await community_of_group(session, chat_id)
+    if holder is not None:
+        if holder.id == community.id:
+            return Binding(BindOutcome.ALREADY, holder)
+        return Binding(BindOutcome.TAKEN, holder)
+    moved = community.staff_chat_id is not None
+    community.staff_chat_id = chat_id
+    session.add(community)
+    await session.flush()
+    # Old message ids belong to the old group: forget them, so refreshes post a new card here.
+    await session.exec(
+        update(Issue)
+        .where(col(Issue.community_id) == community.id)
+        .values(staff_message_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.exec(
+        select(Issue)
+        .where(Issue.community_id == community.id, col(Issue.status).in_(list(CARD_WORTHY)))
+        .order_by(col(Issue.number))
+    )
+    queued = 0
+    for issue in rows.all():
+        queued += await outbox.enqueue(
+            session,
+            chat_id=chat_id,
+            kind=STAFF_CARD,
+            dedupe_key=f"card:{issue.id}:chat:{chat_id}",
+            due_at=now,
+            payload={"issue_id": issue.id},
+            now=now,
+            community_id=community.id,
+            urgent=True,
+        )
+    return Binding(BindOutcome.MOVED if moved else BindOutcome.BOUND, cards_queued=queued)
+
+
+async def follow_group_migration(
+    session: AsyncSession, *, old_chat_id: int, new_chat_id: int
+) -> bool:
+    """A group became a supergroup (Telegram gives it a new id): the binding follows it."""
+    community = await community_of_group(session, old_chat_id)
+    if community is None:
+        return False
+    community.staff_chat_id = new_chat_id
+    session.add(community)
+    await session.flush()
+    return True
+
+
+async def store_card_message(session: AsyncSession, issue_id: int, message_id: int) -> None:
+    """Remember where the card is, without touching the issue's version (not a domain change)."""
+    await session.exec(
+        update(Issue)
+        .where(col(Issue.id) == issue_id)
+        .values(staff_message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- who can own an issue --------------------------------------------------------------------
+
+
+async def staff_members(session: AsyncSession, community_id: int) -> list[tuple[Person, Role]]:
+    """The community's secretary and workers: the people an issue can be assigned to."""
+    rows = await session.exec(
+        select(Person, Membership.role)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.community_id == community_id,
+            col(Membership.active).is_(True),
+            col(Membership.role).in_([str(r) for r in STAFF_ROLES]),
+        )
+        .order_by(col(Person.full_name), col(Person.id))
+    )
+    members = [(person, Role(role)) for person, role in rows.all()]
+    # the secretary first: the one who steps in anywhere
+    return sorted(members, key=lambda pr: pr[1] is not Role.SECRETARY)
+
+
+async def names(session: AsyncSession, person_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = {pid for pid in person_ids if pid is not None}
+    if not ids:
+        return {}
+    rows = await session.exec(select(Person).where(col(Person.id).in_(ids)))
+    return {p.id: p.full_name for p in rows.all() if p.id is not None}
+
+
+# --- what a card shows -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """Everything a card shows about one issue, read in one place."""
+
+    issue: Issue
+    community: Community
+    building: str | None
+    unit: str | None
+    reporter: Person | None
+    owner: Person | None
+    photos: int
+    media: int  # photos, voice messages and documents together
+    last_progress: IssueEvent | None
+    last_progress_by: str | None
+    merged_into_number: int | None
+
+
+async def media_of(session: AsyncSession, issue: Issue) -> list[Attachment]:
+    """Photos, voice messages and documents of the issue (the report's and later ones), oldest
+    first."""
+    rows = await session.exec(
+        select(Attachment)
+        .where(
+            Attachment.issue_id == issue.id,
+            col(Attachment.kind).in_(MEDIA_KINDS),
+            col(Attachment.telegram_file_id).is_not(None),
+        )
+        .order_by(col(Attachment.created_at), col(Attachment.id))
+    )
+    return list(rows.all())
+
+
+async def last_event(
+    session: AsyncSession, issue: Issue, kinds: Sequence[str]
+) -> IssueEvent | None:
+    return (
+        await session.exec(
+            select(IssueEvent)
+            .where(IssueEvent.issue_id == issue.id, col(IssueEvent.kind).in_(list(kinds)))
+            .order_by(col(IssueEvent.at).desc(), col(IssueEvent.id).desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def card_facts(session: AsyncSession, issue: Issue) -> CardFacts:
+    community = await session.get(Community, issue.community_id)
+    assert community is not None
+    building = await session.get(Building, issue.building_id) if issue.building_id else None
+    unit = await session.get(Unit, issue.unit_id) if issue.unit_id else None
+    reporter = await session.get(Person, issue.reporter_id) if issue.reporter_id else None
+    owner = await session.get(Person, issue.owner_id) if issue.owner_id else None
+    media = await media_of(session, issue)
+    progress = await last_event(session, issue, [Action.PROGRESS])
+    by = await names(session, [progress.actor_id]) if progress else {}
+    merged_into = await session.get(Issue, issue.merged_into_id) if issue.merged_into_id else None
+    return CardFacts(
+        issue=issue,
+        community=community,
+        building=building.name if building else None,
+        unit=unit.name if unit else None,
+        reporter=reporter,
+        owner=owner,
+        photos=sum(1 for a in media if a.kind == "photo"),
+        media=len(media),
+        last_progress=progress,
+        last_progress_by=by.get(progress.actor_id) if progress and progress.actor_id else None,
+        merged_into_number=merged_into.number if merged_into else None,
+    )
+
+
+async def record_contact_shown(
+    session: AsyncSession, issue: Issue, *, actor_id: int, now: datetime
+) -> IssueEvent:
+    """A worker looked at the reporter's phone number: kept in the history, never public."""
+    assert issue.id is not None
+    event = IssueEvent(
+        issue_id=issue.id, at=now, actor_id=actor_id, kind=CONTACT_SHOWN, public=False
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+# --- a worker's to-do list -------------------------------------------------------------------
+
+
+def deadline(issue: Issue) -> datetime | None:
+    """The date that counts for the worker: the plan's due date, else the promised time limit."""
+    return issue.due_at or issue.respond_by
+
+
+def is_overdue(issue: Issue, now: datetime) -> bool:
+    when = deadline(issue)
+    return IssueStatus(issue.status) in OPEN and when is not None and when < now
+
+
+def todo_order(issues: Iterable[Issue], now: datetime) -> list[Issue]:
+    """Overdue first, then by deadline (soonest first, none last), then by number."""
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+
+    def key(issue: Issue) -> tuple[bool, datetime, int]:
+        return (not is_overdue(issue, now), deadline(issue) or far, issue.number)
+
+    return sorted(issues, key=key)
+
+
+async def todo_for(
+    session: AsyncSession, *, person_id: int, community_id: int, role: Role, now: datetime
+) -> list[Issue]:
+    """A worker's open items. The secretary also follows what volunteers and self-governance
+    groups own, since no worker has those on their list."""
+    mine = col(Issue.owner_id) == person_id
+    if role is Role.SECRETARY:
+        mine = mine | col(Issue.owner_group).is_not(None)
+    rows = await session.exec(
+        select(Issue).where(
+            Issue.community_id == community_id, col(Issue.status).in_(list(OPEN)), mine
+        )
+    )
+    return todo_order(rows.all(), now)
+
+
+async def waiting_for_owner(session: AsyncSession, *, community_id: int) -> list[Issue]:
+    """Open issues nobody owns yet, oldest first: what a worker can claim."""
+    rows = await session.exec(
+        select(Issue)
+        .where(
+            Issue.community_id == community_id,
+            col(Issue.status).in_(list(OPEN)),
+            col(Issue.owner_id).is_(None),
+            col(Issue.owner_group).is_(None),
+        )
+        .order_by(col(Issue.created_at), col(Issue.number))
+    )
+    return list(rows.all())

@@ -1,0 +1,157 @@
+"""Setting the scene for staff-side flow tests: a community with its secretary, two workers and
+a resident, the staff group in the emulator, and issues reported the way the resident side
+does it (`create_issue` + `issue_opened`, then the outbox posts the card)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, func, select
+
+from bot.app import NotebookApplication
+from bot.dispatch import dispatch_due
+from bot.emulator import BotApiEmulator
+from bot.emulator.driver import GroupDriver, UserDriver
+from bot.emulator.models import BotMessage
+from storage import issues as rules
+from storage.categories import TimeLimits
+from storage.db import Database
+from storage.issues import NewAttachment
+from storage.models import Building, Community, Issue, IssueEvent, Role, Urgency
+from storage.notifications import issue_opened
+from tests.factories import FakeClock, make_community, make_member
+
+PHONE = "+86 138 0000 1234"
+
+
+@dataclass
+class Staffroom:
+    community: Community
+    group: GroupDriver
+    secretary: UserDriver  # 谢兰
+    wang: UserDriver  # a worker
+    li: UserDriver  # another worker
+    xu: UserDriver  # a resident who left a phone number
+    person_ids: dict[int, int]  # Telegram user id -> Person id
+    building_id: int
+
+    def pid(self, user: UserDriver) -> int:
+        return self.person_ids[user.id]
+
+
+async def staffroom(
+    emulator: BotApiEmulator,
+    db: Database,
+    clock: FakeClock,
+    *,
+    name: str = "邢家桥社区",
+    locale: str = "zh_Hans",
+    names: tuple[str, str, str, str] = ("谢兰", "王网格", "李网格", "老许"),
+) -> Staffroom:
+    community = await make_community(db, clock, name=name)
+    language = "en" if locale == "en" else "zh-hans"
+    users = [emulator.user(first_name=n, language_code=language) for n in names]
+    roles = (Role.SECRETARY, Role.WORKER, Role.WORKER, Role.RESIDENT)
+    person_ids = {}
+    async with db.session() as session:
+        stored = await session.get(Community, community.id)
+        assert stored is not None
+        stored.default_locale = locale
+        building = (
+            await session.exec(select(Building).where(Building.community_id == community.id))
+        ).first()
+        assert building is not None and building.id is not None
+        for user, role in zip(users, roles, strict=True):
+            person = await make_member(
+                session, stored, role, name=user.first_name, telegram_user_id=user.id
+            )
+            if role is Role.RESIDENT:
+                person.phone = PHONE
+            assert person.id is not None
+            person_ids[user.id] = person.id
+    community.default_locale = locale
+    group = emulator.group(title=f"{name}工作群", members=users[:3])
+    return Staffroom(community, group, *users, person_ids, building.id)  # type: ignore[arg-type]
+
+
+async def bind(room: Staffroom, by: UserDriver | None = None) -> BotMessage:
+    await room.group.send(by or room.secretary, "/bind")
+    return await room.group.expect_message(
+        predicate=lambda m: "工作群" in m.text or "staff group" in m.text
+    )
+
+
+async def report(
+    emulator: BotApiEmulator,
+    db: Database,
+    clock: FakeClock,
+    community: Community,
+    *,
+    reporter_id: int | None,
+    description: str = "3栋2单元的楼道灯坏了三天，晚上看不见台阶。",
+    category: str = "facilities",
+    photos: int = 0,
+    building_id: int | None = None,
+    urgency: Urgency = Urgency.NORMAL,
+) -> Issue:
+    """A resident's report as the resident side files it: the issue, then its staff card queued."""
+    attachments = []
+    for _ in range(photos):
+        photo = emulator.user_photo_body(None, None)["photo"][-1]
+        attachments.append(
+            NewAttachment(
+                kind="photo",
+                telegram_file_id=photo["file_id"],
+                file_unique_id=photo["file_unique_id"],
+            )
+        )
+    async with db.session() as session:
+        assert community.id is not None
+        issue = await rules.create_issue(
+            session,
+            community_id=community.id,
+            reporter_id=reporter_id,
+            category=category,
+            description=description,
+            building_id=building_id,
+            urgency=urgency,
+            now=clock(),
+            limits=TimeLimits(),
+            attachments=attachments,
+        )
+        await issue_opened(session, issue, now=clock())
+    return issue
+
+
+async def post_cards(app: NotebookApplication, clock: FakeClock) -> None:
+    await dispatch_due(app, now=clock())
+
+
+async def snapshot(db: Database, issue_id: int) -> tuple[str, int, int | None, int, int]:
+    """What a refused press must not change: status, version, owner, events, support."""
+    async with db.session() as session:
+        issue = await session.get(Issue, issue_id)
+        assert issue is not None
+        events = (
+            await session.exec(
+                select(func.count()).select_from(IssueEvent).where(IssueEvent.issue_id == issue_id)
+            )
+        ).one()
+        return issue.status, issue.version, issue.owner_id, events, issue.support_count
+
+
+async def events_of(db: Database, issue_id: int) -> list[IssueEvent]:
+    async with db.session() as session:
+        rows = await session.exec(
+            select(IssueEvent)
+            .where(IssueEvent.issue_id == issue_id)
+            .order_by(col(IssueEvent.at), col(IssueEvent.id))
+        )
+        return list(rows.all())
+
+
+async def load(db: Database, issue_id: int) -> Issue:
+    async with db.session() as session:
+        issue = await session.get(Issue, issue_id)
+        assert issue is not None
+        return issue

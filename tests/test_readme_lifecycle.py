@@ -1,0 +1,51 @@
+"""The README's lifecycle table says what `storage.issues.TRANSITIONS` does, row for row."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from storage.issues import TRANSITIONS, Action
+from storage.models import IssueStatus
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+UNCHANGED = "(unchanged)"
+
+
+def _readme_table() -> dict[str, tuple[frozenset[str], str]]:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## The issue lifecycle", 1)[1]
+    section = re.split(r"\n## ", section, maxsplit=1)[0]
+    rows: dict[str, tuple[frozenset[str], str]] = {}
+    for line in section.splitlines():
+        match = re.match(r"^\|\s*`([a-z_]+)`\s*\|([^|]*)\|([^|]*)\|", line)
+        if match is None:
+            continue
+        action, sources, target = match.groups()
+        assert action not in rows, f"{action} appears twice in the README table"
+        rows[action] = (
+            frozenset(s.strip() for s in sources.split(",") if s.strip()),
+            target.strip(),
+        )
+    return rows
+
+
+def test_the_readme_table_matches_the_state_machine() -> None:
+    table = _readme_table()
+    expected = {
+        str(action): (
+            frozenset(str(s) for s in sources),
+            str(target) if target is not None else UNCHANGED,
+        )
+        for action, (sources, target) in TRANSITIONS.items()
+    }
+    assert set(table) == set(expected), "actions differ between README and TRANSITIONS"
+    for action, row in expected.items():
+        assert table[action] == row, f"README row for {action!r} disagrees with TRANSITIONS"
+
+
+def test_the_table_names_only_real_states_and_actions() -> None:
+    states = {str(s) for s in IssueStatus} | {UNCHANGED}
+    for action, (sources, target) in _readme_table().items():
+        Action(action)
+        assert sources <= states and target in states, action

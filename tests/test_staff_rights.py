@@ -1,0 +1,129 @@
+"""Who may do what on the staff side: binding the staff group, and forged or misplaced button
+presses that must be refused with an alert and change nothing."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.dispatch import dispatch_due
+from bot.emulator import BotApiEmulator
+from storage.db import Database
+from storage.models import Community, Role
+from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
+from tests.staffroom import bind, load, post_cards, report, snapshot, staffroom
+
+
+async def test_forged_presses_from_a_resident_and_another_communitys_worker_change_nothing(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    room = await staffroom(emulator, db, clock)
+    group, xu = room.group, room.xu
+    other = await make_community(db, clock, name="石门社区")
+    zhao = emulator.user(first_name="赵网格", language_code="zh-hans")
+    async with db.session() as session:
+        stored = await session.get(Community, other.id)
+        assert stored is not None
+        await make_member(session, stored, Role.WORKER, name="赵网格", telegram_user_id=zhao.id)
+    other_group = emulator.group(title="石门社区工作群", members=[zhao])
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(xu))
+        await post_cards(app, clock)
+        card = await group.expect_message(contains="1号 · ")
+        await group.press(room.wang, card, "认领")
+        await group.expect_edit(card, contains="负责人：王网格")
+        before = await snapshot(db, issue.id)
+        forged = [
+            f"c:acc:{issue.id}",
+            f"c:clm:{issue.id}",
+            f"c:res:{issue.id}",
+            f"c:own:{issue.id}:{room.pid(xu)}",
+            f"c:dif:{issue.id}:e",
+            f"c:x:{issue.id}",
+            f"ci:con:{issue.id}",
+            f"ci:ful:{issue.id}",
+            f"td:show:{issue.id}",
+        ]
+
+        # a resident, in their private chat with the bot
+        await xu.send("/start")
+        home = await xu.expect_message()
+        for data in forged:
+            answer = await xu.press_data(home, data)
+            assert answer.show_alert, data
+            assert answer.text == "这个按钮只有社区工作人员能用。", data
+
+        # a resident who found their way into the staff group presses the real card
+        answer = await group.press(xu, card, "办结…")
+        assert answer.show_alert and answer.text == "这个按钮只有社区工作人员能用。"
+
+        # another community's worker, in their own staff group, with the id of our issue
+        await other_group.send(zhao, "/bind")
+        their_bind = await other_group.expect_message(contains="石门社区的工作群")
+        for data in forged:
+            answer = await other_group.press_data(zhao, their_bind, data)
+            assert answer.show_alert, data
+        assert await snapshot(db, issue.id) == before
+
+        # and our own worker cannot act on our issue from their group either
+        answer = await other_group.press_data(room.wang, their_bind, f"c:pln:{issue.id}")
+        assert answer.show_alert
+        # nor start typed work from a private chat (only one-tap actions work there)
+        await room.wang.send("/start")
+        private = await room.wang.expect_message()
+        answer = await room.wang.press_data(private, f"c:pln:{issue.id}")
+        assert answer.show_alert and answer.text == "请在工作群的卡片上操作。"
+        await dispatch_due(app, now=clock())
+    assert await snapshot(db, issue.id) == before
+    assert not [m for m in xu.messages if "电话" in m.text]
+    assert bot_errors(emulator) == []
+
+
+async def test_binding_the_staff_group(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    room = await staffroom(emulator, db, clock)
+    group, xie, wang, xu = room.group, room.secretary, room.wang, room.xu
+    other = await make_community(db, clock, name="石门社区")
+    chen = emulator.user(first_name="陈书记", language_code="zh-hans")
+    async with db.session() as session:
+        stored = await session.get(Community, other.id)
+        assert stored is not None
+        await make_member(session, stored, Role.SECRETARY, name="陈书记", telegram_user_id=chen.id)
+    async with running_bot(emulator, db, clock) as app:
+        # reported before any group exists: no card can be queued yet
+        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(xu))
+        await dispatch_due(app, now=clock())
+
+        await xu.send("/bind")
+        await xu.expect_message(contains="请把我拉进社区工作群，然后在群里发送 /bind")
+        await group.send(xu, "/bind")
+        await group.expect_message(contains="只有社区书记或社区工作者才能把这个群设为工作群")
+
+        await group.send(xie, "/bind")
+        await group.expect_message(contains="这个群现在是邢家桥社区的工作群")
+        await dispatch_due(app, now=clock())
+        card = await group.expect_message(contains="1号 · ")  # the earlier issue gets its card
+        await group.send(xie, "/bind@notebook_bot")
+        await group.expect_message(contains="这个群已经是邢家桥社区的工作群了")
+        await group.send(chen, "/bind")
+        await group.expect_message(
+            contains="这个群已经是邢家桥社区的工作群了。请为石门社区另建一个群"
+        )
+
+        # moving to a new group: open issues get a new card there, the old card goes quiet
+        new_group = emulator.group(title="邢家桥新工作群", members=[xie, wang])
+        await new_group.send(wang, "/bind")
+        await new_group.expect_message(contains="邢家桥社区的工作群已换成这个群")
+        await dispatch_due(app, now=clock())
+        new_card = await new_group.expect_message(contains="1号 · ")
+        old_press = await group.press(wang, card, "受理")
+        assert old_press.show_alert
+        await new_group.press(wang, new_card, "受理")
+        await new_group.expect_edit(new_card, contains="状态：已受理")
+    async with db.session() as session:
+        communities = (await session.exec(select(Community).order_by(Community.id))).all()  # type: ignore[arg-type]
+    assert communities[0].staff_chat_id == new_group.id
+    assert communities[1].staff_chat_id is None
+    assert (await load(db, issue.id)).staff_message_id == new_card.message_id
+    assert bot_errors(emulator) == []
