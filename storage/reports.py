@@ -8,6 +8,7 @@ the flow "ask only what is missing".
 
 from __future__ import annotations
 
+import copy
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -72,7 +73,9 @@ class ReportDraft:
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ReportDraft:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        # a deep copy: the lists inside must not be the very objects of the loaded row, or
+        # changing them in place would hide the change from the session (nothing saved)
+        known = {k: copy.deepcopy(v) for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
     def dump(self) -> dict[str, Any]:
