@@ -7,7 +7,7 @@ production runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -25,7 +25,20 @@ from bot import dispatch
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.settings import Settings
-from handlers import errors, help, invites, language, notifications, start
+from handlers import (
+    errors,
+    followup,
+    help,
+    inbox,
+    invites,
+    language,
+    my_issues,
+    notifications,
+    posters,
+    profile,
+    report,
+    start,
+)
 from handlers.common import load_person
 from storage import migrate
 from storage.db import Database
@@ -60,6 +73,13 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in help.HANDLERS),  # /help
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
+        *((0, h) for h in profile.HANDLERS),  # /profile; building, unit, language, phone
+        *((0, h) for h in report.HANDLERS),  # /report, /log and the report flow's buttons
+        *((0, h) for h in my_issues.HANDLERS),  # /my, an issue's history, withdrawing
+        *((0, h) for h in followup.HANDLERS),  # 回访: solved? satisfied? (buttons)
+        *((0, h) for h in posters.HANDLERS),  # /poster: a building's printable QR poster (staff)
+        # last: /cancel, and every other private message (replies, flows, new reports)
+        *((0, h) for h in inbox.HANDLERS),
     ]
 
 
@@ -69,6 +89,10 @@ def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand
     return [
         BotCommand("start", _("Start, or join a community")),
         BotCommand("help", _("What I can do for you")),
+        BotCommand("report", _("Report a problem")),
+        BotCommand("my", _("My issues and how they are going")),
+        BotCommand("profile", _("My building, language and phone")),
+        BotCommand("cancel", _("Stop what we are doing")),
         BotCommand("language", _("Choose a language")),
     ]
 
@@ -83,6 +107,14 @@ async def on_startup(app: Application) -> None:
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "en"), language_code="en")
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "zh_Hans"), language_code="zh")
     dispatch.schedule(app)
+    assert app.job_queue is not None
+    app.job_queue.run_repeating(  # closes issues whose follow-up nobody answered
+        followup.sweep_job,
+        interval=followup.SWEEP_SECONDS,
+        first=followup.SWEEP_SECONDS,
+        name="followups",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )
 
 
 async def on_shutdown(app: Application) -> None:
@@ -115,7 +147,9 @@ def build_application(
         .build()
     )
     assert isinstance(app, NotebookApplication)
-    notifications.register(notebook.renderers)
+    notifications.register(
+        notebook.renderers, reminder_after=timedelta(days=settings.followup_reminder_days)
+    )
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)
