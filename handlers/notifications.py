@@ -66,8 +66,8 @@ async def render_issue_event(
 ) -> Rendered | None:
     issue = await session.get(Issue, row.payload.get("issue_id"))
     event = await session.get(IssueEvent, row.payload.get("event_id"))
-    if issue is None or event is None:
-        return None
+    if issue is None or event is None or not event.public:
+        return None  # an internal note never reaches a resident, whoever queued it
     _ = tr.gettext
     number = issue.number
     text = escape(cut(event.text, 3000))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import select
 
 from bot.emulator.driver import UserDriver
 from bot.emulator.models import BotMessage
 from storage.db import Database
 from storage.models import Attachment, Building, Community, Issue, Outbox, Person, Role
-from tests.factories import FakeClock, make_member
+from tests.factories import make_member
 
 
 async def building_ids(db: Database, community: Community) -> list[int]:
@@ -98,7 +96,3 @@ async def report_with_taps(user: UserDriver, text: str, category: str) -> tuple[
 
 def texts(user: UserDriver) -> list[str]:
     return [m.text for m in user.messages]
-
-
-def clock_now(clock: FakeClock) -> Any:
-    return clock()

@@ -136,7 +136,9 @@ async def test_slash_report_starts_empty_and_asks_for_the_description(
         await xu.send("/report")
         question = await xu.expect_message(contains="What is the problem about?")
         await xu.press(question, "Service desk matters")
-        await xu.expect_edit(question, predicate=lambda m: m.button("Medical insurance") is not None)
+        await xu.expect_edit(
+            question, predicate=lambda m: m.button("Medical insurance") is not None
+        )
         await xu.press(question, "Medical insurance")
         await xu.expect_edit(question, contains="tell me in a few words")
         await xu.send("How do I pay the medical insurance for my grandson?")
@@ -266,7 +268,9 @@ async def test_old_buttons_and_a_double_tap_change_nothing(
     await join(db, community, xu)
     async with running_bot(emulator, db, clock):
         _taps, final = await report_with_taps(xu, "Broken bench", "Public facilities")
-        answer = await xu.press_data(final, final.versions[-2].reply_markup["inline_keyboard"][0][0]["callback_data"])  # type: ignore[index]
+        answer = await xu.press_data(
+            final, final.versions[-2].reply_markup["inline_keyboard"][0][0]["callback_data"]
+        )  # type: ignore[index]
         assert answer.show_alert and "no longer valid" in (answer.text or "")
         answer = await xu.press_data(final, "rp:zzzzzz:c:noise")
         assert answer.show_alert
