@@ -35,6 +35,7 @@ from storage.residents import issue_of_message, remember_issue_message
 PREFIX = "my:"
 WITHDRAW_FLOW = "withdraw"
 LIST_LIMIT = 20
+LIST_BUDGET = MAX_TEXT - 200  # HTML source is at least as long as the text Telegram counts
 DETAIL_DESCRIPTION_CHARS = 1500
 HISTORY_BUDGET = MAX_TEXT - 600  # room for the header, description and footer
 
@@ -58,17 +59,21 @@ async def list_mine(update: Update, context: NotebookContext) -> None:
     issues.sort(key=lambda i: IssueStatus(i.status) not in OPEN)
     lines = [_("Your issues (tap one to see its history):")]
     buttons = []
+    budget = LIST_BUDGET
     for issue in issues[:LIST_LIMIT]:
         backed = "" if issue.reporter_id == person_id else " " + _("(you back it)")
-        lines.append(
-            f"<b>{header(context.tr, issue)}</b>{backed}\n{title(issue)}\n"
-            + await status_line(context.session, context.tr, issue)
+        entry = f"<b>{header(context.tr, issue)}</b>{backed}\n{title(issue)}\n" + await status_line(
+            context.session, context.tr, issue
         )
+        budget -= len(entry) + 2
+        if budget < 0:  # one message holds at most 4096 characters
+            break
+        lines.append(entry)
         first_line = (issue.description or "").strip().splitlines() or [""]
         label = _("No. {number}: {title}").format(number=issue.number, title=cut(first_line[0], 30))
         buttons.append([InlineKeyboardButton(label, callback_data=f"{PREFIX}s:{issue.id}")])
-    if len(issues) > LIST_LIMIT:
-        lines.append(_("…and {count} older ones.").format(count=len(issues) - LIST_LIMIT))
+    if len(issues) > len(buttons):
+        lines.append(_("…and {count} older ones.").format(count=len(issues) - len(buttons)))
     await message.reply_text("\n\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
 
 
@@ -290,9 +295,20 @@ async def withdraw(
         )
         return
     assert context.person.id is not None
-    event = await rules.withdraw(
-        context.session, issue, reason=reason[:2000], actor_id=context.person.id, now=context.now()
-    )
+    try:
+        event = await rules.withdraw(
+            context.session,
+            issue,
+            reason=reason[:2000],
+            actor_id=context.person.id,
+            now=context.now(),
+        )
+    except IssueError:  # a worker changed it this very moment
+        await context.bot.send_message(
+            chat_id,
+            _("No. {number} has just changed. Please try again.").format(number=issue.number),
+        )
+        return
     await notify_audience(
         context.session, issue, event, now=context.now(), skip_person_id=context.person.id
     )

@@ -373,6 +373,12 @@ async def advance(
     """Save the draft and ask its next missing question (editing `edit` when a button led
     here, so the chat does not fill up with old questions)."""
     step = next_step(draft)
+    no_buildings = step is Step.BUILDING and not await buildings_of(
+        context.session, draft.community_id or 0
+    )
+    if no_buildings:
+        draft.building_asked = True  # nothing to choose from
+        step = next_step(draft)
     duplicates: list[Issue] = []
     if step is Step.DUPLICATES:
         duplicates = await _duplicates(context, draft)

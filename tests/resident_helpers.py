@@ -92,7 +92,3 @@ async def report_with_taps(user: UserDriver, text: str, category: str) -> tuple[
     taps += 1
     await user.expect_edit(question, contains="Your issue is No.")
     return taps, question
-
-
-def texts(user: UserDriver) -> list[str]:
-    return [m.text for m in user.messages]

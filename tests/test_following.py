@@ -20,6 +20,7 @@ from bot.emulator import BotApiEmulator
 from bot.emulator.driver import UserDriver
 from handlers.followup import sweep_job
 from storage import issues as rules
+from storage.categories import TimeLimits
 from storage.db import Database
 from storage.followups import FOLLOWUP_REMINDER, INFO_ADDED, NOT_SOLVED
 from storage.models import (
@@ -370,3 +371,28 @@ class _JobContext:
 
     def __init__(self, app: NotebookApplication) -> None:
         self.application = app
+
+
+async def test_a_long_my_list_fits_one_message(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community, xu, _li, _wang, _worker = await _setup(emulator, db, clock)
+    async with db.session() as session:
+        person = (await session.exec(select(Person).where(Person.telegram_user_id == xu.id))).one()
+        for n in range(30):
+            await rules.create_issue(
+                session,
+                community_id=community.id or 0,
+                category="neighbours",
+                description=f"{n} " + "<&> a rather long first line about the neighbours " * 3,
+                now=clock(),
+                limits=TimeLimits(),
+                reporter_id=person.id,
+            )
+    async with running_bot(emulator, db, clock):
+        await xu.send("/my")
+        listing = await xu.expect_message(contains="Your issues")
+        assert len(listing.text) <= 4096
+        assert "older ones." in listing.text
+        assert len(listing.buttons) <= 20
+    assert bot_errors(emulator) == []

@@ -4,13 +4,17 @@ changes them later."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlmodel import select
 
 from bot.emulator import BotApiEmulator
+from bot.settings import load_settings
 from storage.communities import add_building
 from storage.db import Database
 from storage.models import Community, Membership, Person, Role
-from storage.residents import add_unit, building_link
+from storage.residents import add_unit, building_link, buildings_of, units_of
 from tests.factories import FakeClock, bot_errors, make_community, make_invite_token, running_bot
 from tests.resident_helpers import building_ids
 
@@ -186,3 +190,23 @@ async def test_add_building_keeps_its_units_apart(db: Database, clock: FakeClock
             session, community_id=community.id or 0, building_id=building.id, now=clock()
         )
     assert first.token == again.token  # posters on the wall keep working
+
+
+async def test_the_cli_creates_buildings_with_their_units(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import community_create
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    settings = load_settings(_env_file=None, database_url=url, telegram_bot_username="nb_bot")
+    await community_create(settings, "邢家桥社区", ["1栋=1单元, 2单元", "2栋"])
+    assert "https://t.me/nb_bot?start=" in capsys.readouterr().out
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            buildings = await buildings_of(session, 1)
+            units = [[u.name for u in await units_of(session, b.id or 0)] for b in buildings]
+    finally:
+        await db.dispose()
+    assert [b.name for b in buildings] == ["1栋", "2栋"]
+    assert units == [["1单元", "2单元"], []]
