@@ -60,10 +60,16 @@ async def owner_text(session: AsyncSession, issue: Issue) -> str:
     return await person_name(session, issue.owner_id) or escape(issue.owner_group)
 
 
-async def home_text(session: AsyncSession, building_id: int | None, unit_id: int | None) -> str:
+async def home_names(session: AsyncSession, building_id: int | None, unit_id: int | None) -> str:
+    """Building and unit as typed by the community (plain text, e.g. for a button)."""
     building = await session.get(Building, building_id) if building_id else None
     unit = await session.get(Unit, unit_id) if unit_id else None
-    return " ".join(escape(x.name) for x in (building, unit) if x is not None)
+    return " ".join(x.name for x in (building, unit) if x is not None)
+
+
+async def home_text(session: AsyncSession, building_id: int | None, unit_id: int | None) -> str:
+    """Building and unit, escaped for a message."""
+    return escape(await home_names(session, building_id, unit_id))
 
 
 async def status_line(session: AsyncSession, tr: Translator, issue: Issue) -> str:

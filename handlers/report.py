@@ -28,6 +28,7 @@ from handlers.common import escape, is_private
 from handlers.issue_texts import (
     cut,
     deadline_text,
+    home_names,
     home_text,
     owner_text,
     title,
@@ -547,7 +548,7 @@ async def _search_resident(
     found = await find_residents(context.session, community_id=draft.community_id, query=query)
     buttons = []
     for person, member in found:
-        home = await home_text(context.session, member.building_id, member.unit_id)
+        home = await home_names(context.session, member.building_id, member.unit_id)
         label = " · ".join(x for x in (person.full_name, home, person.phone or "") if x)
         buttons.append([_button(cut(label, 60), draft, f"w:{person.id}")])
     buttons.append([_button(_("Not registered: enter name and phone"), draft, "wn")])
@@ -655,6 +656,8 @@ def _change_keyboard(context: NotebookContext, draft: ReportDraft) -> InlineKeyb
 async def _apply(context: NotebookContext, draft: ReportDraft, verb: str, arg: str) -> bool:
     """Write one button's answer into the draft; False when the answer is not a valid one."""
     if verb == "c" and arg in CATEGORIES:
+        if draft.category != arg:  # another category may have other neighbours' issues
+            draft.duplicates_checked = False
         draft.category = arg
         return True
     if verb == "u" and arg in ("y", "n"):
