@@ -33,7 +33,7 @@ from handlers.issue_texts import (
     owner_text,
     title,
 )
-from handlers.labels import CHANNEL_LABELS, category_label, channel_label, status_label
+from handlers.labels import category_label, channel_label, status_label
 from storage import reports
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
 from storage.chat_state import clear_state, get_state, set_state
@@ -268,7 +268,7 @@ async def question(
         )
     if step is Step.CHANNEL:
         buttons = [
-            _button(tr.gettext(CHANNEL_LABELS[c]), draft, f"ch:{c}")
+            _button(channel_label(tr, c), draft, f"ch:{c}")
             for c in (Channel.PHONE, Channel.DESK, Channel.VISIT, Channel.MEETING)
         ]
         return (

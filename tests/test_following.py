@@ -146,6 +146,10 @@ async def test_every_public_step_reaches_reporter_and_supporter(
         assert mine.button_texts() == ["Solved", "Partly solved", "Not solved"]
         theirs = await li.expect_message(contains="No. 1 has been resolved")
         assert theirs.buttons == []  # only the reporter answers the follow-up
+        issue = await only_issue(db)
+        answer = await li.press_data(theirs, f"fu:{issue.id}:r:n")  # forged: "not solved"
+        assert answer.show_alert
+        assert (await only_issue(db)).status == IssueStatus.RESOLVED
         for user in (xu, li):
             assert not any("internal note" in m.text for m in user.messages)
     assert bot_errors(emulator) == []
