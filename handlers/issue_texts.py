@@ -103,7 +103,7 @@ async def event_line(session: AsyncSession, tr: Translator, event: IssueEvent) -
     except ValueError:
         kind = None
     labels = {
-        Action.REPORT: _("reported"),
+        Action.REPORT: _("problem reported"),
         Action.ACCEPT: _("accepted by the community"),
         Action.PLAN: _("plan: {text}"),
         Action.PROGRESS: _("reply: {text}"),

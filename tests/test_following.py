@@ -192,7 +192,7 @@ async def test_my_lists_own_and_backed_issues_and_nobody_else_sees_them(
         assert "assigned · owner: Wang <Grid> · due: 11/9/26" in listing.text
         await xu.press(listing, "No. 1: Stairwell light broken")
         detail = await xu.expect_message(contains="Stairwell light broken")
-        assert "reported" in detail.text and "Wang <Grid> is responsible" in detail.text
+        assert "problem reported" in detail.text and "Wang <Grid> is responsible" in detail.text
         assert detail.button("Withdraw this issue") is not None
 
         await li.send("/my")
