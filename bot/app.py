@@ -32,12 +32,18 @@ from handlers import (
     cards,
     errors,
     fallback,
+    followup,
     help,
     invites,
     issue_lookup,
     language,
+    my_issues,
     notifications,
+    posters,
+    private_messages,
+    profile,
     reminders,
+    report,
     staff_group,
     start,
     todo,
@@ -85,11 +91,20 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in help.HANDLERS),  # /help
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
+        # residents (and staff logging on a resident's behalf)
+        *((0, h) for h in profile.HANDLERS),  # /profile; building, unit, language, phone
+        *((0, h) for h in report.HANDLERS),  # /report, /log and the report flow's buttons
+        *((0, h) for h in my_issues.HANDLERS),  # /my, an issue's history, withdrawing
+        *((0, h) for h in followup.HANDLERS),  # 回访: solved? satisfied? (buttons)
+        *((0, h) for h in posters.HANDLERS),  # /poster: a building's printable QR poster (staff)
+        # staff
         *((0, h) for h in staff_group.HANDLERS),  # /bind: this group is the staff group
         *((0, h) for h in cards.HANDLERS),  # the card's full text, photos, contact buttons
         *((0, h) for h in card_actions.HANDLERS),  # card buttons + replies to the bot's prompts
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
         *((0, h) for h in issue_lookup.HANDLERS),  # /issue N (staff)
+        # then: /cancel, and every other private message (replies, flows, new reports)
+        *((0, h) for h in private_messages.HANDLERS),
         # last in group 0: stale or forged buttons and unknown commands still get an answer
         *((0, h) for h in fallback.HANDLERS),
     ]
@@ -101,6 +116,10 @@ def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand
     return [
         BotCommand("start", _("Start, or join a community")),
         BotCommand("help", _("What I can do for you")),
+        BotCommand("report", _("Report a problem")),
+        BotCommand("my", _("My issues and how they are going")),
+        BotCommand("profile", _("My building, language and phone")),
+        BotCommand("cancel", _("Stop what we are doing")),
         BotCommand("language", _("Choose a language")),
     ]
 
@@ -163,7 +182,9 @@ def build_application(
         .build()
     )
     assert isinstance(app, NotebookApplication)
-    notifications.register(notebook.renderers)
+    notifications.register(
+        notebook.renderers, reminder_after=timedelta(days=settings.followup_reminder_days)
+    )
     reminders.register(notebook.renderers)
     cards.register(notebook.renderers)  # the staff card: posted, then edited in place
     for group, handler in feature_handlers():

@@ -35,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     create = community.add_parser("create", help="create a community; prints the secretary link")
     create.add_argument("--name", required=True)
     create.add_argument(
-        "--building", action="append", default=[], help="a building name (repeatable)"
+        "--building",
+        action="append",
+        default=[],
+        help="a building name (repeatable); its units after '=': --building '1栋=1单元,2单元'",
     )
     return parser
 
@@ -105,6 +108,7 @@ async def community_create(settings: Settings, name: str, buildings: Sequence[st
     from storage.communities import add_building, create_community, create_invite
     from storage.db import Database
     from storage.models import Role
+    from storage.residents import add_unit
     from storage.types import utcnow
 
     username = await bot_username(settings)
@@ -121,10 +125,16 @@ async def community_create(settings: Settings, name: str, buildings: Sequence[st
                 now=now,
             )
             assert community.id is not None
-            for order, building in enumerate(b for b in buildings if b.strip()):
-                await add_building(
-                    session, community_id=community.id, name=building, sort_order=order
+            for order, spec in enumerate(b for b in buildings if b.strip()):
+                building_name, _sep, units = spec.partition("=")
+                building = await add_building(
+                    session, community_id=community.id, name=building_name, sort_order=order
                 )
+                assert building.id is not None
+                for unit_order, unit in enumerate(u for u in units.split(",") if u.strip()):
+                    await add_unit(
+                        session, building_id=building.id, name=unit, sort_order=unit_order
+                    )
             link = await create_invite(
                 session, community_id=community.id, role=Role.SECRETARY, now=now
             )

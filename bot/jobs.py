@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from telegram.ext import ContextTypes
 
 from bot import dispatch
+from handlers import followup
 from storage import inbox
 from storage.reminders import plan_reminders
 
@@ -60,5 +61,12 @@ def schedule(app: NotebookApplication) -> None:
     )
     app.job_queue.run_repeating(
         housekeeping_job, interval=3600, first=60, name="housekeeping", job_kwargs=CATCH_UP
+    )
+    app.job_queue.run_repeating(  # closes issues whose follow-up nobody answered
+        followup.sweep_job,
+        interval=followup.SWEEP_SECONDS,
+        first=followup.SWEEP_SECONDS,
+        name="followups",
+        job_kwargs=CATCH_UP,
     )
     dispatch.schedule(app)

@@ -13,6 +13,8 @@ Who may press what is decided here too (`card_access`), for this module and card
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -384,9 +386,17 @@ def render_private_copy(
 # --- outbox renderers: posting the card, refreshing it ----------------------------------------
 
 
-def _remember_card(issue_id: int) -> Callable[[AsyncSession, Bot, Message], Awaitable[None]]:
+def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
+    """What a card shows, in 64 characters: equal digests mean an edit would change nothing."""
+    shown = json.dumps([text, markup.to_dict() if markup else None], sort_keys=True)
+    return hashlib.sha256(shown.encode()).hexdigest()
+
+
+def _remember_card(
+    issue_id: int, digest: str
+) -> Callable[[AsyncSession, Bot, Message], Awaitable[None]]:
     async def after_send(session: AsyncSession, bot: Bot, message: Message) -> None:
-        await store_card_message(session, issue_id, message.message_id)
+        await store_card_message(session, issue_id, message.message_id, digest)
 
     return after_send
 
@@ -404,9 +414,17 @@ async def _render(
     # counted from then (the injected clock in tests, the real one in production).
     now = row.claimed_at or row.due_at
     text, markup = render_card(facts, tr, now)
+    digest = card_digest(text, markup)
     if edit and issue.staff_message_id is not None:
-        return Rendered(text, markup, edit_message_id=issue.staff_message_id)
-    return Rendered(text, markup, after_send=_remember_card(issue.id))
+        if digest == issue.staff_card_digest:
+            return None  # the card already shows exactly this
+        return Rendered(
+            text,
+            markup,
+            edit_message_id=issue.staff_message_id,
+            after_send=_remember_card(issue.id, digest),
+        )
+    return Rendered(text, markup, after_send=_remember_card(issue.id, digest))
 
 
 async def render_staff_card(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
@@ -434,6 +452,9 @@ async def refresh_card(context: NotebookContext, issue: Issue) -> None:
     text, markup = render_card(
         facts, community_translator(context.notebook, community), context.now()
     )
+    digest = card_digest(text, markup)
+    if digest == issue.staff_card_digest:
+        return  # nothing on the card changed
     try:
         await context.bot.edit_message_text(
             text,
@@ -441,6 +462,8 @@ async def refresh_card(context: NotebookContext, issue: Issue) -> None:
             message_id=issue.staff_message_id,
             reply_markup=markup,
         )
+        assert issue.id is not None
+        await store_card_message(context.session, issue.id, issue.staff_message_id, digest)
     except BadRequest as exc:
         if "not modified" not in exc.message:
             log.warning("card of issue %s not refreshed: %s", issue.id, exc.message)

@@ -27,9 +27,14 @@ async def help_text(context: NotebookContext) -> str:
         ),
         "",
         _("Just write to me about any problem: I will note it and tell you who handles it."),
+        _("/my: your issues and how they are going"),
+        _("/profile: your building, language and phone"),
+        _("/cancel: stop what we are doing"),
         _("/language: choose your language"),
     ]
     if Role(member.role) in STAFF_ROLES:
+        lines.append(_("/log: note an issue a resident raised by phone or in person"))
+        lines.append(_("/poster: a printable poster with a QR code for a building"))
         lines.append(_("/invite: links for new workers and residents (secretary)"))
         lines.append(_("/todo: your open items, overdue first"))
         lines.append(_("/issue N: the card and the whole history of issue N"))

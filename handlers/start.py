@@ -1,7 +1,8 @@
 """/start: joining a community.
 
 `/start <token>` redeems a deep link (secretary, worker, community or building link);
-plain /start greets members, and lets newcomers pick their community with a button.
+plain /start greets members, and lets newcomers pick their community with a button. A resident
+who just joined is then asked about their home (handlers/profile.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bot.context import NotebookContext
 from handlers.common import escape, is_private
 from handlers.help import help_text
 from handlers.labels import role_label
+from handlers.profile import after_join
 from storage.communities import (
     LinkRaceLost,
     RedeemOutcome,
@@ -89,6 +91,9 @@ async def redeem(update: Update, context: NotebookContext, token: str) -> None:
     assert result.community is not None and result.membership is not None
     await context.session.commit()
     await message.reply_text(welcome_text(context, result.community, result.membership.role))
+    await after_join(
+        context, message.chat_id, result.membership, new=result.outcome is RedeemOutcome.JOINED
+    )
 
 
 def welcome_text(context: NotebookContext, community: Community, role: str) -> str:
@@ -121,6 +126,11 @@ async def join_chosen(update: Update, context: NotebookContext) -> None:
     await context.session.commit()
     await query.answer()
     await query.edit_message_text(welcome_text(context, community, result.membership.role))
+    chat_id = query.message.chat.id if query.message else context.person.telegram_user_id
+    assert chat_id is not None
+    await after_join(
+        context, chat_id, result.membership, new=result.outcome is RedeemOutcome.JOINED
+    )
 
 
 HANDLERS = [

@@ -3,7 +3,8 @@
 Red pen: `Issue` (what residents raised) and its `Attachment`s. Black pen: the owner, plan and due
 date on the issue, and every step in the append-only `IssueEvent` log. Around them: communities,
 buildings and units, people and their `Membership` (role) per community, invite links, the
-`Outbox` of every message the bot sends later, and `ChatState` (conversation drafts) so that no
+`Outbox` of every message the bot sends later, `IssueMessage` (which bot message speaks of
+which issue, so replies find their issue), and `ChatState` (conversation drafts) so that no
 state lives only in one process's memory.
 
 Enumerations are stored as short strings (portable across SQLite and PostgreSQL, and migrations
@@ -206,6 +207,7 @@ class Issue(SQLModel, table=True):
     satisfaction: str | None = Field(default=None, max_length=20)
     source_update_id: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
     staff_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    staff_card_digest: str | None = Field(default=None, max_length=64)  # what the card shows
     version: int = Field(default=1)  # optimistic lock: two workers acting at once, one wins
     created_at: datetime = _created()
     accepted_at: datetime | None = _when()
@@ -247,6 +249,19 @@ class Attachment(SQLModel, table=True):
     file_unique_id: str | None = Field(default=None, max_length=255)
     mime_type: str | None = Field(default=None, max_length=100)
     caption: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _created()
+
+
+class IssueMessage(SQLModel, table=True):
+    """A bot message about an issue (confirmation, notification, detail view): a resident's
+    reply to it is added to that issue, so nobody has to type an issue number."""
+
+    __tablename__ = "issue_message"
+    chat_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
+    issue_id: int = Field(foreign_key="issue.id", index=True)
     created_at: datetime = _created()
 
 

@@ -121,12 +121,15 @@ async def follow_group_migration(
     return True
 
 
-async def store_card_message(session: AsyncSession, issue_id: int, message_id: int) -> None:
-    """Remember where the card is, without touching the issue's version (not a domain change)."""
+async def store_card_message(
+    session: AsyncSession, issue_id: int, message_id: int, digest: str | None = None
+) -> None:
+    """Remember where the card is and what it shows (a digest, so an edit that would change
+    nothing is not sent), without touching the issue's version (not a domain change)."""
     await session.exec(
         update(Issue)
         .where(col(Issue.id) == issue_id)
-        .values(staff_message_id=message_id)
+        .values(staff_message_id=message_id, staff_card_digest=digest)
         .execution_options(synchronize_session=False)
     )
 

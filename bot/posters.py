@@ -1,0 +1,132 @@
+"""Printable posters for a building's stairwell: a QR code of the building's deep link and a
+few words in Chinese, as PNG (Pillow) and A4 PDF (reportlab).
+
+The Chinese font comes from the `mplfonts` package (SimHei), never from the system, so the
+poster looks the same on every machine. The PNG carries its link and the QR code's position in
+text chunks, so a test (or an operator) can check which link a poster holds without a decoder.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+import qrcode
+from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+
+FONT_NAME = "SimHei"
+PNG_SIZE = (1240, 1754)  # A4 at 150 dpi
+QR_BORDER = 4  # modules of white around the code, as the QR standard asks
+
+
+@dataclass(frozen=True)
+class PosterText:
+    """The words on the poster (already translated to Chinese by the caller)."""
+
+    community: str
+    building: str
+    call_to_action: str  # "scan to join"
+    lines: tuple[str, ...]  # what the bot is for, in two or three short lines
+    link: str
+
+
+def font_path() -> Path:
+    return Path(str(files("mplfonts") / "fonts" / "SimHei.ttf"))
+
+
+def qr_matrix(link: str) -> list[list[bool]]:
+    """The QR code's modules (True = dark), quiet zone included."""
+    code = qrcode.QRCode(
+        border=QR_BORDER, error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1
+    )
+    code.add_data(link)
+    code.make(fit=True)
+    return [list(row) for row in code.get_matrix()]
+
+
+@lru_cache(maxsize=8)
+def _pil_font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(font_path()), size)
+
+
+def render_png(text: PosterText) -> bytes:
+    width, height = PNG_SIZE
+    image = Image.new("RGB", PNG_SIZE, "white")
+    draw = ImageDraw.Draw(image)
+
+    def centred(y: int, words: str, size: int, fill: str = "black") -> None:
+        font = _pil_font(size)
+        left, _top, right, _bottom = draw.textbbox((0, 0), words, font=font)
+        draw.text(((width - (right - left)) // 2, y), words, font=font, fill=fill)
+
+    centred(90, text.community, 72)
+    centred(200, text.building, 120, fill="#b22222")  # the red pen
+    centred(380, text.call_to_action, 64)
+    matrix = qr_matrix(text.link)
+    box = 860 // len(matrix)
+    side = box * len(matrix)
+    left, top = (width - side) // 2, 490
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                x0, y0 = left + x * box, top + y * box
+                draw.rectangle((x0, y0, x0 + box - 1, y0 + box - 1), fill="black")
+    y = top + side + 40
+    for line in text.lines:
+        centred(y, line, 48)
+        y += 70
+    centred(height - 90, text.link, 28, fill="#555555")
+    info = PngInfo()
+    info.add_text("link", text.link)
+    info.add_text("qr", f"{left},{top},{box},{len(matrix)}")
+    out = io.BytesIO()
+    image.save(out, format="PNG", pnginfo=info, optimize=True)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=1)
+def _register_pdf_font() -> str:
+    pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path())))
+    return FONT_NAME
+
+
+def render_pdf(text: PosterText) -> bytes:
+    font = _register_pdf_font()
+    width, height = A4
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, invariant=1)
+    pdf.setTitle(f"{text.community} {text.building}")
+    pdf.setFont(font, 34)
+    pdf.drawCentredString(width / 2, height - 90, text.community)
+    pdf.setFillColorRGB(0.7, 0.13, 0.13)
+    pdf.setFont(font, 60)
+    pdf.drawCentredString(width / 2, height - 170, text.building)
+    pdf.setFillColorRGB(0, 0, 0)
+    pdf.setFont(font, 30)
+    pdf.drawCentredString(width / 2, height - 240, text.call_to_action)
+    matrix = qr_matrix(text.link)
+    box = 380 / len(matrix)
+    side = box * len(matrix)
+    left, top = (width - side) / 2, height - 270
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:  # vector squares: sharp at any print size
+                pdf.rect(left + x * box, top - (y + 1) * box, box, box, stroke=0, fill=1)
+    line_y = top - side - 40
+    pdf.setFont(font, 22)
+    for line in text.lines:
+        pdf.drawCentredString(width / 2, line_y, line)
+        line_y -= 34
+    pdf.setFont(font, 11)
+    pdf.drawCentredString(width / 2, 40, text.link)
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()

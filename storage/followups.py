@@ -1,0 +1,193 @@
+"""回访, the follow-up: the resident's verdict on a resolved issue, the one reminder, and
+closing issues nobody answered for as "not followed up".
+
+Timeline (FOLLOWUP_REMINDER_DAYS = d): resolved → the question goes out with the resolution
+notice; after d days without an answer, one reminder; after d more, `close_unanswered_followups`
+(run by a periodic job) closes the issue as not followed up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import issues as rules
+from storage import outbox
+from storage.issues import Action, ConcurrentChange, IssueError
+from storage.models import (
+    Community,
+    FollowUpResult,
+    Issue,
+    IssueEvent,
+    IssueStatus,
+    Outbox,
+    OutboxStatus,
+    Person,
+    Satisfaction,
+)
+from storage.notifications import issue_changed, notify_audience
+
+FOLLOWUP_REMINDER = "followup_reminder"  # outbox: "is it really solved?" asked once more
+NOT_SOLVED = "followup_not_solved"  # outbox: tells the owner the resident says it is not solved
+INFO_ADDED = "info_added"  # outbox: tells the owner the resident added words or photos
+
+
+def reminder_key(issue: Issue) -> str:
+    # One reminder per resolution: an issue reopened and resolved again is asked again.
+    return f"followup:{issue.id}:reminder:{issue.reopened_count}"
+
+
+async def queue_reminder(
+    session: AsyncSession,
+    issue: Issue,
+    *,
+    chat_id: int,
+    person_id: int | None,
+    reminder_after: timedelta,
+    now: datetime,
+) -> bool:
+    """Queue the one reminder, due `reminder_after` after the resolution (once per round)."""
+    if IssueStatus(issue.status) is not IssueStatus.RESOLVED or issue.resolved_at is None:
+        return False
+    return await outbox.enqueue(
+        session,
+        chat_id=chat_id,
+        kind=FOLLOWUP_REMINDER,
+        dedupe_key=reminder_key(issue),
+        due_at=issue.resolved_at + reminder_after,
+        payload={"issue_id": issue.id, "round": issue.reopened_count},
+        now=now,
+        person_id=person_id,
+        community_id=issue.community_id,
+    )
+
+
+async def cancel_reminders(session: AsyncSession, issue_id: int) -> int:
+    return await outbox.cancel(session, key_prefixes=[f"followup:{issue_id}:"])
+
+
+def reminder_still_wanted(issue: Issue, payload_round: object) -> bool:
+    return (
+        IssueStatus(issue.status) is IssueStatus.RESOLVED and payload_round == issue.reopened_count
+    )
+
+
+async def _tell_owner(
+    session: AsyncSession, issue: Issue, event: IssueEvent, *, kind: str, now: datetime
+) -> bool:
+    """A message to the issue's owner in private; without one (or without Telegram), to the
+    staff group, so "not solved" never goes unheard."""
+    owner = await session.get(Person, issue.owner_id) if issue.owner_id else None
+    chat_id = owner.telegram_user_id if owner is not None else None
+    person_id = owner.id if owner is not None and chat_id is not None else None
+    if chat_id is None:
+        community = await session.get(Community, issue.community_id)
+        chat_id = community.staff_chat_id if community is not None else None
+    if chat_id is None:
+        return False
+    return await outbox.enqueue(
+        session,
+        chat_id=chat_id,
+        kind=kind,
+        dedupe_key=f"{kind}:{event.id}",
+        due_at=now,
+        payload={"issue_id": issue.id, "event_id": event.id},
+        now=now,
+        person_id=person_id,
+        community_id=issue.community_id,
+        urgent=kind == NOT_SOLVED,
+    )
+
+
+async def answer(
+    session: AsyncSession,
+    issue: Issue,
+    *,
+    result: FollowUpResult,
+    satisfaction: Satisfaction | None,
+    comment: str | None,
+    person_id: int,
+    now: datetime,
+) -> IssueEvent:
+    """Record the resident's verdict. "Not solved" reopens the issue, tells the owner and the
+    other backers; otherwise the issue is closed. Only the reporter answers, only while the
+    issue is resolved (raises NotPermitted / TransitionNotAllowed otherwise)."""
+    if issue.reporter_id != person_id:
+        raise rules.NotPermitted("only the reporter answers the follow-up")
+    event = await rules.follow_up(
+        session,
+        issue,
+        result=result,
+        satisfaction=None if result is FollowUpResult.NOT_SOLVED else satisfaction,
+        comment=comment,
+        actor_id=person_id,
+        now=now,
+    )
+    assert issue.id is not None
+    await cancel_reminders(session, issue.id)
+    await issue_changed(session, issue, now=now)
+    if result is FollowUpResult.NOT_SOLVED:
+        await _tell_owner(session, issue, event, kind=NOT_SOLVED, now=now)
+        await notify_audience(session, issue, event, now=now, skip_person_id=person_id)
+    return event
+
+
+async def add_comment(
+    session: AsyncSession, event: IssueEvent, *, comment: str, person_id: int
+) -> bool:
+    """The optional comment the resident writes right after their verdict completes that same
+    answer (one follow-up, one record); it never overwrites a comment already given."""
+    if event.kind != Action.FOLLOW_UP or event.actor_id != person_id or event.text:
+        return False
+    event.text = comment
+    session.add(event)
+    await session.flush()
+    return True
+
+
+async def info_added(
+    session: AsyncSession, issue: Issue, event: IssueEvent, *, now: datetime
+) -> None:
+    """The resident added to their issue: refresh the staff card and tell the owner."""
+    await issue_changed(session, issue, now=now)
+    if issue.owner_id is not None:
+        await _tell_owner(session, issue, event, kind=INFO_ADDED, now=now)
+
+
+async def close_unanswered_followups(
+    session: AsyncSession, now: datetime, *, reminder_after: timedelta
+) -> list[Issue]:
+    """Close issues resolved twice `reminder_after` ago with no answer ("not followed up"), and
+    drop reminders that are no longer wanted (the issue was reopened or closed meanwhile)."""
+    deadline = now - 2 * reminder_after
+    rows = await session.exec(
+        select(Issue)
+        .where(Issue.status == IssueStatus.RESOLVED, col(Issue.resolved_at) <= deadline)
+        .order_by(col(Issue.id))
+    )
+    closed: list[Issue] = []
+    for issue in rows.all():
+        try:
+            await rules.close_unanswered(session, issue, now=now)
+        except (ConcurrentChange, IssueError):
+            continue  # someone answered or reopened it this very moment: theirs wins
+        assert issue.id is not None
+        await cancel_reminders(session, issue.id)
+        await issue_changed(session, issue, now=now)
+        closed.append(issue)
+    await _drop_unwanted_reminders(session)
+    return closed
+
+
+async def _drop_unwanted_reminders(session: AsyncSession) -> None:
+    pending = await session.exec(
+        select(Outbox).where(
+            Outbox.kind == FOLLOWUP_REMINDER, Outbox.status == OutboxStatus.PENDING
+        )
+    )
+    for row in pending.all():
+        issue = await session.get(Issue, row.payload.get("issue_id"))
+        if issue is None or not reminder_still_wanted(issue, row.payload.get("round")):
+            await outbox.cancel(session, key_prefixes=[row.dedupe_key])

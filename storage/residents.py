@@ -1,0 +1,201 @@
+"""Residents' homes and contacts: buildings and units to pick from, a phone number, the
+reusable link printed on each building's poster, and finding a resident for staff who log an
+issue on their behalf (by name, building or phone).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.communities import create_invite
+from storage.models import (
+    STAFF_ROLES,
+    Building,
+    InviteLink,
+    IssueMessage,
+    Membership,
+    Person,
+    Role,
+    Unit,
+)
+
+MAX_PHONE_DIGITS = 20
+
+
+async def buildings_of(session: AsyncSession, community_id: int) -> list[Building]:
+    rows = await session.exec(
+        select(Building)
+        .where(Building.community_id == community_id)
+        .order_by(col(Building.sort_order), col(Building.id))
+    )
+    return list(rows.all())
+
+
+async def units_of(session: AsyncSession, building_id: int) -> list[Unit]:
+    rows = await session.exec(
+        select(Unit)
+        .where(Unit.building_id == building_id)
+        .order_by(col(Unit.sort_order), col(Unit.id))
+    )
+    return list(rows.all())
+
+
+async def add_unit(
+    session: AsyncSession, *, building_id: int, name: str, sort_order: int = 0
+) -> Unit:
+    unit = Unit(building_id=building_id, name=name.strip()[:100], sort_order=sort_order)
+    session.add(unit)
+    await session.flush()
+    return unit
+
+
+class NotInCommunity(ValueError):
+    """A building or unit id that does not belong where it was offered (a forged press)."""
+
+
+async def set_home(
+    session: AsyncSession,
+    member: Membership,
+    *,
+    building_id: int | None,
+    unit_id: int | None = None,
+) -> None:
+    """Where a resident lives; ids are checked against their community (buttons are forgeable)."""
+    if building_id is not None:
+        building = await session.get(Building, building_id)
+        if building is None or building.community_id != member.community_id:
+            raise NotInCommunity(f"building {building_id}")
+    if unit_id is not None:
+        unit = await session.get(Unit, unit_id)
+        if unit is None or building_id is None or unit.building_id != building_id:
+            raise NotInCommunity(f"unit {unit_id}")
+    member.building_id, member.unit_id = building_id, unit_id
+    session.add(member)
+    await session.flush()
+
+
+def normalise_phone(raw: str) -> str | None:
+    """Digits (and a leading +) of a phone number; None when it is not one."""
+    digits = re.sub(r"\D", "", raw)
+    if not 5 <= len(digits) <= MAX_PHONE_DIGITS:
+        return None
+    return ("+" if raw.strip().startswith("+") else "") + digits
+
+
+async def set_phone(session: AsyncSession, person: Person, phone: str) -> None:
+    person.phone = normalise_phone(phone) or phone[:64]
+    session.add(person)
+    await session.flush()
+
+
+async def building_link(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    building_id: int,
+    now: datetime,
+    created_by_id: int | None = None,
+) -> InviteLink:
+    """The building's reusable resident link. Posters already on the wall must keep working, so
+    it is made once and then reused, never replaced."""
+    existing = (
+        await session.exec(
+            select(InviteLink)
+            .where(
+                InviteLink.community_id == community_id,
+                InviteLink.building_id == building_id,
+                InviteLink.role == Role.RESIDENT,
+                col(InviteLink.max_uses).is_(None),
+                col(InviteLink.expires_at).is_(None),
+                col(InviteLink.revoked_at).is_(None),
+            )
+            .order_by(col(InviteLink.id))
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    return await create_invite(
+        session,
+        community_id=community_id,
+        role=Role.RESIDENT,
+        now=now,
+        created_by_id=created_by_id,
+        building_id=building_id,
+    )
+
+
+async def find_residents(
+    session: AsyncSession, *, community_id: int, query: str, limit: int = 8
+) -> list[tuple[Person, Membership]]:
+    """Residents of the community whose name, phone or building matches what staff typed."""
+    text = query.strip()
+    if not text:
+        return []
+    conditions = [func.lower(col(Person.full_name)).contains(text.lower())]
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 3:
+        conditions.append(col(Person.phone).contains(digits))
+    conditions.append(func.lower(col(Building.name)) == text.lower())
+    rows = await session.exec(
+        select(Person, Membership)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .outerjoin(Building, col(Building.id) == Membership.building_id)
+        .where(
+            Membership.community_id == community_id,
+            col(Membership.active).is_(True),
+            col(Membership.role).not_in([str(r) for r in STAFF_ROLES]),
+            or_(*conditions),
+        )
+        .order_by(col(Person.full_name), col(Person.id))
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def register_offline_resident(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    name: str,
+    phone: str | None,
+    building_id: int | None,
+    unit_id: int | None = None,
+) -> Person:
+    """A resident who reached the community by phone or in person and has no Telegram: known
+    by name and phone from now on, so the next call finds them."""
+    person = Person(full_name=name.strip()[:200], phone=normalise_phone(phone or "") or None)
+    session.add(person)
+    await session.flush()
+    assert person.id is not None
+    session.add(
+        Membership(
+            person_id=person.id,
+            community_id=community_id,
+            role=Role.RESIDENT,
+            building_id=building_id,
+            unit_id=unit_id,
+        )
+    )
+    await session.flush()
+    return person
+
+
+async def remember_issue_message(
+    session: AsyncSession, *, chat_id: int, message_id: int, issue_id: int, now: datetime
+) -> None:
+    """Note that this bot message speaks of the issue (a reply to it will add to the issue)."""
+    if await session.get(IssueMessage, (chat_id, message_id)) is None:
+        session.add(
+            IssueMessage(chat_id=chat_id, message_id=message_id, issue_id=issue_id, created_at=now)
+        )
+        await session.flush()
+
+
+async def issue_of_message(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:
+    row = await session.get(IssueMessage, (chat_id, message_id))
+    return row.issue_id if row else None
