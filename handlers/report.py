@@ -20,6 +20,7 @@ from telegram import (
     Message,
     Update,
 )
+from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import dispatch
@@ -601,11 +602,13 @@ async def on_button(update: Update, context: NotebookContext) -> None:
         context.session, chat_id=chat_id, user_id=context.person.telegram_user_id or chat_id
     )
     draft = ReportDraft.load(state.data) if state and state.flow == FLOW else None
+    verb, _sep, arg = action.partition(":")
+    if verb == "ok" and await _confirm_again(update, context, chat_id):
+        return
     if draft is None or draft.token != token or not await _may_report(context, draft):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     message = query.message if isinstance(query.message, Message) else None
-    verb, _sep, arg = action.partition(":")
     if verb == "x":
         await _clear(context, chat_id)
         await query.answer()
@@ -764,10 +767,41 @@ async def _confirm(
     )
 
 
+async def _confirm_again(update: Update, context: NotebookContext, chat_id: int) -> bool:
+    """The same "confirm" press delivered again (a crash after the issue was saved, before the
+    answer went out; durable intake replays it): the draft is gone, so answer from the issue."""
+    query = update.callback_query
+    assert query is not None
+    issue = (
+        await context.session.exec(select(Issue).where(Issue.source_update_id == update.update_id))
+    ).first()
+    if issue is None or context.person.id not in (issue.reporter_id, issue.logged_by_id):
+        return False
+    await query.answer()
+    again = ReportDraft(
+        community_id=issue.community_id,
+        channel=issue.channel,
+        reporter_id=issue.reporter_id,
+        logged_by_id=issue.logged_by_id,
+    )
+    sent = await _show(
+        context, query.message, chat_id, await confirmation_text(context, issue, again)
+    )
+    assert issue.id is not None
+    await remember_issue_message(
+        context.session, chat_id=chat_id, message_id=sent, issue_id=issue.id, now=context.now()
+    )
+    return True
+
+
 async def _show(context: NotebookContext, message: object, chat_id: int, text: str) -> int:
     """Edit the summary into the final answer (or send it); returns the message id."""
     if isinstance(message, Message):
-        await message.edit_text(text)
+        try:
+            await message.edit_text(text)
+        except BadRequest as exc:  # a replayed press: the answer is already there
+            if "not modified" not in exc.message:
+                raise
         return message.message_id
     sent = await context.bot.send_message(chat_id, text)
     return sent.message_id

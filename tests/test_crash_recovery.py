@@ -1,0 +1,174 @@
+"""Kill the bot with SIGKILL at random moments during a burst of reports, restart it each
+time: afterwards every report exists exactly once and every resident got each confirmation.
+
+The bot runs as a real `python -m bot` process against the emulator; durable intake (the
+inbox), conversation state in the database and idempotent issue creation carry each report
+across the crashes. Sized by CRASH_REPORTS (default 500) to keep CI in minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import func, select
+
+from bot.emulator import BotApiEmulator
+from bot.emulator.driver import UserDriver
+from bot.settings import normalise_database_url
+from storage import migrate
+from storage.db import Database
+from storage.models import Issue
+from tests.factories import TOKEN, FakeClock, make_community
+from tests.resident_helpers import join
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+REPORTS = int(os.environ.get("CRASH_REPORTS", "500"))
+RESIDENTS = 50
+KILLS = 3
+CONFIRMED = "Your issue is No."
+PATIENCE = 120.0  # seconds a step may wait while the bot is dead and restarting
+
+
+def _bot_env(emulator: BotApiEmulator, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=emulator.base_url,
+        DATABASE_URL=url,
+        MAX_REPORTS_PER_HOUR="100000",
+        RATE_LIMIT_CHAT_PER_SECOND="1000",
+        RATE_LIMIT_GROUP_PER_MINUTE="100000",
+        RATE_LIMIT_OVERALL_PER_SECOND="100000",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+async def _report(user: UserDriver, text: str) -> None:
+    """One report through the whole flow, each step waiting out any crash and restart."""
+    await user.send(text)
+    question = await user.expect_message(
+        predicate=lambda m: "What is the problem about?" in m.text and m.buttons != [],
+        timeout=PATIENCE,
+    )
+    for button, next_text in (
+        ("Public facilities", "photo"),
+        ("No photo", "Is anyone in danger"),
+        ("No", "Please check your report"),
+        ("✅ Send", CONFIRMED),
+    ):
+        await user.press(question, button, timeout=PATIENCE)
+        await user.expect_edit(question, contains=next_text, timeout=PATIENCE)
+
+
+def _confirmations(users: list[UserDriver]) -> int:
+    return sum(
+        1 for user in users for m in user.messages if any(CONFIRMED in v.text for v in m.versions)
+    )
+
+
+@contextlib.asynccontextmanager
+async def _own_database(tmp_path: Path) -> AsyncIterator[str]:
+    """A database for the bot process: an SQLite file, or a fresh PostgreSQL database."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
+        return
+    base = make_url(normalise_database_url(TEST_DATABASE_URL))
+    name = f"crash_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def test_sigkill_during_a_burst_of_reports_loses_and_doubles_nothing(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    async with _own_database(tmp_path) as url:
+        await _burst_with_crashes(emulator, tmp_path, url)
+
+
+async def _burst_with_crashes(emulator: BotApiEmulator, tmp_path: Path, url: str) -> None:
+    db = Database(url)
+    await migrate.upgrade(db)
+    clock = FakeClock()
+    community = await make_community(db, clock, name="邢家桥社区")
+    users = [
+        emulator.user(first_name=f"Resident {i}", language_code="en") for i in range(RESIDENTS)
+    ]
+    for user in users:
+        await join(db, community, user, building=None)  # no building: no "me too" offers
+    await db.dispose()
+
+    env = _bot_env(emulator, url)
+    rng = random.Random(int(os.environ.get("FUZZ_SEED", "7")))
+    per_user = REPORTS // RESIDENTS
+    texts = {user.id: [f"report {user.id}-{k} <&>" for k in range(per_user)] for user in users}
+    bot = await _start(env, tmp_path)
+    kills = 0
+
+    async def resident(user: UserDriver) -> None:
+        for words in texts[user.id]:
+            await _report(user, words)
+
+    async def killer() -> None:
+        nonlocal bot, kills
+        for threshold in sorted(rng.sample(range(REPORTS // 10, REPORTS * 9 // 10), KILLS)):
+            await emulator.signal.wait_for(
+                lambda t=threshold: _confirmations(users) >= t, timeout=PATIENCE * 5
+            )
+            bot.send_signal(signal.SIGKILL)
+            await bot.wait()
+            kills += 1
+            bot = await _start(env, tmp_path)
+
+    try:
+        await asyncio.gather(killer(), *(resident(u) for u in users))
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(bot.wait(), timeout=60)
+    assert kills == KILLS
+
+    db = Database(url)
+    async with db.session() as session:
+        total = (await session.exec(select(func.count()).select_from(Issue))).one()
+        per_text = (
+            await session.exec(select(Issue.description, func.count()).group_by(Issue.description))
+        ).all()
+    await db.dispose()
+    assert total == per_user * RESIDENTS
+    assert {d for d, _n in per_text} == {t for ts in texts.values() for t in ts}
+    assert all(n == 1 for _d, n in per_text), "a report was filed twice"
+    for user in users:  # every resident saw each of their issue numbers
+        confirmed = [m for m in user.messages if any(CONFIRMED in v.text for v in m.versions)]
+        assert len(confirmed) == per_user, user
