@@ -1,0 +1,256 @@
+"""Load on the emulator: many residents report through the whole flow while workers claim the
+cards, against a minimal echo bot measured in the same run.
+
+    .venv/bin/python -m bench.load [--residents 40] [--reports 5] [--issues 100000]
+
+Prints updates handled per second (closed loop: each simulated person waits for the answer before
+the next step) for both bots and their ratio; p50/p99 latency from an update to the bot's answer
+at a paced 50 updates/s; and the notebook process's peak RSS with `--issues` issues stored.
+Both bots run as their own processes (`python -m bot`, `python -m bench.echo_bot`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from bot.emulator import BotApiEmulator
+from bot.emulator.driver import GroupDriver, UserDriver
+from storage import migrate
+from storage.communities import add_building, create_community
+from storage.db import Database
+from storage.models import Issue, IssueStatus, Role
+from storage.staff import bind_staff_group
+from tests.factories import TOKEN, make_member
+
+ROOT = Path(__file__).resolve().parent.parent
+PATIENCE = 60.0
+
+
+def _env(emu: BotApiEmulator, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=emu.base_url,
+        DATABASE_URL=url,
+        MAX_REPORTS_PER_HOUR="1000000",
+        RATE_LIMIT_CHAT_PER_SECOND="1000",
+        RATE_LIMIT_GROUP_PER_MINUTE="1000000",
+        RATE_LIMIT_OVERALL_PER_SECOND="1000000",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def seed(url: str, residents: int, issues: int, staff_group_id: int) -> None:
+    """A community with a building, a worker and residents, and `issues` old closed issues
+    inserted in bulk (history the bot must carry, not part of the load)."""
+    db = Database(url)
+    await migrate.upgrade(db)
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        community = await create_community(
+            session, name="Bench", timezone="Asia/Shanghai", default_locale="en", now=now
+        )
+        assert community.id is not None
+        await add_building(session, community_id=community.id, name="1")
+        await bind_staff_group(session, community=community, chat_id=staff_group_id, now=now)
+        for i in range(residents):
+            await make_member(session, community, name=f"R{i}", telegram_user_id=2_000_000 + i)
+        await make_member(session, community, Role.WORKER, name="W", telegram_user_id=3_000_000)
+        community.next_issue_number = issues + 1
+        session.add(community)
+    batch = 5_000
+    for start in range(0, issues, batch):
+        async with db.session() as session:
+            rows = [
+                dict(
+                    community_id=community.id,
+                    number=n + 1,
+                    category="facilities",
+                    description=f"old issue {n}",
+                    channel="telegram",
+                    urgency="normal",
+                    status=IssueStatus.CLOSED,
+                    time_limit_hours=168,
+                    support_count=0,
+                    reopened_count=0,
+                    version=1,
+                    created_at=now - timedelta(days=n % 700),
+                    closed_at=now - timedelta(days=n % 700),
+                )
+                for n in range(start, min(start + batch, issues))
+            ]
+            await session.exec(insert(Issue).values(rows))  # type: ignore[call-overload]
+    await db.dispose()
+
+
+class Latencies:
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    async def time(self, step: Awaitable[object]) -> None:
+        began = time.perf_counter()
+        await step
+        self.samples.append(time.perf_counter() - began)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def report(user: UserDriver, text: str, lat: Latencies) -> int:
+    """The resident flow of the notebook: 5 updates (text and 4 presses)."""
+    await lat.time(user.send(text))
+    question = await user.expect_message(contains="What is the problem about?", timeout=PATIENCE)
+    for button, then in (
+        ("Public facilities", "photo"),
+        ("No photo", "Is anyone in danger"),
+        ("No", "Please check your report"),
+        ("✅ Send", "Your issue is No."),
+    ):
+        await lat.time(user.press(question, button, timeout=PATIENCE))
+        await user.expect_edit(question, contains=then, timeout=PATIENCE)
+    return 5
+
+
+async def echo_round(user: UserDriver, text: str, lat: Latencies) -> int:
+    """The baseline's equivalent: a message and its echo, then 4 presses answered."""
+    began = time.perf_counter()
+    await user.send(text)
+    reply = await user.expect_message(contains=text[:20], timeout=PATIENCE)
+    lat.samples.append(time.perf_counter() - began)
+    for _ in range(4):
+        await lat.time(user.press_data(reply, "x", timeout=PATIENCE))
+    return 5
+
+
+async def claim_cards(group: GroupDriver, worker: UserDriver, stop: asyncio.Event) -> int:
+    """A worker claims every card as it appears (staff-side load next to the residents')."""
+    claimed = 0
+    while not stop.is_set():
+        card = await group.expect_message(contains="Claim", timeout=PATIENCE)
+        await group.press(worker, card, "Claim", timeout=PATIENCE)
+        claimed += 1
+    return claimed
+
+
+async def run(
+    which: str, residents: int, reports: int, issues: int, paced: int
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'load.db'}"
+        async with BotApiEmulator(token=TOKEN, bot_username="bench_bot") as emu:
+            users = [
+                emu.user(first_name=f"R{i}", language_code="en", user_id=2_000_000 + i)
+                for i in range(residents)
+            ]
+            worker = emu.user(first_name="W", language_code="en", user_id=3_000_000)
+            group = emu.group(title="staff", members=[worker]) if which == "notebook" else None
+            if group is not None:
+                await seed(url, residents, issues, group.id)
+            module = "bot" if which == "notebook" else "bench.echo_bot"
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                module,
+                env=_env(emu, url),
+                cwd=tmp,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            flow: Flow = report if which == "notebook" else echo_round
+            try:
+                await flow(users[0], "warm-up", Latencies())  # start-up is not load
+                closed = Latencies()
+                stop = asyncio.Event()
+                claimer = asyncio.create_task(claim_cards(group, worker, stop)) if group else None
+                began = time.perf_counter()
+                counts = await asyncio.gather(
+                    *(_many(flow, user, reports, closed, f"{which} {user.id}") for user in users)
+                )
+                elapsed = time.perf_counter() - began
+                stop.set()
+                if claimer is not None:
+                    claimer.cancel()
+                paced_lat = Latencies()
+                await _paced(flow, users, paced, paced_lat)
+                rss = peak_rss_mb(proc.pid)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                await proc.wait()
+    return {
+        "updates_per_s": sum(counts) / elapsed,
+        "p50_ms": paced_lat.percentile(0.50),
+        "p99_ms": paced_lat.percentile(0.99),
+        "rss_mb": rss,
+    }
+
+
+Flow = Callable[[UserDriver, str, Latencies], Coroutine[Any, Any, int]]
+
+
+async def _many(flow: Flow, user: UserDriver, reports: int, lat: Latencies, label: str) -> int:
+    total = 0
+    for k in range(reports):
+        total += await flow(user, f"{label} {k} light broken", lat)
+    return total
+
+
+async def _paced(flow: Flow, users: list[UserDriver], seconds: int, lat: Latencies) -> None:
+    """About 50 updates/s: one flow of 5 updates started every 0.1 s, on free users."""
+    tasks: list[asyncio.Task[int]] = []
+    free = list(users)
+    for k in range(seconds * 10):
+        user = free[k % len(free)]
+        tasks.append(asyncio.create_task(flow(user, f"paced {user.id} {k}", lat)))
+        await asyncio.sleep(0.1)  # the pacing of the load itself, not a wait for the bot
+        if k % len(free) == len(free) - 1:
+            await asyncio.gather(*tasks)
+            tasks.clear()
+    await asyncio.gather(*tasks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=40)
+    parser.add_argument("--reports", type=int, default=5)
+    parser.add_argument("--issues", type=int, default=100_000)
+    parser.add_argument("--paced-seconds", type=int, default=10)
+    args = parser.parse_args()
+    echo = asyncio.run(run("echo", args.residents, args.reports, 0, args.paced_seconds))
+    notebook = asyncio.run(
+        run("notebook", args.residents, args.reports, args.issues, args.paced_seconds)
+    )
+    for name, r in (("echo bot (baseline)", echo), ("notebook", notebook)):
+        print(
+            f"{name:20} {r['updates_per_s']:8.1f} updates/s   p50 {r['p50_ms']:6.1f} ms   "
+            f"p99 {r['p99_ms']:6.1f} ms at 50 updates/s   peak RSS {r['rss_mb']:6.1f} MB"
+        )
+    print(
+        f"throughput ratio notebook/echo: {notebook['updates_per_s'] / echo['updates_per_s']:.2f}"
+    )
+    print(f"issues stored for the RSS figure: {args.issues:,}")
+
+
+if __name__ == "__main__":
+    main()
