@@ -100,7 +100,7 @@ async def seed(url: str, residents: int, issues: int, staff_group_id: int) -> No
                 )
                 for n in range(start, min(start + batch, issues))
             ]
-            await session.exec(insert(Issue).values(rows))  # type: ignore[call-overload]
+            await session.exec(insert(Issue).values(rows))
     await db.dispose()
 
 
