@@ -189,3 +189,24 @@ async def join_community(
     session.add(member)
     await session.flush()
     return Redeemed(RedeemOutcome.JOINED, community, member)
+
+
+async def bind_staff_chat(
+    session: AsyncSession, *, community: Community, chat_id: int
+) -> Community:
+    """Make `chat_id` the community's staff group, where issue cards go. A group serves one
+    community: if another community had it, that one loses it (it must bind a group again)."""
+    assert community.id is not None
+    previous = await session.exec(
+        select(Community).where(
+            Community.staff_chat_id == chat_id, col(Community.id) != community.id
+        )
+    )
+    for other in previous.all():
+        other.staff_chat_id = None
+        session.add(other)
+    await session.flush()  # free the unique staff_chat_id before taking it
+    community.staff_chat_id = chat_id
+    session.add(community)
+    await session.flush()
+    return community
