@@ -234,6 +234,7 @@
     const known = S.chats.get(view.id);
     S.chats.set(view.id, { ...view, messages: known ? known.messages : new Map() });
     if (view.id === S.chatId) {
+      if (!known) renderMessages(); // a newcomer's chat, opened before the stream told us of it
       renderKeyboard();
       renderChatHeader();
     }
@@ -504,7 +505,7 @@
     box.replaceChildren();
     const chat = currentChat();
     if (!chat) {
-      box.append(el("div", "empty-note", t("picker_hint")));
+      if (S.me === null) box.append(el("div", "empty-note", t("picker_hint")));
       return;
     }
     const ordered = [...chat.messages.values()].filter((m) => !m.deleted).sort((a, b) => a.id - b.id);
@@ -662,12 +663,35 @@
   // count the same way, so slicing needs no conversion.
   function renderEntities(text, entities) {
     const fragment = document.createDocumentFragment();
-    const sorted = entities
+    const sorted = [...entities, ...detectedLinks(text, entities)]
       .filter((e) => e.length > 0 && e.offset >= 0 && e.offset < text.length)
       .map((e) => ({ ...e, length: Math.min(e.length, text.length - e.offset) }))
       .sort((a, b) => a.offset - b.offset || b.length - a.length);
     build(text, sorted, 0, text.length, fragment);
     return fragment;
+  }
+
+  // Telegram's servers mark the links and /commands in a bot's plain text; the emulator does
+  // not, so the page finds them itself (outside any entity the message already has).
+  const DETECTED = [
+    ["url", /https?:\/\/[^\s<>"'，。）)]+/g, 0],
+    ["bot_command", /(^|[\s(（：:，,])(\/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?)(?![A-Za-z0-9_\/])/g, 2],
+  ];
+
+  function detectedLinks(text, entities) {
+    const found = [];
+    for (const [type, pattern, group] of DETECTED) {
+      for (const match of text.matchAll(pattern)) {
+        const piece = match[group];
+        const offset = match.index + match[0].length - piece.length;
+        const end = offset + piece.length;
+        const taken = [...entities, ...found];
+        if (!taken.some((e) => e.offset < end && offset < e.offset + e.length)) {
+          found.push({ type, offset, length: piece.length });
+        }
+      }
+    }
+    return found;
   }
 
   function build(text, entities, start, end, parent) {
@@ -843,10 +867,10 @@
 
   // --- acting -------------------------------------------------------------------------------
 
+  // The current chat's id is known even before the stream has told us about a brand-new chat.
   async function sendText(text) {
-    const chat = currentChat();
-    if (!chat || S.me === null) return toast(t("picker_hint"));
-    const body = { user_id: S.me, chat_id: chat.id, text };
+    if (S.me === null || S.chatId === null) return toast(t("picker_hint"));
+    const body = { user_id: S.me, chat_id: S.chatId, text };
     if (S.replyTo) body.reply_to = S.replyTo.id;
     try {
       await api("/api/send", body);
@@ -875,11 +899,10 @@
   }
 
   async function sendFile(file) {
-    const chat = currentChat();
-    if (!chat || S.me === null) return;
+    if (S.me === null || S.chatId === null) return;
     const form = new FormData();
     form.append("user_id", String(S.me));
-    form.append("chat_id", String(chat.id));
+    form.append("chat_id", String(S.chatId));
     const caption = $("text").value.trim();
     if (caption) form.append("caption", caption);
     if (S.replyTo) form.append("reply_to", String(S.replyTo.id));
@@ -896,9 +919,8 @@
   }
 
   async function sendSimple(path) {
-    const chat = currentChat();
-    if (!chat || S.me === null) return;
-    const body = { user_id: S.me, chat_id: chat.id };
+    if (S.me === null || S.chatId === null) return;
+    const body = { user_id: S.me, chat_id: S.chatId };
     if (S.replyTo) body.reply_to = S.replyTo.id;
     try {
       await api(path, body);
