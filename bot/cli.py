@@ -83,8 +83,9 @@ def run_sandbox(
 ) -> None:
     from bot.sandbox.serve import DEFAULT_DATABASE, serve
 
-    # The terminal should show the sandbox's one line, not the scheduler's INFO every 30 s.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, settings_level(settings)))
+    if settings.log_level == "INFO":
+        # The terminal should show the sandbox's one line, not the scheduler's every 30 s.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     asyncio.run(
         serve(
             settings,
@@ -94,10 +95,6 @@ def run_sandbox(
             banner=banner,
         )
     )
-
-
-def settings_level(settings: Settings) -> int:
-    return int(logging.getLevelName(settings.log_level))
 
 
 def run_bot(settings: Settings) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from telegram import ReplyKeyboardMarkup
 
 from bot.emulator.media import tiny_png
 from bot.sandbox.runtime import Sandbox
@@ -206,11 +207,25 @@ async def test_a_resident_a_worker_and_the_secretary_use_the_page(
         await expect(image).to_be_visible(timeout=WAIT_MS)
         assert await image.evaluate("img => img.complete && img.naturalWidth") == 48
 
-        # 王网格, a worker: the staff group, and the bot answering there
+        # a reply keyboard (no feature shows one yet: the bot sends it here directly)
+        keyboard = ReplyKeyboardMarkup([["好的", "不用了"]], one_time_keyboard=True)
+        await sandbox.app.bot.send_message(ID["老许"], "要帮您预约吗？", reply_markup=keyboard)
+        await expect(web.locator("#keyboard")).to_be_visible(timeout=WAIT_MS)
+        await web.locator("#keyboard button").filter(has_text="好的").click()
+        await page.expect_mine("好的")
+        await expect(web.locator("#keyboard")).to_be_hidden()
+
+        # 王网格, a worker: the staff group, the bot answering there, and a reply to it
         await page.be("王网格")
         await page.open_chat("邢家桥社区工作群")
         await page.send("/help")
-        await page.expect_bot("您在邢家桥社区的身份是社区工作者")
+        answer = await page.expect_bot("您在邢家桥社区的身份是社区工作者")
+        await answer.hover()
+        await answer.locator(".reply-action").click()
+        await expect(web.locator("#reply-bar")).to_contain_text("社区民情本")
+        await page.send("收到")
+        reply = await page.expect_mine("收到")
+        await expect(reply.locator(".reply-quote")).to_contain_text("社区民情本")
         await page.shot("02-worker-in-the-staff-group")
 
         # the clock: an hour later his due-soon reminder arrives in his private chat
