@@ -10,9 +10,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from telegram import Bot, Update
 
+from bot.sandbox import SandboxError
 from bot.settings import Settings, SettingsError, load_settings
 
 EXIT_BAD_SETTINGS = 2
@@ -23,7 +25,24 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bot", description="社区民情本 · Community Notebook"
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (the default): polling, or webhook if WEBHOOK_URL")
+    sub.add_parser(
+        "run",
+        help="run the bot: polling, or webhook if WEBHOOK_URL (the default when a token is set; "
+        "without one, the default is the sandbox)",
+    )
+    sandbox = sub.add_parser(
+        "sandbox", help="try the notebook in a browser: emulator + bot + demo community"
+    )
+    sandbox.add_argument("--port", type=int, help="web page port (default SANDBOX_PORT, 8080)")
+    sandbox.add_argument(
+        "--keep", action="store_true", help="keep the sandbox database instead of a fresh demo"
+    )
+    sandbox.add_argument(
+        "--database",
+        type=Path,
+        default=None,
+        help="the sandbox's own SQLite file (default data/sandbox.db)",
+    )
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command")
     db.add_parser("upgrade", help="apply all migrations")
     revision = db.add_parser("revision", help="(developers) write a migration from the models")
@@ -49,6 +68,37 @@ def configure_logging(settings: Settings) -> None:
     )
     # httpx logs every request URL at INFO, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+NO_TOKEN_SANDBOX = (
+    "No TELEGRAM_BOT_TOKEN is set, so this is the sandbox (it never talks to Telegram): "
+    "open {url} in your browser. Ctrl+C stops it."
+)
+SANDBOX = "Sandbox (it never talks to Telegram): open {url} in your browser. Ctrl+C stops it."
+
+
+def run_sandbox(
+    settings: Settings,
+    *,
+    banner: str,
+    port: int | None = None,
+    keep: bool = False,
+    database: Path | None = None,
+) -> None:
+    from bot.sandbox.serve import DEFAULT_DATABASE, serve
+
+    if settings.log_level == "INFO":
+        # The terminal should show the sandbox's one line, not the scheduler's every 30 s.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    asyncio.run(
+        serve(
+            settings,
+            port=settings.sandbox_port if port is None else port,
+            keep=keep,
+            database=database or DEFAULT_DATABASE,
+            banner=banner,
+        )
+    )
 
 
 def run_bot(settings: Settings) -> None:
@@ -103,6 +153,10 @@ async def bot_username(settings: Settings) -> str:
 
 
 async def community_create(settings: Settings, name: str, buildings: Sequence[str]) -> None:
+    # The link needs the bot's username: without a token (and no TELEGRAM_BOT_USERNAME) stop
+    # here with the one settings line, before anything else is loaded or logged.
+    username = await bot_username(settings)
+
     from handlers.common import deep_link
     from storage import migrate
     from storage.communities import add_building, create_community, create_invite
@@ -111,7 +165,6 @@ async def community_create(settings: Settings, name: str, buildings: Sequence[st
     from storage.residents import add_unit
     from storage.types import utcnow
 
-    username = await bot_username(settings)
     db = Database(settings.database_url)
     try:
         await migrate.upgrade(db)
@@ -150,9 +203,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings)
-        if args.command in (None, "run"):
+        if args.command is None and settings.telegram_bot_token is None:
+            run_sandbox(settings, banner=NO_TOKEN_SANDBOX)
+        elif args.command in (None, "run"):
             settings.token()
             run_bot(settings)
+        elif args.command == "sandbox":
+            run_sandbox(
+                settings,
+                banner=SANDBOX,
+                port=args.port,
+                keep=args.keep,
+                database=args.database,
+            )
         elif args.command == "db" and args.db_command == "upgrade":
             asyncio.run(db_upgrade(settings))
         elif args.command == "db" and args.db_command == "revision":
@@ -166,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"community-notebook: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     except ValueError as exc:
+        print(f"community-notebook: {exc}", file=sys.stderr)
+        return 1
+    except SandboxError as exc:
         print(f"community-notebook: {exc}", file=sys.stderr)
         return 1
     return 0

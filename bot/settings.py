@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     rate_limit_overall_per_second: float = Field(default=30, gt=0)
     rate_limit_group_per_minute: float = Field(default=20, gt=0)
     rate_limit_chat_per_second: float = Field(default=1, gt=0)
+    # The sandbox's web page (python -m bot without a token): http://127.0.0.1:<port>.
+    sandbox_port: int = Field(default=8080, ge=0, le=65535)
 
     @field_validator("telegram_bot_token")
     @classmethod

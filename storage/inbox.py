@@ -22,7 +22,21 @@ from storage.models import InboxStatus, InboxUpdate
 async def store(
     session: AsyncSession, *, update_id: int, payload: dict[str, Any], now: datetime
 ) -> bool:
-    """Keep an update; False when it was stored before (Telegram sent it again)."""
+    """Keep an update; False when it was stored before (Telegram sent it again).
+
+    Telegram may start numbering afresh after a quiet week, so an id seen long ago can come
+    back with a different update: then the new one replaces the old record.
+    """
+    existing = await session.get(InboxUpdate, update_id)
+    if existing is not None:
+        if existing.payload == payload:
+            return False
+        existing.payload = payload
+        existing.status = InboxStatus.PENDING
+        existing.received_at, existing.processed_at = now, None
+        session.add(existing)
+        await session.flush()
+        return True
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (

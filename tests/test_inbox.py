@@ -94,3 +94,17 @@ async def test_processed_updates_are_pruned_after_a_week_failed_ones_kept(
     async with db.session() as session:
         left = {r.update_id: r.status for r in (await session.exec(select(InboxUpdate))).all()}
     assert left == {2: InboxStatus.FAILED, 3: InboxStatus.DONE}  # 3 was replayed at start
+
+
+async def test_a_reused_update_id_with_new_content_is_a_new_update(
+    db: Database, clock: FakeClock
+) -> None:
+    async with db.session() as session:
+        first = {"update_id": 5, "message": {"text": "old"}}
+        assert await inbox.store(session, update_id=5, payload=first, now=clock())
+        await inbox.finish(session, update_id=5, now=clock())
+        assert not await inbox.store(session, update_id=5, payload=first, now=clock())
+        assert await inbox.is_done(session, 5)  # a redelivery of what we handled
+        fresh = {"update_id": 5, "message": {"text": "new"}}
+        assert await inbox.store(session, update_id=5, payload=fresh, now=clock())
+        assert not await inbox.is_done(session, 5)  # Telegram numbered afresh: handle it

@@ -73,11 +73,13 @@ def test_the_token_is_required_to_run_and_never_printed() -> None:
     assert "secret-part" not in repr(s)
 
 
-def _run_bot(env_overrides: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _run_bot(
+    env_overrides: dict[str, str], tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "-m", "bot"],
+        [sys.executable, "-m", "bot", *args],
         cwd=tmp_path,  # no .env there
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -95,8 +97,17 @@ def test_bad_database_url_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_missing_token_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = _run_bot({}, tmp_path)
+@pytest.mark.parametrize(
+    "args",
+    [("run",), ("community", "create", "--name", "邢家桥社区")],
+    ids=["run", "community-create"],
+)
+def test_commands_that_need_the_token_exit_2_with_one_line(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    # Plain `python -m bot` without a token starts the sandbox instead (tests/test_sandbox_cli.py);
+    # asking explicitly for the real bot, or for a link only Telegram can resolve, still needs it.
+    result = _run_bot({}, tmp_path, *args)
     assert result.returncode == 2
     assert (
         result.stderr.strip()
