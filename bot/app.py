@@ -26,7 +26,16 @@ from bot import jobs
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.settings import Settings
-from handlers import errors, help, invites, language, notifications, reminders, start
+from handlers import (
+    digest,
+    errors,
+    help,
+    invites,
+    language,
+    notifications,
+    reminders,
+    start,
+)
 from handlers.common import load_person
 from storage import migrate
 from storage.db import Database
@@ -61,6 +70,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in help.HANDLERS),  # /help
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
+        *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period
     ]
 
 
@@ -129,6 +139,7 @@ def build_application(
     assert isinstance(app, NotebookApplication)
     notifications.register(notebook.renderers)
     reminders.register(notebook.renderers)
+    digest.register(notebook.renderers, settings.digest_policy)  # the weekly digest (outbox)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

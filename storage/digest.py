@@ -49,6 +49,7 @@ from storage.periods import Period
 from storage.sql import fetch_one, fetch_rows, fetch_value, median, seconds_between
 
 CHART_WEEKS = 8
+BUILDINGS_LIMIT = 500  # far more than a community has: the list is cut when written out
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,9 @@ async def build_digest(
         categories=await _trends(
             session, community_id, period, by_building=False, limit=len(CATEGORIES)
         ),
-        buildings=await _trends(session, community_id, period, by_building=True, limit=list_limit),
+        buildings=await _trends(
+            session, community_id, period, by_building=True, limit=BUILDINGS_LIMIT
+        ),
         repeats=repeats,
         repeats_total=repeats_total,
         owners=owners,

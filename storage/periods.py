@@ -50,9 +50,11 @@ class Period:
         return cls(local_midnight(first, tz), local_midnight(following, tz), tz, True)
 
     @classmethod
-    def week_before(cls, end: datetime, tz: ZoneInfo) -> Period:
-        """The seven days before `end` (the weekly digest's slot)."""
-        return cls(end - timedelta(days=7), end, tz)
+    def week_before(cls, moment: datetime, tz: ZoneInfo) -> Period:
+        """The seven whole local days before the day of `moment`: sent on Monday morning, the
+        weekly digest covers Monday to Sunday of the week before."""
+        today = local_day(moment, tz)
+        return cls.days(today - timedelta(days=7), today - timedelta(days=1), tz)
 
     @property
     def first_day(self) -> date:

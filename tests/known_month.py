@@ -73,6 +73,7 @@ async def build_known_month(
     *,
     secretary_tg: int | None = None,
     worker_tg: int | None = None,
+    li_tg: int | None = None,
     resident_tg: int | None = None,
 ) -> KnownMonth:
     community = await make_community(db, clock)
@@ -91,7 +92,9 @@ async def build_known_month(
         wang = await make_member(
             session, community, Role.WORKER, name="王网格", telegram_user_id=worker_tg
         )
-        li = await make_member(session, community, Role.WORKER, name="李网格")
+        li = await make_member(
+            session, community, Role.WORKER, name="李网格", telegram_user_id=li_tg
+        )
         resident = await make_member(session, community, name="老许", telegram_user_id=resident_tg)
         neighbour = await make_member(session, community, name="李阿姨")
         assert wang.id and li.id and resident.id and neighbour.id

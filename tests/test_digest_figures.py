@@ -126,6 +126,7 @@ async def test_weights_factor_and_partly_are_settings(db: Database, clock: FakeC
 async def test_a_week_counts_only_what_happened_in_it(db: Database, clock: FakeClock) -> None:
     month = await build_known_month(db, clock)
     week = Period.week_before(cq(11, 16, 8), CQ)  # the digest sent Monday Nov 16, 08:00
+    assert (week.start, week.end) == (cq(11, 9, 0), cq(11, 16, 0))
     async with db.session() as session:
         digest = await build_digest(
             session,
@@ -134,8 +135,8 @@ async def test_a_week_counts_only_what_happened_in_it(db: Database, clock: FakeC
             now=cq(11, 16, 8),
             policy=DigestPolicy(),
         )
-    # Nov 9 08:00 - Nov 16 08:00: Nos. 7 and 8 came in and were taken on (No. 9 came at
-    # 09:00 on the 16th); No. 5 was resolved again and closed.
+    # Monday Nov 9 - Sunday Nov 15: Nos. 7 and 8 came in and were taken on (No. 9 came on
+    # the 16th); No. 5 was resolved again and closed.
     assert (digest.new, digest.accepted, digest.resolved, digest.closed) == (2, 2, 1, 1)
     assert digest.reopened == 1  # No. 5, Nov 9 09:00
     # Answers: No. 5 not solved (Nov 9), No. 5 partly (Nov 14).
@@ -216,5 +217,5 @@ def test_rate_settings_make_the_policy_and_refuse_nonsense() -> None:
     )
     assert policy.basic_factor == 0.8 and not policy.partly_counts_as_resolved
     for bad in ("0.5,0.5", "a,b,c", "-1,1,1", "0,0,0"):
-        with pytest.raises(SettingsError, match="^RATE_WEIGHTS: expected three"):
+        with pytest.raises(SettingsError, match=r"^RATE_WEIGHTS: expected three"):
             load_settings(_env_file=None, rate_weights=bad)
