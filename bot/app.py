@@ -32,6 +32,7 @@ from handlers import (
     help,
     invites,
     language,
+    notebook,
     notifications,
     reminders,
     start,
@@ -71,6 +72,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
         *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period
+        *((0, h) for h in notebook.HANDLERS),  # /notebook (staff): red and black entries, paged
     ]
 
 

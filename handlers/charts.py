@@ -10,10 +10,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from babel.dates import format_skeleton
-
 from bot.fonts import cjk_font_path
 from bot.i18n import Translator
+from handlers.formats import period_label, short_day
 from handlers.labels import category_label
 from storage.digest import Digest
 
@@ -26,16 +25,6 @@ INK = "#2c3e50"  # the black pen: what was done
 class Chart:
     png: bytes
     texts: list[str]  # every label drawn, so tests can check the font has each glyph
-
-
-def period_label(tr: Translator, digest: Digest) -> str:
-    first, last = digest.period.first_day, digest.period.last_day
-    if first == last:
-        return format_skeleton("yMMMd", first, locale=tr.babel_locale)
-    return tr.gettext("{first} – {last}").format(
-        first=format_skeleton("yMMMd", first, locale=tr.babel_locale),
-        last=format_skeleton("yMMMd", last, locale=tr.babel_locale),
-    )
 
 
 def digest_chart(tr: Translator, digest: Digest, community: str) -> Chart:
@@ -59,7 +48,7 @@ def digest_chart(tr: Translator, digest: Digest, community: str) -> Chart:
     figure.suptitle(
         t(
             _("{community}: the notebook, {period}").format(
-                community=community, period=period_label(tr, digest)
+                community=community, period=period_label(tr, digest.period)
             )
         ),
         fontproperties=FontProperties(fname=str(cjk_font_path()), size=14),
@@ -115,9 +104,7 @@ def digest_chart(tr: Translator, digest: Digest, community: str) -> Chart:
         color=INK,
         label=t(_("resolved")),
     )
-    week_names = [
-        t(format_skeleton("MMMd", w.start.astimezone(tr.tz), locale=tr.babel_locale)) for w in weeks
-    ]
+    week_names = [t(short_day(tr, w.start)) for w in weeks]
     bottom.set_xticks(positions, labels=week_names)
     peak = max([w.opened for w in weeks] + [w.resolved for w in weeks] + [1])
     step = max(1, round(peak / 5))

@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, Message, Update
 from telegram.ext import CommandHandler
@@ -25,9 +24,10 @@ from telegram.ext import CommandHandler
 from bot.context import NotebookContext
 from bot.dispatch import Rendered, Renderer, Renderers
 from bot.i18n import Translator
-from handlers.charts import digest_chart, period_label
+from handlers.charts import digest_chart
 from handlers.common import escape, is_private
 from handlers.fitting import CAPTION_LIMIT, clip, fits
+from handlers.formats import period_label, span
 from handlers.labels import category_label
 from storage import reminders
 from storage.digest import Digest, DigestPolicy, build_digest
@@ -55,13 +55,6 @@ class ListCaps:
         largest = max(fields, key=lambda name: getattr(self, name))
         value = getattr(self, largest)
         return None if value <= 1 else replace(self, **{largest: value // 2})
-
-
-def span(tr: Translator, value: timedelta | None) -> str:
-    """A duration in the reader's language; hours up to two days ("36 hours", not "2 days")."""
-    if value is None:
-        return "—"
-    return format_timedelta(value, threshold=2, locale=tr.babel_locale)
 
 
 def _change(tr: Translator, change: int) -> str:
@@ -100,7 +93,7 @@ def _sections(
     title = (
         _("<b>Weekly notebook: {community}</b>") if weekly else _("<b>Notebook: {community}</b>")
     )
-    lines = [title.format(community=escape(community)), period_label(tr, digest), ""]
+    lines = [title.format(community=escape(community)), period_label(tr, digest.period), ""]
     lines.append(
         _(
             "New {new} · accepted {accepted} · resolved {resolved} · closed {closed} · "

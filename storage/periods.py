@@ -93,7 +93,8 @@ def last_days(now: datetime, tz: ZoneInfo, count: int = DEFAULT_DAYS) -> Period:
     return Period.days(today - timedelta(days=count - 1), today, tz)
 
 
-def _parse_day(text: str) -> date | None:
+def parse_day(text: str) -> date | None:
+    """ "2026-11-05" -> that date; None for anything else."""
     match = _DAY.match(text)
     if match is None:
         return None
@@ -115,10 +116,10 @@ def parse_period(args: list[str], *, now: datetime, tz: ZoneInfo) -> Period | No
             if 1 <= number <= 12 and 2000 <= year <= 2100:
                 return Period.month(year, number, tz)
             return None
-        day = _parse_day(args[0])
+        day = parse_day(args[0])
         return Period.days(day, day, tz) if day and 2000 <= day.year <= 2100 else None
     if len(args) == 2:
-        first, last = _parse_day(args[0]), _parse_day(args[1])
+        first, last = parse_day(args[0]), parse_day(args[1])
         if first is None or last is None or last < first:
             return None
         if (last - first).days >= MAX_DAYS or not 2000 <= first.year <= last.year <= 2100:
