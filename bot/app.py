@@ -29,6 +29,7 @@ from bot.settings import Settings
 from handlers import (
     digest,
     errors,
+    export,
     help,
     invites,
     language,
@@ -73,6 +74,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
         *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period
         *((0, h) for h in notebook.HANDLERS),  # /notebook (staff): red and black entries, paged
+        *((0, h) for h in export.HANDLERS),  # /export (secretary): XLSX, CSV, printable PDF
     ]
 
 

@@ -90,7 +90,9 @@ def _came_in(period: Period) -> ColumnElement[bool]:
     return and_(col(Issue.created_at) >= period.start, col(Issue.created_at) < period.end)
 
 
-def _red_condition(period: Period, carry_over: bool) -> ColumnElement[bool]:
+def _red_condition(period: Period, carry_over: bool, open_only: bool) -> ColumnElement[bool]:
+    if open_only:
+        return and_(_came_in(period), col(Issue.status).in_(list(OPEN)))
     if not carry_over:
         return _came_in(period)
     still_open = and_(col(Issue.created_at) < period.start, col(Issue.status).in_(list(OPEN)))
@@ -112,11 +114,15 @@ async def count_red(
     period: Period,
     where: PageFilter = PageFilter(),
     carry_over: bool = True,
+    open_only: bool = False,
 ) -> int:
     query = (
         select(func.count())
         .select_from(Issue)
-        .where(*_issue_filters(community_id, where), _red_condition(period, carry_over))
+        .where(
+            *_issue_filters(community_id, where),
+            _red_condition(period, carry_over, open_only),
+        )
     )
     return int(await fetch_value(session, query))
 
@@ -140,10 +146,12 @@ async def red_entries(
     period: Period,
     where: PageFilter = PageFilter(),
     carry_over: bool = True,
+    open_only: bool = False,
     offset: int = 0,
     limit: int = 100,
 ) -> list[RedEntry]:
-    """What came in first (in order), then what is still open from before (oldest first)."""
+    """What came in first (in order), then what is still open from before (oldest first).
+    `carry_over=False`: only what came in; `open_only`: only what came in and is still open."""
     came_in = _came_in(period)
     owner = aliased(Person)
     rows = await fetch_rows(
@@ -160,7 +168,10 @@ async def red_entries(
         )
         .outerjoin(Building, col(Building.id) == col(Issue.building_id))
         .outerjoin(owner, col(owner.id) == col(Issue.owner_id))
-        .where(*_issue_filters(community_id, where), _red_condition(period, carry_over))
+        .where(
+            *_issue_filters(community_id, where),
+            _red_condition(period, carry_over, open_only),
+        )
         .order_by(case((came_in, 0), else_=1), col(Issue.created_at), col(Issue.number))
         .offset(offset)
         .limit(limit),
