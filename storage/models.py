@@ -175,7 +175,8 @@ class Issue(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("community_id", "number"),
-        sa.Index("ix_issue_community_status", "community_id", "status"),
+        # Open issues of a community, and open ones reported before a day (the notebook page).
+        sa.Index("ix_issue_community_status_created", "community_id", "status", "created_at"),
         sa.Index("ix_issue_community_created", "community_id", "created_at"),
         # The digest counts and medians range over one lifecycle column per community.
         sa.Index("ix_issue_community_accepted", "community_id", "accepted_at"),

@@ -2,7 +2,8 @@
 
 Every answer to a follow-up becomes a `follow_up` row (the three rates are computed from them);
 answers already on issues are copied over. Indexes let the digest range over each lifecycle
-column of one community, reopenings by time, and a day's events.
+column of one community, reopenings by time, and a day's events; (community, status) gains
+created_at for the notebook page's to-dos carried over from before a day.
 
 Revision ID: i6_digest
 Revises: 3490e37aa95f
@@ -50,6 +51,13 @@ def upgrade() -> None:
     )
 
     with op.batch_alter_table("issue", schema=None) as batch_op:
+        # (community, status) grows a third column: open issues reported before a given day.
+        batch_op.drop_index("ix_issue_community_status")
+        batch_op.create_index(
+            "ix_issue_community_status_created",
+            ["community_id", "status", "created_at"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_issue_community_accepted", ["community_id", "accepted_at"], unique=False
         )
@@ -78,6 +86,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_issue_community_first_response")
         batch_op.drop_index("ix_issue_community_closed")
         batch_op.drop_index("ix_issue_community_accepted")
+        batch_op.drop_index("ix_issue_community_status_created")
+        batch_op.create_index(
+            "ix_issue_community_status", ["community_id", "status"], unique=False
+        )
 
     with op.batch_alter_table("follow_up", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_follow_up_issue_id"))
