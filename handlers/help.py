@@ -31,6 +31,9 @@ async def help_text(context: NotebookContext) -> str:
     ]
     if Role(member.role) in STAFF_ROLES:
         lines.append(_("/invite: links for new workers and residents (secretary)"))
+        lines.append(_("/notebook: the notebook page for today or a week"))
+        lines.append(_("/digest: how the community did, with the three rates"))
+        lines.append(_("/export: spreadsheets and a printable notebook (secretary)"))
     return "\n".join(lines)
 
 
