@@ -8,6 +8,7 @@ a fresh server as on a desktop. CPU-bound: callers run `digest_chart` in a worke
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 
 from bot.fonts import cjk_font_path
@@ -19,6 +20,8 @@ from storage.digest import Digest
 CHART_CATEGORIES = 8  # bars shown; the rest are summed as "other categories"
 RED = "#c0392b"  # the red pen: what residents raised
 INK = "#2c3e50"  # the black pen: what was done
+# matplotlib shares its font cache between threads and is not thread-safe: one drawing at a time.
+DRAWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,11 @@ class Chart:
 
 def digest_chart(tr: Translator, digest: Digest, community: str) -> Chart:
     """The PNG sent with the digest."""
+    with DRAWING:
+        return _draw(tr, digest, community)
+
+
+def _draw(tr: Translator, digest: Digest, community: str) -> Chart:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,8 @@ PDF_FONT = "SimHei"
 RED_INK = "#c0392b"
 BLACK_INK = "#1a1a1a"
 PRINT_TEXT_LIMIT = 2000  # characters of one entry's user text on paper
+# reportlab keeps a process-wide font registry and per-font subset state: one PDF at a time.
+PRINTING = threading.Lock()
 
 COLUMNS = (
     N_("No."),
@@ -218,6 +221,11 @@ def _register_font() -> str:
 
 def notebook_pdf(tr: Translator, notebook: PrintedNotebook) -> bytes:
     """The notebook pages, red ink for problems and black ink for owners, plans and progress."""
+    with PRINTING:
+        return _print(tr, notebook)
+
+
+def _print(tr: Translator, notebook: PrintedNotebook) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle

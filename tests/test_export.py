@@ -240,7 +240,8 @@ async def test_the_secretary_gets_each_file_as_a_document(
 ) -> None:
     xie = emulator.user(first_name="谢兰", language_code="zh-hans")
     wang = emulator.user(first_name="王网格", language_code="zh-hans")
-    await build_known_month(db, clock, secretary_tg=xie.id, worker_tg=wang.id)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    await build_known_month(db, clock, secretary_tg=xie.id, worker_tg=wang.id, resident_tg=xu.id)
     clock.current = cq(12, 1, 8)
     async with running_bot(emulator, db, clock):
         await xie.send("/export 2026-11")
@@ -269,12 +270,14 @@ async def test_the_secretary_gets_each_file_as_a_document(
         await xie.send("/export November")
         await xie.expect_message(contains="请这样发：/export 导出最近7天")
 
-        await wang.send("/export 2026-11")
-        await wang.expect_message(contains="只有社区书记可以导出民情本")
+        for not_secretary in (wang, xu):
+            await not_secretary.send("/export 2026-11")
+            await not_secretary.expect_message(contains="只有社区书记可以导出民情本")
         answer = await wang.press_data(menu, "ex:csv:20261101:20261130")  # forged by a worker
         assert answer.show_alert and "只有社区书记" in (answer.text or "")
         for forged in ("ex:exe:20261101:20261130", "ex:csv:20261130:20261101", "ex:csv:1:2"):
             answer = await xie.press_data(menu, forged)
             assert answer.show_alert, forged
         await wang.expect_no_message(timeout=1)
+        await xu.expect_no_message(timeout=1)
     assert bot_errors(emulator) == []
