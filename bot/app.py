@@ -30,7 +30,9 @@ from bot.settings import Settings
 from handlers import (
     card_actions,
     cards,
+    digest,
     errors,
+    export,
     fallback,
     followup,
     help,
@@ -38,6 +40,7 @@ from handlers import (
     issue_lookup,
     language,
     my_issues,
+    notebook_page,
     notifications,
     posters,
     private_messages,
@@ -103,6 +106,11 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in card_actions.HANDLERS),  # card buttons + replies to the bot's prompts
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
         *((0, h) for h in issue_lookup.HANDLERS),  # /issue N (staff)
+        *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period
+        *(
+            (0, h) for h in notebook_page.HANDLERS
+        ),  # /notebook (staff): red and black entries, paged
+        *((0, h) for h in export.HANDLERS),  # /export (secretary): XLSX, CSV, printable PDF
         # then: /cancel, and every other private message (replies, flows, new reports)
         *((0, h) for h in private_messages.HANDLERS),
         # last in group 0: stale or forged buttons and unknown commands still get an answer
@@ -187,6 +195,7 @@ def build_application(
     )
     reminders.register(notebook.renderers)
     cards.register(notebook.renderers)  # the staff card: posted, then edited in place
+    digest.register(notebook.renderers, settings.digest_policy)  # the weekly digest (outbox)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

@@ -5,6 +5,7 @@ A bad value is reported as one line naming the variable (see `load_settings`), n
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import time, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from storage.categories import TimeLimits
+from storage.digest import DigestPolicy
 from storage.reminders import ReminderPolicy
 from storage.schedule import parse_clock
 
@@ -41,6 +43,22 @@ def normalise_database_url(raw: str) -> str:
     if backend in ("postgresql", "postgres"):
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def parse_weights(value: str) -> tuple[float, float, float]:
+    """ "0.1,0.5,0.4" -> the composite's weights of response, resolution and satisfaction."""
+    parts = [part.strip() for part in value.split(",")]
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if (
+        len(numbers) != 3
+        or any(n < 0 or not math.isfinite(n) for n in numbers)
+        or sum(numbers) <= 0
+    ):
+        raise ValueError(f"expected three non-negative numbers like 0.1,0.5,0.4, got {value!r}")
+    return numbers[0], numbers[1], numbers[2]
 
 
 class Settings(BaseSettings):
@@ -82,6 +100,14 @@ class Settings(BaseSettings):
     digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     digest_time: str = "08:00"
     reminder_scan_minutes: int = Field(default=5, ge=1)
+    # The three rates (DOMAIN.md): weights of response, resolution and satisfaction in the
+    # composite (any three non-negative numbers: 0.1,0.5,0.4 or 30,35,35), how much 基本满意
+    # counts, whether "partly solved" counts as resolved; what makes a repeat problem.
+    rate_weights: str = "0.1,0.5,0.4"
+    satisfaction_basic_factor: float = Field(default=0.9, ge=0, le=1)
+    resolution_counts_partly: bool = False
+    repeat_min_issues: int = Field(default=3, ge=2)
+    repeat_window_days: int = Field(default=28, ge=1)
     # Telegram's limits: about 30 messages/s overall and 20/min per group.
     rate_limit_overall_per_second: float = Field(default=30, gt=0)
     rate_limit_group_per_minute: float = Field(default=20, gt=0)
@@ -111,6 +137,12 @@ class Settings(BaseSettings):
     @classmethod
     def _clock(cls, value: str) -> str:
         parse_clock(value)
+        return value
+
+    @field_validator("rate_weights")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        parse_weights(value)
         return value
 
     @field_validator("timezone")
@@ -185,6 +217,19 @@ class Settings(BaseSettings):
             agenda_at=parse_clock(self.agenda_time),
             digest_weekday=self.digest_weekday,
             digest_at=parse_clock(self.digest_time),
+        )
+
+    @property
+    def digest_policy(self) -> DigestPolicy:
+        response, resolution, satisfaction = parse_weights(self.rate_weights)
+        return DigestPolicy(
+            response_weight=response,
+            resolution_weight=resolution,
+            satisfaction_weight=satisfaction,
+            basic_factor=self.satisfaction_basic_factor,
+            partly_counts_as_resolved=self.resolution_counts_partly,
+            repeat_min_issues=self.repeat_min_issues,
+            repeat_window=timedelta(days=self.repeat_window_days),
         )
 
     @property

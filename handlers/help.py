@@ -39,6 +39,9 @@ async def help_text(context: NotebookContext) -> str:
         lines.append(_("/todo: your open items, overdue first"))
         lines.append(_("/issue N: the card and the whole history of issue N"))
         lines.append(_("/bind: send it in your staff group to receive the issue cards there"))
+        lines.append(_("/notebook: the notebook page for today or a week"))
+        lines.append(_("/digest: how the community did, with the three rates"))
+        lines.append(_("/export: spreadsheets and a printable notebook (secretary)"))
     return "\n".join(lines)
 
 

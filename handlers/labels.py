@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from bot.i18n import N_, Translator
-from storage.models import Channel, Difficulty, IssueStatus, Role, Urgency
+from storage.models import (
+    Channel,
+    Difficulty,
+    FollowUpResult,
+    IssueStatus,
+    Role,
+    Satisfaction,
+    Urgency,
+)
 
 ROLE_LABELS = {
     Role.SECRETARY: N_("community secretary"),
@@ -91,3 +99,24 @@ def difficulty_label(tr: Translator, difficulty: str) -> str:
 
 def channel_label(tr: Translator, channel: str) -> str:
     return tr.gettext(CHANNEL_LABELS[Channel(channel)])
+
+
+FOLLOWUP_RESULT_LABELS = {
+    FollowUpResult.SOLVED: N_("solved"),
+    FollowUpResult.PARTLY: N_("partly solved"),
+    FollowUpResult.NOT_SOLVED: N_("not solved"),
+}
+
+SATISFACTION_LABELS = {
+    Satisfaction.SATISFIED: N_("satisfied"),
+    Satisfaction.BASIC: N_("basically satisfied"),
+    Satisfaction.DISSATISFIED: N_("dissatisfied"),
+}
+
+
+def followup_result_label(tr: Translator, result: str) -> str:
+    return tr.gettext(FOLLOWUP_RESULT_LABELS[FollowUpResult(result)])
+
+
+def satisfaction_label(tr: Translator, satisfaction: str | None) -> str:
+    return tr.gettext(SATISFACTION_LABELS[Satisfaction(satisfaction)]) if satisfaction else ""

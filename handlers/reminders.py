@@ -6,9 +6,9 @@ a new due date, a fresh progress note) renders as None and is dropped, not sent.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatch import Rendered, Renderers
@@ -165,36 +165,6 @@ async def render_agenda(session: AsyncSession, row: Outbox, tr: Translator) -> R
     return Rendered("\n".join(lines))
 
 
-async def render_digest(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
-    """The weekly slot: the week's counts (handlers/digest.py will say much more)."""
-    community_id = row.payload["community_id"]
-    end = datetime.fromtimestamp(row.payload["week_end"], UTC)
-    start = end - timedelta(days=7)
-
-    async def count(*conditions: object) -> int:
-        query = select(func.count()).select_from(Issue).where(Issue.community_id == community_id)
-        for condition in conditions:
-            query = query.where(condition)  # type: ignore[arg-type]
-        return int((await session.exec(query)).one())
-
-    opened = await count(col(Issue.created_at) >= start, col(Issue.created_at) < end)
-    resolved = await count(col(Issue.resolved_at) >= start, col(Issue.resolved_at) < end)
-    overdue = await count(col(Issue.status).in_(list(OPEN)), col(Issue.due_at) < end)
-    _ = tr.gettext
-    return Rendered(
-        _(
-            "Weekly notebook, {start} – {end}:\nnew issues: {opened}\nresolved: {resolved}\n"
-            "overdue now: {overdue}"
-        ).format(
-            start=tr.date(start, "short"),
-            end=tr.date(end - timedelta(seconds=1), "short"),
-            opened=tr.number(opened),
-            resolved=tr.number(resolved),
-            overdue=tr.number(overdue),
-        )
-    )
-
-
 def register(renderers: Renderers) -> None:
     renderers.register(reminders.DUE_SOON, render_due_soon)
     renderers.register(reminders.OVERDUE, render_overdue)
@@ -202,4 +172,3 @@ def register(renderers: Renderers) -> None:
     renderers.register(reminders.UNANSWERED, render_unanswered)
     renderers.register(reminders.STALE, render_stale)
     renderers.register(reminders.AGENDA, render_agenda)
-    renderers.register(reminders.DIGEST, render_digest)

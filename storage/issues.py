@@ -25,6 +25,7 @@ from storage.models import (
     Channel,
     Community,
     Difficulty,
+    FollowUp,
     FollowUpResult,
     Issue,
     IssueEvent,
@@ -574,27 +575,45 @@ async def follow_up(
     actor_id: int | None,
     now: datetime,
 ) -> IssueEvent:
-    """回访: the resident's verdict. "Not solved" reopens the issue; otherwise it is closed."""
+    """回访: the resident's verdict. "Not solved" reopens the issue; otherwise it is closed.
+
+    Every answer is also kept as a `FollowUp` row: the rates count them, and reopening clears
+    the verdict on the issue, not the answer that reopened it."""
     if result is FollowUpResult.NOT_SOLVED:
         event = await reopen(session, issue, reason=comment or "", actor_id=actor_id, now=now)
         event.data = {**event.data, "followup_result": str(result)}
         session.add(event)
-        await session.flush()
-        return event
-    return await _transition(
-        session,
-        issue,
-        Action.FOLLOW_UP,
-        actor_id=actor_id,
-        now=now,
-        changes={
-            "followup_result": result,
-            "satisfaction": satisfaction,
-            "closed_at": now,
-        },
-        text=comment,
-        data={"result": str(result), "satisfaction": str(satisfaction) if satisfaction else None},
+    else:
+        event = await _transition(
+            session,
+            issue,
+            Action.FOLLOW_UP,
+            actor_id=actor_id,
+            now=now,
+            changes={
+                "followup_result": result,
+                "satisfaction": satisfaction,
+                "closed_at": now,
+            },
+            text=comment,
+            data={
+                "result": str(result),
+                "satisfaction": str(satisfaction) if satisfaction else None,
+            },
+        )
+    assert issue.id is not None
+    session.add(
+        FollowUp(
+            issue_id=issue.id,
+            community_id=issue.community_id,
+            at=now,
+            actor_id=actor_id,
+            result=result,
+            satisfaction=satisfaction,
+        )
     )
+    await session.flush()
+    return event
 
 
 async def close_unanswered(session: AsyncSession, issue: Issue, *, now: datetime) -> IssueEvent:

@@ -1,7 +1,8 @@
 """The notebook's tables.
 
 Red pen: `Issue` (what residents raised) and its `Attachment`s. Black pen: the owner, plan and due
-date on the issue, and every step in the append-only `IssueEvent` log. Around them: communities,
+date on the issue, and every step in the append-only `IssueEvent` log; every follow-up answer
+(`FollowUp`), from which the three rates are computed. Around them: communities,
 buildings and units, people and their `Membership` (role) per community, invite links, the
 `Outbox` of every message the bot sends later, `IssueMessage` (which bot message speaks of
 which issue, so replies find their issue), and `ChatState` (conversation drafts) so that no
@@ -175,8 +176,14 @@ class Issue(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("community_id", "number"),
-        sa.Index("ix_issue_community_status", "community_id", "status"),
+        # Open issues of a community, and open ones reported before a day (the notebook page).
+        sa.Index("ix_issue_community_status_created", "community_id", "status", "created_at"),
         sa.Index("ix_issue_community_created", "community_id", "created_at"),
+        # The digest counts and medians range over one lifecycle column per community.
+        sa.Index("ix_issue_community_accepted", "community_id", "accepted_at"),
+        sa.Index("ix_issue_community_first_response", "community_id", "first_response_at"),
+        sa.Index("ix_issue_community_resolved", "community_id", "resolved_at"),
+        sa.Index("ix_issue_community_closed", "community_id", "closed_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id")
@@ -221,6 +228,11 @@ class IssueEvent(SQLModel, table=True):
     """Append-only history of an issue: every transition, note and reply, with actor and time."""
 
     __tablename__ = "issue_event"
+    __table_args__ = (
+        # Reopenings in a period (the digest) and a day's black-pen entries (the notebook page).
+        sa.Index("ix_issue_event_kind_at", "kind", "at"),
+        sa.Index("ix_issue_event_at", "at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id", index=True)
     at: datetime = _created()
@@ -229,6 +241,25 @@ class IssueEvent(SQLModel, table=True):
     public: bool = Field(default=False)
     text: str | None = Field(default=None, sa_type=sa.Text)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class FollowUp(SQLModel, table=True):
+    """One answer to a follow-up (回访), "not solved" included.
+
+    The three rates are computed from these rows (storage/digest.py). They are never changed
+    afterwards: reopening an issue clears the verdict on the issue (it is being worked on again)
+    but not the answer that reopened it.
+    """
+
+    __tablename__ = "follow_up"
+    __table_args__ = (sa.Index("ix_follow_up_community_at", "community_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    community_id: int = Field(foreign_key="community.id")
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    result: str = Field(max_length=20)  # FollowUpResult
+    satisfaction: str | None = Field(default=None, max_length=20)  # Satisfaction
 
 
 class IssueSupporter(SQLModel, table=True):

@@ -246,7 +246,7 @@ async def test_clock_jumps_bring_reminders_and_the_digest_at_once(
     assert datetime.fromisoformat(result["clock"]["now"]).astimezone(SHANGHAI).strftime(
         "%a %H:%M"
     ) == ("Mon 08:00")
-    await xie.expect_message(contains="民情本周报")
+    await xie.expect_message(contains="民情周报")
     await _refused(client, "/api/clock", {"jump": "back"}, 400, "bad_field")
     assert bot_errors(sandbox.emulator) == []
 

@@ -241,7 +241,7 @@ async def test_a_resident_a_worker_and_the_secretary_use_the_page(
         await page.jump("digest")
         await expect(web.locator("#clock-now")).to_contain_text("08:00")
         await expect(web.locator("#clock-now")).to_contain_text("周一")
-        await page.expect_bot("民情本周报")
+        await page.expect_bot("民情周报")
         bot = sandbox.app.bot
         await bot.send_photo(
             ID["谢兰"], tiny_png(120, 80, (200, 40, 40)), caption="<b>本周</b>图表"
