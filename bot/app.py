@@ -26,7 +26,18 @@ from bot import jobs
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.settings import Settings
-from handlers import errors, help, invites, language, notifications, reminders, start
+from handlers import (
+    council,
+    errors,
+    flows,
+    help,
+    invites,
+    language,
+    meetings,
+    notifications,
+    reminders,
+    start,
+)
 from handlers.common import load_person
 from storage import migrate
 from storage.db import Database
@@ -54,6 +65,8 @@ class NotebookApplication(Application):
 def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
     """Every handler, in one commented list: (group, handler)."""
     return [
+        # -2: the sender's conversation state (chat_state), so a waiting flow gets their answer.
+        (-2, TypeHandler(Update, flows.load_chat_state)),
         # -1: cross-cutting: know who is writing and in which language, before any feature.
         (-1, TypeHandler(Update, load_person)),
         # 0: features, one module each.
@@ -61,6 +74,9 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in help.HANDLERS),  # /help
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
+        *((0, h) for h in flows.HANDLERS),  # the Cancel button of any typed-answer flow
+        *((0, h) for h in council.HANDLERS),  # /propose, /topics, support, grading (小院议事堂)
+        *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
     ]
 
 
@@ -129,6 +145,8 @@ def build_application(
     assert isinstance(app, NotebookApplication)
     notifications.register(notebook.renderers)
     reminders.register(notebook.renderers)
+    council.register(notebook.renderers)
+    meetings.register(notebook.renderers)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

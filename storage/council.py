@@ -165,7 +165,7 @@ async def propose_topic(
     )
     session.add(topic)
     await session.flush()
-    await _queue_topic_card(session, topic, now=now)
+    await _queue_topic_card(session, topic, now=now, policy=policy)
     return topic
 
 
@@ -548,6 +548,21 @@ async def decisions(session: AsyncSession, meeting: CouncilMeeting) -> list[Coun
     return list(rows.all())
 
 
+async def community_staff(session: AsyncSession, community_id: int) -> list[Person]:
+    """The community's workers and secretary: who may own a decision or take a desk shift."""
+    rows = await session.exec(
+        select(Person)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.community_id == community_id,
+            col(Membership.active).is_(True),
+            col(Membership.role).in_([str(r) for r in STAFF_ROLES]),
+        )
+        .order_by(col(Person.id))
+    )
+    return list(rows.all())
+
+
 async def is_staff_of(session: AsyncSession, person_id: int, community_id: int) -> bool:
     row = (
         await session.exec(
@@ -733,8 +748,15 @@ async def _tell_backers(
     return queued
 
 
-async def _queue_topic_card(session: AsyncSession, topic: CouncilTopic, *, now: datetime) -> int:
+async def _queue_topic_card(
+    session: AsyncSession, topic: CouncilTopic, *, now: datetime, policy: CouncilPolicy
+) -> int:
     """Staff hear of a new topic: in their group if one is bound, else each secretary."""
+    payload = {
+        "topic_id": topic.id,
+        "quick_hours": policy.quick_hours,
+        "deep_days": policy.deep_working_days,
+    }
     community = await session.get(Community, topic.community_id)
     assert community is not None
     if community.staff_chat_id is not None:
@@ -745,7 +767,7 @@ async def _queue_topic_card(session: AsyncSession, topic: CouncilTopic, *, now: 
                 kind=TOPIC_CARD,
                 dedupe_key=f"topic:{topic.id}:card",
                 due_at=now,
-                payload={"topic_id": topic.id},
+                payload=payload,
                 now=now,
                 community_id=topic.community_id,
             )
@@ -769,7 +791,7 @@ async def _queue_topic_card(session: AsyncSession, topic: CouncilTopic, *, now: 
             kind=TOPIC_CARD,
             dedupe_key=f"topic:{topic.id}:card:{person.id}",
             due_at=now,
-            payload={"topic_id": topic.id},
+            payload=payload,
             now=now,
             person_id=person.id,
             community_id=topic.community_id,

@@ -21,8 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import issues as rules
 from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
+from storage.council import community_staff
 from storage.models import (
-    STAFF_ROLES,
     Channel,
     Community,
     DutyShift,
@@ -112,21 +112,6 @@ async def roster(session: AsyncSession, community_id: int) -> list[tuple[DutyShi
     return list(rows.all())
 
 
-async def desk_staff(session: AsyncSession, community_id: int) -> list[Person]:
-    """Who may take a shift: the community's workers and secretary."""
-    rows = await session.exec(
-        select(Person)
-        .join(Membership, col(Membership.person_id) == Person.id)
-        .where(
-            Membership.community_id == community_id,
-            col(Membership.active).is_(True),
-            col(Membership.role).in_([str(r) for r in STAFF_ROLES]),
-        )
-        .order_by(col(Person.id))
-    )
-    return list(rows.all())
-
-
 async def toggle_shift(
     session: AsyncSession,
     *,
@@ -139,7 +124,7 @@ async def toggle_shift(
     """Give the worker this weekly half-day, or take it away; returns whether they have it."""
     if not 0 <= weekday <= 6:
         raise RosterError("no such weekday")
-    if person_id not in {p.id for p in await desk_staff(session, community_id)}:
+    if person_id not in {p.id for p in await community_staff(session, community_id)}:
         raise RosterError("only community workers take desk shifts")
     existing = (
         await session.exec(
