@@ -27,6 +27,7 @@ from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.settings import Settings
 from handlers import (
+    campaigns,
     council,
     errors,
     flows,
@@ -77,6 +78,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in flows.HANDLERS),  # the Cancel button of any typed-answer flow
         *((0, h) for h in council.HANDLERS),  # /propose, /topics, support, grading (小院议事堂)
         *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
+        *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
     ]
 
 
@@ -147,6 +149,7 @@ def build_application(
     reminders.register(notebook.renderers)
     council.register(notebook.renderers)
     meetings.register(notebook.renderers)
+    campaigns.register(notebook.renderers)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

@@ -996,7 +996,9 @@ async def render_invite(session: AsyncSession, row: Outbox, tr: Translator) -> R
         *(await _topic_lines(session, meeting, tr)),
     ]
     if reason in REASONS:
-        lines.append(_("You are invited because {reason}.").format(reason=_(REASONS[reason])))
+        lines.append(
+            _("You are invited because {reason}.").format(reason=tr.gettext(REASONS[reason]))
+        )
     lines.append(_("Your voice matters. We hope to see you there!"))
     return Rendered(fit(lines, _("…and {count} more topics.")))
 
