@@ -29,6 +29,7 @@ from bot.settings import Settings
 from handlers import (
     campaigns,
     council,
+    duty,
     errors,
     flows,
     help,
@@ -79,6 +80,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in council.HANDLERS),  # /propose, /topics, support, grading (小院议事堂)
         *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
         *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
+        *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗), /desk: a visit at the desk
     ]
 
 
@@ -150,6 +152,7 @@ def build_application(
     council.register(notebook.renderers)
     meetings.register(notebook.renderers)
     campaigns.register(notebook.renderers)
+    duty.register(notebook.renderers)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)
