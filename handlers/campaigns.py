@@ -1486,24 +1486,6 @@ def register(renderers: Renderers) -> None:
     renderers.register(consent.CAMPAIGN_CLOSED, render_closed)
 
 
-def campaign_digest_lines(summaries: list[consent.CampaignSummary], tr: Translator) -> list[str]:
-    """Lines for the weekly digest (handlers/digest.py, issue 6): each open campaign's support."""
-    _ = tr.gettext
-    return [
-        _(
-            "Consent vote #{id} {question}: support {heads} of households, "
-            "{area} of floor area{passed}"
-        ).format(
-            id=s.campaign_id,
-            question=clip(s.question, 40),
-            heads=pct(tr, s.support_heads),
-            area=pct(tr, s.support_area),
-            passed=_(" (passes)") if s.passed else "",
-        )
-        for s in summaries
-    ]
-
-
 HANDLERS = [
     AwaitedInput({FLOW}, on_text),
     AwaitedInput({VOTE_FLOW}, on_vote_text),

@@ -288,3 +288,55 @@ async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
         await consent.close_campaign(session, campaign, now=clock())
         assert campaign.status == CampaignStatus.CLOSED
         assert await consent.open_campaigns_summary(session, community.id, clock()) == []
+
+
+async def test_the_digest_section_gives_support_rates_and_late_topics(
+    db: Database, clock: FakeClock
+) -> None:
+    from bot.i18n import I18n
+    from handlers.council_digest import digest_section
+
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        assert community.id is not None
+        resident = await make_member(session, community, name="老许")
+        assert resident.id is not None
+        building = (
+            await session.exec(select(Building).where(Building.community_id == community.id))
+        ).first()
+        assert building is not None and building.id is not None
+        campaign = await consent.create_campaign(
+            session,
+            community_id=community.id,
+            building_id=building.id,
+            question="加装电梯 <1栋>",
+            rule=ConsentRule.ART278,
+            created_by_id=None,
+            now=clock(),
+        )
+        rows = [HouseholdRow(str(r), None, Decimal("80"), None) for r in (101, 201, 301, 401)]
+        await consent.save_households(session, campaign, rows, now=clock())
+        await consent.open_campaign(session, campaign, now=clock())
+        [home, *_rest] = await consent.households(session, campaign)
+        await consent.cast_vote(session, campaign, home, choice=VoteChoice.AGREE, now=clock())
+        await council.propose_topic(
+            session,
+            community_id=community.id,
+            proposer_id=resident.id,
+            title="路灯不亮",
+            description="…",
+            building_id=None,
+            now=clock(),
+            policy=POLICY,
+            tz=CQ,
+        )
+        i18n = I18n(default_locale="zh_Hans")
+        now = clock() + timedelta(hours=50)
+        zh = await digest_section(session, community.id, now, i18n.translator("zh_Hans", CQ))
+        en = await digest_section(session, community.id, now, i18n.translator("en", CQ))
+        assert await digest_section(session, community.id + 1, now, i18n.translator("en", CQ)) == []
+    assert en[0] == "Consent votes open:"
+    assert en[1] == "• #1 加装电梯 &lt;1栋&gt;: support 25.0% of households, 25.0% of floor area"
+    assert en[2] == "Council topics waiting past their time limit (1):"
+    assert en[3] == "• #1 路灯不亮, 2 hours late"
+    assert "25.0%" in zh[1] and "路灯不亮" in zh[3]
