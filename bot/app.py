@@ -91,6 +91,10 @@ def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand
         BotCommand("start", _("Start, or join a community")),
         BotCommand("help", _("What I can do for you")),
         BotCommand("language", _("Choose a language")),
+        BotCommand("propose", _("Bring a matter to the courtyard council")),
+        BotCommand("topics", _("The courtyard council's topics")),
+        BotCommand("vote", _("Your household's vote on a building project")),
+        BotCommand("duty", _("Who is at the service desk")),
     ]
 
 

@@ -28,9 +28,16 @@ async def help_text(context: NotebookContext) -> str:
         "",
         _("Just write to me about any problem: I will note it and tell you who handles it."),
         _("/language: choose your language"),
+        _("/propose: bring a matter to the courtyard council (小院议事堂)"),
+        _("/topics: the council's topics; support your neighbours'"),
+        _("/vote: your household's say on a building project (an elevator…)"),
+        _("/duty: who is at the service desk (百通岗) now and this week"),
     ]
     if Role(member.role) in STAFF_ROLES:
         lines.append(_("/invite: links for new workers and residents (secretary)"))
+        lines.append(_("/meeting: courtyard council meetings, minutes and decisions"))
+        lines.append(_("/campaign: consent votes: households, door-to-door votes, mediation"))
+        lines.append(_("/desk: log a visit at the service desk"))
     return "\n".join(lines)
 
 
