@@ -14,6 +14,7 @@ scope whose membership is linked to a household by room.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import cast
 
@@ -1487,8 +1488,9 @@ def register(renderers: Renderers) -> None:
 
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text),
-    AwaitedInput({VOTE_FLOW}, on_vote_text),
+    AwaitedInput({FLOW}, on_text, max_age=timedelta(hours=6)),
+    # a resident's concerns or room come right after the vote, or not at all
+    AwaitedInput({VOTE_FLOW}, on_vote_text, max_age=timedelta(minutes=30)),
     CommandHandler("campaign", campaigns_menu),
     CommandHandler("vote", vote_command),
     CallbackQueryHandler(on_new, pattern=f"^{PREFIX}new$"),

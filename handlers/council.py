@@ -54,6 +54,7 @@ from storage.models import (
     TopicStatus,
 )
 
+TYPING_TIME = timedelta(hours=2)  # answers typed later than this are not taken as the answer
 FLOW = "council"
 PREFIX = "ct:"
 LIST_LIMIT = 30
@@ -568,7 +569,7 @@ def register(renderers: Renderers) -> None:
 
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text),
+    AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("propose", propose),
     CommandHandler("topics", list_topics),
     CallbackQueryHandler(on_scope, pattern=f"^{PREFIX}s:"),

@@ -39,6 +39,7 @@ from storage.issues import IssueError
 from storage.models import Issue, Outbox, Person
 from storage.roster import DeskHours, Half, RosterError
 
+TYPING_TIME = timedelta(hours=2)  # answers typed later than this are not taken as the answer
 FLOW = "desk"
 PREFIX = "dt:"
 HALF_LABELS = {Half.AM: N_("morning"), Half.PM: N_("afternoon")}
@@ -452,7 +453,7 @@ def register(renderers: Renderers) -> None:
 
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text),
+    AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("duty", duty),
     CommandHandler("desk", desk_command),
     CallbackQueryHandler(on_edit, pattern=f"^{PREFIX}e$"),

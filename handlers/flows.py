@@ -5,11 +5,15 @@ loads it once per update, before any feature runs (`load_chat_state`, its own ha
 that `AwaitedInput` can claim a private text or document only when the sender's state belongs to
 one of its flows; everyone else's messages go on to the other handlers untouched. A restart
 mid-flow loses nothing: the next message finds the row again.
+
+A flow waits only so long (`max_age`): someone who voted and never answered "any concerns?"
+must not have next week's message about a broken light taken as their concerns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -21,6 +25,7 @@ from storage.chat_state import clear_state, get_state, set_state
 from storage.models import ChatState
 
 STATE_KEY = "chat_state"
+NOW_KEY = "chat_state_read_at"
 CANCEL = "fl:x"
 
 Callback = Callable[[Update, NotebookContext], Coroutine[Any, Any, None]]
@@ -36,6 +41,7 @@ async def load_chat_state(update: object, context: NotebookContext) -> None:
     context.scope.extra[STATE_KEY] = await get_state(
         context.session, chat_id=chat.id, user_id=user.id
     )
+    context.scope.extra[NOW_KEY] = context.now()
 
 
 def current_state(context: NotebookContext) -> ChatState | None:
@@ -45,11 +51,13 @@ def current_state(context: NotebookContext) -> ChatState | None:
 
 class AwaitedInput(BaseHandler[Update, NotebookContext, None]):
     """A private message (text that is not a command, or a document) from someone whose flow
-    is one of `flows`. Commands always go to their own handlers."""
+    is one of `flows` and was last answered within `max_age`. Commands always go to their own
+    handlers."""
 
-    def __init__(self, flows: Iterable[str], callback: Callback) -> None:
+    def __init__(self, flows: Iterable[str], callback: Callback, *, max_age: timedelta) -> None:
         super().__init__(callback)
         self.flows = frozenset(flows)
+        self.max_age = max_age
 
     def check_update(self, update: object) -> bool:
         if not isinstance(update, Update) or update.message is None:
@@ -62,8 +70,12 @@ class AwaitedInput(BaseHandler[Update, NotebookContext, None]):
         if message.text is not None and message.text.startswith("/"):
             return False
         scope = CURRENT_SCOPE.get(None)
-        state = scope.extra.get(STATE_KEY) if scope is not None else None
-        return isinstance(state, ChatState) and state.flow in self.flows
+        if scope is None:
+            return False
+        state, now = scope.extra.get(STATE_KEY), scope.extra.get(NOW_KEY)
+        if not isinstance(state, ChatState) or state.flow not in self.flows:
+            return False
+        return isinstance(now, datetime) and now - state.updated_at <= self.max_age
 
 
 async def ask(

@@ -53,6 +53,7 @@ from storage.models import (
     Person,
 )
 
+TYPING_TIME = timedelta(hours=6)  # answers typed later than this are not taken as the answer
 FLOW = "meeting"
 PREFIX = "mt:"
 PAGE = 20  # participants per attendance page
@@ -1061,7 +1062,7 @@ def register(renderers: Renderers) -> None:
 
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text),
+    AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("meeting", meetings_menu),
     CallbackQueryHandler(on_new, pattern=f"^{PREFIX}new$"),
     CallbackQueryHandler(on_pick_time, pattern=f"^{PREFIX}w:"),

@@ -323,3 +323,49 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
 def latest_ballot(user: UserDriver):
     """The latest ballot the bot sent this user."""
     return [m for m in user.messages if "Your household: room" in m.text][-1]
+
+
+async def test_a_message_long_after_the_vote_is_not_taken_as_concerns(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    from decimal import Decimal
+
+    from storage import consent
+    from storage.consent import HouseholdRow
+    from storage.models import ConsentRule
+
+    community, u = await people(db, clock, emulator)
+    li = u["李阿姨"]
+    async with db.session() as session:
+        building = (await session.exec(select(Building).where(Building.name == "1栋"))).one()
+        assert community.id is not None and building.id is not None
+        campaign = await consent.create_campaign(
+            session,
+            community_id=community.id,
+            building_id=building.id,
+            question="Add an elevator?",
+            rule=ConsentRule.ART278,
+            created_by_id=None,
+            now=clock(),
+        )
+        rows = [HouseholdRow("302", "李阿姨", Decimal("80"), None)]
+        await consent.save_households(session, campaign, rows, now=clock())
+        await consent.open_campaign(session, campaign, now=clock())
+    async with running_bot(emulator, db, clock):
+        await vote_from_phone_without_concerns(li)
+        clock.advance(days=1)
+        await li.send("The stairwell light on the 3rd floor is broken.")
+        await li.expect_no_message(timeout=0.5)  # not "noted your concerns"
+    async with db.session() as session:
+        home = (await session.exec(select(ConsentHousehold))).one()
+    assert home.choice == "agree" and home.concerns is None
+    assert bot_errors(emulator) == []
+
+
+async def vote_from_phone_without_concerns(user: UserDriver) -> None:
+    await user.send("/vote")
+    await user.expect_message(contains="please type your room number")
+    await user.send("302")
+    ballot = await user.expect_message(contains="Your household: room")
+    await user.press(ballot, "Agree")
+    await user.expect_message(contains="If you have worries")
