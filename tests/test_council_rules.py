@@ -340,3 +340,30 @@ async def test_the_digest_section_gives_support_rates_and_late_topics(
     assert en[2] == "Council topics waiting past their time limit (1):"
     assert en[3] == "• #1 路灯不亮, 2 hours late"
     assert "25.0%" in zh[1] and "路灯不亮" in zh[3]
+
+
+def test_council_and_desk_settings_are_read_and_checked() -> None:
+    import pytest
+
+    from bot.settings import SettingsError, load_settings
+
+    settings = load_settings(
+        _env_file=None,
+        council_quick_hours=24,
+        council_deep_working_days=3,
+        meeting_reminder_time="17:30",
+        desk_morning="09:00-11:30",
+        duty_reminder_time="20:00",
+    )
+    assert settings.council_policy == CouncilPolicy(24, 3, time(17, 30))
+    assert settings.desk_hours.morning == (time(9), time(11, 30))
+    assert settings.desk_hours.afternoon == (time(14), time(17, 30))
+    assert settings.desk_hours.reminder_at == time(20)
+    for name, bad, message in [
+        ("desk_afternoon", "17:30-14:00", "DESK_AFTERNOON: the shift must end after it starts"),
+        ("desk_morning", "morning", "DESK_MORNING: expected HH:MM-HH:MM"),
+        ("meeting_reminder_time", "6pm", "MEETING_REMINDER_TIME"),
+        ("council_quick_hours", 0, "COUNCIL_QUICK_HOURS"),
+    ]:
+        with pytest.raises(SettingsError, match=message):
+            load_settings(_env_file=None, **{name: bad})
