@@ -169,9 +169,9 @@ def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehol
                 count=verdict.more_households
             )
         )
-    if verdict.area_undecided:
+    if verdict.area_undecided:  # a gap over the known areas alone would mislead
         lines.append(_("• by floor area: enter the missing floor areas to decide"))
-    if consent.RULES[verdict.rule].uses_area and verdict.more_area is None:
+    elif consent.RULES[verdict.rule].uses_area and verdict.more_area is None:
         lines.append(_("• by floor area: cannot pass even if every other household agrees"))
     elif verdict.more_area:
         lines.append(

@@ -293,3 +293,24 @@ def test_area_parsing_and_room_names() -> None:
         with pytest.raises(ValueError):
             parse_area(bad)
     assert normalise_room("３０１室") == normalise_room(" 301 ") == "301"
+
+
+def test_the_chart_is_a_png_with_chinese_labels_from_the_bundled_font() -> None:
+    import warnings
+    from zoneinfo import ZoneInfo
+
+    from handlers.campaign_chart import ChartLabels, font_path, support_chart_png
+    from storage.consent import SupportPoint
+
+    assert font_path().name == "SimHei.ttf" and font_path().is_file()
+    t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    points = [
+        SupportPoint(t0 + timedelta(days=day), Fraction(agree, 13), Fraction(agree * 80, 1040))
+        for day, agree in enumerate([3, 5, 9, 12])
+    ]
+    labels = ChartLabels(title="第1号表决的支持率", heads="按户数", area="按面积", y_axis="同意")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = support_chart_png(points, labels, ZoneInfo("Asia/Shanghai"))
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert not [w for w in caught if "missing from" in str(w.message)]  # every glyph found
