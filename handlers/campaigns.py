@@ -29,7 +29,18 @@ from bot.context import NotebookContext
 from bot.dispatch import Rendered, Renderers
 from bot.i18n import N_, Translator
 from handlers.campaign_chart import ChartLabels, support_chart_png
-from handlers.council_common import Member, as_id, clip, fit, ids, me, me_in, private_only, refuse
+from handlers.council_common import (
+    Member,
+    as_id,
+    clip,
+    fit,
+    ids,
+    me,
+    me_in,
+    percent,
+    private_only,
+    refuse,
+)
 from handlers.flows import (
     AwaitedInput,
     ask,
@@ -116,10 +127,6 @@ def m2(tr: Translator, value: Decimal | None) -> str:
     return tr.gettext("{area} m²").format(area=format_decimal(value, locale=tr.babel_locale))
 
 
-def pct(tr: Translator, value: object) -> str:
-    return tr.percent(float(value)) if value is not None else "—"  # type: ignore[arg-type]
-
-
 async def scope_text(session: AsyncSession, campaign: ConsentCampaign, tr: Translator) -> str:
     building = await session.get(Building, campaign.building_id)
     unit = await session.get(Unit, campaign.unit_id) if campaign.unit_id else None
@@ -142,13 +149,13 @@ def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehol
             "not yet {silent}"
         ).format(total=len(homes), agree=agree, against=against, abstain=abstain, silent=silent),
         _("Took part: {heads} of households · {area} of floor area").format(
-            heads=pct(tr, heads.participation), area=pct(tr, area.participation)
+            heads=percent(tr, heads.participation), area=percent(tr, area.participation)
         ),
         _("Agree, of those who took part: {heads} of households · {area} of floor area").format(
-            heads=pct(tr, heads.approval), area=pct(tr, area.approval)
+            heads=percent(tr, heads.approval), area=percent(tr, area.approval)
         ),
         _("Support (agree, of all): {heads} of households · {area} of floor area").format(
-            heads=pct(tr, heads.support), area=pct(tr, area.support)
+            heads=percent(tr, heads.support), area=percent(tr, area.support)
         ),
     ]
     if verdict.unknown_area_rooms:
@@ -749,7 +756,7 @@ async def on_chart(update: Update, context: NotebookContext) -> None:
         query.message.chat.id,
         png,
         caption=_("Support now: {heads} of households, {area} of floor area.").format(
-            heads=pct(context.tr, last.heads), area=pct(context.tr, last.area)
+            heads=percent(context.tr, last.heads), area=percent(context.tr, last.area)
         ),
     )
 
@@ -921,7 +928,7 @@ async def _record(
         room=clip(household.room, 20),
         choice=choice_label(context.tr, household.choice),
         channel=context.tr.gettext(CHANNEL_LABELS[Channel(str(data["channel"]))]),
-        heads=pct(context.tr, verdict.heads.support),
+        heads=percent(context.tr, verdict.heads.support),
     )
 
 
@@ -1476,8 +1483,8 @@ async def render_closed(session: AsyncSession, row: Outbox, tr: Translator) -> R
         ).format(
             question=clip(campaign.question, 500),
             outcome=outcome,
-            heads=pct(tr, verdict.heads.support),
-            area=pct(tr, verdict.area.support),
+            heads=percent(tr, verdict.heads.support),
+            area=percent(tr, verdict.area.support),
         )
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 
 from babel.dates import format_date
 from telegram import CallbackQuery, Update
@@ -12,10 +13,9 @@ from telegram import CallbackQuery, Update
 from bot.context import NotebookContext
 from bot.i18n import Translator
 from handlers.common import escape, is_private
-from storage.models import STAFF_ROLES, Building, Community, Membership, Role
+from storage.models import STAFF_ROLES, Community, Membership, Role
 from storage.people import current_membership, membership
 
-TEXT_LIMIT = 4096
 SAFE_LIMIT = 3900  # room for a closing line after a cut
 
 
@@ -67,6 +67,11 @@ def when_text(tr: Translator, moment: datetime) -> str:
     return f"{tr.date(moment)} ({weekday}) {tr.time(moment)}"
 
 
+def percent(tr: Translator, share: Fraction | None) -> str:
+    """An exact share shown as a percentage ("—" when there is nothing to divide by)."""
+    return tr.percent(float(share)) if share is not None else "—"
+
+
 def clip(text: str | None, limit: int) -> str:
     """What someone typed, shortened to `limit` characters and made safe for HTML."""
     text = " ".join((text or "").split()) if limit <= 120 else (text or "").strip()
@@ -85,11 +90,6 @@ def fit(lines: list[str], more: str) -> str:
         out.append(line)
         size += len(line) + 1
     return "\n".join(out)
-
-
-async def building_name(context: NotebookContext, building_id: int | None) -> str:
-    building = await context.session.get(Building, building_id) if building_id else None
-    return escape(building.name) if building else ""
 
 
 async def private_only(update: Update, context: NotebookContext) -> bool:

@@ -9,15 +9,11 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import Translator
-from handlers.council_common import clip
+from handlers.council_common import clip, percent
 from storage.consent import open_campaigns_summary
 from storage.council import overdue_topics
 
 LISTED = 10  # items of each kind named in the digest; the rest are counted
-
-
-def _pct(tr: Translator, value: object) -> str:
-    return tr.percent(float(value)) if value is not None else "—"  # type: ignore[arg-type]
 
 
 async def digest_section(
@@ -34,8 +30,8 @@ async def digest_section(
                 _("• #{id} {question}: support {heads} of households, {area} of floor area").format(
                     id=summary.campaign_id,
                     question=clip(summary.question, 40),
-                    heads=_pct(tr, summary.support_heads),
-                    area=_pct(tr, summary.support_area),
+                    heads=percent(tr, summary.support_heads),
+                    area=percent(tr, summary.support_area),
                 )
                 + (_(" (passes)") if summary.passed else "")
             )

@@ -598,15 +598,6 @@ async def verdict(session: AsyncSession, campaign: ConsentCampaign) -> Verdict:
     return evaluate(ConsentRule(campaign.rule), ballots(await households(session, campaign)))
 
 
-async def set_flag(
-    session: AsyncSession, household: ConsentHousehold, *, flagged: bool
-) -> ConsentHousehold:
-    household.own_space_occupied = flagged
-    session.add(household)
-    await session.flush()
-    return household
-
-
 async def open_campaign(
     session: AsyncSession, campaign: ConsentCampaign, *, now: datetime
 ) -> list[int]:
@@ -856,14 +847,6 @@ async def campaigns_of(
         query = query.where(col(ConsentCampaign.status).in_([str(s) for s in statuses]))
     rows = await session.exec(query.order_by(col(ConsentCampaign.created_at).desc()))
     return list(rows.all())
-
-
-async def campaign_in(
-    session: AsyncSession, campaign_id: int, community_id: int
-) -> ConsentCampaign | None:
-    """The campaign, only if it belongs to `community_id` (ids in buttons are not keys)."""
-    campaign = await session.get(ConsentCampaign, campaign_id)
-    return campaign if campaign is not None and campaign.community_id == community_id else None
 
 
 def may_manage(role: Role | None) -> bool:

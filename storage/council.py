@@ -53,7 +53,6 @@ MEETING_REMINDER = "meeting_reminder"
 MEETING_RESULT = "meeting_result"  # 结果公示
 MEETING_CANCELLED = "meeting_cancelled"
 
-WAITING = frozenset({TopicStatus.OPEN})
 ON_THE_TABLE = frozenset({TopicStatus.OPEN, TopicStatus.SCHEDULED})  # can still be supported
 RESIDENT_ROLES = (Role.RESIDENT, Role.BUILDING_LEAD, Role.VOLUNTEER)
 MAX_TITLE = 200
@@ -334,13 +333,6 @@ def is_overdue(topic: CouncilTopic, now: datetime) -> bool:
 
 
 # --- meetings -----------------------------------------------------------------------------------
-
-
-async def meeting_in(
-    session: AsyncSession, meeting_id: int, community_id: int
-) -> CouncilMeeting | None:
-    meeting = await session.get(CouncilMeeting, meeting_id)
-    return meeting if meeting is not None and meeting.community_id == community_id else None
 
 
 def reminder_due(starts_at: datetime, tz: ZoneInfo, at: time) -> datetime:
