@@ -48,6 +48,7 @@ from handlers.flows import (
     cancel_row,
     current_state,
     finish,
+    flow_input,
     state_in,
 )
 from storage import consent
@@ -1493,6 +1494,9 @@ def register(renderers: Renderers) -> None:
     renderers.register(consent.CAMPAIGN_OPENED, render_opened)
     renderers.register(consent.CAMPAIGN_CLOSED, render_closed)
 
+
+# For a router that dispatches typed answers by flow name itself (flow -> handler).
+INPUTS = {FLOW: flow_input(on_text), VOTE_FLOW: flow_input(on_vote_text)}
 
 HANDLERS = [
     AwaitedInput({FLOW}, on_text, max_age=timedelta(hours=6)),

@@ -38,6 +38,7 @@ from handlers.flows import (
     cancel_row,
     current_state,
     finish,
+    flow_input,
     state_in,
 )
 from handlers.labels import category_label
@@ -567,6 +568,9 @@ def register(renderers: Renderers) -> None:
     renderers.register(council.TOPIC_CARD, render_topic_card)
     renderers.register(council.TOPIC_NEWS, render_topic_news)
 
+
+# For a router that dispatches typed answers by flow name itself (flow -> handler).
+INPUTS = {FLOW: flow_input(on_text)}
 
 HANDLERS = [
     AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),

@@ -29,6 +29,7 @@ from handlers.flows import (
     cancel_row,
     current_state,
     finish,
+    flow_input,
     state_in,
 )
 from handlers.labels import category_label
@@ -451,6 +452,9 @@ async def render_duty_reminder(
 def register(renderers: Renderers) -> None:
     renderers.register(roster.DUTY_REMINDER, render_duty_reminder)
 
+
+# For a router that dispatches typed answers by flow name itself (flow -> handler).
+INPUTS = {FLOW: flow_input(on_text)}
 
 HANDLERS = [
     AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),

@@ -78,6 +78,19 @@ class AwaitedInput(BaseHandler[Update, NotebookContext, None]):
         return isinstance(now, datetime) and now - state.updated_at <= self.max_age
 
 
+def flow_input(
+    callback: Callback,
+) -> Callable[[Update, NotebookContext, ChatState], Coroutine[Any, Any, None]]:
+    """The same answer handler with a central router's (update, context, state) signature, for
+    a router that looks the state up itself instead of `AwaitedInput`."""
+
+    async def handle(update: Update, context: NotebookContext, state: ChatState) -> None:
+        context.scope.extra[STATE_KEY] = state
+        await callback(update, context)
+
+    return handle
+
+
 async def ask(
     context: NotebookContext, chat_id: int, *, flow: str, step: str, data: dict[str, Any]
 ) -> None:

@@ -38,6 +38,7 @@ from handlers.flows import (
     cancel_row,
     current_state,
     finish,
+    flow_input,
     state_in,
 )
 from handlers.labels import category_label
@@ -1060,6 +1061,9 @@ def register(renderers: Renderers) -> None:
     renderers.register(council.MEETING_RESULT, render_result)
     renderers.register(council.MEETING_CANCELLED, render_cancelled)
 
+
+# For a router that dispatches typed answers by flow name itself (flow -> handler).
+INPUTS = {FLOW: flow_input(on_text)}
 
 HANDLERS = [
     AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
