@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import cast
 
 from babel.numbers import format_decimal
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -340,14 +339,7 @@ async def on_new(update: Update, context: NotebookContext) -> None:
         step="building",
         data={"community": member.community_id},
     )
-    buildings = (
-        await context.session.exec(
-            select(Building)
-            .where(Building.community_id == member.community_id)
-            .order_by(col(Building.sort_order), col(Building.name))
-            .limit(60)
-        )
-    ).all()
+    buildings = (await consent.buildings_of(context.session, member.community_id))[:60]
     buttons = [InlineKeyboardButton(b.name, callback_data=f"{PREFIX}b:{b.id}") for b in buildings]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     rows.append(cancel_row(context.tr))
@@ -376,14 +368,7 @@ async def on_building(update: Update, context: NotebookContext) -> None:
         step="unit",
         data={**state.data, "building": building.id},
     )
-    units = (
-        await context.session.exec(
-            select(Unit)
-            .where(Unit.building_id == building.id)
-            .order_by(col(Unit.sort_order), col(Unit.name))
-            .limit(30)
-        )
-    ).all()
+    units = (await consent.units_of(context.session, building.id or 0))[:30]
     rows = [[InlineKeyboardButton(_("The whole building"), callback_data=f"{PREFIX}u:0")]]
     buttons = [InlineKeyboardButton(u.name, callback_data=f"{PREFIX}u:{u.id}") for u in units]
     rows.extend(buttons[i : i + 3] for i in range(0, len(buttons), 3))

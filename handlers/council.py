@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -44,6 +43,7 @@ from handlers.flows import (
 from handlers.labels import category_label
 from storage import council
 from storage.categories import COMMUNITY_CATEGORIES
+from storage.consent import buildings_of
 from storage.council import CouncilError
 from storage.models import (
     Building,
@@ -217,14 +217,7 @@ async def on_text(update: Update, context: NotebookContext) -> None:
 async def _scope_buttons(context: NotebookContext, data: dict[str, object]) -> InlineKeyboardMarkup:
     _ = context.tr.gettext
     community_id = int(str(data["community"]))
-    buildings = (
-        await context.session.exec(
-            select(Building)
-            .where(Building.community_id == community_id)
-            .order_by(col(Building.sort_order), col(Building.name))
-            .limit(40)
-        )
-    ).all()
+    buildings = (await buildings_of(context.session, community_id))[:40]
     rows = [[InlineKeyboardButton(_("The whole community"), callback_data=f"{PREFIX}s:0")]]
     buttons = [InlineKeyboardButton(b.name, callback_data=f"{PREFIX}s:{b.id}") for b in buildings]
     rows.extend(buttons[i : i + 3] for i in range(0, len(buttons), 3))

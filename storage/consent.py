@@ -505,6 +505,24 @@ async def create_campaign(
     return campaign
 
 
+async def buildings_of(session: AsyncSession, community_id: int) -> list[Building]:
+    rows = await session.exec(
+        select(Building)
+        .where(Building.community_id == community_id)
+        .order_by(col(Building.sort_order), col(Building.name))
+    )
+    return list(rows.all())
+
+
+async def units_of(session: AsyncSession, building_id: int) -> list[Unit]:
+    rows = await session.exec(
+        select(Unit)
+        .where(Unit.building_id == building_id)
+        .order_by(col(Unit.sort_order), col(Unit.name))
+    )
+    return list(rows.all())
+
+
 async def unit_named(session: AsyncSession, *, building_id: int, name: str) -> Unit:
     """The building's unit of that name, created on first use (units are entered as needed)."""
     name = name.strip()[:100]
