@@ -279,7 +279,8 @@ async def on_visit(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("Only community staff can do this."))
         return
     await query.answer()
-    await _start_visit(context, query.message.chat.id)
+    assert query.from_user is not None
+    await _start_visit(context, query.from_user.id)  # typed answers: in the private chat
 
 
 async def _start_visit(context: NotebookContext, chat_id: int) -> None:
