@@ -28,17 +28,22 @@ from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue
 from bot.settings import Settings
 from handlers import (
+    campaigns,
     card_actions,
     cards,
+    council,
     digest,
+    duty,
     errors,
     export,
     fallback,
+    flows,
     followup,
     help,
     invites,
     issue_lookup,
     language,
+    meetings,
     my_issues,
     notebook_page,
     notifications,
@@ -87,6 +92,8 @@ class NotebookApplication(Application):
 def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
     """Every handler, in one commented list: (group, handler)."""
     return [
+        # -2: the sender's conversation state (chat_state), so a waiting flow gets their answer.
+        (-2, TypeHandler(Update, flows.load_chat_state)),
         # -1: cross-cutting: know who is writing and in which language, before any feature.
         (-1, TypeHandler(Update, load_person)),
         # 0: features, one module each.
@@ -107,10 +114,14 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
         *((0, h) for h in issue_lookup.HANDLERS),  # /issue N (staff)
         *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period
-        *(
-            (0, h) for h in notebook_page.HANDLERS
-        ),  # /notebook (staff): red and black entries, paged
+        *((0, h) for h in notebook_page.HANDLERS),  # /notebook (staff): red and black entries
         *((0, h) for h in export.HANDLERS),  # /export (secretary): XLSX, CSV, printable PDF
+        # the courtyard council, consent campaigns, the service desk
+        *((0, h) for h in flows.HANDLERS),  # the Cancel button of any typed-answer flow
+        *((0, h) for h in council.HANDLERS),  # /propose, /topics, support, grading (小院议事堂)
+        *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
+        *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
+        *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗), /desk: a visit at the desk
         # then: /cancel, and every other private message (replies, flows, new reports)
         *((0, h) for h in private_messages.HANDLERS),
         # last in group 0: stale or forged buttons and unknown commands still get an answer
@@ -129,6 +140,10 @@ def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand
         BotCommand("profile", _("My building, language and phone")),
         BotCommand("cancel", _("Stop what we are doing")),
         BotCommand("language", _("Choose a language")),
+        BotCommand("propose", _("Bring a matter to the courtyard council")),
+        BotCommand("topics", _("The courtyard council's topics")),
+        BotCommand("vote", _("Your household's vote on a building project")),
+        BotCommand("duty", _("Who is at the service desk")),
     ]
 
 
@@ -196,6 +211,10 @@ def build_application(
     reminders.register(notebook.renderers)
     cards.register(notebook.renderers)  # the staff card: posted, then edited in place
     digest.register(notebook.renderers, settings.digest_policy)  # the weekly digest (outbox)
+    council.register(notebook.renderers)
+    meetings.register(notebook.renderers)
+    campaigns.register(notebook.renderers)
+    duty.register(notebook.renderers)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

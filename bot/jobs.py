@@ -16,6 +16,7 @@ from bot import dispatch
 from handlers import followup
 from storage import inbox
 from storage.reminders import plan_reminders
+from storage.roster import plan_duty_reminders
 
 if TYPE_CHECKING:
     from bot.app import NotebookApplication
@@ -29,6 +30,7 @@ async def run_reminders(app: NotebookApplication) -> int:
     now = nb.clock()
     async with nb.db.session() as session:
         queued = await plan_reminders(session, now=now, policy=nb.settings.reminder_policy)
+        queued += await plan_duty_reminders(session, now=now, hours=nb.settings.desk_hours)
     await dispatch.dispatch_due(app, now=now)
     return queued
 

@@ -19,8 +19,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from storage.categories import TimeLimits
+from storage.council import CouncilPolicy
 from storage.digest import DigestPolicy
 from storage.reminders import ReminderPolicy
+from storage.roster import DeskHours, parse_hours
 from storage.schedule import parse_clock
 
 SUPPORTED_LOCALES = ("zh_Hans", "en")
@@ -114,6 +116,13 @@ class Settings(BaseSettings):
     rate_limit_chat_per_second: float = Field(default=1, gt=0)
     # The sandbox's web page (python -m bot without a token): http://127.0.0.1:<port>.
     sandbox_port: int = Field(default=8080, ge=0, le=65535)
+    # Courtyard council (Shaoxing consultation standard) and the service desk (百通岗).
+    council_quick_hours: int = Field(default=48, ge=1)
+    council_deep_working_days: int = Field(default=5, ge=1)
+    meeting_reminder_time: str = "18:00"  # the evening before a meeting
+    desk_morning: str = "08:30-12:00"
+    desk_afternoon: str = "14:00-17:30"
+    duty_reminder_time: str = "19:00"  # the evening before a desk shift
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -132,7 +141,13 @@ class Settings(BaseSettings):
         return normalise_database_url(value)
 
     @field_validator(
-        "quiet_hours_start", "quiet_hours_end", "overdue_nudge_time", "agenda_time", "digest_time"
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "overdue_nudge_time",
+        "agenda_time",
+        "digest_time",
+        "meeting_reminder_time",
+        "duty_reminder_time",
     )
     @classmethod
     def _clock(cls, value: str) -> str:
@@ -143,6 +158,12 @@ class Settings(BaseSettings):
     @classmethod
     def _weights(cls, value: str) -> str:
         parse_weights(value)
+        return value
+
+    @field_validator("desk_morning", "desk_afternoon")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
         return value
 
     @field_validator("timezone")
@@ -230,6 +251,22 @@ class Settings(BaseSettings):
             partly_counts_as_resolved=self.resolution_counts_partly,
             repeat_min_issues=self.repeat_min_issues,
             repeat_window=timedelta(days=self.repeat_window_days),
+        )
+
+    @property
+    def council_policy(self) -> CouncilPolicy:
+        return CouncilPolicy(
+            quick_hours=self.council_quick_hours,
+            deep_working_days=self.council_deep_working_days,
+            meeting_reminder_at=parse_clock(self.meeting_reminder_time),
+        )
+
+    @property
+    def desk_hours(self) -> DeskHours:
+        return DeskHours(
+            morning=parse_hours(self.desk_morning),
+            afternoon=parse_hours(self.desk_afternoon),
+            reminder_at=parse_clock(self.duty_reminder_time),
         )
 
     @property

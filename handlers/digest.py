@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from bot.dispatch import Rendered, Renderer, Renderers
 from bot.i18n import Translator
 from handlers.charts import digest_chart
 from handlers.common import escape, is_private
+from handlers.council_digest import digest_section
 from handlers.fitting import CAPTION_LIMIT, clip, fits
 from handlers.formats import period_label, span
 from handlers.labels import category_label
@@ -205,11 +207,20 @@ def _sections(
     return lines
 
 
-def digest_text(tr: Translator, digest: Digest, community: str, *, weekly: bool = False) -> str:
-    """The digest as one message that fits Telegram's limit."""
+def digest_text(
+    tr: Translator,
+    digest: Digest,
+    community: str,
+    *,
+    weekly: bool = False,
+    council: Sequence[str] = (),
+) -> str:
+    """The digest as one message that fits Telegram's limit; `council` are the courtyard
+    council's lines (open consent votes, topics past their time limit)."""
     caps: ListCaps | None = ListCaps()
+    tail = ["", *council] if council else []
     while caps is not None:
-        text = "\n".join(_sections(tr, digest, community, caps, weekly=weekly))
+        text = "\n".join([*_sections(tr, digest, community, caps, weekly=weekly), *tail])
         if fits(text):
             return text
         caps = caps.smaller()
@@ -255,7 +266,11 @@ def weekly_renderer(policy: DigestPolicy) -> Renderer:
             except Exception:
                 log.exception("digest chart for community %s was not sent", community.id)
 
-        return Rendered(digest_text(tr, digest, name, weekly=True), after_send=chart_after_text)
+        council = await digest_section(session, community.id, end, tr)
+        return Rendered(
+            digest_text(tr, digest, name, weekly=True, council=council),
+            after_send=chart_after_text,
+        )
 
     return render_weekly
 
@@ -298,7 +313,8 @@ async def digest_command(update: Update, context: NotebookContext) -> None:
         now=context.now(),
         policy=context.notebook.settings.digest_policy,
     )
-    await message.reply_text(digest_text(context.tr, digest, community.name))
+    council = await digest_section(context.session, community.id, context.now(), context.tr)
+    await message.reply_text(digest_text(context.tr, digest, community.name, council=council))
     await send_chart(context.bot, message.chat.id, context.tr, digest, community.name)
 
 

@@ -31,6 +31,10 @@ async def help_text(context: NotebookContext) -> str:
         _("/profile: your building, language and phone"),
         _("/cancel: stop what we are doing"),
         _("/language: choose your language"),
+        _("/propose: bring a matter to the courtyard council (小院议事堂)"),
+        _("/topics: the council's topics; support your neighbours'"),
+        _("/vote: your household's say on a building project (an elevator…)"),
+        _("/duty: who is at the service desk (百通岗) now and this week"),
     ]
     if Role(member.role) in STAFF_ROLES:
         lines.append(_("/log: note an issue a resident raised by phone or in person"))
@@ -42,6 +46,9 @@ async def help_text(context: NotebookContext) -> str:
         lines.append(_("/notebook: the notebook page for today or a week"))
         lines.append(_("/digest: how the community did, with the three rates"))
         lines.append(_("/export: spreadsheets and a printable notebook (secretary)"))
+        lines.append(_("/meeting: courtyard council meetings, minutes and decisions"))
+        lines.append(_("/campaign: consent votes: households, door-to-door votes, mediation"))
+        lines.append(_("/desk: log a visit at the service desk"))
     return "\n".join(lines)
 
 

@@ -191,3 +191,60 @@ async def test_digest_on_demand_for_staff_only(
         await xu.expect_message(contains="民情汇总只给社区工作人员看")
         await xu.expect_no_message(timeout=1)  # and no chart
     assert bot_errors(emulator) == []
+
+
+async def test_the_weekly_digest_shows_open_consent_votes_and_late_council_topics(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    from decimal import Decimal
+
+    from sqlmodel import select
+
+    from bot.settings import load_settings
+    from storage import consent
+    from storage.consent import ConsentRule, HouseholdRow, VoteChoice
+    from storage.council import propose_topic
+    from storage.models import Building
+
+    xie, wang, li = (emulator.user(first_name=n, language_code="zh-hans") for n in "谢王李")
+    month = await build_known_month(db, clock, secretary_tg=xie.id, worker_tg=wang.id, li_tg=li.id)
+    community = month.community
+    assert community.id is not None
+    clock.current = cq(11, 10, 9)
+    async with db.session() as session:
+        building = (
+            await session.exec(select(Building).where(Building.community_id == community.id))
+        ).first()
+        assert building is not None and building.id is not None
+        campaign = await consent.create_campaign(
+            session,
+            community_id=community.id,
+            building_id=building.id,
+            question="2栋加装电梯？",
+            rule=ConsentRule.ART278,
+            created_by_id=None,
+            now=clock(),
+        )
+        rows = [HouseholdRow(str(r), None, Decimal("80"), None) for r in (101, 201, 301, 401)]
+        await consent.save_households(session, campaign, rows, now=clock())
+        await consent.open_campaign(session, campaign, now=clock())
+        homes = await consent.households(session, campaign)
+        await consent.cast_vote(session, campaign, homes[0], choice=VoteChoice.AGREE, now=clock())
+        await propose_topic(
+            session,
+            community_id=community.id,
+            proposer_id=month.resident.id,
+            title="楼下晾衣架",
+            description="希望装一排晾衣架",
+            building_id=None,
+            now=clock(),
+            policy=load_settings(_env_file=None).council_policy,
+            tz=CQ,
+        )
+    clock.current = cq(11, 16, 8)  # Monday 08:00: the topic waited past its 48 hours
+    async with running_bot(emulator, db, clock) as app:
+        await run_reminders(app)
+        text = await xie.expect_message(contains="民情周报：邢家桥社区")
+    assert "2栋加装电梯？" in text.text and "25.0%" in text.text  # 1 of 4 households agrees
+    assert "楼下晾衣架" in text.text
+    assert bot_errors(emulator) == []

@@ -1,0 +1,369 @@
+"""Council timing, meeting times, the desk roster and the digest's figures, as plain domain
+functions with the clock passed in. 2 November 2026 is a Monday; Chongqing is UTC+8."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+
+from storage import consent, council, roster
+from storage.consent import HouseholdRow
+from storage.council import CouncilPolicy, add_working_days, parse_meeting_time, topic_due
+from storage.db import Database
+from storage.models import (
+    Building,
+    CampaignStatus,
+    Channel,
+    ConsentRule,
+    DutyShift,
+    Outbox,
+    Role,
+    TopicGrade,
+    VoteChoice,
+)
+from storage.roster import DeskHours, Half
+from tests.factories import FakeClock, make_community, make_member
+
+CQ = ZoneInfo("Asia/Shanghai")
+POLICY = CouncilPolicy()
+
+
+def cq(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=CQ).astimezone(UTC)
+
+
+# --- consultation timing -------------------------------------------------------------------------
+
+
+def test_working_days_skip_the_weekend() -> None:
+    # raised Monday 10:00: Tue Wed Thu Fri Mon -> by the end of next Monday
+    assert add_working_days(cq(2, 10), 5, CQ) == cq(10, 0)
+    # raised Friday: Mon..Fri of next week
+    assert add_working_days(cq(6, 16), 5, CQ) == cq(14, 0)
+    # raised on Saturday night: the weekend does not count
+    assert add_working_days(cq(7, 23), 5, CQ) == cq(14, 0)
+    assert add_working_days(cq(7, 23), 1, CQ) == cq(10, 0)
+
+
+def test_quick_topics_have_48_hours_deep_ones_five_working_days() -> None:
+    raised = cq(6, 9)  # Friday morning
+    assert topic_due(raised, TopicGrade.QUICK, POLICY, CQ) == cq(8, 9)
+    assert topic_due(raised, None, POLICY, CQ) == cq(8, 9)  # not graded yet: the quick limit
+    assert topic_due(raised, TopicGrade.DEEP, POLICY, CQ) == cq(14, 0)
+    custom = CouncilPolicy(quick_hours=24, deep_working_days=2)
+    assert topic_due(raised, TopicGrade.QUICK, custom, CQ) == cq(7, 9)
+    assert topic_due(raised, TopicGrade.DEEP, custom, CQ) == cq(11, 0)  # Mon, Tue
+
+
+def test_meeting_times_are_read_the_way_people_type_them() -> None:
+    now = cq(2, 9)
+    assert parse_meeting_time("12-05 19:30", now=now, tz=CQ) == cq(5, 19, 30, month=12)
+    assert parse_meeting_time("12月5日 19点30", now=now, tz=CQ) == cq(5, 19, 30, month=12)
+    assert parse_meeting_time("12/5 19：30", now=now, tz=CQ) == cq(5, 19, 30, month=12)
+    assert parse_meeting_time("2026-11-03 8:00", now=now, tz=CQ) == cq(3, 8)
+    assert parse_meeting_time("11-04 19点", now=now, tz=CQ) == cq(4, 19)
+    # a date already gone this year means next year
+    assert parse_meeting_time("01-10 19:00", now=now, tz=CQ) == datetime(
+        2027, 1, 10, 19, 0, tzinfo=CQ
+    ).astimezone(UTC)
+    # today, but earlier: stays today (the caller refuses a time that has passed)
+    assert parse_meeting_time("11-02 08:00", now=now, tz=CQ) == cq(2, 8)
+    for bad in ("tomorrow", "02-30 19:00", "12-05 25:00", "12-05", ""):
+        assert parse_meeting_time(bad, now=now, tz=CQ) is None
+
+
+def test_reminder_is_the_evening_before() -> None:
+    assert council.reminder_due(cq(5, 19, 30), CQ, time(18, 0)) == cq(4, 18)
+
+
+async def test_overdue_topics_are_the_open_unhandled_ones_past_their_limit(
+    db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    assert community.id is not None
+    async with db.session() as session:
+        resident = await make_member(session, community, name="老许")
+        secretary = await make_member(session, community, Role.SECRETARY, name="谢兰")
+        assert resident.id and secretary.id
+
+        async def propose(title: str):
+            return await council.propose_topic(
+                session,
+                community_id=community.id,
+                proposer_id=resident.id,
+                title=title,
+                description="…",
+                building_id=None,
+                now=clock(),
+                policy=POLICY,
+                tz=CQ,
+            )
+
+        waiting = await propose("无人理睬")  # never graded
+        quick = await propose("路灯")
+        deep = await propose("加装电梯")
+        answered = await propose("垃圾分类")
+        await council.grade_topic(
+            session,
+            quick,
+            grade=TopicGrade.QUICK,
+            actor_id=secretary.id,
+            now=clock(),
+            policy=POLICY,
+            tz=CQ,
+        )
+        await council.grade_topic(
+            session,
+            deep,
+            grade=TopicGrade.DEEP,
+            actor_id=secretary.id,
+            now=clock(),
+            policy=POLICY,
+            tz=CQ,
+        )
+        await council.answer_topic(
+            session, answered, text="下周一起", actor_id=secretary.id, now=clock()
+        )
+        now = clock() + timedelta(hours=47)
+        assert await council.overdue_topics(session, community.id, now) == []
+        now = clock() + timedelta(hours=49)
+        assert [t.title for t in await council.overdue_topics(session, community.id, now)] == [
+            "无人理睬",
+            "路灯",
+        ]
+        # deep: raised Monday 09:00, five working days -> overdue from Tuesday next week
+        late = cq(10, 0) + timedelta(minutes=1)
+        titles = [t.title for t in await council.overdue_topics(session, community.id, late)]
+        assert titles == ["无人理睬", "路灯", "加装电梯"]
+        assert council.is_overdue(deep, late) and not council.is_overdue(answered, late)
+        # another community's topics never show
+        assert await council.overdue_topics(session, community.id + 99, late) == []
+        assert waiting.id is not None
+
+
+# --- the desk roster -----------------------------------------------------------------------------
+
+
+def test_on_duty_and_the_next_shift_day() -> None:
+    hours = DeskHours()
+    monday_am = DutyShift(id=1, community_id=1, person_id=1, weekday=0, half=Half.AM)
+    thursday_pm = DutyShift(id=2, community_id=1, person_id=2, weekday=3, half=Half.PM)
+    shifts = [monday_am, thursday_pm]
+    assert roster.on_duty(shifts, cq(2, 9), hours, CQ) == [monday_am]
+    assert roster.on_duty(shifts, cq(2, 12), hours, CQ) == []  # the morning ended at 12:00
+    assert roster.on_duty(shifts, cq(5, 14), hours, CQ) == [thursday_pm]
+    assert roster.next_shift_day(monday_am, cq(2, 8), hours, CQ).isoformat() == "2026-11-02"
+    assert roster.next_shift_day(monday_am, cq(2, 9), hours, CQ).isoformat() == "2026-11-09"
+    assert roster.next_shift_day(thursday_pm, cq(2, 9), hours, CQ).isoformat() == "2026-11-05"
+
+
+async def test_duty_reminders_come_the_evening_before_once_per_day(
+    db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    hours = DeskHours()
+    async with db.session() as session:
+        worker = await make_member(session, community, Role.WORKER, name="王网格")
+        resident = await make_member(session, community, name="老许")
+        assert community.id and worker.id and resident.id
+        for half in (Half.AM, Half.PM):  # all of Thursday
+            assert await roster.toggle_shift(
+                session,
+                community_id=community.id,
+                person_id=worker.id,
+                weekday=3,
+                half=half,
+                now=clock(),
+            )
+        # residents do not take desk shifts
+        try:
+            await roster.toggle_shift(
+                session,
+                community_id=community.id,
+                person_id=resident.id,
+                weekday=0,
+                half=Half.AM,
+                now=clock(),
+            )
+        except roster.RosterError:
+            pass
+        else:
+            raise AssertionError("a resident was given a shift")
+        assert await roster.plan_duty_reminders(session, now=cq(4, 18, 59), hours=hours) == 0
+        assert await roster.plan_duty_reminders(session, now=cq(4, 19), hours=hours) == 1
+        assert await roster.plan_duty_reminders(session, now=cq(4, 21), hours=hours) == 0
+        rows = (await session.exec(select(Outbox))).all()
+        assert [r.dedupe_key for r in rows] == [f"duty:{worker.id}:2026-11-05"]
+        # taking the shift away again: toggling twice
+        assert not await roster.toggle_shift(
+            session,
+            community_id=community.id,
+            person_id=worker.id,
+            weekday=3,
+            half=Half.AM,
+            now=clock(),
+        )
+
+
+async def test_a_desk_visit_is_an_issue_with_channel_desk(db: Database, clock: FakeClock) -> None:
+    from storage.categories import TimeLimits
+
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        worker = await make_member(session, community, Role.WORKER, name="王网格")
+        assert community.id and worker.id
+        issue = await roster.log_desk_visit(
+            session,
+            community_id=community.id,
+            worker_id=worker.id,
+            resident_name="张大爷",
+            category="civil_affairs",
+            description="办理高龄补贴",
+            now=clock(),
+            limits=TimeLimits(),
+        )
+        assert issue.channel == Channel.DESK and issue.logged_by_id == worker.id
+        assert issue.reporter_id is not None and issue.reporter_id != worker.id
+        await roster.handled_at_desk(
+            session, issue, worker_id=worker.id, note="当场办结", now=clock()
+        )
+        assert issue.status == "resolved" and issue.owner_id == worker.id
+
+
+# --- the digest's campaign figures ---------------------------------------------------------------
+
+
+async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
+    db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        assert community.id is not None
+        building = (
+            await session.exec(select(Building).where(Building.community_id == community.id))
+        ).first()
+        assert building is not None and building.id is not None
+        campaign = await consent.create_campaign(
+            session,
+            community_id=community.id,
+            building_id=building.id,
+            question="加装电梯？",
+            rule=ConsentRule.ART278,
+            created_by_id=None,
+            now=clock(),
+        )
+        rows = [
+            HouseholdRow("101", None, Decimal("60"), True),
+            HouseholdRow("201", None, Decimal("80"), None),
+            HouseholdRow("301", None, Decimal("80"), None),
+            HouseholdRow("401", None, None, None),
+        ]
+        await consent.save_households(session, campaign, rows, now=clock())
+        draft = await consent.open_campaigns_summary(session, community.id, clock())
+        assert draft == []  # drafts are not open yet
+        await consent.open_campaign(session, campaign, now=clock())
+        opened = clock()
+        clock.advance(hours=1)
+        homes = {h.room: h for h in await consent.households(session, campaign)}
+        await consent.cast_vote(
+            session, campaign, homes["201"], choice=VoteChoice.AGREE, now=clock()
+        )
+        await consent.cast_vote(
+            session, campaign, homes["101"], choice=VoteChoice.DISAGREE, now=clock()
+        )
+        [summary] = await consent.open_campaigns_summary(session, community.id, clock())
+        assert summary.households == 4 and summary.agreeing == 1
+        assert summary.support_heads == Fraction(1, 4)
+        assert summary.support_area == Fraction(80, 220)  # known areas only
+        assert not summary.passed
+        # as of a moment before the votes, nothing yet
+        [earlier] = await consent.open_campaigns_summary(
+            session, community.id, opened + timedelta(minutes=30)
+        )
+        assert earlier.support_heads == 0
+        await consent.close_campaign(session, campaign, now=clock())
+        assert campaign.status == CampaignStatus.CLOSED
+        assert await consent.open_campaigns_summary(session, community.id, clock()) == []
+
+
+async def test_the_digest_section_gives_support_rates_and_late_topics(
+    db: Database, clock: FakeClock
+) -> None:
+    from bot.i18n import I18n
+    from handlers.council_digest import digest_section
+
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        assert community.id is not None
+        resident = await make_member(session, community, name="老许")
+        assert resident.id is not None
+        building = (
+            await session.exec(select(Building).where(Building.community_id == community.id))
+        ).first()
+        assert building is not None and building.id is not None
+        campaign = await consent.create_campaign(
+            session,
+            community_id=community.id,
+            building_id=building.id,
+            question="加装电梯 <1栋>",
+            rule=ConsentRule.ART278,
+            created_by_id=None,
+            now=clock(),
+        )
+        rows = [HouseholdRow(str(r), None, Decimal("80"), None) for r in (101, 201, 301, 401)]
+        await consent.save_households(session, campaign, rows, now=clock())
+        await consent.open_campaign(session, campaign, now=clock())
+        [home, *_rest] = await consent.households(session, campaign)
+        await consent.cast_vote(session, campaign, home, choice=VoteChoice.AGREE, now=clock())
+        await council.propose_topic(
+            session,
+            community_id=community.id,
+            proposer_id=resident.id,
+            title="路灯不亮",
+            description="…",
+            building_id=None,
+            now=clock(),
+            policy=POLICY,
+            tz=CQ,
+        )
+        i18n = I18n(default_locale="zh_Hans")
+        now = clock() + timedelta(hours=50)
+        zh = await digest_section(session, community.id, now, i18n.translator("zh_Hans", CQ))
+        en = await digest_section(session, community.id, now, i18n.translator("en", CQ))
+        assert await digest_section(session, community.id + 1, now, i18n.translator("en", CQ)) == []
+    assert en[0] == "Consent votes open:"
+    assert en[1] == "• #1 加装电梯 &lt;1栋&gt;: support 25.0% of households, 25.0% of floor area"
+    assert en[2] == "Council topics waiting past their time limit (1):"
+    assert en[3] == "• #1 路灯不亮, 2 hours late"
+    assert "25.0%" in zh[1] and "路灯不亮" in zh[3]
+
+
+def test_council_and_desk_settings_are_read_and_checked() -> None:
+    import pytest
+
+    from bot.settings import SettingsError, load_settings
+
+    settings = load_settings(
+        _env_file=None,
+        council_quick_hours=24,
+        council_deep_working_days=3,
+        meeting_reminder_time="17:30",
+        desk_morning="09:00-11:30",
+        duty_reminder_time="20:00",
+    )
+    assert settings.council_policy == CouncilPolicy(24, 3, time(17, 30))
+    assert settings.desk_hours.morning == (time(9), time(11, 30))
+    assert settings.desk_hours.afternoon == (time(14), time(17, 30))
+    assert settings.desk_hours.reminder_at == time(20)
+    for name, bad, message in [
+        ("desk_afternoon", "17:30-14:00", "DESK_AFTERNOON: the shift must end after it starts"),
+        ("desk_morning", "morning", "DESK_MORNING: expected HH:MM-HH:MM"),
+        ("meeting_reminder_time", "6pm", "MEETING_REMINDER_TIME"),
+        ("council_quick_hours", 0, "COUNCIL_QUICK_HOURS"),
+    ]:
+        with pytest.raises(SettingsError, match=message):
+            load_settings(_env_file=None, **{name: bad})
