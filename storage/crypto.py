@@ -17,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import Dialect
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SEALED_PREFIX = "enc1:"
@@ -106,7 +105,9 @@ class EncryptedString(sa.types.TypeDecorator[str]):
             return value
         cipher = cipher_of(dialect)
         if cipher is None:
-            raise PhoneKeyError("no PHONE_ENCRYPTION_KEY: refusing to store a phone number in clear")
+            raise PhoneKeyError(
+                "no PHONE_ENCRYPTION_KEY: refusing to store a phone number in clear"
+            )
         return cipher.seal(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
@@ -153,9 +154,6 @@ async def reseal_phones(session: AsyncSession, cipher: PhoneCipher) -> int:
         sealed = cipher.reseal(value) if is_sealed(value) else cipher.seal(value)
         if sealed == value:
             continue
-        await session.exec(
-            sa.update(table).where(table.c.id == person_id).values(phone=sealed)  # type: ignore[call-overload]
-        )
+        await session.exec(sa.update(table).where(table.c.id == person_id).values(phone=sealed))
         changed += 1
     return changed
-
