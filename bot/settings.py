@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from storage.categories import TimeLimits
+from storage.crypto import PhoneCipher, PhoneKeyError
 from storage.reminders import ReminderPolicy
 from storage.schedule import parse_clock
 
@@ -86,6 +87,16 @@ class Settings(BaseSettings):
     rate_limit_overall_per_second: float = Field(default=30, gt=0)
     rate_limit_group_per_minute: float = Field(default=20, gt=0)
     rate_limit_chat_per_second: float = Field(default=1, gt=0)
+    # Operations (README "Operations"): logs, the health endpoint, daily SQLite backups.
+    log_format: Literal["text", "json"] = "text"
+    health_port: int | None = Field(default=None, ge=0, le=65535)  # see health_server_port
+    health_listen: str = "127.0.0.1"
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=7, ge=1)
+    backup_time: str = "03:30"
+    # Privacy (README "Privacy"): retention of closed issues' personal data, phone encryption.
+    retention_days: int = Field(default=730, ge=1)
+    phone_encryption_key: SecretStr | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -104,7 +115,12 @@ class Settings(BaseSettings):
         return normalise_database_url(value)
 
     @field_validator(
-        "quiet_hours_start", "quiet_hours_end", "overdue_nudge_time", "agenda_time", "digest_time"
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "overdue_nudge_time",
+        "agenda_time",
+        "digest_time",
+        "backup_time",
     )
     @classmethod
     def _clock(cls, value: str) -> str:
@@ -131,6 +147,27 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("health_port", "backup_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("phone_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            PhoneCipher(value.get_secret_value())
+        except PhoneKeyError as exc:
+            raise ValueError("not a Fernet key (make one with `python -m bot keygen`)") from exc
+        return value
 
     @field_validator("webhook_url")
     @classmethod
@@ -188,6 +225,13 @@ class Settings(BaseSettings):
     @property
     def quiet_hours(self) -> tuple[time, time]:
         return parse_clock(self.quiet_hours_start), parse_clock(self.quiet_hours_end)
+
+    @property
+    def health_server_port(self) -> int | None:
+        """HEALTH_PORT: unset means 8081 in webhook mode and off when polling; 0 means off."""
+        if self.health_port is None:
+            return 8081 if self.webhook_url else None
+        return self.health_port or None
 
     @property
     def tz(self) -> ZoneInfo:
