@@ -6,6 +6,8 @@ production runs.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,15 +24,27 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import jobs
+from bot import jobs, logs, operations
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.settings import Settings
-from handlers import errors, help, invites, language, notifications, reminders, start
+from handlers import (
+    errors,
+    help,
+    invites,
+    language,
+    notifications,
+    privacy,
+    reminders,
+    staff_admin,
+    start,
+)
 from handlers.common import load_person
 from storage import migrate
 from storage.db import Database
 from storage.types import utcnow
+
+log = logging.getLogger(__name__)
 
 
 class NotebookApplication(Application):
@@ -39,16 +53,23 @@ class NotebookApplication(Application):
     def __init__(self, *, notebook: Notebook, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.notebook = notebook
+        self.operations = operations.Operations()
 
     async def process_update(self, update: object) -> None:
         # The single place a session is opened for an update: everything the handlers write
         # commits together when the update is done (or rolls back in the error handler).
-        async with self.notebook.db.session() as session:
-            token = CURRENT_SCOPE.set(UpdateScope(session=session))
-            try:
-                await super().process_update(update)
-            finally:
-                CURRENT_SCOPE.reset(token)
+        # Logs meanwhile carry the update id and the issue it touched (bot/logs.py).
+        started = time.monotonic()
+        with logs.update_context(update):
+            async with self.notebook.db.session() as session:
+                logs.watch_issues(session)
+                token = CURRENT_SCOPE.set(UpdateScope(session=session))
+                try:
+                    await super().process_update(update)
+                finally:
+                    CURRENT_SCOPE.reset(token)
+            log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
+        await operations.update_processed(self)  # liveness for /healthz and `status`
 
 
 def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
@@ -61,6 +82,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in help.HANDLERS),  # /help
         *((0, h) for h in language.HANDLERS),  # /language
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
+        *((0, h) for h in staff_admin.HANDLERS),  # /staff: deactivate, hand over; revoke links
+        *((0, h) for h in privacy.HANDLERS),  # /mydata, /forget
     ]
 
 
@@ -71,6 +94,8 @@ def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand
         BotCommand("start", _("Start, or join a community")),
         BotCommand("help", _("What I can do for you")),
         BotCommand("language", _("Choose a language")),
+        BotCommand("mydata", _("What the notebook keeps about me")),
+        BotCommand("forget", _("Delete my personal data")),
     ]
 
 
@@ -84,10 +109,12 @@ async def on_startup(app: Application) -> None:
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "en"), language_code="en")
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "zh_Hans"), language_code="zh")
     jobs.schedule(app)
+    await operations.start(app)  # key check, presence, health endpoint, retention, backups
 
 
 async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
+    await operations.stop(app)
     await app.notebook.db.dispose()
 
 
@@ -97,9 +124,11 @@ def build_application(
     db: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> NotebookApplication:
+    db = db or Database(settings.database_url)
+    db.set_phone_key(operations.resolve_phone_key(settings, create=True))
     notebook = Notebook(
         settings=settings,
-        db=db or Database(settings.database_url),
+        db=db,
         i18n=I18n(default_locale=settings.default_locale),
         clock=clock,
     )
@@ -129,6 +158,7 @@ def build_application(
     assert isinstance(app, NotebookApplication)
     notifications.register(notebook.renderers)
     reminders.register(notebook.renderers)
+    staff_admin.register(notebook.renderers)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

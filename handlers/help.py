@@ -28,9 +28,13 @@ async def help_text(context: NotebookContext) -> str:
         "",
         _("Just write to me about any problem: I will note it and tell you who handles it."),
         _("/language: choose your language"),
+        _("/mydata: everything the notebook keeps about you"),
+        _("/forget: delete your personal data"),
     ]
     if Role(member.role) in STAFF_ROLES:
         lines.append(_("/invite: links for new workers and residents (secretary)"))
+    if Role(member.role) is Role.SECRETARY:
+        lines.append(_("/staff: a worker who left, or handing over the secretary role"))
     return "\n".join(lines)
 
 
