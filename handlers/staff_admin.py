@@ -409,8 +409,8 @@ async def render_offer(session: AsyncSession, row: Outbox, tr: Translator) -> Re
     markup = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Accept"), callback_data=f"{ANSWER}y:{offer.id}"),
-                InlineKeyboardButton(_("Decline"), callback_data=f"{ANSWER}n:{offer.id}"),
+                InlineKeyboardButton(_("Accept the role"), callback_data=f"{ANSWER}y:{offer.id}"),
+                InlineKeyboardButton(_("Decline the role"), callback_data=f"{ANSWER}n:{offer.id}"),
             ]
         ]
     )
