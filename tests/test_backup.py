@@ -241,6 +241,7 @@ async def test_daily_backups_keep_only_the_newest(
             _path(sqlite_db), folder, keep=3, now=start + timedelta(days=day)
         )
         assert info.issues == 1
+        assert len(removed) == (1 if day >= 3 else 0)
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
         "my-notes.txt",
