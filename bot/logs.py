@@ -38,6 +38,7 @@ QUIET_LOGGERS = {
     "telegram": logging.INFO,
     "httpx": logging.WARNING,  # every request URL, and the URL carries the bot token
     "httpcore": logging.WARNING,
+    "sqlalchemy": logging.WARNING,  # statements with their parameters (drafts, texts) at INFO
     "apscheduler": logging.WARNING,  # "Running job …" every 30 seconds
     "aiohttp.access": logging.WARNING,
     "tornado.access": logging.WARNING,
