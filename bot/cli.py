@@ -84,18 +84,6 @@ def run_bot(settings: Settings) -> None:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
-async def db_upgrade(settings: Settings) -> None:
-    from storage import migrate
-    from storage.db import Database
-
-    db = Database(settings.database_url)
-    try:
-        await migrate.upgrade(db)
-        print(f"database at revision {await migrate.current_revision(db)}")
-    finally:
-        await db.dispose()
-
-
 def _database(settings: Settings) -> Database:
     """The database, with the phone key when there is one (never generating one here)."""
     from bot.operations import resolve_phone_key
@@ -104,6 +92,17 @@ def _database(settings: Settings) -> Database:
     db = Database(settings.database_url)
     db.set_phone_key(resolve_phone_key(settings, create=False))
     return db
+
+
+async def db_upgrade(settings: Settings) -> None:
+    from storage import migrate
+
+    db = _database(settings)  # with the key, the migrations encrypt phones as they go
+    try:
+        await migrate.upgrade(db)
+        print(f"database at revision {await migrate.current_revision(db)}")
+    finally:
+        await db.dispose()
 
 
 async def db_downgrade(settings: Settings, revision: str) -> None:
@@ -126,9 +125,17 @@ def _now() -> datetime:
 
 
 def _pg_dump_recipe(settings: Settings, target: str) -> str:
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
 
-    url = make_url(settings.database_url).set(drivername="postgresql", password=None)
+    parsed = make_url(settings.database_url)
+    # without the password: pg_dump takes it from ~/.pgpass or PGPASSWORD
+    url = URL.create(
+        "postgresql",
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+    )
     return (
         "PostgreSQL is backed up with pg_dump, not with this command: "
         f"pg_dump --format=custom --file={target} '{url.render_as_string()}' "

@@ -43,6 +43,7 @@ QUIET_LOGGERS = {
     "aiohttp.access": logging.WARNING,
     "tornado.access": logging.WARNING,
     "aiosqlite": logging.INFO,
+    "alembic.runtime.plugins": logging.WARNING,  # a line per plugin at every start
     "asyncio": logging.INFO,
 }
 
