@@ -64,7 +64,7 @@ async def test_retention_backup_and_presence_jobs(
 
         if db.is_sqlite:  # a daily copy, and only BACKUP_KEEP of them
             assert "backup" in names
-            for day in range(3):
+            for _day in range(3):
                 path = await operations.run_daily_backup(app)
                 assert path is not None and path.exists()
                 clock.advance(days=1)
