@@ -240,8 +240,12 @@ async def start(app: NotebookApplication) -> None:
             port=port,
             extra=lambda: _instance_info(app),
         )
-        await server.start()
-        app.operations.health_server = server
+        try:
+            await server.start()
+        except OSError as exc:  # residents come first: serve them, and let monitoring notice
+            log.error("health endpoint not started on port %s: %s", port, exc.strerror)
+        else:
+            app.operations.health_server = server
     schedule(app)
 
 
