@@ -60,6 +60,7 @@ class NotebookApplication(Application):
         # commits together when the update is done (or rolls back in the error handler).
         # Logs meanwhile carry the update id and the issue it touched (bot/logs.py).
         started = time.monotonic()
+        await operations.update_seen(self)  # liveness for /healthz and `status`
         with logs.update_context(update):
             async with self.notebook.db.session() as session:
                 logs.watch_issues(session)
@@ -69,7 +70,6 @@ class NotebookApplication(Application):
                 finally:
                     CURRENT_SCOPE.reset(token)
             log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
-        await operations.update_processed(self)  # liveness for /healthz and `status`
 
 
 def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:

@@ -5,7 +5,7 @@
   0600, with a warning to back it up apart from the database); PostgreSQL refuses to start,
   because every instance must use the same key. At start the key must open the phones already
   stored, or the bot stops with one line (a wrong key would otherwise fail on first use).
-- Liveness (storage/health.py): the time of the last processed update, written at most every
+- Liveness (storage/health.py): the time the last update was taken up, written at most every
   `UPDATE_BEAT_EVERY` from `NotebookApplication.process_update`; this process's presence every
   30 s (restore refuses while it is fresh); the health endpoint (bot/health.py).
 - Periodic work as thin JobQueue wrappers around plain functions: the retention sweep
@@ -110,8 +110,11 @@ async def check_phone_key(app: NotebookApplication) -> None:
 # --- liveness --------------------------------------------------------------------------------
 
 
-async def update_processed(app: NotebookApplication) -> None:
-    """Record that an update was processed (throttled; any instance may write it)."""
+async def update_seen(app: NotebookApplication) -> None:
+    """Record that an update is being processed (throttled; any instance may write it).
+
+    Written as the update is taken up, before its handler replies, so whoever sees the reply
+    also sees the heartbeat."""
     ops = app.operations
     if time.monotonic() - ops.last_update_beat < UPDATE_BEAT_EVERY:
         return

@@ -277,6 +277,7 @@ def test_redaction_spares_words_that_merely_contain_a_name() -> None:
 
 async def test_phone_numbers_are_encrypted_at_rest(db: Database, clock: FakeClock) -> None:
     community = await make_community(db, clock)
+    db.set_phone_key(None)
     with pytest.raises(StatementError) as err:  # no key: no phone is stored in clear
         async with db.session() as session:
             xu = await make_member(session, community)
