@@ -204,6 +204,9 @@ async def status(settings: Settings, as_json: bool) -> int:
         print(f"database: unreachable ({report.database_error})")
         return 1
     print(f"database: reachable, revision {report.revision}")
+    if report.database_error:  # reachable, but not the schema this version expects
+        print(f"problem: {report.database_error}")
+        return 0
     if report.last_update_at is None:
         print("last update processed: never")
     else:

@@ -89,6 +89,15 @@ async def health_report(db: Database, *, now: datetime) -> HealthReport:
     """Never raises for a database problem: an unreachable database is a report, not an error."""
     try:
         revision = await migrate.current_revision(db)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("health check: database unreachable: %s", type(exc).__name__)
+        return HealthReport(
+            status="down",
+            checked_at=now,
+            database="unreachable",
+            database_error=type(exc).__name__,
+        )
+    try:
         async with db.session() as session:
             last = await session.get(Heartbeat, LAST_UPDATE)
             pending, oldest = (
@@ -107,13 +116,14 @@ async def health_report(db: Database, *, now: datetime) -> HealthReport:
                 )
             ).one()
             instances = await live_instances(session, now=now)
-    except (SQLAlchemyError, OSError) as exc:
-        log.warning("health check: database unreachable: %s", type(exc).__name__)
+    except SQLAlchemyError as exc:  # reachable, but not (yet) the schema this code expects
+        log.warning("health check: cannot read the notebook: %s", type(exc).__name__)
         return HealthReport(
-            status="down",
+            status="degraded",
             checked_at=now,
-            database="unreachable",
-            database_error=type(exc).__name__,
+            database="reachable",
+            database_error=f"schema at {revision or 'no revision'}: run `python -m bot db upgrade`",
+            revision=revision,
         )
     oldest_due: datetime | None = oldest
     stuck = oldest_due is not None and now - oldest_due > OUTBOX_STUCK

@@ -94,3 +94,18 @@ def test_health_is_on_by_default_in_webhook_mode_only() -> None:
     assert webhook.health_server_port == 8081
     assert load_settings(_env_file=None, health_port="9000").health_server_port == 9000
     assert load_settings(_env_file=None, health_port="0").health_server_port is None
+
+
+async def test_a_database_behind_the_code_is_reported_not_unreachable(
+    db: Database, clock: FakeClock
+) -> None:
+    from storage import migrate
+
+    await migrate.downgrade(db, "3490e37aa95f")  # before the heartbeat table existed
+    report = await health_report(db, now=clock())
+    assert (report.status, report.database, report.revision) == (
+        "degraded",
+        "reachable",
+        "3490e37aa95f",
+    )
+    assert report.database_error == "schema at 3490e37aa95f: run `python -m bot db upgrade`"
