@@ -1,10 +1,13 @@
 """SQLite backups (storage/backup.py): consistent while the bot writes, restorable with every
 issue and event, and a restore that refuses what it must. These use an SQLite file of their own
-whatever TEST_DATABASE_URL says: PostgreSQL is backed up with pg_dump (see test_cli_operations)."""
+whatever TEST_DATABASE_URL says; PostgreSQL is backed up with pg_dump, and the README's recipe is
+run against the test PostgreSQL at the end."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -251,3 +254,39 @@ async def test_daily_backups_keep_only_the_newest(
     ]
     with pytest.raises(BackupError, match="exists already"):
         backup_sqlite(_path(sqlite_db), folder / "notebook-20261105-193000.db", now=start)
+
+
+async def _tool(*args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(*args)
+    assert await proc.wait() == 0, args
+
+
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL") or shutil.which("pg_dump") is None,
+    reason="the pg_dump recipe needs TEST_DATABASE_URL and the PostgreSQL client tools",
+)
+async def test_the_readmes_pg_dump_recipe_restores_every_issue_and_event(
+    db: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    url = os.environ["TEST_DATABASE_URL"]
+    await _notebook(db, clock)
+    before = await _contents(db)
+    dump = tmp_path / "notebook.dump"
+    # the README's commands, limited to this test's schema
+    await _tool("pg_dump", "--format=custom", f"--file={dump}", f"--schema={db.schema}", url)
+    async with db.session() as session:
+        first = (await session.exec(select(Issue).where(Issue.number == 1))).one()
+        first.description = "改过的"
+    assert await _contents(db) != before
+    await _tool(
+        "pg_restore",
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        f"--schema={db.schema}",
+        "-d",
+        url,
+        str(dump),
+    )
+    await db.dispose()
+    assert await _contents(db) == before
