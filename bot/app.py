@@ -6,6 +6,8 @@ production runs.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +24,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import jobs
+from bot import jobs, logs, operations
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue
@@ -48,10 +50,12 @@ from handlers import (
     notebook_page,
     notifications,
     posters,
+    privacy,
     private_messages,
     profile,
     reminders,
     report,
+    staff_admin,
     staff_group,
     start,
     todo,
@@ -62,6 +66,8 @@ from storage.db import Database
 from storage.inbox import REPLAY_GRACE_WEBHOOK
 from storage.types import utcnow
 
+log = logging.getLogger(__name__)
+
 
 class NotebookApplication(Application):
     """PTB's Application, plus the notebook's services and one DB session per update."""
@@ -69,24 +75,31 @@ class NotebookApplication(Application):
     def __init__(self, *, notebook: Notebook, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.notebook = notebook
+        self.operations = operations.Operations()
 
     async def process_update(self, update: object) -> None:
         # The single place a session is opened for an update: everything the handlers write
         # commits together when the update is done (or rolls back in the error handler).
-        async with self.notebook.db.session() as session:
-            scope = UpdateScope(session=session)
-            token = CURRENT_SCOPE.set(scope)
-            try:
-                await super().process_update(update)
-                if isinstance(update, Update):  # durable intake: this one is handled
-                    await inbox.finish(
-                        session,
-                        update_id=update.update_id,
-                        now=self.notebook.clock(),
-                        failed=scope.failed,
-                    )
-            finally:
-                CURRENT_SCOPE.reset(token)
+        # Logs meanwhile carry the update id and the issue it touched (bot/logs.py).
+        started = time.monotonic()
+        await operations.update_seen(self)  # liveness for /healthz and `status`
+        with logs.update_context(update):
+            async with self.notebook.db.session() as session:
+                logs.watch_issues(session)
+                scope = UpdateScope(session=session)
+                token = CURRENT_SCOPE.set(scope)
+                try:
+                    await super().process_update(update)
+                    if isinstance(update, Update):  # durable intake: this one is handled
+                        await inbox.finish(
+                            session,
+                            update_id=update.update_id,
+                            now=self.notebook.clock(),
+                            failed=scope.failed,
+                        )
+                finally:
+                    CURRENT_SCOPE.reset(token)
+            log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
 
 
 def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
@@ -122,6 +135,9 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
         *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
         *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗), /desk: a visit at the desk
+        # running the notebook: staff turnover, residents' data
+        *((0, h) for h in staff_admin.HANDLERS),  # /staff: deactivate, hand over; revoke links
+        *((0, h) for h in privacy.HANDLERS),  # /mydata, /forget
         # then: /cancel, and every other private message (replies, flows, new reports)
         *((0, h) for h in private_messages.HANDLERS),
         # last in group 0: stale or forged buttons and unknown commands still get an answer
@@ -144,6 +160,8 @@ def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand
         BotCommand("topics", _("The courtyard council's topics")),
         BotCommand("vote", _("Your household's vote on a building project")),
         BotCommand("duty", _("Who is at the service desk")),
+        BotCommand("mydata", _("What the notebook keeps about me")),
+        BotCommand("forget", _("Delete my personal data")),
     ]
 
 
@@ -157,6 +175,7 @@ async def on_startup(app: Application) -> None:
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "en"), language_code="en")
     await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "zh_Hans"), language_code="zh")
     jobs.schedule(app)
+    await operations.start(app)  # key check, presence, health endpoint, retention, backups
     queue = app.update_queue
     if isinstance(queue, DurableUpdateQueue):
         grace = timedelta(0) if not nb.settings.webhook_url else REPLAY_GRACE_WEBHOOK
@@ -165,6 +184,7 @@ async def on_startup(app: Application) -> None:
 
 async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
+    await operations.stop(app)
     await app.notebook.db.dispose()
 
 
@@ -174,9 +194,11 @@ def build_application(
     db: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> NotebookApplication:
+    db = db or Database(settings.database_url)
+    db.set_phone_key(operations.resolve_phone_key(settings, create=True))
     notebook = Notebook(
         settings=settings,
-        db=db or Database(settings.database_url),
+        db=db,
         i18n=I18n(default_locale=settings.default_locale),
         clock=clock,
     )
@@ -215,6 +237,7 @@ def build_application(
     meetings.register(notebook.renderers)
     campaigns.register(notebook.renderers)
     duty.register(notebook.renderers)
+    staff_admin.register(notebook.renderers)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

@@ -1,23 +1,35 @@
-"""`python -m bot …`: run the bot, migrate the database, set up a community.
+"""`python -m bot …`: run the bot, migrate the database, set up a community, operate it.
 
 Every command reads the settings once; a bad setting is one line on stderr and exit status 2.
+Any other refusal (a backup that cannot be made, a restore that must not go ahead) is one line
+on stderr and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telegram import Bot, Update
 
 from bot.sandbox import SandboxError
 from bot.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from storage.db import Database
+
 EXIT_BAD_SETTINGS = 2
+
+
+class CommandRefused(Exception):
+    """The command cannot do what was asked; the message is one line for the operator."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command")
     db.add_parser("upgrade", help="apply all migrations")
+    downgrade = db.add_parser("downgrade", help="roll the schema back (rollback after an upgrade)")
+    downgrade.add_argument("revision", help="a revision id, -1 for one step, or base")
     revision = db.add_parser("revision", help="(developers) write a migration from the models")
     revision.add_argument("-m", "--message", required=True)
     revision.add_argument("--rev-id", help="a readable revision id, e.g. 0005_council")
@@ -59,15 +73,20 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="a building name (repeatable); its units after '=': --building '1栋=1单元,2单元'",
     )
+    backup = sub.add_parser("backup", help="copy the SQLite notebook, safely while it runs")
+    backup.add_argument("path", type=Path, help="a file to write, or a directory for a dated one")
+    restore = sub.add_parser("restore", help="put an SQLite backup back (the bot must be stopped)")
+    restore.add_argument("path", type=Path)
+    status = sub.add_parser("status", help="database, last update, outbox backlog, instances")
+    status.add_argument("--json", action="store_true", help="the health endpoint's JSON")
+    sub.add_parser("keygen", help="print a new PHONE_ENCRYPTION_KEY")
     return parser
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL at INFO, and the URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from bot.logs import configure_logging as configure
+
+    configure(settings)
 
 
 NO_TOKEN_SANDBOX = (
@@ -119,16 +138,151 @@ def run_bot(settings: Settings) -> None:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
-async def db_upgrade(settings: Settings) -> None:
-    from storage import migrate
+def _database(settings: Settings) -> Database:
+    """The database, with the phone key when there is one (never generating one here)."""
+    from bot.operations import resolve_phone_key
     from storage.db import Database
 
     db = Database(settings.database_url)
+    db.set_phone_key(resolve_phone_key(settings, create=False))
+    return db
+
+
+async def db_upgrade(settings: Settings) -> None:
+    from storage import migrate
+
+    db = _database(settings)  # with the key, the migrations encrypt phones as they go
     try:
         await migrate.upgrade(db)
         print(f"database at revision {await migrate.current_revision(db)}")
     finally:
         await db.dispose()
+
+
+async def db_downgrade(settings: Settings, revision: str) -> None:
+    from storage import migrate
+
+    db = _database(settings)
+    try:
+        await migrate.downgrade(db, revision)
+        print(f"database at revision {await migrate.current_revision(db) or 'base (empty)'}")
+    except RuntimeError as exc:  # a migration that cannot go back without something
+        raise CommandRefused(str(exc)) from None
+    finally:
+        await db.dispose()
+
+
+def _now() -> datetime:
+    from storage.types import utcnow
+
+    return utcnow()
+
+
+def _pg_dump_recipe(settings: Settings, target: str) -> str:
+    from sqlalchemy.engine import URL, make_url
+
+    parsed = make_url(settings.database_url)
+    # without the password: pg_dump takes it from ~/.pgpass or PGPASSWORD
+    url = URL.create(
+        "postgresql",
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+    )
+    return (
+        "PostgreSQL is backed up with pg_dump, not with this command: "
+        f"pg_dump --format=custom --file={target} '{url.render_as_string()}' "
+        "(restore: pg_restore --clean --if-exists -d <database> FILE; see README, Operations)"
+    )
+
+
+def backup(settings: Settings, target: Path) -> None:
+    from storage.backup import BackupError, backup_sqlite
+
+    database = settings.sqlite_path
+    if database is None:
+        raise CommandRefused(_pg_dump_recipe(settings, str(target)))
+    try:
+        info = backup_sqlite(database, target, now=_now())
+    except BackupError as exc:
+        raise CommandRefused(str(exc)) from None
+    print(f"backup written: {info.summary()}")
+    print("The phone numbers in it are encrypted: keep the key (PHONE_ENCRYPTION_KEY) apart.")
+
+
+def restore(settings: Settings, source: Path) -> None:
+    from storage import migrate
+    from storage.backup import BackupError, restore_sqlite
+    from storage.health import PRESENCE_FRESH
+
+    database = settings.sqlite_path
+    if database is None:
+        raise CommandRefused(
+            "restore is for SQLite; a PostgreSQL dump goes back with "
+            "pg_restore --clean --if-exists -d <database> FILE (README, Operations)"
+        )
+    try:
+        result = restore_sqlite(
+            source,
+            database,
+            now=_now(),
+            known_revisions=migrate.known_revisions(),
+            fresh=PRESENCE_FRESH,
+        )
+    except BackupError as exc:
+        raise CommandRefused(str(exc)) from None
+    print(f"restored: {result.restored.summary()}")
+    if result.previous is not None:
+        print(f"the database it replaced is kept at {result.previous}")
+    if result.restored.revision not in migrate.head_revisions():
+        print(
+            "it is at an older revision: the bot upgrades it at start "
+            "(or: python -m bot db upgrade)"
+        )
+
+
+async def status(settings: Settings, as_json: bool) -> int:
+    from storage.health import health_report
+
+    db = _database(settings)
+    try:
+        report = await health_report(db, now=_now())
+    finally:
+        await db.dispose()
+    if as_json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        return 0 if report.status != "down" else 1
+    print(f"status: {report.status}")
+    if report.database == "unreachable":
+        print(f"database: unreachable ({report.database_error})")
+        return 1
+    print(f"database: reachable, revision {report.revision}")
+    if report.database_error:  # reachable, but not the schema this version expects
+        print(f"problem: {report.database_error}")
+        return 0
+    if report.last_update_at is None:
+        print("last update processed: never")
+    else:
+        print(
+            f"last update processed: {report.last_update_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({report.last_update_age_seconds:.0f} s ago)"
+        )
+    line = f"outbox: {report.outbox_pending} waiting"
+    if report.outbox_oldest_due_at is not None:
+        line += (
+            f", oldest due {report.outbox_oldest_due_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({report.outbox_oldest_due_age_seconds:.0f} s ago)"
+        )
+    print(line + f"; {report.outbox_failed_last_day} failed in the last 24 h")
+    if not report.instances:
+        print("instances: none running")
+    for instance in report.instances:
+        print(
+            f"instance: {instance['name']} ({instance.get('mode', '?')}), "
+            f"seen {instance['seen_at']}"
+        )
+    return 0
 
 
 async def db_revision(settings: Settings, message: str, rev_id: str | None) -> None:
@@ -218,17 +372,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif args.command == "db" and args.db_command == "upgrade":
             asyncio.run(db_upgrade(settings))
+        elif args.command == "db" and args.db_command == "downgrade":
+            asyncio.run(db_downgrade(settings, args.revision))
         elif args.command == "db" and args.db_command == "revision":
             asyncio.run(db_revision(settings, args.message, args.rev_id))
         elif args.command == "community" and args.community_command == "create":
             asyncio.run(community_create(settings, args.name, args.building))
+        elif args.command == "backup":
+            backup(settings, args.path)
+        elif args.command == "restore":
+            restore(settings, args.path)
+        elif args.command == "status":
+            return asyncio.run(status(settings, args.json))
+        elif args.command == "keygen":
+            from storage.crypto import new_key
+
+            print(new_key())
         else:
             _parser().print_help()
             return 1
     except SettingsError as exc:
         print(f"community-notebook: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    except ValueError as exc:
+    except (ValueError, CommandRefused) as exc:
         print(f"community-notebook: {exc}", file=sys.stderr)
         return 1
     except SandboxError as exc:

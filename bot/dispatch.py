@@ -220,7 +220,7 @@ def schedule(app: NotebookApplication) -> None:
     app.job_queue.run_repeating(
         dispatch_job,
         interval=OUTBOX_POLL_SECONDS,
-        first=1,
+        first=OUTBOX_POLL_SECONDS,
         name="outbox",
         job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
     )

@@ -58,8 +58,14 @@ async def reminders_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 def schedule(app: NotebookApplication) -> None:
     assert app.job_queue is not None
     minutes = app.notebook.settings.reminder_scan_minutes
+    # First runs come one interval after start: what is due is found then (nothing is lost),
+    # and tests that drive these functions by hand are not raced by the scheduler.
     app.job_queue.run_repeating(
-        reminders_job, interval=minutes * 60, first=5, name="reminders", job_kwargs=CATCH_UP
+        reminders_job,
+        interval=minutes * 60,
+        first=minutes * 60,
+        name="reminders",
+        job_kwargs=CATCH_UP,
     )
     app.job_queue.run_repeating(
         housekeeping_job, interval=3600, first=60, name="housekeeping", job_kwargs=CATCH_UP

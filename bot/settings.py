@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 from storage.categories import TimeLimits
 from storage.council import CouncilPolicy
+from storage.crypto import PhoneCipher, PhoneKeyError
 from storage.digest import DigestPolicy
 from storage.reminders import ReminderPolicy
 from storage.roster import DeskHours, parse_hours
@@ -123,6 +124,16 @@ class Settings(BaseSettings):
     desk_morning: str = "08:30-12:00"
     desk_afternoon: str = "14:00-17:30"
     duty_reminder_time: str = "19:00"  # the evening before a desk shift
+    # Operations (README "Operations"): logs, the health endpoint, daily SQLite backups.
+    log_format: Literal["text", "json"] = "text"
+    health_port: int | None = Field(default=None, ge=0, le=65535)  # see health_server_port
+    health_listen: str = "127.0.0.1"
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=7, ge=1)
+    backup_time: str = "03:30"
+    # Privacy (README "Privacy"): retention of closed issues' personal data, phone encryption.
+    retention_days: int = Field(default=730, ge=1)
+    phone_encryption_key: SecretStr | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -148,6 +159,7 @@ class Settings(BaseSettings):
         "digest_time",
         "meeting_reminder_time",
         "duty_reminder_time",
+        "backup_time",
     )
     @classmethod
     def _clock(cls, value: str) -> str:
@@ -186,6 +198,27 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("health_port", "backup_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("phone_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            PhoneCipher(value.get_secret_value())
+        except PhoneKeyError as exc:
+            raise ValueError("not a Fernet key (make one with `python -m bot keygen`)") from exc
+        return value
 
     @field_validator("webhook_url")
     @classmethod
@@ -272,6 +305,13 @@ class Settings(BaseSettings):
     @property
     def quiet_hours(self) -> tuple[time, time]:
         return parse_clock(self.quiet_hours_start), parse_clock(self.quiet_hours_end)
+
+    @property
+    def health_server_port(self) -> int | None:
+        """HEALTH_PORT: unset means 8081 in webhook mode and off when polling; 0 means off."""
+        if self.health_port is None:
+            return 8081 if self.webhook_url else None
+        return self.health_port or None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -35,6 +35,8 @@ async def help_text(context: NotebookContext) -> str:
         _("/topics: the council's topics; support your neighbours'"),
         _("/vote: your household's say on a building project (an elevator…)"),
         _("/duty: who is at the service desk (百通岗) now and this week"),
+        _("/mydata: everything the notebook keeps about you"),
+        _("/forget: delete your personal data"),
     ]
     if Role(member.role) in STAFF_ROLES:
         lines.append(_("/log: note an issue a resident raised by phone or in person"))
@@ -49,6 +51,8 @@ async def help_text(context: NotebookContext) -> str:
         lines.append(_("/meeting: courtyard council meetings, minutes and decisions"))
         lines.append(_("/campaign: consent votes: households, door-to-door votes, mediation"))
         lines.append(_("/desk: log a visit at the service desk"))
+    if Role(member.role) is Role.SECRETARY:
+        lines.append(_("/staff: a worker who left, or handing over the secretary role"))
     return "\n".join(lines)
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.crypto import PhoneCipher, attach_cipher, cipher_of
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -51,6 +53,14 @@ class Database:
         self.schema = schema
         self.engine = create_engine(url, schema=schema)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    def set_phone_key(self, keys: str | None) -> None:
+        """Encrypt and decrypt `Person.phone` with these keys (see storage/crypto.py)."""
+        attach_cipher(self.engine.sync_engine, PhoneCipher(keys) if keys else None)
+
+    @property
+    def phone_cipher(self) -> PhoneCipher | None:
+        return cipher_of(self.engine.sync_engine.dialect)
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,7 +6,8 @@ date on the issue, and every step in the append-only `IssueEvent` log; every fol
 buildings and units, people and their `Membership` (role) per community, invite links, the
 `Outbox` of every message the bot sends later, `IssueMessage` (which bot message speaks of
 which issue, so replies find their issue), and `ChatState` (conversation drafts) so that no
-state lives only in one process's memory.
+state lives only in one process's memory. Operations: `RoleHandover` (the secretary's role
+changing hands) and `Heartbeat` (liveness, shared by every instance).
 
 Enumerations are stored as short strings (portable across SQLite and PostgreSQL, and migrations
 stay simple); the StrEnum classes below are the allowed values.
@@ -21,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from storage.crypto import EncryptedString
 from storage.types import UTCDateTime, utcnow
 
 
@@ -131,11 +133,12 @@ class Person(SQLModel, table=True):
     telegram_user_id: int | None = _telegram_id(unique=True)
     full_name: str = Field(default="", max_length=200)
     username: str | None = Field(default=None, max_length=64)
-    phone: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, sa_type=EncryptedString)  # encrypted at rest
     telegram_language_code: str | None = Field(default=None, max_length=35)
     locale: str | None = Field(default=None, max_length=16)  # chosen with /language
     current_community_id: int | None = Field(default=None, foreign_key="community.id")
     unreachable_since: datetime | None = _when()  # 403: the person blocked the bot
+    anonymised_at: datetime | None = _when()  # /forget: only the facts of their issues remain
     created_at: datetime = _created()
 
 
@@ -222,6 +225,7 @@ class Issue(SQLModel, table=True):
     resolved_at: datetime | None = _when()
     closed_at: datetime | None = _when()
     last_activity_at: datetime | None = _when()
+    anonymised_at: datetime | None = _when()  # personal data removed after the retention period
 
 
 class IssueEvent(SQLModel, table=True):
@@ -553,3 +557,27 @@ class DutyShift(SQLModel, table=True):
     weekday: int
     half: str = Field(max_length=2)  # am, pm
     created_at: datetime = _created()
+
+
+class RoleHandover(SQLModel, table=True):
+    """The secretary offers their role to a worker; it changes hands when the worker accepts."""
+
+    __tablename__ = "role_handover"
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    from_person_id: int = Field(foreign_key="person.id")
+    to_person_id: int = Field(foreign_key="person.id")
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    accepted_at: datetime | None = _when()
+    declined_at: datetime | None = _when()
+    cancelled_at: datetime | None = _when()
+
+
+class Heartbeat(SQLModel, table=True):
+    """Liveness shared by every instance: `update` (the last processed update) and one
+    `instance:<host>:<pid>:<id>` row per running bot process (see storage/health.py)."""
+
+    name: str = Field(max_length=120, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

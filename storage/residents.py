@@ -132,16 +132,16 @@ async def building_link(
 async def find_residents(
     session: AsyncSession, *, community_id: int, query: str, limit: int = 8
 ) -> list[tuple[Person, Membership]]:
-    """Residents of the community whose name, phone or building matches what staff typed."""
+    """Residents of the community whose name, phone or building matches what staff typed.
+
+    Phones are encrypted at rest (storage/crypto.py), so they cannot be matched in SQL: a
+    search with digits reads the community's residents who left a phone and compares the
+    decrypted numbers here, bounded by one community.
+    """
     text = query.strip()
     if not text:
         return []
-    conditions = [func.lower(col(Person.full_name)).contains(text.lower())]
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= 3:
-        conditions.append(col(Person.phone).contains(digits))
-    conditions.append(func.lower(col(Building.name)) == text.lower())
-    rows = await session.exec(
+    residents = (
         select(Person, Membership)
         .join(Membership, col(Membership.person_id) == Person.id)
         .outerjoin(Building, col(Building.id) == Membership.building_id)
@@ -149,12 +149,25 @@ async def find_residents(
             Membership.community_id == community_id,
             col(Membership.active).is_(True),
             col(Membership.role).not_in([str(r) for r in STAFF_ROLES]),
-            or_(*conditions),
         )
-        .order_by(col(Person.full_name), col(Person.id))
-        .limit(limit)
     )
-    return list(rows.all())
+    by_name_or_building = await session.exec(
+        residents.where(
+            or_(
+                func.lower(col(Person.full_name)).contains(text.lower()),
+                func.lower(col(Building.name)) == text.lower(),
+            )
+        )
+    )
+    found = {person.id: (person, member) for person, member in by_name_or_building.all()}
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 3:
+        with_phone = await session.exec(residents.where(col(Person.phone).is_not(None)))
+        for person, member in with_phone.all():
+            if digits in re.sub(r"\D", "", person.phone or ""):
+                found.setdefault(person.id, (person, member))
+    ordered = sorted(found.values(), key=lambda pm: (pm[0].full_name, pm[0].id or 0))
+    return ordered[:limit]
 
 
 async def register_offline_resident(

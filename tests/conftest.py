@@ -15,7 +15,7 @@ from sqlalchemy import text
 from bot.settings import normalise_database_url
 from storage import migrate
 from storage.db import Database
-from tests.factories import BOT_USERNAME, TOKEN, FakeClock
+from tests.factories import BOT_USERNAME, PHONE_KEY, TOKEN, FakeClock
 
 if TYPE_CHECKING:
     from bot.emulator import BotApiEmulator
@@ -48,7 +48,8 @@ async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def db(empty_db: Database) -> Database:
-    """A fresh database at the latest migration."""
+    """A fresh database at the latest migration, encrypting phones with the tests' key."""
+    empty_db.set_phone_key(PHONE_KEY)
     await migrate.upgrade(empty_db)
     return empty_db
 

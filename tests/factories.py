@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 TOKEN = "123456:TEST-TOKEN"
 BOT_USERNAME = "notebook_bot"
+PHONE_KEY = "JTX01NXBZLZiCqHnhxrllogDhvA6OpHIrhgZEM_KDEU="  # a Fernet key for tests only
 
 
 @dataclass
@@ -41,6 +42,7 @@ def make_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any)
         "telegram_api_base_url": emulator.base_url,
         "telegram_api_file_url": emulator.base_file_url,
         "database_url": database_url,
+        "phone_encryption_key": PHONE_KEY,
         "_env_file": None,
         # Tests send bursts to one chat or group in a second; pacing has its own test.
         "rate_limit_group_per_minute": 100_000,

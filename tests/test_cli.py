@@ -99,8 +99,9 @@ def _free_port() -> int:
 
 
 async def test_webhook_mode_with_a_secret_token(emulator: BotApiEmulator, tmp_path: Path) -> None:
-    port = _free_port()
+    port, health_port = _free_port(), _free_port()
     env = _env(emulator, tmp_path) | {
+        "HEALTH_PORT": str(health_port),
         "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
         "WEBHOOK_SECRET_TOKEN": "s3cret-token",
         "WEBHOOK_LISTEN": "127.0.0.1",
@@ -127,6 +128,14 @@ async def test_webhook_mode_with_a_secret_token(emulator: BotApiEmulator, tmp_pa
             http.post(f"http://127.0.0.1:{port}/telegram", json={"update_id": 1}) as response,
         ):
             assert response.status == 403
+        # the health endpoint beside the webhook (README, "Health and status")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{health_port}/healthz") as response,
+        ):
+            health = await response.json()
+        assert response.status == 200 and health["mode"] == "webhook"
+        assert health["database"] == "reachable" and health["last_update_at"] is not None
     finally:
         bot.send_signal(signal.SIGTERM)
         _, err_bytes = await asyncio.wait_for(bot.communicate(), timeout=30)

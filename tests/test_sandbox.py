@@ -502,7 +502,9 @@ async def test_the_event_stream_sends_a_snapshot_then_each_change(
     await _post(client, "/api/send", {"user_id": xu, "chat_id": xu, "text": "/language"})
     mine = await _next_event(stream, "message", lambda m: m["text"] == "/language")
     menu = await _next_event(
-        stream, "message", lambda m: m["from"]["is_bot"] and m["inline_keyboard"]
+        stream,
+        "message",
+        lambda m: m["from"]["is_bot"] and m["inline_keyboard"] and m["chat_id"] == xu,
     )
     assert mine["chat_id"] == menu["chat_id"] == xu
     await _post(

@@ -136,7 +136,8 @@ class SandboxPage:
         return found
 
     async def press(self, message: Locator, button: str) -> None:
-        await message.locator(".inline-keyboard button").filter(has_text=button).click()
+        keyboard = message.locator(".inline-keyboard")
+        await keyboard.get_by_role("button", name=button, exact=True).click()
 
     async def send_file(self, path: Path) -> None:
         await self.page.set_input_files("#file-input", str(path))

@@ -380,6 +380,8 @@ class EmulatorCore:
         self._poll_generation = 0
         self._webhook: WebhookConfig | None = None
         self._webhook_error: tuple[int, str] | None = None
+        self._webhook_rotation: list[str] = []  # several instances behind one webhook
+        self._rotation_turn = 0
         self._inflight = 0
         self._activity = 0  # bumps at every request start; wait_idle watches it
         self._failures: list[_Failure] = []
@@ -541,6 +543,19 @@ class EmulatorCore:
     @property
     def webhook_url(self) -> str | None:
         return self._webhook.url if self._webhook else None
+
+    def alternate_webhooks(self, urls: list[str]) -> None:
+        """Deliver successive updates to these URLs in turn, as a load balancer in front of
+        several bot instances would (an empty list: back to the registered URL). The secret
+        token and the one-at-a-time, in-order delivery stay those of the registered webhook."""
+        self._webhook_rotation = list(urls)
+        self._rotation_turn = 0
+        self._signal.fire()
+
+    def _delivery_url(self, hook: WebhookConfig) -> str:
+        if not self._webhook_rotation:
+            return hook.url
+        return self._webhook_rotation[self._rotation_turn % len(self._webhook_rotation)]
 
     def _idle(self) -> bool:
         if self._inflight:
@@ -867,8 +882,9 @@ class EmulatorCore:
             if self._closing or hook is None:
                 return
             update = self._updates[0]
-            error = await self._post_update(hook, update)
+            error = await self._post_update(hook, update, self._delivery_url(hook))
             if error is None:
+                self._rotation_turn += 1
                 if self._updates and self._updates[0] is update:
                     self._updates.pop(0)
                 self._delivered_upto = max(self._delivered_upto, int(update["update_id"]))
@@ -885,7 +901,7 @@ class EmulatorCore:
                 )
             backoff = min(backoff * 2, 1.0)
 
-    async def _post_update(self, hook: WebhookConfig, update: JSONDict) -> str | None:
+    async def _post_update(self, hook: WebhookConfig, update: JSONDict, url: str) -> str | None:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         headers = {"Content-Type": "application/json"}
@@ -893,7 +909,7 @@ class EmulatorCore:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
         try:
             async with self._session.post(
-                hook.url,
+                url,
                 data=json.dumps(update, ensure_ascii=False).encode(),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=10),

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlmodel import col, select
 from telegram import Update
 
+from bot import dispatch
 from bot.app import NotebookApplication, build_application, on_startup
 from bot.emulator import BotApiEmulator, GroupDriver, UserDriver
 from bot.jobs import run_reminders
@@ -201,6 +202,7 @@ async def running_sandbox(
         await app.updater.start_polling(
             poll_interval=0, timeout=10, allowed_updates=Update.ALL_TYPES
         )
+        dispatch.kick(app)  # the demo's news goes out now, not at the first periodic poll
         sandbox = Sandbox(emulator=emulator, app=app, clock=clock, db=db)
         try:
             yield sandbox
