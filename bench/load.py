@@ -32,7 +32,7 @@ from storage.communities import add_building, create_community
 from storage.db import Database
 from storage.models import Issue, IssueStatus, Role
 from storage.staff import bind_staff_group
-from tests.factories import TOKEN, make_member
+from tests.factories import PHONE_KEY, TOKEN, make_member
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENCE = 60.0
@@ -50,6 +50,7 @@ def _env(emu: BotApiEmulator, url: str) -> dict[str, str]:
         RATE_LIMIT_GROUP_PER_MINUTE="1000000",
         RATE_LIMIT_OVERALL_PER_SECOND="1000000",
         LOG_LEVEL="WARNING",
+        PHONE_ENCRYPTION_KEY=PHONE_KEY,  # PostgreSQL refuses to start without one
     )
     return env
 

@@ -29,7 +29,7 @@ from bot.settings import normalise_database_url
 from storage import migrate
 from storage.db import Database
 from storage.models import Issue
-from tests.factories import TOKEN, FakeClock, make_community
+from tests.factories import PHONE_KEY, TOKEN, FakeClock, make_community
 from tests.resident_helpers import join
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,7 @@ def _bot_env(emulator: BotApiEmulator, url: str) -> dict[str, str]:
         RATE_LIMIT_GROUP_PER_MINUTE="100000",
         RATE_LIMIT_OVERALL_PER_SECOND="100000",
         LOG_LEVEL="WARNING",
+        PHONE_ENCRYPTION_KEY=PHONE_KEY,  # PostgreSQL refuses to start without one
     )
     return env
 
