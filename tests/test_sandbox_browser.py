@@ -297,3 +297,58 @@ async def test_an_invitation_link_opens_as_a_new_visitor(
     finally:
         await runner.cleanup()
     assert bot_errors(sandbox.emulator) == []
+
+
+async def test_a_resident_reports_a_worker_claims_and_replies_the_resident_sees_it(
+    browser: Browser, sandbox: Sandbox
+) -> None:
+    """The notebook's whole loop on the page: red pen from the resident, black pen from the
+    worker in the staff group, and the reply back in the resident's chat."""
+    from playwright.async_api import expect
+
+    page, runner = await _page(browser, sandbox, "report-claim-reply")
+    try:
+        web = page.page
+        problem = "小区花园的树枝压到电线了 <很危险> & 没人管"
+
+        # 老许 writes in his own words; four taps later he has a number
+        await page.be("老许")
+        await page.send(problem)
+        asked = await page.expect_bot("请问是哪方面的问题？")
+        # the flow edits this one message in place: follow it by its id, not by its text
+        question = web.locator(f'.msg[data-id="{await asked.get_attribute("data-id")}"]')
+        await page.press(question, "绿化")
+        await expect(question).to_contain_text("照片", timeout=WAIT_MS)
+        await page.press(question, "不用照片")
+        await expect(question).to_contain_text("危险", timeout=WAIT_MS)
+        await page.press(question, "不是")
+        await expect(question).to_contain_text("请核对一下您反映的问题", timeout=WAIT_MS)
+        await page.press(question, "✅ 发送")
+        await expect(question).to_contain_text("谢谢您！您反映的是", timeout=WAIT_MS)
+        number = (await question.inner_text()).split("您反映的是")[1].split("号问题")[0]
+        await page.shot("01-resident-got-a-number")
+
+        # 王网格 sees the card in the staff group, claims it and replies to the resident
+        await page.be("王网格")
+        await page.open_chat("邢家桥社区工作群")
+        posted = await page.expect_bot(problem)
+        card = web.locator(f'.msg[data-id="{await posted.get_attribute("data-id")}"]')
+        await page.press(card, "认领")
+        await expect(card).to_contain_text("王网格", timeout=WAIT_MS)
+        await page.press(card, "回复居民…")
+        prompt = await page.expect_bot(f"请写给居民的回复（{number}号）")
+        await prompt.hover()
+        await prompt.locator(".reply-action").click()
+        await page.send("明天上午带梯子来剪树枝，请放心")
+        await page.expect_bot(f"您对{number}号的回复正在发给居民")
+        await page.shot("02-worker-claimed-and-replied")
+
+        # 老许 hears who owns it and the worker's words, as written
+        await page.be("老许")
+        await page.expect_bot(f"{number}号问题现在由王网格负责")
+        reply = await page.expect_bot("明天上午带梯子来剪树枝，请放心")
+        await expect(reply).to_contain_text(f"{number}号问题，王网格回复您")
+        await page.shot("03-resident-sees-the-reply")
+        assert page.errors == []
+    finally:
+        await runner.cleanup()
