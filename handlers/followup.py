@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlmodel import col, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
@@ -21,7 +22,13 @@ from handlers.issue_texts import owner_text
 from handlers.my_issues import attachments_of
 from storage import issues as rules
 from storage.chat_state import clear_state, get_state, set_state
-from storage.followups import add_comment, answer, close_unanswered_followups, info_added
+from storage.followups import (
+    add_comment,
+    answer,
+    close_unanswered_followups,
+    info_added,
+    rate_not_solved,
+)
 from storage.issues import Action, IssueError, may
 from storage.models import ChatState, FollowUpResult, Issue, IssueEvent, IssueStatus, Satisfaction
 from storage.people import role_in
@@ -95,6 +102,10 @@ async def on_button(update: Update, context: NotebookContext) -> None:
     if parts[1:2] == ["k"]:
         await _skip_comment(update, context, issue, chat_id, message)
         return
+    if parts[1:3] == ["v", "n"] and len(parts) == 4 and parts[3] in SATISFACTIONS:
+        # after "not solved" the issue is already open again: this completes that answer
+        await _rate_not_solved(update, context, issue, chat_id, message, parts[3])
+        return
     if IssueStatus(issue.status) is not IssueStatus.RESOLVED:
         await query.answer(_("Thank you, this has already been answered."), show_alert=True)
         return
@@ -162,7 +173,7 @@ async def _not_solved(
     _ = context.tr.gettext
     assert context.person.id is not None
     try:
-        event = await answer(
+        await answer(
             context.session,
             issue,
             result=FollowUpResult.NOT_SOLVED,
@@ -174,21 +185,64 @@ async def _not_solved(
     except IssueError:
         await context.bot.send_message(chat_id, _("Thank you, this has already been answered."))
         return
-    await _await_comment(context, chat_id, issue, event, kind="info")
     await context.session.commit()
     dispatch.kick(context.application)
     owner = await owner_text(context.session, issue)
     if owner:
         text = _(
             "Sorry it is not solved. No. {number} is open again and {owner} has been told. "
-            "What is still wrong? Write it now (or send a photo), or press Skip."
+            "How satisfied are you with how it was handled so far?"
         ).format(number=issue.number, owner=owner)
     else:
         text = _(
             "Sorry it is not solved. No. {number} is open again and the community has been "
-            "told. What is still wrong? Write it now (or send a photo), or press Skip."
+            "told. How satisfied are you with how it was handled so far?"
         ).format(number=issue.number)
-    await _say(context, chat_id, message, text, _skip_keyboard(context.tr, issue))
+    await _say(context, chat_id, message, text, _satisfaction_keyboard(context.tr, issue, "n"))
+
+
+async def _rate_not_solved(
+    update: Update,
+    context: NotebookContext,
+    issue: Issue,
+    chat_id: int,
+    message: Message | None,
+    satisfaction_key: str,
+) -> None:
+    query = update.callback_query
+    assert query is not None and context.person.id is not None
+    _ = context.tr.gettext
+    rated = await rate_not_solved(
+        context.session,
+        issue,
+        satisfaction=SATISFACTIONS[satisfaction_key][0],
+        person_id=context.person.id,
+    )
+    if not rated:
+        await query.answer(_("Thank you, this has already been answered."), show_alert=True)
+        return
+    event = (
+        await context.session.exec(
+            select(IssueEvent)
+            .where(IssueEvent.issue_id == issue.id, IssueEvent.kind == Action.REOPEN)
+            .order_by(col(IssueEvent.id).desc())
+            .limit(1)
+        )
+    ).first()
+    assert event is not None
+    await _await_comment(context, chat_id, issue, event, kind="info")
+    await context.session.commit()
+    await query.answer()
+    await _say(
+        context,
+        chat_id,
+        message,
+        _(
+            "Thank you. What is still wrong with No. {number}? "
+            "Write it now (or send a photo), or press Skip."
+        ).format(number=issue.number),
+        _skip_keyboard(context.tr, issue),
+    )
 
 
 async def _say(

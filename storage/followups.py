@@ -18,6 +18,7 @@ from storage import outbox
 from storage.issues import Action, ConcurrentChange, IssueError
 from storage.models import (
     Community,
+    FollowUp,
     FollowUpResult,
     Issue,
     IssueEvent,
@@ -132,6 +133,31 @@ async def answer(
         await _tell_owner(session, issue, event, kind=NOT_SOLVED, now=now)
         await notify_audience(session, issue, event, now=now, skip_person_id=person_id)
     return event
+
+
+async def rate_not_solved(
+    session: AsyncSession, issue: Issue, *, satisfaction: Satisfaction, person_id: int
+) -> bool:
+    """How satisfied the resident is, given right after a "not solved" answer (the issue is
+    already reopened): completes that same follow-up record, once."""
+    row = (
+        await session.exec(
+            select(FollowUp)
+            .where(
+                FollowUp.issue_id == issue.id,
+                FollowUp.actor_id == person_id,
+                FollowUp.result == FollowUpResult.NOT_SOLVED,
+            )
+            .order_by(col(FollowUp.at).desc(), col(FollowUp.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None or row.satisfaction is not None:
+        return False
+    row.satisfaction = satisfaction
+    session.add(row)
+    await session.flush()
+    return True
 
 
 async def add_comment(

@@ -24,6 +24,7 @@ from storage.categories import TimeLimits
 from storage.db import Database
 from storage.followups import FOLLOWUP_REMINDER, INFO_ADDED, NOT_SOLVED
 from storage.models import (
+    FollowUp,
     FollowUpResult,
     Issue,
     IssueEvent,
@@ -323,6 +324,12 @@ async def test_follow_up_not_solved_reopens_the_issue_and_tells_the_owner(
         question = await xu.expect_message(contains="Is the problem really solved?")
         await xu.press(question, "Not solved")
         await xu.expect_edit(question, contains="No. 1 is open again and Wang <Grid> has been told")
+        not_satisfied = question.button("Not satisfied")
+        assert not_satisfied is not None and not_satisfied.callback_data
+        await xu.press(question, "Not satisfied")  # how it was handled so far
+        await xu.expect_edit(question, contains="What is still wrong with No. 1?")
+        again = await xu.press_data(question, not_satisfied.callback_data)
+        assert again.show_alert  # the same answer twice changes nothing
         await dispatch_due(app, now=clock())
         told = await wang.expect_message(
             contains="No. 1 is open again: Lao Xu says it is not solved"
@@ -338,6 +345,9 @@ async def test_follow_up_not_solved_reopens_the_issue_and_tells_the_owner(
     issue = await only_issue(db)
     assert issue.status == IssueStatus.ASSIGNED and issue.reopened_count == 1
     assert len(await outbox_rows(db, NOT_SOLVED)) == 1
+    async with db.session() as session:  # the answer, with its satisfaction, counts in the rates
+        [answer] = (await session.exec(select(FollowUp))).all()
+    assert (answer.result, answer.satisfaction) == ("not_solved", "dissatisfied")
     assert bot_errors(emulator) == []
 
 
