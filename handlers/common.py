@@ -5,11 +5,16 @@ from __future__ import annotations
 import html
 from zoneinfo import ZoneInfo
 
-from telegram import Update
+from telegram import ChatMember, Update
 
 from bot.context import NotebookContext
 from bot.i18n import locale_for_language_code
-from storage.people import TelegramIdentity, current_membership, upsert_person
+from storage.people import (
+    TelegramIdentity,
+    current_membership,
+    mark_unreachable,
+    upsert_person,
+)
 
 
 def escape(text: str | None) -> str:
@@ -37,8 +42,17 @@ async def load_person(update: object, context: NotebookContext) -> None:
             username=user.username,
             language_code=user.language_code,
         ),
-        in_private_chat=is_private(update),
+        # a message or a press in the private chat means they have not blocked the bot; a
+        # chat-member update says so itself (below)
+        in_private_chat=is_private(update) and update.my_chat_member is None,
     )
+    member_update = update.my_chat_member
+    if member_update is not None and is_private(update):
+        if member_update.new_chat_member.status == ChatMember.BANNED:  # they blocked the bot
+            await mark_unreachable(context.session, person, now=context.now())
+        elif member_update.new_chat_member.status == ChatMember.MEMBER:  # and unblocked it
+            person.unreachable_since = None
+            context.session.add(person)
     current = await current_membership(context.session, person)
     default_locale = current[1].default_locale if current else settings.default_locale
     tz = ZoneInfo(current[1].timezone) if current else settings.tz

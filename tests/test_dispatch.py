@@ -113,3 +113,30 @@ async def test_messages_to_one_chat_are_paced_to_telegrams_limit(
     assert "现在由王网格负责" in texts[1]
     assert "办理方案：明天上门协调" in texts[2]
     assert emulator.errors == []  # no 429: the dispatcher waited between messages
+
+
+async def test_blocking_the_bot_marks_the_person_unreachable_and_unblocking_clears_it(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    other = emulator.user(first_name="Sentinel", language_code="en")
+
+    async def unreachable_since() -> object:
+        # updates are handled in order: once `other` is answered, xu's update was handled
+        await other.send("/language")
+        await other.expect_message(contains="Which language")
+        async with db.session() as session:
+            person = (
+                await session.exec(select(Person).where(Person.telegram_user_id == xu.id))
+            ).one()
+        return person.unreachable_since
+
+    async with running_bot(emulator, db, clock):
+        await xu.send("/start")
+        await xu.expect_message()
+        xu.block_bot()  # Telegram tells the bot with a my_chat_member update
+        assert await unreachable_since() == clock()
+        xu.unblock_bot()
+        assert await unreachable_since() is None
+    assert bot_errors(emulator) == []
