@@ -34,10 +34,10 @@ class DurableUpdateQueue(asyncio.Queue):
                 fresh = await inbox.store(
                     session, update_id=item.update_id, payload=item.to_dict(), now=self.clock()
                 )
-            if not fresh:  # Telegram sent it again (we crashed before confirming): known
-                async with self.db.session() as session:
-                    if await inbox.is_done(session, item.update_id):
-                        return
+            if not fresh:
+                # Telegram sent it again (we died before confirming). It is ours already: done,
+                # or queued by the replay at start (replay_pending), which handles it once.
+                return
         await super().put(item)
 
     async def replay_pending(self, bot: Bot, *, grace: timedelta) -> int:

@@ -4,12 +4,13 @@ update a crash left unprocessed is replayed at the next start, without answering
 from __future__ import annotations
 
 from sqlmodel import select
+from telegram import Bot, Update
 
 from bot.emulator import BotApiEmulator
 from storage import inbox
 from storage.db import Database
 from storage.models import InboxStatus, InboxUpdate
-from tests.factories import FakeClock, bot_errors, make_community, running_bot
+from tests.factories import TOKEN, FakeClock, bot_errors, make_community, running_bot
 
 
 async def test_every_update_is_stored_and_marked_done(
@@ -42,7 +43,7 @@ async def test_an_update_left_pending_by_a_crash_is_replayed_once(
         await inbox.store(
             session,
             update_id=update_id,
-            payload=update,
+            payload=Update.de_json(update, Bot(TOKEN)).to_dict(),  # as the queue stores it
             now=clock(),
         )
     async with running_bot(emulator, db, clock):

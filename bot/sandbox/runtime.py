@@ -48,10 +48,16 @@ def ensure_local(url: str) -> None:
         raise NotLocal(f"the sandbox only talks to its own emulator on 127.0.0.1, not {url!r}")
 
 
+# Demo data only, never a real notebook's key: the made-up phones need one too.
+SANDBOX_PHONE_KEY = "fhqNTY5osfirmtuWK2F8np_oaDdOX4yZekBc7XCEovM="
+
+
 def sandbox_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any) -> Settings:
     """The settings the bot runs with in the sandbox: everything from the environment (time
     zone, reminder times…) except where it talks to, what it stores in, and its identity."""
     values: dict[str, Any] = {
+        # the sandbox's made-up phones need a key too; one fixed key keeps --keep readable
+        "phone_encryption_key": SANDBOX_PHONE_KEY,
         **overrides,
         "telegram_bot_token": emulator.token,
         "telegram_api_base_url": emulator.base_url,
