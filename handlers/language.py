@@ -38,6 +38,8 @@ async def choose_language(update: Update, context: NotebookContext) -> None:
         await query.answer(context.tr.gettext("This button is no longer valid."), show_alert=True)
         return
     await set_locale(context.session, context.person, locale)
+    # saved before answering: the person's next tap may reach another instance
+    await context.session.commit()
     tr = context.notebook.i18n.translator(locale, context.tr.tz)
     context.scope.translator = tr
     await query.answer()
