@@ -48,11 +48,6 @@ async def store(
     return bool(result.rowcount)
 
 
-async def is_done(session: AsyncSession, update_id: int) -> bool:
-    row = await session.get(InboxUpdate, update_id)
-    return row is not None and row.status != InboxStatus.PENDING
-
-
 async def finish(
     session: AsyncSession, *, update_id: int, now: datetime, failed: bool = False
 ) -> None:
