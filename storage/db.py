@@ -1,6 +1,7 @@
 """Engines and sessions. The only module that builds an engine.
 
-SQLite (the embedded default) gets WAL, a busy timeout and foreign keys on every connection.
+SQLite (the embedded default) gets WAL and foreign keys on every connection; its queries run on
+the event loop's thread and wait for locks without blocking it (storage/sqlite_inline.py).
 PostgreSQL runs through asyncpg; `schema` puts every table in one schema (the tests give each test
 its own, so no two tests share a database).
 """
@@ -17,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_inline
 from storage.crypto import PhoneCipher, attach_cipher, cipher_of
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -25,7 +27,6 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -34,9 +35,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        path = parsed.database or ":memory:"
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+        async def connect() -> sqlite_inline.InlineConnection:
+            return await sqlite_inline.connect(path, lock_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+
+        engine = create_async_engine(url, async_creator=connect)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {}
