@@ -44,6 +44,15 @@ async def load_chat_state(update: object, context: NotebookContext) -> None:
     context.scope.extra[NOW_KEY] = context.now()
 
 
+EXPIRY: dict[str, timedelta] = {}  # flow -> how long its AwaitedInput waits for an answer
+
+
+def expired(state: ChatState, now: datetime) -> bool:
+    """A typed-answer flow nobody answered in time: the next message is about something else."""
+    max_age = EXPIRY.get(state.flow)
+    return max_age is not None and now - state.updated_at > max_age
+
+
 def current_state(context: NotebookContext) -> ChatState | None:
     state = context.scope.extra.get(STATE_KEY)
     return state if isinstance(state, ChatState) else None
@@ -58,6 +67,8 @@ class AwaitedInput(BaseHandler[Update, NotebookContext, None]):
         super().__init__(callback)
         self.flows = frozenset(flows)
         self.max_age = max_age
+        for flow in self.flows:
+            EXPIRY[flow] = max_age
 
     def check_update(self, update: object) -> bool:
         if not isinstance(update, Update) or update.message is None:

@@ -16,7 +16,7 @@ from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.context import NotebookContext
-from handlers import followup, my_issues, profile, report
+from handlers import flows, followup, my_issues, profile, report
 from storage.chat_state import clear_state, get_state
 from storage.models import ChatState
 from storage.reports import FLOW as REPORT_FLOW
@@ -41,6 +41,11 @@ async def on_private_message(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
     user_id = context.person.telegram_user_id or message.chat_id
     state = await get_state(context.session, chat_id=message.chat_id, user_id=user_id)
+    if state is not None and state.flow not in FLOWS and flows.expired(state, context.now()):
+        # a question of a typed-answer flow (concerns after a vote, minutes…) left unanswered
+        # long ago: this message is about something new, most likely a new report
+        await clear_state(context.session, chat_id=message.chat_id, user_id=user_id)
+        state = None
     awaiting_phone = (
         state is not None and state.flow == profile.FLOW and state.step == profile.PHONE
     )
