@@ -29,6 +29,7 @@ from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue
 from bot.settings import Settings
+from bot.telegram_http import AiohttpRequest
 from handlers import (
     campaigns,
     card_actions,
@@ -209,6 +210,8 @@ def build_application(
         .token(settings.token())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.file_url)
+        .request(AiohttpRequest())  # lighter than PTB's default httpx (bot/telegram_http.py)
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .rate_limiter(
             # Telegram's overall and per-group limits; one retry after a 429 so a direct

@@ -1,0 +1,127 @@
+"""The bot's HTTP transport (bot/telegram_http.py) keeps PTB's contract: a slow Bot API is a
+`TimedOut`, an unreachable one a `NetworkError`, uploads arrive as multipart. The rest of the
+suite runs every Bot API call through it against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from telegram import Bot, InputFile
+from telegram.error import NetworkError, TimedOut
+
+from bot.telegram_http import AiohttpRequest
+from tests.factories import TOKEN
+
+
+@pytest.fixture
+async def slow_api() -> AsyncIterator[str]:
+    """A Bot API that accepts the connection and never answers."""
+    never = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await never.wait()
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hang)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/bot"
+    never.set()
+    await runner.cleanup()
+
+
+async def test_a_bot_api_that_does_not_answer_is_timed_out(slow_api: str) -> None:
+    request = AiohttpRequest(read_timeout=0.05)
+    bot = Bot(TOKEN, base_url=slow_api, request=request, get_updates_request=AiohttpRequest())
+    await request.initialize()
+    try:
+        with pytest.raises(TimedOut):
+            await bot.send_message(chat_id=1, text="hello")
+    finally:
+        await request.shutdown()
+
+
+async def test_an_unreachable_bot_api_is_a_network_error() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    request = AiohttpRequest()
+    bot = Bot(
+        TOKEN,
+        base_url=f"http://127.0.0.1:{port}/bot",
+        request=request,
+        get_updates_request=AiohttpRequest(),
+    )
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError):
+            await bot.send_message(chat_id=1, text="hello")
+    finally:
+        await request.shutdown()
+
+
+async def test_an_upload_arrives_as_multipart_with_its_fields() -> None:
+    seen: dict[str, object] = {}
+
+    async def send_document(request: web.Request) -> web.Response:
+        form = await request.post()
+        seen.update(chat_id=form["chat_id"], caption=form["caption"])
+        upload = form["document"]
+        assert isinstance(upload, web.FileField)
+        seen.update(filename=upload.filename, body=upload.file.read())
+        message = {"message_id": 1, "date": 0, "chat": {"id": 7, "type": "private"}}
+        return web.json_response({"ok": True, "result": message})
+
+    app = web.Application()
+    app.router.add_post(f"/bot{TOKEN}/sendDocument", send_document)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    request = AiohttpRequest()
+    bot = Bot(
+        TOKEN,
+        base_url=f"http://127.0.0.1:{port}/bot",
+        request=request,
+        get_updates_request=AiohttpRequest(),
+    )
+    await request.initialize()
+    try:
+        document = InputFile(b"issue,status\n1,open\n", filename="notebook.csv")
+        await bot.send_document(chat_id=7, document=document, caption="第1周 <周报>")
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert seen == {
+        "chat_id": "7",
+        "caption": "第1周 <周报>",
+        "filename": "notebook.csv",
+        "body": b"issue,status\n1,open\n",
+    }
+
+
+async def test_a_request_before_initialize_is_refused() -> None:
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request("http://127.0.0.1:9/bot/getMe", "POST")
+
+
+async def test_the_proxy_comes_from_the_environment_unless_no_proxy_covers_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    request = AiohttpRequest()
+    assert request._proxy_for("https://api.telegram.org/bot1/getMe") == "http://proxy.example:3128"
+    assert request._proxy_for("http://127.0.0.1:8081/bot1/getMe") is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert AiohttpRequest()._proxy_for("https://api.telegram.org/bot1/getMe") is None
