@@ -21,7 +21,7 @@ from bot.dispatch import Renderers
 from bot.i18n import I18n, Translator
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Person
+from storage.models import Community, Membership, Person
 
 if TYPE_CHECKING:
     from bot.app import NotebookApplication
@@ -45,6 +45,9 @@ class Notebook:
 class UpdateScope:
     session: AsyncSession
     person: Person | None = None
+    # the community the person acts in, read with them (handlers/common.py: acting_in)
+    acting: tuple[Membership, Community] | None = None
+    acting_chosen: int | None = None  # person.current_community_id when `acting` was read
     translator: Translator | None = None
     failed: bool = False  # a handler raised: its writes were rolled back
     extra: dict[str, object] = field(default_factory=dict)

@@ -36,7 +36,7 @@ from telegram.ext import CallbackQueryHandler
 from bot.context import Notebook, NotebookContext
 from bot.dispatch import Rendered, Renderers
 from bot.i18n import Translator
-from handlers.common import escape
+from handlers.common import escape, membership_in
 from handlers.labels import (
     category_label,
     channel_label,
@@ -58,7 +58,6 @@ from storage.models import (
     Urgency,
 )
 from storage.notifications import CARD_REFRESH, STAFF_CARD
-from storage.people import role_in
 from storage.staff import CardFacts, card_facts, media_of, record_contact_shown, store_card_message
 
 log = logging.getLogger(__name__)
@@ -92,9 +91,8 @@ async def card_access(update: Update, context: NotebookContext, raw_issue_id: st
     issue = await context.session.get(Issue, int(raw_issue_id))
     if issue is None:
         return None
-    role = await role_in(
-        context.session, person_id=context.person.id or 0, community_id=issue.community_id
-    )
+    member = await membership_in(context, issue.community_id)
+    role = Role(member.role) if member is not None else None
     if role not in STAFF_ROLES:
         return None
     community = await context.session.get(Community, issue.community_id)

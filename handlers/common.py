@@ -9,11 +9,13 @@ from telegram import ChatMember, Update
 
 from bot.context import NotebookContext
 from bot.i18n import locale_for_language_code
+from storage.models import Community, Membership
 from storage.people import (
     TelegramIdentity,
     current_membership,
+    identify,
     mark_unreachable,
-    upsert_person,
+    membership,
 )
 
 
@@ -34,7 +36,7 @@ async def load_person(update: object, context: NotebookContext) -> None:
     settings = context.notebook.settings
     if user is None or user.is_bot:
         return
-    person = await upsert_person(
+    person, current = await identify(
         context.session,
         TelegramIdentity(
             user_id=user.id,
@@ -53,12 +55,38 @@ async def load_person(update: object, context: NotebookContext) -> None:
         elif member_update.new_chat_member.status == ChatMember.MEMBER:  # and unblocked it
             person.unreachable_since = None
             context.session.add(person)
-    current = await current_membership(context.session, person)
+    context.scope.acting, context.scope.acting_chosen = current, person.current_community_id
     default_locale = current[1].default_locale if current else settings.default_locale
     tz = ZoneInfo(current[1].timezone) if current else settings.tz
     locale = person.locale or locale_for_language_code(user.language_code, default_locale)
     context.scope.person = person
     context.scope.translator = context.notebook.i18n.translator(locale, tz)
+
+
+def _acting_as_read(context: NotebookContext) -> tuple[Membership, Community] | None:
+    """What `load_person` read, unless this update has since changed it (joined, switched,
+    left)."""
+    scope = context.scope
+    cached = scope.acting
+    if cached is None or not cached[0].active or scope.person is None:
+        return None
+    return cached if scope.person.current_community_id == scope.acting_chosen else None
+
+
+async def acting_in(context: NotebookContext) -> tuple[Membership, Community] | None:
+    """The sender's membership and the community they act in (storage.people.current_membership)."""
+    return _acting_as_read(context) or await current_membership(context.session, context.person)
+
+
+async def membership_in(context: NotebookContext, community_id: int) -> Membership | None:
+    """The sender's active membership in `community_id`: rights are checked on every press, and
+    most presses are in the community the sender acts in, which `load_person` already read."""
+    cached = _acting_as_read(context)
+    if cached is not None and cached[0].community_id == community_id:
+        return cached[0]
+    return await membership(
+        context.session, person_id=context.person.id or 0, community_id=community_id
+    )
 
 
 def is_private(update: Update) -> bool:

@@ -25,7 +25,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import dispatch
 from bot.context import NotebookContext
-from handlers.common import escape, is_private
+from handlers.common import acting_in, escape, is_private, membership_in
 from handlers.issue_texts import (
     cut,
     deadline_text,
@@ -420,7 +420,7 @@ def _limit_text(context: NotebookContext) -> str:
 
 async def new_draft(context: NotebookContext) -> ReportDraft | None:
     """A fresh draft for the person's community, their home preset; None when not joined."""
-    current = await current_membership(context.session, context.person)
+    current = await acting_in(context)
     if current is None:
         return None
     member, community = current
@@ -570,9 +570,7 @@ async def _search_resident(
 async def _may_log(context: NotebookContext, draft: ReportDraft) -> bool:
     if draft.community_id is None or context.person.id is None:
         return False
-    member = await membership(
-        context.session, person_id=context.person.id, community_id=draft.community_id
-    )
+    member = await membership_in(context, draft.community_id)
     return (
         member is not None
         and Role(member.role) in STAFF_ROLES
@@ -585,9 +583,7 @@ async def _may_report(context: NotebookContext, draft: ReportDraft) -> bool:
         return await _may_log(context, draft)
     if draft.community_id is None or context.person.id is None:
         return False
-    member = await membership(
-        context.session, person_id=context.person.id, community_id=draft.community_id
-    )
+    member = await membership_in(context, draft.community_id)
     return member is not None and draft.reporter_id == context.person.id
 
 

@@ -27,16 +27,6 @@ async def store(
     Telegram may start numbering afresh after a quiet week, so an id seen long ago can come
     back with a different update: then the new one replaces the old record.
     """
-    existing = await session.get(InboxUpdate, update_id)
-    if existing is not None:
-        if existing.payload == payload:
-            return False
-        existing.payload = payload
-        existing.status = InboxStatus.PENDING
-        existing.received_at, existing.processed_at = now, None
-        session.add(existing)
-        await session.flush()
-        return True
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
@@ -44,8 +34,17 @@ async def store(
         .values(update_id=update_id, payload=payload, status=InboxStatus.PENDING, received_at=now)
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
-    result = await session.exec(stmt)
-    return bool(result.rowcount)
+    if (await session.exec(stmt)).rowcount:
+        return True
+    existing = await session.get(InboxUpdate, update_id)
+    if existing is None or existing.payload == payload:
+        return False
+    existing.payload = payload
+    existing.status = InboxStatus.PENDING
+    existing.received_at, existing.processed_at = now, None
+    session.add(existing)
+    await session.flush()
+    return True
 
 
 async def finish(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +39,38 @@ async def upsert_person(
         person.unreachable_since = None
     await session.flush()
     return person
+
+
+async def identify(
+    session: AsyncSession, identity: TelegramIdentity, *, in_private_chat: bool = True
+) -> tuple[Person, tuple[Membership, Community] | None]:
+    """`upsert_person` and `current_membership` in one query: what every update needs first."""
+    rows = (
+        await session.exec(
+            select(Person, Membership, Community)
+            .outerjoin(
+                Membership,
+                and_(col(Membership.person_id) == Person.id, col(Membership.active).is_(True)),
+            )
+            .outerjoin(Community, col(Community.id) == Membership.community_id)
+            .where(Person.telegram_user_id == identity.user_id)
+            .order_by(col(Membership.created_at))
+        )
+    ).all()
+    person = rows[0][0] if rows else None
+    fresh = person is None
+    if person is None:
+        person = Person(telegram_user_id=identity.user_id)
+        session.add(person)
+    person.full_name = identity.full_name[:200]
+    person.username = identity.username
+    person.telegram_language_code = identity.language_code
+    if in_private_chat:  # they wrote to the bot itself, so they have not blocked it
+        person.unreachable_since = None
+    if fresh:
+        await session.flush()  # its id; changes to a known person are flushed with the update
+    held = [(m, c) for _p, m, c in rows if m is not None and c is not None]
+    return person, _acting(held, person.current_community_id)
 
 
 async def set_locale(session: AsyncSession, person: Person, locale: str) -> None:
@@ -74,11 +107,16 @@ async def current_membership(
     session: AsyncSession, person: Person
 ) -> tuple[Membership, Community] | None:
     """The community a person is acting in: the one they chose last, else their first."""
-    rows = await memberships(session, person.id or 0)
-    for m, c in rows:
-        if c.id == person.current_community_id:
+    return _acting(await memberships(session, person.id or 0), person.current_community_id)
+
+
+def _acting(
+    held: list[tuple[Membership, Community]], chosen: int | None
+) -> tuple[Membership, Community] | None:
+    for m, c in held:
+        if c.id == chosen:
             return m, c
-    return rows[0] if rows else None
+    return held[0] if held else None
 
 
 async def role_in(session: AsyncSession, *, person_id: int, community_id: int) -> Role | None:
