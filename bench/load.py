@@ -4,7 +4,8 @@ cards, against a minimal echo bot measured in the same run.
     .venv/bin/python -m bench.load [--residents 40] [--reports 5] [--issues 100000]
 
 Prints updates handled per second (closed loop: each simulated person waits for the answer before
-the next step) for both bots and their ratio; p50/p99 latency from an update to the bot's answer
+the next step; the worker's presses count too) for both bots and their ratio, and the bot's CPU
+time per update; p50/p99 latency from an update to the bot's answer
 at a paced 50 updates/s; and the notebook process's peak RSS with `--issues` issues stored.
 Both bots run as their own processes (`python -m bot`, `python -m bench.echo_bot`).
 """
@@ -53,6 +54,12 @@ def _env(emu: BotApiEmulator, url: str) -> dict[str, str]:
         PHONE_ENCRYPTION_KEY=PHONE_KEY,  # PostgreSQL refuses to start without one
     )
     return env
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -145,14 +152,13 @@ async def echo_round(user: UserDriver, text: str, lat: Latencies) -> int:
     return 5
 
 
-async def claim_cards(group: GroupDriver, worker: UserDriver, stop: asyncio.Event) -> int:
-    """A worker claims every card as it appears (staff-side load next to the residents')."""
-    claimed = 0
-    while not stop.is_set():
+async def claim_cards(group: GroupDriver, worker: UserDriver, claimed: list[int]) -> None:
+    """A worker claims every card as it appears (staff-side load next to the residents'); each
+    answered press is one more update handled, counted in `claimed[0]`."""
+    while True:
         card = await group.expect_message(contains="Claim", timeout=PATIENCE)
         await group.press(worker, card, "Claim", timeout=PATIENCE)
-        claimed += 1
-    return claimed
+        claimed[0] += 1
 
 
 async def run(
@@ -183,14 +189,17 @@ async def run(
             try:
                 await flow(users[0], "warm-up", Latencies())  # start-up is not load
                 closed = Latencies()
-                stop = asyncio.Event()
-                claimer = asyncio.create_task(claim_cards(group, worker, stop)) if group else None
-                began = time.perf_counter()
+                claimed = [0]
+                claimer = (
+                    asyncio.create_task(claim_cards(group, worker, claimed)) if group else None
+                )
+                began, cpu_began = time.perf_counter(), cpu_seconds(proc.pid)
                 counts = await asyncio.gather(
                     *(_many(flow, user, reports, closed, f"{which} {user.id}") for user in users)
                 )
                 elapsed = time.perf_counter() - began
-                stop.set()
+                cpu = cpu_seconds(proc.pid) - cpu_began
+                handled = sum(counts) + claimed[0]
                 if claimer is not None:
                     claimer.cancel()
                 paced_lat = Latencies()
@@ -200,7 +209,9 @@ async def run(
                 proc.send_signal(signal.SIGTERM)
                 await proc.wait()
     return {
-        "updates_per_s": sum(counts) / elapsed,
+        "updates_per_s": handled / elapsed,
+        "cpu_ms": cpu / handled * 1000,
+        "busy": cpu / elapsed,
         "p50_ms": paced_lat.percentile(0.50),
         "p99_ms": paced_lat.percentile(0.99),
         "rss_mb": rss,
@@ -246,6 +257,10 @@ def main() -> None:
         print(
             f"{name:20} {r['updates_per_s']:8.1f} updates/s   p50 {r['p50_ms']:6.1f} ms   "
             f"p99 {r['p99_ms']:6.1f} ms at 50 updates/s   peak RSS {r['rss_mb']:6.1f} MB"
+        )
+        print(
+            f"{'':20} {r['cpu_ms']:8.1f} ms of the bot's CPU per update, "
+            f"the bot busy {r['busy']:.0%} of the time"
         )
     print(
         f"throughput ratio notebook/echo: {notebook['updates_per_s'] / echo['updates_per_s']:.2f}"

@@ -27,7 +27,7 @@ from telegram.ext import (
 from bot import jobs, logs, operations
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
-from bot.inbox import DurableUpdateQueue
+from bot.inbox import DurableUpdateQueue, InboxRequest
 from bot.settings import Settings
 from bot.telegram_http import AiohttpRequest
 from handlers import (
@@ -203,15 +203,16 @@ def build_application(
         i18n=I18n(default_locale=settings.default_locale),
         clock=clock,
     )
+    queue = DurableUpdateQueue(notebook.db, clock)
     app = (
         ApplicationBuilder()
-        .update_queue(DurableUpdateQueue(notebook.db, clock))
+        .update_queue(queue)
         .application_class(NotebookApplication, kwargs={"notebook": notebook})
         .token(settings.token())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.file_url)
         .request(AiohttpRequest())  # lighter than PTB's default httpx (bot/telegram_http.py)
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .get_updates_request(InboxRequest(queue, connection_pool_size=1))  # durable intake
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .rate_limiter(
             # Telegram's overall and per-group limits; one retry after a 429 so a direct

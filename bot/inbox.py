@@ -1,21 +1,32 @@
 """The update queue that stores before it accepts.
 
 python-telegram-bot's Updater puts every fetched update on `Application.update_queue` and only
-then confirms the offset to Telegram (polling), or answers 200 (webhook). Making `put` commit
-the update to the inbox table first means Telegram forgets an update only once it is safe in
-our database. `NotebookApplication.process_update` marks it done; `replay_pending` feeds back,
-in order, whatever a crash left unprocessed.
+then confirms the offset to Telegram (polling), or answers 200 (webhook). Telegram forgets an
+update only once it is safe in our database:
+
+- polling: `InboxRequest`, the transport of getUpdates, commits the whole batch Telegram
+  answered with (exactly as Telegram sent it, in one transaction) before python-telegram-bot
+  even reads it; the offset that confirms it goes out with the next getUpdates, later;
+- webhook: `put` commits each update before the webhook answers 200.
+
+`NotebookApplication.process_update` marks it done; `replay_pending` feeds back, in order,
+whatever a crash left unprocessed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from telegram import Bot, Update
+from telegram._utils.types import ODVInput
+from telegram.request import BaseRequest, RequestData
 
+from bot.telegram_http import AiohttpRequest
 from storage import inbox
 from storage.db import Database
 
@@ -27,9 +38,23 @@ class DurableUpdateQueue(asyncio.Queue):
         super().__init__()
         self.db = db
         self.clock = clock
+        self.fetched: set[int] = set()  # stored by InboxRequest, not yet put
+        self.fresh: set[int] = set()  # of those, the ones new to us
+
+    async def store_batch(self, updates: list[dict[str, Any]]) -> None:
+        batch = [(u["update_id"], u) for u in updates if isinstance(u.get("update_id"), int)]
+        async with self.db.session() as session:
+            fresh = await inbox.store_batch(session, batch, now=self.clock())
+        self.fetched.update(uid for uid, _payload in batch)
+        self.fresh.update(fresh)
 
     async def put(self, item: object) -> None:
-        if isinstance(item, Update):
+        if isinstance(item, Update) and item.update_id in self.fetched:
+            self.fetched.discard(item.update_id)
+            if item.update_id not in self.fresh:
+                return  # Telegram sent it again: done, or queued by replay_pending
+            self.fresh.discard(item.update_id)
+        elif isinstance(item, Update):  # a webhook's update, one at a time
             async with self.db.session() as session:
                 fresh = await inbox.store(
                     session, update_id=item.update_id, payload=item.to_dict(), now=self.clock()
@@ -58,3 +83,37 @@ class DurableUpdateQueue(asyncio.Queue):
         if rows:
             log.warning("replaying %d updates a previous run did not finish", len(rows))
         return len(rows)
+
+
+class InboxRequest(AiohttpRequest):
+    """The transport of getUpdates: each batch Telegram answers with is committed to the inbox
+    before it is handed to python-telegram-bot (which confirms it with the next getUpdates)."""
+
+    __slots__ = ("queue",)
+
+    def __init__(self, queue: DurableUpdateQueue, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.queue = queue
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        status, body = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status == 200 and url.endswith("/getUpdates"):
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                return status, body  # python-telegram-bot reports the garbled answer itself
+            updates = answer.get("result") if isinstance(answer, dict) else None
+            if isinstance(updates, list) and updates:
+                await self.queue.store_batch([u for u in updates if isinstance(u, dict)])
+        return status, body

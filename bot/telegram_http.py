@@ -32,8 +32,8 @@ class AiohttpRequest(BaseRequest):
         "_media_write_timeout",
         "_pool_size",
         "_pool_timeout",
-        "_read_timeout",
         "_proxies",
+        "_read_timeout",
         "_session",
         "_write_timeout",
     )

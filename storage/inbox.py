@@ -27,17 +27,11 @@ async def store(
     Telegram may start numbering afresh after a quiet week, so an id seen long ago can come
     back with a different update: then the new one replaces the old record.
     """
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(InboxUpdate)
-        .values(update_id=update_id, payload=payload, status=InboxStatus.PENDING, received_at=now)
-        .on_conflict_do_nothing(index_elements=["update_id"])
-    )
-    if (await session.exec(stmt)).rowcount:
+    row = dict(update_id=update_id, payload=payload, status=InboxStatus.PENDING, received_at=now)
+    if (await session.exec(_insert_new(session), params=row)).rowcount:  # type: ignore[call-overload]
         return True
     existing = await session.get(InboxUpdate, update_id)
-    if existing is None or existing.payload == payload:
+    if existing is None or _meaningful(existing.payload) == _meaningful(payload):
         return False
     existing.payload = payload
     existing.status = InboxStatus.PENDING
@@ -45,6 +39,52 @@ async def store(
     session.add(existing)
     await session.flush()
     return True
+
+
+def _insert_new(session: AsyncSession) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, its values given as parameters, so the statement is
+    the same every time and compiled once (values written into it would be compiled per call)."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = InboxUpdate.__table__  # Core, not the ORM's bulk insert: rowcount and RETURNING
+    return insert(table).on_conflict_do_nothing(index_elements=["update_id"])  # type: ignore[arg-type]
+
+
+def _meaningful(value: Any) -> Any:
+    """An update's content without the empty and false fields, so the same update compares
+    equal whether stored as Telegram sent it or as python-telegram-bot writes it back (which
+    adds `"group_chat_created": false` and the like)."""
+    if isinstance(value, dict):
+        return {
+            k: _meaningful(v)
+            for k, v in value.items()
+            if not (v is None or v is False or v == [] or v == {})
+        }
+    if isinstance(value, list):
+        return [_meaningful(v) for v in value]
+    return value
+
+
+async def store_batch(
+    session: AsyncSession, updates: list[tuple[int, dict[str, Any]]], *, now: datetime
+) -> set[int]:
+    """Keep a batch of updates in one statement; the ids that are new to us (as `store`).
+
+    Polling hands updates over in batches (getUpdates), so they are kept the same way: one
+    insert for the batch, and a look at the stored rows only for ids we had before.
+    """
+    if not updates:
+        return set()
+    rows = [
+        dict(update_id=uid, payload=payload, status=InboxStatus.PENDING, received_at=now)
+        for uid, payload in updates
+    ]
+    stmt = _insert_new(session).returning(InboxUpdate.__table__.c.update_id)  # type: ignore[attr-defined]
+    fresh = set((await session.exec(stmt, params=rows)).scalars().all())  # type: ignore[call-overload]
+    for uid, payload in updates:
+        if uid not in fresh and await store(session, update_id=uid, payload=payload, now=now):
+            fresh.add(uid)  # an old id with a different update: Telegram numbered afresh
+    return fresh
 
 
 async def finish(

@@ -110,3 +110,38 @@ async def test_a_reused_update_id_with_new_content_is_a_new_update(
         assert await inbox.store(session, update_id=5, payload=fresh, now=clock())
         row = await session.get(InboxUpdate, 5)
         assert row.status == InboxStatus.PENDING  # Telegram numbered afresh: handle it again
+
+
+async def test_a_batch_is_kept_in_one_go_and_a_redelivered_batch_is_recognised(
+    db: Database, clock: FakeClock
+) -> None:
+    def message(uid: int, text: str) -> dict[str, object]:
+        sender = {"id": 7, "is_bot": False, "first_name": "老许"}
+        chat = {"id": 7, "type": "private", "first_name": "老许"}
+        return {
+            "update_id": uid,
+            "message": {"message_id": uid, "date": 0, "chat": chat, "from": sender, "text": text},
+        }
+
+    batch = [(uid, message(uid, f"楼道灯 {uid}")) for uid in (11, 12, 13)]
+    async with db.session() as session:
+        assert await inbox.store_batch(session, batch, now=clock()) == {11, 12, 13}
+    # Telegram sends 12 and 13 again (the offset never reached it), 12 stored as the bot would
+    # write it back itself; 14 is new.
+    again = [
+        (12, Update.de_json(batch[1][1], Bot(TOKEN)).to_dict()),
+        batch[2],
+        (14, message(14, "漏水")),
+    ]
+    async with db.session() as session:
+        assert await inbox.store_batch(session, again, now=clock()) == {14}
+    # weeks later Telegram numbers afresh: 11 comes back as a different update
+    async with db.session() as session:
+        assert await inbox.store_batch(session, [(11, message(11, "新的"))], now=clock()) == {11}
+        rows = (await session.exec(select(InboxUpdate).order_by(InboxUpdate.update_id))).all()
+    assert [(r.update_id, r.payload["message"]["text"]) for r in rows] == [
+        (11, "新的"),
+        (12, "楼道灯 12"),
+        (13, "楼道灯 13"),
+        (14, "漏水"),
+    ]
