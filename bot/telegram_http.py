@@ -129,7 +129,7 @@ class AiohttpRequest(BaseRequest):
         if origin not in self._proxies:
             env = urllib.request.getproxies_environment()
             proxy = env.get(parts.scheme) or env.get("all")
-            if proxy and urllib.request.proxy_bypass_environment(parts.hostname or "", env):
+            if proxy and urllib.request.proxy_bypass(parts.hostname or ""):  # NO_PROXY
                 proxy = None
             self._proxies[origin] = proxy or None
         return self._proxies[origin]

@@ -28,7 +28,7 @@ async def store(
     back with a different update: then the new one replaces the old record.
     """
     row = dict(update_id=update_id, payload=payload, status=InboxStatus.PENDING, received_at=now)
-    if (await session.exec(_insert_new(session), params=row)).rowcount:  # type: ignore[call-overload]
+    if (await session.exec(_insert_new(session), params=row)).rowcount:
         return True
     existing = await session.get(InboxUpdate, update_id)
     if existing is None or _meaningful(existing.payload) == _meaningful(payload):
@@ -41,13 +41,16 @@ async def store(
     return True
 
 
+INBOX = InboxUpdate.metadata.tables["inbox_update"]
+
+
 def _insert_new(session: AsyncSession) -> Any:
     """INSERT … ON CONFLICT DO NOTHING, its values given as parameters, so the statement is
     the same every time and compiled once (values written into it would be compiled per call)."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = InboxUpdate.__table__  # Core, not the ORM's bulk insert: rowcount and RETURNING
-    return insert(table).on_conflict_do_nothing(index_elements=["update_id"])  # type: ignore[arg-type]
+    # the Core table, not the ORM's bulk insert: rowcount and RETURNING as the database says
+    return insert(INBOX).on_conflict_do_nothing(index_elements=["update_id"])
 
 
 def _meaningful(value: Any) -> Any:
@@ -79,8 +82,8 @@ async def store_batch(
         dict(update_id=uid, payload=payload, status=InboxStatus.PENDING, received_at=now)
         for uid, payload in updates
     ]
-    stmt = _insert_new(session).returning(InboxUpdate.__table__.c.update_id)  # type: ignore[attr-defined]
-    fresh = set((await session.exec(stmt, params=rows)).scalars().all())  # type: ignore[call-overload]
+    stmt = _insert_new(session).returning(INBOX.c.update_id)
+    fresh = set((await session.exec(stmt, params=rows)).scalars().all())
     for uid, payload in updates:
         if uid not in fresh and await store(session, update_id=uid, payload=payload, now=now):
             fresh.add(uid)  # an old id with a different update: Telegram numbered afresh

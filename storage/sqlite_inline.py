@@ -112,7 +112,7 @@ class InlineConnection(aiosqlite.Connection):
     async def close(self) -> None:
         self.stop()
 
-    def stop(self) -> None:  # type: ignore[override]
+    def stop(self) -> None:
         self._running = False
         if self._connection is not None:
             writing = self._connection.in_transaction
