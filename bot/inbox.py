@@ -115,5 +115,7 @@ class InboxRequest(AiohttpRequest):
                 return status, body  # python-telegram-bot reports the garbled answer itself
             updates = answer.get("result") if isinstance(answer, dict) else None
             if isinstance(updates, list) and updates:
+                # If this fails, nothing is confirmed: python-telegram-bot turns the error into
+                # a NetworkError, waits and asks again, and Telegram still has the updates.
                 await self.queue.store_batch([u for u in updates if isinstance(u, dict)])
         return status, body

@@ -26,25 +26,15 @@ async def upsert_person(
     session: AsyncSession, identity: TelegramIdentity, *, in_private_chat: bool = True
 ) -> Person:
     """The Person behind a Telegram user, created on first contact, refreshed on each."""
-    person = (
-        await session.exec(select(Person).where(Person.telegram_user_id == identity.user_id))
-    ).first()
-    if person is None:
-        person = Person(telegram_user_id=identity.user_id)
-        session.add(person)
-    person.full_name = identity.full_name[:200]
-    person.username = identity.username
-    person.telegram_language_code = identity.language_code
-    if in_private_chat:  # they wrote to the bot itself, so they have not blocked it
-        person.unreachable_since = None
-    await session.flush()
+    person, _acting_in = await identify(session, identity, in_private_chat=in_private_chat)
     return person
 
 
 async def identify(
     session: AsyncSession, identity: TelegramIdentity, *, in_private_chat: bool = True
 ) -> tuple[Person, tuple[Membership, Community] | None]:
-    """`upsert_person` and `current_membership` in one query: what every update needs first."""
+    """The Person behind a Telegram user (created on first contact, refreshed on each) and the
+    community they act in (`current_membership`), in one query: what every update needs first."""
     rows = (
         await session.exec(
             select(Person, Membership, Community)

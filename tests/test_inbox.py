@@ -3,10 +3,15 @@ update a crash left unprocessed is replayed at the next start, without answering
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from telegram import Bot, Update
 
 from bot.emulator import BotApiEmulator
+from bot.inbox import DurableUpdateQueue
 from storage import inbox
 from storage.db import Database
 from storage.models import InboxStatus, InboxUpdate
@@ -145,3 +150,30 @@ async def test_a_batch_is_kept_in_one_go_and_a_redelivered_batch_is_recognised(
         (13, "楼道灯 13"),
         (14, "漏水"),
     ]
+
+
+async def test_a_database_hiccup_while_storing_delays_updates_but_loses_none(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await make_community(db, clock)
+    async with running_bot(emulator, db, clock) as app:
+        queue = app.update_queue
+        assert isinstance(queue, DurableUpdateQueue)
+        real_store = queue.store_batch
+        failures: list[int] = []
+
+        async def store_once_failing(updates: list[dict[str, Any]]) -> None:
+            if not failures:
+                failures.append(len(updates))
+                raise OperationalError("INSERT", {}, Exception("the disk is full"))
+            await real_store(updates)
+
+        monkeypatch.setattr(queue, "store_batch", store_once_failing)
+        xu = emulator.user(first_name="老许", language_code="zh-hans")
+        await xu.send("/start")
+        # PTB asks again after its back-off (a second); Telegram still has the update
+        await xu.expect_message(contains="您住在哪个社区", timeout=10)
+    assert failures == [1]
+    async with db.session() as session:
+        rows = (await session.exec(select(InboxUpdate))).all()
+    assert [r.status for r in rows] == [InboxStatus.DONE]

@@ -17,6 +17,20 @@ from bot.telegram_http import AiohttpRequest
 from tests.factories import TOKEN
 
 
+def bot_at(base_url: str, request: AiohttpRequest) -> Bot:
+    return Bot(TOKEN, base_url=base_url, request=request, get_updates_request=AiohttpRequest())
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Start `app` on a free local port; its runner and its Bot API base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/bot"
+
+
 @pytest.fixture
 async def slow_api() -> AsyncIterator[str]:
     """A Bot API that accepts the connection and never answers."""
@@ -28,19 +42,15 @@ async def slow_api() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", hang)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/bot"
+    runner, url = await serve(app)
+    yield url
     never.set()
     await runner.cleanup()
 
 
 async def test_a_bot_api_that_does_not_answer_is_timed_out(slow_api: str) -> None:
     request = AiohttpRequest(read_timeout=0.05)
-    bot = Bot(TOKEN, base_url=slow_api, request=request, get_updates_request=AiohttpRequest())
+    bot = bot_at(slow_api, request)
     await request.initialize()
     try:
         with pytest.raises(TimedOut):
@@ -54,12 +64,7 @@ async def test_an_unreachable_bot_api_is_a_network_error() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     request = AiohttpRequest()
-    bot = Bot(
-        TOKEN,
-        base_url=f"http://127.0.0.1:{port}/bot",
-        request=request,
-        get_updates_request=AiohttpRequest(),
-    )
+    bot = bot_at(f"http://127.0.0.1:{port}/bot", request)
     await request.initialize()
     try:
         with pytest.raises(NetworkError):
@@ -82,18 +87,9 @@ async def test_an_upload_arrives_as_multipart_with_its_fields() -> None:
 
     app = web.Application()
     app.router.add_post(f"/bot{TOKEN}/sendDocument", send_document)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await serve(app)
     request = AiohttpRequest()
-    bot = Bot(
-        TOKEN,
-        base_url=f"http://127.0.0.1:{port}/bot",
-        request=request,
-        get_updates_request=AiohttpRequest(),
-    )
+    bot = bot_at(url, request)
     await request.initialize()
     try:
         document = InputFile(b"issue,status\n1,open\n", filename="notebook.csv")
