@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -38,6 +39,7 @@ class Notebook:
     renderers: Renderers = field(default_factory=Renderers)
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_sent: dict[int, float] = field(default_factory=dict)  # chat id -> monotonic time
+    community_tz: dict[int, ZoneInfo] = field(default_factory=dict)  # bot/dispatch.py
     bot_username: str = ""
 
 

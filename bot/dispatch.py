@@ -162,15 +162,30 @@ async def _hold_for_quiet_hours(app: NotebookApplication, row: Outbox, now: date
         return False
     nb = app.notebook
     start, end = nb.settings.quiet_hours
+    tz = await _community_tz(app, row.community_id)
+    if not in_quiet_hours(now, tz, start, end):
+        return False
     async with nb.db.session() as session:
-        community = await session.get(Community, row.community_id) if row.community_id else None
-        tz = ZoneInfo(community.timezone) if community else nb.settings.tz
-        if not in_quiet_hours(now, tz, start, end):
-            return False
         await outbox.retry_later(
             session, row, at=quiet_hours_end(now, tz, start, end), error="quiet hours"
         )
     return True
+
+
+async def _community_tz(app: NotebookApplication, community_id: int | None) -> ZoneInfo:
+    """A community's time zone. It is set when the community is created and never changed, so
+    it is read once per process, not for every message sent."""
+    nb = app.notebook
+    if community_id is None:
+        return nb.settings.tz
+    tz = nb.community_tz.get(community_id)
+    if tz is None:
+        async with nb.db.session() as session:
+            community = await session.get(Community, community_id)
+        if community is None:
+            return nb.settings.tz
+        tz = nb.community_tz[community_id] = ZoneInfo(community.timezone)
+    return tz
 
 
 async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 50) -> int:
