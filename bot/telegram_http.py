@@ -107,7 +107,8 @@ class AiohttpRequest(BaseRequest):
         )
         body: aiohttp.FormData | dict[str, str] | None = fields
         if files:
-            form = aiohttp.FormData()
+            # unquoted, as httpx sends them: Telegram shows "导出.csv", not "%E5%AF%BC….csv"
+            form = aiohttp.FormData(quote_fields=False)
             for name, value in (fields or {}).items():
                 form.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():

@@ -92,7 +92,7 @@ async def test_an_upload_arrives_as_multipart_with_its_fields() -> None:
     bot = bot_at(url, request)
     await request.initialize()
     try:
-        document = InputFile(b"issue,status\n1,open\n", filename="notebook.csv")
+        document = InputFile(b"issue,status\n1,open\n", filename="民情本 11月.csv")
         await bot.send_document(chat_id=7, document=document, caption="第1周 <周报>")
     finally:
         await request.shutdown()
@@ -100,7 +100,7 @@ async def test_an_upload_arrives_as_multipart_with_its_fields() -> None:
     assert seen == {
         "chat_id": "7",
         "caption": "第1周 <周报>",
-        "filename": "notebook.csv",
+        "filename": "民情本 11月.csv",
         "body": b"issue,status\n1,open\n",
     }
 
