@@ -2,16 +2,16 @@
 
 aiosqlite runs every call (execute, fetch, close the cursor…) on a worker thread and hands the
 result back through the loop: four or five thread hops and GIL hand-overs per statement. On a
-small server that hand-over, not SQLite, is most of the cost of a query (bench/load.py: about
-1 ms per ORM statement threaded, a third of that inline). The notebook's queries touch a few rows
+small server that hand-over, not SQLite, is most of the cost of a query (on the 2-core machine of
+bench/load.py's figures: about 1 ms per ORM statement threaded, a third of that inline). The notebook's queries touch a few rows
 by primary key or index, which SQLite answers in microseconds, so they run inline instead.
 
 What a thread gave for free, waiting for a lock, is done here without blocking: the connection
 has no busy timeout, and a statement SQLite refuses with "database is locked" is retried once
 the writer holding the lock lets go, while the loop runs on. A writer of this process wakes the
 waiters when its transaction ends; a writer in another process cannot, so the waiters also look
-again after a pause that grows from 1 ms to 50 ms. After `lock_timeout` seconds the error is raised,
-as SQLite's own busy timeout would.
+again after a pause that grows from 1 ms to 50 ms. After `lock_timeout` seconds the error is
+raised, as SQLite's own busy timeout would.
 
 SQLAlchemy's aiosqlite dialect drives this class exactly like an `aiosqlite.Connection`
 (storage/db.py passes it as the engine's `async_creator`).
