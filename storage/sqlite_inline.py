@@ -3,8 +3,9 @@
 aiosqlite runs every call (execute, fetch, close the cursor…) on a worker thread and hands the
 result back through the loop: four or five thread hops and GIL hand-overs per statement. On a
 small server that hand-over, not SQLite, is most of the cost of a query (on the 2-core machine of
-bench/load.py's figures: about 1 ms per ORM statement threaded, a third of that inline). The notebook's queries touch a few rows
-by primary key or index, which SQLite answers in microseconds, so they run inline instead.
+bench/load.py's figures: about 1 ms per ORM statement threaded, a third of that inline). The
+notebook's queries touch a few rows by primary key or index, which SQLite answers in
+microseconds, so they run inline instead.
 
 What a thread gave for free, waiting for a lock, is done here without blocking: the connection
 has no busy timeout, and a statement SQLite refuses with "database is locked" is retried once
