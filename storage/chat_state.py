@@ -8,13 +8,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, inspect
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ChatState
 
+# Built once: every update reads its sender's state (storage/inbox.py's _FINISH says why).
+_GET = select(ChatState).where(
+    col(ChatState.chat_id) == bindparam("chat_id"), col(ChatState.user_id) == bindparam("user_id")
+)
+
 
 async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> ChatState | None:
-    return await session.get(ChatState, (chat_id, user_id))
+    known = session.sync_session.identity_map.get(identity_key(ChatState, (chat_id, user_id)))
+    if isinstance(known, ChatState) and not inspect(known).expired_attributes:
+        return known  # read (or written) earlier in this update, as session.get would
+
+    rows = await session.exec(_GET, params={"chat_id": chat_id, "user_id": user_id})
+    return rows.first()
 
 
 async def set_state(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -42,6 +42,13 @@ async def store(
 
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]
+# Built once: every update ends with it, and a statement built per call costs more than the
+# UPDATE itself (SQLAlchemy's cache key is worked out on each new statement object).
+_FINISH = (
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("id"))
+    .values(status=bindparam("new_status"), processed_at=bindparam("at"))
+)
 
 
 def _insert_new(session: AsyncSession) -> Any:
@@ -94,12 +101,7 @@ async def finish(
     session: AsyncSession, *, update_id: int, now: datetime, failed: bool = False
 ) -> None:
     status = InboxStatus.FAILED if failed else InboxStatus.DONE
-    await session.exec(
-        update(InboxUpdate)
-        .where(col(InboxUpdate.update_id) == update_id)
-        .values(status=status, processed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await session.exec(_FINISH, params={"id": update_id, "new_status": status, "at": now})
 
 
 async def pending(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +22,19 @@ class TelegramIdentity:
     language_code: str | None
 
 
+# Built once: it runs for every update (see storage/inbox.py's _FINISH for why).
+_IDENTIFY = (
+    select(Person, Membership, Community)
+    .outerjoin(
+        Membership,
+        and_(col(Membership.person_id) == Person.id, col(Membership.active).is_(True)),
+    )
+    .outerjoin(Community, col(Community.id) == Membership.community_id)
+    .where(Person.telegram_user_id == bindparam("telegram_user_id"))
+    .order_by(col(Membership.created_at))
+)
+
+
 async def upsert_person(
     session: AsyncSession, identity: TelegramIdentity, *, in_private_chat: bool = True
 ) -> Person:
@@ -35,18 +48,7 @@ async def identify(
 ) -> tuple[Person, tuple[Membership, Community] | None]:
     """The Person behind a Telegram user (created on first contact, refreshed on each) and the
     community they act in (`current_membership`), in one query: what every update needs first."""
-    rows = (
-        await session.exec(
-            select(Person, Membership, Community)
-            .outerjoin(
-                Membership,
-                and_(col(Membership.person_id) == Person.id, col(Membership.active).is_(True)),
-            )
-            .outerjoin(Community, col(Community.id) == Membership.community_id)
-            .where(Person.telegram_user_id == identity.user_id)
-            .order_by(col(Membership.created_at))
-        )
-    ).all()
+    rows = (await session.exec(_IDENTIFY, params={"telegram_user_id": identity.user_id})).all()
     person = rows[0][0] if rows else None
     fresh = person is None
     if person is None:

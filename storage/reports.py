@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -133,17 +133,22 @@ def next_step(draft: ReportDraft) -> Step:
     return Step.CONFIRM
 
 
+# Built once: asked on every new report (storage/inbox.py's _FINISH says why).
+_REPORTS_SINCE = (
+    select(func.count())
+    .select_from(Issue)
+    .where(
+        Issue.reporter_id == bindparam("person_id"),
+        col(Issue.logged_by_id).is_(None),
+        col(Issue.created_at) > bindparam("since"),
+    )
+)
+
+
 async def reports_in_last_hour(session: AsyncSession, *, person_id: int, now: datetime) -> int:
     """Issues this person opened themselves in the last hour (the spam guard's count)."""
-    result = await session.exec(
-        select(func.count())
-        .select_from(Issue)
-        .where(
-            Issue.reporter_id == person_id,
-            col(Issue.logged_by_id).is_(None),
-            col(Issue.created_at) > now - timedelta(hours=1),
-        )
-    )
+    since = now - timedelta(hours=1)
+    result = await session.exec(_REPORTS_SINCE, params={"person_id": person_id, "since": since})
     return int(result.one())
 
 
