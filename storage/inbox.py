@@ -28,7 +28,8 @@ async def store(
     back with a different update: then the new one replaces the old record.
     """
     row = dict(update_id=update_id, payload=payload, status=InboxStatus.PENDING, received_at=now)
-    if (await session.exec(_insert_new(session), params=row)).rowcount:
+    plain, _returning = _insert_new(session)
+    if (await session.exec(plain, params=row)).rowcount:
         return True
     existing = await session.get(InboxUpdate, update_id)
     if existing is None or _meaningful(existing.payload) == _meaningful(payload):
@@ -52,12 +53,18 @@ _FINISH = (
 
 
 def _insert_new(session: AsyncSession) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING, its values given as parameters, so the statement is
-    the same every time and compiled once (values written into it would be compiled per call)."""
+    """INSERT … ON CONFLICT DO NOTHING, its values given as parameters, built once per dialect
+    (values written into the statement would make it a new statement to compile every time)."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    # the Core table, not the ORM's bulk insert: rowcount and RETURNING as the database says
-    return insert(INBOX).on_conflict_do_nothing(index_elements=["update_id"])
+    if dialect not in _INSERT_NEW:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # the Core table, not the ORM's bulk insert: rowcount and RETURNING as the database says
+        stmt = insert(INBOX).on_conflict_do_nothing(index_elements=["update_id"])
+        _INSERT_NEW[dialect] = (stmt, stmt.returning(INBOX.c.update_id))
+    return _INSERT_NEW[dialect]
+
+
+_INSERT_NEW: dict[str, tuple[Any, Any]] = {}
 
 
 def _meaningful(value: Any) -> Any:
@@ -89,8 +96,8 @@ async def store_batch(
         dict(update_id=uid, payload=payload, status=InboxStatus.PENDING, received_at=now)
         for uid, payload in updates
     ]
-    stmt = _insert_new(session).returning(INBOX.c.update_id)
-    fresh = set((await session.exec(stmt, params=rows)).scalars().all())
+    _plain, returning = _insert_new(session)
+    fresh = set((await session.exec(returning, params=rows)).scalars().all())
     for uid, payload in updates:
         if uid not in fresh and await store(session, update_id=uid, payload=payload, now=now):
             fresh.add(uid)  # an old id with a different update: Telegram numbered afresh
