@@ -18,19 +18,65 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import InboxStatus, InboxUpdate
 
+INBOX = InboxUpdate.metadata.tables["inbox_update"]
+# Built once: every update ends with it, and a statement built per call costs more than the
+# UPDATE itself (SQLAlchemy's cache key is worked out on each new statement object).
+_FINISH = (
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("id"))
+    .values(status=bindparam("new_status"), processed_at=bindparam("at"))
+)
+_INSERT_NEW: dict[str, Any] = {}  # dialect -> INSERT … ON CONFLICT DO NOTHING RETURNING id
+
 
 async def store(
     session: AsyncSession, *, update_id: int, payload: dict[str, Any], now: datetime
 ) -> bool:
-    """Keep an update; False when it was stored before (Telegram sent it again).
+    """Keep an update; False when it was stored before (Telegram sent it again)."""
+    return update_id in await store_batch(session, [(update_id, payload)], now=now)
 
-    Telegram may start numbering afresh after a quiet week, so an id seen long ago can come
-    back with a different update: then the new one replaces the old record.
+
+async def store_batch(
+    session: AsyncSession, updates: list[tuple[int, dict[str, Any]]], *, now: datetime
+) -> set[int]:
+    """Keep a batch of updates in one statement; the ids that are new to us.
+
+    Polling hands updates over in batches (getUpdates), so they are kept the same way: one
+    insert for the batch, and a look at the stored rows only for ids we had before.
     """
-    row = dict(update_id=update_id, payload=payload, status=InboxStatus.PENDING, received_at=now)
-    plain, _returning = _insert_new(session)
-    if (await session.exec(plain, params=row)).rowcount:
-        return True
+    if not updates:
+        return set()
+    rows = [
+        dict(update_id=uid, payload=payload, status=InboxStatus.PENDING, received_at=now)
+        for uid, payload in updates
+    ]
+    fresh = set((await session.exec(_insert_new(session), params=rows)).scalars().all())
+    for uid, payload in updates:
+        if uid not in fresh and await _renumbered(session, uid, payload, now):
+            fresh.add(uid)
+    return fresh
+
+
+def _insert_new(session: AsyncSession) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING, its values given as parameters, built once per
+    dialect (values written into the statement would make it a new statement to compile every
+    time). The Core table, not the ORM's bulk insert: RETURNING as the database says."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    if dialect not in _INSERT_NEW:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _INSERT_NEW[dialect] = (
+            insert(INBOX)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(INBOX.c.update_id)
+        )
+    return _INSERT_NEW[dialect]
+
+
+async def _renumbered(
+    session: AsyncSession, update_id: int, payload: dict[str, Any], now: datetime
+) -> bool:
+    """An id we stored before, carrying a different update: Telegram may start numbering afresh
+    after a quiet week, and then the new update replaces the old record (True)."""
     existing = await session.get(InboxUpdate, update_id)
     if existing is None or _meaningful(existing.payload) == _meaningful(payload):
         return False
@@ -40,31 +86,6 @@ async def store(
     session.add(existing)
     await session.flush()
     return True
-
-
-INBOX = InboxUpdate.metadata.tables["inbox_update"]
-# Built once: every update ends with it, and a statement built per call costs more than the
-# UPDATE itself (SQLAlchemy's cache key is worked out on each new statement object).
-_FINISH = (
-    update(INBOX)
-    .where(INBOX.c.update_id == bindparam("id"))
-    .values(status=bindparam("new_status"), processed_at=bindparam("at"))
-)
-
-
-def _insert_new(session: AsyncSession) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING, its values given as parameters, built once per dialect
-    (values written into the statement would make it a new statement to compile every time)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    if dialect not in _INSERT_NEW:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        # the Core table, not the ORM's bulk insert: rowcount and RETURNING as the database says
-        stmt = insert(INBOX).on_conflict_do_nothing(index_elements=["update_id"])
-        _INSERT_NEW[dialect] = (stmt, stmt.returning(INBOX.c.update_id))
-    return _INSERT_NEW[dialect]
-
-
-_INSERT_NEW: dict[str, tuple[Any, Any]] = {}
 
 
 def _meaningful(value: Any) -> Any:
@@ -80,28 +101,6 @@ def _meaningful(value: Any) -> Any:
     if isinstance(value, list):
         return [_meaningful(v) for v in value]
     return value
-
-
-async def store_batch(
-    session: AsyncSession, updates: list[tuple[int, dict[str, Any]]], *, now: datetime
-) -> set[int]:
-    """Keep a batch of updates in one statement; the ids that are new to us (as `store`).
-
-    Polling hands updates over in batches (getUpdates), so they are kept the same way: one
-    insert for the batch, and a look at the stored rows only for ids we had before.
-    """
-    if not updates:
-        return set()
-    rows = [
-        dict(update_id=uid, payload=payload, status=InboxStatus.PENDING, received_at=now)
-        for uid, payload in updates
-    ]
-    _plain, returning = _insert_new(session)
-    fresh = set((await session.exec(returning, params=rows)).scalars().all())
-    for uid, payload in updates:
-        if uid not in fresh and await store(session, update_id=uid, payload=payload, now=now):
-            fresh.add(uid)  # an old id with a different update: Telegram numbered afresh
-    return fresh
 
 
 async def finish(
