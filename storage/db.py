@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import sqlite_inline
 from storage.crypto import PhoneCipher, attach_cipher, cipher_of
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer to commit
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,7 +40,7 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
         async def connect() -> sqlite_inline.InlineConnection:
-            return await sqlite_inline.connect(path, lock_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            return await sqlite_inline.connect(path, lock_timeout=SQLITE_LOCK_TIMEOUT)
 
         engine = create_async_engine(url, async_creator=connect)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
