@@ -28,6 +28,7 @@ from sqlalchemy import insert
 
 from bot.emulator import BotApiEmulator
 from bot.emulator.driver import GroupDriver, UserDriver
+from bot.emulator.models import BotMessage
 from storage import migrate
 from storage.communities import add_building, create_community
 from storage.db import Database
@@ -52,6 +53,10 @@ def _env(emu: BotApiEmulator, url: str) -> dict[str, str]:
         RATE_LIMIT_OVERALL_PER_SECOND="1000000",
         LOG_LEVEL="WARNING",
         PHONE_ENCRYPTION_KEY=PHONE_KEY,  # PostgreSQL refuses to start without one
+        # No quiet hours: at night in the community's time zone the staff cards would wait for
+        # the morning, and the workers' half of the load would not happen.
+        QUIET_HOURS_START="00:00",
+        QUIET_HOURS_END="00:00",
     )
     return env
 
@@ -152,13 +157,33 @@ async def echo_round(user: UserDriver, text: str, lat: Latencies) -> int:
     return 5
 
 
-async def claim_cards(group: GroupDriver, worker: UserDriver, claimed: list[int]) -> None:
-    """A worker claims every card as it appears (staff-side load next to the residents'); each
-    answered press is one more update handled, counted in `claimed[0]`."""
-    while True:
-        card = await group.expect_message(contains="Claim", timeout=PATIENCE)
-        await group.press(worker, card, "Claim", timeout=PATIENCE)
-        claimed[0] += 1
+class Workers:
+    """Workers claim every card as it appears in the staff group (the staff side of the load,
+    next to the residents'): each claim is a press answered and the card edited to name its
+    owner, one more update handled."""
+
+    def __init__(self, group: GroupDriver, worker: UserDriver, expected: int) -> None:
+        self.group, self.worker = group, worker
+        self.claimed = 0
+        self.expected = expected
+        self.all_claimed = asyncio.Event()
+        self._claims: set[asyncio.Task[None]] = set()
+
+    async def watch(self) -> None:
+        while True:
+            card = await self.group.expect_message(
+                predicate=lambda m: m.button("Claim") is not None, timeout=PATIENCE
+            )
+            task = asyncio.create_task(self._claim(card))
+            self._claims.add(task)
+            task.add_done_callback(self._claims.discard)
+
+    async def _claim(self, card: BotMessage) -> None:
+        await self.group.press(self.worker, card, "Claim", timeout=PATIENCE)
+        await self.group.expect_edit(card, contains="Owner: W", timeout=PATIENCE)
+        self.claimed += 1
+        if self.claimed >= self.expected:
+            self.all_claimed.set()
 
 
 async def run(
@@ -189,19 +214,20 @@ async def run(
             try:
                 await flow(users[0], "warm-up", Latencies())  # start-up is not load
                 closed = Latencies()
-                claimed = [0]
-                claimer = (
-                    asyncio.create_task(claim_cards(group, worker, claimed)) if group else None
-                )
+                # the warm-up's card and one per report, all claimed before the clock stops
+                expected = 1 + residents * reports
+                workers = Workers(group, worker, expected) if group is not None else None
+                watcher = asyncio.create_task(workers.watch()) if workers else None
                 began, cpu_began = time.perf_counter(), cpu_seconds(proc.pid)
                 counts = await asyncio.gather(
                     *(_many(flow, user, reports, closed, f"{which} {user.id}") for user in users)
                 )
+                if workers is not None and watcher is not None:
+                    await asyncio.wait_for(workers.all_claimed.wait(), PATIENCE)
+                    watcher.cancel()
                 elapsed = time.perf_counter() - began
                 cpu = cpu_seconds(proc.pid) - cpu_began
-                handled = sum(counts) + claimed[0]
-                if claimer is not None:
-                    claimer.cancel()
+                handled = sum(counts) + (workers.claimed if workers else 0)
                 paced_lat = Latencies()
                 await _paced(flow, users, paced, paced_lat)
                 rss = peak_rss_mb(proc.pid)
