@@ -200,6 +200,7 @@ async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 
                 rows = await outbox.claim_due(session, now=now, limit=batch)
             if not rows:
                 return handled
+            more = len(rows) == batch  # a short batch took every row due by `now`
             rows = interleave_by_chat(rows)
             for index, row in enumerate(rows):
                 if await _hold_for_quiet_hours(app, row, now):
@@ -216,6 +217,8 @@ async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 
                     return handled
                 nb.last_sent[row.chat_id] = time.monotonic()
                 handled += 1
+            if not more:
+                return handled
 
 
 async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
@@ -60,32 +60,49 @@ async def enqueue(
     return bool(result.rowcount)
 
 
-async def claim_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Outbox]:
-    """Take up to `limit` due rows for this dispatcher, oldest first, atomically."""
+def _claim_statement(for_update: bool) -> Any:
+    """Take the due rows, oldest first: pending ones, and ones a dispatcher claimed but never
+    finished (it died) longer than STALE_CLAIM ago. Built once per dialect, with bind
+    parameters, because every dispatch runs it."""
     due = and_(
-        col(Outbox.due_at) <= now,
+        col(Outbox.due_at) <= bindparam("now"),
         or_(
             col(Outbox.status) == OutboxStatus.PENDING,
             and_(
                 col(Outbox.status) == OutboxStatus.SENDING,
-                col(Outbox.claimed_at) < now - STALE_CLAIM,
+                col(Outbox.claimed_at) < bindparam("stale_before"),
             ),
         ),
     )
     pick = (
-        select(col(Outbox.id)).where(due).order_by(col(Outbox.due_at), col(Outbox.id)).limit(limit)
+        select(col(Outbox.id))
+        .where(due)
+        .order_by(col(Outbox.due_at), col(Outbox.id))
+        .limit(bindparam("limit"))
     )
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    if dialect == "postgresql":
+    if for_update:  # PostgreSQL: several dispatchers skip each other's rows instead of waiting
         pick = pick.with_for_update(skip_locked=True)
-    stmt = (
+    return (
         update(Outbox)
         .where(col(Outbox.id).in_(pick.scalar_subquery()))
-        .values(status=OutboxStatus.SENDING, claimed_at=now, attempts=col(Outbox.attempts) + 1)
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_at=bindparam("now"),
+            attempts=col(Outbox.attempts) + 1,
+        )
         .returning(Outbox)
         .execution_options(synchronize_session=False)
     )
-    rows = list((await session.exec(stmt)).scalars().all())
+
+
+_CLAIM = {"postgresql": _claim_statement(True), "sqlite": _claim_statement(False)}
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Outbox]:
+    """Take up to `limit` due rows for this dispatcher, oldest first, atomically."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    params = {"now": now, "stale_before": now - STALE_CLAIM, "limit": limit}
+    rows = list((await session.exec(_CLAIM[dialect], params=params)).scalars().all())
     return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
 
 
