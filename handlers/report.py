@@ -599,9 +599,12 @@ async def on_button(update: Update, context: NotebookContext) -> None:
     )
     draft = ReportDraft.load(state.data) if state and state.flow == FLOW else None
     verb, _sep, arg = action.partition(":")
-    if verb == "ok" and await _confirm_again(update, context, chat_id):
+    stale = draft is None or draft.token != token
+    # A confirmation with its draft gone may be a replay of one already filed (the draft is
+    # cleared in the same commit as the issue is filed); with the draft there, it cannot be.
+    if verb == "ok" and stale and await _confirm_again(update, context, chat_id):
         return
-    if draft is None or draft.token != token or not await _may_report(context, draft):
+    if draft is None or stale or not await _may_report(context, draft):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     message = query.message if isinstance(query.message, Message) else None

@@ -21,13 +21,22 @@ _GET = select(ChatState).where(
 )
 
 
+_ABSENT = "chat_state_absent"  # session.info: (chat_id, user_id) this session found no state for
+
+
 async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> ChatState | None:
-    known = session.sync_session.identity_map.get(identity_key(ChatState, (chat_id, user_id)))
+    key = (chat_id, user_id)
+    known = session.sync_session.identity_map.get(identity_key(ChatState, key))
     if isinstance(known, ChatState) and not inspect(known).expired_attributes:
         return known  # read (or written) earlier in this update, as session.get would
+    absent: set[tuple[int, int]] = session.info.setdefault(_ABSENT, set())
+    if key in absent:
+        return None  # looked for earlier in this update: most updates start no flow
 
-    rows = await session.exec(_GET, params={"chat_id": chat_id, "user_id": user_id})
-    return rows.first()
+    state = (await session.exec(_GET, params={"chat_id": chat_id, "user_id": user_id})).first()
+    if state is None:
+        absent.add(key)
+    return state
 
 
 async def set_state(
@@ -40,9 +49,10 @@ async def set_state(
     data: dict[str, Any],
     now: datetime,
 ) -> ChatState:
-    state = await session.get(ChatState, (chat_id, user_id))
+    state = await get_state(session, chat_id=chat_id, user_id=user_id)
     if state is None:
         state = ChatState(chat_id=chat_id, user_id=user_id, flow=flow, step=step)
+        session.info.get(_ABSENT, set()).discard((chat_id, user_id))
     state.flow, state.step, state.updated_at = flow, step, now
     state.data = dict(data)  # a new object, so SQLAlchemy sees the JSON change
     session.add(state)
@@ -51,9 +61,10 @@ async def set_state(
 
 
 async def clear_state(session: AsyncSession, *, chat_id: int, user_id: int) -> bool:
-    state = await session.get(ChatState, (chat_id, user_id))
+    state = await get_state(session, chat_id=chat_id, user_id=user_id)
     if state is None:
         return False
     await session.delete(state)
     await session.flush()
+    session.info.setdefault(_ABSENT, set()).add((chat_id, user_id))
     return True
