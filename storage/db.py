@@ -16,12 +16,33 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
 from storage.crypto import PhoneCipher, attach_cipher, cipher_of
+from storage.models import Building, Community, Membership, Person, Unit
 
 SQLITE_LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer to commit
+KEPT_ALIVE = (Community, Person, Building, Unit, Membership)
+
+
+class NotebookSession(Session):
+    """SQLAlchemy's identity map holds objects weakly: a Community or Person read by one step
+    of an update and let go is gone when the next step asks for it, and `session.get` reads it
+    again. A session here keeps the reference rows it loads (KEPT_ALIVE: communities, people,
+    buildings, units, memberships) alive until it closes (a session is one update or one
+    message sent), so each is read once. Only these: nothing changes them behind the
+    session's back with a bulk UPDATE, as the outbox and the issue's optimistic lock do."""
+
+
+def _keep_alive(session: Session, instance: object) -> None:
+    if isinstance(instance, KEPT_ALIVE):
+        session.info.setdefault("kept_alive", []).append(instance)
+
+
+event.listen(NotebookSession, "loaded_as_persistent", _keep_alive)
+event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -58,7 +79,12 @@ class Database:
         self.url = url
         self.schema = schema
         self.engine = create_engine(url, schema=schema)
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=NotebookSession,
+            expire_on_commit=False,
+        )
 
     def set_phone_key(self, keys: str | None) -> None:
         """Encrypt and decrypt `Person.phone` with these keys (see storage/crypto.py)."""
