@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import privacy
+from storage.db import NotebookSession
 from storage.models import Issue, IssueEvent
 
 if TYPE_CHECKING:
@@ -69,28 +70,39 @@ def update_context(update: object) -> Iterator[dict[str, Any]]:
 def watch_issues(session: AsyncSession) -> None:
     """Note in the current log context which issue this session reads or writes.
 
-    The listeners close over the context dict rather than looking the ContextVar up: SQLAlchemy
-    runs them in a greenlet, which has a context of its own."""
+    The listeners (registered once, on the session class) find the context dict in the
+    session's `info` rather than looking the ContextVar up: SQLAlchemy runs them in a greenlet,
+    which has a context of its own."""
     context = LOG_CONTEXT.get()
-    if context is None:
-        return
+    if context is not None:
+        session.info[_WATCHED] = context
 
-    def note(obj: object) -> None:
-        if isinstance(obj, Issue) and obj.id is not None:
-            context["issue_id"] = obj.id
-        elif isinstance(obj, IssueEvent) and context["issue_id"] is None:
-            context["issue_id"] = obj.issue_id
 
-    def after_flush(sess: Any, _flush_context: Any) -> None:
+_WATCHED = "log_context"
+
+
+def _note(context: dict[str, Any], obj: object) -> None:
+    if isinstance(obj, Issue) and obj.id is not None:
+        context["issue_id"] = obj.id
+    elif isinstance(obj, IssueEvent) and context["issue_id"] is None:
+        context["issue_id"] = obj.issue_id
+
+
+def _after_flush(sess: Any, _flush_context: Any) -> None:
+    context = sess.info.get(_WATCHED)
+    if context is not None:
         for obj in (*sess.new, *sess.dirty):
-            note(obj)
+            _note(context, obj)
 
-    def loaded(_sess: Any, obj: object) -> None:
-        if context["issue_id"] is None:
-            note(obj)
 
-    event.listen(session.sync_session, "after_flush", after_flush)
-    event.listen(session.sync_session, "loaded_as_persistent", loaded)
+def _loaded(sess: Any, obj: object) -> None:
+    context = sess.info.get(_WATCHED)
+    if context is not None and context["issue_id"] is None:
+        _note(context, obj)
+
+
+event.listen(NotebookSession, "after_flush", _after_flush)
+event.listen(NotebookSession, "loaded_as_persistent", _loaded)
 
 
 class ContextFilter(logging.Filter):
