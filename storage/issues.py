@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -332,16 +333,18 @@ async def _transition(
     is_public = action in PUBLIC_ACTIONS if public is None else public
     if is_public and action is not Action.REPORT and issue.first_response_at is None:
         values["first_response_at"] = now
+    values["version"] = issue.version + 1
     result = await session.exec(
         update(Issue)
         .where(col(Issue.id) == issue.id, col(Issue.version) == issue.version)
-        .values(**values, version=issue.version + 1)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         await session.refresh(issue)
         raise ConcurrentChange(issue)
-    await session.refresh(issue)
+    for key, value in values.items():  # what the row now holds, without reading it back
+        set_committed_value(issue, key, value)
     return await _record(
         session, issue, action, actor_id=actor_id, now=now, text=text, public=public, data=data
     )
