@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -201,12 +204,38 @@ async def register_offline_resident(
 async def remember_issue_message(
     session: AsyncSession, *, chat_id: int, message_id: int, issue_id: int, now: datetime
 ) -> None:
-    """Note that this bot message speaks of the issue (a reply to it will add to the issue)."""
-    if await session.get(IssueMessage, (chat_id, message_id)) is None:
-        session.add(
-            IssueMessage(chat_id=chat_id, message_id=message_id, issue_id=issue_id, created_at=now)
+    """Note that this bot message speaks of the issue (a reply to it will add to the issue);
+    a message already noted keeps its issue. One statement: every report and every notice
+    sent runs it."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    await session.exec(
+        _REMEMBER[dialect],
+        params={
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "issue_id": issue_id,
+            "created_at": now,
+        },
+    )
+
+
+def _remember_statement(insert: Any) -> Any:
+    return (
+        insert(IssueMessage)
+        .values(
+            chat_id=bindparam("chat_id"),
+            message_id=bindparam("message_id"),
+            issue_id=bindparam("issue_id"),
+            created_at=bindparam("created_at"),
         )
-        await session.flush()
+        .on_conflict_do_nothing(index_elements=["chat_id", "message_id"])
+    )
+
+
+_REMEMBER = {
+    "postgresql": _remember_statement(pg_insert),
+    "sqlite": _remember_statement(sqlite_insert),
+}
 
 
 async def issue_of_message(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:
