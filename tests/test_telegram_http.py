@@ -111,13 +111,41 @@ async def test_a_request_before_initialize_is_refused() -> None:
         await request.do_request("http://127.0.0.1:9/bot/getMe", "POST")
 
 
-async def test_the_proxy_comes_from_the_environment_unless_no_proxy_covers_the_host(
+async def test_requests_go_through_the_proxy_the_environment_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    """HTTP_PROXY (HTTPS_PROXY for https, ALL_PROXY for either) carries the calls; a host in
+    NO_PROXY is reached directly."""
+    seen: list[str] = []
+
+    async def get_me(request: web.Request) -> web.Response:
+        seen.append(request.host)
+        me = {"id": 1, "is_bot": True, "first_name": "Notebook", "username": "notebook_bot"}
+        return web.json_response({"ok": True, "result": me})
+
+    app = web.Application()
+    app.router.add_post(f"/bot{TOKEN}/getMe", get_me)
+    runner, url = await serve(app)
+    proxy = url.removesuffix("/bot")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "localhost")
     request = AiohttpRequest()
-    assert request._proxy_for("https://api.telegram.org/bot1/getMe") == "http://proxy.example:3128"
-    assert request._proxy_for("http://127.0.0.1:8081/bot1/getMe") is None
-    monkeypatch.delenv("HTTPS_PROXY")
-    assert AiohttpRequest()._proxy_for("https://api.telegram.org/bot1/getMe") is None
+    await request.initialize()
+    try:
+        # api.telegram.invalid does not resolve: only the proxy can answer for it
+        bot = bot_at("http://api.telegram.invalid/bot", request)
+        assert (await bot.get_me()).username == "notebook_bot"
+        assert seen == ["api.telegram.invalid"]
+
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nobody listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = AiohttpRequest()
+        await direct.initialize()
+        try:
+            assert (await bot_at(url, direct).get_me()).username == "notebook_bot"
+        finally:
+            await direct.shutdown()
+        assert seen == ["api.telegram.invalid", proxy.removeprefix("http://")]
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
