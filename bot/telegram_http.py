@@ -15,13 +15,15 @@ which is the longest PTB's own settings would let it take.
 from __future__ import annotations
 
 import urllib.request
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+_URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -105,7 +107,11 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        body: aiohttp.FormData | dict[str, str] | None = fields
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
+        if fields and not files:
+            # the form aiohttp would build from the dict, without its FormData machinery
+            body, headers = urlencode(fields).encode(), _URLENCODED
         if files:
             # unquoted, as httpx sends them: Telegram shows "导出.csv", not "%E5%AF%BC….csv"
             form = aiohttp.FormData(quote_fields=False)
@@ -116,7 +122,12 @@ class AiohttpRequest(BaseRequest):
             body = form
         try:
             async with self._session.request(
-                method, url, data=body, timeout=timeout, proxy=self._proxy_for(url)
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                proxy=self._proxy_for(url),
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:  # aiohttp's timeouts are TimeoutErrors too
