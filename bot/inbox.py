@@ -40,6 +40,22 @@ class DurableUpdateQueue(asyncio.Queue):
         self.clock = clock
         self.fetched: set[int] = set()  # stored by InboxRequest, not yet put
         self.fresh: set[int] = set()  # of those, the ones new to us
+        self._drained = asyncio.Event()  # set when the last queued update is taken
+
+    def get_nowait(self) -> Any:
+        item = super().get_nowait()  # asyncio.Queue.get ends here too
+        if self.empty():
+            self._drained.set()
+        return item
+
+    async def drained(self) -> None:
+        """Wait until python-telegram-bot has taken every queued update (it is busy with the
+        last one, or idle). getUpdates waits for this: what arrives meanwhile stays with
+        Telegram and comes in the next batch, so under load one request, one answer to parse
+        and one inbox transaction serve several updates instead of one each."""
+        while not self.empty():
+            self._drained.clear()
+            await self._drained.wait()
 
     async def store_batch(self, updates: list[dict[str, Any]]) -> None:
         batch = [(u["update_id"], u) for u in updates if isinstance(u.get("update_id"), int)]
@@ -105,10 +121,13 @@ class InboxRequest(AiohttpRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        polling = url.endswith("/getUpdates")
+        if polling:
+            await self.queue.drained()
         status, body = await super().do_request(
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
-        if status == 200 and url.endswith("/getUpdates"):
+        if status == 200 and polling:
             try:
                 answer = json.loads(body)
             except ValueError:

@@ -3,6 +3,7 @@ update a crash left unprocessed is replayed at the next start, without answering
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -177,3 +178,22 @@ async def test_a_database_hiccup_while_storing_delays_updates_but_loses_none(
     async with db.session() as session:
         rows = (await session.exec(select(InboxUpdate))).all()
     assert [r.status for r in rows] == [InboxStatus.DONE]
+
+
+async def test_getupdates_waits_until_the_bot_has_taken_every_queued_update(
+    db: Database, clock: FakeClock
+) -> None:
+    """Backpressure: while updates wait in our queue, the next getUpdates is not sent; what
+    arrives meanwhile stays with Telegram and comes in one batch when the queue is empty."""
+    queue = DurableUpdateQueue(db, clock)
+    await queue.drained()  # an empty queue: getUpdates goes at once
+    await queue.put("first")
+    await queue.put("second")
+    waiting = asyncio.create_task(queue.drained())
+    await asyncio.sleep(0)  # let it run up to its wait
+    assert not waiting.done()
+    assert await queue.get() == "first"
+    await asyncio.sleep(0)
+    assert not waiting.done()  # one still queued
+    assert await queue.get() == "second"  # taken: the bot is busy with the last one
+    await asyncio.wait_for(waiting, timeout=1)
