@@ -31,6 +31,9 @@ from storage import inbox
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+# Updates still queued when the next getUpdates goes out (bench.load: 2 gave the most updates
+# per second; 0 left the bot idle while the request travelled, many meant batches of one).
+LOW_WATER = 2
 
 
 class DurableUpdateQueue(asyncio.Queue):
@@ -44,16 +47,17 @@ class DurableUpdateQueue(asyncio.Queue):
 
     def get_nowait(self) -> Any:
         item = super().get_nowait()  # asyncio.Queue.get ends here too
-        if self.empty():
+        if self.qsize() <= LOW_WATER:
             self._drained.set()
         return item
 
     async def drained(self) -> None:
-        """Wait until python-telegram-bot has taken every queued update (it is busy with the
-        last one, or idle). getUpdates waits for this: what arrives meanwhile stays with
-        Telegram and comes in the next batch, so under load one request, one answer to parse
-        and one inbox transaction serve several updates instead of one each."""
-        while not self.empty():
+        """Wait until python-telegram-bot has taken all but LOW_WATER of the queued updates.
+        getUpdates waits for this: what arrives meanwhile stays with Telegram and comes in the
+        next batch, so under load one request, one answer to parse and one inbox transaction
+        serve several updates instead of one each. The few left queued keep the bot busy while
+        that request is on its way."""
+        while self.qsize() > LOW_WATER:
             self._drained.clear()
             await self._drained.wait()
 

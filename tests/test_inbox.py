@@ -12,7 +12,7 @@ from sqlmodel import select
 from telegram import Bot, Update
 
 from bot.emulator import BotApiEmulator
-from bot.inbox import DurableUpdateQueue
+from bot.inbox import LOW_WATER, DurableUpdateQueue
 from storage import inbox
 from storage.db import Database
 from storage.models import InboxStatus, InboxUpdate
@@ -180,20 +180,21 @@ async def test_a_database_hiccup_while_storing_delays_updates_but_loses_none(
     assert [r.status for r in rows] == [InboxStatus.DONE]
 
 
-async def test_getupdates_waits_until_the_bot_has_taken_every_queued_update(
+async def test_getupdates_waits_until_the_bot_has_taken_the_queued_updates(
     db: Database, clock: FakeClock
 ) -> None:
-    """Backpressure: while updates wait in our queue, the next getUpdates is not sent; what
-    arrives meanwhile stays with Telegram and comes in one batch when the queue is empty."""
+    """Backpressure: while more than LOW_WATER updates wait in our queue, the next getUpdates
+    is not sent; what arrives meanwhile stays with Telegram and comes in one batch."""
     queue = DurableUpdateQueue(db, clock)
     await queue.drained()  # an empty queue: getUpdates goes at once
-    await queue.put("first")
-    await queue.put("second")
+    for item in range(LOW_WATER + 2):
+        await queue.put(item)
     waiting = asyncio.create_task(queue.drained())
     await asyncio.sleep(0)  # let it run up to its wait
     assert not waiting.done()
-    assert await queue.get() == "first"
+    assert await queue.get() == 0
     await asyncio.sleep(0)
-    assert not waiting.done()  # one still queued
-    assert await queue.get() == "second"  # taken: the bot is busy with the last one
+    assert not waiting.done()  # still more than LOW_WATER queued
+    assert await queue.get() == 1  # taken: LOW_WATER left for the bot to work on meanwhile
     await asyncio.wait_for(waiting, timeout=1)
+    assert queue.qsize() == LOW_WATER
