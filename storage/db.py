@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Session
@@ -24,6 +26,8 @@ from storage.crypto import PhoneCipher, attach_cipher, cipher_of
 from storage.models import Building, Community, Membership, Person, Unit
 
 SQLITE_LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer to commit
+# Each database's INSERT, the one with ON CONFLICT: statements built once per database use it.
+INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 KEPT_ALIVE = (Community, Person, Building, Unit, Membership)
 
 
@@ -43,6 +47,11 @@ def _keep_alive(session: Session, instance: object) -> None:
 
 event.listen(NotebookSession, "loaded_as_persistent", _keep_alive)
 event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """ "postgresql" or "sqlite": which database this session talks to (a key of INSERTS)."""
+    return session.bind.dialect.name if session.bind else "sqlite"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -15,14 +15,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import migrate
-from storage.db import Database
+from storage.db import INSERTS, Database, dialect_of
 from storage.models import Heartbeat, Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -36,9 +34,7 @@ OUTBOX_STUCK = timedelta(minutes=10)  # due this long and still pending: the dis
 
 async def beat(session: AsyncSession, name: str, *, now: datetime, **data: Any) -> None:
     """Upsert one heartbeat row (one statement, safe from several instances at once)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Heartbeat).values(name=name, at=now, data=data)
+    stmt = INSERTS[dialect_of(session)](Heartbeat).values(name=name, at=now, data=data)
     stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"at": now, "data": data})
     await session.exec(stmt)
 

@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import INSERTS, dialect_of
 from storage.models import InboxStatus, InboxUpdate
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]
@@ -26,7 +25,15 @@ _FINISH = (
     .where(INBOX.c.update_id == bindparam("id"))
     .values(status=bindparam("new_status"), processed_at=bindparam("at"))
 )
-_INSERT_NEW: dict[str, Any] = {}  # dialect -> INSERT … ON CONFLICT DO NOTHING RETURNING id
+# INSERT … ON CONFLICT DO NOTHING RETURNING, per database, its values given as parameters (values
+# written into the statement would make it a new statement to compile every time). The Core
+# table, not the ORM's bulk insert: RETURNING as the database says.
+_INSERT_NEW = {
+    dialect: insert(INBOX)
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    .returning(INBOX.c.update_id)
+    for dialect, insert in INSERTS.items()
+}
 
 
 async def store(
@@ -50,26 +57,11 @@ async def store_batch(
         dict(update_id=uid, payload=payload, status=InboxStatus.PENDING, received_at=now)
         for uid, payload in updates
     ]
-    fresh = set((await session.exec(_insert_new(session), params=rows)).scalars().all())
+    fresh = set((await session.exec(_INSERT_NEW[dialect_of(session)], params=rows)).scalars().all())
     for uid, payload in updates:
         if uid not in fresh and await _renumbered(session, uid, payload, now):
             fresh.add(uid)
     return fresh
-
-
-def _insert_new(session: AsyncSession) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING, its values given as parameters, built once per
-    dialect (values written into the statement would make it a new statement to compile every
-    time). The Core table, not the ORM's bulk insert: RETURNING as the database says."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    if dialect not in _INSERT_NEW:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        _INSERT_NEW[dialect] = (
-            insert(INBOX)
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(INBOX.c.update_id)
-        )
-    return _INSERT_NEW[dialect]
 
 
 async def _renumbered(

@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import INSERTS, dialect_of
 from storage.models import Outbox, OutboxStatus
 
 # A row left in "sending" this long (its dispatcher died mid-send) is claimed again.
@@ -53,9 +52,11 @@ async def enqueue(
         "attempts": 0,
         "created_at": now,
     }
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = (
+        INSERTS[dialect_of(session)](Outbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
     result = await session.exec(stmt)
     return bool(result.rowcount)
 
@@ -100,9 +101,8 @@ _CLAIM = {"postgresql": _claim_statement(True), "sqlite": _claim_statement(False
 
 async def claim_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Outbox]:
     """Take up to `limit` due rows for this dispatcher, oldest first, atomically."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
     params = {"now": now, "stale_before": now - STALE_CLAIM, "limit": limit}
-    rows = list((await session.exec(_CLAIM[dialect], params=params)).scalars().all())
+    rows = list((await session.exec(_CLAIM[dialect_of(session)], params=params)).scalars().all())
     return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
 
 

@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.communities import create_invite
+from storage.db import INSERTS, dialect_of
 from storage.models import (
     STAFF_ROLES,
     Building,
@@ -207,9 +206,8 @@ async def remember_issue_message(
     """Note that this bot message speaks of the issue (a reply to it will add to the issue);
     a message already noted keeps its issue. One statement: every report and every notice
     sent runs it."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
     await session.exec(
-        _REMEMBER[dialect],
+        _REMEMBER[dialect_of(session)],
         params={
             "chat_id": chat_id,
             "message_id": message_id,
@@ -232,10 +230,7 @@ def _remember_statement(insert: Any) -> Any:
     )
 
 
-_REMEMBER = {
-    "postgresql": _remember_statement(pg_insert),
-    "sqlite": _remember_statement(sqlite_insert),
-}
+_REMEMBER = {dialect: _remember_statement(insert) for dialect, insert in INSERTS.items()}
 
 
 async def issue_of_message(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:
