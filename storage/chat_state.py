@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, inspect
+from sqlalchemy import bindparam, event, inspect
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import NotebookSession
 from storage.models import ChatState
 
 # Built once: every update reads its sender's state (storage/inbox.py's _FINISH says why).
@@ -22,6 +23,13 @@ _GET = select(ChatState).where(
 
 
 _ABSENT = "chat_state_absent"  # session.info: (chat_id, user_id) this session found no state for
+
+
+def _forget_absent(session: NotebookSession) -> None:
+    session.info.pop(_ABSENT, None)  # a rollback may bring back a state this session deleted
+
+
+event.listen(NotebookSession, "after_rollback", _forget_absent)
 
 
 async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> ChatState | None:
