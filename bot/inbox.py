@@ -43,7 +43,7 @@ class DurableUpdateQueue(asyncio.Queue):
         self.clock = clock
         self.fetched: set[int] = set()  # stored by InboxRequest, not yet put
         self.fresh: set[int] = set()  # of those, the ones new to us
-        self._drained = asyncio.Event()  # set when the last queued update is taken
+        self._drained = asyncio.Event()  # set when an update taken leaves LOW_WATER or fewer
 
     def get_nowait(self) -> Any:
         item = super().get_nowait()  # asyncio.Queue.get ends here too

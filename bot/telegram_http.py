@@ -109,17 +109,16 @@ class AiohttpRequest(BaseRequest):
         )
         body: aiohttp.FormData | bytes | None = None
         headers = None
-        if fields and not files:
-            # the form aiohttp would build from the dict, without its FormData machinery
-            body, headers = urlencode(fields).encode(), _URLENCODED
         if files:
             # unquoted, as httpx sends them: Telegram shows "导出.csv", not "%E5%AF%BC….csv"
-            form = aiohttp.FormData(quote_fields=False)
+            body = aiohttp.FormData(quote_fields=False)
             for name, value in (fields or {}).items():
-                form.add_field(name, value)
+                body.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
-                form.add_field(name, content, filename=filename, content_type=mimetype)
-            body = form
+                body.add_field(name, content, filename=filename, content_type=mimetype)
+        elif fields:
+            # the form aiohttp would build from the dict, without its FormData machinery
+            body, headers = urlencode(fields).encode(), _URLENCODED
         try:
             async with self._session.request(
                 method,
