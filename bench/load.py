@@ -1,5 +1,6 @@
 """Load on the emulator: many residents report through the whole flow while workers claim the
-cards, against a minimal echo bot measured in the same run.
+cards, against two baselines measured in the same run (bench/echo_bot.py): a minimal echo bot,
+and a bot making the notebook's Bot API calls with no database and no logic.
 
     .venv/bin/python -m bench.load [--residents 40] [--reports 5] [--issues 100000]
 
@@ -7,7 +8,7 @@ Prints updates handled per second (closed loop: each simulated person waits for 
 the next step; the worker's presses count too) for both bots and their ratio, and the bot's CPU
 time per update; p50/p99 latency from an update to the bot's answer
 at a paced 50 updates/s; and the notebook process's peak RSS with `--issues` issues stored.
-Both bots run as their own processes (`python -m bot`, `python -m bench.echo_bot`).
+Every bot runs as its own process (`python -m bot`, `python -m bench.echo_bot`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PATIENCE = 60.0
 
 
-def _env(emu: BotApiEmulator, url: str) -> dict[str, str]:
+def _env(emu: BotApiEmulator, url: str, which: str, staff_chat_id: int | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -57,7 +58,10 @@ def _env(emu: BotApiEmulator, url: str) -> dict[str, str]:
         # the morning, and the workers' half of the load would not happen.
         QUIET_HOURS_START="00:00",
         QUIET_HOURS_END="00:00",
+        BASELINE=which,  # bench/echo_bot.py: which baseline
     )
+    if staff_chat_id is not None:
+        env["STAFF_CHAT_ID"] = str(staff_chat_id)
     return env
 
 
@@ -146,6 +150,17 @@ async def report(user: UserDriver, text: str, lat: Latencies) -> int:
     return 5
 
 
+async def mirror_round(user: UserDriver, text: str, lat: Latencies) -> int:
+    """The mirror baseline's `report`: a message answered with a button, then 4 presses, each
+    answered and the message edited (the fourth posts the card the worker claims)."""
+    await lat.time(user.send(text))
+    question = await user.expect_message(contains=text, timeout=PATIENCE)
+    for step in range(1, 5):
+        await lat.time(user.press(question, "Next", timeout=PATIENCE))
+        await user.expect_edit(question, contains=f"step {step}", timeout=PATIENCE)
+    return 5
+
+
 async def echo_round(user: UserDriver, text: str, lat: Latencies) -> int:
     """The baseline's equivalent: a message and its echo, then 4 presses answered."""
     began = time.perf_counter()
@@ -197,20 +212,20 @@ async def run(
                 for i in range(residents)
             ]
             worker = emu.user(first_name="W", language_code="en", user_id=3_000_000)
-            group = emu.group(title="staff", members=[worker]) if which == "notebook" else None
-            if group is not None:
+            group = emu.group(title="staff", members=[worker]) if which != "echo" else None
+            if which == "notebook" and group is not None:
                 await seed(url, residents, issues, group.id)
             module = "bot" if which == "notebook" else "bench.echo_bot"
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 module,
-                env=_env(emu, url),
+                env=_env(emu, url, which, group.id if group else None),
                 cwd=tmp,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
-            flow: Flow = report if which == "notebook" else echo_round
+            flow = FLOWS[which]
             try:
                 await flow(users[0], "warm-up", Latencies())  # start-up is not load
                 closed = Latencies()
@@ -245,6 +260,7 @@ async def run(
 
 
 Flow = Callable[[UserDriver, str, Latencies], Coroutine[Any, Any, int]]
+FLOWS: dict[str, Flow] = {"echo": echo_round, "mirror": mirror_round, "notebook": report}
 
 
 async def _many(flow: Flow, user: UserDriver, reports: int, lat: Latencies, label: str) -> int:
@@ -275,11 +291,18 @@ def main() -> None:
     parser.add_argument("--issues", type=int, default=100_000)
     parser.add_argument("--paced-seconds", type=int, default=10)
     args = parser.parse_args()
-    echo = asyncio.run(run("echo", args.residents, args.reports, 0, args.paced_seconds))
+    echo, mirror = (
+        asyncio.run(run(which, args.residents, args.reports, 0, args.paced_seconds))
+        for which in ("echo", "mirror")
+    )
     notebook = asyncio.run(
         run("notebook", args.residents, args.reports, args.issues, args.paced_seconds)
     )
-    for name, r in (("echo bot (baseline)", echo), ("notebook", notebook)):
+    for name, r in (
+        ("echo bot (baseline)", echo),
+        ("mirror bot", mirror),
+        ("notebook", notebook),
+    ):
         print(
             f"{name:20} {r['updates_per_s']:8.1f} updates/s   p50 {r['p50_ms']:6.1f} ms   "
             f"p99 {r['p99_ms']:6.1f} ms at 50 updates/s   peak RSS {r['rss_mb']:6.1f} MB"
@@ -288,8 +311,11 @@ def main() -> None:
             f"{'':20} {r['cpu_ms']:8.1f} ms of the bot's CPU per update, "
             f"the bot busy {r['busy']:.0%} of the time"
         )
+    rate = notebook["updates_per_s"]
+    print(f"throughput ratio notebook/echo: {rate / echo['updates_per_s']:.2f} (target 0.5)")
     print(
-        f"throughput ratio notebook/echo: {notebook['updates_per_s'] / echo['updates_per_s']:.2f}"
+        f"throughput ratio notebook/mirror: {rate / mirror['updates_per_s']:.2f} "
+        "(the mirror makes the notebook's Bot API calls and nothing else)"
     )
     print(f"issues stored for the RSS figure: {args.issues:,}")
 
