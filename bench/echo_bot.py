@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -51,7 +51,7 @@ async def mirror_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def mirror_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    assert query.message is not None and query.message.text is not None
+    assert isinstance(query.message, Message) and query.message.text is not None
     step = int(query.data.split(":")[1])
     await query.answer()
     text = f"{query.message.text.split(' | ')[0]} | step {step}"
@@ -68,7 +68,7 @@ async def mirror_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def mirror_claim(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
-    assert query.message is not None and query.message.text is not None
+    assert isinstance(query.message, Message) and query.message.text is not None
     await query.answer()
     owner = f"Owner: {query.from_user.first_name}"
     await query.edit_message_text(f"{query.message.text}\n{owner}")
