@@ -5,8 +5,8 @@ and a bot making the notebook's Bot API calls with no database and no logic.
     .venv/bin/python -m bench.load [--residents 40] [--reports 5] [--issues 100000]
 
 Prints updates handled per second (closed loop: each simulated person waits for the answer before
-the next step; the worker's presses count too) for both bots and their ratio, and the bot's CPU
-time per update; p50/p99 latency from an update to the bot's answer
+the next step; the worker's presses count too) for every bot and the notebook's ratio to each
+baseline, and each bot's CPU time per update; p50/p99 latency from an update to the bot's answer
 at a paced 50 updates/s; and the notebook process's peak RSS with `--issues` issues stored.
 Every bot runs as its own process (`python -m bot`, `python -m bench.echo_bot`).
 """
