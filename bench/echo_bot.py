@@ -4,17 +4,20 @@ run by the benchmark as their own processes. No database, no logic.
 - `BASELINE=echo` (the default): answers every message with its text and every button press
   with an empty answer: one Bot API call per update, the target's baseline.
 - `BASELINE=mirror`: makes the Bot API calls the notebook makes for the benchmark's load, and
-  nothing else. A message is answered with a button; each press is answered and the message
-  edited; the fourth press also posts a card with a Claim button to the staff group
+  nothing else, through the notebook's own transport (aiohttp, bot/telegram_http.py) on its
+  event loop (uvloop). A message is answered with a button; each press is answered and the
+  message edited; the fourth press also posts a card with a Claim button to the staff group
   (`STAFF_CHAT_ID`); a claim is answered, edits the card to name its owner and sends the
-  resident a notice. The notebook's distance from it is the cost of its own work (storing,
-  reading, deciding, rendering), apart from Telegram's calls.
+  resident a notice. What the notebook spends beyond it is its own work (storing, reading,
+  deciding, rendering), apart from Telegram's calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
+import uvloop
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
@@ -24,6 +27,8 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+
+from bot.telegram_http import AiohttpRequest
 
 STEPS = 4  # presses per report in bench.load's flow
 
@@ -86,13 +91,19 @@ def add_handlers(app: Application, baseline: str) -> None:
 
 
 def main() -> None:
-    app = (
+    baseline = os.environ.get("BASELINE", "echo")
+    builder = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_API_BASE_URL"])
-        .build()
     )
-    add_handlers(app, os.environ.get("BASELINE", "echo"))
+    if baseline == "mirror":  # the notebook's transport and loop (bot/app.py, bot/cli.py)
+        builder = builder.request(AiohttpRequest()).get_updates_request(
+            AiohttpRequest(connection_pool_size=1)
+        )
+        asyncio.set_event_loop(uvloop.new_event_loop())
+    app = builder.build()
+    add_handlers(app, baseline)
     app.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
