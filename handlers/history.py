@@ -91,6 +91,8 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
             return _("the supporters of No. {other} joined").format(
                 other=data["merged_from_number"]
             )
+        if text:
+            return _("said “me too”: {text}").format(text=text)
         return _("said “me too”")
     return escape(kind)
 

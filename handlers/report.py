@@ -842,7 +842,15 @@ async def _join_duplicate(
     person_id = await reports.ensure_reporter(session, draft)
     assert person_id is not None and issue.id is not None
     try:
-        await add_support(session, issue, person_id=person_id, now=context.now())
+        # what they wrote for the report they drop goes with their "me too"
+        await add_support(
+            session,
+            issue,
+            person_id=person_id,
+            now=context.now(),
+            text=draft.description,
+            attachments=[NewAttachment(**a) for a in draft.attachments],
+        )
     except TransitionNotAllowed:
         await query.answer(_("That issue is no longer open."), show_alert=True)
         return

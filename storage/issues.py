@@ -665,28 +665,46 @@ async def append_info(
 
 
 async def add_support(
-    session: AsyncSession, issue: Issue, *, person_id: int, now: datetime, record: bool = True
+    session: AsyncSession,
+    issue: Issue,
+    *,
+    person_id: int,
+    now: datetime,
+    record: bool = True,
+    text: str | None = None,
+    attachments: Sequence[NewAttachment] = (),
 ) -> bool:
-    """ "Me too": returns False when the person already backs (or reported) the issue."""
+    """ "Me too": returns False when the person already backs (or reported) the issue.
+
+    `text` and `attachments` are what they had written and sent for the report they dropped
+    for this one: kept on the issue with their "me too" (staff read them in its history), also
+    when they already backed it, so nothing a resident wrote is lost."""
     assert issue.id is not None
-    if issue.reporter_id == person_id:
-        return False
-    if await session.get(IssueSupporter, (issue.id, person_id)) is not None:
+    backs = (
+        issue.reporter_id == person_id
+        or await session.get(IssueSupporter, (issue.id, person_id)) is not None
+    )
+    words = bool(text or attachments)
+    if backs and not words:
         return False
     if IssueStatus(issue.status) not in OPEN:
         raise TransitionNotAllowed(issue.status, Action.SUPPORT)
-    session.add(IssueSupporter(issue_id=issue.id, person_id=person_id, created_at=now))
-    await session.exec(
-        update(Issue)
-        .where(col(Issue.id) == issue.id)
-        .values(support_count=col(Issue.support_count) + 1)
-        .execution_options(synchronize_session=False)
-    )
-    await session.flush()
-    await session.refresh(issue)
-    if record:
-        await _record(session, issue, Action.SUPPORT, actor_id=person_id, now=now, public=False)
-    return True
+    if not backs:
+        session.add(IssueSupporter(issue_id=issue.id, person_id=person_id, created_at=now))
+        await session.exec(
+            update(Issue)
+            .where(col(Issue.id) == issue.id)
+            .values(support_count=col(Issue.support_count) + 1)
+            .execution_options(synchronize_session=False)
+        )
+        await session.flush()
+        await session.refresh(issue)
+    if record or words:
+        event = await _record(
+            session, issue, Action.SUPPORT, actor_id=person_id, now=now, public=False, text=text
+        )
+        await add_attachments(session, issue, event, attachments, now=now)
+    return not backs
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from storage.models import (
     Satisfaction,
     Urgency,
 )
+from storage.staff import media_of
 from tests.factories import FakeClock, make_community, make_issue, make_member
 
 S = IssueStatus
@@ -222,6 +223,15 @@ async def test_merge_carries_supporters_and_me_too_counts(db: Database, clock: F
         assert await rules.add_support(session, dup, person_id=third.id, now=clock())
         assert not await rules.add_support(session, dup, person_id=third.id, now=clock())
         assert not await rules.add_support(session, dup, person_id=neighbour.id, now=clock())
+        # backing it already, they write again: no second "me too", but their words are kept
+        photo = rules.NewAttachment(kind="photo", telegram_file_id="f1", file_unique_id="u1")
+        assert not await rules.add_support(
+            session, dup, person_id=third.id, now=clock(), text="还是堵着", attachments=[photo]
+        )
+        assert dup.support_count == 1
+        said = [e.text for e in await rules.history(session, dup, public_only=False)]
+        assert said[-1] == "还是堵着"
+        assert [a.telegram_file_id for a in await media_of(session, dup)] == ["f1"]
         candidates = await rules.open_duplicates(
             session, community_id=community.id, building_id=building.id, category="parking"
         )

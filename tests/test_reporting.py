@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.emulator import BotApiEmulator
 from storage.db import Database
-from storage.models import IssueStatus, Urgency
+from storage.models import IssueStatus, Role, Urgency
 from storage.notifications import STAFF_CARD
 from tests.factories import FakeClock, bot_errors, make_community, running_bot
 from tests.resident_helpers import (
@@ -186,6 +186,32 @@ async def test_me_too_joins_the_open_issue_of_the_building_instead_of_a_duplicat
     assert len(found) == 2  # Xu's and Zhao's; Li backs Xu's
     assert found[0].support_count == 1
     assert bot_errors(emulator) == []
+
+
+async def test_me_too_keeps_what_the_neighbour_wrote_for_the_staff(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    xu = emulator.user(first_name="Lao Xu", language_code="en")
+    li = emulator.user(first_name="Auntie Li", language_code="en")
+    wang = emulator.user(first_name="Wang", language_code="en")
+    await join(db, community, xu)
+    await join(db, community, li)
+    await join(db, community, wang, Role.WORKER)
+    async with running_bot(emulator, db, clock):
+        await report_with_taps(xu, "Stairwell light broken", "Public facilities")
+        await li.send("Dark on floor 3 <again> & my grandson fell")
+        question = await li.expect_message(contains="What is the problem about?")
+        await li.press(question, "Public facilities")
+        await li.expect_edit(question, contains="already reported")
+        await li.press(question, "No. 1 is my problem too")
+        await li.expect_edit(question, contains="You now back No. 1")
+
+        await wang.send("/issue 1")
+        history = await wang.expect_message(contains="History of No. 1")
+        assert "said “me too”: Dark on floor 3 <again> & my grandson fell" in history.text
+    assert len(await issues(db)) == 1
+    assert bot_errors(emulator) == []  # escaped: the emulator refuses HTML it cannot parse
 
 
 async def test_mine_is_different_goes_on_with_the_report(
