@@ -99,3 +99,14 @@ async def report_with_taps(user: UserDriver, text: str, category: str) -> tuple[
     taps += 1
     await user.expect_edit(question, contains="Your issue is No.")
     return taps, question
+
+
+async def say_me_too(user: UserDriver, text: str = "Same here") -> None:
+    """`user` writes up a problem in Public facilities, is offered open issue No. 1 of their
+    building, and backs it instead of reporting."""
+    await user.send(text)
+    question = await user.expect_message(contains="What is the problem about?")
+    await user.press(question, "Public facilities")
+    await user.expect_edit(question, contains="already reported")
+    await user.press(question, "No. 1 is my problem too")
+    await user.expect_edit(question, contains="You now back No. 1")

@@ -17,7 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import NotebookApplication
 from bot.dispatch import dispatch_due
 from bot.emulator import BotApiEmulator
-from bot.emulator.driver import UserDriver
 from handlers.followup import sweep_job
 from storage import issues as rules
 from storage.categories import TimeLimits
@@ -43,6 +42,7 @@ from tests.resident_helpers import (
     only_issue,
     outbox_rows,
     report_with_taps,
+    say_me_too,
 )
 
 Step = Callable[[AsyncSession, Issue], Awaitable[IssueEvent]]
@@ -69,15 +69,6 @@ async def _setup(emulator: BotApiEmulator, db: Database, clock: FakeClock):
     return community, xu, li, wang, worker
 
 
-async def _me_too(li: UserDriver) -> None:
-    await li.send("Same here")
-    question = await li.expect_message(contains="What is the problem about?")
-    await li.press(question, "Public facilities")
-    await li.expect_edit(question, contains="already reported")
-    await li.press(question, "No. 1 is my problem too")
-    await li.expect_edit(question, contains="You now back No. 1")
-
-
 async def _resolved(app, db, clock, worker: Person) -> None:
     await staff(app, db, clock, lambda s, i: rules.claim(s, i, actor_id=worker.id, now=clock()))
     await staff(
@@ -96,7 +87,7 @@ async def test_every_public_step_reaches_reporter_and_supporter(
         await wang.send("/start")
         await wang.expect_message()
         await report_with_taps(xu, "Stairwell light <broken> & dark", "Public facilities")
-        await _me_too(li)
+        await say_me_too(li)
         w = worker.id
         await staff(app, db, clock, lambda s, i: rules.accept(s, i, actor_id=w, now=clock()))
         for user in (xu, li):
@@ -182,7 +173,7 @@ async def test_my_lists_own_and_backed_issues_and_nobody_else_sees_them(
     await join(db, community, zhao, building=2)
     async with running_bot(emulator, db, clock) as app:
         await report_with_taps(xu, "Stairwell light broken", "Public facilities")
-        await _me_too(li)
+        await say_me_too(li)
         await staff(app, db, clock, lambda s, i: rules.claim(s, i, actor_id=worker.id, now=clock()))
         await xu.expect_message(contains="is now responsible")
         await li.expect_message(contains="is now responsible")
@@ -225,7 +216,7 @@ async def test_replying_to_a_bot_message_adds_to_the_issue_and_reaches_the_staff
     async with running_bot(emulator, db, clock) as app:
         await report_with_taps(xu, "Stairwell light broken", "Public facilities")
         confirmation = xu.messages[-1]
-        await _me_too(li)
+        await say_me_too(li)
         await staff(app, db, clock, lambda s, i: rules.claim(s, i, actor_id=worker.id, now=clock()))
         notice = await xu.expect_message(contains="is now responsible")
         await xu.send("It is the 3rd floor <east> & west", reply_to=confirmation)
@@ -257,7 +248,7 @@ async def test_withdrawing_an_open_issue_with_a_reason(
     _community, xu, li, _wang, _worker = await _setup(emulator, db, clock)
     async with running_bot(emulator, db, clock) as app:
         await report_with_taps(xu, "Stairwell light broken", "Public facilities")
-        await _me_too(li)
+        await say_me_too(li)
         await xu.send("/my")
         listing = await xu.expect_message(contains="Your issues")
         await xu.press(listing, "No. 1: Stairwell light broken")
@@ -319,7 +310,7 @@ async def test_follow_up_not_solved_reopens_the_issue_and_tells_the_owner(
         await wang.send("/start")
         await wang.expect_message()
         await report_with_taps(xu, "Stairwell light broken", "Public facilities")
-        await _me_too(li)
+        await say_me_too(li)
         await _resolved(app, db, clock, worker)
         question = await xu.expect_message(contains="Is the problem really solved?")
         await xu.press(question, "Not solved")

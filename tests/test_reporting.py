@@ -18,6 +18,7 @@ from tests.resident_helpers import (
     only_issue,
     outbox_rows,
     report_with_taps,
+    say_me_too,
 )
 
 
@@ -200,12 +201,7 @@ async def test_me_too_keeps_what_the_neighbour_wrote_for_the_staff(
     await join(db, community, wang, Role.WORKER)
     async with running_bot(emulator, db, clock):
         await report_with_taps(xu, "Stairwell light broken", "Public facilities")
-        await li.send("Dark on floor 3 <again> & my grandson fell")
-        question = await li.expect_message(contains="What is the problem about?")
-        await li.press(question, "Public facilities")
-        await li.expect_edit(question, contains="already reported")
-        await li.press(question, "No. 1 is my problem too")
-        await li.expect_edit(question, contains="You now back No. 1")
+        await say_me_too(li, "Dark on floor 3 <again> & my grandson fell")
 
         await wang.send("/issue 1")
         history = await wang.expect_message(contains="History of No. 1")
