@@ -14,10 +14,8 @@ run by the benchmark as their own processes. No database, no logic.
 
 from __future__ import annotations
 
-import asyncio
 import os
 
-import uvloop
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
@@ -28,6 +26,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.cli import install_event_loop
 from bot.telegram_http import AiohttpRequest
 
 STEPS = 4  # presses per report in bench.load's flow
@@ -101,7 +100,7 @@ def main() -> None:
         builder = builder.request(AiohttpRequest()).get_updates_request(
             AiohttpRequest(connection_pool_size=1)
         )
-        asyncio.set_event_loop(uvloop.new_event_loop())
+        install_event_loop()
     app = builder.build()
     add_handlers(app, baseline)
     app.run_polling(allowed_updates=Update.ALL_TYPES)
