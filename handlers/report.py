@@ -38,14 +38,19 @@ from handlers.labels import category_label, channel_label, status_label
 from storage import reports
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
 from storage.chat_state import clear_state, get_state, set_state
-from storage.issues import NewAttachment, TransitionNotAllowed, add_support, open_duplicates
+from storage.issues import (
+    NewAttachment,
+    TransitionNotAllowed,
+    add_support,
+    backed_by,
+    open_duplicates,
+)
 from storage.models import (
     STAFF_ROLES,
     Building,
     Channel,
     ChatState,
     Issue,
-    IssueSupporter,
     Membership,
     Person,
     Role,
@@ -184,10 +189,7 @@ async def _duplicates(context: NotebookContext, draft: ReportDraft) -> list[Issu
     )
     if draft.reporter_id is None:
         return found
-    rows = await context.session.exec(
-        select(IssueSupporter.issue_id).where(IssueSupporter.person_id == draft.reporter_id)
-    )
-    mine = set(rows.all())
+    mine = await backed_by(context.session, person_id=draft.reporter_id)
     return [i for i in found if i.reporter_id != draft.reporter_id and i.id not in mine]
 
 

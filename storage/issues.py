@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Update, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -182,14 +182,23 @@ class NewAttachment:
     caption: str | None = None
 
 
+COMMUNITY = Community.metadata.tables["community"]
+ISSUE = Issue.metadata.tables["issue"]
+# Statements every report or step runs, built once with bind parameters: one built per call
+# costs SQLAlchemy more than running it (storage/inbox.py says why).
+_NEXT_NUMBER = (
+    update(COMMUNITY)
+    .where(COMMUNITY.c.id == bindparam("community_id"))
+    .values(next_issue_number=COMMUNITY.c.next_issue_number + 1)
+    .returning(COMMUNITY.c.next_issue_number)
+)
+
+_CREATED_BY_UPDATE = select(Issue).where(Issue.source_update_id == bindparam("update_id"))
+
+
 async def _next_number(session: AsyncSession, community_id: int) -> int:
     """Per-community numbers, allocated by one atomic UPDATE … RETURNING (no gaps from races)."""
-    result = await session.exec(
-        update(Community)
-        .where(col(Community.id) == community_id)
-        .values(next_issue_number=col(Community.next_issue_number) + 1)
-        .returning(col(Community.next_issue_number))
-    )
+    result = await session.exec(_NEXT_NUMBER, params={"community_id": community_id})
     return int(result.scalar_one()) - 1
 
 
@@ -215,9 +224,8 @@ async def create_issue(
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}")
     if source_update_id is not None:  # a replayed update must not open a second issue
-        existing = (
-            await session.exec(select(Issue).where(Issue.source_update_id == source_update_id))
-        ).first()
+        params = {"update_id": source_update_id}
+        existing = (await session.exec(_CREATED_BY_UPDATE, params=params)).first()
         if existing is not None:
             return existing
     hours = time_limit_hours(category, emergency=urgency is Urgency.EMERGENCY, limits=limits)
@@ -310,6 +318,23 @@ async def _record(
     return event
 
 
+_LOCKED_UPDATES: dict[tuple[str, ...], Update] = {}
+
+
+def _locked_update(columns: tuple[str, ...]) -> Update:
+    """UPDATE issue SET <columns> under the optimistic lock (the version the caller read), one
+    statement per set of columns, built the first time that set is written."""
+    statement = _LOCKED_UPDATES.get(columns)
+    if statement is None:
+        statement = _LOCKED_UPDATES[columns] = (
+            update(ISSUE)
+            .where(ISSUE.c.id == bindparam("issue_id"))
+            .where(ISSUE.c.version == bindparam("read_version"))
+            .values({name: bindparam(name) for name in columns})
+        )
+    return statement
+
+
 async def _transition(
     session: AsyncSession,
     issue: Issue,
@@ -335,10 +360,8 @@ async def _transition(
         values["first_response_at"] = now
     values["version"] = issue.version + 1
     result = await session.exec(
-        update(Issue)
-        .where(col(Issue.id) == issue.id, col(Issue.version) == issue.version)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        _locked_update(tuple(values)),
+        params={"issue_id": issue.id, "read_version": issue.version, **values},
     )
     if result.rowcount != 1:
         await session.refresh(issue)
@@ -718,24 +741,35 @@ async def get_issue(session: AsyncSession, *, community_id: int, number: int) ->
     ).first()
 
 
+_OPEN_DUPLICATES = (
+    select(Issue)
+    .where(
+        Issue.community_id == bindparam("community_id"),
+        Issue.building_id == bindparam("building_id"),
+        Issue.category == bindparam("category"),
+        col(Issue.status).in_(list(OPEN)),
+    )
+    .order_by(col(Issue.created_at).desc())
+    .limit(5)
+)
+
+
+_BACKED = select(IssueSupporter.issue_id).where(IssueSupporter.person_id == bindparam("person_id"))
+
+
+async def backed_by(session: AsyncSession, *, person_id: int) -> set[int]:
+    """The issues this person backs ("me too")."""
+    return set((await session.exec(_BACKED, params={"person_id": person_id})).all())
+
+
 async def open_duplicates(
     session: AsyncSession, *, community_id: int, building_id: int | None, category: str
 ) -> list[Issue]:
     """Open issues of the same category in the same building: offered as "me too"."""
     if building_id is None:
         return []
-    rows = await session.exec(
-        select(Issue)
-        .where(
-            Issue.community_id == community_id,
-            Issue.building_id == building_id,
-            Issue.category == category,
-            col(Issue.status).in_(list(OPEN)),
-        )
-        .order_by(col(Issue.created_at).desc())
-        .limit(5)
-    )
-    return list(rows.all())
+    params = {"community_id": community_id, "building_id": building_id, "category": category}
+    return list((await session.exec(_OPEN_DUPLICATES, params=params)).all())
 
 
 async def issues_of_person(session: AsyncSession, *, person_id: int) -> list[Issue]:
@@ -765,11 +799,14 @@ async def history(session: AsyncSession, issue: Issue, *, public_only: bool) -> 
     return list(rows.all())
 
 
+_SUPPORTERS = select(IssueSupporter.person_id).where(
+    IssueSupporter.issue_id == bindparam("issue_id")
+)
+
+
 async def audience(session: AsyncSession, issue: Issue) -> list[int]:
     """Person ids told about public steps: the reporter and every supporter."""
     ids = [issue.reporter_id] if issue.reporter_id else []
-    rows = await session.exec(
-        select(IssueSupporter.person_id).where(IssueSupporter.issue_id == issue.id)
-    )
+    rows = await session.exec(_SUPPORTERS, params={"issue_id": issue.id})
     ids.extend(pid for pid in rows.all() if pid not in ids)
     return ids

@@ -1,5 +1,6 @@
 """The staff side's storage rules, tested directly with the clock passed in: binding the staff
-group, following a group that became a supergroup, and who can own an issue."""
+group, following a group that became a supergroup, who can own an issue, and what a card
+counts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from storage.notifications import STAFF_CARD
 from storage.staff import (
     BindOutcome,
     bind_staff_group,
+    card_facts,
     community_of_group,
     follow_group_migration,
     staff_members,
@@ -92,3 +94,64 @@ async def test_owners_offered_are_the_secretary_first_then_the_workers(
         ("李网格", Role.WORKER),
         ("王网格", Role.WORKER),
     ]
+
+
+async def test_a_card_counts_the_issues_photos_and_media_and_shows_the_latest_progress(
+    db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        here = await session.get(Community, community.id)
+        assert here is not None
+        resident = await make_member(session, here, name="老许")
+        worker = await make_member(session, here, Role.WORKER, name="王网格")
+        assert worker.id is not None and resident.id is not None
+        photo = rules.NewAttachment(kind="photo", telegram_file_id="p1", file_unique_id="u1")
+        issue = await rules.create_issue(
+            session,
+            community_id=community.id,
+            reporter_id=resident.id,
+            category="facilities",
+            description="楼道灯坏了",
+            now=clock(),
+            limits=TimeLimits(),
+            attachments=[photo, rules.NewAttachment(kind="location")],
+        )
+        other = await rules.create_issue(  # another issue's photo is not this card's
+            session,
+            community_id=community.id,
+            reporter_id=resident.id,
+            category="facilities",
+            description="另一件事",
+            now=clock(),
+            limits=TimeLimits(),
+            attachments=[rules.NewAttachment(kind="photo", telegram_file_id="p9")],
+        )
+        assert other.id != issue.id
+        facts = await card_facts(session, issue)
+        assert (facts.photos, facts.media, facts.last_progress) == (1, 1, None)
+
+        await rules.append_info(
+            session,
+            issue,
+            actor_id=resident.id,
+            now=clock(),
+            text="还有录音",
+            attachments=[
+                rules.NewAttachment(kind="voice", telegram_file_id="v1"),
+                rules.NewAttachment(kind="photo", telegram_file_id="p2"),
+            ],
+        )
+        await rules.claim(session, issue, actor_id=worker.id, now=clock())
+        await rules.set_plan(
+            session, issue, plan="换灯", due_at=None, actor_id=worker.id, now=clock()
+        )
+        for note in ("已报物业", "灯已买到"):
+            clock.advance(hours=1)
+            await rules.add_progress(
+                session, issue, text=note, public=False, actor_id=worker.id, now=clock()
+            )
+        facts = await card_facts(session, issue)
+        assert (facts.photos, facts.media) == (2, 3)
+        assert facts.last_progress is not None and facts.last_progress.text == "灯已买到"
+        assert facts.last_progress_by == "王网格"
