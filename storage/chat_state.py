@@ -1,6 +1,13 @@
 """Conversation state kept in the database, so a restart or another instance carries on.
 
 A flow (a report draft, a plan being typed…) is a (flow, step, data) triple per chat and user.
+
+Every update reads its sender's state and most presses write it, so this module talks to the
+`chat_state` table with Core statements built once (SQLAlchemy's ORM costs two to three times
+as much per read and per flush, and nothing else keeps these rows). What a session has read or
+written is remembered in `session.info` for the rest of the update, and forgotten on rollback.
+The `ChatState` objects handed out are plain values, never added to the session: change a state
+with `set_state` or `clear_state`, which keep the object the update already holds up to date.
 """
 
 from __future__ import annotations
@@ -8,42 +15,53 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, inspect
-from sqlalchemy.orm.util import identity_key
-from sqlmodel import col, select
+from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import NotebookSession
 from storage.models import ChatState
 
-# Built once: every update reads its sender's state (storage/inbox.py's _FINISH says why).
-_GET = select(ChatState).where(
-    col(ChatState.chat_id) == bindparam("chat_id"), col(ChatState.user_id) == bindparam("user_id")
+CHAT_STATE = ChatState.metadata.tables["chat_state"]
+# (bind parameters named apart from the columns: an UPDATE keeps those names for its SET clause)
+_KEY = (CHAT_STATE.c.chat_id == bindparam("of_chat"), CHAT_STATE.c.user_id == bindparam("of_user"))
+_GET = select(CHAT_STATE).where(*_KEY)
+_INSERT = insert(CHAT_STATE)
+_UPDATE = (
+    update(CHAT_STATE)
+    .where(*_KEY)
+    .values(
+        flow=bindparam("new_flow"),
+        step=bindparam("new_step"),
+        data=bindparam("new_data", type_=CHAT_STATE.c.data.type),
+        updated_at=bindparam("new_updated_at", type_=CHAT_STATE.c.updated_at.type),
+    )
 )
+_DELETE = delete(CHAT_STATE).where(*_KEY)
+_DELETE_USER = delete(CHAT_STATE).where(CHAT_STATE.c.user_id == bindparam("of_user"))
+
+_KNOWN = "chat_states"  # session.info: (chat_id, user_id) -> the state, or None when there is none
 
 
-_ABSENT = "chat_state_absent"  # session.info: (chat_id, user_id) this session found no state for
+def _forget(session: NotebookSession) -> None:
+    session.info.pop(_KNOWN, None)  # a rollback may bring back, or take away, a state
 
 
-def _forget_absent(session: NotebookSession) -> None:
-    session.info.pop(_ABSENT, None)  # a rollback may bring back a state this session deleted
+event.listen(NotebookSession, "after_rollback", _forget)
 
 
-event.listen(NotebookSession, "after_rollback", _forget_absent)
+def _known(session: AsyncSession) -> dict[tuple[int, int], ChatState | None]:
+    known: dict[tuple[int, int], ChatState | None] = session.info.setdefault(_KNOWN, {})
+    return known
 
 
 async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> ChatState | None:
+    known = _known(session)
     key = (chat_id, user_id)
-    known = session.sync_session.identity_map.get(identity_key(ChatState, key))
-    if isinstance(known, ChatState) and not inspect(known).expired_attributes:
-        return known  # read (or written) earlier in this update, as session.get would
-    absent: set[tuple[int, int]] = session.info.setdefault(_ABSENT, set())
-    if key in absent:
-        return None  # looked for earlier in this update: most updates start no flow
-
-    state = (await session.exec(_GET, params={"chat_id": chat_id, "user_id": user_id})).first()
-    if state is None:
-        absent.add(key)
+    if key in known:
+        return known[key]  # read or written earlier in this update
+    params = {"of_chat": chat_id, "of_user": user_id}
+    row = (await session.exec(_GET, params=params)).first()  # type: ignore[call-overload]
+    state = known[key] = ChatState(**row._mapping) if row is not None else None
     return state
 
 
@@ -58,21 +76,36 @@ async def set_state(
     now: datetime,
 ) -> ChatState:
     state = await get_state(session, chat_id=chat_id, user_id=user_id)
+    data = dict(data)
+    written = 0
+    if state is not None:
+        changes = {"new_flow": flow, "new_step": step, "new_data": data, "new_updated_at": now}
+        params = {"of_chat": chat_id, "of_user": user_id, **changes}
+        written = (await session.exec(_UPDATE, params=params)).rowcount
+    if not written:  # none yet (or deleted meanwhile by a bulk delete of another module)
+        row = {"chat_id": chat_id, "user_id": user_id, "flow": flow, "step": step}
+        row |= {"data": data, "updated_at": now}
+        await session.exec(_INSERT, params=row)
     if state is None:
         state = ChatState(chat_id=chat_id, user_id=user_id, flow=flow, step=step)
-        session.info.get(_ABSENT, set()).discard((chat_id, user_id))
-    state.flow, state.step, state.updated_at = flow, step, now
-    state.data = dict(data)  # a new object, so SQLAlchemy sees the JSON change
-    session.add(state)
-    await session.flush()
+        _known(session)[(chat_id, user_id)] = state
+    state.flow, state.step, state.data, state.updated_at = flow, step, data, now
     return state
 
 
 async def clear_state(session: AsyncSession, *, chat_id: int, user_id: int) -> bool:
-    state = await get_state(session, chat_id=chat_id, user_id=user_id)
-    if state is None:
+    """Forget the sender's flow; False when there was none."""
+    if await get_state(session, chat_id=chat_id, user_id=user_id) is None:
         return False
-    await session.delete(state)
-    await session.flush()
-    session.info.setdefault(_ABSENT, set()).add((chat_id, user_id))
+    await session.exec(_DELETE, params={"of_chat": chat_id, "of_user": user_id})
+    _known(session)[(chat_id, user_id)] = None
     return True
+
+
+async def clear_user(session: AsyncSession, *, user_id: int) -> None:
+    """Forget every flow of this Telegram user, in any chat (their data is being erased, or
+    they no longer work here)."""
+    await session.exec(_DELETE_USER, params={"of_user": user_id})
+    known = _known(session)
+    for key in [k for k in known if k[1] == user_id]:
+        known[key] = None

@@ -29,6 +29,7 @@ from typing import Any
 from sqlmodel import col, delete, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import chat_state
 from storage.issues import Action
 from storage.models import (
     STAFF_ROLES,
@@ -348,7 +349,7 @@ async def forget_person(session: AsyncSession, person: Person, *, now: datetime)
     telegram_id = person.telegram_user_id
     await session.exec(delete(Outbox).where(col(Outbox.person_id) == person.id))
     if telegram_id is not None:  # their drafts, and anything addressed to their chat
-        await session.exec(delete(ChatState).where(col(ChatState.user_id) == telegram_id))
+        await chat_state.clear_user(session, user_id=telegram_id)
         await session.exec(delete(Outbox).where(col(Outbox.chat_id) == telegram_id))
     for offer in (
         await session.exec(

@@ -17,14 +17,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, update
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import chat_state, outbox
 from storage import issues as rules
-from storage import outbox
 from storage.issues import OPEN, Action
 from storage.models import (
-    ChatState,
     InviteLink,
     Issue,
     IssueEvent,
@@ -262,9 +261,7 @@ async def deactivate_worker(
         .execution_options(synchronize_session=False)
     )
     if worker.telegram_user_id is not None:
-        await session.exec(
-            delete(ChatState).where(col(ChatState.user_id) == worker.telegram_user_id)
-        )
+        await chat_state.clear_user(session, user_id=worker.telegram_user_id)
     await _cancel_offers(session, community_id=community_id, person_id=worker_id, now=now)
     if to_person is not None and moved and to_person.telegram_user_id is not None:
         await outbox.enqueue(
