@@ -54,11 +54,18 @@ async def identify(
     if person is None:
         person = Person(telegram_user_id=identity.user_id)
         session.add(person)
-    person.full_name = identity.full_name[:200]
-    person.username = identity.username
-    person.telegram_language_code = identity.language_code
+    # Only what changed is set: an attribute set, even to the value it had, makes the commit
+    # compare the whole person with what was read (most updates change nothing here).
+    seen = {
+        "full_name": identity.full_name[:200],
+        "username": identity.username,
+        "telegram_language_code": identity.language_code,
+    }
     if in_private_chat:  # they wrote to the bot itself, so they have not blocked it
-        person.unreachable_since = None
+        seen["unreachable_since"] = None
+    for name, value in seen.items():
+        if fresh or getattr(person, name) != value:
+            setattr(person, name, value)
     if fresh:
         await session.flush()  # its id; changes to a known person are flushed with the update
     held = [(m, c) for _p, m, c in rows if m is not None and c is not None]
