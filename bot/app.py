@@ -6,6 +6,7 @@ production runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import jobs, logs, operations
+from bot import dispatch, jobs, logs, operations
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue, InboxRequest
@@ -62,7 +63,7 @@ from handlers import (
     todo,
 )
 from handlers.common import load_person
-from storage import inbox, migrate
+from storage import inbox, migrate, outbox
 from storage.db import Database
 from storage.inbox import REPLAY_GRACE_WEBHOOK
 from storage.types import utcnow
@@ -77,13 +78,17 @@ class NotebookApplication(Application):
         super().__init__(**kwargs)
         self.notebook = notebook
         self.operations = operations.Operations()
+        self.sending: set[asyncio.Task[None]] = set()  # bot/dispatch.py: send_claimed
 
     async def process_update(self, update: object) -> None:
         # The single place a session is opened for an update: everything the handlers write
         # commits together when the update is done (or rolls back in the error handler).
         # Logs meanwhile carry the update id and the issue it touched (bot/logs.py).
+        # Messages the handlers queued in the outbox are claimed and rendered in the same
+        # transaction, and sent as soon as it has committed (bot/dispatch.py: claim_queued).
         started = time.monotonic()
         await operations.update_seen(self)  # liveness for /healthz and `status`
+        claimed = None
         with logs.update_context(update):
             async with self.notebook.db.session() as session:
                 logs.watch_issues(session)
@@ -91,15 +96,19 @@ class NotebookApplication(Application):
                 token = CURRENT_SCOPE.set(scope)
                 try:
                     await super().process_update(update)
+                    now = self.notebook.clock()
                     if isinstance(update, Update):  # durable intake: this one is handled
                         await inbox.finish(
-                            session,
-                            update_id=update.update_id,
-                            now=self.notebook.clock(),
-                            failed=scope.failed,
+                            session, update_id=update.update_id, now=now, failed=scope.failed
                         )
+                    if session.info.get(outbox.QUEUED):
+                        claimed = await dispatch.claim_queued(self, session, now=now)
                 finally:
                     CURRENT_SCOPE.reset(token)
+            if claimed is not None:  # committed: send without holding up the next update
+                task = asyncio.create_task(dispatch.send_claimed(self, claimed))
+                self.sending.add(task)
+                task.add_done_callback(self.sending.discard)
             log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
 
 
@@ -185,6 +194,8 @@ async def on_startup(app: Application) -> None:
 
 async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
+    if app.sending:  # messages of updates already handled: let them go out first
+        await asyncio.gather(*app.sending, return_exceptions=True)
     await operations.stop(app)
     await app.notebook.db.dispose()
 

@@ -25,7 +25,7 @@ from telegram.ext import ContextTypes
 
 from bot.i18n import Translator, locale_for_language_code
 from storage import outbox
-from storage.models import Community, Outbox, OutboxStatus, Person
+from storage.models import Community, Issue, Outbox, OutboxStatus, Person
 from storage.people import mark_unreachable
 from storage.schedule import in_quiet_hours, quiet_hours_end
 
@@ -86,60 +86,82 @@ async def translator_for(
 
 
 async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> bool:
-    """Send one row and record the outcome; False when Telegram asked us to slow down."""
+    """Render and send one claimed row and record the outcome; False when Telegram asked us to
+    slow down."""
+    async with app.notebook.db.session() as session:
+        rendered = await _render(app, session, row, now)
+        if rendered is None:
+            return True
+        return await _deliver(app, session, row, rendered, now)
+
+
+async def _render(
+    app: NotebookApplication, session: AsyncSession, row: Outbox, now: datetime
+) -> Rendered | None:
+    """What to send for a claimed row, in its reader's language; None (and the row marked)
+    when there is nothing to send."""
     nb = app.notebook
-    async with nb.db.session() as session:
-        tr = await translator_for(app, session, row)
-        renderer = nb.renderers.by_kind.get(row.kind)
-        if renderer is None:
-            log.error("outbox %s: no renderer for kind %r", row.id, row.kind)
-            await outbox.mark_failed(session, row, error=f"no renderer for kind {row.kind!r}")
-            return True
-        rendered = await renderer(session, row, tr)
-        if rendered is None:  # no longer relevant (resolved meanwhile, nothing left to say)
-            await outbox.mark_done(session, row, status=OutboxStatus.CANCELLED, now=now)
-            return True
-        try:
-            if rendered.edit_message_id is not None:
-                sent = await app.bot.edit_message_text(
-                    rendered.text,
-                    chat_id=row.chat_id,
-                    message_id=rendered.edit_message_id,
-                    reply_markup=rendered.reply_markup,
-                )
-            else:
-                sent = await app.bot.send_message(
-                    row.chat_id, rendered.text, reply_markup=rendered.reply_markup
-                )
-            if rendered.after_send is not None and isinstance(sent, Message):
-                await rendered.after_send(session, app.bot, sent)
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            await outbox.retry_later(
-                session, row, at=now + timedelta(seconds=seconds), error="429 flood control"
+    tr = await translator_for(app, session, row)
+    renderer = nb.renderers.by_kind.get(row.kind)
+    if renderer is None:
+        log.error("outbox %s: no renderer for kind %r", row.id, row.kind)
+        await outbox.mark_failed(session, row, error=f"no renderer for kind {row.kind!r}")
+        return None
+    rendered = await renderer(session, row, tr)
+    if rendered is None:  # no longer relevant (resolved meanwhile, nothing left to say)
+        await outbox.mark_done(session, row, status=OutboxStatus.CANCELLED, now=now)
+    return rendered
+
+
+async def _deliver(
+    app: NotebookApplication,
+    session: AsyncSession,
+    row: Outbox,
+    rendered: Rendered,
+    now: datetime,
+) -> bool:
+    """Send a rendered row and record the outcome in `session`; False on 429."""
+    try:
+        if rendered.edit_message_id is not None:
+            sent = await app.bot.edit_message_text(
+                rendered.text,
+                chat_id=row.chat_id,
+                message_id=rendered.edit_message_id,
+                reply_markup=rendered.reply_markup,
             )
-            return False
-        except Forbidden as exc:
-            person = await session.get(Person, row.person_id) if row.person_id else None
-            if person is not None:
-                await mark_unreachable(session, person, now=now)
-            await outbox.mark_failed(session, row, error=f"403 {exc.message}")
-        except BadRequest as exc:
-            if "not modified" in exc.message:  # the card already shows this state
-                await outbox.mark_sent(session, row, now=now)
-                return True
-            log.error("outbox %s (%s) refused: %s", row.id, row.kind, exc.message)
-            await outbox.mark_failed(session, row, error=f"400 {exc.message}")
-        except (NetworkError, TelegramError) as exc:
-            if row.attempts >= MAX_ATTEMPTS:
-                await outbox.mark_failed(session, row, error=str(exc))
-            else:
-                backoff = timedelta(seconds=min(2**row.attempts, 600))
-                await outbox.retry_later(session, row, at=now + backoff, error=str(exc))
         else:
+            sent = await app.bot.send_message(
+                row.chat_id, rendered.text, reply_markup=rendered.reply_markup
+            )
+        if rendered.after_send is not None and isinstance(sent, Message):
+            await rendered.after_send(session, app.bot, sent)
+    except RetryAfter as exc:
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        await outbox.retry_later(
+            session, row, at=now + timedelta(seconds=seconds), error="429 flood control"
+        )
+        return False
+    except Forbidden as exc:
+        person = await session.get(Person, row.person_id) if row.person_id else None
+        if person is not None:
+            await mark_unreachable(session, person, now=now)
+        await outbox.mark_failed(session, row, error=f"403 {exc.message}")
+    except BadRequest as exc:
+        if "not modified" in exc.message:  # the card already shows this state
             await outbox.mark_sent(session, row, now=now)
-        return True
+            return True
+        log.error("outbox %s (%s) refused: %s", row.id, row.kind, exc.message)
+        await outbox.mark_failed(session, row, error=f"400 {exc.message}")
+    except (NetworkError, TelegramError) as exc:
+        if row.attempts >= MAX_ATTEMPTS:
+            await outbox.mark_failed(session, row, error=str(exc))
+        else:
+            backoff = timedelta(seconds=min(2**row.attempts, 600))
+            await outbox.retry_later(session, row, at=now + backoff, error=str(exc))
+    else:
+        await outbox.mark_sent(session, row, now=now)
+    return True
 
 
 def interleave_by_chat(rows: list[Outbox]) -> list[Outbox]:
@@ -156,19 +178,24 @@ def interleave_by_chat(rows: list[Outbox]) -> list[Outbox]:
     return ordered
 
 
-async def _hold_for_quiet_hours(app: NotebookApplication, row: Outbox, now: datetime) -> bool:
-    """Postpone a non-urgent row that falls in its community's quiet hours."""
+async def _quiet_until(app: NotebookApplication, row: Outbox, now: datetime) -> datetime | None:
+    """When a non-urgent row that falls in its community's quiet hours may go; None: now."""
     if row.urgent:
-        return False
-    nb = app.notebook
-    start, end = nb.settings.quiet_hours
+        return None
+    start, end = app.notebook.settings.quiet_hours
     tz = await _community_tz(app, row.community_id)
     if not in_quiet_hours(now, tz, start, end):
+        return None
+    return quiet_hours_end(now, tz, start, end)
+
+
+async def _hold_for_quiet_hours(app: NotebookApplication, row: Outbox, now: datetime) -> bool:
+    """Postpone a non-urgent row that falls in its community's quiet hours."""
+    until = await _quiet_until(app, row, now)
+    if until is None:
         return False
-    async with nb.db.session() as session:
-        await outbox.retry_later(
-            session, row, at=quiet_hours_end(now, tz, start, end), error="quiet hours"
-        )
+    async with app.notebook.db.session() as session:
+        await outbox.retry_later(session, row, at=until, error="quiet hours")
     return True
 
 
@@ -221,13 +248,78 @@ async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 
                 return handled
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """Rows an update queued, claimed and rendered in its own transaction (`claim_queued`),
+    waiting for its commit to be sent (`send_claimed`)."""
+
+    ready: list[tuple[Outbox, Rendered]]
+    now: datetime
+
+
+async def claim_queued(
+    app: NotebookApplication, session: AsyncSession, *, now: datetime
+) -> Claimed | None:
+    """Just before an update commits: claim the due rows it queued and render them with what
+    the update has read (its community, people and events), so that they go out right after
+    the commit without a dispatcher run reading them all again. Issues and outbox rows are read
+    afresh (bulk UPDATEs may have changed them behind the session's back)."""
+    await session.flush()
+    for instance in list(session.sync_session.identity_map.values()):
+        if isinstance(instance, Issue | Outbox):
+            session.expire(instance)
+    ready: list[tuple[Outbox, Rendered]] = []
+    for row in await outbox.claim_queued(session, now=now):
+        until = await _quiet_until(app, row, now)
+        if until is not None:
+            await outbox.retry_later(session, row, at=until, error="quiet hours")
+            continue
+        rendered = await _render(app, session, row, now)
+        if rendered is not None:
+            ready.append((row, rendered))
+    return Claimed(ready, now) if ready else None
+
+
+async def send_claimed(app: NotebookApplication, claimed: Claimed) -> None:
+    """After the commit: send what `claim_queued` prepared, paced like `dispatch_due` (whose
+    lock keeps the two from sending at once). A row left unsent (the process stopped) is
+    claimed again by a dispatcher after STALE_CLAIM."""
+    try:
+        await _send_claimed(app, claimed)
+    except Exception:  # the rows stay claimed; a dispatcher takes them again after STALE_CLAIM
+        log.exception("sending %d queued messages failed", len(claimed.ready))
+
+
+async def _send_claimed(app: NotebookApplication, claimed: Claimed) -> None:
+    nb = app.notebook
+    per_chat_gap = 1.0 / nb.settings.rate_limit_chat_per_second
+    async with nb.outbox_lock:
+        for index, (row, rendered) in enumerate(claimed.ready):
+            gap = per_chat_gap - (time.monotonic() - nb.last_sent.get(row.chat_id, -1e9))
+            if gap > 0:
+                await asyncio.sleep(gap)
+            async with nb.db.session() as session:
+                sent = await _deliver(app, session, row, rendered, claimed.now)
+            if not sent:  # Telegram asked us to wait: the rest go with the next dispatch
+                async with nb.db.session() as session:
+                    for rest, _rendered in claimed.ready[index + 1 :]:
+                        await outbox.retry_later(session, rest, at=claimed.now, error="postponed")
+                return
+            nb.last_sent[row.chat_id] = time.monotonic()
+
+
 async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     app: NotebookApplication = context.application  # type: ignore[assignment]
     await dispatch_due(app, now=app.notebook.clock())
 
 
 def kick(app: Any) -> None:
-    """Dispatch now (after a handler committed outbox rows) instead of at the next poll."""
+    """Dispatch now (after a job committed outbox rows) instead of at the next poll. In an
+    update there is nothing to do: what it queued is sent when it commits (claim_queued)."""
+    from bot.context import CURRENT_SCOPE  # bot.context builds on this module
+
+    if CURRENT_SCOPE.get(None) is not None:
+        return
     if app.job_queue is not None:
         app.job_queue.run_once(dispatch_job, when=0, job_kwargs={"misfire_grace_time": None})
 

@@ -30,9 +30,12 @@ OUTBOX = Outbox.metadata.tables["outbox"]
 # parameters: one built per call costs SQLAlchemy more than running it (a new cache key each
 # time; an ORM bulk UPDATE takes the ORM's slower path). See storage/inbox.py.
 _ENQUEUE = {
-    dialect: insert(OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    dialect: insert(OUTBOX)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(OUTBOX.c.id)
     for dialect, insert in INSERTS.items()
 }
+QUEUED = "outbox_queued"  # session.info: ids of the rows this session queued (claim_queued)
 
 
 def _setter(*columns: str) -> Any:
@@ -78,7 +81,11 @@ async def enqueue(
         "created_at": now,
     }
     result = await session.exec(_ENQUEUE[dialect_of(session)], params=values)
-    return bool(result.rowcount)
+    row_id = result.scalar_one_or_none()
+    if row_id is None:
+        return False
+    session.info.setdefault(QUEUED, []).append(row_id)
+    return True
 
 
 def _claim_statement(for_update: bool) -> Any:
@@ -124,6 +131,38 @@ async def claim_due(session: AsyncSession, *, now: datetime, limit: int = 50) ->
     params = {"now": now, "stale_before": now - STALE_CLAIM, "limit": limit}
     rows = list((await session.exec(_CLAIM[dialect_of(session)], params=params)).scalars().all())
     return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
+
+
+def _claim_queued_statement() -> Any:
+    return (
+        update(Outbox)
+        .where(
+            col(Outbox.id).in_(bindparam("ids", expanding=True)),
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.due_at) <= bindparam("now"),
+        )
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_at=bindparam("now"),
+            attempts=col(Outbox.attempts) + 1,
+        )
+        .returning(Outbox)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM_QUEUED = _claim_queued_statement()
+
+
+async def claim_queued(session: AsyncSession, *, now: datetime) -> list[Outbox]:
+    """Take, in this session's transaction, the rows this session queued that are due: the
+    update that queued them sends them as soon as it has committed. Claimed like `claim_due`'s
+    rows, so if the sender dies they are taken again after STALE_CLAIM."""
+    ids = session.info.pop(QUEUED, [])
+    if not ids:
+        return []
+    result = await session.exec(_CLAIM_QUEUED, params={"ids": ids, "now": now})
+    return sorted(result.scalars().all(), key=lambda r: (r.due_at, r.id or 0))
 
 
 async def _set(session: AsyncSession, statement: Any, row: Outbox, **values: Any) -> None:
