@@ -270,11 +270,17 @@ async def claim_queued(
             session.expire(instance)
     ready: list[tuple[Outbox, Rendered]] = []
     for row in await outbox.claim_queued(session, now=now):
-        until = await _quiet_until(app, row, now)
-        if until is not None:
-            await outbox.retry_later(session, row, at=until, error="quiet hours")
+        try:
+            until = await _quiet_until(app, row, now)
+            if until is not None:
+                await outbox.retry_later(session, row, at=until, error="quiet hours")
+                continue
+            rendered = await _render(app, session, row, now)
+        except Exception:  # a renderer's bug must not undo the update that queued the row
+            # The row stays claimed, and a dispatcher takes it again after STALE_CLAIM, as it
+            # does with a row whose dispatcher died.
+            log.exception("outbox %s (%s) could not be rendered", row.id, row.kind)
             continue
-        rendered = await _render(app, session, row, now)
         if rendered is not None:
             ready.append((row, rendered))
     return Claimed(ready, now) if ready else None

@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.dispatch import dispatch_due
+from bot.dispatch import Rendered, dispatch_due
 from bot.emulator import BotApiEmulator
 from storage import issues as rules
 from storage.db import Database
-from storage.models import Outbox, OutboxStatus, Person, Role
-from storage.notifications import notify_audience
+from storage.models import Issue, Outbox, OutboxStatus, Person, Role
+from storage.notifications import ISSUE_EVENT, notify_audience
+from storage.outbox import STALE_CLAIM
 from tests.factories import (
     FakeClock,
     bot_errors,
@@ -21,6 +22,7 @@ from tests.factories import (
     make_member,
     running_bot,
 )
+from tests.staffroom import bind, post_cards, report, staffroom
 
 
 async def _accepted_issue(db: Database, clock: FakeClock, resident_tg: int, english: bool) -> None:
@@ -140,3 +142,41 @@ async def test_blocking_the_bot_marks_the_person_unreachable_and_unblocking_clea
         xu.unblock_bot()
         assert await unreachable_since() is None
     assert bot_errors(emulator) == []
+
+
+async def test_a_notice_that_cannot_be_written_waits_for_a_dispatcher_and_the_claim_stands(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """What an update queues is claimed and written in the update's own transaction, just before
+    it commits: a bug in writing the resident's notice must not fail the worker's update; the
+    notice stays claimed and a dispatcher takes it again later."""
+    room = await staffroom(
+        emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
+    )
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
+        await post_cards(app, clock)
+        card = await room.group.expect_message(contains="No. 1")
+
+        async def broken(*_args: object) -> Rendered | None:
+            raise RuntimeError("a renderer's bug")
+
+        working = app.notebook.renderers.by_kind[ISSUE_EVENT]
+        app.notebook.renderers.register(ISSUE_EVENT, broken)
+        await room.group.press(room.wang, card, "Claim")
+        await room.group.expect_edit(card, contains="Owner: Tom")
+        await room.wang.send("/help")  # updates are handled in turn: the claim's has finished
+        await room.wang.expect_message()
+        async with db.session() as session:
+            claimed = await session.get(Issue, issue.id)
+            notice = (await session.exec(select(Outbox).where(Outbox.kind == ISSUE_EVENT))).one()
+        assert claimed is not None and claimed.owner_id == room.pid(room.wang)
+        assert notice.status == OutboxStatus.SENDING  # claimed, not sent, not lost
+
+        # fixed (a new release): a dispatcher takes the stale claim again and the notice goes
+        app.notebook.renderers.register(ISSUE_EVENT, working)
+        assert await dispatch_due(app, now=clock() + STALE_CLAIM + timedelta(seconds=1)) == 1
+    async with db.session() as session:
+        notice = (await session.exec(select(Outbox).where(Outbox.kind == ISSUE_EVENT))).one()
+    assert notice.status == OutboxStatus.SENT
