@@ -7,7 +7,8 @@ much is left, the status. Black pen: owner, plan, due date, last progress.
 This module renders the card (in the group's language: the community's default), posts it from
 the outbox (STAFF_CARD, remembering the message id) and edits it in place (CARD_REFRESH, and
 `refresh_card` right after a change made in the group). It also answers the card's information
-buttons: the full text, the photos, and the reporter's phone number (each look is logged).
+buttons: the full text, the photos, where the resident said it is (a map pin), and the
+reporter's phone number (each look at it is logged).
 Who may press what is decided here too (`card_access`), for this module and card_actions.
 """
 
@@ -28,6 +29,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaPhoto,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram.error import BadRequest, TelegramError
@@ -300,6 +302,8 @@ def info_row(facts: CardFacts, tr: Translator, was_cut: bool) -> list[InlineKeyb
     if facts.media:
         label = _("Photos ({count})") if facts.media == facts.photos else _("Files ({count})")
         row.append(_button("📷 " + label.format(count=facts.media), f"{INFO}pho:{issue_id}"))
+    if facts.issue.latitude is not None and facts.issue.longitude is not None:
+        row.append(_button("📍 " + _("Location"), f"{INFO}loc:{issue_id}"))
     if facts.reporter is not None and facts.reporter.phone:
         row.append(_button("📞 " + _("Show contact"), f"{INFO}con:{issue_id}"))
     if was_cut:
@@ -478,7 +482,7 @@ async def on_info(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
     what, _sep, raw_id = query.data.removeprefix(INFO).partition(":")
     access = await card_access(update, context, raw_id)
-    if access is None or what not in ("pho", "ful", "con"):
+    if access is None or what not in ("pho", "ful", "con", "loc"):
         await query.answer(_("Only the community's staff can use this button."), show_alert=True)
         return
     issue = access.issue
@@ -489,6 +493,8 @@ async def on_info(update: Update, context: NotebookContext) -> None:
     await query.answer()
     if what == "ful":
         await send_full_text(context, chat_id, issue)
+    elif what == "loc":
+        await send_location(context, chat_id, issue, card_message_id=query.message.message_id)
     else:
         await send_media(context, chat_id, issue)
 
@@ -522,6 +528,20 @@ async def send_full_text(context: NotebookContext, chat_id: int, issue: Issue) -
             number=issue.number, part=index, parts=len(pieces)
         )
         await context.bot.send_message(chat_id, f"<b>{header}</b>\n{escape(piece)}")
+
+
+async def send_location(
+    context: NotebookContext, chat_id: int, issue: Issue, *, card_message_id: int
+) -> None:
+    """Where the resident said the problem is: a map pin, as a reply to the card it belongs to."""
+    if issue.latitude is None or issue.longitude is None:
+        return
+    await context.bot.send_location(
+        chat_id,
+        issue.latitude,
+        issue.longitude,
+        reply_parameters=ReplyParameters(card_message_id, allow_sending_without_reply=True),
+    )
 
 
 async def send_media(context: NotebookContext, chat_id: int, issue: Issue) -> None:

@@ -93,6 +93,7 @@ async def report(
     photos: int = 0,
     building_id: int | None = None,
     urgency: Urgency = Urgency.NORMAL,
+    location: tuple[float, float] | None = None,
 ) -> Issue:
     """A resident's report as the resident side files it: the issue, then its staff card queued."""
     attachments = []
@@ -115,6 +116,8 @@ async def report(
             description=description,
             building_id=building_id,
             urgency=urgency,
+            latitude=location[0] if location else None,
+            longitude=location[1] if location else None,
             now=clock(),
             limits=TimeLimits(),
             attachments=attachments,

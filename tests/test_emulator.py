@@ -221,6 +221,21 @@ async def test_caption_limit(emu: BotApiEmulator, bot: Bot) -> None:
         await bot.send_photo(alice.id, tiny_png(), caption="c" * 1025)
 
 
+async def test_a_location_is_a_map_pin_with_coordinates_in_range(
+    emu: BotApiEmulator, bot: Bot
+) -> None:
+    alice = emu.user()
+    await alice.send("/start")
+    sent = await bot.send_location(alice.id, 29.563, 106.5516)
+    assert (sent.location.latitude, sent.location.longitude) == (29.563, 106.5516)
+    pin = alice.messages[-1]
+    assert pin.media_type == "location" and pin.raw["location"]["longitude"] == 106.5516
+    with raises(BadRequest, "wrong latitude"):
+        await bot.send_location(alice.id, 91, 0)
+    with raises(BadRequest, "wrong longitude"):
+        await bot.send_location(alice.id, 0, -180.5)
+
+
 async def test_callback_data_is_limited_to_64_bytes(emu: BotApiEmulator, bot: Bot) -> None:
     alice = emu.user()
     await alice.send("/start")

@@ -1,6 +1,6 @@
 """What the card shows and its information buttons: long descriptions with HTML characters,
-the full text, the photos, the logged phone number, English cards, time limits running out, and
-a reporter who blocked the bot."""
+the full text, the photos, where the resident said it is, the logged phone number, English
+cards, time limits running out, and a reporter who blocked the bot."""
 
 from __future__ import annotations
 
@@ -152,3 +152,33 @@ async def test_an_english_card_counts_down_the_time_limit_and_warns_about_a_bloc
         await group.expect_edit(card, contains="Owner: Tom")
     assert bot_errors(emulator) == []
     assert timedelta(hours=2) == timedelta(hours=issue.time_limit_hours)
+
+
+async def test_the_location_a_resident_sent_is_one_tap_away_on_the_card(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    room = await staffroom(emulator, db, clock)
+    group = room.group
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
+        await report(
+            emulator,
+            db,
+            clock,
+            room.community,
+            reporter_id=room.pid(room.xu),
+            description="路灯不亮，就在小区东门外",
+            location=(29.5630, 106.5516),
+        )
+        await post_cards(app, clock)
+        without = await group.expect_message(contains="1号")
+        card = await group.expect_message(contains="2号")
+        assert not any("位置" in t for t in without.button_texts())  # no pin, no button
+
+        await group.press(room.wang, card, "📍 位置")
+        pin = await group.expect_message(predicate=lambda m: m.media_type == "location")
+        assert pin.raw["location"] == {"latitude": 29.5630, "longitude": 106.5516}
+        assert pin.raw["reply_to_message"]["message_id"] == card.message_id  # under its card
+    assert [m for m in group.messages if m.media_type == "location"] == [pin]
+    assert bot_errors(emulator) == []

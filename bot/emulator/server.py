@@ -296,6 +296,19 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1")
@@ -413,6 +426,7 @@ class EmulatorCore:
                 "sendDocument": self._send_document,
                 "sendVoice": self._send_voice,
                 "sendMediaGroup": self._send_media_group,
+                "sendLocation": self._send_location,
                 "sendChatAction": self._send_chat_action,
                 "copyMessage": self._copy_message,
                 "forwardMessage": self._forward_message,
@@ -1568,6 +1582,31 @@ class EmulatorCore:
 
     async def _send_voice(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         return await self._send_media(params, files, "voice")
+
+    async def _send_location(self, params: JSONDict, _files: dict[str, UploadedFile]) -> Any:
+        chat = self._chat(params)
+        self._check_can_send(chat)
+        point = {}
+        for name, bound in (("latitude", 90.0), ("longitude", 180.0)):
+            value = _as_float(params.get(name))
+            if value is None or not -bound <= value <= bound:
+                raise bad_request(f"wrong {name}")
+            point[name] = value
+        markup = self._validate_markup(params.get("reply_markup"))
+        reply_to = self._reply_target(chat, params)
+        message = self._store_bot_message(
+            chat,
+            body={"location": point},
+            text="",
+            html=None,
+            parse_mode=None,
+            entities=[],
+            markup=markup,
+            reply_to=reply_to,
+            request=params,
+            media_type="location",
+        )
+        return message.raw
 
     async def _send_media_group(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         chat = self._chat(params)
