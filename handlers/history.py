@@ -91,9 +91,10 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
             return _("the supporters of No. {other} joined").format(
                 other=data["merged_from_number"]
             )
-        if text:
-            return _("said “me too”: {text}").format(text=text)
-        return _("said “me too”")
+        said = _("said “me too”: {text}").format(text=text) if text else _("said “me too”")
+        if data.get("latitude") is not None:  # and pinned where (storage.issues.back_with_words)
+            said += " · 📍 " + _("location")
+        return said
     return escape(kind)
 
 

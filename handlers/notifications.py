@@ -27,6 +27,7 @@ from storage.followups import (
     FOLLOWUP_REMINDER,
     INFO_ADDED,
     NOT_SOLVED,
+    SUPPORT_ADDED,
     queue_reminder,
     reminder_still_wanted,
 )
@@ -176,22 +177,28 @@ async def render_not_solved(session: AsyncSession, row: Outbox, tr: Translator) 
 
 
 async def render_info_added(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
-    """To the owner: the resident added words, photos or a voice message."""
+    """To the owner: the resident added words, photos or a voice message (INFO_ADDED), or a
+    neighbour backed the issue with their own (SUPPORT_ADDED)."""
     issue = await session.get(Issue, row.payload.get("issue_id"))
     event = await session.get(IssueEvent, row.payload.get("event_id"))
     if issue is None or event is None:
         return None
     _ = tr.gettext
     files = (await session.exec(select(Attachment).where(Attachment.event_id == event.id))).all()
+    heading = (
+        _("No. {number}: {resident} has the same problem and wrote:")
+        if row.kind == SUPPORT_ADDED
+        else _("No. {number}: {resident} added:")
+    )
     lines = [
-        _("No. {number}: {resident} added:").format(
-            number=issue.number, resident=await person_name(session, event.actor_id)
-        )
+        heading.format(number=issue.number, resident=await person_name(session, event.actor_id))
     ]
     if event.text:
         lines.append(escape(cut(event.text, 3000)))
     if files:
         lines.append(tr.ngettext("(+{n} file)", "(+{n} files)", len(files)).format(n=len(files)))
+    if (event.data or {}).get("latitude") is not None:  # a neighbour pinned where
+        lines.append("📍 " + _("location"))
     lines.append(_quoted(issue))
     return Rendered("\n".join(lines))
 
@@ -221,4 +228,5 @@ def register(renderers: Renderers, *, reminder_after: timedelta) -> None:
     renderers.register(FOLLOWUP_REMINDER, render_followup_reminder)
     renderers.register(NOT_SOLVED, render_not_solved)
     renderers.register(INFO_ADDED, render_info_added)
+    renderers.register(SUPPORT_ADDED, render_info_added)
     renderers.register(ISSUE_LOGGED, render_issue_logged)

@@ -38,10 +38,12 @@ from handlers.labels import category_label, channel_label, status_label
 from storage import reports
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
 from storage.chat_state import clear_state, get_state, set_state
+from storage.followups import support_added
 from storage.issues import (
     NewAttachment,
     TransitionNotAllowed,
     add_support,
+    back_with_words,
     backed_by,
     open_duplicates,
 )
@@ -843,20 +845,31 @@ async def _join_duplicate(
     session = context.session
     person_id = await reports.ensure_reporter(session, draft)
     assert person_id is not None and issue.id is not None
+    location = (
+        (draft.latitude, draft.longitude)
+        if draft.latitude is not None and draft.longitude is not None
+        else None
+    )
     try:
-        # what they wrote for the report they drop goes with their "me too"
-        await add_support(
-            session,
-            issue,
-            person_id=person_id,
-            now=context.now(),
-            text=draft.description,
-            attachments=[NewAttachment(**a) for a in draft.attachments],
-        )
+        if draft.description or draft.attachments or location:
+            # what they wrote, sent and pinned for the report they drop goes with their "me
+            # too", and the owner hears it
+            event = await back_with_words(
+                session,
+                issue,
+                person_id=person_id,
+                now=context.now(),
+                text=draft.description,
+                attachments=[NewAttachment(**a) for a in draft.attachments],
+                location=location,
+            )
+            await support_added(session, issue, event, now=context.now())
+        else:
+            await add_support(session, issue, person_id=person_id, now=context.now())
+            await issue_changed(session, issue, now=context.now())
     except TransitionNotAllowed:
         await query.answer(_("That issue is no longer open."), show_alert=True)
         return
-    await issue_changed(session, issue, now=context.now())
     await _clear(context, chat_id)
     await session.commit()
     dispatch.kick(context.application)

@@ -33,6 +33,7 @@ from storage.notifications import issue_changed, notify_audience
 FOLLOWUP_REMINDER = "followup_reminder"  # outbox: "is it really solved?" asked once more
 NOT_SOLVED = "followup_not_solved"  # outbox: tells the owner the resident says it is not solved
 INFO_ADDED = "info_added"  # outbox: tells the owner the resident added words or photos
+SUPPORT_ADDED = "support_added"  # outbox: tells the owner a neighbour backs it, in their words
 
 
 def reminder_key(issue: Issue) -> str:
@@ -180,6 +181,16 @@ async def info_added(
     await issue_changed(session, issue, now=now)
     if issue.owner_id is not None:
         await _tell_owner(session, issue, event, kind=INFO_ADDED, now=now)
+
+
+async def support_added(
+    session: AsyncSession, issue: Issue, event: IssueEvent, *, now: datetime
+) -> None:
+    """A neighbour backed the issue with words or photos of their own: refresh the staff card
+    and tell the owner what they said."""
+    await issue_changed(session, issue, now=now)
+    if issue.owner_id is not None:
+        await _tell_owner(session, issue, event, kind=SUPPORT_ADDED, now=now)
 
 
 async def close_unanswered_followups(

@@ -694,40 +694,74 @@ async def add_support(
     person_id: int,
     now: datetime,
     record: bool = True,
-    text: str | None = None,
-    attachments: Sequence[NewAttachment] = (),
 ) -> bool:
-    """ "Me too": returns False when the person already backs (or reported) the issue.
-
-    `text` and `attachments` are what they had written and sent for the report they dropped
-    for this one: kept on the issue with their "me too" (staff read them in its history), also
-    when they already backed it, so nothing a resident wrote is lost."""
+    """ "Me too": returns False when the person already backs (or reported) the issue."""
     assert issue.id is not None
-    backs = (
+    if await _backs(session, issue, person_id):
+        return False
+    await _add_supporter(session, issue, person_id, now=now)
+    if record:
+        await _record(session, issue, Action.SUPPORT, actor_id=person_id, now=now, public=False)
+    return True
+
+
+async def back_with_words(
+    session: AsyncSession,
+    issue: Issue,
+    *,
+    person_id: int,
+    now: datetime,
+    text: str | None,
+    attachments: Sequence[NewAttachment] = (),
+    location: tuple[float, float] | None = None,
+) -> IssueEvent:
+    """ "Me too", with what the neighbour had written, sent and pinned for the report they
+    dropped for this one: kept on the issue with their "me too" (staff read them in its
+    history), also when they already backed it, so nothing a resident wrote is lost. Counts
+    them as a supporter once."""
+    assert issue.id is not None
+    if not await _backs(session, issue, person_id):
+        await _add_supporter(session, issue, person_id, now=now)
+    elif IssueStatus(issue.status) not in OPEN:
+        raise TransitionNotAllowed(issue.status, Action.SUPPORT)
+    data = {"latitude": location[0], "longitude": location[1]} if location else None
+    event = await _record(
+        session,
+        issue,
+        Action.SUPPORT,
+        actor_id=person_id,
+        now=now,
+        public=False,
+        text=text,
+        data=data,
+    )
+    await add_attachments(session, issue, event, attachments, now=now)
+    return event
+
+
+async def _backs(session: AsyncSession, issue: Issue, person_id: int) -> bool:
+    assert issue.id is not None
+    return (
         issue.reporter_id == person_id
         or await session.get(IssueSupporter, (issue.id, person_id)) is not None
     )
-    words = bool(text or attachments)
-    if backs and not words:
-        return False
+
+
+async def _add_supporter(
+    session: AsyncSession, issue: Issue, person_id: int, *, now: datetime
+) -> None:
+    assert issue.id is not None
     if IssueStatus(issue.status) not in OPEN:
         raise TransitionNotAllowed(issue.status, Action.SUPPORT)
-    if not backs:
-        session.add(IssueSupporter(issue_id=issue.id, person_id=person_id, created_at=now))
-        await session.exec(
-            update(Issue)
-            .where(col(Issue.id) == issue.id)
-            .values(support_count=col(Issue.support_count) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        await session.flush()
-        await session.refresh(issue)
-    if record or words:
-        event = await _record(
-            session, issue, Action.SUPPORT, actor_id=person_id, now=now, public=False, text=text
-        )
-        await add_attachments(session, issue, event, attachments, now=now)
-    return not backs
+    session.add(IssueSupporter(issue_id=issue.id, person_id=person_id, created_at=now))
+    await session.exec(
+        update(Issue)
+        .where(col(Issue.id) == issue.id)
+        .values(support_count=col(Issue.support_count) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.flush()
+    await session.refresh(issue)
 
 
 # --- reading ---------------------------------------------------------------------------------

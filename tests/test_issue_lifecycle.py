@@ -223,23 +223,42 @@ async def test_merge_carries_supporters_and_me_too_counts(db: Database, clock: F
         assert await rules.add_support(session, dup, person_id=third.id, now=clock())
         assert not await rules.add_support(session, dup, person_id=third.id, now=clock())
         assert not await rules.add_support(session, dup, person_id=neighbour.id, now=clock())
-        # backing it already, they write again: no second "me too", but their words are kept
+        # backing it already, they write again: no second "me too", but their words are kept,
+        # with the photo and the place they pinned
         photo = rules.NewAttachment(kind="photo", telegram_file_id="f1", file_unique_id="u1")
-        assert not await rules.add_support(
-            session, dup, person_id=third.id, now=clock(), text="还是堵着", attachments=[photo]
+        said = await rules.back_with_words(
+            session,
+            dup,
+            person_id=third.id,
+            now=clock(),
+            text="还是堵着",
+            attachments=[photo],
+            location=(29.56, 106.55),
         )
         assert dup.support_count == 1
-        said = [e.text for e in await rules.history(session, dup, public_only=False)]
-        assert said[-1] == "还是堵着"
+        last = (await rules.history(session, dup, public_only=False))[-1]
+        assert (last.id, last.text, last.actor_id) == (said.id, "还是堵着", third.id)
+        assert last.data == {"latitude": 29.56, "longitude": 106.55}
         assert [a.telegram_file_id for a in await media_of(session, dup)] == ["f1"]
+        # a new neighbour backing with words counts once, with one event
+        fourth = await make_member(session, community, name="王阿姨")
+        await rules.back_with_words(session, dup, person_id=fourth.id, now=clock(), text="同感")
+        assert dup.support_count == 2
+        kinds = [e.kind for e in await rules.history(session, dup, public_only=False)]
+        assert kinds.count(Action.SUPPORT) == 3  # 张大爷's "me too", then words twice
         candidates = await rules.open_duplicates(
             session, community_id=community.id, building_id=building.id, category="parking"
         )
         assert {c.id for c in candidates} == {main.id, dup.id}
         await rules.merge(session, dup, into=main, actor_id=worker.id, now=clock())
         assert dup.status == S.MERGED and dup.merged_into_id == main.id
-        assert main.support_count == 2
-        assert set(await rules.audience(session, main)) == {resident.id, neighbour.id, third.id}
+        assert main.support_count == 3
+        assert set(await rules.audience(session, main)) == {
+            resident.id,
+            neighbour.id,
+            third.id,
+            fourth.id,
+        }
 
 
 async def test_rights_follow_roles_and_ownership(db: Database, clock: FakeClock) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.emulator import BotApiEmulator
+from storage import issues as rules
 from storage.db import Database
 from storage.models import IssueStatus, Role, Urgency
 from storage.notifications import STAFF_CARD
@@ -198,16 +199,58 @@ async def test_me_too_keeps_what_the_neighbour_wrote_for_the_staff(
     wang = emulator.user(first_name="Wang", language_code="en")
     await join(db, community, xu)
     await join(db, community, li)
-    await join(db, community, wang, Role.WORKER)
+    owner = await join(db, community, wang, Role.WORKER)
     async with running_bot(emulator, db, clock):
+        await wang.send("/help")  # the bot may only write to people who started it
+        await wang.expect_message()
         await report_with_taps(xu, "Stairwell light broken", "Public facilities")
+        async with db.session() as session:  # Wang takes it on
+            issue = (await issues(db))[0]
+            assert owner.id is not None
+            await rules.claim(session, issue, actor_id=owner.id, now=clock())
         await say_me_too(li, "Dark on floor 3 <again> & my grandson fell")
 
+        told = await wang.expect_message(contains="has the same problem")
+        assert told.text.startswith("No. 1: Auntie Li has the same problem and wrote:")
+        assert "Dark on floor 3 <again> & my grandson fell" in told.text
         await wang.send("/issue 1")
         history = await wang.expect_message(contains="History of No. 1")
         assert "said “me too”: Dark on floor 3 <again> & my grandson fell" in history.text
     assert len(await issues(db)) == 1
     assert bot_errors(emulator) == []  # escaped: the emulator refuses HTML it cannot parse
+
+
+async def test_a_neighbour_who_only_pinned_a_place_backs_the_issue_with_it(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    xu = emulator.user(first_name="Lao Xu", language_code="en")
+    li = emulator.user(first_name="Auntie Li", language_code="en")
+    wang = emulator.user(first_name="Wang", language_code="en")
+    await join(db, community, xu)
+    await join(db, community, li)
+    owner = await join(db, community, wang, Role.WORKER)
+    async with running_bot(emulator, db, clock):
+        await wang.send("/help")  # the bot may only write to people who started it
+        await wang.expect_message()
+        await report_with_taps(xu, "Stairwell light broken", "Public facilities")
+        async with db.session() as session:  # Wang takes it on
+            assert owner.id is not None
+            await rules.claim(session, (await issues(db))[0], actor_id=owner.id, now=clock())
+        await li.send_location(29.5630, 106.5516)
+        question = await li.expect_message(contains="What is the problem about?")
+        await li.press(question, "Public facilities")
+        await li.expect_edit(question, contains="already reported")
+        await li.press(question, "No. 1 is my problem too")
+        await li.expect_edit(question, contains="You now back No. 1")
+        told = await wang.expect_message(contains="has the same problem")
+        assert "📍 location" in told.text
+
+        await wang.send("/issue 1")
+        history = await wang.expect_message(contains="History of No. 1")
+        assert "said “me too” · 📍 location" in history.text
+    assert len(await issues(db)) == 1
+    assert bot_errors(emulator) == []
 
 
 async def test_mine_is_different_goes_on_with_the_report(
