@@ -51,6 +51,7 @@ from handlers import (
     my_issues,
     notebook_page,
     notifications,
+    phone_followup,
     posters,
     privacy,
     private_messages,
@@ -134,6 +135,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in staff_group.HANDLERS),  # /bind: this group is the staff group
         *((0, h) for h in cards.HANDLERS),  # the card's full text, photos, contact buttons
         *((0, h) for h in card_actions.HANDLERS),  # card buttons + replies to the bot's prompts
+        *((0, h) for h in phone_followup.HANDLERS),  # 回访 by telephone, from a resolved card
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
         *((0, h) for h in issue_lookup.HANDLERS),  # /issue N (staff)
         *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period

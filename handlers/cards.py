@@ -9,7 +9,8 @@ the outbox (STAFF_CARD, remembering the message id) and edits it in place (CARD_
 `refresh_card` right after a change made in the group). It also answers the card's information
 buttons: the full text, the photos, where the resident said it is (a map pin), and the
 reporter's phone number (each look at it is logged).
-Who may press what is decided here too (`card_access`), for this module and card_actions.
+Who may press what is decided here too (`card_access`), for this module, card_actions and
+phone_followup.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 
 INFO = "ci:"  # the card's information buttons: ci:<what>:<issue id>
 ACT = "c:"  # the card's actions (handlers/card_actions.py): c:<verb>:<issue id>[:<arg>]
+PHONE_FOLLOW_UP = "fph:"  # 回访 by telephone (handlers/phone_followup.py): fph:<issue id>…
 
 DESCRIPTION_ON_CARD = 900  # characters; the rest is behind "full text"
 NOTE_ON_CARD = 300  # plan and last progress, also cut on the card
@@ -350,7 +352,10 @@ def action_rows(facts: CardFacts, tr: Translator) -> list[list[InlineKeyboardBut
             [act(_("Return…"), "ret"), act(_("Reassign…"), "asg")],
             move_on,
         ]
-    if status in (S.RESOLVED, S.CLOSED, S.TRANSFERRED):
+    if status is S.RESOLVED:  # waiting for the resident's answer, or for a worker's call
+        phone = _button(_("Follow-up by phone…"), f"{PHONE_FOLLOW_UP}{issue.id}")
+        return [[phone, act(_("Reopen…"), "rop")]]
+    if status in (S.CLOSED, S.TRANSFERRED):
         return [[act(_("Reopen…"), "rop")]]
     return []  # merged or withdrawn: nothing left to do
 

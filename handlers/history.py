@@ -74,12 +74,14 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
     if action is Action.RESOLVE:
         return _("resolved it: {note}").format(note=text)
     if action is Action.REOPEN:
-        return _("reopened it: {reason}").format(reason=text) if text else _("reopened it")
+        said = _("reopened it: {reason}").format(reason=text) if text else _("reopened it")
+        return said + (" · 📞 " + _("by phone") if data.get("by_phone") else "")
     if action is Action.FOLLOW_UP:
         result = FOLLOW_UP_RESULTS.get(data.get("result") or "", "")
         satisfaction = SATISFACTION.get(data.get("satisfaction") or "", "")
         words = ", ".join(_(w) for w in (result, satisfaction) if w)
-        return _("follow-up: {answer}").format(answer=words) + (f" · {text}" if text else "")
+        said = _("follow-up: {answer}").format(answer=words) + (f" · {text}" if text else "")
+        return said + (" · 📞 " + _("by phone") if data.get("by_phone") else "")
     if action is Action.CLOSE:
         return _("closed: no answer to the follow-up")
     if action is Action.WITHDRAW:

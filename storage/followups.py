@@ -17,6 +17,7 @@ from storage import issues as rules
 from storage import outbox
 from storage.issues import Action, ConcurrentChange, IssueError
 from storage.models import (
+    STAFF_ROLES,
     Community,
     FollowUp,
     FollowUpResult,
@@ -26,6 +27,7 @@ from storage.models import (
     Outbox,
     OutboxStatus,
     Person,
+    Role,
     Satisfaction,
 )
 from storage.notifications import issue_changed, notify_audience
@@ -133,6 +135,42 @@ async def answer(
     if result is FollowUpResult.NOT_SOLVED:
         await _tell_owner(session, issue, event, kind=NOT_SOLVED, now=now)
         await notify_audience(session, issue, event, now=now, skip_person_id=person_id)
+    return event
+
+
+async def answer_by_phone(
+    session: AsyncSession,
+    issue: Issue,
+    *,
+    result: FollowUpResult,
+    satisfaction: Satisfaction,
+    staff_role: Role | None,
+    worker_id: int,
+    now: datetime,
+) -> IssueEvent:
+    """回访 by telephone: a worker called the resident (one who reported by phone or at the desk,
+    or does not answer the bot) and records both answers. Counted like the resident's own
+    answer; the event says who recorded it and that it was by phone. Only staff record it, only
+    while the issue is resolved (raises NotPermitted / TransitionNotAllowed otherwise)."""
+    if staff_role not in STAFF_ROLES:
+        raise rules.NotPermitted("only staff record a follow-up taken by phone")
+    event = await rules.follow_up(
+        session,
+        issue,
+        result=result,
+        satisfaction=satisfaction,
+        comment=None,
+        actor_id=worker_id,
+        now=now,
+    )
+    event.data = {**event.data, "by_phone": True}
+    session.add(event)
+    assert issue.id is not None
+    await cancel_reminders(session, issue.id)
+    await issue_changed(session, issue, now=now)
+    if result is FollowUpResult.NOT_SOLVED:
+        await _tell_owner(session, issue, event, kind=NOT_SOLVED, now=now)
+        await notify_audience(session, issue, event, now=now)
     return event
 
 

@@ -1,0 +1,140 @@
+"""回访 by telephone (handlers/phone_followup.py): a resident with no Telegram reported by phone;
+when the issue is resolved, a worker calls them and records their answer from the card."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.emulator import BotApiEmulator
+from storage import issues as rules
+from storage.db import Database
+from storage.models import (
+    Channel,
+    FollowUp,
+    FollowUpResult,
+    Issue,
+    IssueStatus,
+    Satisfaction,
+)
+from storage.residents import register_offline_resident
+from tests.factories import FakeClock, bot_errors, running_bot
+from tests.staffroom import Staffroom, bind, events_of, post_cards, staffroom
+
+
+async def _resolved_phone_report(db: Database, clock: FakeClock, room: Staffroom) -> Issue:
+    """Mrs Zhou (no Telegram) called about the stairwell light; Tom took it on and fixed it."""
+    from storage.categories import TimeLimits
+    from storage.notifications import issue_opened
+
+    assert room.community.id is not None
+    async with db.session() as session:
+        zhou = await register_offline_resident(
+            session,
+            community_id=room.community.id,
+            name="Mrs Zhou <2nd floor>",
+            phone="+86 138 0000 5678",
+            building_id=room.building_id,
+        )
+        issue = await rules.create_issue(
+            session,
+            community_id=room.community.id,
+            reporter_id=zhou.id,
+            logged_by_id=room.pid(room.secretary),
+            channel=Channel.PHONE,
+            category="facilities",
+            description="The stairwell light on the 2nd floor is out",
+            now=clock(),
+            limits=TimeLimits(),
+        )
+        await rules.claim(session, issue, actor_id=room.pid(room.wang), now=clock())
+        await rules.resolve(
+            session, issue, note="New bulb fitted", actor_id=room.pid(room.wang), now=clock()
+        )
+        await issue_opened(session, issue, now=clock())
+    return issue
+
+
+async def test_a_worker_records_the_answer_of_a_resident_without_telegram(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    room = await staffroom(
+        emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
+    )
+    group = room.group
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        issue = await _resolved_phone_report(db, clock, room)
+        await post_cards(app, clock)
+        card = await group.expect_message(contains="No. 1")
+        assert "Status: resolved" in card.text
+
+        await group.press(room.wang, card, "Follow-up by phone…")
+        ask = await group.expect_message(contains="please call")
+        assert ask.text == "Tom, please call Mrs Zhou <2nd floor> and ask whether No. 1 is solved."
+        await group.press(room.wang, ask, "Solved")
+        await group.expect_edit(ask, contains="How satisfied is Mrs Zhou <2nd floor>?")
+        await group.press(room.wang, ask, "Satisfied")
+        await group.expect_edit(
+            ask, contains="No. 1: Mrs Zhou <2nd floor>'s answer by phone is recorded"
+        )
+        assert ask.text.endswith("Solved, Satisfied.") and ask.buttons == []
+        await group.expect_edit(card, contains="Status: closed")
+
+        # the old question again: the issue no longer waits for an answer, nothing changes
+        again = await group.press_data(room.li, ask, f"fph:{issue.id}:v:n:3")
+        assert again.show_alert and "no longer waiting" in (again.text or "")
+
+        await room.wang.send("/issue 1")
+        history = await room.wang.expect_message(contains="History of No. 1")
+        assert "follow-up: solved, satisfied · 📞 by phone" in history.text
+    async with db.session() as session:
+        stored = await session.get(Issue, issue.id)
+        answers = (await session.exec(select(FollowUp))).all()
+    assert stored is not None and stored.status == IssueStatus.CLOSED
+    assert [(a.result, a.satisfaction, a.actor_id) for a in answers] == [
+        (FollowUpResult.SOLVED, Satisfaction.SATISFIED, room.pid(room.wang))
+    ]
+    followed = [e for e in await events_of(db, issue.id) if e.kind == rules.Action.FOLLOW_UP]
+    assert [e.data.get("by_phone") for e in followed] == [True]
+    assert bot_errors(emulator) == []
+
+
+async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group_may_record(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    room = await staffroom(
+        emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
+    )
+    group = room.group
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        issue = await _resolved_phone_report(db, clock, room)
+        await post_cards(app, clock)
+        card = await group.expect_message(contains="No. 1")
+
+        # a forged press from a private chat records nothing
+        await room.xu.send("/start")
+        await room.xu.expect_message()
+        forged = await room.xu.press_data(room.xu.messages[-1], f"fph:{issue.id}:v:s:1")
+        assert forged.show_alert
+        await room.wang.send("/start")
+        await room.wang.expect_message()
+        refused = await room.wang.press_data(room.wang.messages[-1], f"fph:{issue.id}:v:s:1")
+        assert refused.show_alert
+
+        await group.press(room.secretary, card, "Follow-up by phone…")
+        ask = await group.expect_message(contains="please call")
+        await group.press(room.secretary, ask, "Not solved")
+        await group.expect_edit(ask, contains="How satisfied")
+        await group.press(room.secretary, ask, "Not satisfied")
+        await group.expect_edit(ask, contains="answer by phone is recorded")
+        told = await room.wang.expect_message(contains="No. 1")  # the owner hears it
+        assert "not solved" in told.text.lower()
+    async with db.session() as session:
+        stored = await session.get(Issue, issue.id)
+        answers = (await session.exec(select(FollowUp))).all()
+    assert stored is not None and stored.status in rules.OPEN
+    assert [(a.result, a.satisfaction) for a in answers] == [
+        (FollowUpResult.NOT_SOLVED, Satisfaction.DISSATISFIED)
+    ]
+    assert bot_errors(emulator) == []
