@@ -129,12 +129,7 @@ async def answer(
         actor_id=person_id,
         now=now,
     )
-    assert issue.id is not None
-    await cancel_reminders(session, issue.id)
-    await issue_changed(session, issue, now=now)
-    if result is FollowUpResult.NOT_SOLVED:
-        await _tell_owner(session, issue, event, kind=NOT_SOLVED, now=now)
-        await notify_audience(session, issue, event, now=now, skip_person_id=person_id)
+    await _answered(session, issue, event, result, now=now, skip_person_id=person_id)
     return event
 
 
@@ -165,13 +160,27 @@ async def answer_by_phone(
     )
     event.data = {**event.data, "by_phone": True}
     session.add(event)
+    await _answered(session, issue, event, result, now=now)
+    return event
+
+
+async def _answered(
+    session: AsyncSession,
+    issue: Issue,
+    event: IssueEvent,
+    result: FollowUpResult,
+    *,
+    now: datetime,
+    skip_person_id: int | None = None,
+) -> None:
+    """After a follow-up answer: no more reminders, the card refreshed; "not solved" tells the
+    owner and the issue's audience that it is open again."""
     assert issue.id is not None
     await cancel_reminders(session, issue.id)
     await issue_changed(session, issue, now=now)
     if result is FollowUpResult.NOT_SOLVED:
         await _tell_owner(session, issue, event, kind=NOT_SOLVED, now=now)
-        await notify_audience(session, issue, event, now=now)
-    return event
+        await notify_audience(session, issue, event, now=now, skip_person_id=skip_person_id)
 
 
 async def rate_not_solved(

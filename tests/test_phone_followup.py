@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from bot.app import NotebookApplication
 from bot.emulator import BotApiEmulator
+from bot.emulator.models import BotMessage
 from storage import issues as rules
 from storage.db import Database
 from storage.models import (
@@ -54,18 +56,28 @@ async def _resolved_phone_report(db: Database, clock: FakeClock, room: Staffroom
     return issue
 
 
+async def _riverside(emulator: BotApiEmulator, db: Database, clock: FakeClock) -> Staffroom:
+    return await staffroom(
+        emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
+    )
+
+
+async def _resolved_card(
+    app: NotebookApplication, db: Database, clock: FakeClock, room: Staffroom
+) -> tuple[Issue, BotMessage]:
+    await bind(room)
+    issue = await _resolved_phone_report(db, clock, room)
+    await post_cards(app, clock)
+    return issue, await room.group.expect_message(contains="No. 1")
+
+
 async def test_a_worker_records_the_answer_of_a_resident_without_telegram(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
-    room = await staffroom(
-        emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
-    )
+    room = await _riverside(emulator, db, clock)
     group = room.group
     async with running_bot(emulator, db, clock) as app:
-        await bind(room)
-        issue = await _resolved_phone_report(db, clock, room)
-        await post_cards(app, clock)
-        card = await group.expect_message(contains="No. 1")
+        issue, card = await _resolved_card(app, db, clock, room)
         assert "Status: resolved" in card.text
 
         await group.press(room.wang, card, "Follow-up by phone…")
@@ -102,15 +114,10 @@ async def test_a_worker_records_the_answer_of_a_resident_without_telegram(
 async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group_may_record(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
-    room = await staffroom(
-        emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
-    )
+    room = await _riverside(emulator, db, clock)
     group = room.group
     async with running_bot(emulator, db, clock) as app:
-        await bind(room)
-        issue = await _resolved_phone_report(db, clock, room)
-        await post_cards(app, clock)
-        card = await group.expect_message(contains="No. 1")
+        issue, card = await _resolved_card(app, db, clock, room)
 
         # a forged press from a private chat records nothing
         await room.xu.send("/start")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.emulator import BotApiEmulator
+from bot.emulator.driver import UserDriver
 from storage import issues as rules
 from storage.db import Database
-from storage.models import IssueStatus, Role, Urgency
+from storage.models import IssueStatus, Person, Role, Urgency
 from storage.notifications import STAFF_CARD
 from tests.factories import FakeClock, bot_errors, make_community, running_bot
 from tests.resident_helpers import (
@@ -190,24 +191,35 @@ async def test_me_too_joins_the_open_issue_of_the_building_instead_of_a_duplicat
     assert bot_errors(emulator) == []
 
 
-async def test_me_too_keeps_what_the_neighbour_wrote_for_the_staff(
+async def _xu_li_and_worker_wang(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
-) -> None:
+) -> tuple[UserDriver, UserDriver, UserDriver, Person]:
     community = await make_community(db, clock)
     xu = emulator.user(first_name="Lao Xu", language_code="en")
     li = emulator.user(first_name="Auntie Li", language_code="en")
     wang = emulator.user(first_name="Wang", language_code="en")
     await join(db, community, xu)
     await join(db, community, li)
-    owner = await join(db, community, wang, Role.WORKER)
+    return xu, li, wang, await join(db, community, wang, Role.WORKER)
+
+
+async def _xu_reports_and_wang_takes_it_on(
+    db: Database, clock: FakeClock, xu: UserDriver, wang: UserDriver, owner: Person
+) -> None:
+    await wang.send("/help")  # the bot may only write to people who started it
+    await wang.expect_message()
+    await report_with_taps(xu, "Stairwell light broken", "Public facilities")
+    async with db.session() as session:
+        assert owner.id is not None
+        await rules.claim(session, (await issues(db))[0], actor_id=owner.id, now=clock())
+
+
+async def test_me_too_keeps_what_the_neighbour_wrote_for_the_staff(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu, li, wang, owner = await _xu_li_and_worker_wang(emulator, db, clock)
     async with running_bot(emulator, db, clock):
-        await wang.send("/help")  # the bot may only write to people who started it
-        await wang.expect_message()
-        await report_with_taps(xu, "Stairwell light broken", "Public facilities")
-        async with db.session() as session:  # Wang takes it on
-            issue = (await issues(db))[0]
-            assert owner.id is not None
-            await rules.claim(session, issue, actor_id=owner.id, now=clock())
+        await _xu_reports_and_wang_takes_it_on(db, clock, xu, wang, owner)
         await say_me_too(li, "Dark on floor 3 <again> & my grandson fell")
 
         told = await wang.expect_message(contains="has the same problem")
@@ -223,20 +235,9 @@ async def test_me_too_keeps_what_the_neighbour_wrote_for_the_staff(
 async def test_a_neighbour_who_only_pinned_a_place_backs_the_issue_with_it(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
-    community = await make_community(db, clock)
-    xu = emulator.user(first_name="Lao Xu", language_code="en")
-    li = emulator.user(first_name="Auntie Li", language_code="en")
-    wang = emulator.user(first_name="Wang", language_code="en")
-    await join(db, community, xu)
-    await join(db, community, li)
-    owner = await join(db, community, wang, Role.WORKER)
+    xu, li, wang, owner = await _xu_li_and_worker_wang(emulator, db, clock)
     async with running_bot(emulator, db, clock):
-        await wang.send("/help")  # the bot may only write to people who started it
-        await wang.expect_message()
-        await report_with_taps(xu, "Stairwell light broken", "Public facilities")
-        async with db.session() as session:  # Wang takes it on
-            assert owner.id is not None
-            await rules.claim(session, (await issues(db))[0], actor_id=owner.id, now=clock())
+        await _xu_reports_and_wang_takes_it_on(db, clock, xu, wang, owner)
         await li.send_location(29.5630, 106.5516)
         question = await li.expect_message(contains="What is the problem about?")
         await li.press(question, "Public facilities")
