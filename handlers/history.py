@@ -87,7 +87,14 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
     if action is Action.WITHDRAW:
         return _("withdrew it: {reason}").format(reason=text)
     if action is Action.ADD_INFO:
-        return _("added: {text}").format(text=text) if text else _("added photos or a recording")
+        pinned = data.get("latitude") is not None  # a location (my_issues.add_info)
+        if text:
+            said = _("added: {text}").format(text=text)
+        elif pinned:
+            return _("added where it is") + " · 📍 " + _("location")
+        else:
+            said = _("added photos or a recording")
+        return said + (" · 📍 " + _("location") if pinned else "")
     if action is Action.SUPPORT:
         if data.get("merged_from_number"):
             return _("the supporters of No. {other} joined").format(

@@ -339,7 +339,7 @@ async def issue_replied_to(context: NotebookContext, message: Message) -> Issue 
 
 
 async def add_info(update: Update, context: NotebookContext, issue: Issue) -> None:
-    """Append the reply's words, photos or voice to the issue; the staff see it."""
+    """Append the reply's words, photos, voice or location to the issue; the staff see it."""
     message = update.effective_message
     assert message is not None and issue.id is not None
     _ = context.tr.gettext
@@ -374,7 +374,9 @@ async def add_info(update: Update, context: NotebookContext, issue: Issue) -> No
         return
     attachments = attachments_of(message)
     text = message.text or message.caption
-    if not text and not attachments:
+    point = message.location or (message.venue.location if message.venue else None)
+    location = (point.latitude, point.longitude) if point is not None else None
+    if not text and not attachments and location is None:
         await message.reply_text(_("Please reply with words, a photo or a voice message."))
         return
     try:
@@ -385,6 +387,7 @@ async def add_info(update: Update, context: NotebookContext, issue: Issue) -> No
             attachments=attachments,
             actor_id=person_id,
             now=context.now(),
+            location=location,
         )
     except IssueError:
         await message.reply_text(

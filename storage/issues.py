@@ -678,10 +678,23 @@ async def append_info(
     attachments: Sequence[NewAttachment],
     actor_id: int,
     now: datetime,
+    location: tuple[float, float] | None = None,
 ) -> IssueEvent:
-    """The resident adds words, photos or a voice message to their open issue."""
+    """The resident adds words, photos, a voice message or where it is to their open issue. A
+    place becomes the issue's own when it had none (the card then shows it)."""
+    changes: dict[str, Any] = {}
+    if location is not None and issue.latitude is None:
+        changes = {"latitude": location[0], "longitude": location[1]}
     event = await _transition(
-        session, issue, Action.ADD_INFO, actor_id=actor_id, now=now, text=text, public=True
+        session,
+        issue,
+        Action.ADD_INFO,
+        actor_id=actor_id,
+        now=now,
+        changes=changes,
+        text=text,
+        public=True,
+        data={"latitude": location[0], "longitude": location[1]} if location else None,
     )
     await add_attachments(session, issue, event, attachments, now=now)
     return event

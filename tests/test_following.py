@@ -211,7 +211,7 @@ async def test_my_lists_own_and_backed_issues_and_nobody_else_sees_them(
 async def test_replying_to_a_bot_message_adds_to_the_issue_and_reaches_the_staff(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
-    community, xu, li, _wang, worker = await _setup(emulator, db, clock)
+    community, xu, li, wang, worker = await _setup(emulator, db, clock)
     await bind_staff_group(db, community, emulator)
     async with running_bot(emulator, db, clock) as app:
         await report_with_taps(xu, "Stairwell light broken", "Public facilities")
@@ -225,10 +225,15 @@ async def test_replying_to_a_bot_message_adds_to_the_issue_and_reaches_the_staff
         await xu.expect_message(contains="Added to No. 1")
         await xu.send_voice(reply_to=notice)
         await xu.expect_message(contains="Added to No. 1")
+        await xu.send_location(29.5630, 106.5516, reply_to=notice)  # where it is
+        await xu.expect_message(contains="Added to No. 1")
 
         li_notice = await li.expect_message(contains="is now responsible")
         await li.send("me too!", reply_to=li_notice)
         await li.expect_message(contains="Only the person who reported No. 1 can add to it")
+        await wang.send("/issue 1")
+        history = await wang.expect_message(contains="History of No. 1")
+        assert "added where it is · 📍 location" in history.text
     issue = await only_issue(db)
     kinds = sorted(a.kind for a in await attachments(db, issue))
     assert kinds == ["photo", "voice"]
@@ -236,9 +241,11 @@ async def test_replying_to_a_bot_message_adds_to_the_issue_and_reaches_the_staff
         added = (
             await session.exec(select(IssueEvent).where(IssueEvent.kind == rules.Action.ADD_INFO))
         ).all()
-    assert [e.text for e in added] == ["It is the 3rd floor <east> & west", None, None]
-    assert len(await outbox_rows(db, INFO_ADDED)) == 3  # the owner hears each addition
-    assert len(await outbox_rows(db, CARD_REFRESH)) >= 3  # and the staff card is refreshed
+    assert [e.text for e in added] == ["It is the 3rd floor <east> & west", None, None, None]
+    assert added[-1].data == {"latitude": 29.5630, "longitude": 106.5516}
+    assert (issue.latitude, issue.longitude) == (29.5630, 106.5516)  # the card's 📍 now
+    assert len(await outbox_rows(db, INFO_ADDED)) == 4  # the owner hears each addition
+    assert len(await outbox_rows(db, CARD_REFRESH)) >= 4  # and the staff card is refreshed
     assert bot_errors(emulator) == []
 
 

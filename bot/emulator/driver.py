@@ -311,8 +311,10 @@ class UserDriver(ChatDriver):
     async def send_sticker(self, emoji: str = "👍") -> JSONDict:
         return self._post(self._emu.user_sticker_body(emoji))
 
-    async def send_location(self, latitude: float, longitude: float) -> JSONDict:
-        return self._post({"location": {"latitude": latitude, "longitude": longitude}})
+    async def send_location(
+        self, latitude: float, longitude: float, *, reply_to: ReplyTarget = None
+    ) -> JSONDict:
+        return self._post({"location": {"latitude": latitude, "longitude": longitude}}, reply_to)
 
     async def share_contact(
         self,
