@@ -670,6 +670,11 @@ async def withdraw(
     )
 
 
+def _pinned(location: tuple[float, float] | None) -> dict[str, Any] | None:
+    """A place a resident sent, as an event keeps it (and an issue's own columns are named)."""
+    return {"latitude": location[0], "longitude": location[1]} if location else None
+
+
 async def append_info(
     session: AsyncSession,
     issue: Issue,
@@ -682,19 +687,17 @@ async def append_info(
 ) -> IssueEvent:
     """The resident adds words, photos, a voice message or where it is to their open issue. A
     place becomes the issue's own when it had none (the card then shows it)."""
-    changes: dict[str, Any] = {}
-    if location is not None and issue.latitude is None:
-        changes = {"latitude": location[0], "longitude": location[1]}
+    pinned = _pinned(location)
     event = await _transition(
         session,
         issue,
         Action.ADD_INFO,
         actor_id=actor_id,
         now=now,
-        changes=changes,
+        changes=pinned if pinned and issue.latitude is None else None,
         text=text,
         public=True,
-        data={"latitude": location[0], "longitude": location[1]} if location else None,
+        data=pinned,
     )
     await add_attachments(session, issue, event, attachments, now=now)
     return event
@@ -737,7 +740,6 @@ async def back_with_words(
         await _add_supporter(session, issue, person_id, now=now)
     elif IssueStatus(issue.status) not in OPEN:
         raise TransitionNotAllowed(issue.status, Action.SUPPORT)
-    data = {"latitude": location[0], "longitude": location[1]} if location else None
     event = await _record(
         session,
         issue,
@@ -746,7 +748,7 @@ async def back_with_words(
         now=now,
         public=False,
         text=text,
-        data=data,
+        data=_pinned(location),
     )
     await add_attachments(session, issue, event, attachments, now=now)
     return event
