@@ -35,7 +35,14 @@ from telegram.helpers import mention_html
 from bot import dispatch
 from bot.context import NotebookContext
 from bot.i18n import N_
-from handlers.cards import ACT, Access, card_access, community_translator, refresh_card
+from handlers.cards import (
+    ACT,
+    Access,
+    card_access,
+    community_translator,
+    mark_menu,
+    refresh_card,
+)
 from handlers.common import escape
 from handlers.labels import status_label
 from storage import issues as rules
@@ -181,13 +188,6 @@ async def _fresh(context: NotebookContext, issue_id: int) -> Issue:
     issue = await context.session.get(Issue, issue_id, populate_existing=True)
     assert issue is not None
     return issue
-
-
-async def _edit_menu(query: CallbackQuery, choice: str) -> None:
-    """A menu (owners, bodies, due date) shows what was chosen and loses its buttons."""
-    message = query.message
-    if isinstance(message, Message) and message.text is not None:
-        await message.edit_text(f"{message.text_html}\n→ {escape(choice)}", reply_markup=None)
 
 
 async def run_step(
@@ -430,7 +430,7 @@ async def press_owner(update: Update, context: NotebookContext, access: Access, 
             show_alert=True,
         )
         return
-    await _edit_menu(query, owner.full_name)
+    await mark_menu(query, owner.full_name)
     if issue.owner_id is not None or issue.owner_group is not None:  # 改派 needs a reason
         await query.answer()
         await ask(
@@ -464,7 +464,7 @@ async def press_owner_group(
     query = update.callback_query
     assert query is not None
     await query.answer()
-    await _edit_menu(query, context.tr.gettext("A volunteer team or group…"))
+    await mark_menu(query, context.tr.gettext("A volunteer team or group…"))
     await ask(update, context, access, "group_name")
 
 
@@ -494,7 +494,7 @@ async def press_due(update: Update, context: NotebookContext, access: Access, ar
     plan = str(state.data.get("plan", ""))
     if arg == "t":
         await query.answer()
-        await _edit_menu(query, _("Type a date"))
+        await mark_menu(query, _("Type a date"))
         await ask(update, context, access, "due_text", plan=plan)
         return
     if arg == "n":
@@ -507,7 +507,7 @@ async def press_due(update: Update, context: NotebookContext, access: Access, ar
     else:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    await _edit_menu(query, choice)
+    await mark_menu(query, choice)
     await _save_plan(update, context, access, plan, due, _respond_to_press(query))
 
 
@@ -574,7 +574,7 @@ async def press_transfer_to(
     _ = context.tr.gettext
     if arg == "other":
         await query.answer()
-        await _edit_menu(query, _("Another body…"))
+        await mark_menu(query, _("Another body…"))
         await ask(update, context, access, "transfer_body")
         return
     label = TRANSFER_BODIES.get(arg)
@@ -584,7 +584,7 @@ async def press_transfer_to(
     # Stored in the community's language: the card and most residents read that one.
     body = community_translator(context.notebook, access.community).gettext(label)
     await query.answer()
-    await _edit_menu(query, _(label))
+    await mark_menu(query, _(label))
     await ask(update, context, access, "transfer_note", to=body)
 
 
@@ -597,7 +597,7 @@ async def cancel(update: Update, context: NotebookContext, access: Access) -> No
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
         await context.session.commit()
     await query.answer()
-    await _edit_menu(query, context.tr.gettext("Cancelled"))
+    await mark_menu(query, context.tr.gettext("Cancelled"))
 
 
 PRESSES: dict[str, Callable[[Update, NotebookContext, Access, str], Awaitable[None]]] = {

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     Bot,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -107,6 +108,14 @@ async def card_access(update: Update, context: NotebookContext, raw_issue_id: st
         return None  # another community's group: its members must not see or change this issue
     assert role is not None
     return Access(issue, community, role)
+
+
+async def mark_menu(query: CallbackQuery, choice: str) -> None:
+    """A menu sent for a card (owners, bodies, due date, a phone follow-up) shows what was
+    chosen and loses its buttons."""
+    message = query.message
+    if isinstance(message, Message) and message.text is not None:
+        await message.edit_text(f"{message.text_html}\n→ {escape(choice)}", reply_markup=None)
 
 
 def community_translator(notebook: Notebook, community: Community) -> Translator:

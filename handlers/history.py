@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import N_, Translator
 from handlers.cards import CHUNK, cut, utf16_len
 from handlers.common import escape
+from handlers.issue_texts import marks
 from handlers.labels import channel_label, difficulty_label
 from storage import issues as rules
 from storage.issues import Action
@@ -75,35 +76,32 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
         return _("resolved it: {note}").format(note=text)
     if action is Action.REOPEN:
         said = _("reopened it: {reason}").format(reason=text) if text else _("reopened it")
-        return said + (" · 📞 " + _("by phone") if data.get("by_phone") else "")
+        return said + marks(tr, data)
     if action is Action.FOLLOW_UP:
         result = FOLLOW_UP_RESULTS.get(data.get("result") or "", "")
         satisfaction = SATISFACTION.get(data.get("satisfaction") or "", "")
         words = ", ".join(_(w) for w in (result, satisfaction) if w)
         said = _("follow-up: {answer}").format(answer=words) + (f" · {text}" if text else "")
-        return said + (" · 📞 " + _("by phone") if data.get("by_phone") else "")
+        return said + marks(tr, data)
     if action is Action.CLOSE:
         return _("closed: no answer to the follow-up")
     if action is Action.WITHDRAW:
         return _("withdrew it: {reason}").format(reason=text)
     if action is Action.ADD_INFO:
-        pinned = data.get("latitude") is not None  # a location (my_issues.add_info)
         if text:
             said = _("added: {text}").format(text=text)
-        elif pinned:
-            return _("added where it is") + " · 📍 " + _("location")
+        elif data.get("latitude") is not None:  # a location only (my_issues.add_info)
+            said = _("added where it is")
         else:
             said = _("added photos or a recording")
-        return said + (" · 📍 " + _("location") if pinned else "")
+        return said + marks(tr, data)
     if action is Action.SUPPORT:
         if data.get("merged_from_number"):
             return _("the supporters of No. {other} joined").format(
                 other=data["merged_from_number"]
             )
         said = _("said “me too”: {text}").format(text=text) if text else _("said “me too”")
-        if data.get("latitude") is not None:  # and pinned where (storage.issues.back_with_words)
-            said += " · 📍 " + _("location")
-        return said
+        return said + marks(tr, data)
     return escape(kind)
 
 

@@ -22,6 +22,18 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 
 
+def marks(tr: Translator, data: dict[str, object] | None) -> str:
+    """What an event's data adds to its line: " · 📍 location" when the resident sent where it
+    is, " · 📞 by phone" when a worker took the answer on the telephone."""
+    data = data or {}
+    shown = ""
+    if data.get("latitude") is not None:
+        shown += " · 📍 " + tr.gettext("location")
+    if data.get("by_phone"):
+        shown += " · 📞 " + tr.gettext("by phone")
+    return shown
+
+
 def cut(text: str | None, limit: int) -> str:
     """At most `limit` characters of raw text, marked with … when cut."""
     text = text or ""

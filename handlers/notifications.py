@@ -197,7 +197,7 @@ async def render_info_added(session: AsyncSession, row: Outbox, tr: Translator) 
         lines.append(escape(cut(event.text, 3000)))
     if files:
         lines.append(tr.ngettext("(+{n} file)", "(+{n} files)", len(files)).format(n=len(files)))
-    if (event.data or {}).get("latitude") is not None:  # a neighbour pinned where
+    if (event.data or {}).get("latitude") is not None:  # they sent where it is
         lines.append("📍 " + _("location"))
     lines.append(_quoted(issue))
     return Rendered("\n".join(lines))

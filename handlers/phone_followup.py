@@ -19,7 +19,7 @@ from telegram.ext import CallbackQueryHandler
 from telegram.helpers import mention_html
 
 from bot.context import NotebookContext
-from handlers.cards import PHONE_FOLLOW_UP, Access, card_access, refresh_card
+from handlers.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu, refresh_card
 from handlers.common import escape
 from handlers.followup import RESULTS, SATISFACTIONS
 from storage.followups import answer_by_phone
@@ -54,7 +54,7 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     parts = rest.split(":") if rest else []
     if parts == ["x"]:
         await query.answer()
-        await _close_menu(query, _("Cancelled"))
+        await mark_menu(query, _("Cancelled"))
         return
     if IssueStatus(access.issue.status) is not IssueStatus.RESOLVED:
         await query.answer(
@@ -140,22 +140,14 @@ async def _record(
     await context.session.commit()
     await query.answer()
     answer = ", ".join((_(RESULTS[result][1]), _(SATISFACTIONS[satisfaction][1])))
-    await _close_menu(
-        query,
-        _("No. {number}: {resident}'s answer by phone is recorded: {answer}.").format(
-            number=issue.number, resident=await _resident(context, access), answer=answer
-        ),
-        replace=True,
-    )
+    if isinstance(query.message, Message):  # the question becomes what was recorded
+        await query.message.edit_text(
+            _("No. {number}: {resident}'s answer by phone is recorded: {answer}.").format(
+                number=issue.number, resident=await _resident(context, access), answer=answer
+            ),
+            reply_markup=None,
+        )
     await refresh_card(context, issue)
-
-
-async def _close_menu(query: CallbackQuery, text: str, *, replace: bool = False) -> None:
-    """The question loses its buttons: replaced by the outcome, or marked with it."""
-    message = query.message
-    if isinstance(message, Message) and message.text is not None:
-        shown = text if replace else f"{message.text_html}\n→ {escape(text)}"
-        await message.edit_text(shown, reply_markup=None)
 
 
 HANDLERS = [CallbackQueryHandler(on_press, pattern=f"^{PREFIX}")]

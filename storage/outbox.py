@@ -110,9 +110,14 @@ def _claim_statement(for_update: bool) -> Any:
     )
     if for_update:  # PostgreSQL: several dispatchers skip each other's rows instead of waiting
         pick = pick.with_for_update(skip_locked=True)
+    return _claiming(col(Outbox.id).in_(pick.scalar_subquery()))
+
+
+def _claiming(*which: Any) -> Any:
+    """UPDATE … RETURNING that marks the rows `which` selects as being sent, now."""
     return (
         update(Outbox)
-        .where(col(Outbox.id).in_(pick.scalar_subquery()))
+        .where(*which)
         .values(
             status=OutboxStatus.SENDING,
             claimed_at=bindparam("now"),
@@ -133,25 +138,11 @@ async def claim_due(session: AsyncSession, *, now: datetime, limit: int = 50) ->
     return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
 
 
-def _claim_queued_statement() -> Any:
-    return (
-        update(Outbox)
-        .where(
-            col(Outbox.id).in_(bindparam("ids", expanding=True)),
-            col(Outbox.status) == OutboxStatus.PENDING,
-            col(Outbox.due_at) <= bindparam("now"),
-        )
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_at=bindparam("now"),
-            attempts=col(Outbox.attempts) + 1,
-        )
-        .returning(Outbox)
-        .execution_options(synchronize_session=False)
-    )
-
-
-_CLAIM_QUEUED = _claim_queued_statement()
+_CLAIM_QUEUED = _claiming(
+    col(Outbox.id).in_(bindparam("ids", expanding=True)),
+    col(Outbox.status) == OutboxStatus.PENDING,
+    col(Outbox.due_at) <= bindparam("now"),
+)
 
 
 async def claim_queued(session: AsyncSession, *, now: datetime) -> list[Outbox]:

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
-from storage.issues import OPEN, Action
+from storage.issues import ISSUE, OPEN, Action
 from storage.models import (
     STAFF_ROLES,
     Attachment,
@@ -122,7 +122,6 @@ async def follow_group_migration(
     return True
 
 
-ISSUE = Issue.metadata.tables["issue"]
 # The statements every card posted or refreshed runs, built once with bind parameters: a
 # statement built per call costs SQLAlchemy more than running it (it works out a new cache key
 # each time, and an ORM bulk UPDATE takes the ORM's slower path), see storage/inbox.py.
