@@ -6,13 +6,14 @@ production runs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -25,7 +26,8 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import dispatch, jobs, logs, operations
+from bot import answers, dispatch, jobs, logs, operations
+from bot.answers import NotebookBot
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue, InboxRequest
@@ -79,14 +81,15 @@ class NotebookApplication(Application):
         super().__init__(**kwargs)
         self.notebook = notebook
         self.operations = operations.Operations()
-        self.sending: set[asyncio.Task[None]] = set()  # bot/dispatch.py: send_claimed
+        self.answers = answers.Answers(self)  # what updates send after their commit
 
     async def process_update(self, update: object) -> None:
         # The single place a session is opened for an update: everything the handlers write
         # commits together when the update is done (or rolls back in the error handler).
         # Logs meanwhile carry the update id and the issue it touched (bot/logs.py).
-        # Messages the handlers queued in the outbox are claimed and rendered in the same
-        # transaction, and sent as soon as it has committed (bot/dispatch.py: claim_queued).
+        # The handlers' answers (a press's answer, edits) and the messages they queued in the
+        # outbox go out as soon as the transaction has committed, while the next update is
+        # handled (bot/answers.py, bot/dispatch.py: claim_queued).
         started = time.monotonic()
         await operations.update_seen(self)  # liveness for /healthz and `status`
         claimed = None
@@ -98,19 +101,47 @@ class NotebookApplication(Application):
                 try:
                     await super().process_update(update)
                     now = self.notebook.clock()
+                    if scope.failed:  # its edits showed what was rolled back; answer the press
+                        scope.answers = [
+                            a for a in scope.answers if a["method"] == "answer_callback_query"
+                        ]
                     if isinstance(update, Update):  # durable intake: this one is handled
                         await inbox.finish(
-                            session, update_id=update.update_id, now=now, failed=scope.failed
+                            session,
+                            update_id=update.update_id,
+                            now=now,
+                            failed=scope.failed,
+                            answers=scope.answers,
                         )
+                        await inbox.paid(session, self.answers.take_paid())
                     if session.info.get(outbox.QUEUED):
                         claimed = await dispatch.claim_queued(self, session, now=now)
                 finally:
                     CURRENT_SCOPE.reset(token)
-            if claimed is not None:  # committed: send without holding up the next update
-                task = asyncio.create_task(dispatch.send_claimed(self, claimed))
-                self.sending.add(task)
-                task.add_done_callback(self.sending.discard)
+            if scope.answers or claimed is not None:  # committed: send, and go on meanwhile
+                self.answers.follow(
+                    update.update_id if isinstance(update, Update) else None,
+                    _person_id(scope),
+                    scope.answers,
+                    _chat_of(update),
+                    then=partial(dispatch.send_claimed, self, claimed) if claimed else None,
+                )
             log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
+
+
+def _person_id(scope: UpdateScope) -> int | None:
+    """The sender's id, without touching the database (a rollback expired the object)."""
+    state = sa_inspect(scope.person) if scope.person is not None else None
+    return int(state.identity[0]) if state is not None and state.identity else None
+
+
+def _chat_of(update: object) -> int | None:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+    return None
 
 
 def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
@@ -190,14 +221,20 @@ async def on_startup(app: Application) -> None:
     await operations.start(app)  # key check, presence, health endpoint, retention, backups
     queue = app.update_queue
     if isinstance(queue, DurableUpdateQueue):
+        await app.answers.replay()  # answers a previous run owed, before its updates replay
         grace = timedelta(0) if not nb.settings.webhook_url else REPLAY_GRACE_WEBHOOK
         await queue.replay_pending(app.bot, grace=grace)
 
 
+async def on_stop(app: Application) -> None:
+    """post_stop: no update is being handled any more; what those handled still send (answers,
+    queued messages) goes out now, while the bot can still talk to Telegram."""
+    assert isinstance(app, NotebookApplication)
+    await app.answers.close()
+
+
 async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
-    if app.sending:  # messages of updates already handled: let them go out first
-        await asyncio.gather(*app.sending, return_exceptions=True)
     await operations.stop(app)
     await app.notebook.db.dispose()
 
@@ -217,29 +254,31 @@ def build_application(
         clock=clock,
     )
     queue = DurableUpdateQueue(notebook.db, clock)
-    app = (
-        ApplicationBuilder()
-        .update_queue(queue)
-        .application_class(NotebookApplication, kwargs={"notebook": notebook})
-        .token(settings.token())
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.file_url)
-        .request(AiohttpRequest())  # lighter than PTB's default httpx (bot/telegram_http.py)
-        .get_updates_request(InboxRequest(queue, connection_pool_size=1))  # durable intake
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
-        .rate_limiter(
+    bot = NotebookBot(  # python-telegram-bot's ExtBot; answers wait for the commit (bot/answers.py)
+        settings.token(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.file_url,
+        request=AiohttpRequest(),  # lighter than PTB's default httpx (bot/telegram_http.py)
+        get_updates_request=InboxRequest(queue, connection_pool_size=1),  # durable intake
+        defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz),
+        rate_limiter=AIORateLimiter(
             # Telegram's overall and per-group limits; one retry after a 429 so a direct
             # reply survives a burst (the outbox reschedules on its own, see bot/dispatch.py).
-            AIORateLimiter(
-                overall_max_rate=settings.rate_limit_overall_per_second,
-                overall_time_period=1,
-                group_max_rate=settings.rate_limit_group_per_minute,
-                group_time_period=60,
-                max_retries=1,
-            )
-        )
+            overall_max_rate=settings.rate_limit_overall_per_second,
+            overall_time_period=1,
+            group_max_rate=settings.rate_limit_group_per_minute,
+            group_time_period=60,
+            max_retries=1,
+        ),
+    )
+    app = (
+        ApplicationBuilder()
+        .bot(bot)
+        .update_queue(queue)
+        .application_class(NotebookApplication, kwargs={"notebook": notebook})
         .context_types(ContextTypes(context=NotebookContext))
         .post_init(on_startup)
+        .post_stop(on_stop)
         .post_shutdown(on_shutdown)
         .build()
     )

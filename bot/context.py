@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,6 +52,8 @@ class UpdateScope:
     acting_chosen: int | None = None  # person.current_community_id when `acting` was read
     translator: Translator | None = None
     failed: bool = False  # a handler raised: its writes were rolled back
+    # Bot API calls kept for after the commit (bot/answers.py): a press's answer, edits
+    answers: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -34,7 +34,6 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler
 
 from bot.context import Notebook, NotebookContext
@@ -471,20 +470,16 @@ async def refresh_card(context: NotebookContext, issue: Issue) -> None:
     digest = card_digest(text, markup)
     if digest == issue.staff_card_digest:
         return  # nothing on the card changed
-    try:
-        await context.bot.edit_message_text(
-            text,
-            chat_id=community.staff_chat_id,
-            message_id=issue.staff_message_id,
-            reply_markup=markup,
-        )
-        assert issue.id is not None
-        await store_card_message(context.session, issue.id, issue.staff_message_id, digest)
-    except BadRequest as exc:
-        if "not modified" not in exc.message:
-            log.warning("card of issue %s not refreshed: %s", issue.id, exc.message)
-    except TelegramError as exc:  # the change is saved; the next refresh will show it
-        log.warning("card of issue %s not refreshed: %s", issue.id, exc)
+    # The edit goes out after the update's commit (bot/answers.py), which logs a refusal; the
+    # change itself is saved, and the card's next change shows it.
+    await context.bot.edit_message_text(
+        text,
+        chat_id=community.staff_chat_id,
+        message_id=issue.staff_message_id,
+        reply_markup=markup,
+    )
+    assert issue.id is not None
+    await store_card_message(context.session, issue.id, issue.staff_message_id, digest)
 
 
 # --- the information buttons -----------------------------------------------------------------

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import NotebookContext
@@ -485,11 +484,8 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     else:
         text, markup = await render_view(context.session, context.tr, community, view)
     await query.answer()
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in exc.message:  # a repeated press shows what is already there
-            raise
+    # after the commit (bot/answers.py); a repeated press is "not modified", which is fine
+    await query.edit_message_text(text, reply_markup=markup)
 
 
 HANDLERS = [

@@ -20,7 +20,6 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import dispatch
@@ -759,9 +758,7 @@ async def _confirm(
         source_update_id=update.update_id,
     )
     await _clear(context, chat_id)
-    await context.session.commit()
-    dispatch.kick(context.application)
-    await query.answer()
+    await query.answer()  # this and the number go out once the issue is committed
     text = await confirmation_text(context, issue, draft)
     sent = await _show(context, query.message, chat_id, text)
     assert issue.id is not None
@@ -798,14 +795,14 @@ async def _confirm_again(update: Update, context: NotebookContext, chat_id: int)
 
 
 async def _show(context: NotebookContext, message: object, chat_id: int, text: str) -> int:
-    """Edit the summary into the final answer (or send it); returns the message id."""
+    """Edit the summary into the final answer (or send it); returns the message id. The edit
+    goes out after the update's commit (bot/answers.py)."""
     if isinstance(message, Message):
-        try:
-            await message.edit_text(text)
-        except BadRequest as exc:  # a replayed press: the answer is already there
-            if "not modified" not in exc.message:
-                raise
+        await message.edit_text(text)  # a replayed press: "not modified", which is fine
         return message.message_id
+    # A new message goes out at once, unlike the edit above (bot/answers.py): only once the
+    # issue is committed.
+    await context.session.commit()
     sent = await context.bot.send_message(chat_id, text)
     return sent.message_id
 

@@ -23,7 +23,15 @@ INBOX = InboxUpdate.metadata.tables["inbox_update"]
 _FINISH = (
     update(INBOX)
     .where(INBOX.c.update_id == bindparam("id"))
-    .values(status=bindparam("new_status"), processed_at=bindparam("at"))
+    .values(
+        status=bindparam("new_status"), processed_at=bindparam("at"), answers=bindparam("answers")
+    )
+)
+# The answers of these updates went out (bot/answers.py): nothing is owed any more.
+_PAID = (
+    update(INBOX)
+    .where(INBOX.c.update_id.in_(bindparam("ids", expanding=True)))
+    .values(answers=None)
 )
 # INSERT … ON CONFLICT DO NOTHING RETURNING, per database, its values given as parameters (values
 # written into the statement would make it a new statement to compile every time). The Core
@@ -96,10 +104,37 @@ def _meaningful(value: Any) -> Any:
 
 
 async def finish(
-    session: AsyncSession, *, update_id: int, now: datetime, failed: bool = False
+    session: AsyncSession,
+    *,
+    update_id: int,
+    now: datetime,
+    failed: bool = False,
+    answers: list[dict[str, Any]] | None = None,
 ) -> None:
+    """The update is handled; `answers`: the Bot API calls it makes after this commits,
+    owed until `paid` (a crash in between leaves them for `owed` at the next start)."""
     status = InboxStatus.FAILED if failed else InboxStatus.DONE
-    await session.exec(_FINISH, params={"id": update_id, "new_status": status, "at": now})
+    await session.exec(
+        _FINISH,
+        params={"id": update_id, "new_status": status, "at": now, "answers": answers or None},
+    )
+
+
+async def paid(session: AsyncSession, update_ids: list[int]) -> None:
+    """These updates' answers have gone out."""
+    if update_ids:
+        await session.exec(_PAID, params={"ids": update_ids})
+
+
+async def owed(session: AsyncSession, *, limit: int = 10_000) -> list[tuple[int, list[Any]]]:
+    """Handled updates whose answers may not have gone out (the process died), oldest first."""
+    rows = await session.exec(
+        select(InboxUpdate.update_id, InboxUpdate.answers)
+        .where(col(InboxUpdate.answers).is_not(None))
+        .order_by(col(InboxUpdate.update_id))
+        .limit(limit)
+    )
+    return [(uid, list(answers or [])) for uid, answers in rows.all()]
 
 
 async def pending(

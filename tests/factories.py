@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.app import NotebookApplication, build_application, on_startup
+from bot.app import NotebookApplication, build_application, on_startup, on_stop
 from bot.settings import Settings, load_settings
 from storage.communities import add_building, create_community, create_invite
 from storage.db import Database
@@ -68,6 +68,7 @@ async def running_bot(
     finally:
         await app.updater.stop()
         await app.stop()
+        await on_stop(app)  # what run_polling does next (post_stop)
         await app.shutdown()
 
 

@@ -42,7 +42,7 @@ async def test_going_below_operations_decrypts_phones_and_coming_back_seals_them
             await migrate.downgrade(keyless, BEFORE_OPERATIONS)
     finally:
         await keyless.dispose()
-    assert await migrate.current_revision(db) == "i10_operations"  # nothing half-done
+    assert await migrate.current_revision(db) in migrate.head_revisions()  # nothing half-done
 
     await migrate.downgrade(db, BEFORE_OPERATIONS)
     assert await migrate.current_revision(db) == BEFORE_OPERATIONS

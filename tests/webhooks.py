@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from telegram import Update
 
 from bot import operations
-from bot.app import NotebookApplication, build_application, on_startup
+from bot.app import NotebookApplication, build_application, on_startup, on_stop
 from storage.db import Database
 from tests.factories import FakeClock, make_settings
 
@@ -66,6 +66,7 @@ async def running_webhook_bot(
     finally:
         await app.updater.stop()
         await app.stop()
+        await on_stop(app)  # what run_webhook does next (post_stop)
         await operations.stop(app)  # what post_shutdown does, minus disposing the shared db
         await app.shutdown()
 

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from telegram import Update
 
 from bot import dispatch
-from bot.app import NotebookApplication, build_application, on_startup
+from bot.app import NotebookApplication, build_application, on_startup, on_stop
 from bot.emulator import BotApiEmulator, GroupDriver, UserDriver
 from bot.jobs import run_reminders
 from bot.sandbox import demo
@@ -217,4 +217,5 @@ async def running_sandbox(
             emulator.signal.fire()  # wake the page's event streams so they end
             await app.updater.stop()
             await app.stop()
+            await on_stop(app)  # what run_polling does next (post_stop)
             await app.shutdown()

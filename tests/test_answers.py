@@ -1,0 +1,138 @@
+"""Answers after the commit (bot/answers.py): a press's answer and the edits an update makes go
+out once it has committed, in order per chat, and survive a crash in between."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
+from telegram.ext import CallbackQueryHandler, ContextTypes
+
+from bot.answers import Answer, Answers, as_answer
+from bot.emulator import BotApiEmulator
+from storage import inbox
+from storage.db import Database
+from storage.models import InboxStatus, InboxUpdate
+from tests.factories import FakeClock, bot_errors, make_community, running_bot
+
+PATIENCE = 5.0
+
+
+def _edit(chat: int, text: str) -> Answer:
+    return {
+        "method": "edit_message_text",
+        "params": {"chat_id": chat, "message_id": 1, "text": text},
+    }
+
+
+async def test_each_chat_hears_its_answers_in_order_without_waiting_for_other_chats() -> None:
+    started: dict[str, asyncio.Event] = {}
+    release: dict[str, asyncio.Event] = {}
+
+    async def send(_bot: Any, answer: Answer) -> None:
+        text = answer["params"]["text"]
+        started.setdefault(text, asyncio.Event()).set()
+        await release.setdefault(text, asyncio.Event()).wait()
+
+    def began(text: str) -> bool:
+        return text in started and started[text].is_set()
+
+    answers = Answers(SimpleNamespace(bot=None), send=send)  # type: ignore[arg-type]
+    answers.follow(None, None, [_edit(1, "first")], chat=1)
+    answers.follow(None, None, [_edit(1, "second")], chat=1)
+    answers.follow(None, None, [_edit(2, "other chat")], chat=2)
+    async with asyncio.timeout(PATIENCE):
+        await started.setdefault("first", asyncio.Event()).wait()
+        await started.setdefault("other chat", asyncio.Event()).wait()
+    assert not began("second")  # chat 1's next answer waits for its first
+
+    release.setdefault("first", asyncio.Event()).set()
+    async with asyncio.timeout(PATIENCE):
+        await started.setdefault("second", asyncio.Event()).wait()
+    for event in release.values():
+        event.set()
+    release.setdefault("second", asyncio.Event()).set()
+    async with asyncio.timeout(PATIENCE):
+        await answers.close()
+    assert not answers.tasks
+
+
+def test_a_call_with_options_not_kept_is_made_at_once() -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("好", callback_data="ok")]])
+    kept = as_answer(
+        "edit_message_text", ("新的文字",), {"chat_id": 5, "message_id": 7, "reply_markup": markup}
+    )
+    assert kept == {
+        "method": "edit_message_text",
+        "params": {
+            "text": "新的文字",
+            "chat_id": 5,
+            "message_id": 7,
+            "reply_markup": markup.to_dict(),
+        },
+    }
+    entity = MessageEntity(MessageEntity.BOLD, 0, 2)
+    assert (
+        as_answer(
+            "edit_message_text", ("x",), {"chat_id": 5, "message_id": 7, "entities": [entity]}
+        )
+        is None
+    )
+    # no parse mode at all is not the same as the default parse mode (HTML): it is kept
+    plain = as_answer("edit_message_text", ("a < b",), {"chat_id": 5, "parse_mode": None})
+    assert plain is not None and plain["params"]["parse_mode"] is None
+
+
+async def test_answers_a_crash_left_owed_go_out_at_the_next_start(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    async with running_bot(emulator, db, clock):
+        await xu.send("/start")
+        question = await xu.expect_message(contains="您住在哪个社区")
+    # The previous run committed an update that edits this message, then died before the edit
+    # went out: the inbox row still owes it.
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("继续", callback_data="x")]])
+    owed = as_answer(
+        "edit_message_text",
+        (),
+        {"chat_id": xu.chat.id, "message_id": question.message_id, "text": "这一步<b>已记下</b>"}
+        | {"reply_markup": markup},
+    )
+    assert owed is not None
+    async with db.session() as session:
+        await inbox.store(session, update_id=424242, payload={"update_id": 424242}, now=clock())
+        await inbox.finish(session, update_id=424242, now=clock(), answers=[owed])
+    async with running_bot(emulator, db, clock):
+        edited = await xu.expect_edit(question, contains="这一步已记下", timeout=PATIENCE)
+        assert edited.button("继续") is not None
+    async with db.session() as session:
+        row = await session.get(InboxUpdate, 424242)
+    assert row is not None and row.status == InboxStatus.DONE and row.answers is None
+    assert bot_errors(emulator) == []
+
+
+async def test_a_failed_update_answers_the_press_but_drops_its_edits(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    async with running_bot(emulator, db, clock) as app:
+
+        async def boom(update: Any, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await update.callback_query.edit_message_text("这段文字不该出现")
+            raise RuntimeError("a bug after the edit was made")
+
+        # after group 0, where the notebook answers a button it does not know
+        app.add_handler(CallbackQueryHandler(boom, pattern="^boom$"), group=1)
+        await xu.send("/start")
+        question = await xu.expect_message(contains="您住在哪个社区")
+        answer = await xu.press_data(question, "boom", timeout=PATIENCE)
+        assert answer.text == "这个按钮已失效。"
+        await xu.expect_message(contains="抱歉")
+        await emulator.wait_idle()
+        assert question.edits == []  # the edit showed what was rolled back
+    assert bot_errors(emulator) == []
