@@ -62,7 +62,15 @@ KEPT: dict[str, frozenset[str]] = {
     "edit_message_text": frozenset({"text", "chat_id", "message_id", "parse_mode", "reply_markup"}),
     "edit_message_reply_markup": frozenset({"chat_id", "message_id", "reply_markup"}),
 }
-_SIGNATURES = {method: inspect.signature(getattr(ExtBot, method)) for method in KEPT}
+# Each method's parameters that may be given by position, in order (after `self`).
+_POSITIONAL = {
+    method: [
+        p.name
+        for p in list(inspect.signature(getattr(ExtBot, method)).parameters.values())[1:]
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
+    for method in KEPT
+}
 # Telegram's words for an answer that had already arrived: the call is done.
 ALREADY_THERE = ("message is not modified", "query is too old")
 ATTEMPTS = 3  # a 429 is waited out this many times before the answer is left owed
@@ -74,10 +82,12 @@ PAY_DELAY = 1.0
 
 def as_answer(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Answer | None:
     """The call as JSON, or None when it carries something not kept (make it at once)."""
-    bound = _SIGNATURES[method].bind(None, *args, **kwargs)
+    if len(args) > len(_POSITIONAL[method]):
+        return None
+    given = dict(zip(_POSITIONAL[method], args, strict=False)) | kwargs
     params: dict[str, Any] = {}
-    for name, value in bound.arguments.items():
-        if name == "self" or isinstance(value, DefaultValue):
+    for name, value in given.items():
+        if isinstance(value, DefaultValue):
             continue  # python-telegram-bot's defaults apply when the call is made
         if name not in KEPT[method]:
             if value is None:
