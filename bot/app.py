@@ -96,6 +96,7 @@ class NotebookApplication(Application):
         with logs.update_context(update):
             async with self.notebook.db.session() as session:
                 logs.watch_issues(session)
+                session.info[outbox.SENDS_AFTER_COMMIT] = True  # what it queues: below
                 scope = UpdateScope(session=session)
                 token = CURRENT_SCOPE.set(scope)
                 try:
@@ -114,8 +115,7 @@ class NotebookApplication(Application):
                             answers=scope.answers,
                         )
                         await inbox.paid(session, self.answers.take_paid())
-                    if session.info.get(outbox.QUEUED):
-                        claimed = await dispatch.claim_queued(self, session, now=now)
+                    claimed = await dispatch.claim_queued(self, session, now=now)
                 finally:
                     CURRENT_SCOPE.reset(token)
             if scope.answers or claimed is not None:  # committed: send, and go on meanwhile

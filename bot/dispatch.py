@@ -260,16 +260,20 @@ class Claimed:
 async def claim_queued(
     app: NotebookApplication, session: AsyncSession, *, now: datetime
 ) -> Claimed | None:
-    """Just before an update commits: claim the due rows it queued and render them with what
-    the update has read (its community, people and events), so that they go out right after
-    the commit without a dispatcher run reading them all again. Issues and outbox rows are read
-    afresh (bulk UPDATEs may have changed them behind the session's back)."""
+    """Just before an update commits: render the due rows it queued (claimed as they were
+    written, storage/outbox.py) with what the update has read (its community, people and
+    events), so that they go out right after the commit without a dispatcher run reading them
+    all again. Issues and outbox rows are read afresh (bulk UPDATEs may have changed them
+    behind the session's back)."""
+    rows = outbox.claim_queued(session)
+    if not rows:
+        return None
     await session.flush()
     for instance in list(session.sync_session.identity_map.values()):
         if isinstance(instance, Issue | Outbox):
             session.expire(instance)
     ready: list[tuple[Outbox, Rendered]] = []
-    for row in await outbox.claim_queued(session, now=now):
+    for row in rows:
         try:
             until = await _quiet_until(app, row, now)
             if until is not None:

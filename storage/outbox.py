@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, event, or_, select, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,7 +36,27 @@ _ENQUEUE = {
     .returning(OUTBOX.c.id)
     for dialect, insert in INSERTS.items()
 }
-QUEUED = "outbox_queued"  # session.info: ids of the rows this session queued (claim_queued)
+# An update sends the messages it queues itself, right after its commit (bot/app.py): its
+# session carries SENDS_AFTER_COMMIT, and `enqueue` then writes a due row already claimed
+# ("sending"), so no dispatcher takes it meanwhile and no second statement claims it. The rows
+# wait in session.info: QUEUED until the transaction commits, KEPT after a commit within the
+# update (a rollback forgets QUEUED: those rows are gone). `claim_queued` hands them over.
+SENDS_AFTER_COMMIT = "outbox_sends_after_commit"
+QUEUED = "outbox_queued"
+KEPT = "outbox_kept"
+
+
+def _committed(session: Session) -> None:
+    if QUEUED in session.info:
+        session.info.setdefault(KEPT, []).extend(session.info.pop(QUEUED))
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(QUEUED, None)
+
+
+event.listen(Session, "after_commit", _committed)
+event.listen(Session, "after_rollback", _rolled_back)
 
 
 def _setter(*columns: str) -> Any:
@@ -67,7 +88,8 @@ async def enqueue(
     urgent: bool = False,
 ) -> bool:
     """Queue a message; False when a row with this dedupe key already exists."""
-    values = {
+    sends_itself = bool(session.info.get(SENDS_AFTER_COMMIT)) and due_at <= now
+    values: dict[str, Any] = {
         "chat_id": chat_id,
         "kind": kind,
         "dedupe_key": dedupe_key,
@@ -76,15 +98,17 @@ async def enqueue(
         "person_id": person_id,
         "community_id": community_id,
         "urgent": urgent,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
+        "status": OutboxStatus.SENDING if sends_itself else OutboxStatus.PENDING,
+        "attempts": 1 if sends_itself else 0,
+        "claimed_at": now if sends_itself else None,
         "created_at": now,
     }
     result = await session.exec(_ENQUEUE[dialect_of(session)], params=values)
     row_id = result.scalar_one_or_none()
     if row_id is None:
         return False
-    session.info.setdefault(QUEUED, []).append(row_id)
+    if sends_itself:
+        session.info.setdefault(QUEUED, []).append(Outbox(id=row_id, **values))
     return True
 
 
@@ -138,22 +162,12 @@ async def claim_due(session: AsyncSession, *, now: datetime, limit: int = 50) ->
     return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
 
 
-_CLAIM_QUEUED = _claiming(
-    col(Outbox.id).in_(bindparam("ids", expanding=True)),
-    col(Outbox.status) == OutboxStatus.PENDING,
-    col(Outbox.due_at) <= bindparam("now"),
-)
-
-
-async def claim_queued(session: AsyncSession, *, now: datetime) -> list[Outbox]:
-    """Take, in this session's transaction, the rows this session queued that are due: the
-    update that queued them sends them as soon as it has committed. Claimed like `claim_due`'s
-    rows, so if the sender dies they are taken again after STALE_CLAIM."""
-    ids = session.info.pop(QUEUED, [])
-    if not ids:
-        return []
-    result = await session.exec(_CLAIM_QUEUED, params={"ids": ids, "now": now})
-    return sorted(result.scalars().all(), key=lambda r: (r.due_at, r.id or 0))
+def claim_queued(session: AsyncSession) -> list[Outbox]:
+    """The rows this session queued for itself (see SENDS_AFTER_COMMIT), claimed when they were
+    written: the update sends them once it has committed. If the sender dies they are taken
+    again after STALE_CLAIM, like `claim_due`'s rows."""
+    rows = session.info.pop(KEPT, []) + session.info.pop(QUEUED, [])
+    return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
 
 
 async def _set(session: AsyncSession, statement: Any, row: Outbox, **values: Any) -> None:

@@ -4,6 +4,7 @@ Telegram's refusals: 403 marks the person unreachable, 429 postpones without los
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 
@@ -180,3 +181,51 @@ async def test_a_notice_that_cannot_be_written_waits_for_a_dispatcher_and_the_cl
     async with db.session() as session:
         notice = (await session.exec(select(Outbox).where(Outbox.kind == ISSUE_EVENT))).one()
     assert notice.status == OutboxStatus.SENT
+
+
+async def test_an_update_sends_what_it_committed_and_nothing_it_rolled_back(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """An update's messages are claimed as they are queued and sent after its commit; a message
+    queued before a commit within the update goes out even if the update fails later, one
+    queued after it is gone with the rollback."""
+    from telegram.ext import CommandHandler
+
+    from storage import outbox
+
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+
+    async def render(_session: object, row: Outbox, _tr: object) -> Rendered:
+        return Rendered(str(row.payload["text"]))
+
+    async def twice_then_fail(update: Any, context: Any) -> None:
+        for text in ("committed before the failure", "rolled back with it"):
+            await outbox.enqueue(
+                context.session,
+                chat_id=update.effective_chat.id,
+                kind="test-note",
+                dedupe_key=text,
+                due_at=clock(),
+                payload={"text": text},
+                now=clock(),
+            )
+            if text.startswith("committed"):
+                await context.session.commit()
+        raise RuntimeError("a bug after the commit")
+
+    async with running_bot(emulator, db, clock) as app:
+        app.notebook.renderers.register("test-note", render)
+        app.add_handler(CommandHandler("twice", twice_then_fail), group=1)
+        await xu.send("/twice")
+        await xu.expect_message(contains="committed before the failure")
+        await xu.expect_message(contains="抱歉")  # the error handler's apology
+        await xu.send("/help")  # updates are handled in turn: the failed one has finished
+        await xu.expect_message()
+        await emulator.wait_idle()
+    assert not any("rolled back" in m.text for m in xu.messages)
+    async with db.session() as session:
+        rows = (await session.exec(select(Outbox).where(Outbox.kind == "test-note"))).all()
+    assert [(r.dedupe_key, r.status) for r in rows] == [
+        ("committed before the failure", OutboxStatus.SENT)
+    ]
