@@ -273,16 +273,24 @@ class Answers:
     async def _flush_soon(self) -> None:
         with contextlib.suppress(TimeoutError):  # no update came along to take them
             await asyncio.wait_for(self._closing.wait(), PAY_DELAY)
-        await self._flush()
+        await self._flush_once()
+
+    async def _flush_once(self) -> None:
+        """One transaction for what has gathered. Marks that come in meanwhile wait for the
+        next update or flush: under load, flushing until none are left would mean a
+        transaction of its own for every few updates, each waiting for the update's."""
+        ids = self._take()
+        if not ids:
+            return
+        try:
+            async with self.app.notebook.db.session() as session:
+                await inbox.paid(session, ids)
+        except Exception:  # still owed: the next start sends them again, harmlessly
+            log.exception("could not mark the answers of %d updates as sent", len(ids))
 
     async def _flush(self) -> None:
         while self._paid:
-            ids = self._take()
-            try:
-                async with self.app.notebook.db.session() as session:
-                    await inbox.paid(session, ids)
-            except Exception:  # still owed: the next start sends them again, harmlessly
-                log.exception("could not mark the answers of %d updates as sent", len(ids))
+            await self._flush_once()
 
     async def replay(self) -> int:
         """At the start: send what a previous run owed when it stopped, oldest first."""
