@@ -331,7 +331,16 @@ class InboxUpdate(SQLModel, table=True):
     """Every update from Telegram, stored before Telegram is told we have it (durable intake)."""
 
     __tablename__ = "inbox_update"
-    __table_args__ = (sa.Index("ix_inbox_status_received", "status", "received_at"),)
+    __table_args__ = (
+        sa.Index("ix_inbox_status_received", "status", "received_at"),
+        # the few rows that still owe answers, found at the start without reading the rest
+        sa.Index(
+            "ix_inbox_answers_owed",
+            "update_id",
+            sqlite_where=sa.text("answers IS NOT NULL"),
+            postgresql_where=sa.text("answers IS NOT NULL"),
+        ),
+    )
     update_id: int = Field(
         sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
     )

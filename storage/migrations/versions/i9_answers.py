@@ -18,6 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("inbox_update", sa.Column("answers", sa.JSON(), nullable=True))
+    op.create_index(
+        "ix_inbox_answers_owed",
+        "inbox_update",
+        ["update_id"],
+        sqlite_where=sa.text("answers IS NOT NULL"),
+        postgresql_where=sa.text("answers IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
@@ -25,4 +32,5 @@ def downgrade() -> None:
     # SQLite (whose driver starts one only for data, not schema, changes), so that a later step
     # of the same downgrade that fails (i10_operations without the key) undoes this one too.
     op.execute("UPDATE inbox_update SET answers = NULL")
+    op.drop_index("ix_inbox_answers_owed", table_name="inbox_update")
     op.drop_column("inbox_update", "answers")
