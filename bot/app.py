@@ -147,10 +147,11 @@ def _chat_of(update: object) -> int | None:
 def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
     """Every handler, in one commented list: (group, handler)."""
     return [
-        # -2: the sender's conversation state (chat_state), so a waiting flow gets their answer.
-        (-2, TypeHandler(Update, flows.load_chat_state)),
-        # -1: cross-cutting: know who is writing and in which language, before any feature.
-        (-1, TypeHandler(Update, load_person)),
+        # -2: cross-cutting: know who is writing and in which language, before any feature.
+        (-2, TypeHandler(Update, load_person)),
+        # -1: the sender's conversation state (chat_state), so a waiting flow gets their answer
+        # (read by load_person's query, in the same trip to the database).
+        (-1, TypeHandler(Update, flows.load_chat_state)),
         # 0: features, one module each.
         *((0, h) for h in start.HANDLERS),  # /start, deep links, choosing a community
         *((0, h) for h in help.HANDLERS),  # /help

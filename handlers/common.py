@@ -29,7 +29,7 @@ def deep_link(bot_username: str, token: str) -> str:
 
 
 async def load_person(update: object, context: NotebookContext) -> None:
-    """Group -1: record who wrote and pick their language and time zone for this update."""
+    """Group -2: record who wrote and pick their language and time zone for this update."""
     if not isinstance(update, Update):
         return
     user = update.effective_user
@@ -47,6 +47,8 @@ async def load_person(update: object, context: NotebookContext) -> None:
         # a message or a press in the private chat means they have not blocked the bot; a
         # chat-member update says so itself (below)
         in_private_chat=is_private(update) and update.my_chat_member is None,
+        # and their conversation state there, for handlers/flows.py: load_chat_state
+        chat_id=update.effective_chat.id if update.effective_chat else None,
     )
     member_update = update.my_chat_member
     if member_update is not None and is_private(update):

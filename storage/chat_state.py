@@ -54,6 +54,15 @@ def _known(session: AsyncSession) -> dict[tuple[int, int], ChatState | None]:
     return known
 
 
+def remember(
+    session: AsyncSession, *, chat_id: int, user_id: int, row: dict[str, Any] | None
+) -> None:
+    """A state read along with something else (storage/people.py: `identify` reads the
+    sender's with them): `get_state` in this update then needs no query. `row` is the table's
+    columns, or None when there is no state."""
+    _known(session)[(chat_id, user_id)] = ChatState(**row) if row is not None else None
+
+
 async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> ChatState | None:
     known = _known(session)
     key = (chat_id, user_id)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.chat_state import CHAT_STATE, remember
 from storage.models import STAFF_ROLES, Community, Membership, Person, Role
 
 
@@ -33,6 +35,16 @@ _IDENTIFY = (
     .where(Person.telegram_user_id == bindparam("telegram_user_id"))
     .order_by(col(Membership.created_at))
 )
+# The same, with the sender's conversation state in the chat the update came from: every
+# update needs both, and one query costs less than two.
+_IDENTIFY_IN_CHAT = _IDENTIFY.add_columns(*CHAT_STATE.c).outerjoin(
+    CHAT_STATE,
+    and_(
+        CHAT_STATE.c.chat_id == bindparam("chat_id"),
+        CHAT_STATE.c.user_id == Person.telegram_user_id,
+    ),
+)
+_STATE_COLUMNS = [c.name for c in CHAT_STATE.c]
 
 
 async def upsert_person(
@@ -44,11 +56,31 @@ async def upsert_person(
 
 
 async def identify(
-    session: AsyncSession, identity: TelegramIdentity, *, in_private_chat: bool = True
+    session: AsyncSession,
+    identity: TelegramIdentity,
+    *,
+    in_private_chat: bool = True,
+    chat_id: int | None = None,
 ) -> tuple[Person, tuple[Membership, Community] | None]:
     """The Person behind a Telegram user (created on first contact, refreshed on each) and the
-    community they act in (`current_membership`), in one query: what every update needs first."""
-    rows = (await session.exec(_IDENTIFY, params={"telegram_user_id": identity.user_id})).all()
+    community they act in (`current_membership`), in one query: what every update needs first.
+    With `chat_id`, the same query reads their conversation state there (storage/chat_state.py
+    keeps it for the update)."""
+    params: dict[str, Any] = {"telegram_user_id": identity.user_id}
+    if chat_id is None:
+        rows = (await session.exec(_IDENTIFY, params=params)).all()
+    else:
+        rows = (
+            await session.exec(_IDENTIFY_IN_CHAT, params=params | {"chat_id": chat_id})  # type: ignore[call-overload]
+        ).all()
+        if rows:
+            state = rows[0][3:]
+            remember(
+                session,
+                chat_id=chat_id,
+                user_id=identity.user_id,
+                row=dict(zip(_STATE_COLUMNS, state, strict=True)) if state[0] is not None else None,
+            )
     person = rows[0][0] if rows else None
     fresh = person is None
     if person is None:
@@ -68,7 +100,7 @@ async def identify(
             setattr(person, name, value)
     if fresh:
         await session.flush()  # its id; changes to a known person are flushed with the update
-    held = [(m, c) for _p, m, c in rows if m is not None and c is not None]
+    held = [(row[1], row[2]) for row in rows if row[1] is not None and row[2] is not None]
     return person, _acting(held, person.current_community_id)
 
 
