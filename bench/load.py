@@ -2,12 +2,14 @@
 cards, against two baselines measured in the same run (bench/echo_bot.py): a minimal echo bot,
 and a bot making the notebook's Bot API calls with no database and no logic.
 
-    .venv/bin/python -m bench.load [--residents 40] [--reports 5] [--issues 100000]
+    .venv/bin/python -m bench.load [--residents 40] [--reports 5] [--issues 100000] [--rounds 3]
 
-Prints updates handled per second (closed loop: each simulated person waits for the answer before
-the next step; the worker's presses count too) for every bot and the notebook's ratio to each
-baseline, and each bot's CPU time per update; p50/p99 latency from an update to the bot's answer
-at a paced 50 updates/s; and the notebook process's peak RSS with `--issues` issues stored.
+In each of `--rounds` rounds the three bots run one after the other; the throughput ratio is
+reported per round and as the median. Prints updates handled per second (closed loop: each
+simulated person waits for the answer before the next step; the worker's presses count too) for
+every bot and the notebook's ratio to each baseline, and each bot's CPU time per update;
+p50/p99 latency from an update to the bot's answer at a paced 50 updates/s; and the notebook
+process's peak RSS with `--issues` issues stored.
 Every bot runs as its own process (`python -m bot`, `python -m bench.echo_bot`).
 """
 
@@ -284,37 +286,60 @@ async def _paced(flow: Flow, users: list[UserDriver], seconds: int, lat: Latenci
     await asyncio.gather(*tasks)
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=40)
     parser.add_argument("--reports", type=int, default=5)
     parser.add_argument("--issues", type=int, default=100_000)
     parser.add_argument("--paced-seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    echo, mirror = (
-        asyncio.run(run(which, args.residents, args.reports, 0, args.paced_seconds))
-        for which in ("echo", "mirror")
-    )
-    notebook = asyncio.run(
-        run("notebook", args.residents, args.reports, args.issues, args.paced_seconds)
-    )
-    for name, r in (
-        ("echo bot (baseline)", echo),
-        ("mirror bot", mirror),
-        ("notebook", notebook),
-    ):
-        print(
-            f"{name:20} {r['updates_per_s']:8.1f} updates/s   p50 {r['p50_ms']:6.1f} ms   "
-            f"p99 {r['p99_ms']:6.1f} ms at 50 updates/s   peak RSS {r['rss_mb']:6.1f} MB"
-        )
-        print(
-            f"{'':20} {r['cpu_ms']:8.1f} ms of the bot's CPU per update, "
-            f"the bot busy {r['busy']:.0%} of the time"
-        )
-    rate = notebook["updates_per_s"]
-    print(f"throughput ratio notebook/echo: {rate / echo['updates_per_s']:.2f} (target 0.5)")
+    names = {"echo": "echo bot (baseline)", "mirror": "mirror bot", "notebook": "notebook"}
+    ratios: list[float] = []
+    mirrored: list[float] = []
+    for round_ in range(1, args.rounds + 1):
+        # The three bots run one after the other in each round, so that a change in the shared
+        # machine's speed (it moves by a third within minutes) weighs on all three alike.
+        figures = {
+            which: asyncio.run(
+                run(
+                    which,
+                    args.residents,
+                    args.reports,
+                    args.issues if which == "notebook" else 0,
+                    args.paced_seconds,
+                )
+            )
+            for which in ("echo", "mirror", "notebook")
+        }
+        print(f"round {round_} of {args.rounds}")
+        for which, r in figures.items():
+            print(
+                f"{names[which]:20} {r['updates_per_s']:8.1f} updates/s   "
+                f"p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms at 50 updates/s   "
+                f"peak RSS {r['rss_mb']:6.1f} MB"
+            )
+            print(
+                f"{'':20} {r['cpu_ms']:8.1f} ms of the bot's CPU per update, "
+                f"the bot busy {r['busy']:.0%} of the time"
+            )
+        rate = figures["notebook"]["updates_per_s"]
+        ratios.append(rate / figures["echo"]["updates_per_s"])
+        mirrored.append(rate / figures["mirror"]["updates_per_s"])
+        print(f"throughput ratio notebook/echo: {ratios[-1]:.2f}", flush=True)
+    each = " ".join(f"{r:.2f}" for r in ratios)
     print(
-        f"throughput ratio notebook/mirror: {rate / mirror['updates_per_s']:.2f} "
+        f"throughput ratio notebook/echo, median of {len(ratios)}: {_median(ratios):.2f} "
+        f"({each}; target 0.5)"
+    )
+    print(
+        f"throughput ratio notebook/mirror, median: {_median(mirrored):.2f} "
         "(the mirror makes the notebook's Bot API calls and nothing else)"
     )
     print(f"issues stored for the RSS figure: {args.issues:,}")
