@@ -32,7 +32,6 @@ from telegram import (
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 from telegram.helpers import mention_html
 
-from bot import dispatch
 from bot.context import NotebookContext
 from bot.i18n import N_
 from handlers.cards import (
@@ -141,13 +140,16 @@ Respond = Callable[[str, bool], Awaitable[None]]
 
 def _respond_to_press(query: CallbackQuery) -> Respond:
     async def respond(text: str, alert: bool) -> None:
-        await query.answer(text[:200], show_alert=alert)  # alerts are plain text, ≤ 200 chars
+        # after the update's commit (bot/answers.py); alerts are plain text, ≤ 200 chars
+        await query.answer(text[:200], show_alert=alert)
 
     return respond
 
 
-def _respond_to_message(message: Message) -> Respond:
+def _respond_to_message(context: NotebookContext, message: Message) -> Respond:
     async def respond(text: str, alert: bool) -> None:
+        # A reply goes out at once, unlike a press's answer: only once the step is safe.
+        await context.session.commit()
         await message.reply_text(escape(text))
 
     return respond
@@ -204,7 +206,9 @@ async def run_step(
     also_refresh: Sequence[Issue] = (),
 ) -> bool:
     """Take one step: check rights, write it (with the resident's notification when public),
-    commit, then edit the card(s) in place. A race or a stale card changes nothing and says so.
+    answer, then edit the card(s) in place: all of it reaches Telegram once the update has
+    committed (a typed reply commits first, see `_respond_to_message`). A race or a stale card
+    changes nothing and says so.
 
     `ends_question`: the step answers the worker's open question, which is then closed; a
     one-tap action leaves whatever they are typing elsewhere alone."""
@@ -215,7 +219,6 @@ async def run_step(
     async def close_question() -> None:
         if ends_question:
             await clear_state(context.session, chat_id=chat_id, user_id=user_id)
-        await context.session.commit()
 
     if not rules.may(action, role=access.role, person_id=_me(context), issue=issue):
         await close_question()
@@ -232,8 +235,6 @@ async def run_step(
     if public:
         await notify_audience(context.session, issue, event, now=context.now())
     await close_question()
-    if public:
-        dispatch.kick(context.application)
     await respond(done, False)
     await refresh_card(context, issue)
     for other in also_refresh:
@@ -724,7 +725,7 @@ async def answer_due_text(
         )
         return
     plan = str(state.data.get("plan", ""))
-    await _save_plan(update, context, access, plan, due, _respond_to_message(message))
+    await _save_plan(update, context, access, plan, due, _respond_to_message(context, message))
 
 
 Answer = Callable[[Update, NotebookContext, Access, ChatState, str], Awaitable[None]]
@@ -759,7 +760,7 @@ def _progress_answer(public: bool) -> Answer:
                 actor_id=_me(context),
                 now=context.now(),
             ),
-            respond=_respond_to_message(message),
+            respond=_respond_to_message(context, message),
             done=done.format(number=issue.number),
             public=public,
         )
@@ -813,7 +814,7 @@ async def answer_resolve(
         access,
         Action.RESOLVE,
         do,
-        respond=_respond_to_message(message),
+        respond=_respond_to_message(context, message),
         done=_("No. {number} is resolved. The resident will be asked whether it is solved.").format(
             number=issue.number
         ),
@@ -839,7 +840,7 @@ async def answer_return(
         lambda: rules.return_issue(
             context.session, issue, reason=text, actor_id=_me(context), now=context.now()
         ),
-        respond=_respond_to_message(message),
+        respond=_respond_to_message(context, message),
         done=_("No. {number} is back in the queue, waiting for a new owner.").format(
             number=issue.number
         ),
@@ -873,7 +874,7 @@ async def _assign(
             actor_id=_me(context),
             now=context.now(),
         ),
-        respond=_respond_to_message(message),
+        respond=_respond_to_message(context, message),
         done=context.tr.gettext("{name} now owns No. {number}.").format(
             name=label, number=issue.number
         ),
@@ -967,7 +968,7 @@ async def answer_transfer_note(
         lambda: rules.transfer(
             context.session, issue, to=body, note=text, actor_id=_me(context), now=context.now()
         ),
-        respond=_respond_to_message(message),
+        respond=_respond_to_message(context, message),
         done=_("No. {number} is transferred to {body}.").format(number=issue.number, body=body),
         public=True,
     )
@@ -1020,7 +1021,7 @@ async def answer_merge(
         lambda: rules.merge(
             context.session, issue, into=target, actor_id=_me(context), now=context.now()
         ),
-        respond=_respond_to_message(message),
+        respond=_respond_to_message(context, message),
         done=_(
             "No. {number} is merged into No. {other}; its supporters now follow No. {other}."
         ).format(number=issue.number, other=number),
@@ -1047,7 +1048,7 @@ async def answer_reopen(
         lambda: rules.reopen(
             context.session, issue, reason=text, actor_id=_me(context), now=context.now()
         ),
-        respond=_respond_to_message(message),
+        respond=_respond_to_message(context, message),
         done=_("No. {number} is reopened.").format(number=issue.number),
         public=True,
     )
