@@ -7,6 +7,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+from sqlmodel import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
@@ -14,8 +15,9 @@ from bot.answers import Answer, Answers, as_answer
 from bot.emulator import BotApiEmulator
 from storage import inbox
 from storage.db import Database
-from storage.models import InboxStatus, InboxUpdate
+from storage.models import InboxStatus, InboxUpdate, Person
 from tests.factories import FakeClock, bot_errors, make_community, running_bot
+from tests.resident_helpers import join
 
 PATIENCE = 5.0
 
@@ -136,3 +138,57 @@ async def test_a_failed_update_answers_the_press_but_drops_its_edits(
         await emulator.wait_idle()
         assert question.edits == []  # the edit showed what was rolled back
     assert bot_errors(emulator) == []
+
+
+async def _pressed_once(db: Database, clock: FakeClock, xu: Any) -> Any:
+    """A resident starts a report and picks its category: the press is answered and the
+    question edited into the next one, both after the update's commit."""
+    await join(db, await make_community(db, clock), xu)
+    await xu.send("The stairwell light is broken")
+    question = await xu.expect_message(contains="What is the problem about?")
+    await xu.press(question, "Public facilities", timeout=PATIENCE)
+    return question
+
+
+async def test_a_blocked_person_is_marked_unreachable_when_an_edit_is_refused(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="Xu", language_code="en")
+    emulator.fail_next("editMessageText", error_code=403, description="Forbidden: bot was blocked")
+    async with running_bot(emulator, db, clock):
+        question = await _pressed_once(db, clock, xu)
+    # stopping lets the answers on their way finish: the refusal has been handled by now
+    assert question.edits == []
+    async with db.session() as session:
+        person = (await session.exec(select(Person).where(Person.telegram_user_id == xu.id))).one()
+    assert person.unreachable_since is not None
+
+
+async def test_flood_control_on_an_edit_is_waited_out(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="Xu", language_code="en")
+    # twice: python-telegram-bot's rate limiter retries once itself, then it is ours to wait
+    emulator.fail_next("editMessageText", error_code=429, retry_after=1, count=2)
+    async with running_bot(emulator, db, clock):
+        question = await _pressed_once(db, clock, xu)
+        await xu.expect_edit(question, contains="photo", timeout=PATIENCE)
+    assert bot_errors(emulator) == [] or {e.error_code for e in bot_errors(emulator)} == {429}
+
+
+async def test_an_edit_lost_to_the_network_goes_out_at_the_next_start(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="Xu", language_code="en")
+    emulator.fail_next("editMessageText", error_code=502)
+    async with running_bot(emulator, db, clock):
+        question = await _pressed_once(db, clock, xu)
+    assert question.edits == []  # Telegram was unreachable for it
+    async with db.session() as session:
+        owing = await inbox.owed(session)
+    # the update's answers stay owed together (its press was answered; again is harmless)
+    assert "edit_message_text" in [a["method"] for _uid, answers in owing for a in answers]
+    async with running_bot(emulator, db, clock):
+        await xu.expect_edit(question, contains="photo", timeout=PATIENCE)
+    async with db.session() as session:
+        assert await inbox.owed(session) == []
