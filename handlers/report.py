@@ -188,7 +188,7 @@ async def _duplicates(context: NotebookContext, draft: ReportDraft) -> list[Issu
         building_id=draft.building_id,
         category=draft.category,
     )
-    if draft.reporter_id is None:
+    if draft.reporter_id is None or not found:
         return found
     mine = await backed_by(context.session, person_id=draft.reporter_id)
     return [i for i in found if i.reporter_id != draft.reporter_id and i.id not in mine]
