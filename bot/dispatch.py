@@ -25,6 +25,7 @@ from telegram.ext import ContextTypes
 
 from bot.i18n import Translator, locale_for_language_code
 from storage import outbox
+from storage.db import BULK_CHANGED
 from storage.models import Community, Issue, Outbox, OutboxStatus, Person
 from storage.people import mark_unreachable
 from storage.schedule import in_quiet_hours, quiet_hours_end
@@ -263,15 +264,16 @@ async def claim_queued(
     """Just before an update commits: render the due rows it queued (claimed as they were
     written, storage/outbox.py) with what the update has read (its community, people and
     events), so that they go out right after the commit without a dispatcher run reading them
-    all again. Issues and outbox rows are read afresh (bulk UPDATEs may have changed them
-    behind the session's back)."""
+    all again. Issues and outbox rows are read afresh if a bulk UPDATE or DELETE may have
+    changed them behind the session's back (storage/db.py: BULK_CHANGED)."""
     rows = outbox.claim_queued(session)
     if not rows:
         return None
     await session.flush()
-    for instance in list(session.sync_session.identity_map.values()):
-        if isinstance(instance, Issue | Outbox):
-            session.expire(instance)
+    if session.info.pop(BULK_CHANGED, False):
+        for instance in list(session.sync_session.identity_map.values()):
+            if isinstance(instance, Issue | Outbox):
+                session.expire(instance)
     ready: list[tuple[Outbox, Rendered]] = []
     for row in rows:
         try:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,6 +50,25 @@ def _keep_alive(session: Session, instance: object) -> None:
 
 event.listen(NotebookSession, "loaded_as_persistent", _keep_alive)
 event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
+
+# A bulk UPDATE or DELETE of issues or outbox rows goes past the objects the session holds.
+# Such a statement sets BULK_CHANGED in session.info, so that a reader who needs them current
+# (bot/dispatch.py: claim_queued) reads them again; one that sets the changed values on the
+# objects itself says so with the execution option KEEPS_OBJECTS (storage/issues.py).
+BULK_CHANGED = "bulk_changed"
+KEEPS_OBJECTS = "keeps_objects_current"
+_WATCHED = frozenset({"issue", "outbox"})
+
+
+def _note_bulk_change(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete) or state.execution_options.get(KEEPS_OBJECTS):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _WATCHED:
+        state.session.info[BULK_CHANGED] = True
+
+
+event.listen(NotebookSession, "do_orm_execute", _note_bulk_change)
 
 
 def dialect_of(session: AsyncSession) -> str:

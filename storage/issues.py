@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.categories import CATEGORIES, TimeLimits, time_limit_hours
+from storage.db import KEEPS_OBJECTS
 from storage.models import (
     STAFF_ROLES,
     Attachment,
@@ -331,6 +332,7 @@ def _locked_update(columns: tuple[str, ...]) -> Update:
             .where(ISSUE.c.id == bindparam("issue_id"))
             .where(ISSUE.c.version == bindparam("read_version"))
             .values({name: bindparam(name) for name in columns})
+            .execution_options(**{KEEPS_OBJECTS: True})  # _transition sets what it wrote
         )
     return statement
 

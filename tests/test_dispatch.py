@@ -229,3 +229,36 @@ async def test_an_update_sends_what_it_committed_and_nothing_it_rolled_back(
     assert [(r.dedupe_key, r.status) for r in rows] == [
         ("committed before the failure", OutboxStatus.SENT)
     ]
+
+
+async def test_a_message_rendered_by_its_update_sees_what_a_bulk_update_changed(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """An update renders what it queued from the objects it holds; a bulk UPDATE that went past
+    them (here: where the card is) makes it read them again, so the refresh edits the card
+    where it now is."""
+    from bot.dispatch import claim_queued
+    from storage import outbox
+    from storage.notifications import issue_changed
+    from storage.staff import store_card_message
+
+    room = await staffroom(
+        emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
+    )
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        reported = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
+        await post_cards(app, clock)
+        card = await room.group.expect_message(contains="No. 1")
+        async with db.session() as session:
+            session.info[outbox.SENDS_AFTER_COMMIT] = True  # as an update's session
+            issue = await session.get(Issue, reported.id)
+            assert issue is not None and issue.staff_message_id == card.message_id
+            moved_to = card.message_id + 1000
+            await store_card_message(session, reported.id, moved_to, "what the old card showed")
+            assert await issue_changed(session, issue, now=clock())
+            claimed = await claim_queued(app, session, now=clock())
+            assert claimed is not None
+            [(_row, rendered)] = claimed.ready
+            assert rendered.edit_message_id == moved_to
+            await session.rollback()
