@@ -34,7 +34,6 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardMarkup
@@ -43,6 +42,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ExtBot
 
 from bot.context import CURRENT_SCOPE
+from bot.dispatch import retry_seconds
 from storage import inbox
 from storage.models import Person
 from storage.people import mark_unreachable
@@ -150,10 +150,6 @@ async def send(bot: ExtBot[Any], answer: Answer) -> None:
     await bot.do_api_request(answer["method"].replace("_", ""), api_kwargs=params)
 
 
-def _seconds(wait: float | timedelta) -> float:
-    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-
-
 class Answers:
     """The answers on their way: a chain per chat, and the updates whose answers went out."""
 
@@ -226,7 +222,7 @@ class Answers:
                     await self.send(bot, answer)
                     break
                 except RetryAfter as exc:
-                    await asyncio.sleep(_seconds(exc.retry_after))  # as Telegram asks
+                    await asyncio.sleep(retry_seconds(exc))  # as Telegram asks
                 except BadRequest as exc:
                     if not exc.message.lower().startswith(ALREADY_THERE):
                         log.error("%s refused: %s", answer["method"], exc.message)

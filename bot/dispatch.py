@@ -38,6 +38,12 @@ OUTBOX_POLL_SECONDS = 30
 MAX_ATTEMPTS = 8
 
 
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked us to wait (python-telegram-bot gives seconds or a timedelta)."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """What to send for one outbox row.
@@ -137,8 +143,7 @@ async def _deliver(
         if rendered.after_send is not None and isinstance(sent, Message):
             await rendered.after_send(session, app.bot, sent)
     except RetryAfter as exc:
-        wait = exc.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        seconds = retry_seconds(exc)
         await outbox.retry_later(
             session, row, at=now + timedelta(seconds=seconds), error="429 flood control"
         )

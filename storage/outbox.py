@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, event, or_, select, update
-from sqlalchemy.orm import Session
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import INSERTS, dialect_of
+from storage.db import INSERTS, NotebookSession, dialect_of
 from storage.models import Outbox, OutboxStatus
 
 # A row left in "sending" this long (its dispatcher died mid-send) is claimed again.
@@ -46,17 +45,17 @@ QUEUED = "outbox_queued"
 KEPT = "outbox_kept"
 
 
-def _committed(session: Session) -> None:
+def _committed(session: NotebookSession) -> None:
     if QUEUED in session.info:
         session.info.setdefault(KEPT, []).extend(session.info.pop(QUEUED))
 
 
-def _rolled_back(session: Session) -> None:
+def _rolled_back(session: NotebookSession) -> None:
     session.info.pop(QUEUED, None)
 
 
-event.listen(Session, "after_commit", _committed)
-event.listen(Session, "after_rollback", _rolled_back)
+event.listen(NotebookSession, "after_commit", _committed)
+event.listen(NotebookSession, "after_rollback", _rolled_back)
 
 
 def _setter(*columns: str) -> Any:
