@@ -83,6 +83,17 @@ class NotebookApplication(Application):
         self.operations = operations.Operations()
         self.answers = answers.Answers(self)  # what updates send after their commit
 
+    async def start(self) -> None:
+        self.notebook.stopping.clear()
+        await super().start()
+
+    async def stop(self) -> None:
+        # Messages waiting for Telegram's per-chat pace go back to the outbox rather than hold
+        # the stop for seconds (python-telegram-bot waits for a running job): the next start
+        # sends them.
+        self.notebook.stopping.set()
+        await super().stop()
+
     async def process_update(self, update: object) -> None:
         # The single place a session is opened for an update: everything the handlers write
         # commits together when the update is done (or rolls back in the error handler).

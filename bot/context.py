@@ -41,6 +41,8 @@ class Notebook:
     last_sent: dict[int, float] = field(default_factory=dict)  # chat id -> monotonic time
     community_tz: dict[int, ZoneInfo] = field(default_factory=dict)  # bot/dispatch.py
     bot_username: str = ""
+    # Set while the application stops: paced sends give back what would wait (bot/dispatch.py)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass

@@ -10,6 +10,7 @@ them unreachable and stop; 400 → a bug in the message, logged and not retried;
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -226,7 +227,6 @@ async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 
     longer relevant). Safe to run anywhere, any time, from several processes at once."""
     nb = app.notebook
     handled = 0
-    per_chat_gap = 1.0 / nb.settings.rate_limit_chat_per_second
     async with nb.outbox_lock:
         while True:
             async with nb.db.session() as session:
@@ -239,19 +239,39 @@ async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 
                 if await _hold_for_quiet_hours(app, row, now):
                     continue
                 # Telegram allows about one message a second per chat: wait out the gap.
-                gap = per_chat_gap - (time.monotonic() - nb.last_sent.get(row.chat_id, -1e9))
-                if gap > 0:
-                    await asyncio.sleep(gap)
+                if not await _in_pace(app, row.chat_id):  # stopping: the next start sends them
+                    await _give_back(app, rows[index:], now)
+                    return handled
                 if not await _send_one(app, row, now):
                     # Telegram asked us to wait: give the rest of this batch back, unsent.
-                    async with nb.db.session() as session:
-                        for rest in rows[index + 1 :]:
-                            await outbox.retry_later(session, rest, at=now, error="postponed")
+                    await _give_back(app, rows[index + 1 :], now)
                     return handled
                 nb.last_sent[row.chat_id] = time.monotonic()
                 handled += 1
             if not more:
                 return handled
+
+
+async def _in_pace(app: NotebookApplication, chat_id: int) -> bool:
+    """Wait until Telegram allows the next message to this chat (about one a second); False
+    when the bot stops meanwhile (what needs no wait still goes out while it stops)."""
+    nb = app.notebook
+    gap = 1.0 / nb.settings.rate_limit_chat_per_second - (
+        time.monotonic() - nb.last_sent.get(chat_id, -1e9)
+    )
+    if gap <= 0:
+        return True
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(nb.stopping.wait(), gap)
+    return not nb.stopping.is_set()
+
+
+async def _give_back(app: NotebookApplication, rows: list[Outbox], now: datetime) -> None:
+    """Rows claimed and not sent: pending again, for the next dispatch."""
+    if rows:
+        async with app.notebook.db.session() as session:
+            for row in rows:
+                await outbox.retry_later(session, row, at=now, error="postponed")
 
 
 @dataclass(frozen=True)
@@ -309,18 +329,16 @@ async def send_claimed(app: NotebookApplication, claimed: Claimed) -> None:
 
 async def _send_claimed(app: NotebookApplication, claimed: Claimed) -> None:
     nb = app.notebook
-    per_chat_gap = 1.0 / nb.settings.rate_limit_chat_per_second
+    rows = [row for row, _rendered in claimed.ready]
     async with nb.outbox_lock:
         for index, (row, rendered) in enumerate(claimed.ready):
-            gap = per_chat_gap - (time.monotonic() - nb.last_sent.get(row.chat_id, -1e9))
-            if gap > 0:
-                await asyncio.sleep(gap)
+            if not await _in_pace(app, row.chat_id):  # stopping: the next start sends them
+                await _give_back(app, rows[index:], claimed.now)
+                return
             async with nb.db.session() as session:
                 sent = await _deliver(app, session, row, rendered, claimed.now)
             if not sent:  # Telegram asked us to wait: the rest go with the next dispatch
-                async with nb.db.session() as session:
-                    for rest, _rendered in claimed.ready[index + 1 :]:
-                        await outbox.retry_later(session, rest, at=claimed.now, error="postponed")
+                await _give_back(app, rows[index + 1 :], claimed.now)
                 return
             nb.last_sent[row.chat_id] = time.monotonic()
 

@@ -3,6 +3,7 @@ Telegram's refusals: 403 marks the person unreachable, 429 postpones without los
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -116,6 +117,34 @@ async def test_messages_to_one_chat_are_paced_to_telegrams_limit(
     assert "现在由王网格负责" in texts[1]
     assert "办理方案：明天上门协调" in texts[2]
     assert emulator.errors == []  # no 429: the dispatcher waited between messages
+
+
+async def test_stopping_does_not_wait_for_the_pace_and_the_next_start_sends_the_rest(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        resident = await make_member(session, community, telegram_user_id=xu.id)
+        worker = await make_member(session, community, Role.WORKER, name="王网格")
+        issue = await make_issue(session, community, resident, clock, "楼上装修", category="noise")
+        for step in (rules.accept, rules.claim):
+            event = await step(session, issue, actor_id=worker.id, now=clock())
+            await notify_audience(session, issue, event, now=clock())
+    # One message every 20 s to a chat: the second would hold the stop for that long.
+    async with running_bot(emulator, db, clock, rate_limit_chat_per_second=0.05) as app:
+        sending = asyncio.create_task(dispatch_due(app, now=clock()))
+        await xu.expect_message(contains="社区已受理")
+    assert sending.done()  # the stop did not wait for it
+    assert [m.text for m in xu.messages if "现在由王网格负责" in (m.text or "")] == []
+    async with db.session() as session:
+        statuses = (await session.exec(select(Outbox.status))).all()
+    assert sorted(statuses) == sorted([OutboxStatus.SENT, OutboxStatus.PENDING])
+    async with running_bot(emulator, db, clock, rate_limit_chat_per_second=0.05) as app:
+        await dispatch_due(app, now=clock())
+        await xu.expect_message(contains="现在由王网格负责")
+    texts = [m.text or "" for m in xu.messages]
+    assert len(texts) == 2 and "社区已受理" in texts[0]  # each once, in order
 
 
 async def test_blocking_the_bot_marks_the_person_unreachable_and_unblocking_clears_it(
