@@ -1,16 +1,20 @@
-"""Fixtures: a fresh database per test (SQLite file, or a PostgreSQL schema when
+"""Fixtures: a fresh database per test (an SQLite file, or a PostgreSQL database when
 TEST_DATABASE_URL is set), the Bot API emulator, and an injected clock."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.settings import normalise_database_url
 from storage import migrate
@@ -23,35 +27,86 @@ if TYPE_CHECKING:
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
-@pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A database nobody else uses, with no tables yet."""
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated to the latest revision once per run; each test's `db` is a copy of
+    it (a file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL) instead of running
+    every migration again. tests/test_migrations.py runs them on an empty database."""
     if not TEST_DATABASE_URL:
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'notebook.db'}")
+        path = tmp_path_factory.mktemp("template") / "notebook.db"
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        yield str(path)
+        return
+    name = f"tpl_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(_migrate(_pg_url(name)))
+        yield name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    db.set_phone_key(PHONE_KEY)
+    await migrate.upgrade(db)
+    await db.dispose()
+
+
+def _pg_url(database: str) -> str:
+    assert TEST_DATABASE_URL
+    base = make_url(normalise_database_url(TEST_DATABASE_URL))
+    return base.set(database=database).render_as_string(hide_password=False)
+
+
+async def _admin(statement: str) -> None:
+    """CREATE or DROP DATABASE, which PostgreSQL runs outside a transaction only."""
+    assert TEST_DATABASE_URL
+    engine = create_async_engine(
+        normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def _own_database(tmp_path: Path, template: str | None) -> AsyncIterator[Database]:
+    """A database nobody else uses: a copy of `template`, or empty without one."""
+    if not TEST_DATABASE_URL:
+        path = tmp_path / "notebook.db"
+        if template is not None:
+            shutil.copyfile(template, path)
+        db = Database(f"sqlite+aiosqlite:///{path}")
         yield db
         await db.dispose()
         return
-    url = normalise_database_url(TEST_DATABASE_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = Database(url)
-    async with admin.engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(url, schema=schema)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template is not None else ""
+    await _admin(f'CREATE DATABASE "{name}"{copy}')
+    db = Database(_pg_url(name))
     try:
         yield db
     finally:
         await db.dispose()
-        async with admin.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-async def db(empty_db: Database) -> Database:
+async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A database nobody else uses, with no tables yet."""
+    async with _own_database(tmp_path, None) as db:
+        yield db
+
+
+@pytest.fixture
+async def db(tmp_path: Path, template: str) -> AsyncIterator[Database]:
     """A fresh database at the latest migration, encrypting phones with the tests' key."""
-    empty_db.set_phone_key(PHONE_KEY)
-    await migrate.upgrade(empty_db)
-    return empty_db
+    async with _own_database(tmp_path, template) as db:
+        db.set_phone_key(PHONE_KEY)
+        yield db
 
 
 @pytest.fixture

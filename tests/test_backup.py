@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlmodel import col, select
 
 from storage import health, migrate
@@ -268,12 +268,12 @@ async def _tool(*args: str) -> None:
 async def test_the_readmes_pg_dump_recipe_restores_every_issue_and_event(
     db: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
-    url = os.environ["TEST_DATABASE_URL"]
+    url = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
     await _notebook(db, clock)
     before = await _contents(db)
     dump = tmp_path / "notebook.dump"
-    # the README's commands, limited to this test's schema
-    await _tool("pg_dump", "--format=custom", f"--file={dump}", f"--schema={db.schema}", url)
+    # the README's commands, on this test's own database
+    await _tool("pg_dump", "--format=custom", f"--file={dump}", url)
     async with db.session() as session:
         first = (await session.exec(select(Issue).where(Issue.number == 1))).one()
         first.description = "改过的"
@@ -283,7 +283,6 @@ async def test_the_readmes_pg_dump_recipe_restores_every_issue_and_event(
         "--clean",
         "--if-exists",
         "--no-owner",
-        f"--schema={db.schema}",
         "-d",
         url,
         str(dump),
