@@ -84,7 +84,8 @@ async def _own_database(tmp_path: Path, template: str | None) -> AsyncIterator[D
         await db.dispose()
         return
     name = f"t_{uuid.uuid4().hex[:12]}"
-    copy = f' TEMPLATE "{template}"' if template is not None else ""
+    # FILE_COPY: a small database copies in about half the time of the default WAL_LOG
+    copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template is not None else ""
     await _admin(f'CREATE DATABASE "{name}"{copy}')
     db = Database(_pg_url(name))
     try:
