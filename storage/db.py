@@ -24,23 +24,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
 from storage.crypto import PhoneCipher, attach_cipher, cipher_of
-from storage.models import Building, Community, IssueEvent, Membership, Person, Unit
+from storage.models import Building, Community, Issue, IssueEvent, Membership, Person, Unit
 
 SQLITE_LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer to commit
 # Each database's INSERT, the one with ON CONFLICT: statements built once per database use it.
 INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
-KEPT_ALIVE = (Community, Person, Building, Unit, Membership, IssueEvent)
+KEPT_ALIVE = (Community, Person, Building, Unit, Membership, Issue, IssueEvent)
 
 
 class NotebookSession(Session):
     """SQLAlchemy's identity map holds objects weakly: a Community or Person read by one step
     of an update and let go is gone when the next step asks for it, and `session.get` reads it
-    again. A session here keeps the reference rows it loads (KEPT_ALIVE: communities, people,
-    buildings, units, memberships, and an issue's events, which never change once written)
-    alive until it closes (a session is one update or one message sent), so each is read once:
-    the notice an update queues is rendered from the event it has just written. Only these:
-    nothing changes them behind the session's back with a bulk UPDATE, as the outbox and the
-    issue's optimistic lock do."""
+    again. A session here keeps the rows it loads or writes (KEPT_ALIVE: communities, people,
+    buildings, units, memberships, issues, and an issue's events, which never change once
+    written) alive until it closes (a session is one update or one message sent), so each is
+    read once: the card and the notices an update queues are rendered from the issue and the
+    event it has just written. Outbox rows are not kept: they change by bulk UPDATEs. An issue
+    changed by a bulk UPDATE that does not keep the object current (BULK_CHANGED below) is read
+    again before anything is rendered from it (bot/dispatch.py: claim_queued)."""
 
 
 def _keep_alive(session: Session, instance: object) -> None:

@@ -858,6 +858,7 @@ _SUPPORTERS = select(IssueSupporter.person_id).where(
 async def audience(session: AsyncSession, issue: Issue) -> list[int]:
     """Person ids told about public steps: the reporter and every supporter."""
     ids = [issue.reporter_id] if issue.reporter_id else []
-    rows = await session.exec(_SUPPORTERS, params={"issue_id": issue.id})
-    ids.extend(pid for pid in rows.all() if pid not in ids)
+    if issue.support_count:  # counted with each supporter (_add_supporter): none, no query
+        rows = await session.exec(_SUPPORTERS, params={"issue_id": issue.id})
+        ids.extend(pid for pid in rows.all() if pid not in ids)
     return ids
