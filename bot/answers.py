@@ -43,6 +43,7 @@ from telegram.ext import ExtBot
 
 from bot.context import CURRENT_SCOPE
 from bot.dispatch import retry_seconds
+from bot.telegram_http import call
 from storage import inbox
 from storage.models import Person
 from storage.people import mark_unreachable
@@ -139,15 +140,9 @@ class NotebookBot(ExtBot[Any]):
 
 
 async def send(bot: ExtBot[Any], answer: Answer) -> None:
-    """Make the call now. What Telegram answers (the edited message) is not read back into
-    python-telegram-bot's objects: nobody looks at it, and parsing it costs more than the call.
-    Hence the method's lower-case name, which Telegram accepts as well (its methods are
-    case-insensitive), and python-telegram-bot lets through without pointing at its own method.
-    Defaults apply as they would there: HTML, unless the call said otherwise."""
-    params = dict(answer["params"])
-    if answer["method"] == "edit_message_text" and "parse_mode" not in params:
-        params["parse_mode"] = bot.defaults.parse_mode if bot.defaults else None
-    await bot.do_api_request(answer["method"].replace("_", ""), api_kwargs=params)
+    """Make the call now (bot/telegram_http.py: `call`, which does not read Telegram's answer
+    back into python-telegram-bot's objects: nobody looks at the edited message)."""
+    await call(bot, answer["method"], answer["params"])
 
 
 class Answers:

@@ -15,16 +15,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.i18n import Translator, locale_for_language_code
+from bot.telegram_http import call
 from storage import outbox
 from storage.db import BULK_CHANGED
 from storage.models import Community, Issue, Outbox, OutboxStatus, Person
@@ -51,13 +52,33 @@ class Rendered:
 
     `edit_message_id`: edit that message in place instead of sending a new one (a card
     refresh); "message is not modified" then counts as done. `after_send` runs in the row's
-    session with the message Telegram returned (to remember a card's message id, say).
+    session with the message Telegram returned (`Sent`: to remember a card's message id, say).
     """
 
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
     edit_message_id: int | None = None
-    after_send: Callable[[AsyncSession, Bot, Message], Awaitable[None]] | None = None
+    after_send: Callable[[AsyncSession, Bot, Sent], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The message Telegram answered a send (or an edit) with, as far as `after_send` reads it."""
+
+    chat_id: int
+    message_id: int
+    date: datetime
+
+    @classmethod
+    def of(cls, answer: Any) -> Sent | None:
+        """From Telegram's JSON; None for an answer that is not a message (True)."""
+        if not isinstance(answer, dict):
+            return None
+        return cls(
+            chat_id=answer["chat"]["id"],
+            message_id=answer["message_id"],
+            date=datetime.fromtimestamp(answer["date"], UTC),
+        )
 
 
 Renderer = Callable[[AsyncSession, Outbox, Translator], Awaitable[Rendered | None]]
@@ -129,19 +150,16 @@ async def _deliver(
     now: datetime,
 ) -> bool:
     """Send a rendered row and record the outcome in `session`; False on 429."""
+    params: dict[str, Any] = {"chat_id": row.chat_id, "text": rendered.text}
+    if rendered.reply_markup is not None:
+        params["reply_markup"] = rendered.reply_markup.to_dict()
     try:
         if rendered.edit_message_id is not None:
-            sent = await app.bot.edit_message_text(
-                rendered.text,
-                chat_id=row.chat_id,
-                message_id=rendered.edit_message_id,
-                reply_markup=rendered.reply_markup,
-            )
+            params["message_id"] = rendered.edit_message_id
+            sent = Sent.of(await call(app.bot, "edit_message_text", params))
         else:
-            sent = await app.bot.send_message(
-                row.chat_id, rendered.text, reply_markup=rendered.reply_markup
-            )
-        if rendered.after_send is not None and isinstance(sent, Message):
+            sent = Sent.of(await call(app.bot, "send_message", params))
+        if rendered.after_send is not None and sent is not None:
             await rendered.after_send(session, app.bot, sent)
     except RetryAfter as exc:
         seconds = retry_seconds(exc)

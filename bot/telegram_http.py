@@ -15,15 +15,32 @@ which is the longest PTB's own settings would let it take.
 from __future__ import annotations
 
 import urllib.request
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+from telegram.ext import ExtBot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 _URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+# Methods whose text is parsed as the bot's default parse mode (HTML) unless the call says not.
+_TEXT_METHODS = frozenset({"send_message", "edit_message_text"})
+
+
+async def call(bot: ExtBot[Any], method: str, params: dict[str, Any]) -> Any:
+    """Make a Bot API call with JSON parameters (`reply_markup` as a dict) and return Telegram's
+    answer as JSON, without turning it into python-telegram-bot's objects: the bot reads only a
+    message's id from it, and parsing a whole Message costs more than the call. The method goes
+    by its lower-case name (`sendmessage`): Telegram's methods are case-insensitive, and
+    python-telegram-bot lets it through without pointing at its own method. Its rate limiter and
+    errors (RetryAfter, Forbidden, BadRequest…) apply as for any call; so does the default parse
+    mode, unless `params` say otherwise."""
+    if method in _TEXT_METHODS and "parse_mode" not in params:
+        params = {**params, "parse_mode": bot.defaults.parse_mode if bot.defaults else None}
+    return await bot.do_api_request(method.replace("_", ""), api_kwargs=params)
 
 
 class AiohttpRequest(BaseRequest):

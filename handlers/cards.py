@@ -37,7 +37,7 @@ from telegram import (
 from telegram.ext import CallbackQueryHandler
 
 from bot.context import Notebook, NotebookContext
-from bot.dispatch import Rendered, Renderers
+from bot.dispatch import Rendered, Renderers, Sent
 from bot.i18n import Translator
 from handlers.common import escape, membership_in
 from handlers.labels import (
@@ -409,8 +409,8 @@ def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
 
 def _remember_card(
     issue_id: int, digest: str
-) -> Callable[[AsyncSession, Bot, Message], Awaitable[None]]:
-    async def after_send(session: AsyncSession, bot: Bot, message: Message) -> None:
+) -> Callable[[AsyncSession, Bot, Sent], Awaitable[None]]:
+    async def after_send(session: AsyncSession, bot: Bot, message: Sent) -> None:
         await store_card_message(session, issue_id, message.message_id, digest)
 
     return after_send

@@ -23,7 +23,7 @@ from telegram import Bot, Message, Update
 from telegram.ext import CommandHandler
 
 from bot.context import NotebookContext
-from bot.dispatch import Rendered, Renderer, Renderers
+from bot.dispatch import Rendered, Renderer, Renderers, Sent
 from bot.i18n import Translator
 from handlers.charts import digest_chart
 from handlers.common import escape, is_private
@@ -258,11 +258,11 @@ def weekly_renderer(policy: DigestPolicy) -> Renderer:
         )
         name = community.name
 
-        async def chart_after_text(_session: AsyncSession, bot: Bot, message: Message) -> None:
+        async def chart_after_text(_session: AsyncSession, bot: Bot, message: Sent) -> None:
             # The text has been delivered; a failed picture must not make the dispatcher send
             # the text again, so it is logged here rather than raised.
             try:
-                await send_chart(bot, message.chat.id, tr, digest, name)
+                await send_chart(bot, message.chat_id, tr, digest, name)
             except Exception:
                 log.exception("digest chart for community %s was not sent", community.id)
 

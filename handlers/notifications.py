@@ -15,9 +15,9 @@ from functools import partial
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, Message
+from telegram import Bot
 
-from bot.dispatch import Rendered, Renderers
+from bot.dispatch import Rendered, Renderers, Sent
 from bot.i18n import Translator
 from handlers.common import escape
 from handlers.followup import question_keyboard
@@ -37,13 +37,13 @@ from storage.notifications import ISSUE_EVENT
 from storage.reports import ISSUE_LOGGED
 from storage.residents import remember_issue_message
 
-AfterSend = Callable[[AsyncSession, Bot, Message], Awaitable[None]]
+AfterSend = Callable[[AsyncSession, Bot, Sent], Awaitable[None]]
 
 
 def _remembering(issue: Issue, then: AfterSend | None = None) -> AfterSend:
     """after_send: note that the sent message speaks of `issue` (replies add to it)."""
 
-    async def after(session: AsyncSession, bot: Bot, message: Message) -> None:
+    async def after(session: AsyncSession, bot: Bot, message: Sent) -> None:
         assert issue.id is not None
         await remember_issue_message(
             session,
@@ -126,7 +126,7 @@ def _resolved_question(
     once the question has reached them."""
     _ = tr.gettext
 
-    async def queue(session: AsyncSession, bot: Bot, message: Message) -> None:
+    async def queue(session: AsyncSession, bot: Bot, message: Sent) -> None:
         await queue_reminder(
             session,
             issue,
