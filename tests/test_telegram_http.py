@@ -1,5 +1,6 @@
 """The bot's HTTP transport (bot/telegram_http.py) keeps PTB's contract: a slow Bot API is a
-`TimedOut`, an unreachable one a `NetworkError`, uploads arrive as multipart. The rest of the
+`TimedOut`, an unreachable one a `NetworkError`, uploads arrive as multipart, other calls as
+one JSON body. The rest of the
 suite runs every Bot API call through it against the emulator."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from telegram import Bot, InputFile
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 
 from bot.telegram_http import AiohttpRequest
@@ -102,6 +103,36 @@ async def test_an_upload_arrives_as_multipart_with_its_fields() -> None:
         "caption": "第1周 <周报>",
         "filename": "民情本 11月.csv",
         "body": b"issue,status\n1,open\n",
+    }
+
+
+async def test_a_message_arrives_as_one_json_body_with_its_keyboard() -> None:
+    seen: dict[str, object] = {}
+
+    async def send_message(request: web.Request) -> web.Response:
+        seen.update(content_type=request.content_type, body=await request.json())
+        message = {"message_id": 1, "date": 0, "chat": {"id": 7, "type": "private"}}
+        return web.json_response({"ok": True, "result": message})
+
+    app = web.Application()
+    app.router.add_post(f"/bot{TOKEN}/sendMessage", send_message)
+    runner, url = await serve(app)
+    request = AiohttpRequest()
+    bot = bot_at(url, request)
+    await request.initialize()
+    try:
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("认领", callback_data="c:1&2")]])
+        await bot.send_message(7, "1栋 <路灯> & 楼道", reply_markup=keyboard)
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert seen == {
+        "content_type": "application/json",
+        "body": {
+            "chat_id": 7,
+            "text": "1栋 <路灯> & 楼道",
+            "reply_markup": {"inline_keyboard": [[{"text": "认领", "callback_data": "c:1&2"}]]},
+        },
     }
 
 
