@@ -14,10 +14,13 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
+from storage.db import KEEPS_OBJECTS
 from storage.issues import ISSUE, OPEN, Action
 from storage.models import (
     STAFF_ROLES,
@@ -129,6 +132,7 @@ _STORE_CARD = (
     update(ISSUE)
     .where(ISSUE.c.id == bindparam("issue_id"))
     .values(staff_message_id=bindparam("message_id"), staff_card_digest=bindparam("digest"))
+    .execution_options(**{KEEPS_OBJECTS: True})  # store_card_message sets what it wrote
 )
 
 
@@ -136,10 +140,16 @@ async def store_card_message(
     session: AsyncSession, issue_id: int, message_id: int, digest: str | None = None
 ) -> None:
     """Remember where the card is and what it shows (a digest, so an edit that would change
-    nothing is not sent), without touching the issue's version (not a domain change)."""
+    nothing is not sent), without touching the issue's version (not a domain change). The
+    issue the session holds, if any, shows the same at once: the notices the update queues are
+    rendered from it without reading it again (storage/db.py: BULK_CHANGED)."""
     await session.exec(
         _STORE_CARD, params={"issue_id": issue_id, "message_id": message_id, "digest": digest}
     )
+    held = session.sync_session.identity_map.get(identity_key(Issue, issue_id))
+    if held is not None:
+        set_committed_value(held, "staff_message_id", message_id)
+        set_committed_value(held, "staff_card_digest", digest)
 
 
 # --- who can own an issue --------------------------------------------------------------------

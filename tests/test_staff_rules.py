@@ -9,7 +9,7 @@ from sqlmodel import select
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
-from storage.models import Community, Outbox, Role
+from storage.models import Community, Issue, Outbox, Role
 from storage.notifications import STAFF_CARD
 from storage.staff import (
     BindOutcome,
@@ -62,7 +62,11 @@ async def test_binding_queues_a_card_for_every_issue_still_in_hand(
         assert taken.holder.id == here.id and there.staff_chat_id is None
 
         assert made[0].id is not None
-        await store_card_message(session, made[0].id, 42)
+        await store_card_message(session, made[0].id, 42, "digest-1")
+        # the issue this session holds shows it at once, as the database does
+        held = await session.get(Issue, made[0].id)
+        assert held is made[0]
+        assert (held.staff_message_id, held.staff_card_digest) == (42, "digest-1")
         moved = await bind_staff_group(session, community=here, chat_id=OTHER_GROUP, now=clock())
         assert moved.outcome is BindOutcome.MOVED and moved.cards_queued == 3
         await session.refresh(made[0])
