@@ -109,11 +109,20 @@ class InboxRequest(AiohttpRequest):
     """The transport of getUpdates: each batch Telegram answers with is committed to the inbox
     before it is handed to python-telegram-bot (which confirms it with the next getUpdates)."""
 
-    __slots__ = ("queue",)
+    __slots__ = ("_parsed", "queue")
 
     def __init__(self, queue: DurableUpdateQueue, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.queue = queue
+        self._parsed: tuple[bytes, Any] | None = None  # the batch read to store it
+
+    def parse_json_payload(self, payload: bytes) -> Any:  # type: ignore[override]
+        """python-telegram-bot parses what do_request returned: the batch was parsed already,
+        to store it, so that parse is handed over instead of parsing it twice."""
+        parsed, self._parsed = self._parsed, None
+        if parsed is not None and parsed[0] is payload:
+            return parsed[1]
+        return BaseRequest.parse_json_payload(payload)
 
     async def do_request(
         self,
@@ -141,4 +150,5 @@ class InboxRequest(AiohttpRequest):
                 # If this fails, nothing is confirmed: python-telegram-bot turns the error into
                 # a NetworkError, waits and asks again, and Telegram still has the updates.
                 await self.queue.store_batch([u for u in updates if isinstance(u, dict)])
+            self._parsed = (body, answer)
         return status, body
