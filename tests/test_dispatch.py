@@ -92,22 +92,31 @@ async def test_flood_control_postpones_and_then_delivers(
         await xu.expect_message(contains="社区已受理")
 
 
-async def test_messages_to_one_chat_are_paced_to_telegrams_limit(
-    emulator: BotApiEmulator, db: Database, clock: FakeClock
+async def _notices_for(
+    db: Database, clock: FakeClock, resident_user_id: int, *, plan: bool
 ) -> None:
-    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    """Queue a resident's notices of one issue: accepted, claimed by 王网格 and, with `plan`,
+    its plan: two or three messages to one chat."""
     community = await make_community(db, clock)
     async with db.session() as session:
-        resident = await make_member(session, community, telegram_user_id=xu.id)
+        resident = await make_member(session, community, telegram_user_id=resident_user_id)
         worker = await make_member(session, community, Role.WORKER, name="王网格")
         issue = await make_issue(session, community, resident, clock, "楼上装修", category="noise")
         for step in (rules.accept, rules.claim):
             event = await step(session, issue, actor_id=worker.id, now=clock())
             await notify_audience(session, issue, event, now=clock())
-        event = await rules.set_plan(
-            session, issue, plan="明天上门协调", due_at=None, actor_id=worker.id, now=clock()
-        )
-        await notify_audience(session, issue, event, now=clock())
+        if plan:
+            event = await rules.set_plan(
+                session, issue, plan="明天上门协调", due_at=None, actor_id=worker.id, now=clock()
+            )
+            await notify_audience(session, issue, event, now=clock())
+
+
+async def test_messages_to_one_chat_are_paced_to_telegrams_limit(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    await _notices_for(db, clock, xu.id, plan=True)
     emulator.flood_limit(per_chat_per_second=1)  # the emulator answers 429 to a faster bot
     async with running_bot(emulator, db, clock, rate_limit_chat_per_second=1) as app:
         assert await dispatch_due(app, now=clock()) == 3
@@ -123,14 +132,7 @@ async def test_stopping_does_not_wait_for_the_pace_and_the_next_start_sends_the_
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
     xu = emulator.user(first_name="老许", language_code="zh-hans")
-    community = await make_community(db, clock)
-    async with db.session() as session:
-        resident = await make_member(session, community, telegram_user_id=xu.id)
-        worker = await make_member(session, community, Role.WORKER, name="王网格")
-        issue = await make_issue(session, community, resident, clock, "楼上装修", category="noise")
-        for step in (rules.accept, rules.claim):
-            event = await step(session, issue, actor_id=worker.id, now=clock())
-            await notify_audience(session, issue, event, now=clock())
+    await _notices_for(db, clock, xu.id, plan=False)
     # One message every 20 s to a chat: the second would hold the stop for that long.
     async with running_bot(emulator, db, clock, rate_limit_chat_per_second=0.05) as app:
         sending = asyncio.create_task(dispatch_due(app, now=clock()))

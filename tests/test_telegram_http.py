@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -16,6 +17,8 @@ from telegram.error import NetworkError, TimedOut
 
 from bot.telegram_http import AiohttpRequest
 from tests.factories import TOKEN
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def bot_at(base_url: str, request: AiohttpRequest) -> Bot:
@@ -30,6 +33,24 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}/bot"
+
+
+MESSAGE = {"message_id": 1, "date": 0, "chat": {"id": 7, "type": "private"}}
+
+
+@asynccontextmanager
+async def bot_answering(method: str, handler: Handler) -> AsyncIterator[Bot]:
+    """A Bot on this transport, against a fake Bot API that has `method` only."""
+    app = web.Application()
+    app.router.add_post(f"/bot{TOKEN}/{method}", handler)
+    runner, url = await serve(app)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        yield bot_at(url, request)
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -83,21 +104,11 @@ async def test_an_upload_arrives_as_multipart_with_its_fields() -> None:
         upload = form["document"]
         assert isinstance(upload, web.FileField)
         seen.update(filename=upload.filename, body=upload.file.read())
-        message = {"message_id": 1, "date": 0, "chat": {"id": 7, "type": "private"}}
-        return web.json_response({"ok": True, "result": message})
+        return web.json_response({"ok": True, "result": MESSAGE})
 
-    app = web.Application()
-    app.router.add_post(f"/bot{TOKEN}/sendDocument", send_document)
-    runner, url = await serve(app)
-    request = AiohttpRequest()
-    bot = bot_at(url, request)
-    await request.initialize()
-    try:
+    async with bot_answering("sendDocument", send_document) as bot:
         document = InputFile(b"issue,status\n1,open\n", filename="民情本 11月.csv")
         await bot.send_document(chat_id=7, document=document, caption="第1周 <周报>")
-    finally:
-        await request.shutdown()
-        await runner.cleanup()
     assert seen == {
         "chat_id": "7",
         "caption": "第1周 <周报>",
@@ -111,21 +122,11 @@ async def test_a_message_arrives_as_one_json_body_with_its_keyboard() -> None:
 
     async def send_message(request: web.Request) -> web.Response:
         seen.update(content_type=request.content_type, body=await request.json())
-        message = {"message_id": 1, "date": 0, "chat": {"id": 7, "type": "private"}}
-        return web.json_response({"ok": True, "result": message})
+        return web.json_response({"ok": True, "result": MESSAGE})
 
-    app = web.Application()
-    app.router.add_post(f"/bot{TOKEN}/sendMessage", send_message)
-    runner, url = await serve(app)
-    request = AiohttpRequest()
-    bot = bot_at(url, request)
-    await request.initialize()
-    try:
+    async with bot_answering("sendMessage", send_message) as bot:
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("认领", callback_data="c:1&2")]])
         await bot.send_message(7, "1栋 <路灯> & 楼道", reply_markup=keyboard)
-    finally:
-        await request.shutdown()
-        await runner.cleanup()
     assert seen == {
         "content_type": "application/json",
         "body": {
