@@ -45,8 +45,7 @@ from bot.context import CURRENT_SCOPE
 from bot.dispatch import retry_seconds
 from bot.telegram_http import call
 from storage import inbox
-from storage.models import Person
-from storage.people import mark_unreachable
+from storage.people import mark_unreachable_by_id
 
 if TYPE_CHECKING:
     from bot.app import NotebookApplication
@@ -241,9 +240,7 @@ class Answers:
             return
         nb = self.app.notebook
         async with nb.db.session() as session:
-            person = await session.get(Person, person_id)
-            if person is not None:
-                await mark_unreachable(session, person, now=nb.clock())
+            await mark_unreachable_by_id(session, person_id, now=nb.clock())
 
     def _pay(self, update_id: int) -> None:
         self._paid.append(update_id)

@@ -29,7 +29,7 @@ from bot.telegram_http import call
 from storage import outbox
 from storage.db import BULK_CHANGED
 from storage.models import Community, Issue, Outbox, OutboxStatus, Person
-from storage.people import mark_unreachable
+from storage.people import mark_unreachable_by_id
 from storage.schedule import in_quiet_hours, quiet_hours_end
 
 if TYPE_CHECKING:
@@ -168,9 +168,7 @@ async def _deliver(
         )
         return False
     except Forbidden as exc:
-        person = await session.get(Person, row.person_id) if row.person_id else None
-        if person is not None:
-            await mark_unreachable(session, person, now=now)
+        await mark_unreachable_by_id(session, row.person_id, now=now)
         await outbox.mark_failed(session, row, error=f"403 {exc.message}")
     except BadRequest as exc:
         if "not modified" in exc.message:  # the card already shows this state

@@ -170,3 +170,13 @@ async def mark_unreachable(session: AsyncSession, person: Person, *, now: dateti
         person.unreachable_since = now
         session.add(person)
         await session.flush()
+
+
+async def mark_unreachable_by_id(
+    session: AsyncSession, person_id: int | None, *, now: datetime
+) -> None:
+    """`mark_unreachable` for a message sent outside its person's update (the outbox, the
+    answers after the commit), which knows them by id; nothing for a person since erased."""
+    person = await session.get(Person, person_id) if person_id is not None else None
+    if person is not None:
+        await mark_unreachable(session, person, now=now)
