@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.dispatch import Rendered, dispatch_due
 from bot.emulator import BotApiEmulator
@@ -270,10 +270,11 @@ async def test_a_message_rendered_by_its_update_sees_what_a_bulk_update_changed(
     """An update renders what it queued from the objects it holds; a bulk UPDATE that went past
     them (here: where the card is) makes it read them again, so the refresh edits the card
     where it now is."""
+    from sqlalchemy import update
+
     from bot.dispatch import claim_queued
     from storage import outbox
     from storage.notifications import issue_changed
-    from storage.staff import store_card_message
 
     room = await staffroom(
         emulator, db, clock, name="Riverside", locale="en", names=("Sue", "Tom", "Ann", "Bob")
@@ -288,7 +289,14 @@ async def test_a_message_rendered_by_its_update_sees_what_a_bulk_update_changed(
             issue = await session.get(Issue, reported.id)
             assert issue is not None and issue.staff_message_id == card.message_id
             moved_to = card.message_id + 1000
-            await store_card_message(session, reported.id, moved_to, "what the old card showed")
+            # as moving the staff group does (storage/staff.py: bind_staff_group), past `issue`
+            await session.exec(
+                update(Issue)
+                .where(col(Issue.id) == reported.id)
+                .values(staff_message_id=moved_to, staff_card_digest="what the old card showed")
+                .execution_options(synchronize_session=False)
+            )
+            assert issue.staff_message_id == card.message_id  # the object has not seen it
             assert await issue_changed(session, issue, now=clock())
             claimed = await claim_queued(app, session, now=clock())
             assert claimed is not None
