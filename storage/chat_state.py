@@ -3,8 +3,9 @@
 A flow (a report draft, a plan being typed…) is a (flow, step, data) triple per chat and user.
 
 Every update reads its sender's state and most presses write it, so this module talks to the
-`chat_state` table with Core statements built once (SQLAlchemy's ORM costs two to three times
-as much per read and per flush, and nothing else keeps these rows). What a session has read or
+`chat_state` table with Core statements built once and run on SQLite's connection directly
+(storage/direct.py: the ORM costs several times as much per read and per write, and nothing
+else keeps these rows). What a session has read or
 written is remembered in `session.info` for the rest of the update, and forgotten on rollback.
 The `ChatState` objects handed out are plain values, never added to the session: change a state
 with `set_state` or `clear_state`, which keep the object the update already holds up to date.
@@ -19,14 +20,15 @@ from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import NotebookSession
+from storage.direct import Direct
 from storage.models import ChatState
 
 CHAT_STATE = ChatState.metadata.tables["chat_state"]
 # (bind parameters named apart from the columns: an UPDATE keeps those names for its SET clause)
 _KEY = (CHAT_STATE.c.chat_id == bindparam("of_chat"), CHAT_STATE.c.user_id == bindparam("of_user"))
-_GET = select(CHAT_STATE).where(*_KEY)
-_INSERT = insert(CHAT_STATE)
-_UPDATE = (
+_GET = Direct(select(CHAT_STATE).where(*_KEY))
+_INSERT = Direct(insert(CHAT_STATE))
+_UPDATE = Direct(
     update(CHAT_STATE)
     .where(*_KEY)
     .values(
@@ -36,7 +38,8 @@ _UPDATE = (
         updated_at=bindparam("new_updated_at", type_=CHAT_STATE.c.updated_at.type),
     )
 )
-_DELETE = delete(CHAT_STATE).where(*_KEY)
+_DELETE = Direct(delete(CHAT_STATE).where(*_KEY))
+_COLUMNS = [column.name for column in CHAT_STATE.c]
 _DELETE_USER = delete(CHAT_STATE).where(CHAT_STATE.c.user_id == bindparam("of_user"))
 
 _KNOWN = "chat_states"  # session.info: (chat_id, user_id) -> the state, or None when there is none
@@ -69,8 +72,8 @@ async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> Cha
     if key in known:
         return known[key]  # read or written earlier in this update
     params = {"of_chat": chat_id, "of_user": user_id}
-    row = (await session.exec(_GET, params=params)).first()  # type: ignore[call-overload]
-    state = known[key] = ChatState(**row._mapping) if row is not None else None
+    rows = await _GET.rows(session, params)
+    state = known[key] = ChatState(**dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
     return state
 
 
@@ -90,11 +93,11 @@ async def set_state(
     if state is not None:
         changes = {"new_flow": flow, "new_step": step, "new_data": data, "new_updated_at": now}
         params = {"of_chat": chat_id, "of_user": user_id, **changes}
-        written = (await session.exec(_UPDATE, params=params)).rowcount
+        written = await _UPDATE.execute(session, params)
     if not written:  # none yet (or deleted meanwhile by a bulk delete of another module)
         row = {"chat_id": chat_id, "user_id": user_id, "flow": flow, "step": step}
         row |= {"data": data, "updated_at": now}
-        await session.exec(_INSERT, params=row)
+        await _INSERT.execute(session, row)
     if state is None:
         state = ChatState(chat_id=chat_id, user_id=user_id, flow=flow, step=step)
         _known(session)[(chat_id, user_id)] = state
@@ -106,7 +109,7 @@ async def clear_state(session: AsyncSession, *, chat_id: int, user_id: int) -> b
     """Forget the sender's flow; False when there was none."""
     if await get_state(session, chat_id=chat_id, user_id=user_id) is None:
         return False
-    await session.exec(_DELETE, params={"of_chat": chat_id, "of_user": user_id})
+    await _DELETE.execute(session, {"of_chat": chat_id, "of_user": user_id})
     _known(session)[(chat_id, user_id)] = None
     return True
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,12 +62,21 @@ KEEPS_OBJECTS = "keeps_objects_current"
 _WATCHED = frozenset({"issue", "outbox"})
 
 
-def _note_bulk_change(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete) or state.execution_options.get(KEEPS_OBJECTS):
+def note_bulk_change(session: OrmSession, statement: Any, execution_options: Any) -> None:
+    """Set BULK_CHANGED if `statement` is an UPDATE or DELETE of issues or outbox rows that does
+    not keep the session's objects current itself (storage/direct.py calls this too)."""
+    if not statement.is_dml or not (statement.is_update or statement.is_delete):
         return
-    table = getattr(state.statement, "table", None)
+    if execution_options.get(KEEPS_OBJECTS):
+        return
+    table = getattr(statement, "table", None)
     if getattr(table, "name", None) in _WATCHED:
-        state.session.info[BULK_CHANGED] = True
+        session.info[BULK_CHANGED] = True
+
+
+def _note_bulk_change(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        note_bulk_change(state.session, state.statement, state.execution_options)
 
 
 event.listen(NotebookSession, "do_orm_execute", _note_bulk_change)

@@ -15,12 +15,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import INSERTS, dialect_of
+from storage.direct import Direct
 from storage.models import InboxStatus, InboxUpdate
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]
-# Built once: every update ends with it, and a statement built per call costs more than the
-# UPDATE itself (SQLAlchemy's cache key is worked out on each new statement object).
-_FINISH = (
+# Every update ends with it: built once, and run on SQLite's connection directly
+# (storage/direct.py).
+_FINISH = Direct(
     update(INBOX)
     .where(INBOX.c.update_id == bindparam("id"))
     .values(
@@ -114,9 +115,8 @@ async def finish(
     """The update is handled; `answers`: the Bot API calls it makes after this commits,
     owed until `paid` (a crash in between leaves them for `owed` at the next start)."""
     status = InboxStatus.FAILED if failed else InboxStatus.DONE
-    await session.exec(
-        _FINISH,
-        params={"id": update_id, "new_status": status, "at": now, "answers": answers or None},
+    await _FINISH.execute(
+        session, {"id": update_id, "new_status": status, "at": now, "answers": answers or None}
     )
 
 

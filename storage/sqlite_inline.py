@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -110,6 +110,21 @@ class InlineConnection(aiosqlite.Connection):
                 if writing and not connection.in_transaction:  # committed or rolled back
                     _releases.released(self.path)
 
+    async def run(self, sql: str, parameters: Sequence[Any]) -> int:
+        """Execute one statement on the connection itself (storage/direct.py); the number of
+        rows it changed."""
+        return int(await self._execute(_run, self._live(), sql, parameters, False))
+
+    async def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Execute one query on the connection itself (storage/direct.py); all its rows."""
+        rows: list[Any] = await self._execute(_run, self._live(), sql, parameters, True)
+        return rows
+
+    def _live(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return self._connection
+
     async def close(self) -> None:
         self.stop()
 
@@ -124,6 +139,16 @@ class InlineConnection(aiosqlite.Connection):
 
     def __del__(self) -> None:
         self.stop()
+
+
+def _run(
+    connection: sqlite3.Connection, sql: str, parameters: Sequence[Any], fetch: bool
+) -> int | list[Any]:
+    cursor = connection.execute(sql, parameters)
+    try:
+        return cursor.fetchall() if fetch else cursor.rowcount
+    finally:
+        cursor.close()
 
 
 async def connect(path: str, *, lock_timeout: float) -> InlineConnection:

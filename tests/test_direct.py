@@ -1,0 +1,127 @@
+"""Statements run past the session (storage/direct.py) store and read exactly what the session
+would, inside the session's transaction, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, func, update
+from sqlmodel import col, select
+
+from storage.db import BULK_CHANGED, Database
+from storage.direct import Direct
+from storage.models import InboxUpdate, Outbox, Person
+
+INBOX = InboxUpdate.metadata.tables["inbox_update"]
+SET_ANSWERS = Direct(
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("id"))
+    .values(processed_at=bindparam("at"), answers=bindparam("answers"))
+)
+READ = Direct(
+    select(INBOX.c.processed_at, INBOX.c.answers, INBOX.c.payload).where(
+        INBOX.c.update_id == bindparam("id")
+    )
+)
+NAMED = Direct(select(func.count()).select_from(Person).where(col(Person.full_name) == "Wang"))
+OUTBOX = Outbox.metadata.tables["outbox"]
+OUTBOX_SENT = Direct(
+    update(OUTBOX).where(OUTBOX.c.id == bindparam("row_id")).values(sent_at=bindparam("sent_at"))
+)
+AT = datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+async def _stored(db: Database, update_id: int) -> InboxUpdate | None:
+    async with db.session() as session:
+        return await session.get(InboxUpdate, update_id)
+
+
+async def test_what_a_direct_statement_writes_reads_back_through_the_session(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        session.add(InboxUpdate(update_id=1, payload={"text": "路灯坏了 <b>"}, received_at=AT))
+    answers = [{"method": "sendMessage", "text": "收到 & 谢谢"}]
+    async with db.session() as session:
+        changed = await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": answers})
+        assert changed == 1
+        assert await SET_ANSWERS.execute(session, {"id": 2, "at": AT, "answers": None}) == 0
+    stored = await _stored(db, 1)
+    assert stored is not None
+    assert stored.processed_at == AT  # an aware UTC time, to the microsecond
+    assert stored.answers == answers
+    async with db.session() as session:
+        [(at, read_answers, payload)] = await READ.rows(session, {"id": 1})
+    assert (at, read_answers, payload) == (AT, answers, {"text": "路灯坏了 <b>"})
+
+
+async def test_none_is_stored_as_null_where_the_column_says_so(db: Database) -> None:
+    async with db.session() as session:
+        session.add(InboxUpdate(update_id=1, payload={}, received_at=AT, answers=[{"a": 1}]))
+    async with db.session() as session:
+        await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": None})
+    async with db.session() as session:
+        owed = await session.exec(select(InboxUpdate).where(col(InboxUpdate.answers).is_not(None)))
+        assert owed.all() == []
+
+
+async def test_a_direct_write_rolls_back_with_the_session(db: Database) -> None:
+    async with db.session() as session:
+        session.add(InboxUpdate(update_id=1, payload={}, received_at=AT))
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": [{"a": 1}]})
+            raise RuntimeError("the handler failed")
+    stored = await _stored(db, 1)
+    assert stored is not None and stored.answers is None and stored.processed_at is None
+
+
+async def test_a_direct_query_sees_what_the_session_has_not_flushed_yet(db: Database) -> None:
+    async with db.session() as session:
+        session.add(Person(telegram_user_id=1, full_name="Wang"))
+        assert await NAMED.rows(session, {}) == [(1,)]
+
+
+async def test_a_direct_bulk_update_of_issues_or_outbox_marks_held_objects_stale(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        await OUTBOX_SENT.execute(session, {"row_id": 0, "sent_at": AT})
+        assert session.info.get(BULK_CHANGED) is True
+        session.info.pop(BULK_CHANGED)
+        await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": None})
+        assert BULK_CHANGED not in session.info  # the inbox is not watched
+
+
+async def test_a_direct_write_waits_for_another_writer_without_stopping_the_loop(
+    db: Database,
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("lock waiting is the inline SQLite connection's")
+    async with db.session() as session:
+        session.add(InboxUpdate(update_id=1, payload={}, received_at=AT))
+    holder_wrote, loop_ran = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with db.session() as session:
+            session.add(Person(telegram_user_id=1, full_name="first"))
+            await session.flush()  # holds the write lock until it commits
+            holder_wrote.set()
+            await loop_ran.wait()
+
+    async def writer() -> None:
+        await holder_wrote.wait()
+        async with db.session() as session:
+            await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": [{"b": 2}]})
+
+    async def heartbeat() -> None:
+        await holder_wrote.wait()
+        await asyncio.sleep(0)  # the loop turns while the writer waits
+        await asyncio.sleep(0)
+        loop_ran.set()
+
+    await asyncio.wait_for(asyncio.gather(holder(), writer(), heartbeat()), timeout=10)
+    stored = await _stored(db, 1)
+    assert stored is not None and stored.answers == [{"b": 2}]
