@@ -19,6 +19,7 @@ from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import INSERTS, NotebookSession, dialect_of
+from storage.direct import Direct
 from storage.models import Outbox, OutboxStatus
 
 # A row left in "sending" this long (its dispatcher died mid-send) is claimed again.
@@ -58,9 +59,10 @@ event.listen(NotebookSession, "after_commit", _committed)
 event.listen(NotebookSession, "after_rollback", _rolled_back)
 
 
-def _setter(*columns: str) -> Any:
-    """UPDATE outbox SET <columns> WHERE id = :row_id, each column a bind parameter."""
-    return (
+def _setter(*columns: str) -> Direct:
+    """UPDATE outbox SET <columns> WHERE id = :row_id, each column a bind parameter: every
+    message sent runs one, on SQLite's connection directly (storage/direct.py)."""
+    return Direct(
         update(OUTBOX)
         .where(OUTBOX.c.id == bindparam("row_id"))
         .values({name: bindparam(name) for name in columns})
@@ -169,9 +171,9 @@ def claim_queued(session: AsyncSession) -> list[Outbox]:
     return sorted(rows, key=lambda r: (r.due_at, r.id or 0))
 
 
-async def _set(session: AsyncSession, statement: Any, row: Outbox, **values: Any) -> None:
+async def _set(session: AsyncSession, statement: Direct, row: Outbox, **values: Any) -> None:
     assert row.id is not None
-    await session.exec(statement, params={"row_id": row.id, **values})
+    await statement.execute(session, {"row_id": row.id, **values})
 
 
 async def mark_sent(session: AsyncSession, row: Outbox, *, now: datetime) -> None:

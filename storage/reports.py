@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import issues as rules
 from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
+from storage.direct import Direct
 from storage.issues import NewAttachment
 from storage.models import Channel, Issue, Person, Urgency
 from storage.notifications import issue_opened
@@ -134,7 +135,7 @@ def next_step(draft: ReportDraft) -> Step:
 
 
 # Built once: asked on every new report (storage/inbox.py's _FINISH says why).
-_REPORTS_SINCE = (
+_REPORTS_SINCE = Direct(
     select(func.count())
     .select_from(Issue)
     .where(
@@ -148,8 +149,8 @@ _REPORTS_SINCE = (
 async def reports_in_last_hour(session: AsyncSession, *, person_id: int, now: datetime) -> int:
     """Issues this person opened themselves in the last hour (the spam guard's count)."""
     since = now - timedelta(hours=1)
-    result = await session.exec(_REPORTS_SINCE, params={"person_id": person_id, "since": since})
-    return int(result.one())
+    ((count,),) = await _REPORTS_SINCE.rows(session, {"person_id": person_id, "since": since})
+    return int(count)
 
 
 async def ensure_reporter(session: AsyncSession, draft: ReportDraft) -> int | None:

@@ -14,7 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.communities import create_invite
-from storage.db import INSERTS, dialect_of
+from storage.db import INSERTS
+from storage.direct import Direct
 from storage.models import (
     STAFF_ROLES,
     Building,
@@ -206,9 +207,9 @@ async def remember_issue_message(
     """Note that this bot message speaks of the issue (a reply to it will add to the issue);
     a message already noted keeps its issue. One statement: every report and every notice
     sent runs it."""
-    await session.exec(
-        _REMEMBER[dialect_of(session)],
-        params={
+    await _REMEMBER.execute(
+        session,
+        {
             "chat_id": chat_id,
             "message_id": message_id,
             "issue_id": issue_id,
@@ -230,7 +231,7 @@ def _remember_statement(insert: Any) -> Any:
     )
 
 
-_REMEMBER = {dialect: _remember_statement(insert) for dialect, insert in INSERTS.items()}
+_REMEMBER = Direct({dialect: _remember_statement(insert) for dialect, insert in INSERTS.items()})
 
 
 async def issue_of_message(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
 from storage.db import KEEPS_OBJECTS
+from storage.direct import Direct
 from storage.issues import ISSUE, OPEN, Action
 from storage.models import (
     STAFF_ROLES,
@@ -128,7 +129,7 @@ async def follow_group_migration(
 # The statements every card posted or refreshed runs, built once with bind parameters: a
 # statement built per call costs SQLAlchemy more than running it (it works out a new cache key
 # each time, and an ORM bulk UPDATE takes the ORM's slower path), see storage/inbox.py.
-_STORE_CARD = (
+_STORE_CARD = Direct(
     update(ISSUE)
     .where(ISSUE.c.id == bindparam("issue_id"))
     .values(staff_message_id=bindparam("message_id"), staff_card_digest=bindparam("digest"))
@@ -143,8 +144,8 @@ async def store_card_message(
     nothing is not sent), without touching the issue's version (not a domain change). The
     issue the session holds, if any, shows the same at once: the notices the update queues are
     rendered from it without reading it again (storage/db.py: BULK_CHANGED)."""
-    await session.exec(
-        _STORE_CARD, params={"issue_id": issue_id, "message_id": message_id, "digest": digest}
+    await _STORE_CARD.execute(
+        session, {"issue_id": issue_id, "message_id": message_id, "digest": digest}
     )
     held = session.sync_session.identity_map.get(identity_key(Issue, issue_id))
     if held is not None:
@@ -228,7 +229,7 @@ def _media_count(*kinds: str) -> Any:
         .select_from(ATTACHMENT)
         .where(
             ATTACHMENT.c.issue_id == bindparam("issue_id"),
-            ATTACHMENT.c.kind.in_(kinds),
+            or_(*(ATTACHMENT.c.kind == kind for kind in kinds)),  # no IN list: storage/direct.py
             ATTACHMENT.c.telegram_file_id.is_not(None),
         )
         .scalar_subquery()
@@ -237,14 +238,16 @@ def _media_count(*kinds: str) -> Any:
 
 # What a card counts, in one statement (every card posted or refreshed runs it): the issue's
 # photos, all its media, and its latest progress note.
-_CARD_COUNTS = select(
-    _media_count("photo"),
-    _media_count(*MEDIA_KINDS),
-    select(EVENT.c.id)
-    .where(EVENT.c.issue_id == bindparam("issue_id"), EVENT.c.kind == str(Action.PROGRESS))
-    .order_by(EVENT.c.at.desc(), EVENT.c.id.desc())
-    .limit(1)
-    .scalar_subquery(),
+_CARD_COUNTS = Direct(
+    select(
+        _media_count("photo"),
+        _media_count(*MEDIA_KINDS),
+        select(EVENT.c.id)
+        .where(EVENT.c.issue_id == bindparam("issue_id"), EVENT.c.kind == str(Action.PROGRESS))
+        .order_by(EVENT.c.at.desc(), EVENT.c.id.desc())
+        .limit(1)
+        .scalar_subquery(),
+    )
 )
 
 
@@ -255,8 +258,7 @@ async def card_facts(session: AsyncSession, issue: Issue) -> CardFacts:
     unit = await session.get(Unit, issue.unit_id) if issue.unit_id else None
     reporter = await session.get(Person, issue.reporter_id) if issue.reporter_id else None
     owner = await session.get(Person, issue.owner_id) if issue.owner_id else None
-    counted = await session.exec(_CARD_COUNTS, params={"issue_id": issue.id})
-    photos, media, progress_id = counted.one()
+    ((photos, media, progress_id),) = await _CARD_COUNTS.rows(session, {"issue_id": issue.id})
     progress = await session.get(IssueEvent, progress_id) if progress_id is not None else None
     by = await names(session, [progress.actor_id]) if progress else {}
     merged_into = await session.get(Issue, issue.merged_into_id) if issue.merged_into_id else None
