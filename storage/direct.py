@@ -139,12 +139,31 @@ def connection_dialect(session: AsyncSession) -> Dialect:
     return session.bind.dialect
 
 
+_HELD = "direct_connection"  # session.info: (the transaction, its SQLite connection)
+
+
 async def _sqlite_connection(session: AsyncSession) -> sqlite_inline.InlineConnection | None:
     """The inline SQLite connection of the session's transaction (begun if need be), or None
-    on any other database."""
+    on any other database. Found once per transaction: asking the session costs more than
+    most statements here."""
     if session.bind is None or session.bind.dialect.name != "sqlite":
         return None
+    sync = session.sync_session
+    transaction = sync.get_transaction()
+    held = sync.info.get(_HELD)
+    # the same transaction, not ended: its connection is the one held
+    if (
+        held is not None
+        and transaction is not None
+        and held[0] is transaction
+        and transaction.is_active
+    ):
+        driver: sqlite_inline.InlineConnection = held[1]
+        return driver
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    return driver if isinstance(driver, sqlite_inline.InlineConnection) else None
+    found = raw.driver_connection
+    if not isinstance(found, sqlite_inline.InlineConnection):
+        return None
+    sync.info[_HELD] = (sync.get_transaction(), found)
+    return found

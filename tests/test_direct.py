@@ -125,3 +125,16 @@ async def test_a_direct_write_waits_for_another_writer_without_stopping_the_loop
     await asyncio.wait_for(asyncio.gather(holder(), writer(), heartbeat()), timeout=10)
     stored = await _stored(db, 1)
     assert stored is not None and stored.answers == [{"b": 2}]
+
+
+async def test_after_a_rollback_the_session_writes_through_its_new_transaction(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        session.add(InboxUpdate(update_id=1, payload={}, received_at=AT))
+    async with db.session() as session:
+        await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": [{"undone": 1}]})
+        await session.rollback()
+        await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": [{"kept": 2}]})
+    stored = await _stored(db, 1)
+    assert stored is not None and stored.answers == [{"kept": 2}]
