@@ -257,7 +257,7 @@ def build_application(
     db: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> NotebookApplication:
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, background_checkpoints=True)
     db.set_phone_key(operations.resolve_phone_key(settings, create=True))
     notebook = Notebook(
         settings=settings,

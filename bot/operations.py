@@ -20,6 +20,7 @@ import math
 import os
 import secrets
 import socket
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 KEY_FILE_NAME = "phone-encryption.key"
 UPDATE_BEAT_EVERY = 5.0  # seconds between writes of the last-update heartbeat
 RETENTION_EVERY = timedelta(hours=6)
+CHECKPOINT_EVERY = timedelta(seconds=1)  # SQLite: the write-ahead log copied into the file
 CATCH_UP = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
 
@@ -170,6 +172,16 @@ async def run_retention(app: NotebookApplication) -> int:
     return total
 
 
+async def checkpoint_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """SQLite: copy the write-ahead log into the database file, off the event loop's thread
+    (storage/db.py: `Database.checkpoint`), so that no commit stops the bot to do it."""
+    app: NotebookApplication = context.application  # type: ignore[assignment]
+    try:
+        await app.notebook.db.checkpoint()
+    except sqlite3.Error as exc:  # the next run tries again; commits take over if it never does
+        log.warning("checkpoint of the SQLite log failed: %s", exc)
+
+
 async def retention_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     app: NotebookApplication = context.application  # type: ignore[assignment]
     await run_retention(app)
@@ -206,6 +218,15 @@ def schedule(app: NotebookApplication) -> None:
     queue = app.job_queue
     every = health.PRESENCE_EVERY.total_seconds()
     queue.run_repeating(presence_job, interval=every, first=every, name="presence")
+    if app.notebook.db.sqlite_path is not None:
+        every = CHECKPOINT_EVERY.total_seconds()
+        queue.run_repeating(
+            checkpoint_job,
+            interval=every,
+            first=every,
+            name="checkpoint",
+            job_kwargs={"coalesce": True, "max_instances": 1},
+        )
     queue.run_repeating(
         retention_job,
         interval=RETENTION_EVERY.total_seconds(),

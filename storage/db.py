@@ -8,7 +8,9 @@ its own, so no two tests share a database).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -87,15 +89,40 @@ def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind else "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(wal_autocheckpoint: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
+        cursor.close()
+
+    return on_connect
 
 
-def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+# SQLite's default: a commit that finds this many pages in the write-ahead log copies them into
+# the database file (and syncs it) before it returns.
+WAL_AUTOCHECKPOINT = 1000
+# With checkpoints in the background (`Database.checkpoint`, run by the bot every second), a
+# commit does that only if the background has fallen far behind.
+WAL_AUTOCHECKPOINT_BACKSTOP = 20_000
+
+
+def _checkpoint(path: str) -> tuple[int, int, int]:
+    """A PASSIVE checkpoint on a connection of its own: copies what it can of the write-ahead
+    log into the database file, waiting for no reader or writer."""
+    connection = sqlite3.connect(path, timeout=0)
+    try:
+        busy, logged, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(logged), int(copied)
+    finally:
+        connection.close()
+
+
+def create_engine(
+    url: str, *, schema: str | None = None, wal_autocheckpoint: int = WAL_AUTOCHECKPOINT
+) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database or ":memory:"
@@ -106,7 +133,7 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             return await sqlite_inline.connect(path, lock_timeout=SQLITE_LOCK_TIMEOUT)
 
         engine = create_async_engine(url, async_creator=connect)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(wal_autocheckpoint))
         return engine
     connect_args: dict[str, Any] = {}
     if schema:
@@ -117,10 +144,18 @@ def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
 class Database:
     """An engine and its session factory; `session()` is the one way code gets a session."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(
+        self, url: str, *, schema: str | None = None, background_checkpoints: bool = False
+    ) -> None:
+        """`background_checkpoints`: the bot's database, whose commits leave the write-ahead
+        log to `checkpoint` (SQLite only), so that no update waits while a commit copies it
+        into the database file."""
         self.url = url
         self.schema = schema
-        self.engine = create_engine(url, schema=schema)
+        autocheckpoint = (
+            WAL_AUTOCHECKPOINT_BACKSTOP if background_checkpoints else WAL_AUTOCHECKPOINT
+        )
+        self.engine = create_engine(url, schema=schema, wal_autocheckpoint=autocheckpoint)
         self.sessions = async_sessionmaker(
             self.engine,
             class_=AsyncSession,
@@ -139,6 +174,19 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The SQLite database file, or None (PostgreSQL, or SQLite in memory)."""
+        path = self.engine.url.database if self.is_sqlite else None
+        return path if path and path != ":memory:" else None
+
+    async def checkpoint(self) -> tuple[int, int, int] | None:
+        """Copy the write-ahead log into the SQLite file on a worker thread, while the bot's
+        commits go on (PASSIVE: it waits for no one). (busy, frames in the log, frames copied),
+        or None when there is no SQLite file."""
+        path = self.sqlite_path
+        return await asyncio.to_thread(_checkpoint, path) if path is not None else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

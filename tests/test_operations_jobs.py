@@ -51,6 +51,7 @@ async def test_retention_backup_and_presence_jobs(
         assert app.job_queue is not None
         names = {job.name for job in app.job_queue.jobs()}
         assert {"presence", "retention", "outbox", "reminders"} <= names
+        assert ("checkpoint" in names) is db.is_sqlite  # the write-ahead log, off the loop
         async with db.session() as session:
             beats = (await session.exec(select(Heartbeat))).all()
         assert [b.name for b in beats] == [health.INSTANCE_PREFIX + app.operations.instance]
