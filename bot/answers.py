@@ -43,7 +43,7 @@ from telegram.ext import ExtBot
 
 from bot.context import CURRENT_SCOPE
 from bot.dispatch import retry_seconds
-from bot.telegram_http import call
+from bot.telegram_http import call, keyboard_json
 from storage import inbox
 from storage.people import mark_unreachable_by_id
 
@@ -100,7 +100,7 @@ def as_answer(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Ans
         elif name == "reply_markup":
             if not isinstance(value, InlineKeyboardMarkup):
                 return None
-            params[name] = value.to_dict()
+            params[name] = keyboard_json(value)
         elif isinstance(value, str | int | bool):
             params[name] = value
         else:

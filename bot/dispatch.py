@@ -25,7 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import ContextTypes
 
 from bot.i18n import Translator, locale_for_language_code
-from bot.telegram_http import call
+from bot.telegram_http import call, keyboard_json
 from storage import outbox
 from storage.db import BULK_CHANGED
 from storage.models import Community, Issue, Outbox, OutboxStatus, Person
@@ -152,7 +152,7 @@ async def _deliver(
     """Send a rendered row and record the outcome in `session`; False on 429."""
     params: dict[str, Any] = {"chat_id": row.chat_id, "text": rendered.text}
     if rendered.reply_markup is not None:
-        params["reply_markup"] = rendered.reply_markup.to_dict()
+        params["reply_markup"] = keyboard_json(rendered.reply_markup)
     try:
         if rendered.edit_message_id is not None:
             params["message_id"] = rendered.edit_message_id

@@ -15,7 +15,7 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 
-from bot.telegram_http import AiohttpRequest
+from bot.telegram_http import AiohttpRequest, keyboard_json
 from tests.factories import TOKEN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -181,3 +181,24 @@ async def test_requests_go_through_the_proxy_the_environment_names(
     finally:
         await request.shutdown()
         await runner.cleanup()
+
+
+def test_a_keyboard_goes_out_exactly_as_python_telegram_bot_would_send_it() -> None:
+    from telegram import CopyTextButton, LoginUrl, WebAppInfo
+
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("认领 <b>&", callback_data="c:7:claim"),
+                InlineKeyboardButton("Map", url="https://example.org/?a=1&b=2"),
+            ],
+            [InlineKeyboardButton("Share", switch_inline_query="No. 7")],
+            [InlineKeyboardButton("Here", switch_inline_query_current_chat="")],
+            [InlineKeyboardButton("Log in", login_url=LoginUrl("https://example.org/login"))],
+            [InlineKeyboardButton("App", web_app=WebAppInfo("https://example.org/app"))],
+            [InlineKeyboardButton("Copy", copy_text=CopyTextButton("13800138000"))],
+            [InlineKeyboardButton("Odd", callback_data="x", api_kwargs={"future": 1})],
+        ]
+    )
+    assert keyboard_json(markup) == markup.to_dict()
+    assert keyboard_json(InlineKeyboardMarkup([])) == InlineKeyboardMarkup([]).to_dict()
