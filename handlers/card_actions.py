@@ -45,7 +45,7 @@ from handlers.cards import (
 from handlers.common import escape
 from handlers.labels import status_label
 from storage import issues as rules
-from storage.chat_state import clear_state, get_state, set_state
+from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.dates import due_in_days, parse_due_date
 from storage.issues import (
     OPEN,
@@ -56,7 +56,7 @@ from storage.issues import (
     TransitionNotAllowed,
     next_status,
 )
-from storage.models import ChatState, Difficulty, Issue, IssueEvent, IssueStatus, Role
+from storage.models import Difficulty, Issue, IssueEvent, IssueStatus, Role
 from storage.notifications import notify_audience
 from storage.staff import names, staff_members
 
@@ -652,14 +652,14 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
 
 
 async def _ask_again(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, lead: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, lead: str
 ) -> None:
     data = {k: v for k, v in state.data.items() if k not in ("issue", "prompt", "asked")}
     await ask(update, context, access, state.step, lead=lead, **data)
 
 
 async def answer_plan_text(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -699,7 +699,7 @@ async def answer_plan_text(
 
 
 async def answer_due_text(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -728,12 +728,12 @@ async def answer_due_text(
     await _save_plan(update, context, access, plan, due, _respond_to_message(context, message))
 
 
-Answer = Callable[[Update, NotebookContext, Access, ChatState, str], Awaitable[None]]
+Answer = Callable[[Update, NotebookContext, Access, FlowState, str], Awaitable[None]]
 
 
 def _progress_answer(public: bool) -> Answer:
     async def answer(
-        update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+        update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
     ) -> None:
         message = update.effective_message
         assert message is not None
@@ -769,7 +769,7 @@ def _progress_answer(public: bool) -> Answer:
 
 
 async def answer_resolve(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -823,7 +823,7 @@ async def answer_resolve(
 
 
 async def answer_return(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -883,7 +883,7 @@ async def _assign(
 
 
 async def answer_group_name(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -902,7 +902,7 @@ async def answer_group_name(
 
 
 async def answer_reassign_reason(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -938,7 +938,7 @@ async def answer_reassign_reason(
 
 
 async def answer_transfer_body(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     body = " ".join(text.split())[:200]
     if not body:
@@ -950,7 +950,7 @@ async def answer_transfer_body(
 
 
 async def answer_transfer_note(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -975,7 +975,7 @@ async def answer_transfer_note(
 
 
 async def answer_merge(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -1031,7 +1031,7 @@ async def answer_merge(
 
 
 async def answer_reopen(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     message = update.effective_message
     assert message is not None
@@ -1055,7 +1055,7 @@ async def answer_reopen(
 
 
 async def answer_stale_picker(
-    update: Update, context: NotebookContext, access: Access, state: ChatState, text: str
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
     """Someone replied to the due-date picker instead of pressing a button: take it as a date."""
     await answer_due_text(update, context, access, state, text)

@@ -21,8 +21,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import CURRENT_SCOPE, NotebookContext
 from bot.i18n import Translator
-from storage.chat_state import clear_state, get_state, set_state
-from storage.models import ChatState
+from storage.chat_state import FlowState, clear_state, get_state, set_state
 
 STATE_KEY = "chat_state"
 NOW_KEY = "chat_state_read_at"
@@ -47,15 +46,15 @@ async def load_chat_state(update: object, context: NotebookContext) -> None:
 EXPIRY: dict[str, timedelta] = {}  # flow -> how long its AwaitedInput waits for an answer
 
 
-def expired(state: ChatState, now: datetime) -> bool:
+def expired(state: FlowState, now: datetime) -> bool:
     """A typed-answer flow nobody answered in time: the next message is about something else."""
     max_age = EXPIRY.get(state.flow)
     return max_age is not None and now - state.updated_at > max_age
 
 
-def current_state(context: NotebookContext) -> ChatState | None:
+def current_state(context: NotebookContext) -> FlowState | None:
     state = context.scope.extra.get(STATE_KEY)
-    return state if isinstance(state, ChatState) else None
+    return state if isinstance(state, FlowState) else None
 
 
 class AwaitedInput(BaseHandler[Update, NotebookContext, None]):
@@ -84,18 +83,18 @@ class AwaitedInput(BaseHandler[Update, NotebookContext, None]):
         if scope is None:
             return False
         state, now = scope.extra.get(STATE_KEY), scope.extra.get(NOW_KEY)
-        if not isinstance(state, ChatState) or state.flow not in self.flows:
+        if not isinstance(state, FlowState) or state.flow not in self.flows:
             return False
         return isinstance(now, datetime) and now - state.updated_at <= self.max_age
 
 
 def flow_input(
     callback: Callback,
-) -> Callable[[Update, NotebookContext, ChatState], Coroutine[Any, Any, None]]:
+) -> Callable[[Update, NotebookContext, FlowState], Coroutine[Any, Any, None]]:
     """The same answer handler with a central router's (update, context, state) signature, for
     a router that looks the state up itself instead of `AwaitedInput`."""
 
-    async def handle(update: Update, context: NotebookContext, state: ChatState) -> None:
+    async def handle(update: Update, context: NotebookContext, state: FlowState) -> None:
         context.scope.extra[STATE_KEY] = state
         await callback(update, context)
 
@@ -125,7 +124,7 @@ async def finish(context: NotebookContext, chat_id: int) -> None:
 
 async def state_in(
     context: NotebookContext, chat_id: int, flow: str, *steps: str
-) -> ChatState | None:
+) -> FlowState | None:
     """The sender's state if it is `flow` (at one of `steps`, when given): buttons of a flow
     check it, so a press on an old message cannot jump into the middle of another flow."""
     state = await get_state(

@@ -21,7 +21,7 @@ from bot.i18n import N_, Translator
 from handlers.issue_texts import owner_text
 from handlers.my_issues import attachments_of
 from storage import issues as rules
-from storage.chat_state import clear_state, get_state, set_state
+from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.followups import (
     add_comment,
     answer,
@@ -30,7 +30,7 @@ from storage.followups import (
     rate_not_solved,
 )
 from storage.issues import Action, IssueError, may
-from storage.models import ChatState, FollowUpResult, Issue, IssueEvent, IssueStatus, Satisfaction
+from storage.models import FollowUpResult, Issue, IssueEvent, IssueStatus, Satisfaction
 from storage.people import role_in
 
 PREFIX = "fu:"
@@ -290,7 +290,7 @@ async def _skip_comment(
         await message.edit_text(_("Thank you for your answer."))
 
 
-async def on_comment(update: Update, context: NotebookContext, state: ChatState) -> None:
+async def on_comment(update: Update, context: NotebookContext, state: FlowState) -> None:
     """The optional words after the verdict (or, after "not solved", what is still wrong)."""
     message = update.effective_message
     assert message is not None

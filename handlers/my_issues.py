@@ -24,10 +24,10 @@ from handlers.issue_texts import (
     title,
 )
 from storage import issues as rules
-from storage.chat_state import clear_state, get_state, set_state
+from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.followups import info_added
 from storage.issues import OPEN, Action, IssueError, NewAttachment, may, may_see
-from storage.models import ChatState, Issue, IssueStatus
+from storage.models import Issue, IssueStatus
 from storage.notifications import issue_changed, notify_audience
 from storage.people import role_in
 from storage.residents import issue_of_message, remember_issue_message
@@ -263,7 +263,7 @@ async def on_reason_button(update: Update, context: NotebookContext) -> None:
     )
 
 
-async def on_reason_text(update: Update, context: NotebookContext, state: ChatState) -> None:
+async def on_reason_text(update: Update, context: NotebookContext, state: FlowState) -> None:
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext

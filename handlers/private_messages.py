@@ -17,13 +17,12 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.context import NotebookContext
 from handlers import flows, followup, my_issues, profile, report
-from storage.chat_state import clear_state, get_state
-from storage.models import ChatState
+from storage.chat_state import FlowState, clear_state, get_state
 from storage.reports import FLOW as REPORT_FLOW
 
 log = logging.getLogger(__name__)
 
-FlowInput = Callable[[Update, NotebookContext, ChatState], Awaitable[None]]
+FlowInput = Callable[[Update, NotebookContext, FlowState], Awaitable[None]]
 
 # flow name (chat_state.flow) -> the handler for a message sent while that flow is open
 FLOWS: dict[str, FlowInput] = {

@@ -28,8 +28,8 @@ from handlers import report
 from handlers.common import escape, is_private
 from handlers.issue_texts import home_text
 from handlers.labels import LANGUAGE_NAMES
-from storage.chat_state import clear_state, get_state, set_state
-from storage.models import STAFF_ROLES, ChatState, Membership, Role
+from storage.chat_state import FlowState, clear_state, get_state, set_state
+from storage.models import STAFF_ROLES, Membership, Role
 from storage.people import current_membership, set_locale
 from storage.reports import FLOW as REPORT_FLOW
 from storage.reports import Step as ReportStep
@@ -230,7 +230,7 @@ async def _apply(
     return False
 
 
-async def on_input(update: Update, context: NotebookContext, state: ChatState) -> None:
+async def on_input(update: Update, context: NotebookContext, state: FlowState) -> None:
     """A message while a question is open: the shared contact, "Skip", or a gentle hint."""
     message = update.effective_message
     assert message is not None

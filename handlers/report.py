@@ -36,7 +36,7 @@ from handlers.issue_texts import (
 from handlers.labels import category_label, channel_label, status_label
 from storage import reports
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
-from storage.chat_state import clear_state, get_state, set_state
+from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.followups import support_added
 from storage.issues import (
     NewAttachment,
@@ -50,7 +50,6 @@ from storage.models import (
     STAFF_ROLES,
     Building,
     Channel,
-    ChatState,
     Issue,
     Membership,
     Person,
@@ -503,7 +502,7 @@ async def resume_after_join(
 # --- answers typed or sent while the flow is open ------------------------------------------------
 
 
-async def on_input(update: Update, context: NotebookContext, state: ChatState) -> None:
+async def on_input(update: Update, context: NotebookContext, state: FlowState) -> None:
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext

@@ -7,12 +7,14 @@ Every update reads its sender's state and most presses write it, so this module 
 (storage/direct.py: the ORM costs several times as much per read and per write, and nothing
 else keeps these rows). What a session has read or
 written is remembered in `session.info` for the rest of the update, and forgotten on rollback.
-The `ChatState` objects handed out are plain values, never added to the session: change a state
+The `FlowState` objects handed out are plain values, not the table's model (a model costs tens
+of microseconds to make, and every update makes one), never added to the session: change a state
 with `set_state` or `clear_state`, which keep the object the update already holds up to date.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,21 @@ from storage.direct import Direct
 from storage.models import ChatState
 
 CHAT_STATE = ChatState.metadata.tables["chat_state"]
+
+
+@dataclass(slots=True)
+class FlowState:
+    """Where a person is in a conversation in one chat: a row of `chat_state` as read, or as
+    last written by this update."""
+
+    chat_id: int
+    user_id: int
+    flow: str
+    step: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+
 # (bind parameters named apart from the columns: an UPDATE keeps those names for its SET clause)
 _KEY = (CHAT_STATE.c.chat_id == bindparam("of_chat"), CHAT_STATE.c.user_id == bindparam("of_user"))
 _GET = Direct(select(CHAT_STATE).where(*_KEY))
@@ -52,8 +69,8 @@ def _forget(session: NotebookSession) -> None:
 event.listen(NotebookSession, "after_rollback", _forget)
 
 
-def _known(session: AsyncSession) -> dict[tuple[int, int], ChatState | None]:
-    known: dict[tuple[int, int], ChatState | None] = session.info.setdefault(_KNOWN, {})
+def _known(session: AsyncSession) -> dict[tuple[int, int], FlowState | None]:
+    known: dict[tuple[int, int], FlowState | None] = session.info.setdefault(_KNOWN, {})
     return known
 
 
@@ -63,17 +80,17 @@ def remember(
     """A state read along with something else (storage/people.py: `identify` reads the
     sender's with them): `get_state` in this update then needs no query. `row` is the table's
     columns, or None when there is no state."""
-    _known(session)[(chat_id, user_id)] = ChatState(**row) if row is not None else None
+    _known(session)[(chat_id, user_id)] = FlowState(**row) if row is not None else None
 
 
-async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> ChatState | None:
+async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> FlowState | None:
     known = _known(session)
     key = (chat_id, user_id)
     if key in known:
         return known[key]  # read or written earlier in this update
     params = {"of_chat": chat_id, "of_user": user_id}
     rows = await _GET.rows(session, params)
-    state = known[key] = ChatState(**dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
+    state = known[key] = FlowState(**dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
     return state
 
 
@@ -86,7 +103,7 @@ async def set_state(
     step: str,
     data: dict[str, Any],
     now: datetime,
-) -> ChatState:
+) -> FlowState:
     state = await get_state(session, chat_id=chat_id, user_id=user_id)
     data = dict(data)
     written = 0
@@ -99,7 +116,7 @@ async def set_state(
         row |= {"data": data, "updated_at": now}
         await _INSERT.execute(session, row)
     if state is None:
-        state = ChatState(chat_id=chat_id, user_id=user_id, flow=flow, step=step)
+        state = FlowState(chat_id, user_id, flow, step, data, now)
         _known(session)[(chat_id, user_id)] = state
     state.flow, state.step, state.data, state.updated_at = flow, step, data, now
     return state
