@@ -55,7 +55,7 @@ class _Compiled:
             self.binds.append((bind.key, value, process))
         self.results: list[Processor] = [
             column.type._cached_result_processor(dialect, None)
-            for column in getattr(statement, "selected_columns", ())
+            for column in statement.exported_columns  # a SELECT's, or what RETURNING returns
         ]
 
     def parameters(self, params: Mapping[str, Any]) -> list[Any]:
@@ -121,12 +121,15 @@ class Direct:
         return await connection.run(compiled.sql, compiled.parameters(params))
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Run a SELECT; its rows as tuples, values converted as the session would."""
-        if session.new or session.dirty or session.deleted:
+        """Run a SELECT, or an INSERT, UPDATE or DELETE … RETURNING; its rows as tuples, values
+        converted as the session would."""
+        statement = self._statement(dialect_of(session))
+        if not statement.is_dml and (session.new or session.dirty or session.deleted):
             await session.flush()
+        else:
+            note_bulk_change(session.sync_session, statement, statement.get_execution_options())
         connection = await _sqlite_connection(session)
         if connection is None:
-            statement = self._statement(dialect_of(session))
             result = await (await session.connection()).execute(statement, dict(params))
             return [tuple(row) for row in result.all()]
         compiled = self._for(connection_dialect(session))

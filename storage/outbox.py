@@ -27,15 +27,19 @@ STALE_CLAIM = timedelta(minutes=5)
 
 
 OUTBOX = Outbox.metadata.tables["outbox"]
+_WRITTEN = [column for column in OUTBOX.c if column.name not in ("id", "sent_at", "last_error")]
 # The statements every message queued and sent runs, built once per database with bind
 # parameters: one built per call costs SQLAlchemy more than running it (a new cache key each
 # time; an ORM bulk UPDATE takes the ORM's slower path). See storage/inbox.py.
-_ENQUEUE = {
-    dialect: insert(OUTBOX)
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(OUTBOX.c.id)
-    for dialect, insert in INSERTS.items()
-}
+_ENQUEUE = Direct(
+    {
+        dialect: insert(OUTBOX)
+        .values({column.name: bindparam(column.name) for column in _WRITTEN})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OUTBOX.c.id)
+        for dialect, insert in INSERTS.items()
+    }
+)
 # An update sends the messages it queues itself, right after its commit (bot/app.py): its
 # session carries SENDS_AFTER_COMMIT, and `enqueue` then writes a due row already claimed
 # ("sending"), so no dispatcher takes it meanwhile and no second statement claims it. The rows
@@ -104,10 +108,10 @@ async def enqueue(
         "claimed_at": now if sends_itself else None,
         "created_at": now,
     }
-    result = await session.exec(_ENQUEUE[dialect_of(session)], params=values)
-    row_id = result.scalar_one_or_none()
-    if row_id is None:
+    written = await _ENQUEUE.rows(session, values)
+    if not written:
         return False
+    ((row_id,),) = written
     if sends_itself:
         session.info.setdefault(QUEUED, []).append(Outbox(id=row_id, **values))
     return True

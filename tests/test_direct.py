@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
 
-from storage.db import BULK_CHANGED, Database
+from storage.db import BULK_CHANGED, INSERTS, Database
 from storage.direct import Direct
 from storage.models import InboxUpdate, Outbox, Person
 
@@ -138,3 +138,28 @@ async def test_after_a_rollback_the_session_writes_through_its_new_transaction(
         await SET_ANSWERS.execute(session, {"id": 1, "at": AT, "answers": [{"kept": 2}]})
     stored = await _stored(db, 1)
     assert stored is not None and stored.answers == [{"kept": 2}]
+
+
+async def test_an_insert_returning_gives_the_new_id_and_nothing_on_a_conflict(
+    db: Database,
+) -> None:
+    insert_new = Direct(
+        {
+            dialect: insert(INBOX)
+            .values(
+                update_id=bindparam("id"),
+                payload=bindparam("payload"),
+                status="pending",
+                received_at=bindparam("at"),
+            )
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(INBOX.c.update_id, INBOX.c.received_at)
+            for dialect, insert in INSERTS.items()
+        }
+    )
+    async with db.session() as session:
+        params = {"id": 7, "payload": {"t": "电梯"}, "at": AT}
+        assert await insert_new.rows(session, params) == [(7, AT)]
+        assert await insert_new.rows(session, params | {"payload": {"t": "again"}}) == []
+    stored = await _stored(db, 7)
+    assert stored is not None and stored.payload == {"t": "电梯"}
