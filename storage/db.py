@@ -54,6 +54,7 @@ def _keep_alive(session: Session, instance: object) -> None:
 
 event.listen(NotebookSession, "loaded_as_persistent", _keep_alive)
 event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
+event.listen(NotebookSession, "detached_to_persistent", _keep_alive)  # storage/direct.py: adopt
 
 # A bulk UPDATE or DELETE of issues or outbox rows goes past the objects the session holds.
 # Such a statement sets BULK_CHANGED in session.info, so that a reader who needs them current

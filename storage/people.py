@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.chat_state import CHAT_STATE, remember
+from storage.direct import Direct, adopt
 from storage.models import STAFF_ROLES, Community, Membership, Person, Role
 
 
@@ -24,26 +24,34 @@ class TelegramIdentity:
     language_code: str | None
 
 
-# Built once: it runs for every update (see storage/inbox.py's _FINISH for why).
-_IDENTIFY = (
-    select(Person, Membership, Community)
+PERSON = Person.metadata.tables["person"]
+MEMBERSHIP = Membership.metadata.tables["membership"]
+COMMUNITY = Community.metadata.tables["community"]
+# Every update asks first: who is this, where do they act, and where are they in a conversation
+# in this chat. One query, built once and run directly (storage/direct.py): through the ORM it
+# cost more than anything else an update did.
+_IDENTIFY = Direct(
+    select(*PERSON.c, *MEMBERSHIP.c, *COMMUNITY.c, *CHAT_STATE.c)
+    .select_from(PERSON)
     .outerjoin(
-        Membership,
-        and_(col(Membership.person_id) == Person.id, col(Membership.active).is_(True)),
+        MEMBERSHIP,
+        and_(MEMBERSHIP.c.person_id == PERSON.c.id, MEMBERSHIP.c.active.is_(True)),
     )
-    .outerjoin(Community, col(Community.id) == Membership.community_id)
-    .where(Person.telegram_user_id == bindparam("telegram_user_id"))
-    .order_by(col(Membership.created_at))
+    .outerjoin(COMMUNITY, COMMUNITY.c.id == MEMBERSHIP.c.community_id)
+    .outerjoin(
+        CHAT_STATE,
+        and_(
+            CHAT_STATE.c.chat_id == bindparam("chat_id"),
+            CHAT_STATE.c.user_id == PERSON.c.telegram_user_id,
+        ),
+    )
+    .where(PERSON.c.telegram_user_id == bindparam("telegram_user_id"))
+    .order_by(MEMBERSHIP.c.created_at)
 )
-# The same, with the sender's conversation state in the chat the update came from: every
-# update needs both, and one query costs less than two.
-_IDENTIFY_IN_CHAT = _IDENTIFY.add_columns(*CHAT_STATE.c).outerjoin(
-    CHAT_STATE,
-    and_(
-        CHAT_STATE.c.chat_id == bindparam("chat_id"),
-        CHAT_STATE.c.user_id == Person.telegram_user_id,
-    ),
-)
+# where each table's columns sit in a row
+_M = len(PERSON.c)
+_C = _M + len(MEMBERSHIP.c)
+_S = _C + len(COMMUNITY.c)
 _STATE_COLUMNS = [c.name for c in CHAT_STATE.c]
 
 
@@ -66,22 +74,17 @@ async def identify(
     community they act in (`current_membership`), in one query: what every update needs first.
     With `chat_id`, the same query reads their conversation state there (storage/chat_state.py
     keeps it for the update)."""
-    params: dict[str, Any] = {"telegram_user_id": identity.user_id}
-    if chat_id is None:
-        rows = (await session.exec(_IDENTIFY, params=params)).all()
-    else:
-        rows = (
-            await session.exec(_IDENTIFY_IN_CHAT, params=params | {"chat_id": chat_id})  # type: ignore[call-overload]
-        ).all()
-        if rows:
-            state = rows[0][3:]
-            remember(
-                session,
-                chat_id=chat_id,
-                user_id=identity.user_id,
-                row=dict(zip(_STATE_COLUMNS, state, strict=True)) if state[0] is not None else None,
-            )
-    person = rows[0][0] if rows else None
+    params = {"telegram_user_id": identity.user_id, "chat_id": chat_id}
+    rows = await _IDENTIFY.rows(session, params)
+    if rows and chat_id is not None:
+        state = rows[0][_S:]
+        remember(
+            session,
+            chat_id=chat_id,
+            user_id=identity.user_id,
+            row=dict(zip(_STATE_COLUMNS, state, strict=True)) if state[0] is not None else None,
+        )
+    person = adopt(session, Person, rows[0][:_M]) if rows else None
     fresh = person is None
     if person is None:
         person = Person(telegram_user_id=identity.user_id)
@@ -100,7 +103,11 @@ async def identify(
             setattr(person, name, value)
     if fresh:
         await session.flush()  # its id; changes to a known person are flushed with the update
-    held = [(row[1], row[2]) for row in rows if row[1] is not None and row[2] is not None]
+    held = [
+        (adopt(session, Membership, row[_M:_C]), adopt(session, Community, row[_C:_S]))
+        for row in rows
+        if row[_M] is not None and row[_C] is not None  # an active membership, its community
+    ]
     return person, _acting(held, person.current_community_id)
 
 

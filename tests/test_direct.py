@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import BULK_CHANGED, INSERTS, Database
-from storage.direct import Direct
+from storage.direct import Direct, adopt
 from storage.models import InboxUpdate, Outbox, Person
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]
@@ -163,3 +166,40 @@ async def test_an_insert_returning_gives_the_new_id_and_nothing_on_a_conflict(
         assert await insert_new.rows(session, params | {"payload": {"t": "again"}}) == []
     stored = await _stored(db, 7)
     assert stored is not None and stored.payload == {"t": "电梯"}
+
+
+PERSON = Person.metadata.tables["person"]
+PERSON_ROW = Direct(select_columns(*PERSON.c).where(PERSON.c.telegram_user_id == bindparam("tg")))
+
+
+async def _person_row(session: AsyncSession, telegram_user_id: int) -> tuple[Any, ...]:
+    [row] = await PERSON_ROW.rows(session, {"tg": telegram_user_id})
+    return row
+
+
+async def test_an_adopted_row_is_the_sessions_object_and_only_changes_are_written(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        session.add(Person(telegram_user_id=5, full_name="王阿姨", phone="13800138000"))
+    async with db.session() as session:
+        wang = adopt(session, Person, await _person_row(session, 5))
+        assert wang.full_name == "王阿姨" and wang.phone == "13800138000"  # decrypted
+        assert wang in session and not session.dirty  # persistent, and nothing to write
+        assert await session.get(Person, wang.id) is wang
+        wang.full_name = "王秀英"
+        again = adopt(session, Person, await _person_row(session, 5))
+        assert again is wang and again.full_name == "王秀英"  # the session's change stands
+    async with db.session() as session:
+        stored = (await session.exec(select(Person))).one()
+    assert (stored.full_name, stored.phone) == ("王秀英", "13800138000")
+
+
+async def test_an_adopted_object_expired_by_a_rollback_is_filled_in_again(db: Database) -> None:
+    async with db.session() as session:
+        session.add(Person(telegram_user_id=5, full_name="王阿姨"))
+    async with db.session() as session:
+        wang = adopt(session, Person, await _person_row(session, 5))
+        await session.rollback()  # expires everything the session holds
+        assert adopt(session, Person, await _person_row(session, 5)) is wang
+        assert wang.full_name == "王阿姨"  # readable without going back to the database
