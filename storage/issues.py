@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Update, bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.categories import CATEGORIES, TimeLimits, time_limit_hours
 from storage.db import KEEPS_OBJECTS
+from storage.direct import Direct, adopt
 from storage.models import (
     STAFF_ROLES,
     Attachment,
@@ -272,6 +273,8 @@ async def add_attachments(
     now: datetime,
 ) -> list[Attachment]:
     assert issue.id is not None
+    if not attachments:
+        return []
     rows = [
         Attachment(
             issue_id=issue.id,
@@ -305,29 +308,37 @@ async def _record(
     data: dict[str, Any] | None = None,
 ) -> IssueEvent:
     assert issue.id is not None
-    event = IssueEvent(
-        issue_id=issue.id,
-        at=now,
-        actor_id=actor_id,
-        kind=action,
-        public=action in PUBLIC_ACTIONS if public is None else public,
-        text=text,
-        data=data or {},
-    )
-    session.add(event)
-    await session.flush()
-    return event
+    values = {
+        "issue_id": issue.id,
+        "at": now,
+        "actor_id": actor_id,
+        "kind": str(action),
+        "public": action in PUBLIC_ACTIONS if public is None else public,
+        "text": text,
+        "data": data or {},
+    }
+    [(event_id,)] = await _INSERT_EVENT.rows(session, values)
+    values["id"] = event_id
+    return adopt(session, IssueEvent, [values[column.name] for column in EVENT.c])
 
 
-_LOCKED_UPDATES: dict[tuple[str, ...], Update] = {}
+EVENT = IssueEvent.metadata.tables["issue_event"]
+# Every report, claim and step of an issue writes one event: inserted directly
+# (storage/direct.py) and adopted into the session as if it had been flushed.
+_INSERT_EVENT = Direct(
+    insert(EVENT)
+    .values({column.name: bindparam(column.name) for column in EVENT.c if column.name != "id"})
+    .returning(EVENT.c.id)
+)
+_LOCKED_UPDATES: dict[tuple[str, ...], Direct] = {}
 
 
-def _locked_update(columns: tuple[str, ...]) -> Update:
+def _locked_update(columns: tuple[str, ...]) -> Direct:
     """UPDATE issue SET <columns> under the optimistic lock (the version the caller read), one
     statement per set of columns, built the first time that set is written."""
     statement = _LOCKED_UPDATES.get(columns)
     if statement is None:
-        statement = _LOCKED_UPDATES[columns] = (
+        statement = _LOCKED_UPDATES[columns] = Direct(
             update(ISSUE)
             .where(ISSUE.c.id == bindparam("issue_id"))
             .where(ISSUE.c.version == bindparam("read_version"))
@@ -361,11 +372,10 @@ async def _transition(
     if is_public and action is not Action.REPORT and issue.first_response_at is None:
         values["first_response_at"] = now
     values["version"] = issue.version + 1
-    result = await session.exec(
-        _locked_update(tuple(values)),
-        params={"issue_id": issue.id, "read_version": issue.version, **values},
+    written = await _locked_update(tuple(values)).execute(
+        session, {"issue_id": issue.id, "read_version": issue.version, **values}
     )
-    if result.rowcount != 1:
+    if written != 1:
         await session.refresh(issue)
         raise ConcurrentChange(issue)
     for key, value in values.items():  # what the row now holds, without reading it back
