@@ -512,7 +512,9 @@ async def test_the_event_stream_sends_a_snapshot_then_each_change(
         "/api/press",
         {"user_id": xu, "chat_id": xu, "message_id": menu["id"], "data": "lang:zh_Hans"},
     )
-    edited = await _next_event(stream, "message", lambda m: m["id"] == menu["id"])
+    edited = await _next_event(
+        stream, "message", lambda m: m["id"] == menu["id"] and m["chat_id"] == xu
+    )
     assert edited["edited"] and "中文" in edited["text"]
     await _post(client, "/api/clock", {"jump": "hour"})
     clock = await _next_event(stream, "clock")
