@@ -6,6 +6,7 @@ production runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -138,6 +139,11 @@ class NotebookApplication(Application):
                     then=partial(dispatch.send_claimed, self, claimed) if claimed else None,
                 )
             log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
+        # With SQLite inline (storage/sqlite_inline.py) an update may be handled without ever
+        # waiting, and python-telegram-bot takes the next queued one at once: after a backlog
+        # (a restart's replay, a burst) the answers and messages of those already committed
+        # would wait for the whole queue. One turn of the loop per update lets them go out.
+        await asyncio.sleep(0)
 
 
 def _person_id(scope: UpdateScope) -> int | None:

@@ -121,6 +121,11 @@ def _checkpoint(path: str) -> tuple[int, int, int]:
         connection.close()
 
 
+def _commit_and_close(session: OrmSession) -> None:
+    session.commit()
+    session.close()
+
+
 def create_engine(
     url: str, *, schema: str | None = None, wal_autocheckpoint: int = WAL_AUTOCHECKPOINT
 ) -> AsyncEngine:
@@ -191,14 +196,20 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: committed when the block ends normally, rolled back otherwise."""
-        async with self.sessions() as session:
+        """A unit of work: committed when the block ends normally, rolled back otherwise.
+        Commit and close run in one trip to SQLAlchemy's worker greenlet (every update and
+        every message sent opens a session); on an error the close is shielded from
+        cancellation, as `async with AsyncSession()` does, so the connection always returns."""
+        session = self.sessions()
+        try:
+            yield session
+            await session.run_sync(_commit_and_close)
+        except BaseException:
             try:
-                yield session
-                await session.commit()
-            except BaseException:
                 await session.rollback()
-                raise
+            finally:
+                await asyncio.shield(asyncio.ensure_future(session.close()))
+            raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()
