@@ -162,9 +162,11 @@ class Database:
             WAL_AUTOCHECKPOINT_BACKSTOP if background_checkpoints else WAL_AUTOCHECKPOINT
         )
         self.engine = create_engine(url, schema=schema, wal_autocheckpoint=autocheckpoint)
+        from storage.direct import DirectSession  # storage.direct builds on this module
+
         self.sessions = async_sessionmaker(
             self.engine,
-            class_=AsyncSession,
+            class_=DirectSession,
             sync_session_class=NotebookSession,
             expire_on_commit=False,
         )

@@ -203,3 +203,23 @@ async def test_an_adopted_object_expired_by_a_rollback_is_filled_in_again(db: Da
         await session.rollback()  # expires everything the session holds
         assert adopt(session, Person, await _person_row(session, 5)) is wang
         assert wang.full_name == "王阿姨"  # readable without going back to the database
+
+
+async def test_get_reads_a_row_once_and_answers_as_the_orm_would(db: Database) -> None:
+    async with db.session() as session:
+        session.add(Person(telegram_user_id=5, full_name="王阿姨"))
+    async with db.session() as session:
+        wang = (await session.exec(select(Person))).one()
+        wang_id = wang.id
+        assert wang_id is not None
+    async with db.session() as session:
+        got = await session.get(Person, wang_id)
+        assert got is not None and got.full_name == "王阿姨" and got in session
+        assert await session.get(Person, wang_id) is got
+        assert await session.get(Person, wang_id + 1) is None
+        assert await session.get(InboxUpdate, 404) is None
+        await session.delete(got)
+        await session.flush()
+        assert await session.get(Person, wang_id) is None  # deleted in this session
+    async with db.session() as session:
+        assert await session.get(Person, wang_id) is None
