@@ -103,6 +103,8 @@ def _loaded(sess: Any, obj: object) -> None:
 
 event.listen(NotebookSession, "after_flush", _after_flush)
 event.listen(NotebookSession, "loaded_as_persistent", _loaded)
+# rows read or written past the ORM and adopted into the session (storage/direct.py)
+event.listen(NotebookSession, "detached_to_persistent", _loaded)
 
 
 class ContextFilter(logging.Filter):

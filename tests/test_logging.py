@@ -11,12 +11,18 @@ from collections.abc import Iterator
 import pytest
 
 from bot.emulator import BotApiEmulator
-from bot.logs import ContextFilter, TextFormatter, configure_logging, update_context
+from bot.logs import (
+    ContextFilter,
+    TextFormatter,
+    configure_logging,
+    update_context,
+    watch_issues,
+)
 from bot.settings import load_settings
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
-from storage.models import Role
+from storage.models import Issue, Role
 from tests.factories import (
     PHONE_KEY,
     FakeClock,
@@ -133,3 +139,24 @@ def test_text_format_shows_the_ids_and_masks_phones() -> None:
     RedactPhones().filter(record)
     line = TextFormatter().format(record)
     assert line.endswith("x [update=42 issue=7]: call [phone]")
+
+
+async def test_an_issue_read_past_the_orm_still_names_the_issue_in_the_logs(
+    db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    assert community.id is not None
+    async with db.session() as session:
+        issue = await rules.create_issue(
+            session,
+            community_id=community.id,
+            category="facilities",
+            description="楼道灯坏了",
+            now=clock(),
+            limits=TimeLimits(),
+        )
+    with update_context(type("U", (), {"update_id": 43})()) as context:
+        async with db.session() as session:
+            watch_issues(session)
+            assert await session.get(Issue, issue.id) is not None  # read directly, adopted
+        assert context["issue_id"] == issue.id
