@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.categories import CATEGORIES, TimeLimits, time_limit_hours
 from storage.db import KEEPS_OBJECTS
-from storage.direct import Direct, adopt
+from storage.direct import Direct, adopt, insert_new
 from storage.models import (
     STAFF_ROLES,
     Attachment,
@@ -186,22 +186,23 @@ class NewAttachment:
 
 COMMUNITY = Community.metadata.tables["community"]
 ISSUE = Issue.metadata.tables["issue"]
-# Statements every report or step runs, built once with bind parameters: one built per call
-# costs SQLAlchemy more than running it (storage/inbox.py says why).
-_NEXT_NUMBER = (
+# Statements every report or step runs: built once, and run directly (storage/direct.py).
+_NEXT_NUMBER = Direct(
     update(COMMUNITY)
     .where(COMMUNITY.c.id == bindparam("community_id"))
     .values(next_issue_number=COMMUNITY.c.next_issue_number + 1)
     .returning(COMMUNITY.c.next_issue_number)
 )
 
-_CREATED_BY_UPDATE = select(Issue).where(Issue.source_update_id == bindparam("update_id"))
+_CREATED_BY_UPDATE = Direct(
+    select(*ISSUE.c).where(ISSUE.c.source_update_id == bindparam("update_id"))
+)
 
 
 async def _next_number(session: AsyncSession, community_id: int) -> int:
     """Per-community numbers, allocated by one atomic UPDATE … RETURNING (no gaps from races)."""
-    result = await session.exec(_NEXT_NUMBER, params={"community_id": community_id})
-    return int(result.scalar_one()) - 1
+    ((next_number,),) = await _NEXT_NUMBER.rows(session, {"community_id": community_id})
+    return int(next_number) - 1
 
 
 async def create_issue(
@@ -227,11 +228,11 @@ async def create_issue(
         raise ValueError(f"unknown category {category!r}")
     if source_update_id is not None:  # a replayed update must not open a second issue
         params = {"update_id": source_update_id}
-        existing = (await session.exec(_CREATED_BY_UPDATE, params=params)).first()
-        if existing is not None:
-            return existing
+        existing = await _CREATED_BY_UPDATE.rows(session, params)
+        if existing:
+            return adopt(session, Issue, existing[0])
     hours = time_limit_hours(category, emergency=urgency is Urgency.EMERGENCY, limits=limits)
-    issue = Issue(
+    values = dict(
         community_id=community_id,
         number=await _next_number(session, community_id),
         reporter_id=reporter_id,
@@ -250,8 +251,7 @@ async def create_issue(
         created_at=now,
         last_activity_at=now,
     )
-    session.add(issue)
-    await session.flush()
+    issue = await insert_new(session, Issue, values)
     event = await _record(
         session,
         issue,

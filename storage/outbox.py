@@ -28,9 +28,8 @@ STALE_CLAIM = timedelta(minutes=5)
 
 OUTBOX = Outbox.metadata.tables["outbox"]
 _WRITTEN = [column for column in OUTBOX.c if column.name not in ("id", "sent_at", "last_error")]
-# The statements every message queued and sent runs, built once per database with bind
-# parameters: one built per call costs SQLAlchemy more than running it (a new cache key each
-# time; an ORM bulk UPDATE takes the ORM's slower path). See storage/inbox.py.
+# The statements every message queued and sent runs: built once (per database where they are
+# spelt apart), and run directly (storage/direct.py).
 _ENQUEUE = Direct(
     {
         dialect: insert(OUTBOX)

@@ -134,7 +134,7 @@ def next_step(draft: ReportDraft) -> Step:
     return Step.CONFIRM
 
 
-# Built once: asked on every new report (storage/inbox.py's _FINISH says why).
+# Asked on every new report: built once, and run directly (storage/direct.py).
 _REPORTS_SINCE = Direct(
     select(func.count())
     .select_from(Issue)

@@ -14,8 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import BULK_CHANGED, INSERTS, Database
-from storage.direct import Direct, adopt
-from storage.models import InboxUpdate, Outbox, Person
+from storage.direct import Direct, adopt, insert_new
+from storage.models import Community, InboxUpdate, Issue, Outbox, Person
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]
 SET_ANSWERS = Direct(
@@ -223,3 +223,24 @@ async def test_get_reads_a_row_once_and_answers_as_the_orm_would(db: Database) -
         assert await session.get(Person, wang_id) is None  # deleted in this session
     async with db.session() as session:
         assert await session.get(Person, wang_id) is None
+
+
+async def test_a_row_inserted_directly_has_the_models_defaults_and_its_new_id(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        session.add(Community(name="邢家桥"))
+    async with db.session() as session:
+        community = (await session.exec(select(Community))).one()
+        values = dict(community_id=community.id, category="noise", description="楼上太吵 <b>")
+        first = await insert_new(session, Issue, values | {"number": 1})
+        second = await insert_new(session, Issue, values | {"number": 2})
+        assert first.id is not None and second.id not in (None, first.id)
+        assert (first.status, first.version, first.support_count) == ("new", 1, 0)
+        assert first in session and not session.dirty  # as if flushed
+        assert await session.get(Issue, first.id) is first
+    async with db.session() as session:
+        stored = await session.get(Issue, first.id)
+        assert stored is not None
+        assert (stored.number, stored.description, stored.status) == (1, "楼上太吵 <b>", "new")
+        assert stored.created_at.tzinfo is not None  # the model's default, an aware time
