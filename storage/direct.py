@@ -1,17 +1,25 @@
-"""Statements that run straight on SQLite's own connection, past SQLAlchemy's execution machinery.
+"""The hot path past SQLAlchemy's machinery: statements run on SQLite's own connection, and
+rows made into the session's objects without the ORM's loading.
 
-Every update runs a few statements that never change: it marks its inbox row done, it writes its
-sender's conversation state. Through the session each costs SQLAlchemy 100 to 150 µs of Python
-(an execution context, its parameters, its result, its events); SQLite itself answers in 10 to
-20 µs. Under load (bench/load.py) that Python is a tenth of the bot's CPU.
+Every update runs a few statements that never change shape: who is writing, their conversation
+state, the inbox row marked done; a report adds its issue, event and messages. Through the
+session each cost SQLAlchemy 100 to 400 µs of Python (an execution context, parameters,
+results, ORM loading and flushing, events); SQLite itself answers in 10 to 50 µs. Under load
+(bench/load.py) that Python was a third of the bot's CPU.
 
-A `Direct` is a Core statement on a table (not an ORM entity, so no autoflush and no ORM events
-are skipped) compiled once for SQLite. `execute` runs it on the sqlite3 connection the session's
-transaction holds: the same connection and transaction SQLAlchemy would use, so it commits or
-rolls back with everything else the session does. Parameters and results go through the column
-types' own processors (the ones SQLAlchemy would apply), so what is stored and read is exactly
-what the session would store and read. On PostgreSQL the statement runs on the session's
-connection through SQLAlchemy Core, which is faster than the session too.
+- `Direct`: a Core statement compiled once for SQLite and run on the sqlite3 connection the
+  session's transaction holds (the same connection and transaction SQLAlchemy would use, so it
+  commits or rolls back with everything else). Parameters and results go through the column
+  types' own processors, so what is stored and read is exactly what the session would store
+  and read. On PostgreSQL it runs on the session's connection through SQLAlchemy Core.
+- `adopt`: the session's object for a row read that way, made as loading would make it
+  (persistent, unchanged), or the one the session already holds.
+- `get` (`DirectSession.get`, the notebook's `session.get`) and `insert_new` build on both.
+
+What the session would do around a statement is done here too: a query first flushes what is
+pending (autoflush); an UPDATE or DELETE of issues or outbox rows notes that held objects may
+be stale (storage/db.py: `note_bulk_change`); adopted objects are kept alive and name their
+issue in the logs (both listen for `detached_to_persistent`).
 """
 
 from __future__ import annotations
@@ -132,7 +140,7 @@ class Direct:
         if connection is None:
             result = await (await session.connection()).execute(statement, dict(params))
             return int(result.rowcount)
-        compiled = self._for(connection_dialect(session))
+        compiled = self._for(_dialect(session))
         return await connection.run(compiled.sql, compiled.parameters(params))
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -147,7 +155,7 @@ class Direct:
         if connection is None:
             result = await (await session.connection()).execute(statement, dict(params))
             return [tuple(row) for row in result.all()]
-        compiled = self._for(connection_dialect(session))
+        compiled = self._for(_dialect(session))
         rows = await connection.fetch(compiled.sql, compiled.parameters(params))
         return [compiled.row(raw) for raw in rows]
 
@@ -270,7 +278,7 @@ def _primary_key_indexes(mapper: Mapper[Any]) -> tuple[int, ...]:
     return tuple(keys.index(str(column.key)) for column in mapper.primary_key)
 
 
-def connection_dialect(session: AsyncSession) -> Dialect:
+def _dialect(session: AsyncSession) -> Dialect:
     assert session.bind is not None
     return session.bind.dialect
 
