@@ -225,7 +225,7 @@ def schedule(app: NotebookApplication) -> None:
             interval=every,
             first=every,
             name="checkpoint",
-            job_kwargs={"coalesce": True, "max_instances": 1},
+            job_kwargs=CATCH_UP,
         )
     queue.run_repeating(
         retention_job,

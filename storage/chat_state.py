@@ -14,6 +14,7 @@ with `set_state` or `clear_state`, which keep the object the update already hold
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from storage.direct import Direct
 from storage.models import ChatState
 
 CHAT_STATE = ChatState.metadata.tables["chat_state"]
+_COLUMNS = [column.name for column in CHAT_STATE.c]
 
 
 @dataclass(slots=True)
@@ -56,7 +58,6 @@ _UPDATE = Direct(
     )
 )
 _DELETE = Direct(delete(CHAT_STATE).where(*_KEY))
-_COLUMNS = [column.name for column in CHAT_STATE.c]
 _DELETE_USER = delete(CHAT_STATE).where(CHAT_STATE.c.user_id == bindparam("of_user"))
 
 _KNOWN = "chat_states"  # session.info: (chat_id, user_id) -> the state, or None when there is none
@@ -75,12 +76,16 @@ def _known(session: AsyncSession) -> dict[tuple[int, int], FlowState | None]:
 
 
 def remember(
-    session: AsyncSession, *, chat_id: int, user_id: int, row: dict[str, Any] | None
+    session: AsyncSession, *, chat_id: int, user_id: int, row: Sequence[Any] | None
 ) -> None:
     """A state read along with something else (storage/people.py: `identify` reads the
     sender's with them): `get_state` in this update then needs no query. `row` is the table's
-    columns, or None when there is no state."""
-    _known(session)[(chat_id, user_id)] = FlowState(**row) if row is not None else None
+    columns in their order, or None when there is no state."""
+    _known(session)[(chat_id, user_id)] = _state(row) if row is not None else None
+
+
+def _state(row: Sequence[Any]) -> FlowState:
+    return FlowState(**dict(zip(_COLUMNS, row, strict=True)))
 
 
 async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> FlowState | None:
@@ -90,7 +95,7 @@ async def get_state(session: AsyncSession, *, chat_id: int, user_id: int) -> Flo
         return known[key]  # read or written earlier in this update
     params = {"of_chat": chat_id, "of_user": user_id}
     rows = await _GET.rows(session, params)
-    state = known[key] = FlowState(**dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
+    state = known[key] = _state(rows[0]) if rows else None
     return state
 
 

@@ -147,10 +147,10 @@ class Direct:
         """Run a SELECT, or an INSERT, UPDATE or DELETE … RETURNING; its rows as tuples, values
         converted as the session would."""
         statement = self._statement(dialect_of(session))
-        if not statement.is_dml and (session.new or session.dirty or session.deleted):
-            await session.flush()
-        else:
+        if statement.is_dml:
             note_bulk_change(session.sync_session, statement, statement.get_execution_options())
+        elif session.new or session.dirty or session.deleted:
+            await session.flush()  # what a query through the session would flush first
         connection = await _sqlite_connection(session)
         if connection is None:
             result = await (await session.connection()).execute(statement, dict(params))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -317,19 +317,10 @@ async def _record(
         "text": text,
         "data": data or {},
     }
-    [(event_id,)] = await _INSERT_EVENT.rows(session, values)
-    values["id"] = event_id
-    return adopt(session, IssueEvent, [values[column.name] for column in EVENT.c])
+    # every report, claim and step writes one: inserted directly, as if flushed
+    return await insert_new(session, IssueEvent, values)
 
 
-EVENT = IssueEvent.metadata.tables["issue_event"]
-# Every report, claim and step of an issue writes one event: inserted directly
-# (storage/direct.py) and adopted into the session as if it had been flushed.
-_INSERT_EVENT = Direct(
-    insert(EVENT)
-    .values({column.name: bindparam(column.name) for column in EVENT.c if column.name != "id"})
-    .returning(EVENT.c.id)
-)
 _LOCKED_UPDATES: dict[tuple[str, ...], Direct] = {}
 
 

@@ -52,7 +52,6 @@ _IDENTIFY = Direct(
 _M = len(PERSON.c)
 _C = _M + len(MEMBERSHIP.c)
 _S = _C + len(COMMUNITY.c)
-_STATE_COLUMNS = [c.name for c in CHAT_STATE.c]
 
 
 async def upsert_person(
@@ -82,7 +81,7 @@ async def identify(
             session,
             chat_id=chat_id,
             user_id=identity.user_id,
-            row=dict(zip(_STATE_COLUMNS, state, strict=True)) if state[0] is not None else None,
+            row=state if state[0] is not None else None,
         )
     person = adopt(session, Person, rows[0][:_M]) if rows else None
     fresh = person is None
