@@ -7,12 +7,14 @@ catches up, because the work looks at the database, not at the time it was meant
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from telegram.ext import ContextTypes
 
 from bot import dispatch
+from bot.inbox import DurableUpdateQueue
 from handlers import followup
 from storage import inbox
 from storage.reminders import plan_reminders
@@ -21,7 +23,27 @@ from storage.roster import plan_duty_reminders
 if TYPE_CHECKING:
     from bot.app import NotebookApplication
 
+log = logging.getLogger(__name__)
 CATCH_UP = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+# How often updates whose handling failed (or whose holder is gone) are looked for.
+RETRY_SECONDS = 5
+
+
+async def retry_updates(app: NotebookApplication) -> int:
+    """Queue again the updates that are due another try (bot/inbox.py: `retry_due`)."""
+    queue = app.update_queue
+    if not isinstance(queue, DurableUpdateQueue) or app.notebook.stopping.is_set():
+        return 0
+    try:
+        return await queue.retry_due(app.bot)
+    except Exception as exc:  # the database is down: the next run tries again
+        log.warning("could not look for updates to try again: %s", type(exc).__name__)
+        return 0
+
+
+async def retry_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    app: NotebookApplication = context.application  # type: ignore[assignment]
+    await retry_updates(app)
 
 
 async def run_reminders(app: NotebookApplication) -> int:
@@ -36,13 +58,18 @@ async def run_reminders(app: NotebookApplication) -> int:
 
 
 INBOX_KEEP = timedelta(days=7)
+INBOX_FAILED_KEEP = timedelta(days=30)
 
 
 async def housekeeping(app: NotebookApplication) -> int:
-    """Forget processed updates after a week (failed ones stay for a person to look at)."""
+    """Forget handled updates after a week, and failed ones after a month (long enough for a
+    person to look at them: `python -m bot status` counts them)."""
     nb = app.notebook
+    now = nb.clock()
     async with nb.db.session() as session:
-        return await inbox.prune(session, processed_before=nb.clock() - INBOX_KEEP)
+        return await inbox.prune(
+            session, processed_before=now - INBOX_KEEP, failed_before=now - INBOX_FAILED_KEEP
+        )
 
 
 async def housekeeping_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -69,6 +96,9 @@ def schedule(app: NotebookApplication) -> None:
     )
     app.job_queue.run_repeating(
         housekeeping_job, interval=3600, first=60, name="housekeeping", job_kwargs=CATCH_UP
+    )
+    app.job_queue.run_repeating(
+        retry_job, interval=RETRY_SECONDS, first=RETRY_SECONDS, name="retry", job_kwargs=CATCH_UP
     )
     app.job_queue.run_repeating(  # closes issues whose follow-up nobody answered
         followup.sweep_job,

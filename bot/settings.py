@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import socket
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "telegram"
+    # The name this instance writes on the updates it holds (storage/inbox.py), so that after a
+    # restart it takes back its own at once. Behind one webhook, give each instance its own.
+    instance_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     invite_ttl_hours: int = Field(default=168, ge=1)
     # Promised time limits (hours) by class: Beijing 12345 defaults, see DOMAIN.md.

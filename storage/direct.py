@@ -66,12 +66,22 @@ class _Compiled:
             raise ValueError("a Direct statement needs a positional paramstyle (SQLite's)")
         self.sql = compiled.string
         processors = compiled._bind_processors
+        # An INSERT binds the columns it does not name to their scalar defaults, which
+        # SQLAlchemy would fill in when it executes the statement.
+        defaults: dict[str, Any] = {}
+        if isinstance(statement, Insert):
+            for column in statement.table.columns:
+                default = column.default
+                if default is not None and getattr(default, "is_scalar", False):
+                    defaults[column.key] = getattr(default, "arg", None)
         self.binds: list[tuple[str, Any, Processor]] = []
         for name in compiled.positiontup:
             bind: BindParameter[Any] = compiled.binds[name]
             if bind.expanding:
                 raise ValueError("a Direct statement cannot expand IN lists")
             value = bind.value if not bind.required else _REQUIRED
+            if value is None and bind.key in defaults:
+                value = defaults[bind.key]
             process = processors.get(name)
             if process is not None and not callable(process):
                 raise ValueError("a Direct statement cannot bind tuples")

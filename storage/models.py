@@ -333,6 +333,7 @@ class InboxUpdate(SQLModel, table=True):
     __tablename__ = "inbox_update"
     __table_args__ = (
         sa.Index("ix_inbox_status_received", "status", "received_at"),
+        sa.Index("ix_inbox_status_lease", "status", "lease_until"),
         # the few rows that still owe answers, found at the start without reading the rest
         sa.Index(
             "ix_inbox_answers_owed",
@@ -353,6 +354,17 @@ class InboxUpdate(SQLModel, table=True):
     answers: list[dict[str, Any]] | None = Field(
         default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
     )
+    # Retries while the bot runs (storage/inbox.py): how often handling it failed, why the last
+    # time, and which instance holds it until when. A pending row is free to be taken once
+    # `lease_until` has passed: the lease of the instance handling it, or the back-off after a
+    # failure. The error is the exception's type and SQLSTATE-like code, never a statement's
+    # parameters (nothing a resident wrote).
+    attempts: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
+    )
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = _when()
 
 
 class ChatState(SQLModel, table=True):

@@ -18,6 +18,8 @@ from storage.db import Database
 from storage.models import InboxStatus, InboxUpdate
 from tests.factories import TOKEN, FakeClock, bot_errors, make_community, running_bot
 
+PATIENCE = 5.0
+
 
 async def test_every_update_is_stored_and_marked_done(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
@@ -62,45 +64,169 @@ async def test_an_update_left_pending_by_a_crash_is_replayed_once(
     assert bot_errors(emulator) == []
 
 
-async def test_a_failing_update_is_kept_as_failed_not_lost(
+async def _handled(app: Any) -> None:
+    """Wait until python-telegram-bot has handled every update queued so far."""
+    await asyncio.wait_for(app.update_queue.join(), PATIENCE)
+
+
+async def test_a_failing_update_is_tried_again_then_given_up_on_not_lost(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
+    from telegram.ext import CommandHandler
+
+    from bot.jobs import retry_updates
+
     await make_community(db, clock)
+    tries: list[int] = []
     async with running_bot(emulator, db, clock) as app:
 
         async def boom(update: object, context: object) -> None:
+            tries.append(1)
             raise RuntimeError("a bug in a handler")
-
-        from telegram.ext import CommandHandler
 
         app.add_handler(CommandHandler("boom", boom), group=1)
         xu = emulator.user(first_name="老许", language_code="zh-hans")
         await xu.send("/boom please keep this text")
-        await xu.expect_message(contains="抱歉")
+        await xu.expect_message(contains="您的消息已经保存")  # told once, at the first failure
+        async with db.session() as session:
+            row = (await session.exec(select(InboxUpdate))).one()
+        assert (row.status, row.attempts) == (InboxStatus.PENDING, 1)
+        assert row.last_error == "RuntimeError" and "keep this text" not in row.last_error
+        assert await retry_updates(app) == 0  # its back-off has not passed
+        for attempt in range(2, inbox.MAX_ATTEMPTS + 1):
+            clock.advance(seconds=inbox.backoff(attempt - 1).total_seconds())
+            assert await retry_updates(app) == 1
+            await _handled(app)
+        await xu.expect_message(contains="试了几次还是没能处理")  # and once when given up on
+        await emulator.wait_idle()
+        clock.advance(hours=1)
+        assert await retry_updates(app) == 0
+    assert len(tries) == inbox.MAX_ATTEMPTS
+    assert len(xu.messages) == 2
     async with db.session() as session:
         row = (await session.exec(select(InboxUpdate))).one()
-    assert row.status == InboxStatus.FAILED
+    assert row.status == InboxStatus.FAILED and row.attempts == inbox.MAX_ATTEMPTS
     assert row.payload["message"]["text"] == "/boom please keep this text"
 
 
-async def test_processed_updates_are_pruned_after_a_week_failed_ones_kept(
+async def test_a_database_failure_at_the_end_of_an_update_is_tried_again_and_others_go_on(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement that marks the update done fails once (the database hiccups): nothing of
+    the update stands, the bot goes on with the next resident, and the update is handled when
+    its back-off has passed, once."""
+    from bot.jobs import retry_updates
+
+    await make_community(db, clock)
+    real_finish = inbox.finish
+    failures: list[int] = []
+
+    async def finish_once_failing(session: Any, **kwargs: Any) -> bool:
+        if not failures:
+            failures.append(kwargs["update_id"])
+            raise OperationalError("UPDATE inbox_update", {}, Exception("disk I/O error"))
+        return await real_finish(session, **kwargs)
+
+    monkeypatch.setattr(inbox, "finish", finish_once_failing)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    li = emulator.user(first_name="李阿姨", language_code="zh-hans")
+    async with running_bot(emulator, db, clock) as app:
+        await xu.send("/start")
+        await _handled(app)
+        await li.send("/start")
+        await li.expect_message(contains="您住在哪个社区")  # the fetcher lives on
+        assert xu.messages == []  # what the failed try meant to send is not sent
+        async with db.session() as session:
+            row = await session.get(InboxUpdate, failures[0])
+        assert row is not None and row.status == InboxStatus.PENDING
+        assert row.attempts == 0 and row.last_error is not None  # the database's fault
+        assert "OperationalError" in row.last_error
+        clock.advance(seconds=inbox.backoff(1).total_seconds())
+        assert await retry_updates(app) == 1
+        await xu.expect_message(contains="您住在哪个社区")
+        await emulator.wait_idle()
+    assert len(xu.messages) == 1
+    assert bot_errors(emulator) == []
+
+
+async def test_a_second_try_of_an_update_already_handled_changes_nothing(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """Two instances (or a retry and a late first try) handle the same update: the one that
+    finishes second finds the row done, and everything it did is rolled back."""
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    async with running_bot(emulator, db, clock) as app:
+        await xu.send("/start")
+        await xu.expect_message(contains="您住在哪个社区")
+        await emulator.wait_idle()
+        async with db.session() as session:
+            row = (await session.exec(select(InboxUpdate))).one()
+        again = Update.de_json(row.payload, app.bot)
+        await app.process_update(again)
+        await emulator.wait_idle()
+    assert len(xu.messages) == 1
+
+
+async def test_only_one_instance_takes_a_row_whose_lease_ran_out(
+    db: Database, clock: FakeClock
+) -> None:
+    async with db.session() as session:
+        await inbox.store(session, update_id=9, payload={"update_id": 9}, now=clock(), owner="a")
+    async with db.session() as session:  # "a" holds it: nobody else may take it
+        assert await inbox.take_due(session, owner="b", now=clock(), skip=set()) == []
+    clock.advance(seconds=inbox.LEASE.total_seconds() + 1)  # "a" is gone
+    async with db.session() as session:
+        taken = await inbox.take_due(session, owner="b", now=clock(), skip=set())
+    async with db.session() as session:
+        assert await inbox.take_due(session, owner="c", now=clock(), skip=set()) == []
+    assert [r.update_id for r in taken] == [9]
+    async with db.session() as session:
+        row = await session.get(InboxUpdate, 9)
+    assert row is not None and row.owner == "b"
+
+
+async def test_at_a_webhook_start_an_instance_takes_back_its_own_rows_at_once(
+    db: Database, clock: FakeClock
+) -> None:
+    async with db.session() as session:
+        for update_id, owner in ((1, "web-1"), (2, "web-2")):
+            await inbox.store(
+                session, update_id=update_id, payload={"update_id": 1}, now=clock(), owner=owner
+            )
+    async with db.session() as session:  # web-1 restarts a moment after it crashed
+        mine = await inbox.take_own(session, owner="web-1", now=clock(), everything=False)
+    assert [r.update_id for r in mine] == [1]  # not web-2's, whose lease runs
+    clock.advance(seconds=inbox.LEASE.total_seconds() + 1)
+    async with db.session() as session:  # web-2 never came back: its row is free now
+        theirs = await inbox.take_due(session, owner="web-1", now=clock(), skip={1})
+    assert [r.update_id for r in theirs] == [2]
+
+
+async def test_processed_updates_are_pruned_after_a_week_failed_ones_after_a_month(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
     from bot.jobs import housekeeping
 
     async with db.session() as session:
-        for update_id, failed in ((1, False), (2, True)):
+        for update_id in (1, 2):
             await inbox.store(
                 session, update_id=update_id, payload={"update_id": update_id}, now=clock()
             )
-            await inbox.finish(session, update_id=update_id, now=clock(), failed=failed)
+        await inbox.finish(session, update_id=1, now=clock())
+        for _ in range(inbox.MAX_ATTEMPTS):
+            await inbox.failed_attempt(
+                session, update_id=2, now=clock(), error="RuntimeError", counts=True
+            )
         await inbox.store(session, update_id=3, payload={"update_id": 3}, now=clock())
     clock.advance(days=8)
     async with running_bot(emulator, db, clock) as app:
         assert await housekeeping(app) == 1
-    async with db.session() as session:
-        left = {r.update_id: r.status for r in (await session.exec(select(InboxUpdate))).all()}
-    assert left == {2: InboxStatus.FAILED, 3: InboxStatus.DONE}  # 3 was replayed at start
+        async with db.session() as session:
+            left = {r.update_id: r.status for r in (await session.exec(select(InboxUpdate))).all()}
+        assert left == {2: InboxStatus.FAILED, 3: InboxStatus.DONE}  # 3 was replayed at start
+        clock.advance(days=30)
+        assert await housekeeping(app) == 2
 
 
 async def test_a_reused_update_id_with_new_content_is_a_new_update(
@@ -185,7 +311,7 @@ async def test_getupdates_waits_until_the_bot_has_taken_the_queued_updates(
 ) -> None:
     """Backpressure: while more than LOW_WATER updates wait in our queue, the next getUpdates
     is not sent; what arrives meanwhile stays with Telegram and comes in one batch."""
-    queue = DurableUpdateQueue(db, clock)
+    queue = DurableUpdateQueue(db, clock, owner="test")
     await queue.drained()  # an empty queue: getUpdates goes at once
     for item in range(LOW_WATER + 2):
         await queue.put(item)
