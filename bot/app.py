@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
+from telegram.error import NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseHandler,
@@ -32,12 +32,14 @@ from bot.answers import NotebookBot
 from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from bot.i18n import I18n
 from bot.inbox import DurableUpdateQueue, InboxRequest
+from bot.rate_limit import ChatRateLimiter
 from bot.settings import Settings
 from bot.telegram_http import AiohttpRequest
 from handlers import (
     campaigns,
     card_actions,
     cards,
+    common,
     council,
     digest,
     duty,
@@ -69,10 +71,13 @@ from handlers import (
 from handlers.common import load_person
 from storage import inbox, migrate, outbox
 from storage.db import Database
-from storage.inbox import REPLAY_GRACE_WEBHOOK
+from storage.faults import describe, is_database_fault
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+# Documents up to this size are read before an update's transaction (`_prefetch`); larger ones
+# are refused by the features that take files (a household list is at most 1 MB).
+PREFETCH_MAX_BYTES = 1_000_000
 
 
 class NotebookApplication(Application):
@@ -96,54 +101,129 @@ class NotebookApplication(Application):
         await super().stop()
 
     async def process_update(self, update: object) -> None:
-        # The single place a session is opened for an update: everything the handlers write
-        # commits together when the update is done (or rolls back in the error handler).
-        # Logs meanwhile carry the update id and the issue it touched (bot/logs.py).
-        # The handlers' answers (a press's answer, edits) and the messages they queued in the
-        # outbox go out as soon as the transaction has committed, while the next update is
-        # handled (bot/answers.py, bot/dispatch.py: claim_queued).
+        """Handle one update in one transaction; never raises, so nothing ends the fetcher.
+
+        The single place a session is opened for an update: everything the handlers write
+        commits together with the inbox row marked done (storage/inbox.py: `finish`), or is
+        rolled back. Bot API calls the handlers made go out after the commit
+        (bot/answers.py), with the outbox messages they queued (bot/dispatch.py:
+        `claim_queued`), while the next update is handled. A failure leaves the update pending
+        with the error noted, to be tried again (bot/inbox.py: `retry_due`). Logs meanwhile
+        carry the update id and the issue it touched (bot/logs.py)."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        queue = self.update_queue if isinstance(self.update_queue, DurableUpdateQueue) else None
+        if self.notebook.stopping.is_set() and update_id is not None:
+            return  # left pending and held by this instance: its next start takes it first
         started = time.monotonic()
-        await operations.update_seen(self)  # liveness for /healthz and `status`
-        claimed = None
+        scope: UpdateScope | None = None
         with logs.update_context(update):
-            async with self.notebook.db.session() as session:
-                logs.watch_issues(session)
-                session.info[outbox.SENDS_AFTER_COMMIT] = True  # what it queues: below
-                scope = UpdateScope(session=session)
-                token = CURRENT_SCOPE.set(scope)
-                try:
-                    await super().process_update(update)
-                    now = self.notebook.clock()
-                    if scope.failed:  # its edits showed what was rolled back; answer the press
-                        scope.answers = [
-                            a for a in scope.answers if a["method"] == "answer_callback_query"
-                        ]
-                    if isinstance(update, Update):  # durable intake: this one is handled
-                        await inbox.finish(
-                            session,
-                            update_id=update.update_id,
-                            now=now,
-                            failed=scope.failed,
-                            answers=scope.answers,
-                        )
-                        await inbox.paid(session, self.answers.take_paid())
-                    claimed = await dispatch.claim_queued(self, session, now=now)
-                finally:
-                    CURRENT_SCOPE.reset(token)
-            if scope.answers or claimed is not None:  # committed: send, and go on meanwhile
-                self.answers.follow(
-                    update.update_id if isinstance(update, Update) else None,
-                    _person_id(scope),
-                    scope.answers,
-                    _chat_of(update),
-                    then=partial(dispatch.send_claimed, self, claimed) if claimed else None,
-                )
+            try:
+                await operations.update_seen(self)  # liveness for /healthz and `status`
+                files = await self._prefetch(update)
+                async with self.notebook.db.session() as session:
+                    scope = UpdateScope(session=session, files=files)
+                    if queue is not None and update_id is not None:
+                        scope.attempts = queue.attempts.get(update_id, 0)
+                    claimed = await self._handle(update, scope)
+                if scope.answers or claimed is not None:  # committed: send, and go on
+                    self.answers.follow(
+                        update_id,
+                        _person_id(scope),
+                        scope.answers,
+                        _chat_of(update),
+                        then=partial(dispatch.send_claimed, self, claimed) if claimed else None,
+                    )
+            except Exception as exc:  # the database failed under the update: try it again
+                await self._not_handled(update, scope, exc)
+            finally:
+                if queue is not None and update_id is not None:
+                    queue.release(update_id)
             log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
         # With SQLite inline (storage/sqlite_inline.py) an update may be handled without ever
         # waiting, and python-telegram-bot takes the next queued one at once: after a backlog
         # (a restart's replay, a burst) the answers and messages of those already committed
         # would wait for the whole queue. One turn of the loop per update lets them go out.
         await asyncio.sleep(0)
+
+    async def _prefetch(self, update: object) -> dict[str, bytes]:
+        """A small document the person sent, read from Telegram before the transaction opens
+        (no network I/O inside it): a handler that imports it finds it in `scope.files`."""
+        message = update.effective_message if isinstance(update, Update) else None
+        document = message.document if message is not None else None
+        if document is None or (document.file_size or PREFETCH_MAX_BYTES + 1) > PREFETCH_MAX_BYTES:
+            return {}
+        found = await self.bot.get_file(document.file_id)
+        return {document.file_unique_id: bytes(await found.download_as_bytearray())}
+
+    async def _handle(self, update: object, scope: UpdateScope) -> dispatch.Claimed | None:
+        """The handlers, then the inbox row, inside the update's transaction."""
+        session = scope.session
+        logs.watch_issues(session)
+        session.info[outbox.SENDS_AFTER_COMMIT] = True  # what it queues: below
+        token = CURRENT_SCOPE.set(scope)
+        try:
+            await super().process_update(update)
+            now = self.notebook.clock()
+            if not isinstance(update, Update):
+                return await dispatch.claim_queued(self, session, now=now)
+            kept = answers.kept_calls(answers.Owed(update.update_id, list(scope.answers)))
+            if scope.failed:  # rolled back: note why, and let it wait to be tried again
+                error = scope.error or RuntimeError("handler failed")
+                await inbox.failed_attempt(
+                    session,
+                    update_id=update.update_id,
+                    now=now,
+                    error=describe(error),
+                    counts=not is_database_fault(error),
+                    answers=kept,
+                )
+                # what a handler committed before it failed still goes out
+                return await dispatch.claim_queued(self, session, now=now)
+            if not await inbox.finish(session, update_id=update.update_id, now=now, answers=kept):
+                log.info(
+                    "update %s was handled already; its second try is undone", update.update_id
+                )
+                await session.rollback()
+                scope.answers = []
+                return None
+            await inbox.paid(session, self.answers.take_paid())
+            return await dispatch.claim_queued(self, session, now=now)
+        finally:
+            scope.open = False
+            CURRENT_SCOPE.reset(token)
+
+    async def _not_handled(
+        self, update: object, scope: UpdateScope | None, error: Exception
+    ) -> None:
+        """The update's transaction failed (the database is down, locked, or refused a
+        statement): nothing it did stands. Note the failure in its inbox row and let it wait
+        its back-off; if even that fails, keep it here and try again in a few seconds. A press
+        is answered all the same, so its button stops spinning."""
+        log.error("update could not be handled: %s", describe(error))
+        if not isinstance(update, Update):
+            return
+        now = self.notebook.clock()
+        presses = [
+            a for a in (scope.answers if scope else []) if a["method"] == "answercallbackquery"
+        ]
+        if presses:
+            self.answers.follow(None, None, presses, _chat_of(update))
+        try:
+            async with self.notebook.db.session() as session:
+                await inbox.failed_attempt(
+                    session,
+                    update_id=update.update_id,
+                    now=now,
+                    error=describe(error),
+                    counts=not (is_database_fault(error) or isinstance(error, NetworkError)),
+                )
+        except Exception as again:
+            log.warning(
+                "update %s kept in memory to try again: %s", update.update_id, describe(again)
+            )
+            queue = self.update_queue
+            if isinstance(queue, DurableUpdateQueue):
+                queue.retry_in_memory(update, at=now + inbox.backoff(1))
 
 
 def _person_id(scope: UpdateScope) -> int | None:
@@ -240,8 +320,10 @@ async def on_startup(app: Application) -> None:
     queue = app.update_queue
     if isinstance(queue, DurableUpdateQueue):
         await app.answers.replay()  # answers a previous run owed, before its updates replay
-        grace = timedelta(0) if not nb.settings.webhook_url else REPLAY_GRACE_WEBHOOK
-        await queue.replay_pending(app.bot, grace=grace)
+        # Polling: this is the only instance, every pending update is its own. Webhook: its
+        # own (INSTANCE_NAME) and those whose holder's lease ran out; the retry job takes the
+        # rest as their leases run out.
+        await queue.replay_at_start(app.bot, exclusive=not nb.settings.webhook_url)
 
 
 async def on_stop(app: Application) -> None:
@@ -271,7 +353,9 @@ def build_application(
         i18n=I18n(default_locale=settings.default_locale),
         clock=clock,
     )
-    queue = DurableUpdateQueue(notebook.db, clock)
+    queue = DurableUpdateQueue(
+        notebook.db, clock, owner=settings.instance_name, stopping=notebook.stopping
+    )
     bot = NotebookBot(  # python-telegram-bot's ExtBot; answers wait for the commit (bot/answers.py)
         settings.token(),
         base_url=settings.telegram_api_base_url,
@@ -279,14 +363,11 @@ def build_application(
         request=AiohttpRequest(),  # lighter than PTB's default httpx (bot/telegram_http.py)
         get_updates_request=InboxRequest(queue, connection_pool_size=1),  # durable intake
         defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz),
-        rate_limiter=AIORateLimiter(
-            # Telegram's overall and per-group limits; one retry after a 429 so a direct
-            # reply survives a burst (the outbox reschedules on its own, see bot/dispatch.py).
-            overall_max_rate=settings.rate_limit_overall_per_second,
-            overall_time_period=1,
-            group_max_rate=settings.rate_limit_group_per_minute,
-            group_time_period=60,
-            max_retries=1,
+        # Telegram's overall and per-group limits; a 429 holds back its own chat only, and is
+        # waited out by the caller (bot/rate_limit.py).
+        rate_limiter=ChatRateLimiter(
+            overall_per_second=settings.rate_limit_overall_per_second,
+            group_per_minute=settings.rate_limit_group_per_minute,
         ),
     )
     app = (
@@ -312,6 +393,9 @@ def build_application(
     campaigns.register(notebook.renderers)
     duty.register(notebook.renderers)
     staff_admin.register(notebook.renderers)
+    # what runs after a message a handler sent has gone out (bot/answers.py: `then`)
+    app.answers.hooks.update(common.AFTER_SEND)
+    app.answers.hooks.update(card_actions.AFTER_SEND)
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

@@ -11,7 +11,10 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +26,10 @@ from bot.sandbox import SandboxError
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from bot.app import NotebookApplication
     from storage.db import Database
 
+log = logging.getLogger(__name__)
 EXIT_BAD_SETTINGS = 2
 
 
@@ -131,11 +136,18 @@ def install_event_loop() -> None:
     asyncio.set_event_loop(uvloop.new_event_loop())
 
 
+# A stop (SIGTERM, SIGINT) ends the process within this many seconds, whatever hangs: the
+# database down, the Bot API down, a 429 being waited out. Nothing is lost by ending there:
+# every update is in the inbox and every message in the outbox or owed, for the next start.
+STOP_DEADLINE = 9.0
+
+
 def run_bot(settings: Settings) -> None:
     from bot.app import build_application
 
     install_event_loop()
     app = build_application(settings)
+    _stop_on_signals(app)
     if settings.webhook_url:
         secret = settings.webhook_secret_token
         app.run_webhook(
@@ -145,9 +157,40 @@ def run_bot(settings: Settings) -> None:
             webhook_url=settings.webhook_url,
             secret_token=secret.get_secret_value() if secret else None,
             allowed_updates=Update.ALL_TYPES,
+            stop_signals=None,
         )
     else:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
+
+
+def _stop_on_signals(app: NotebookApplication) -> None:
+    """SIGTERM and SIGINT stop the bot: from that moment nothing new is taken up and nothing
+    waits (bot/app.py: `stopping`), python-telegram-bot stops in its own order, and a timer
+    ends the process at STOP_DEADLINE if some step still hangs."""
+    loop = asyncio.get_event_loop()
+
+    def stop(signum: int) -> None:
+        if app.notebook.stopping.is_set():
+            return
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        app.notebook.stopping.set()
+        timer = threading.Timer(STOP_DEADLINE, _exit_now)
+        timer.daemon = True
+        timer.start()
+        app.stop_running()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
+
+
+def _exit_now() -> None:
+    log.warning(
+        "the stop took more than %.0f s; ending now (what was not finished is kept for the "
+        "next start)",
+        STOP_DEADLINE,
+    )
+    logging.shutdown()
+    os._exit(0)
 
 
 def _database(settings: Settings) -> Database:

@@ -54,7 +54,14 @@ class UpdateScope:
     acting_chosen: int | None = None  # person.current_community_id when `acting` was read
     translator: Translator | None = None
     failed: bool = False  # a handler raised: its writes were rolled back
-    # Bot API calls kept for after the commit (bot/answers.py): a press's answer, edits
+    error: BaseException | None = None  # what it raised
+    attempts: int = 0  # failures of its own this update had before (storage/inbox.py)
+    # True while the update's transaction is open: Bot API calls wait for the commit
+    open: bool = True
+    # documents the person sent, read before the transaction opened (bot/app.py: `_prefetch`),
+    # by file_unique_id
+    files: dict[str, bytes] = field(default_factory=dict)
+    # Bot API calls kept for after the commit (bot/answers.py), in the order they were made
     answers: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
 
