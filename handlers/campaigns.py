@@ -574,8 +574,10 @@ async def _read_csv(update: Update, context: NotebookContext, campaign_id: int) 
     if (document.file_size or 0) > CSV_MAX_BYTES:
         await message.reply_text(_("The file is too large (at most 1 MB)."))
         return
-    telegram_file = await document.get_file()
-    data = bytes(await telegram_file.download_as_bytearray())
+    data = context.scope.files.get(document.file_unique_id)  # read before the transaction
+    if data is None:
+        await message.reply_text(_("The file is too large (at most 1 MB)."))
+        return
     await _save_rows(update, context, campaign_id, consent.parse_household_csv(data))
 
 

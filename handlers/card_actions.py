@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     CallbackQuery,
     ForceReply,
@@ -32,7 +33,9 @@ from telegram import (
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 from telegram.helpers import mention_html
 
+from bot.answers import Hook, then
 from bot.context import NotebookContext
+from bot.dispatch import Sent
 from bot.i18n import N_
 from handlers.cards import (
     ACT,
@@ -269,24 +272,49 @@ async def ask(
     )
     if lead:
         question = f"{escape(lead)}\n{question}"
-    prompt = await context.bot.send_message(
-        chat_id,
-        question,
-        reply_markup=ForceReply(selective=True, input_field_placeholder=_("Type your answer")),
-    )
     previous = await get_state(context.session, chat_id=chat_id, user_id=user_id)
     asked = list(previous.data.get("asked", [])) if previous and previous.flow == FLOW else []
-    asked = [*asked[-ASKED_KEPT:], prompt.message_id]
     await set_state(
         context.session,
         chat_id=chat_id,
         user_id=user_id,
         flow=FLOW,
         step=step,
-        data={**data, "issue": access.issue.id, "prompt": prompt.message_id, "asked": asked},
+        data={**data, "issue": access.issue.id, "asked": asked, "sending": update.update_id},
         now=context.now(),
     )
-    await context.session.commit()
+    with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
+        await context.bot.send_message(
+            chat_id,
+            question,
+            reply_markup=ForceReply(selective=True, input_field_placeholder=_("Type your answer")),
+        )
+
+
+async def _prompt_sent(session: AsyncSession, sent: Sent, args: dict[str, Any]) -> None:
+    """After a prompt went out: the worker's answer is a reply to this message (the state's
+    "prompt"; earlier prompts are kept in "asked" to tell the worker which one to answer).
+    Only if the state is still the one that asked (`sending`: the update that wrote it)."""
+    chat_id, user_id = int(args["chat_id"]), int(args["user_id"])
+    state = await get_state(session, chat_id=chat_id, user_id=user_id)
+    if state is None or state.flow != FLOW or state.data.get("sending") != args["sending"]:
+        return
+    data = {k: v for k, v in state.data.items() if k != "sending"}
+    data["prompt"] = sent.message_id
+    data["asked"] = [*list(data.get("asked", []))[-ASKED_KEPT:], sent.message_id]
+    await set_state(
+        session,
+        chat_id=chat_id,
+        user_id=user_id,
+        flow=state.flow,
+        step=state.step,
+        data=data,
+        now=sent.date,
+    )
+
+
+PROMPT_SENT = "card_actions.prompt_sent"
+AFTER_SEND: dict[str, Hook] = {PROMPT_SENT: _prompt_sent}
 
 
 # --- button presses --------------------------------------------------------------------------
@@ -636,7 +664,11 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
     if state is None or state.flow != FLOW:
         return  # a remark under the card, or an answer to someone else's question
     _ = context.tr.gettext
-    if state.data.get("prompt") != replied.message_id:
+    prompt = state.data.get("prompt")
+    # The prompt's id is noted once Telegram has it (`_prompt_sent`); a reply can come first.
+    pending = prompt is None and "sending" in state.data
+    earlier = replied.message_id in state.data.get("asked", [])
+    if prompt != replied.message_id and not (pending and not earlier):
         if replied.message_id in state.data.get("asked", []):
             await message.reply_text(_("Please answer my latest question to you (reply to it)."))
         return
@@ -673,29 +705,30 @@ async def answer_plan_text(
         return InlineKeyboardButton(label, callback_data=f"{ACT}due:{issue.id}:{code}")
 
     chat_id, user_id = _typing_key(update)
-    picker = await message.reply_text(
-        _("{worker}, by when will No. {number} be done?").format(
-            worker=mention_html(user_id, context.person.full_name or str(user_id)),
-            number=issue.number,
-        ),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [pick(_("Today"), "0"), pick(_("In 3 days"), "3"), pick(_("In a week"), "7")],
-                [pick(_("Type a date…"), "t"), pick(_("No due date"), "n")],
-                [InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")],
-            ]
-        ),
-    )
+    data = {k: v for k, v in state.data.items() if k != "prompt"}
     await set_state(
         context.session,
         chat_id=chat_id,
         user_id=user_id,
         flow=FLOW,
         step="plan_due",
-        data={**state.data, "plan": text, "prompt": picker.message_id},
+        data={**data, "plan": text, "sending": update.update_id},
         now=context.now(),
     )
-    await context.session.commit()
+    with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
+        await message.reply_text(
+            _("{worker}, by when will No. {number} be done?").format(
+                worker=mention_html(user_id, context.person.full_name or str(user_id)),
+                number=issue.number,
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [pick(_("Today"), "0"), pick(_("In 3 days"), "3"), pick(_("In a week"), "7")],
+                    [pick(_("Type a date…"), "t"), pick(_("No due date"), "n")],
+                    [InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")],
+                ]
+            ),
+        )
 
 
 async def answer_due_text(

@@ -1,13 +1,18 @@
-"""Pieces every feature uses: who is writing (loaded once per update), escaping, links."""
+"""Pieces every feature uses: who is writing (loaded once per update), escaping, links, and
+the after-send hooks features share."""
 
 from __future__ import annotations
 
 import html
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import ChatMember, Update
 
+from bot.answers import Hook, then
 from bot.context import NotebookContext
+from bot.dispatch import Sent
 from bot.i18n import locale_for_language_code
 from storage.models import Community, Membership
 from storage.people import (
@@ -17,6 +22,30 @@ from storage.people import (
     mark_unreachable,
     membership,
 )
+from storage.residents import remember_issue_message
+
+
+async def _remember_issue_message(session: AsyncSession, sent: Sent, args: dict[str, Any]) -> None:
+    await remember_issue_message(
+        session,
+        chat_id=sent.chat_id,
+        message_id=sent.message_id,
+        issue_id=int(args["issue_id"]),
+        now=sent.date,
+    )
+
+
+# After-send hooks (bot/answers.py: `then`), by name: registered by the application factory.
+AFTER_SEND: dict[str, Hook] = {"remember_issue_message": _remember_issue_message}
+
+
+async def send_about_issue(
+    context: NotebookContext, chat_id: int, text: str, *, issue_id: int, **options: Any
+) -> None:
+    """Send a message that speaks of an issue: once it is sent, a reply to it adds to the
+    issue (storage/residents.py: `remember_issue_message`)."""
+    with then("remember_issue_message", issue_id=issue_id):
+        await context.bot.send_message(chat_id, text, **options)
 
 
 def escape(text: str | None) -> str:

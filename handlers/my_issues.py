@@ -13,7 +13,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot import dispatch
 from bot.context import NotebookContext
 from bot.i18n import N_
-from handlers.common import escape, is_private
+from handlers.common import escape, is_private, send_about_issue
 from handlers.issue_texts import (
     MAX_TEXT,
     chunks,
@@ -30,7 +30,7 @@ from storage.issues import OPEN, Action, IssueError, NewAttachment, may, may_see
 from storage.models import Issue, IssueStatus
 from storage.notifications import issue_changed, notify_audience
 from storage.people import role_in
-from storage.residents import issue_of_message, remember_issue_message
+from storage.residents import issue_of_message
 
 PREFIX = "my:"
 WITHDRAW_FLOW = "withdraw"
@@ -153,32 +153,23 @@ async def on_button(update: Update, context: NotebookContext) -> None:
                     )
                 ]
             )
-        sent = await context.bot.send_message(
-            chat_id, text, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+        await send_about_issue(
+            context,
+            chat_id,
+            text,
+            issue_id=issue.id,
+            reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
         )
-        await _remember(context, sent, issue)
         return
     if verb == "t":
         await query.answer()
         for piece in chunks(issue.description or ""):
-            sent = await context.bot.send_message(chat_id, escape(piece))
-            await _remember(context, sent, issue)
+            await send_about_issue(context, chat_id, escape(piece), issue_id=issue.id)
         return
     if verb == "w":
         await _ask_withdraw_reason(update, context, issue, chat_id)
         return
     await query.answer(_("This button is no longer valid."), show_alert=True)
-
-
-async def _remember(context: NotebookContext, sent: Message, issue: Issue) -> None:
-    assert issue.id is not None
-    await remember_issue_message(
-        context.session,
-        chat_id=sent.chat_id,
-        message_id=sent.message_id,
-        issue_id=issue.id,
-        now=context.now(),
-    )
 
 
 # --- withdrawing ---------------------------------------------------------------------------------
@@ -395,12 +386,12 @@ async def add_info(update: Update, context: NotebookContext, issue: Issue) -> No
         )
         return
     await info_added(context.session, issue, event, now=context.now())
-    await context.session.commit()
-    dispatch.kick(context.application)
-    sent = await message.reply_text(
-        _("Added to No. {number}. The community will see it.").format(number=issue.number)
+    await send_about_issue(
+        context,
+        message.chat_id,
+        _("Added to No. {number}. The community will see it.").format(number=issue.number),
+        issue_id=issue.id,
     )
-    await _remember(context, sent, issue)
 
 
 def attachments_of(message: Message) -> list[NewAttachment]:

@@ -24,7 +24,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import dispatch
 from bot.context import NotebookContext
-from handlers.common import acting_in, escape, is_private, membership_in
+from handlers.common import acting_in, escape, is_private, membership_in, send_about_issue
 from handlers.issue_texts import (
     cut,
     deadline_text,
@@ -759,11 +759,7 @@ async def _confirm(
     await _clear(context, chat_id)
     await query.answer()  # this and the number go out once the issue is committed
     text = await confirmation_text(context, issue, draft)
-    sent = await _show(context, query.message, chat_id, text)
-    assert issue.id is not None
-    await remember_issue_message(
-        context.session, chat_id=chat_id, message_id=sent, issue_id=issue.id, now=context.now()
-    )
+    await _show(context, query.message, chat_id, text, issue)
 
 
 async def _confirm_again(update: Update, context: NotebookContext, chat_id: int) -> bool:
@@ -783,27 +779,29 @@ async def _confirm_again(update: Update, context: NotebookContext, chat_id: int)
         reporter_id=issue.reporter_id,
         logged_by_id=issue.logged_by_id,
     )
-    sent = await _show(
-        context, query.message, chat_id, await confirmation_text(context, issue, again)
-    )
-    assert issue.id is not None
-    await remember_issue_message(
-        context.session, chat_id=chat_id, message_id=sent, issue_id=issue.id, now=context.now()
+    await _show(
+        context, query.message, chat_id, await confirmation_text(context, issue, again), issue
     )
     return True
 
 
-async def _show(context: NotebookContext, message: object, chat_id: int, text: str) -> int:
-    """Edit the summary into the final answer (or send it); returns the message id. The edit
-    goes out after the update's commit (bot/answers.py)."""
+async def _show(
+    context: NotebookContext, message: object, chat_id: int, text: str, issue: Issue
+) -> None:
+    """Edit the summary into the final answer (or send it), and note that the message speaks
+    of the issue. Both go out after the update's commit (bot/answers.py)."""
+    assert issue.id is not None
     if isinstance(message, Message):
         await message.edit_text(text)  # a replayed press: "not modified", which is fine
-        return message.message_id
-    # A new message goes out at once, unlike the edit above (bot/answers.py): only once the
-    # issue is committed.
-    await context.session.commit()
-    sent = await context.bot.send_message(chat_id, text)
-    return sent.message_id
+        await remember_issue_message(
+            context.session,
+            chat_id=chat_id,
+            message_id=message.message_id,
+            issue_id=issue.id,
+            now=context.now(),
+        )
+        return
+    await send_about_issue(context, chat_id, text, issue_id=issue.id)
 
 
 async def confirmation_text(context: NotebookContext, issue: Issue, draft: ReportDraft) -> str:
@@ -886,10 +884,7 @@ async def _join_duplicate(
         lines.append(_("Responsible: {owner}").format(owner=owner))
     if issue.plan:
         lines.append(_("Plan: {plan}").format(plan=escape(cut(issue.plan, 1000))))
-    sent = await _show(context, query.message, chat_id, "\n".join(lines))
-    await remember_issue_message(
-        session, chat_id=chat_id, message_id=sent, issue_id=issue.id, now=context.now()
-    )
+    await _show(context, query.message, chat_id, "\n".join(lines), issue)
 
 
 HANDLERS = [

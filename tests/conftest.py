@@ -123,3 +123,14 @@ async def emulator(clock: FakeClock) -> AsyncIterator[BotApiEmulator]:
         token=TOKEN, bot_username=BOT_USERNAME, clock=lambda: clock().timestamp()
     ) as emu:
         yield emu
+
+
+@pytest.fixture(autouse=True)
+def no_bot_api_call_inside_a_transaction() -> Iterator[None]:
+    """The delivery rule, checked after every test: no Bot API call was made while an update's
+    transaction was open (bot/answers.py: `breaches`)."""
+    from bot.answers import breaches
+
+    breaches().clear()
+    yield
+    assert breaches() == [], f"Bot API calls inside an update's transaction: {breaches()}"

@@ -1,5 +1,5 @@
-"""Answers after the commit (bot/answers.py): a press's answer and the edits an update makes go
-out once it has committed, in order per chat, and survive a crash in between."""
+"""Answers after the commit (bot/answers.py): every Bot API call an update makes goes out once
+it has committed, in order per chat, and survives a crash in between."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from sqlmodel import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from bot.answers import Answer, Answers, as_answer
+from bot.answers import Answer, Answers, NotebookBot, breaches
+from bot.context import CURRENT_SCOPE, UpdateScope
 from bot.emulator import BotApiEmulator
 from storage import inbox
 from storage.db import Database
@@ -61,30 +62,30 @@ async def test_each_chat_hears_its_answers_in_order_without_waiting_for_other_ch
     assert not answers.tasks
 
 
-def test_a_call_with_options_not_kept_is_made_at_once() -> None:
+async def test_calls_inside_an_update_are_kept_as_json_in_the_order_made() -> None:
+    bot = NotebookBot("1:x", base_url="http://127.0.0.1:9/bot")  # nothing is sent
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("好", callback_data="ok")]])
-    kept = as_answer(
-        "edit_message_text", ("新的文字",), {"chat_id": 5, "message_id": 7, "reply_markup": markup}
-    )
-    assert kept == {
-        "method": "edit_message_text",
-        "params": {
-            "text": "新的文字",
-            "chat_id": 5,
-            "message_id": 7,
-            "reply_markup": markup.to_dict(),
-        },
-    }
-    entity = MessageEntity(MessageEntity.BOLD, 0, 2)
-    assert (
-        as_answer(
-            "edit_message_text", ("x",), {"chat_id": 5, "message_id": 7, "entities": [entity]}
+    scope = UpdateScope(session=None)  # type: ignore[arg-type]
+    token = CURRENT_SCOPE.set(scope)
+    try:
+        sent = await bot.send_message(5, "您的问题已记下", reply_markup=markup)
+        edited = await bot.edit_message_text(
+            "x", chat_id=5, message_id=7, entities=[MessageEntity(MessageEntity.BOLD, 0, 1)]
         )
-        is None
-    )
-    # no parse mode at all is not the same as the default parse mode (HTML): it is kept
-    plain = as_answer("edit_message_text", ("a < b",), {"chat_id": 5, "parse_mode": None})
-    assert plain is not None and plain["params"]["parse_mode"] is None
+        pressed = await bot.answer_callback_query("q1", text="好")
+    finally:
+        CURRENT_SCOPE.reset(token)
+    # what python-telegram-bot makes of no answer yet: no message, and True
+    assert (sent, edited, pressed) == (None, True, True)
+    assert [a["method"] for a in scope.answers] == [
+        "sendmessage",
+        "editmessagetext",
+        "answercallbackquery",
+    ]
+    assert scope.answers[0]["params"]["reply_markup"] == markup.to_dict()
+    assert scope.answers[0]["params"]["text"] == "您的问题已记下"
+    assert scope.answers[1]["params"]["entities"] == [{"type": "bold", "offset": 0, "length": 1}]
+    assert breaches() == []
 
 
 async def test_answers_a_crash_left_owed_go_out_at_the_next_start(
@@ -97,14 +98,17 @@ async def test_answers_a_crash_left_owed_go_out_at_the_next_start(
         question = await xu.expect_message(contains="您住在哪个社区")
     # The previous run committed an update that edits this message, then died before the edit
     # went out: the inbox row still owes it.
+    # (written as the previous version wrote it: method names with underscores)
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("继续", callback_data="x")]])
-    owed = as_answer(
-        "edit_message_text",
-        (),
-        {"chat_id": xu.chat.id, "message_id": question.message_id, "text": "这一步<b>已记下</b>"}
-        | {"reply_markup": markup},
-    )
-    assert owed is not None
+    owed = {
+        "method": "edit_message_text",
+        "params": {
+            "chat_id": xu.chat.id,
+            "message_id": question.message_id,
+            "text": "这一步<b>已记下</b>",
+            "reply_markup": markup.to_dict(),
+        },
+    }
     async with db.session() as session:
         await inbox.store(session, update_id=424242, payload={"update_id": 424242}, now=clock())
         await inbox.finish(session, update_id=424242, now=clock(), answers=[owed])
@@ -168,7 +172,6 @@ async def test_flood_control_on_an_edit_is_waited_out(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
     xu = emulator.user(first_name="Xu", language_code="en")
-    # twice: python-telegram-bot's rate limiter retries once itself, then it is ours to wait
     emulator.fail_next("editMessageText", error_code=429, retry_after=1, count=2)
     async with running_bot(emulator, db, clock):
         question = await _pressed_once(db, clock, xu)
@@ -176,19 +179,74 @@ async def test_flood_control_on_an_edit_is_waited_out(
     assert bot_errors(emulator) == [] or {e.error_code for e in bot_errors(emulator)} == {429}
 
 
-async def test_an_edit_lost_to_the_network_goes_out_at_the_next_start(
+async def test_an_edit_lost_to_the_network_is_tried_again_while_the_bot_runs(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
     xu = emulator.user(first_name="Xu", language_code="en")
-    emulator.fail_next("editMessageText", error_code=502)
+    emulator.fail_next("editMessageText", error_code=502, count=2)
     async with running_bot(emulator, db, clock):
         question = await _pressed_once(db, clock, xu)
-    assert question.edits == []  # Telegram was unreachable for it
+        await xu.expect_edit(question, contains="photo", timeout=PATIENCE)
+    async with db.session() as session:
+        assert await inbox.owed(session) == []
+
+
+async def test_an_edit_still_owed_when_the_bot_stops_goes_out_at_the_next_start(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    xu = emulator.user(first_name="Xu", language_code="en")
+    emulator.fail_next("editMessageText", error_code=502, count=1000)
+    async with running_bot(emulator, db, clock):
+        question = await _pressed_once(db, clock, xu)
+        # refused: Telegram is unreachable for it
+        await emulator._signal.wait_for(lambda: bool(emulator.calls_to("editMessageText")), 5)
+    assert question.edits == []
     async with db.session() as session:
         owing = await inbox.owed(session)
-    # the update's answers stay owed together (its press was answered; again is harmless)
-    assert "edit_message_text" in [a["method"] for _uid, answers in owing for a in answers]
+    assert "editmessagetext" in [a["method"] for _uid, answers in owing for a in answers if a]
+    emulator._failures.clear()  # Telegram is back
     async with running_bot(emulator, db, clock):
         await xu.expect_edit(question, contains="photo", timeout=PATIENCE)
     async with db.session() as session:
         assert await inbox.owed(session) == []
+
+
+async def test_a_bot_api_call_that_cannot_wait_inside_an_update_is_caught(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """The rule is enforced: a call that must be made at once (a read) inside an update's
+    transaction is recorded, and the suite's fixture fails any test that makes one."""
+    from telegram.ext import CommandHandler
+
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    async with running_bot(emulator, db, clock) as app:
+
+        async def reads_inside(update: Any, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await context.bot.get_chat(update.effective_chat.id)
+            await context.bot.send_message(update.effective_chat.id, "读完了")
+
+        app.add_handler(CommandHandler("read", reads_inside), group=1)
+        await xu.send("/read")
+        await xu.expect_message(contains="读完了")
+    assert breaches() == ["getChat"]
+    breaches().clear()
+
+
+async def test_stopping_leaves_queued_updates_pending_for_the_next_start(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
+    async with running_bot(emulator, db, clock) as app:
+        app.notebook.stopping.set()  # as SIGTERM does (bot/cli.py)
+        await xu.send("/start")
+        await emulator.wait_idle()  # fetched and stored, not handled
+        await asyncio.wait_for(app.update_queue.join(), PATIENCE)
+        assert xu.messages == []
+    async with db.session() as session:
+        assert [r.status for r in (await session.exec(select(InboxUpdate))).all()] == [
+            InboxStatus.PENDING
+        ]
+    async with running_bot(emulator, db, clock):
+        await xu.expect_message(contains="您住在哪个社区", timeout=PATIENCE)
