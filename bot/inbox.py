@@ -27,7 +27,7 @@ from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
 from bot.telegram_http import AiohttpRequest
-from storage import inbox
+from storage import cleaning, inbox
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,13 @@ class DurableUpdateQueue(asyncio.Queue):
                 return  # Telegram sent it again: done, or queued by replay_pending
             self.fresh.discard(item.update_id)
         elif isinstance(item, Update):  # a webhook's update, one at a time
+            payload = item.to_dict()
+            cleaned = cleaning.clean_json(payload)
+            if cleaned is not payload:  # handled as stored: made again from the cleaned JSON
+                item = Update.de_json(cleaned, item.get_bot())
             async with self.db.session() as session:
                 fresh = await inbox.store(
-                    session, update_id=item.update_id, payload=item.to_dict(), now=self.clock()
+                    session, update_id=item.update_id, payload=cleaned, now=self.clock()
                 )
             if not fresh:
                 # Telegram sent it again (we died before confirming). It is ours already: done,
@@ -145,6 +149,7 @@ class InboxRequest(AiohttpRequest):
                 answer = json.loads(body)
             except ValueError:
                 return status, body  # python-telegram-bot reports the garbled answer itself
+            answer = cleaning.clean_parsed(body, answer)  # stored and handled as cleaned
             updates = answer.get("result") if isinstance(answer, dict) else None
             if isinstance(updates, list) and updates:
                 # If this fails, nothing is confirmed: python-telegram-bot turns the error into
