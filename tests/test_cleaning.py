@@ -51,7 +51,7 @@ def test_clean_text_returns_the_same_string_when_there_is_nothing_to_clean() -> 
 
 
 def test_every_string_of_an_update_is_cleaned_keys_included() -> None:
-    update = {
+    update: dict[str, Any] = {
         "update_id": 7,
         "message": {
             "from": {"id": 1, "is_bot": False, "first_name": "Lao\x00Xu"},
@@ -82,7 +82,7 @@ def test_a_clean_update_is_handed_back_as_it_is() -> None:
 
 def test_entities_after_a_control_character_still_cover_their_text() -> None:
     text = "😀 Lift\x00 broken\x1b, see /report and https://example.org/lift"
-    entities = [
+    entities: list[dict[str, Any]] = [
         {"type": "bold", "offset": 3, "length": 12},  # "Lift\x00 broken"
         {"type": "bot_command", "offset": 22, "length": 7},
         {"type": "url", "offset": 34, "length": 24},
@@ -138,7 +138,7 @@ Runner = Callable[..., AbstractAsyncContextManager[NotebookApplication]]
 @pytest.fixture(params=["polling", "webhook"])
 def running(request: pytest.FixtureRequest) -> Runner:
     """The bot as it runs in production, fed by getUpdates or by its webhook."""
-    return running_bot if request.param == "polling" else running_webhook_bot  # type: ignore[return-value]
+    return running_bot if request.param == "polling" else running_webhook_bot
 
 
 async def test_a_report_with_control_characters_is_filed_and_confirmed(
