@@ -1,19 +1,24 @@
 """Control characters in what residents send: cleaned on arrival (storage/cleaning.py), so a
 report with a NUL in it is filed on both databases, by polling and by webhook, and the offsets
-of message entities still point at the same text."""
+of message entities still point at the same text. And when a statement fails anyway, its
+error in the log carries none of what residents wrote (engines hide parameters)."""
 
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.app import NotebookApplication
 from bot.emulator import BotApiEmulator
+from bot.logs import JsonFormatter, TextFormatter
 from storage.cleaning import clean_json, clean_parsed, clean_text
 from storage.db import Database
 from storage.models import InboxUpdate, Person, Role
@@ -166,3 +171,43 @@ async def test_a_report_with_control_characters_is_filed_and_confirmed(
     assert all(row.status == "done" for row in stored)
     assert "\x00" not in person.full_name
     assert bot_errors(emulator) == []
+
+
+NAME, PHONE, TEXT = "Xu Guilan", "13912345678", "the drain behind unit 4 smells of gas"
+
+
+async def test_a_failing_statement_logs_no_resident_text_name_or_phone(
+    db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The statement that fails carries all three (a resident's update shared their contact);
+    its error, logged as the error handler logs it, with SQLAlchemy's own statement log on
+    too, shows none of them, by either of the notebook's log formats."""
+    payload = {
+        "update_id": 9,
+        "message": {
+            "from": {"id": 77, "is_bot": False, "first_name": NAME},
+            "contact": {"phone_number": PHONE, "first_name": NAME, "user_id": 77},
+            "caption": TEXT,
+        },
+    }
+    async with db.session() as session:
+        session.add(InboxUpdate(update_id=9, payload=payload, received_at=clock()))
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="sqlalchemy")  # statements and their parameters
+    with pytest.raises(IntegrityError) as failed:  # the same update_id again
+        async with db.session() as session:
+            session.add(InboxUpdate(update_id=9, payload=payload, received_at=clock()))
+    logging.getLogger("handlers.errors").error("update %s failed", 9, exc_info=failed.value)
+
+    said = [
+        *(formatter.format(record) for record in caplog.records for formatter in FORMATTERS),
+        *(repr(record.args) for record in caplog.records),
+        "".join(traceback.format_exception(failed.value)),
+    ]
+    assert any("inbox_update" in line for line in said)  # the statement is there
+    for secret in (NAME, PHONE, TEXT):
+        assert not [line for line in said if secret in line], secret
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(failed.value)
+
+
+FORMATTERS = (TextFormatter(), JsonFormatter())
