@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -204,9 +205,24 @@ def create_engine(
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    return create_async_engine(
+    engine = create_async_engine(
         url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True
     )
+    event.listen(engine.sync_engine, "handle_error", _hide_quoted_value)
+    return engine
+
+
+# asyncpg quotes the start of a parameter it could not encode (a Python value of the wrong type
+# for its column, a bug) in its own error message, where hide_parameters does not reach.
+_QUOTED_VALUE = re.compile(r"(invalid input for query argument \$\d+): [^\n]*")
+
+
+def _hide_quoted_value(context: Any) -> None:
+    error = context.original_exception
+    for quoting in (error, error.__cause__, context.sqlalchemy_exception):
+        if quoting is not None and quoting.args and isinstance(quoting.args[0], str):
+            hidden = _QUOTED_VALUE.sub(r"\1: (value hidden)", quoting.args[0])
+            quoting.args = (hidden, *quoting.args[1:])
 
 
 class Database:

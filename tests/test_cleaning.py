@@ -13,7 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
 from bot.app import NotebookApplication
@@ -199,15 +200,39 @@ async def test_a_failing_statement_logs_no_resident_text_name_or_phone(
             session.add(InboxUpdate(update_id=9, payload=payload, received_at=clock()))
     logging.getLogger("handlers.errors").error("update %s failed", 9, exc_info=failed.value)
 
-    said = [
-        *(formatter.format(record) for record in caplog.records for formatter in FORMATTERS),
-        *(repr(record.args) for record in caplog.records),
-        "".join(traceback.format_exception(failed.value)),
-    ]
+    said = _logged(caplog, failed.value)
     assert any("inbox_update" in line for line in said)  # the statement is there
     for secret in (NAME, PHONE, TEXT):
         assert not [line for line in said if secret in line], secret
     assert "[SQL parameters hidden due to hide_parameters=True]" in str(failed.value)
 
 
+async def test_a_value_the_driver_cannot_encode_is_not_quoted_in_the_log(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """asyncpg's own message quotes a parameter of the wrong type; that is hidden too."""
+    if db.is_sqlite:
+        pytest.skip("SQLite takes any value in any column: nothing to refuse")
+    caplog.set_level(logging.INFO)
+    with pytest.raises(DBAPIError) as failed:
+        async with db.session() as session:
+            connection = await session.connection()
+            await connection.execute(text("SELECT CAST(:n AS integer)"), {"n": f"{NAME} {PHONE}"})
+    logging.getLogger("handlers.errors").error("update %s failed", 10, exc_info=failed.value)
+    said = _logged(caplog, failed.value)
+    assert any("invalid input for query argument $1" in line for line in said)
+    for secret in (NAME, PHONE):
+        assert not [line for line in said if secret in line], secret
+
+
 FORMATTERS = (TextFormatter(), JsonFormatter())
+
+
+def _logged(caplog: pytest.LogCaptureFixture, error: BaseException) -> list[str]:
+    """Every record as each of the notebook's log formats writes it, the records' arguments,
+    and the error's whole traceback (chained exceptions included)."""
+    return [
+        *(formatter.format(record) for record in caplog.records for formatter in FORMATTERS),
+        *(repr(record.args) for record in caplog.records),
+        "".join(traceback.format_exception(error)),
+    ]
