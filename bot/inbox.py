@@ -9,6 +9,8 @@ update only once it is safe in our database:
   even reads it; the offset that confirms it goes out with the next getUpdates, later;
 - webhook: `put` commits each update before the webhook answers 200.
 
+What is stored, and handled, is the update cleaned of control characters (storage/cleaning.py).
+
 Each stored row is held by this instance (storage/inbox.py: owner and lease) while it is queued
 or handled: `held`. `NotebookApplication.process_update` marks it done in the update's own
 transaction, or, when handling failed, notes the failure and lets it go (`release`); a failure
@@ -32,7 +34,7 @@ from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
 from bot.telegram_http import AiohttpRequest
-from storage import inbox
+from storage import cleaning, inbox
 from storage.db import Database
 from storage.models import InboxUpdate
 
@@ -102,11 +104,15 @@ class DurableUpdateQueue(asyncio.Queue):
                 return  # Telegram sent it again: done, or held here already
             self.fresh.discard(item.update_id)
         elif isinstance(item, Update):  # a webhook's update, one at a time
+            payload = item.to_dict()
+            cleaned = cleaning.clean_json(payload)
+            if cleaned is not payload:  # handled as stored: made again from the cleaned JSON
+                item = Update.de_json(cleaned, item.get_bot())
             async with self.db.session() as session:
                 fresh = await inbox.store(
                     session,
                     update_id=item.update_id,
-                    payload=item.to_dict(),
+                    payload=cleaned,
                     now=self.clock(),
                     owner=self.owner,
                 )
@@ -174,8 +180,8 @@ class DurableUpdateQueue(asyncio.Queue):
     async def _queue_rows(self, bot: Bot, rows: list[InboxUpdate]) -> int:
         queued = 0
         for row in rows:
-            try:
-                update = Update.de_json(row.payload, bot)
+            try:  # cleaned again: a row stored before cleaning was done on arrival
+                update = Update.de_json(cleaning.clean_json(row.payload), bot)
             except (KeyError, TypeError, ValueError):
                 log.error("inbox update %s cannot be read back; marked failed", row.update_id)
                 async with self.db.session() as session:
@@ -226,6 +232,7 @@ class InboxRequest(AiohttpRequest):
                 answer = json.loads(body)
             except ValueError:
                 return status, body  # python-telegram-bot reports the garbled answer itself
+            answer = cleaning.clean_parsed(body, answer)  # stored and handled as cleaned
             updates = answer.get("result") if isinstance(answer, dict) else None
             if isinstance(updates, list) and updates:
                 # If this fails, nothing is confirmed: python-telegram-bot turns the error into

@@ -1,7 +1,9 @@
 """Engines and sessions. The only module that builds an engine.
 
 SQLite (the embedded default) gets WAL and foreign keys on every connection; its queries run on
-the event loop's thread and wait for locks without blocking it (storage/sqlite_inline.py).
+the event loop's thread and wait for locks without blocking it (storage/sqlite_inline.py). A
+transaction that stores updates in the inbox commits with synchronous=FULL, every other with
+NORMAL (see "Durability on SQLite" below). No engine's errors carry statement parameters.
 PostgreSQL runs through asyncpg; `schema` puts every table in one schema (the tests give each test
 its own, so no two tests share a database).
 """
@@ -9,6 +11,8 @@ its own, so no two tests share a database).
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,7 +31,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_inline
 from storage.crypto import PhoneCipher, attach_cipher, cipher_of
-from storage.models import Building, Community, Issue, IssueEvent, Membership, Person, Unit
+from storage.models import (
+    Building,
+    Community,
+    InboxUpdate,
+    Issue,
+    IssueEvent,
+    Membership,
+    Person,
+    Unit,
+)
+
+log = logging.getLogger(__name__)
 
 SQLITE_LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer to commit
 # Each database's INSERT, the one with ON CONFLICT: statements built once per database use it.
@@ -102,6 +117,47 @@ def _sqlite_pragmas(wal_autocheckpoint: int) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+# Durability on SQLite. In WAL mode with synchronous=NORMAL a commit is atomic and consistent
+# but is synced to disk only at the next checkpoint: a power cut (not a crash of the process)
+# can take back the last transactions. That is acceptable for the notebook's own changes, which
+# the inbox can replay, but not for the inbox's commit of an update (bot/inbox.py): once it
+# returns, Telegram is told we have the update (the next getUpdates' offset, the webhook's 200)
+# and never sends it again. So a transaction that stores updates in the inbox commits with
+# synchronous=FULL (the write-ahead log synced before the commit returns); the rest keep NORMAL,
+# saving a sync per update. The log is written in order, so what a power cut keeps is
+# everything up to some commit: every update Telegram was told about is among it.
+#
+# SQLite refuses to change the level inside a transaction, and the inbox's INSERT is the first
+# write of its transaction (which is what begins it: the sqlite3 module begins on the first
+# write), so the level is raised right before that INSERT runs and set back to NORMAL when the
+# connection is next taken from the pool.
+_INBOX_INSERT = f"INSERT INTO {InboxUpdate.__tablename__} "
+_SYNCED = "synchronous_full"  # in a connection's info: its level is FULL now
+
+
+def _sync_inbox_commits(
+    conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _many: bool
+) -> None:
+    if not statement.startswith(_INBOX_INSERT) or conn.info.get(_SYNCED):
+        return
+    if conn.connection.driver_connection.in_transaction:
+        log.error("the inbox is written in a transaction begun earlier: its commit is not synced")
+        return
+    _set_synchronous(conn.connection.dbapi_connection, "FULL")
+    conn.info[_SYNCED] = True
+
+
+def _normal_again(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if record.info.pop(_SYNCED, False):
+        _set_synchronous(dbapi_connection, "NORMAL")
+
+
+def _set_synchronous(dbapi_connection: Any, level: str) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA synchronous={level}")
+    cursor.close()
+
+
 # SQLite's default: a commit that finds this many pages in the write-ahead log copies them into
 # the database file (and syncs it) before it returns.
 WAL_AUTOCHECKPOINT = 1000
@@ -129,6 +185,9 @@ def _commit_and_close(session: OrmSession) -> None:
 def create_engine(
     url: str, *, schema: str | None = None, wal_autocheckpoint: int = WAL_AUTOCHECKPOINT
 ) -> AsyncEngine:
+    """The engine for `url`. Its errors never carry a statement's parameters
+    (`hide_parameters`): those are residents' texts, names and phone numbers, and an error
+    ends up in the log."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database or ":memory:"
@@ -138,13 +197,32 @@ def create_engine(
         async def connect() -> sqlite_inline.InlineConnection:
             return await sqlite_inline.connect(path, lock_timeout=SQLITE_LOCK_TIMEOUT)
 
-        engine = create_async_engine(url, async_creator=connect)
+        engine = create_async_engine(url, async_creator=connect, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(wal_autocheckpoint))
+        event.listen(engine.sync_engine, "before_cursor_execute", _sync_inbox_commits)
+        event.listen(engine.sync_engine, "checkout", _normal_again)
         return engine
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    engine = create_async_engine(
+        url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True
+    )
+    event.listen(engine.sync_engine, "handle_error", _hide_quoted_value)
+    return engine
+
+
+# asyncpg quotes the start of a parameter it could not encode (a Python value of the wrong type
+# for its column, a bug) in its own error message, where hide_parameters does not reach.
+_QUOTED_VALUE = re.compile(r"(invalid input for query argument \$\d+): [^\n]*")
+
+
+def _hide_quoted_value(context: Any) -> None:
+    error = context.original_exception
+    for quoting in (error, error.__cause__, context.sqlalchemy_exception):
+        if quoting is not None and quoting.args and isinstance(quoting.args[0], str):
+            hidden = _QUOTED_VALUE.sub(r"\1: (value hidden)", quoting.args[0])
+            quoting.args = (hidden, *quoting.args[1:])
 
 
 class Database:

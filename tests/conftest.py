@@ -63,7 +63,9 @@ async def _admin(statement: str) -> None:
     """CREATE or DROP DATABASE, which PostgreSQL runs outside a transaction only."""
     assert TEST_DATABASE_URL
     engine = create_async_engine(
-        normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT"
+        normalise_database_url(TEST_DATABASE_URL),
+        isolation_level="AUTOCOMMIT",
+        hide_parameters=True,  # as every engine (storage/db.py)
     )
     try:
         async with engine.connect() as conn:
