@@ -297,25 +297,32 @@ def restore(settings: Settings, source: Path) -> None:
         )
 
 
-async def status(settings: Settings, as_json: bool) -> int:
+CLI_ANSWER_WITHIN = 10.0  # seconds: a command may start cold; the endpoint allows 2
+
+
+async def status(settings: Settings, as_json: bool, *, now: datetime | None = None) -> int:
+    """Print the health report: exit status 0 when ok, 1 when degraded, each reason on its own
+    line (`degraded: …`). `now`: tests pass their clock."""
     from storage.health import health_report
 
     db = _database(settings)
     try:
-        report = await health_report(db, now=_now())
+        report = await health_report(db, now=now or _now(), answer_within=CLI_ANSWER_WITHIN)
     finally:
         await db.dispose()
+    code = 0 if report.status == "ok" else 1
     if as_json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
-        return 0 if report.status != "down" else 1
+        return code
     print(f"status: {report.status}")
+    for reason in report.reasons:
+        print(f"degraded: {reason}")
     if report.database == "unreachable":
-        print(f"database: unreachable ({report.database_error})")
-        return 1
+        print(f"database: {report.database_error}")
+        return code
     print(f"database: reachable, revision {report.revision}")
     if report.database_error:  # reachable, but not the schema this version expects
-        print(f"problem: {report.database_error}")
-        return 0
+        return code
     if report.last_update_at is None:
         print("last update processed: never")
     else:
@@ -330,6 +337,8 @@ async def status(settings: Settings, as_json: bool) -> int:
             f"({report.outbox_oldest_due_age_seconds:.0f} s ago)"
         )
     print(line + f"; {report.outbox_failed_last_day} failed in the last 24 h")
+    for item in report.attention:
+        print(f"attention: {item}")
     if not report.instances:
         print("instances: none running")
     for instance in report.instances:
@@ -337,7 +346,7 @@ async def status(settings: Settings, as_json: bool) -> int:
             f"instance: {instance['name']} ({instance.get('mode', '?')}), "
             f"seen {instance['seen_at']}"
         )
-    return 0
+    return code
 
 
 async def db_revision(settings: Settings, message: str, rev_id: str | None) -> None:

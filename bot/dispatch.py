@@ -2,9 +2,16 @@
 
 It is a plain async function (`dispatch_due`) that the JobQueue merely calls, every
 `OUTBOX_POLL_SECONDS` and right after a handler queued something (`kick`). Failures are handled
-the way Telegram asks: 429 → retry after `retry_after`; 403 → the person blocked the bot, mark
-them unreachable and stop; 400 → a bug in the message, logged and not retried; network errors
-→ retried with back-off. Nothing is dropped silently.
+the way Telegram asks: 429 → that chat's rows wait `retry_after` (not counted as an attempt)
+while other chats' rows go on; 403 → the person blocked the bot, mark them unreachable and
+stop (a staff group that refuses the bot is recorded for the health report until a send there
+succeeds); 400 → a bug in the message, not retried; network errors → retried with back-off, up
+to MAX_ATTEMPTS. Every row given up on is logged (id, kind, reason; never its text). Nothing
+is dropped silently, and nothing here waits out a 429.
+
+What Telegram answered is recorded in a session of its own after the request, retried a few
+times if the database fails (`_record`): a row Telegram took but left marked as being sent
+would be sent again by a later dispatcher after STALE_CLAIM.
 """
 
 from __future__ import annotations
@@ -19,14 +26,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.i18n import Translator, locale_for_language_code
+from bot.rate_limit import retry_seconds
 from bot.telegram_http import call, keyboard_json
-from storage import outbox
+from storage import health, outbox
 from storage.db import BULK_CHANGED
 from storage.models import Community, Issue, Outbox, OutboxStatus, Person
 from storage.people import mark_unreachable_by_id
@@ -38,12 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 30
 MAX_ATTEMPTS = 8
-
-
-def retry_seconds(exc: RetryAfter) -> float:
-    """How long Telegram asked us to wait (python-telegram-bot gives seconds or a timedelta)."""
-    wait = exc.retry_after
-    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+# Waits before each new try to record what Telegram answered when the database failed: a
+# few seconds in all, so a stop still completes; after the last the row stays claimed and a
+# dispatcher takes it again after STALE_CLAIM.
+RECORD_RETRY_DELAYS = (0.05, 0.25, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -114,14 +121,14 @@ async def translator_for(
     return nb.i18n.translator(locale or default, tz)
 
 
-async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> bool:
-    """Render and send one claimed row and record the outcome; False when Telegram asked us to
-    slow down."""
+async def _send_one(app: NotebookApplication, row: Outbox, now: datetime) -> datetime | None:
+    """Render and send one claimed row and record the outcome; after a 429, when its chat may
+    be written to again (None otherwise)."""
     async with app.notebook.db.session() as session:
         rendered = await _render(app, session, row, now)
-        if rendered is None:
-            return True
-        return await _deliver(app, session, row, rendered, now)
+    if rendered is None:
+        return None
+    return await _deliver(app, row, rendered, now)
 
 
 async def _render(
@@ -133,8 +140,9 @@ async def _render(
     tr = await translator_for(app, session, row)
     renderer = nb.renderers.by_kind.get(row.kind)
     if renderer is None:
-        log.error("outbox %s: no renderer for kind %r", row.id, row.kind)
-        await outbox.mark_failed(session, row, error=f"no renderer for kind {row.kind!r}")
+        reason = f"no renderer for kind {row.kind!r}"
+        _log_given_up(row, reason)
+        await outbox.mark_failed(session, row, error=reason, attempted=False)
         return None
     rendered = await renderer(session, row, tr)
     if rendered is None:  # no longer relevant (resolved meanwhile, nothing left to say)
@@ -142,49 +150,144 @@ async def _render(
     return rendered
 
 
+Record = Callable[[AsyncSession], Awaitable[None]]
+
+
 async def _deliver(
-    app: NotebookApplication,
-    session: AsyncSession,
-    row: Outbox,
-    rendered: Rendered,
-    now: datetime,
-) -> bool:
-    """Send a rendered row and record the outcome in `session`; False on 429."""
+    app: NotebookApplication, row: Outbox, rendered: Rendered, now: datetime
+) -> datetime | None:
+    """Send a rendered row, then record the outcome (`_record`); after a 429, when its chat may
+    be written to again (None otherwise). No transaction is open while the request is made."""
     params: dict[str, Any] = {"chat_id": row.chat_id, "text": rendered.text}
     if rendered.reply_markup is not None:
         params["reply_markup"] = keyboard_json(rendered.reply_markup)
+    method = "send_message"
+    if rendered.edit_message_id is not None:
+        params["message_id"] = rendered.edit_message_id
+        method = "edit_message_text"
     try:
-        if rendered.edit_message_id is not None:
-            params["message_id"] = rendered.edit_message_id
-            sent = Sent.of(await call(app.bot, "edit_message_text", params))
-        else:
-            sent = Sent.of(await call(app.bot, "send_message", params))
-        if rendered.after_send is not None and sent is not None:
-            await rendered.after_send(session, app.bot, sent)
-    except RetryAfter as exc:
-        seconds = retry_seconds(exc)
-        await outbox.retry_later(
-            session, row, at=now + timedelta(seconds=seconds), error="429 flood control"
-        )
-        return False
+        sent = Sent.of(await call(app.bot, method, params))
+    except RetryAfter as exc:  # Telegram took nothing: not an attempt
+        at = now + timedelta(seconds=retry_seconds(exc))
+        await _record(app, row, "postponed (429)", _postponing(row, at, "429 flood control"))
+        return at
     except Forbidden as exc:
-        await mark_unreachable_by_id(session, row.person_id, now=now)
-        await outbox.mark_failed(session, row, error=f"403 {exc.message}")
+        await _record(app, row, "refused (403)", _refused(row, exc.message, now))
     except BadRequest as exc:
         if "not modified" in exc.message:  # the card already shows this state
-            await outbox.mark_sent(session, row, now=now)
-            return True
-        log.error("outbox %s (%s) refused: %s", row.id, row.kind, exc.message)
-        await outbox.mark_failed(session, row, error=f"400 {exc.message}")
+            await _record(app, row, "sent", _marking_sent(row, None, app.bot, None, now))
+            return None
+        _log_given_up(row, f"400 {exc.message}")
+        await _record(app, row, "failed (400)", _failing(row, f"400 {exc.message}"))
     except (NetworkError, TelegramError) as exc:
-        if row.attempts >= MAX_ATTEMPTS:
-            await outbox.mark_failed(session, row, error=str(exc))
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            reason = f"{type(exc).__name__} after {attempts} attempts: {exc}"
+            _log_given_up(row, reason)
+            await _record(app, row, "failed", _failing(row, str(exc)))
         else:
-            backoff = timedelta(seconds=min(2**row.attempts, 600))
-            await outbox.retry_later(session, row, at=now + backoff, error=str(exc))
+            at = now + timedelta(seconds=min(2**attempts, 600))
+            await _record(app, row, "retry", _retrying(row, at, str(exc)))
     else:
+        write = _marking_sent(row, sent, app.bot, rendered.after_send, now)
+        await _record(app, row, "sent", write)
+    return None
+
+
+def _log_given_up(row: Outbox, reason: str) -> None:
+    """One line per row the outbox gives up on: its id, kind and why (never its text)."""
+    log.warning("outbox %s (%s) given up: %s", row.id, row.kind, reason)
+
+
+def _marking_sent(
+    row: Outbox,
+    sent: Sent | None,
+    bot: Bot,
+    after_send: Callable[[AsyncSession, Bot, Sent], Awaitable[None]] | None,
+    now: datetime,
+) -> Record:
+    async def write(session: AsyncSession) -> None:
+        if after_send is not None and sent is not None:
+            await after_send(session, bot, sent)
         await outbox.mark_sent(session, row, now=now)
-    return True
+        if row.chat_id < 0:  # a group took it: if it is a staff group, it no longer refuses
+            await health.clear_staff_refusal(session, chat_id=row.chat_id)
+
+    return write
+
+
+def _postponing(row: Outbox, at: datetime, reason: str) -> Record:
+    async def write(session: AsyncSession) -> None:
+        await outbox.postpone(session, row, at=at, reason=reason)
+
+    return write
+
+
+def _retrying(row: Outbox, at: datetime, error: str) -> Record:
+    async def write(session: AsyncSession) -> None:
+        await outbox.retry_later(session, row, at=at, error=error)
+
+    return write
+
+
+def _failing(row: Outbox, error: str) -> Record:
+    async def write(session: AsyncSession) -> None:
+        await outbox.mark_failed(session, row, error=error)
+
+    return write
+
+
+def _refused(row: Outbox, message: str, now: datetime) -> Record:
+    """403: a person blocked the bot (unreachable from now on), or a staff group removed it
+    (recorded for the health report until a send there succeeds)."""
+    _log_given_up(row, f"403 {message}")
+
+    async def write(session: AsyncSession) -> None:
+        await mark_unreachable_by_id(session, row.person_id, now=now)
+        if row.community_id is not None and row.chat_id < 0:
+            community = await session.get(Community, row.community_id)
+            if community is not None and community.staff_chat_id == row.chat_id:
+                await health.note_staff_refusal(
+                    session,
+                    chat_id=row.chat_id,
+                    community_id=row.community_id,
+                    error=f"403 {message}",
+                    now=now,
+                )
+        await outbox.mark_failed(session, row, error=f"403 {message}")
+
+    return write
+
+
+async def _record(app: NotebookApplication, row: Outbox, what: str, write: Record) -> None:
+    """Run `write` in a session of its own, trying again after RECORD_RETRY_DELAYS if the
+    database fails. Given up, the row stays claimed: a dispatcher takes it again after
+    STALE_CLAIM (the message may then go twice, which is why this tries hard)."""
+    for delay in (*RECORD_RETRY_DELAYS, None):
+        try:
+            async with app.notebook.db.session() as session:
+                await write(session)
+            return
+        except SQLAlchemyError as exc:
+            if delay is None:
+                log.error(
+                    "outbox %s (%s): could not record it as %s (%s); it stays claimed and is "
+                    "taken again after %s",
+                    row.id,
+                    row.kind,
+                    what,
+                    type(exc).__name__,
+                    outbox.STALE_CLAIM,
+                )
+                return
+            log.warning(
+                "outbox %s (%s): recording it as %s failed (%s); trying again",
+                row.id,
+                row.kind,
+                what,
+                type(exc).__name__,
+            )
+            await asyncio.sleep(delay)
 
 
 def interleave_by_chat(rows: list[Outbox]) -> list[Outbox]:
@@ -218,7 +321,7 @@ async def _hold_for_quiet_hours(app: NotebookApplication, row: Outbox, now: date
     if until is None:
         return False
     async with app.notebook.db.session() as session:
-        await outbox.retry_later(session, row, at=until, error="quiet hours")
+        await outbox.postpone(session, row, at=until, reason="quiet hours")
     return True
 
 
@@ -240,7 +343,10 @@ async def _community_tz(app: NotebookApplication, community_id: int | None) -> Z
 
 async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 50) -> int:
     """Send every due row; returns how many rows were handled (sent, refused or dropped as no
-    longer relevant). Safe to run anywhere, any time, from several processes at once."""
+    longer relevant). Safe to run anywhere, any time, from several processes at once.
+
+    A 429 holds back only its own chat: that chat's other rows in the batch wait until
+    Telegram allows it again, and the other chats' rows go on in the same run."""
     nb = app.notebook
     handled = 0
     async with nb.outbox_lock:
@@ -251,17 +357,21 @@ async def dispatch_due(app: NotebookApplication, *, now: datetime, batch: int = 
                 return handled
             more = len(rows) == batch  # a short batch took every row due by `now`
             rows = interleave_by_chat(rows)
+            slowed: dict[int, datetime] = {}  # chat id -> when Telegram allows it again
             for index, row in enumerate(rows):
+                if row.chat_id in slowed:
+                    await _postpone(app, [row], slowed[row.chat_id], "429 flood control")
+                    continue
                 if await _hold_for_quiet_hours(app, row, now):
                     continue
                 # Telegram allows about one message a second per chat: wait out the gap.
                 if not await _in_pace(app, row.chat_id):  # stopping: the next start sends them
                     await _give_back(app, rows[index:], now)
                     return handled
-                if not await _send_one(app, row, now):
-                    # Telegram asked us to wait: give the rest of this batch back, unsent.
-                    await _give_back(app, rows[index + 1 :], now)
-                    return handled
+                retry_at = await _send_one(app, row, now)
+                if retry_at is not None:
+                    slowed[row.chat_id] = retry_at
+                    continue
                 nb.last_sent[row.chat_id] = time.monotonic()
                 handled += 1
             if not more:
@@ -284,10 +394,17 @@ async def _in_pace(app: NotebookApplication, chat_id: int) -> bool:
 
 async def _give_back(app: NotebookApplication, rows: list[Outbox], now: datetime) -> None:
     """Rows claimed and not sent: pending again, for the next dispatch."""
+    await _postpone(app, rows, now, "postponed")
+
+
+async def _postpone(
+    app: NotebookApplication, rows: list[Outbox], at: datetime, reason: str
+) -> None:
+    """Rows claimed and not sent (no attempt counted): pending again from `at`."""
     if rows:
         async with app.notebook.db.session() as session:
             for row in rows:
-                await outbox.retry_later(session, row, at=now, error="postponed")
+                await outbox.postpone(session, row, at=at, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -320,7 +437,7 @@ async def claim_queued(
         try:
             until = await _quiet_until(app, row, now)
             if until is not None:
-                await outbox.retry_later(session, row, at=until, error="quiet hours")
+                await outbox.postpone(session, row, at=until, reason="quiet hours")
                 continue
             rendered = await _render(app, session, row, now)
         except Exception:  # a renderer's bug must not undo the update that queued the row
@@ -346,16 +463,19 @@ async def send_claimed(app: NotebookApplication, claimed: Claimed) -> None:
 async def _send_claimed(app: NotebookApplication, claimed: Claimed) -> None:
     nb = app.notebook
     rows = [row for row, _rendered in claimed.ready]
+    slowed: dict[int, datetime] = {}  # chat id -> when Telegram allows it again (a 429)
     async with nb.outbox_lock:
         for index, (row, rendered) in enumerate(claimed.ready):
+            if row.chat_id in slowed:  # that chat waits; the others' messages go on
+                await _postpone(app, [row], slowed[row.chat_id], "429 flood control")
+                continue
             if not await _in_pace(app, row.chat_id):  # stopping: the next start sends them
                 await _give_back(app, rows[index:], claimed.now)
                 return
-            async with nb.db.session() as session:
-                sent = await _deliver(app, session, row, rendered, claimed.now)
-            if not sent:  # Telegram asked us to wait: the rest go with the next dispatch
-                await _give_back(app, rows[index + 1 :], claimed.now)
-                return
+            retry_at = await _deliver(app, row, rendered, claimed.now)
+            if retry_at is not None:
+                slowed[row.chat_id] = retry_at
+                continue
             nb.last_sent[row.chat_id] = time.monotonic()
 
 

@@ -7,9 +7,12 @@
   stored, or the bot stops with one line (a wrong key would otherwise fail on first use).
 - Liveness (storage/health.py): the time the last update was taken up, written at most every
   `UPDATE_BEAT_EVERY` from `NotebookApplication.process_update`; this process's presence every
-  30 s (restore refuses while it is fresh); the health endpoint (bot/health.py).
+  30 s (restore refuses while it is fresh), saying whether its update fetcher runs
+  (`updates_problem`), which `python -m bot status` reads; the health endpoint (bot/health.py),
+  which asks `updates_problem` directly.
 - Periodic work as thin JobQueue wrappers around plain functions: the retention sweep
-  (storage/privacy.py) and the optional daily SQLite backup (storage/backup.py).
+  (storage/privacy.py; sent outbox rows, storage/outbox.py: `prune`) and the optional daily
+  SQLite backup (storage/backup.py).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from telegram.ext import ContextTypes
 
 from bot.health import HealthServer
 from bot.settings import Settings, SettingsError
-from storage import backup, crypto, health
+from storage import backup, crypto, health, outbox
 from storage.privacy import anonymise_expired
 from storage.schedule import parse_clock
 
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 KEY_FILE_NAME = "phone-encryption.key"
 UPDATE_BEAT_EVERY = 5.0  # seconds between writes of the last-update heartbeat
 RETENTION_EVERY = timedelta(hours=6)
+# Failed outbox rows are kept this long (or until a person deletes them), for a person to see
+# why a message never went out; sent and cancelled ones OUTBOX_RETENTION_DAYS.
+OUTBOX_FAILED_KEPT = timedelta(days=365)
 CHECKPOINT_EVERY = timedelta(seconds=1)  # SQLite: the write-ahead log copied into the file
 CATCH_UP = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
@@ -134,7 +140,34 @@ def _mode(settings: Settings) -> str:
     return "webhook" if settings.webhook_url else "polling"
 
 
-async def beat_presence(app: NotebookApplication) -> None:
+def updates_problem(app: NotebookApplication) -> str | None:
+    """Why this process receives no updates now, in one line; None while it does.
+
+    python-telegram-bot keeps the tasks private: the Application's update fetcher (it hands
+    each update to `process_update`; an exception escaping that ends it for good) and the
+    Updater's polling loop or webhook server (they bring updates in)."""
+    if not app.running:
+        return "the bot is not running (starting or stopping): updates are not handled"
+    fetcher: asyncio.Task[Any] | None = getattr(app, "_Application__update_fetcher_task", None)
+    if fetcher is None or fetcher.done():
+        return "the update fetcher has stopped: no update is handled"
+    updater = app.updater
+    if updater is None:
+        return None
+    if not updater.running:
+        return f"{_mode(app.notebook.settings)} is not running: no update arrives"
+    polling: asyncio.Task[Any] | None = getattr(updater, "_Updater__polling_task", None)
+    if polling is not None and polling.done():
+        return "polling has stopped: no update arrives"
+    server = getattr(updater, "_httpd", None)
+    if app.notebook.settings.webhook_url and server is not None and not server.is_running:
+        return "the webhook server has stopped: no update arrives"
+    return None
+
+
+async def beat_presence(app: NotebookApplication, *, problem: str | None = None) -> None:
+    """This process is here; `problem`: why it receives no updates (None: it does, or it is
+    starting and the next beats will say)."""
     nb = app.notebook
     async with nb.db.session() as session:
         await health.beat(
@@ -142,13 +175,14 @@ async def beat_presence(app: NotebookApplication) -> None:
             health.INSTANCE_PREFIX + app.operations.instance,
             now=nb.clock(),
             mode=_mode(nb.settings),
+            updates_problem=problem,
         )
 
 
 async def presence_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     app: NotebookApplication = context.application  # type: ignore[assignment]
-    try:
-        await beat_presence(app)
+    try:  # the JobQueue runs while the Application does: the fetcher must be running too
+        await beat_presence(app, problem=updates_problem(app))
     except SQLAlchemyError as exc:
         log.warning("could not record this instance's presence: %s", type(exc).__name__)
 
@@ -157,7 +191,8 @@ async def presence_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def run_retention(app: NotebookApplication) -> int:
-    """Anonymise every closed issue past the retention period; returns how many."""
+    """Anonymise every closed issue past the retention period, and forget outbox rows past
+    theirs (`prune_outbox`); returns how many issues were anonymised."""
     nb = app.notebook
     retention = timedelta(days=nb.settings.retention_days)
     total = 0
@@ -169,7 +204,24 @@ async def run_retention(app: NotebookApplication) -> int:
             break
     if total:
         log.info("retention: anonymised %d closed issues", total)
+    await prune_outbox(app)
     return total
+
+
+async def prune_outbox(app: NotebookApplication) -> int:
+    """Delete sent and cancelled outbox rows older than OUTBOX_RETENTION_DAYS, failed ones
+    older than OUTBOX_FAILED_KEPT (rows about open issues stay: storage/outbox.py)."""
+    nb = app.notebook
+    now = nb.clock()
+    async with nb.db.session() as session:
+        pruned = await outbox.prune(
+            session,
+            sent_before=now - timedelta(days=nb.settings.outbox_retention_days),
+            failed_before=now - OUTBOX_FAILED_KEPT,
+        )
+    if pruned:
+        log.info("retention: forgot %d outbox rows", pruned)
+    return pruned
 
 
 async def checkpoint_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -262,6 +314,7 @@ async def start(app: NotebookApplication) -> None:
             nb.clock,
             host=nb.settings.health_listen,
             port=port,
+            updates=lambda: updates_problem(app),
             extra=lambda: _instance_info(app),
         )
         try:

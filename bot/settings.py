@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     backup_time: str = "03:30"
     # Privacy (README "Privacy"): retention of closed issues' personal data, phone encryption.
     retention_days: int = Field(default=730, ge=1)
+    # Sent and cancelled outbox rows are forgotten this long after (storage/outbox.py: prune).
+    outbox_retention_days: int = Field(default=30, ge=1)
     phone_encryption_key: SecretStr | None = None
 
     @field_validator("telegram_bot_token")

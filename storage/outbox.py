@@ -5,6 +5,12 @@ notification or send one for a change that was rolled back. A dedupe key makes e
 idempotent (`overdue:<issue>:<date>` is queued once however often the check runs). Dispatchers
 claim due rows atomically (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one UPDATE … RETURNING),
 so two dispatchers never take the same row.
+
+`attempts` counts the requests really made to Telegram for a row: claiming a row does not
+count, nor does putting it back unsent (`postpone`: quiet hours, a batch given back, a 429);
+recording what Telegram answered does (`mark_sent`, `retry_later`, `mark_failed`).
+Sent and cancelled rows are forgotten after a retention period (`prune`), except those about an
+issue still open: their dedupe keys are what keeps a reminder from being queued twice.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, event, or_, select, update
+from sqlalchemy import and_, bindparam, delete, event, exists, func, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import INSERTS, NotebookSession, dialect_of
 from storage.direct import Direct
-from storage.models import Outbox, OutboxStatus
+from storage.issues import OPEN
+from storage.models import Issue, IssueStatus, Outbox, OutboxStatus
 
 # A row left in "sending" this long (its dispatcher died mid-send) is claimed again.
 STALE_CLAIM = timedelta(minutes=5)
@@ -62,20 +69,22 @@ event.listen(NotebookSession, "after_commit", _committed)
 event.listen(NotebookSession, "after_rollback", _rolled_back)
 
 
-def _setter(*columns: str) -> Direct:
-    """UPDATE outbox SET <columns> WHERE id = :row_id, each column a bind parameter: every
-    message sent runs one, on SQLite's connection directly (storage/direct.py)."""
-    return Direct(
-        update(OUTBOX)
-        .where(OUTBOX.c.id == bindparam("row_id"))
-        .values({name: bindparam(name) for name in columns})
-    )
+def _setter(*columns: str, attempted: bool) -> Direct:
+    """UPDATE outbox SET <columns> WHERE id = :row_id, each column a bind parameter, and one
+    more attempt when a request was made: every message sent runs one, on SQLite's connection
+    directly (storage/direct.py)."""
+    values: dict[str, Any] = {name: bindparam(name) for name in columns}
+    if attempted:
+        values["attempts"] = OUTBOX.c.attempts + 1
+    return Direct(update(OUTBOX).where(OUTBOX.c.id == bindparam("row_id")).values(values))
 
 
-_SENT = _setter("status", "sent_at", "last_error")
-_DONE = _setter("status", "sent_at")
-_RETRY = _setter("status", "due_at", "claimed_at", "last_error")
-_FAILED = _setter("status", "last_error")
+_SENT = _setter("status", "sent_at", "last_error", attempted=True)
+_DONE = _setter("status", "sent_at", attempted=False)
+_RETRY = _setter("status", "due_at", "claimed_at", "last_error", attempted=True)
+_POSTPONE = _setter("status", "due_at", "claimed_at", "last_error", attempted=False)
+_FAILED = _setter("status", "last_error", attempted=True)
+_DROPPED = _setter("status", "last_error", attempted=False)
 
 
 async def enqueue(
@@ -103,7 +112,7 @@ async def enqueue(
         "community_id": community_id,
         "urgent": urgent,
         "status": OutboxStatus.SENDING if sends_itself else OutboxStatus.PENDING,
-        "attempts": 1 if sends_itself else 0,
+        "attempts": 0,  # counted when a request is made (see the module doc)
         "claimed_at": now if sends_itself else None,
         "created_at": now,
     }
@@ -146,11 +155,7 @@ def _claiming(*which: Any) -> Any:
     return (
         update(Outbox)
         .where(*which)
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_at=bindparam("now"),
-            attempts=col(Outbox.attempts) + 1,
-        )
+        .values(status=OutboxStatus.SENDING, claimed_at=bindparam("now"))
         .returning(Outbox)
         .execution_options(synchronize_session=False)
     )
@@ -180,16 +185,19 @@ async def _set(session: AsyncSession, statement: Direct, row: Outbox, **values: 
 
 
 async def mark_sent(session: AsyncSession, row: Outbox, *, now: datetime) -> None:
+    """Telegram took it (one attempt)."""
     await _set(session, _SENT, row, status=OutboxStatus.SENT, sent_at=now, last_error=None)
 
 
 async def mark_done(
     session: AsyncSession, row: Outbox, *, status: OutboxStatus, now: datetime
 ) -> None:
+    """Finished without a request (nothing left to say): no attempt."""
     await _set(session, _DONE, row, status=status, sent_at=now)
 
 
 async def retry_later(session: AsyncSession, row: Outbox, *, at: datetime, error: str) -> None:
+    """A request failed in a way worth trying again (one attempt): pending again at `at`."""
     await _set(
         session,
         _RETRY,
@@ -201,8 +209,31 @@ async def retry_later(session: AsyncSession, row: Outbox, *, at: datetime, error
     )
 
 
-async def mark_failed(session: AsyncSession, row: Outbox, *, error: str) -> None:
-    await _set(session, _FAILED, row, status=OutboxStatus.FAILED, last_error=error)
+async def postpone(session: AsyncSession, row: Outbox, *, at: datetime, reason: str) -> None:
+    """Pending again at `at` without a request made (quiet hours, a batch given back, a 429
+    that Telegram answered before taking the message): no attempt."""
+    await _set(
+        session,
+        _POSTPONE,
+        row,
+        status=OutboxStatus.PENDING,
+        due_at=at,
+        claimed_at=None,
+        last_error=reason,
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, row: Outbox, *, error: str, attempted: bool = True
+) -> None:
+    """Given up: Telegram refused it (an attempt), or it could not even be written."""
+    await _set(
+        session,
+        _FAILED if attempted else _DROPPED,
+        row,
+        status=OutboxStatus.FAILED,
+        last_error=error,
+    )
 
 
 async def cancel(session: AsyncSession, *, key_prefixes: Sequence[str]) -> int:
@@ -227,3 +258,37 @@ async def next_due(session: AsyncSession) -> datetime | None:
         .limit(1)
     )
     return rows.first()
+
+
+# Issues whose messages' dedupe keys still matter: reminders about them are planned again and
+# again (storage/reminders.py), and a forgotten key would queue one a second time.
+_LIVE_ISSUE = frozenset({*OPEN, IssueStatus.RESOLVED})
+
+
+async def prune(session: AsyncSession, *, sent_before: datetime, failed_before: datetime) -> int:
+    """Forget sent and cancelled rows finished before `sent_before`, and failed ones created
+    before `failed_before`; rows about an issue still open or awaiting its follow-up stay.
+    Returns how many rows were deleted."""
+    finished = func.coalesce(col(Outbox.sent_at), col(Outbox.created_at))
+    about_live_issue = exists().where(
+        col(Issue.id) == col(Outbox.payload)["issue_id"].as_integer(),
+        col(Issue.status).in_(list(_LIVE_ISSUE)),
+    )
+    result = await session.exec(
+        delete(Outbox)
+        .where(
+            or_(
+                and_(
+                    col(Outbox.status).in_([OutboxStatus.SENT, OutboxStatus.CANCELLED]),
+                    finished < sent_before,
+                ),
+                and_(
+                    col(Outbox.status) == OutboxStatus.FAILED,
+                    col(Outbox.created_at) < failed_before,
+                ),
+            ),
+            ~about_live_issue,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)

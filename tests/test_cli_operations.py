@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from storage import health, migrate
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
-from storage.models import Issue
+from storage.models import InboxUpdate, Issue
 from storage.types import utcnow
 from tests.factories import PHONE_KEY, TOKEN, FakeClock, make_community, make_member
 
@@ -159,7 +160,35 @@ async def test_status_prints_the_health_report(
     unreachable = load_settings(_env_file=None, database_url="postgresql://nobody@127.0.0.1:1/none")
     assert await cli.status(unreachable, as_json=False) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "status: down" and lines[1].startswith("database: unreachable")
+    assert lines == [
+        "status: degraded",
+        "degraded: database: unreachable (ConnectionRefusedError)",
+        "database: unreachable (ConnectionRefusedError)",
+    ]
+
+
+async def test_status_exits_1_with_a_line_per_reason_when_degraded(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """As a monitor runs it (the real clock: a separate process reads the database)."""
+    db = await _seed(tmp_path, clock)
+    now = utcnow()
+    async with db.session() as session:
+        session.add(
+            InboxUpdate(
+                update_id=1, payload={"update_id": 1}, received_at=now - timedelta(minutes=5)
+            )
+        )
+    await db.dispose()
+    code, out, err = await _run(["status"], _env(tmp_path), tmp_path)
+    assert code == 1, err
+    lines = out.splitlines()
+    assert lines[:3] == [
+        "status: degraded",
+        "degraded: updates: no bot instance has been seen for 90 s: is the bot running?",
+        "degraded: inbox: 1 update waiting for more than a minute (oldest 5 min)",
+    ]
+    assert "instances: none running" in lines
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,25 @@
 """The outbox dispatcher sends what was queued, in the reader's language, and copes with
-Telegram's refusals: 403 marks the person unreachable, 429 postpones without losing anything."""
+Telegram's refusals: 403 marks the person unreachable, 429 postpones that chat without losing
+anything or holding back other chats; only requests made count as attempts; a row Telegram took
+is recorded as sent even through a database hiccup; every row given up on is logged."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
+from bot import dispatch
 from bot.dispatch import Rendered, dispatch_due
 from bot.emulator import BotApiEmulator
+from bot.emulator.driver import UserDriver
 from storage import issues as rules
+from storage import outbox
 from storage.db import Database
 from storage.models import Issue, Outbox, OutboxStatus, Person, Role
 from storage.notifications import ISSUE_EVENT, notify_audience
@@ -304,3 +312,148 @@ async def test_a_message_rendered_by_its_update_sees_what_a_bulk_update_changed(
             [(_row, rendered)] = claimed.ready
             assert rendered.edit_message_id == moved_to
             await session.rollback()
+
+
+async def _render_note(_session: object, row: Outbox, _tr: object) -> Rendered:
+    return Rendered(str(row.payload["text"]))
+
+
+async def _note(
+    db: Database, clock: FakeClock, user: UserDriver, key: str, *, urgent: bool = True
+) -> None:
+    """A message to `user` saying `key` (urgent: not held for quiet hours)."""
+    async with db.session() as session:
+        await outbox.enqueue(
+            session,
+            chat_id=user.id,
+            kind="test-note",
+            dedupe_key=key,
+            due_at=clock(),
+            payload={"text": key},
+            now=clock(),
+            urgent=urgent,
+        )
+
+
+async def _rows(db: Database) -> dict[str, Outbox]:
+    async with db.session() as session:
+        return {r.dedupe_key: r for r in (await session.exec(select(Outbox))).all()}
+
+
+async def test_a_429_for_one_chat_holds_back_that_chat_only(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    ann, bob, cy = (emulator.user(first_name=n) for n in ("Ann", "Bob", "Cy"))
+    for key, user in (("ann 1", ann), ("bob", bob), ("cy", cy), ("ann 2", ann)):
+        await _note(db, clock, user, key)
+    async with running_bot(emulator, db, clock) as app:
+        app.notebook.renderers.register("test-note", _render_note)
+        emulator.fail_next("sendMessage", error_code=429, retry_after=10)  # Ann's first
+        assert await dispatch_due(app, now=clock()) == 2  # Bob and Cy in the same run
+        assert [m.text for m in bob.messages + cy.messages] == ["bob", "cy"]
+        rows = await _rows(db)
+        for key in ("ann 1", "ann 2"):  # both of Ann's wait 10 s; no attempt was counted
+            assert (rows[key].status, rows[key].attempts) == (OutboxStatus.PENDING, 0)
+            assert rows[key].due_at == clock() + timedelta(seconds=10)
+        assert await dispatch_due(app, now=clock() + timedelta(seconds=9)) == 0
+        assert await dispatch_due(app, now=clock() + timedelta(seconds=10)) == 2
+        assert [m.text for m in ann.messages] == ["ann 1", "ann 2"]
+    assert {(r.status, r.attempts) for r in (await _rows(db)).values()} == {(OutboxStatus.SENT, 1)}
+
+
+async def test_only_requests_made_count_as_attempts(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    await make_community(db, clock)
+    ann = emulator.user(first_name="Ann")
+    clock.current = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # 23:00 in Chongqing: quiet
+    await _note(db, clock, ann, "good morning", urgent=False)
+    async with running_bot(emulator, db, clock) as app:
+        app.notebook.renderers.register("test-note", _render_note)
+        assert await dispatch_due(app, now=clock()) == 0
+        row = (await _rows(db))["good morning"]
+        morning = datetime(2026, 11, 2, 23, 30, tzinfo=UTC)  # 07:30 in Chongqing
+        assert (row.status, row.attempts, row.due_at) == (OutboxStatus.PENDING, 0, morning)
+        clock.current = morning
+        emulator.fail_next("sendMessage", error_code=502)  # a request made: one attempt
+        assert await dispatch_due(app, now=clock()) == 1
+        row = (await _rows(db))["good morning"]
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+        emulator.fail_next("sendMessage", error_code=429, retry_after=5)  # Telegram took nothing
+        assert await dispatch_due(app, now=row.due_at) == 0
+        row = (await _rows(db))["good morning"]
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+        assert await dispatch_due(app, now=row.due_at) == 1
+        assert [m.text for m in ann.messages] == ["good morning"]
+    row = (await _rows(db))["good morning"]
+    assert (row.status, row.attempts) == (OutboxStatus.SENT, 2)
+
+
+async def test_a_sent_message_is_recorded_through_a_database_hiccup_and_not_sent_again(
+    emulator: BotApiEmulator,
+    db: Database,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ann, bob = emulator.user(first_name="Ann"), emulator.user(first_name="Bob")
+    await _note(db, clock, ann, "hello Ann")
+    marking = outbox.mark_sent
+    failures = {"hello Ann": 2, "hello Bob": 99}  # Ann's: twice, then it works; Bob's: never
+
+    async def flaky_mark_sent(session: Any, row: Outbox, *, now: datetime) -> None:
+        if failures.get(row.dedupe_key, 0) > 0:
+            failures[row.dedupe_key] -= 1
+            raise OperationalError("UPDATE outbox …", {}, Exception("database is locked"))
+        await marking(session, row, now=now)
+
+    monkeypatch.setattr(outbox, "mark_sent", flaky_mark_sent)
+    monkeypatch.setattr(dispatch, "RECORD_RETRY_DELAYS", (0.0, 0.0, 0.0))
+    caplog.set_level(logging.WARNING, logger="bot.dispatch")
+    async with running_bot(emulator, db, clock) as app:
+        app.notebook.renderers.register("test-note", _render_note)
+        assert await dispatch_due(app, now=clock()) == 1
+        row = (await _rows(db))["hello Ann"]
+        assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)
+        later = clock() + STALE_CLAIM + timedelta(seconds=1)
+        assert await dispatch_due(app, now=later) == 0  # nothing left claimed to send again
+        assert [m.text for m in ann.messages] == ["hello Ann"]
+
+        # a database that never comes back: after a bounded number of tries the row stays
+        # claimed, said in the log, and a later dispatcher takes it again
+        await _note(db, clock, bob, "hello Bob")
+        assert await dispatch_due(app, now=clock()) == 1
+        assert (await _rows(db))["hello Bob"].status == OutboxStatus.SENDING
+    retried = [r for r in caplog.records if "recording it as sent failed" in r.getMessage()]
+    assert len(retried) == 2 + 3  # Ann's two failures; Bob's three retries before giving up
+    [given_up] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "could not record it as sent" in given_up.getMessage()
+
+
+async def test_each_row_given_up_is_logged_without_its_text(
+    emulator: BotApiEmulator,
+    db: Database,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ann, bob = emulator.user(first_name="Ann"), emulator.user(first_name="Bob")
+    bob.block_bot()
+    await _note(db, clock, ann, "楼上太吵 13812345678")
+    await _note(db, clock, bob, "楼道灯坏了 13900001111")
+    caplog.set_level(logging.INFO)
+    async with running_bot(emulator, db, clock) as app:
+        app.notebook.renderers.register("test-note", _render_note)
+        emulator.fail_next("sendMessage", error_code=400, description="Bad Request: injected")
+        assert await dispatch_due(app, now=clock()) == 2
+    rows = await _rows(db)
+    assert {r.status for r in rows.values()} == {OutboxStatus.FAILED}
+    lines = sorted(r.getMessage() for r in caplog.records if "given up" in r.getMessage())
+    ann_row, bob_row = rows["楼上太吵 13812345678"], rows["楼道灯坏了 13900001111"]
+    assert lines == sorted(
+        [
+            f"outbox {ann_row.id} (test-note) given up: 400 Injected",
+            f"outbox {bob_row.id} (test-note) given up: 403 Forbidden: bot was blocked by the user",
+        ]
+    )
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert "1381234" not in everything and "楼" not in everything

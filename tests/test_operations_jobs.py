@@ -1,5 +1,6 @@
-"""The periodic operations jobs are thin wrappers around plain functions: retention, the daily
-backup (SQLite only), and this instance's presence."""
+"""The periodic operations jobs are thin wrappers around plain functions: retention (closed
+issues' personal data, sent outbox rows), the daily backup (SQLite only), and this instance's
+presence."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from sqlmodel import select
 
 from bot import operations
 from bot.emulator import BotApiEmulator
-from storage import health
+from storage import health, outbox
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
-from storage.models import FollowUpResult, Heartbeat, Issue, Role, Satisfaction
+from storage.models import FollowUpResult, Heartbeat, Issue, Outbox, Role, Satisfaction
 from tests.factories import FakeClock, make_community, make_member, running_bot
 
 
@@ -44,6 +45,17 @@ async def test_retention_backup_and_presence_jobs(
             actor_id=xu.id,
             now=clock(),
         )
+        await outbox.enqueue(  # a message about it, sent today
+            session,
+            chat_id=7,
+            kind="test",
+            dedupe_key="sent today",
+            due_at=clock(),
+            payload={"issue_id": issue.id},
+            now=clock(),
+        )
+        [row] = await outbox.claim_due(session, now=clock())
+        await outbox.mark_sent(session, row, now=clock())
     backups = tmp_path / "backups"
     async with running_bot(
         emulator, db, clock, backup_dir=str(backups), backup_keep=2, retention_days=30
@@ -57,10 +69,14 @@ async def test_retention_backup_and_presence_jobs(
         assert [b.name for b in beats] == [health.INSTANCE_PREFIX + app.operations.instance]
 
         assert await operations.run_retention(app) == 0  # closed today: kept
+        async with db.session() as session:
+            assert len((await session.exec(select(Outbox))).all()) == 1
         clock.advance(days=31)
         assert await operations.run_retention(app) == 1
         async with db.session() as session:
             kept = (await session.exec(select(Issue))).one()
+            # OUTBOX_RETENTION_DAYS (30) after it was sent, the outbox forgets the message
+            assert (await session.exec(select(Outbox))).all() == []
         assert kept.reporter_id is None and kept.description == "***说楼上太吵"
 
         if db.is_sqlite:  # a daily copy, and only BACKUP_KEEP of them

@@ -1,4 +1,5 @@
-"""The outbox queues once per dedupe key and hands each due row to exactly one dispatcher."""
+"""The outbox queues once per dedupe key, hands each due row to exactly one dispatcher, counts
+only the requests really made, and forgets finished rows after their retention period."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from storage import issues as rules
 from storage import outbox
 from storage.db import Database
-from storage.models import Outbox, OutboxStatus
-from tests.factories import FakeClock
+from storage.models import FollowUpResult, Outbox, OutboxStatus, Role, Satisfaction
+from tests.factories import FakeClock, make_community, make_issue, make_member
 
 
 async def _queue(db: Database, clock: FakeClock, n: int, **kw: object) -> None:
@@ -49,7 +51,8 @@ async def test_only_due_rows_are_claimed_in_order(db: Database, clock: FakeClock
     async with db.session() as session:
         first = await outbox.claim_due(session, now=clock())
         assert [r.payload["i"] for r in first] == [0, 3]
-        assert all(r.status == OutboxStatus.SENDING and r.attempts == 1 for r in first)
+        # claimed, not yet attempted: an attempt is a request made to Telegram
+        assert all(r.status == OutboxStatus.SENDING and r.attempts == 0 for r in first)
     async with db.session() as session:
         assert await outbox.claim_due(session, now=clock()) == []  # already claimed
         later = await outbox.claim_due(session, now=clock() + timedelta(minutes=2))
@@ -86,7 +89,94 @@ async def test_a_stale_claim_is_taken_again_and_cancel_stops_pending(
     async with db.session() as session:  # its dispatcher died; six minutes later…
         again = await outbox.claim_due(session, now=clock() + timedelta(minutes=6), limit=1)
         assert [r.id for r in again] == [row.id]
-        assert again[0].attempts == 2
+        assert again[0].attempts == 0  # taking a row again is no attempt either
         assert await outbox.cancel(session, key_prefixes=["test:1", "test:2"]) == 2
         # the row claimed at +6 min is not stale yet at +10 min; the others were cancelled
         assert await outbox.claim_due(session, now=clock() + timedelta(minutes=10)) == []
+
+
+async def _attempts(db: Database) -> dict[str, tuple[str, int]]:
+    async with db.session() as session:
+        rows = (await session.exec(select(Outbox))).all()
+    return {r.dedupe_key: (r.status, r.attempts) for r in rows}
+
+
+async def test_only_a_request_made_counts_as_an_attempt(db: Database, clock: FakeClock) -> None:
+    await _queue(db, clock, 1)
+    later = clock() + timedelta(minutes=1)
+    async with db.session() as session:  # quiet hours, a batch given back, a 429: no request
+        [row] = await outbox.claim_due(session, now=clock())
+        await outbox.postpone(session, row, at=later, reason="quiet hours")
+    assert await _attempts(db) == {"test:0": (OutboxStatus.PENDING, 0)}
+    async with db.session() as session:  # a request that failed on the network: one
+        [row] = await outbox.claim_due(session, now=later)
+        await outbox.retry_later(session, row, at=later, error="Bad Gateway")
+    assert await _attempts(db) == {"test:0": (OutboxStatus.PENDING, 1)}
+    async with db.session() as session:  # and the one Telegram took: two
+        [row] = await outbox.claim_due(session, now=later)
+        await outbox.mark_sent(session, row, now=later)
+    assert await _attempts(db) == {"test:0": (OutboxStatus.SENT, 2)}
+
+
+async def test_finished_rows_are_forgotten_after_their_retention_but_not_about_open_issues(
+    db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        xu = await make_member(session, community, name="老许", telegram_user_id=7)
+        wang = await make_member(session, community, Role.WORKER, name="王网格")
+        still_open = await make_issue(session, community, xu, clock, "楼道灯坏了")
+        closed = await make_issue(session, community, xu, clock, "楼上太吵")
+        await rules.claim(session, closed, actor_id=wang.id, now=clock())
+        await rules.resolve(session, closed, note="已协调", actor_id=wang.id, now=clock())
+        await rules.follow_up(
+            session,
+            closed,
+            result=FollowUpResult.SOLVED,
+            satisfaction=Satisfaction.BASIC,
+            comment=None,
+            actor_id=xu.id,
+            now=clock(),
+        )
+        queued = {
+            "sent": {},
+            "cancelled": {},
+            "failed": {},
+            "open": {"issue_id": still_open.id},  # its key keeps a reminder from coming twice
+            "closed": {"issue_id": closed.id},
+            "waiting": {},
+        }
+        for key, payload in queued.items():
+            await outbox.enqueue(
+                session,
+                chat_id=7,
+                kind="test",
+                dedupe_key=key,
+                due_at=clock(),
+                payload=payload,
+                now=clock(),
+            )
+    async with db.session() as session:
+        rows = {r.dedupe_key: r for r in await outbox.claim_due(session, now=clock())}
+        for key in ("sent", "open", "closed"):
+            await outbox.mark_sent(session, rows[key], now=clock())
+        await outbox.mark_done(
+            session, rows["cancelled"], status=OutboxStatus.CANCELLED, now=clock()
+        )
+        await outbox.mark_failed(session, rows["failed"], error="400 Bad Request")
+        await outbox.postpone(session, rows["waiting"], at=clock() + timedelta(days=90), reason="")
+
+    async def prune(days: int) -> set[str]:
+        now = clock() + timedelta(days=days)
+        async with db.session() as session:
+            await outbox.prune(
+                session,
+                sent_before=now - timedelta(days=30),
+                failed_before=now - timedelta(days=365),
+            )
+            return {r.dedupe_key for r in (await session.exec(select(Outbox))).all()}
+
+    everything = set(queued)
+    assert await prune(days=29) == everything
+    assert await prune(days=31) == {"failed", "open", "waiting"}  # pending rows are never pruned
+    assert await prune(days=366) == {"open", "waiting"}  # failed: a year, for a person to look
