@@ -258,9 +258,16 @@ def weekly_renderer(policy: DigestPolicy) -> Renderer:
         )
         name = community.name
 
+        charted = False
+
         async def chart_after_text(_session: AsyncSession, bot: Bot, message: Sent) -> None:
             # The text has been delivered; a failed picture must not make the dispatcher send
-            # the text again, so it is logged here rather than raised.
+            # the text again, so it is logged here rather than raised. Once only: the
+            # dispatcher runs this again when it retries recording the text as sent.
+            nonlocal charted
+            if charted:
+                return
+            charted = True
             try:
                 await send_chart(bot, message.chat_id, tr, digest, name)
             except Exception:

@@ -198,6 +198,9 @@ async def _read(db: Database, *, now: datetime, updates: UpdatesCheck | None) ->
     try:
         async with db.session() as session:
             facts = await _facts(session, now=now)
+    except OSError as exc:  # it went away between the two reads
+        log.warning("health check: database unreachable: %s", type(exc).__name__)
+        return _unreachable(now, f"unreachable ({type(exc).__name__})", own_updates=updates)
     except SQLAlchemyError as exc:  # reachable, but not (yet) the schema this code expects
         log.warning("health check: cannot read the notebook: %s", type(exc).__name__)
         problem = f"schema at {revision or 'no revision'}: run `python -m bot db upgrade`"

@@ -67,7 +67,7 @@ def _level_at_each_commit(db: Database) -> Iterator[list[str]]:
 async def test_storing_updates_commits_durably_and_the_rest_as_before(
     db: Database, clock: FakeClock
 ) -> None:
-    queue = DurableUpdateQueue(db, clock)
+    queue = DurableUpdateQueue(db, clock, owner="test")
     with _level_at_each_commit(db) as levels:
         await queue.store_batch([_message(1), _message(2)])  # polling: a getUpdates batch
         async with db.session() as session:  # the update handled: an ordinary commit
@@ -92,7 +92,9 @@ from tests.test_durability import _message
 
 async def main():
     db = Database(sys.argv[1], schema=sys.argv[2] or None, background_checkpoints=True)
-    queue = DurableUpdateQueue(db, lambda: datetime(2026, 11, 2, 1, 0, tzinfo=UTC))
+    queue = DurableUpdateQueue(
+        db, lambda: datetime(2026, 11, 2, 1, 0, tzinfo=UTC), owner="test"
+    )
     await queue.store_batch([_message(777)])
     print("stored", flush=True)
     await asyncio.Event().wait()
@@ -121,7 +123,9 @@ async def test_an_update_stored_survives_a_kill_right_after_the_commit(db: Datab
         await child.wait()
     assert child.returncode == -signal.SIGKILL
     async with db.session() as session:  # what the next start replays
-        pending = await inbox.pending(session, received_before=datetime(2027, 1, 1, tzinfo=UTC))
+        pending = await inbox.take_own(
+            session, owner="test", now=datetime(2027, 1, 1, tzinfo=UTC), everything=True
+        )
     assert [(row.update_id, row.payload["message"]["text"]) for row in pending] == [
         (777, "The lift is stuck")
     ]
