@@ -49,7 +49,9 @@ CONFIRMED = "Your issue is No."
 QUESTION = "What is the problem about?"
 STALE = "This button is no longer valid."
 # Labels of the report draft's prompts: after every report is filed, no message may carry them.
-FLOW_BUTTONS = frozenset({"Public facilities", "Cancel", "No photo", "No", "✅ Send", "Change"})
+FLOW_BUTTONS = frozenset(
+    {"Public facilities (stairwell lights, doors)", "Cancel", "No photo", "No", "✅ Send", "Change"}
+)
 PATIENCE = 120.0  # seconds a step may wait while the bot is dead and restarting
 
 

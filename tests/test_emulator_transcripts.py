@@ -59,7 +59,7 @@ def test_a_question_sent_twice_for_one_message_is_a_violation() -> None:
         f"message #{second} repeats #{first} 'What is the problem about? «lamp broken»' with "
         "no message from the user in between",
         f"message #{first} 'What is the problem about? «lamp broken»' still has live buttons "
-        f"['Public facilities', 'Cancel'] though #{second} replaced it",
+        f"(Public facilities, Cancel) though #{second} replaced it",
     ]
 
 
@@ -114,7 +114,7 @@ def test_live_buttons_on_a_superseded_copy_are_a_violation() -> None:
     chat.edited(second, DONE)
     assert check_transcript(chat.entries) == [
         f"message #{first} 'What is the problem about? «lamp broken»' still has live buttons "
-        f"['Public facilities', 'Cancel'] though #{second} replaced it"
+        f"(Public facilities, Cancel) though #{second} replaced it"
     ]
 
 

@@ -126,9 +126,12 @@ def _stale_buttons(
         )
         if newer is not None:
             labels = [label for row in entry.labels for label in row]
+            shown = ", ".join(labels[:3]) + (
+                f" and {len(labels) - 3} more" if len(labels) > 3 else ""
+            )
             problems.append(
                 f"message #{entry.message_id} {_quote(entry.text)} still has live buttons "
-                f"{labels} though #{newer.message_id} replaced it"
+                f"({shown}) though #{newer.message_id} replaced it"
             )
     if flow_buttons:
         wanted = set(flow_buttons)

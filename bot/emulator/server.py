@@ -602,9 +602,11 @@ class EmulatorCore:
         """Act as Telegram's front end with the Bot API behind it down, until ``end_outage``:
         every request (of ``methods`` if given, except those in ``spare``; getUpdates is one
         of them) is answered ``status`` (502 Bad Gateway), or with ``timeout`` hangs until the
-        bot's client gives up. Nothing is done for these requests and, unless getUpdates is
-        spared, no update is delivered (webhook deliveries wait too). ``outage_requests``
-        counts the requests that met the outage, by method, from this call on."""
+        bot's client gives up (a request still hanging at ``end_outage`` is answered 504).
+        Nothing is done for these requests and, unless getUpdates is left out of ``methods``
+        or spared, no update is delivered (webhook deliveries wait too). They are not in
+        ``calls`` (the Bot API never saw them); the answers given are in ``errors``.
+        ``outage_requests`` counts them by method, from this call on."""
         self._outage = _Outage(
             status,
             timeout,
