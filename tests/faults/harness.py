@@ -56,6 +56,7 @@ PRESSES = (
     ("✅ Send", STAGES[4]),
 )
 STOP_WITHIN = 10.0  # seconds SIGTERM may take (issue #20, Must 2)
+STEP_LIMIT = 600.0  # a step waits as long as the burst may last; the test bounds the burst
 NUMBER = re.compile(r"Your issue is No\. (\d+)")
 
 
@@ -110,12 +111,12 @@ async def report(emulator: BotApiEmulator, resident: Resident, text: str) -> Tim
         predicate=lambda m: (
             m.message_id > known and QUESTION in m.versions[0].text and m.buttons != []
         ),
-        timeout=None,
+        timeout=STEP_LIMIT,
     )
     for button, next_stage in PRESSES:
         resident.doing = f"pressed {button!r} on #{question.message_id}, waiting for {next_stage!r}"
         await press(emulator, user, question, button)
-        await user.expect_edit(question, contains=next_stage, timeout=None)
+        await user.expect_edit(question, contains=next_stage, timeout=STEP_LIMIT)
     timed.confirmed = time.monotonic()
     resident.doing = "done"
     return timed
