@@ -2,9 +2,9 @@
 Application talks to, enforcing Telegram's rules, plus drivers that act as users and groups.
 
 Modules: ``server`` (the Bot API over aiohttp and all state), ``driver`` (BotApiEmulator,
-UserDriver, GroupDriver), ``models`` (records such as BotMessage), ``html`` / ``markdown``
-(Telegram's formatting parsers), ``text`` (UTF-16 lengths and entity helpers), ``media``
-(tiny valid files and image sniffing).
+UserDriver, GroupDriver), ``models`` (records such as BotMessage and each chat's transcript),
+``html`` / ``markdown`` (Telegram's formatting parsers), ``text`` (UTF-16 lengths and entity
+helpers), ``media`` (tiny valid files and image sniffing).
 """
 
 from bot.emulator.driver import BotApiEmulator, ChatDriver, GroupDriver, UserDriver
@@ -18,6 +18,7 @@ from bot.emulator.models import (
     MessageVersion,
     ReplyButton,
     StoredFile,
+    TranscriptEntry,
 )
 from bot.emulator.server import ApiError, EmulatorCore
 from bot.emulator.text import EntityParseError, ParsedText, utf16_len
@@ -38,6 +39,7 @@ __all__ = [
     "ParsedText",
     "ReplyButton",
     "StoredFile",
+    "TranscriptEntry",
     "UserDriver",
     "parse_html",
     "utf16_len",

@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.emulator.media import image_size, tiny_ogg, tiny_png, tiny_webp
-from bot.emulator.models import BotMessage, CallbackAnswer, ChatRecord, UserRecord
+from bot.emulator.models import (
+    BotMessage,
+    CallbackAnswer,
+    ChatRecord,
+    TranscriptEntry,
+    UserRecord,
+)
 from bot.emulator.server import EmulatorCore, Signal, member_dict
 from bot.emulator.text import JSONDict, user_entities
 
@@ -63,6 +69,12 @@ class ChatDriver:
     def history(self) -> list[JSONDict]:
         """All messages of the chat, users' and the bot's, as raw Telegram dicts."""
         return list(self.chat.messages.values())
+
+    @property
+    def transcript(self) -> list[TranscriptEntry]:
+        """What happened here, in order: messages and presses of users, every message the bot
+        sent, edited or deleted, with the content at that moment (see ``TranscriptEntry``)."""
+        return list(self.chat.transcript)
 
     @property
     def actions(self) -> list[str]:

@@ -1,5 +1,6 @@
 """Records the emulator keeps: users, chats, files, what the bot sent (``BotMessage``), the
-answer to a callback query, and the log of API calls and errors tests inspect.
+answer to a callback query, each chat's transcript (``TranscriptEntry``: everything the bot and
+the chat's users did there, in order), and the log of API calls and errors tests inspect.
 
 Raw Telegram objects are kept as the JSON dicts the Bot API would return (``raw``), so tests
 can see exactly what the bot would have seen; the dataclasses add convenient views on top.
@@ -8,9 +9,11 @@ can see exactly what the bot would have seen; the dataclasses add convenient vie
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bot.emulator.text import JSONDict
+
+TranscriptKind = Literal["user", "press", "sent", "edited", "deleted"]
 
 
 @dataclass
@@ -238,6 +241,56 @@ class BotMessage:
         return f"{head} {body!r}{tail}"
 
 
+def inline_labels(markup: JSONDict | None) -> tuple[tuple[str, ...], ...]:
+    """The labels of an inline keyboard, row by row (empty if there is none)."""
+    rows = (markup or {}).get("inline_keyboard") or []
+    return tuple(tuple(str(button.get("text", "")) for button in row) for row in rows)
+
+
+def has_callback_buttons(markup: JSONDict | None) -> bool:
+    rows = (markup or {}).get("inline_keyboard") or []
+    return any("callback_data" in button for row in rows for button in row)
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """One thing that happened in a chat, as its users saw it, in order.
+
+    ``kind``: ``user`` (a user sent a message), ``press`` (a user pressed an inline button of
+    message ``message_id``; ``data`` is its callback data, ``text`` its label), ``sent`` (the
+    bot sent a message), ``edited`` (the bot changed one; the entry holds the new content),
+    ``deleted`` (the bot deleted a message, its own or a user's). ``text`` and
+    ``reply_markup`` are the message's content at that moment; ``date`` is the emulator's
+    clock; ``seq`` orders entries across all chats."""
+
+    seq: int
+    kind: TranscriptKind
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: JSONDict | None = None
+    date: int = 0
+    user_id: int | None = None  # who acted, for user and press entries
+    data: str | None = None  # callback data of a press
+    media_type: str | None = None
+
+    @property
+    def labels(self) -> tuple[tuple[str, ...], ...]:
+        """Labels of the inline keyboard the message carried at this point."""
+        return inline_labels(self.reply_markup)
+
+    @property
+    def live_buttons(self) -> bool:
+        """True if the message carried inline buttons that still call the bot back."""
+        return has_callback_buttons(self.reply_markup)
+
+    def describe(self) -> str:
+        body = self.text if len(self.text) <= 120 else self.text[:120] + "…"
+        labels = [label for row in self.labels for label in row]
+        tail = f" buttons={labels}" if labels and self.kind != "press" else ""
+        return f"{self.kind} #{self.message_id} {body!r}{tail}"
+
+
 @dataclass
 class CallbackAnswer:
     """What the bot passed to answerCallbackQuery."""
@@ -255,7 +308,7 @@ class PendingCallback:
     id: str
     user_id: int
     data: str | None
-    created: float  # time.monotonic(): Telegram's answer deadline is real time
+    created: float  # the emulator's clock: the answer deadline runs on it
     answer: CallbackAnswer | None = None
 
 
@@ -278,6 +331,7 @@ class ChatRecord:
     reply_keyboard: JSONDict | None = None
     actions: list[str] = field(default_factory=list)  # sendChatAction calls, in order
     menu_button: JSONDict | None = None
+    transcript: list[TranscriptEntry] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def take_message_id(self) -> int:

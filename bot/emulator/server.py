@@ -5,6 +5,19 @@ API a python-telegram-bot Application uses, with Telegram's validation rules and
 settings) and the HTTP server. The test-facing driver (``bot.emulator.driver``) subclasses it
 and adds simulated users and groups. Everything runs on the test's event loop; waiting is done
 on a broadcast signal that fires on every state change, never by sleeping and re-checking.
+
+Time: every rule that judges by time runs on the injected ``clock`` (epoch seconds; real time,
+as on Telegram, when none is given): message dates, the 48-hour deletion window, the deadline
+for answering a callback query, a chat's flood wait (``flood_chat``). A test with a clock it
+moves by hand therefore decides when a deadline passes, and a slow machine never does.
+Two things stay on the event loop's own time because the bot on the other side measures them
+in real time: how long a long poll or a hanging request is held open (the bot's HTTP client
+times out in real time), the webhook retry pause, and, unless ``flood_limit(injected_clock=
+True)``, the rate limits of ``flood_limit``, which judge the bot's own real-time pacing.
+
+Faults for tests: ``fail_next`` (the next calls fail), ``flood_limit`` (Telegram's rate
+limits), ``flood_chat`` (one chat answers 429 until a deadline), ``outage`` (the front end
+answers 502 to everything, or lets requests hang, until ``end_outage``).
 """
 
 # The driver API takes explicit `timeout=` arguments on purpose (tests read better that way).
@@ -21,8 +34,8 @@ import math
 import re
 import secrets
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -41,6 +54,8 @@ from bot.emulator.models import (
     MessageVersion,
     PendingCallback,
     StoredFile,
+    TranscriptEntry,
+    TranscriptKind,
     UserRecord,
 )
 from bot.emulator.text import (
@@ -174,6 +189,7 @@ _COMMAND_SCOPES = frozenset(
     }
 )
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_USER_MEDIA = ("photo", "document", "voice", "sticker", "location", "contact", "video", "audio")
 
 
 class ApiError(Exception):
@@ -252,7 +268,22 @@ class _FloodLimits:
     per_chat_per_second: float | None
     per_group_per_minute: int | None
     global_per_second: float | None
+    injected_clock: bool
     log: dict[Any, deque[float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Outage:
+    status: int
+    timeout: bool
+    methods: frozenset[str] | None  # lower-cased; None: every method
+    spare: frozenset[str]
+
+    def covers(self, method: str) -> bool:
+        name = method.lower()
+        if name in self.spare:
+            return False
+        return self.methods is None or name in self.methods
 
 
 Handler = Callable[[JSONDict, dict[str, UploadedFile]], Awaitable[Any]]
@@ -399,6 +430,10 @@ class EmulatorCore:
         self._activity = 0  # bumps at every request start; wait_idle watches it
         self._failures: list[_Failure] = []
         self._flood: _FloodLimits | None = None
+        self._chat_floods: dict[int, float] = {}  # chat id -> clock() when 429s end
+        self._outage: _Outage | None = None
+        self.outage_requests: Counter[str] = Counter()  # method -> requests in the outage
+        self._transcript_seq = 0
         self._callbacks: dict[str, PendingCallback] = {}
         self._next_query = 4_000_000_000_000_000_001
         self._file_counter = 0
@@ -531,9 +566,98 @@ class EmulatorCore:
         per_chat_per_second: float | None = 1.0,
         per_group_per_minute: int | None = 20,
         global_per_second: float | None = 30.0,
+        *,
+        injected_clock: bool = False,
     ) -> None:
-        """Answer 429 like Telegram when the bot sends faster than these limits (real time)."""
-        self._flood = _FloodLimits(per_chat_per_second, per_group_per_minute, global_per_second)
+        """Answer 429 like Telegram when the bot sends faster than these limits. The rates
+        are measured on the event loop's clock, as the bot paces itself, unless
+        ``injected_clock``: then on the emulator's clock, for a test that moves time itself."""
+        self._flood = _FloodLimits(
+            per_chat_per_second, per_group_per_minute, global_per_second, injected_clock
+        )
+
+    def flood_chat(self, chat_id: int, retry_after: int = 10) -> None:
+        """Make every method that creates or changes a message in ``chat_id`` answer 429 with
+        the seconds left, until the emulator's clock has moved ``retry_after`` seconds on (or
+        ``lift_flood``). Other chats are served as usual."""
+        self._chat_floods[chat_id] = self.clock() + retry_after
+        self._signal.fire()
+
+    def lift_flood(self, chat_id: int | None = None) -> None:
+        """End the flood wait of ``chat_id`` (None: of every chat) at once."""
+        if chat_id is None:
+            self._chat_floods.clear()
+        else:
+            self._chat_floods.pop(chat_id, None)
+        self._signal.fire()
+
+    def outage(
+        self,
+        status: int = 502,
+        *,
+        timeout: bool = False,
+        methods: Iterable[str] | None = None,
+        spare: Iterable[str] = (),
+    ) -> None:
+        """Act as Telegram's front end with the Bot API behind it down, until ``end_outage``:
+        every request (of ``methods`` if given, except those in ``spare``; getUpdates is one
+        of them) is answered ``status`` (502 Bad Gateway), or with ``timeout`` hangs until the
+        bot's client gives up (a request still hanging at ``end_outage`` is answered 504).
+        Nothing is done for these requests and, unless getUpdates is left out of ``methods``
+        or spared, no update is delivered (webhook deliveries wait too). They are not in
+        ``calls`` (the Bot API never saw them); the answers given are in ``errors``.
+        ``outage_requests`` counts them by method, from this call on."""
+        self._outage = _Outage(
+            status,
+            timeout,
+            frozenset(m.lower() for m in methods) if methods is not None else None,
+            frozenset(m.lower() for m in spare),
+        )
+        self.outage_requests.clear()
+        self._signal.fire()
+
+    def end_outage(self) -> None:
+        """The Bot API is back: requests are handled again (``outage_requests`` is kept)."""
+        self._outage = None
+        self._signal.fire()
+
+    @property
+    def in_outage(self) -> bool:
+        return self._outage is not None
+
+    def transcript(self, chat_id: int) -> list[TranscriptEntry]:
+        """Everything that happened in the chat, in order: the users' messages and button
+        presses, each message the bot sent (with its text and keyboard then), each edit (the
+        new content), each deletion. See ``TranscriptEntry``."""
+        return list(self.chats[chat_id].transcript)
+
+    def _record(
+        self,
+        chat: ChatRecord,
+        kind: TranscriptKind,
+        message_id: int,
+        text: str,
+        reply_markup: JSONDict | None = None,
+        *,
+        user_id: int | None = None,
+        data: str | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        self._transcript_seq += 1
+        chat.transcript.append(
+            TranscriptEntry(
+                seq=self._transcript_seq,
+                kind=kind,
+                chat_id=chat.id,
+                message_id=message_id,
+                text=text,
+                reply_markup=copy.deepcopy(reply_markup),
+                date=self._now(),
+                user_id=user_id,
+                data=data,
+                media_type=media_type,
+            )
+        )
 
     def no_flood_limit(self) -> None:
         self._flood = None
@@ -612,6 +736,9 @@ class EmulatorCore:
     async def _handle_api(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
         method = request.match_info["method"]
+        outage = self._outage
+        if outage is not None and outage.covers(method):
+            return await self._outage_answer(method, outage)
         if token != self.token:
             return self._error_response(method, {}, ApiError(401, "Unauthorized"))
         # A parked long poll is idle waiting; every other request counts as work in flight,
@@ -627,6 +754,25 @@ class EmulatorCore:
             if not long_poll:
                 self._inflight -= 1
             self._signal.fire()
+
+    async def _outage_answer(self, method: str, outage: _Outage) -> web.Response:
+        """The front end's answer while the Bot API is down; the request is never handled."""
+        self.outage_requests[method] += 1
+        self._signal.fire()
+        if outage.timeout:
+            # Held until the client gives up (aiohttp then cancels this handler) or the outage
+            # ends; then the front end gives up on it too, the request still not handled.
+            await self._signal.wait_for(lambda: self._outage is not outage or self._closing, None)
+            status = 504
+            description = "Gateway Timeout"
+        else:
+            status = outage.status
+            description = {
+                502: "Bad Gateway",
+                503: "Service Unavailable",
+                504: "Gateway Timeout",
+            }.get(status, "Bad Gateway")
+        return self._error_response(method, {}, ApiError(status, description))
 
     async def _dispatch(self, request: web.Request, method: str) -> web.Response:
         try:
@@ -739,12 +885,25 @@ class EmulatorCore:
                     502: "Bad Gateway",
                 }.get(failure.error_code, "Injected failure")
                 raise ApiError(failure.error_code, failure.description or default)
+        if self._chat_floods and _is_sending_method(name):
+            self._check_chat_flood(params)
         if self._flood is not None and _creates_message(name):
             self._check_flood(params)
 
+    def _check_chat_flood(self, params: JSONDict) -> None:
+        chat_id = _as_int(params.get("chat_id"))
+        until = self._chat_floods.get(chat_id) if chat_id is not None else None
+        if until is None or chat_id is None:
+            return
+        left = until - self.clock()
+        if left <= 0:
+            del self._chat_floods[chat_id]
+            return
+        raise too_many_requests(max(1, math.ceil(left)))
+
     def _check_flood(self, params: JSONDict) -> None:
         assert self._flood is not None
-        now = time.monotonic()
+        now = self.clock() if self._flood.injected_clock else asyncio.get_running_loop().time()
         chat_id = _as_int(params.get("chat_id"))
         checks: list[tuple[Any, float, float]] = []  # key, window seconds, allowed count
         if self._flood.global_per_second:
@@ -889,7 +1048,14 @@ class EmulatorCore:
         backoff = 0.05
         while not self._closing:
             await self._signal.wait_for(
-                lambda: self._closing or (self._webhook is not None and bool(self._updates)),
+                lambda: (
+                    self._closing
+                    or (
+                        self._webhook is not None
+                        and bool(self._updates)
+                        and not (self._outage is not None and self._outage.covers("getUpdates"))
+                    )
+                ),
                 None,
             )
             hook = self._webhook
@@ -1184,6 +1350,7 @@ class EmulatorCore:
         )
         chat.messages[message_id] = raw
         chat.bot_messages[message_id] = message
+        self._record(chat, "sent", message_id, text, markup, media_type=media_type)
         self._signal.fire()
         return message
 
@@ -1266,6 +1433,14 @@ class EmulatorCore:
         message.reply_markup = markup
         message.versions.append(
             MessageVersion(text, html, message.parse_mode, entities, markup, raw["edit_date"])
+        )
+        self._record(
+            self.chats[message.chat_id],
+            "edited",
+            message.message_id,
+            text,
+            markup,
+            media_type=message.media_type,
         )
         self._signal.fire()
         return raw
@@ -1359,6 +1534,8 @@ class EmulatorCore:
         bot_message = chat.bot_messages.get(message_id)
         if bot_message is not None:
             bot_message.deleted = True
+        text = str(raw.get("text") or raw.get("caption") or "")
+        self._record(chat, "deleted", message_id, text, raw.get("reply_markup"))
         self._signal.fire()
 
     async def _delete_message(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
@@ -1384,7 +1561,7 @@ class EmulatorCore:
         if (
             pending is None
             or pending.answer is not None
-            or time.monotonic() - pending.created > CALLBACK_DEADLINE
+            or self.clock() - pending.created > CALLBACK_DEADLINE
         ):
             raise bad_request(
                 "query is too old and response timeout expired or query ID is invalid"
@@ -2027,6 +2204,14 @@ class EmulatorCore:
             raw["media_group_id"] = media_group_id
         raw.update(body)
         chat.messages[message_id] = raw
+        self._record(
+            chat,
+            "user",
+            message_id,
+            str(body.get("text") or body.get("caption") or ""),
+            user_id=user.id,
+            media_type=next((k for k in _USER_MEDIA if k in body), None),
+        )
         if self.should_deliver(chat, raw):
             self.emit_update("message", raw)
         self._signal.fire()
@@ -2042,7 +2227,25 @@ class EmulatorCore:
         """Send a callback_query for a button press; None if allowed_updates filters it."""
         self._next_query += 1
         query_id = str(self._next_query)
-        pending = PendingCallback(query_id, user.id, data, time.monotonic())
+        pending = PendingCallback(query_id, user.id, data, self.clock())
+        label = next(
+            (
+                str(button.get("text", ""))
+                for row in (message.get("reply_markup") or {}).get("inline_keyboard") or []
+                for button in row
+                if button.get("callback_data") == data
+            ),
+            "",
+        )
+        self._record(
+            chat,
+            "press",
+            int(message["message_id"]),
+            label,
+            message.get("reply_markup"),
+            user_id=user.id,
+            data=data,
+        )
         payload = {
             "id": query_id,
             "from": user.to_dict(),
