@@ -21,7 +21,7 @@ import pytest
 
 from bot.emulator import BotApiEmulator
 from tests.bot_process import BotProcess
-from tests.faults.api_faults import api_outage, flood_chat
+from tests.faults.api_faults import chat_flood, flood_refusals, refused_by_outage
 from tests.faults.harness import (
     FAULTS,
     Burst,
@@ -52,21 +52,19 @@ SLOWER_AT_MOST = 3.0  # the others' slow reports during the flood, against the b
 async def test_bot_api_down_mid_burst_loses_and_doubles_nothing(
     emulator: BotApiEmulator, tmp_path: Path
 ) -> None:
-    outage = api_outage(emulator, status=502)
-
     @asynccontextmanager
     async def bad_gateway_then_silence() -> AsyncIterator[None]:
         """502 to every call for the first half, then no answer at all (the bot's own
         timeouts fire) for the second."""
-        outage.begin()
+        emulator.outage(502)
         silence = asyncio.get_running_loop().call_later(
-            OUTAGE / 2, functools.partial(outage.begin, hang=True)
+            OUTAGE / 2, functools.partial(emulator.outage, 502, timeout=True)
         )
         try:
             yield
         finally:
             silence.cancel()
-            outage.end()
+            emulator.end_outage()
 
     fault = Fault(
         "Bot API outage: 502, then no answer",
@@ -76,7 +74,7 @@ async def test_bot_api_down_mid_burst_loses_and_doubles_nothing(
     )
     async with _own_database(tmp_path) as url:
         await burst_across_fault(emulator, tmp_path, url, fault, Burst())
-    assert outage.refused > 0, "the outage refused no call: the bot made none during it"
+    assert refused_by_outage(emulator) > 0, "the outage refused no call: the bot made none"
 
 
 def _p90(seconds: list[float]) -> float:
@@ -122,29 +120,33 @@ async def test_429_on_one_chat_leaves_the_others_at_their_usual_speed(
                 reports_in_turn(emulator, flooded, ["before the flood <&>"]), timeout=PATIENCE
             )
             usual = await _round(emulator, others, "baseline", findings)
-            flood = flood_chat(emulator, flooded.user.chat_id, retry_after=RETRY_AFTER)
-            flooded_work = asyncio.create_task(
-                reports_in_turn(
-                    emulator, flooded, [f"flooded {k} <&>" for k in range(REPORTS_EACH)]
+            chat = flooded.user.chat_id
+            async with chat_flood(emulator, chat, retry_after=RETRY_AFTER):
+                flooded_work = asyncio.create_task(
+                    reports_in_turn(
+                        emulator, flooded, [f"flooded {k} <&>" for k in range(REPORTS_EACH)]
+                    )
                 )
-            )
-            try:
-                await emulator.signal.wait_for(lambda: bool(flood.refused), timeout=PATIENCE)
-            except TimeoutError:
-                findings.add(f"no call to the flooded chat within {PATIENCE:.0f} s")
-            flood_began = time.monotonic()
-            during = await _round(emulator, others, "during", findings)
-            findings.note(
-                f"the others' round ended {time.monotonic() - flood_began:.1f} s into the "
-                f"{RETRY_AFTER} s flood; {len(flood.refused)} calls to the flooded chat got 429"
-            )
-            try:
-                await asyncio.wait_for(asyncio.shield(flooded_work), timeout=PATIENCE)
-            except TimeoutError:
-                findings.add(
-                    f"the flooded resident's reports were not over {PATIENCE:.0f} s after "
-                    f"the others': {flooded.doing}"
+                try:
+                    await emulator.signal.wait_for(
+                        lambda: flood_refusals(emulator, chat) > 0, timeout=PATIENCE
+                    )
+                except TimeoutError:
+                    findings.add(f"no call to the flooded chat within {PATIENCE:.0f} s")
+                flood_began = time.monotonic()
+                during = await _round(emulator, others, "during", findings)
+                findings.note(
+                    f"the others' round ended {time.monotonic() - flood_began:.1f} s into the "
+                    f"{RETRY_AFTER} s flood; {flood_refusals(emulator, chat)} calls to the "
+                    "flooded chat got 429"
                 )
+                try:
+                    await asyncio.wait_for(asyncio.shield(flooded_work), timeout=PATIENCE)
+                except TimeoutError:
+                    findings.add(
+                        f"the flooded resident's reports were not over {PATIENCE:.0f} s after "
+                        f"the others': {flooded.doing}"
+                    )
             if usual and during:
                 ratio = _p90(during) / _p90(usual)
                 findings.note(
