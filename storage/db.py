@@ -177,6 +177,19 @@ def _checkpoint(path: str) -> tuple[int, int, int]:
         connection.close()
 
 
+def _can_write(path: str, within: float) -> bool:
+    """Take SQLite's write lock and let it go at once (BEGIN IMMEDIATE, ROLLBACK)."""
+    connection = sqlite3.connect(path, timeout=within, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
+
+
 def _commit_and_close(session: OrmSession) -> None:
     session.commit()
     session.close()
@@ -273,6 +286,14 @@ class Database:
         or None when there is no SQLite file."""
         path = self.sqlite_path
         return await asyncio.to_thread(_checkpoint, path) if path is not None else None
+
+    async def writable(self, *, within: float) -> bool:
+        """Whether a write could begin within `within` seconds: on SQLite, False while another
+        connection holds the write lock that long (another process, a stuck transaction).
+        Asked on a connection of its own, on a worker thread. PostgreSQL: True (its writers
+        do not lock each other out)."""
+        path = self.sqlite_path
+        return await asyncio.to_thread(_can_write, path, within) if path is not None else True
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

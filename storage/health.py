@@ -149,6 +149,10 @@ UpdatesCheck = Callable[[], str | None]
 _ABANDONED: set[asyncio.Task[Any]] = set()
 
 
+# A write the bot makes takes milliseconds: a write lock held this long blocks its updates.
+WRITE_WITHIN = 1.0
+
+
 async def health_report(
     db: Database,
     *,
@@ -214,6 +218,11 @@ async def _read(db: Database, *, now: datetime, updates: UpdatesCheck | None) ->
         )
     report = HealthReport(status="ok", checked_at=now, database="reachable", revision=revision)
     facts.fill(report, now=now, updates=updates)
+    if not await db.writable(within=WRITE_WITHIN):
+        report.reasons.append(
+            f"database: writes have been blocked for more than {WRITE_WITHIN:g} s "
+            "(another process holds SQLite's write lock)"
+        )
     report.status = "degraded" if report.reasons else "ok"
     return report
 

@@ -212,6 +212,25 @@ async def test_updates_waiting_in_the_inbox_for_more_than_a_minute(
         await probe.expect()
 
 
+async def test_another_process_holding_sqlites_write_lock(
+    db: Database, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from tests.sqlite_lock import write_lock_held
+
+    if db.sqlite_path is None:
+        pytest.skip("SQLite's write lock; PostgreSQL's writers do not lock each other out")
+    async with probing(db, clock, capsys) as probe:
+        await probe.expect()
+        async with write_lock_held(Path(db.sqlite_path)):
+            await probe.expect(
+                "database: writes have been blocked for more than 1 s (another process holds "
+                "SQLite's write lock)"
+            )
+        await probe.expect()
+
+
 async def test_failed_inbox_updates_are_listed_for_a_person_without_degrading(
     db: Database, clock: FakeClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
