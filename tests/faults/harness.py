@@ -276,6 +276,9 @@ class Fault:
     cause: Callable[[], AbstractAsyncContextManager[None]]
     seconds: float
     health_degraded: bool  # /healthz must answer 503 during it, and 200 after
+    # SIGTERM halfway through the fault (it must still end the bot within STOP_WITHIN); the
+    # bot is started again once the fault is over and must finish what was left pending.
+    stop_during: bool = False
 
 
 @dataclass
@@ -322,8 +325,17 @@ async def burst_across_fault(
                     f"fault began ({fault.name}) with {confirmations(residents)} of {total} "
                     "reports confirmed"
                 )
-                await asyncio.sleep(fault.seconds)  # the outage itself: a deliberate length
+                if fault.stop_during:  # the outage itself: a deliberate length
+                    await asyncio.sleep(fault.seconds / 2)
+                    await stop_bot(bot, findings)
+                    await bot.close()
+                    await asyncio.sleep(fault.seconds / 2)
+                else:
+                    await asyncio.sleep(fault.seconds)
             ended = time.monotonic()
+            if fault.stop_during:  # the next start takes up what the stop left
+                bot = BotProcess(bot.env, tmp_path, name="bot-again")
+                await bot.start()
             findings.note(
                 f"fault ended after {ended - began:.1f} s with {confirmations(residents)} confirmed"
             )
