@@ -293,14 +293,17 @@ async def ask(
 
 async def _prompt_sent(session: AsyncSession, sent: Sent, args: dict[str, Any]) -> None:
     """After a prompt went out: the worker's answer is a reply to this message (the state's
-    "prompt"; earlier prompts are kept in "asked" to tell the worker which one to answer).
-    Only if the state is still the one that asked (`sending`: the update that wrote it)."""
+    "prompt"), if the state is still the one that asked (`sending`: the update that wrote it).
+    Every prompt is kept in "asked", so that a reply to an older one is told which question to
+    answer, even when a newer question overtook this one before it was sent."""
     chat_id, user_id = int(args["chat_id"]), int(args["user_id"])
     state = await get_state(session, chat_id=chat_id, user_id=user_id)
-    if state is None or state.flow != FLOW or state.data.get("sending") != args["sending"]:
+    if state is None or state.flow != FLOW:
         return
-    data = {k: v for k, v in state.data.items() if k != "sending"}
-    data["prompt"] = sent.message_id
+    data = dict(state.data)
+    if data.get("sending") == args["sending"]:
+        del data["sending"]
+        data["prompt"] = sent.message_id
     data["asked"] = [*list(data.get("asked", []))[-ASKED_KEPT:], sent.message_id]
     await set_state(
         session,
