@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import I18n
 from handlers.charts import digest_chart
 from handlers.digest import digest_text
 from handlers.documents import notebook_pdf
 from handlers.export import printed_notebook, spreadsheet
 from handlers.notebook_page import View, render_view
+from runtime.i18n import I18n
 from storage import migrate
 from storage.categories import COMMUNITY_CATEGORIES
 from storage.db import Database

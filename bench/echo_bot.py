@@ -4,7 +4,7 @@ run by the benchmark as their own processes. No database, no logic.
 - `BASELINE=echo` (the default): answers every message with its text and every button press
   with an empty answer: one Bot API call per update, the target's baseline.
 - `BASELINE=mirror`: makes the Bot API calls the notebook makes for the benchmark's load, and
-  nothing else, through the notebook's own transport (aiohttp, bot/telegram_http.py) on its
+  nothing else, through the notebook's own transport (aiohttp, delivery/telegram_http.py) on its
   event loop (uvloop). A message is answered with a button; each press is answered and the
   message edited; the fourth press also posts a card with a Claim button to the staff group
   (`STAFF_CHAT_ID`); a claim is answered, edits the card to name its owner and sends the
@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from bot.cli import install_event_loop
-from bot.telegram_http import AiohttpRequest
+from delivery.telegram_http import AiohttpRequest
 
 STEPS = 4  # presses per report in bench.load's flow
 

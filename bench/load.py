@@ -30,9 +30,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import GroupDriver, UserDriver
-from bot.emulator.models import BotMessage
+from emulator import BotApiEmulator
+from emulator.driver import GroupDriver, UserDriver
+from emulator.models import BotMessage
 from storage import migrate
 from storage.communities import add_building, create_community
 from storage.db import Database

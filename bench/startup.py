@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.app import build_application, on_startup
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from storage import migrate, outbox
 from storage.db import Database
 from tests.factories import TOKEN, FakeClock, make_settings

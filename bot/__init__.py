@@ -1,1 +1,1 @@
-"""Composition: settings, the application factory, i18n, scheduled jobs, the CLI, the emulator."""
+"""Composition only: the application factory, the CLI, scheduled jobs, health and logging."""

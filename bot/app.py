@@ -27,14 +27,12 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import answers, dispatch, jobs, logs, operations
-from bot.answers import NotebookBot
-from bot.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
-from bot.i18n import I18n
-from bot.inbox import DurableUpdateQueue, InboxRequest
-from bot.rate_limit import ChatRateLimiter
-from bot.settings import Settings
-from bot.telegram_http import AiohttpRequest
+from bot import jobs, logs, operations
+from delivery import answers, dispatch
+from delivery.answers import NotebookBot
+from delivery.inbox import DurableUpdateQueue, InboxRequest
+from delivery.rate_limit import ChatRateLimiter
+from delivery.telegram_http import AiohttpRequest
 from handlers import (
     campaigns,
     card_actions,
@@ -69,6 +67,9 @@ from handlers import (
     todo,
 )
 from handlers.common import load_person
+from runtime.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
+from runtime.i18n import I18n
+from runtime.settings import Settings
 from storage import inbox, migrate, outbox
 from storage.db import Database
 from storage.faults import describe, is_database_fault
@@ -106,9 +107,9 @@ class NotebookApplication(Application):
         The single place a session is opened for an update: everything the handlers write
         commits together with the inbox row marked done (storage/inbox.py: `finish`), or is
         rolled back. Bot API calls the handlers made go out after the commit
-        (bot/answers.py), with the outbox messages they queued (bot/dispatch.py:
+        (delivery/answers.py), with the outbox messages they queued (delivery/dispatch.py:
         `claim_queued`), while the next update is handled. A failure leaves the update pending
-        with the error noted, to be tried again (bot/inbox.py: `retry_due`). Logs meanwhile
+        with the error noted, to be tried again (delivery/inbox.py: `retry_due`). Logs meanwhile
         carry the update id and the issue it touched (bot/logs.py)."""
         update_id = update.update_id if isinstance(update, Update) else None
         queue = self.update_queue if isinstance(self.update_queue, DurableUpdateQueue) else None
@@ -139,7 +140,7 @@ class NotebookApplication(Application):
                 if queue is not None and update_id is not None:
                     queue.release(update_id)
             log.debug("update handled in %.0f ms", (time.monotonic() - started) * 1000)
-        # With SQLite inline (storage/sqlite_inline.py) an update may be handled without ever
+        # With SQLite inline (storage/fast/sqlite_inline.py) an update may be handled without ever
         # waiting, and python-telegram-bot takes the next queued one at once: after a backlog
         # (a restart's replay, a burst) the answers and messages of those already committed
         # would wait for the whole queue. One turn of the loop per update lets them go out.
@@ -356,15 +357,16 @@ def build_application(
     queue = DurableUpdateQueue(
         notebook.db, clock, owner=settings.instance_name, stopping=notebook.stopping
     )
-    bot = NotebookBot(  # python-telegram-bot's ExtBot; answers wait for the commit (bot/answers.py)
+    # python-telegram-bot's ExtBot; its calls in an update wait for the commit (delivery/answers.py)
+    bot = NotebookBot(
         settings.token(),
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.file_url,
-        request=AiohttpRequest(),  # lighter than PTB's default httpx (bot/telegram_http.py)
+        request=AiohttpRequest(),  # lighter than PTB's default httpx (delivery/telegram_http.py)
         get_updates_request=InboxRequest(queue, connection_pool_size=1),  # durable intake
         defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz),
         # Telegram's overall and per-group limits; a 429 holds back its own chat only, and is
-        # waited out by the caller (bot/rate_limit.py).
+        # waited out by the caller (delivery/rate_limit.py).
         rate_limiter=ChatRateLimiter(
             overall_per_second=settings.rate_limit_overall_per_second,
             group_per_minute=settings.rate_limit_group_per_minute,
@@ -382,6 +384,7 @@ def build_application(
         .build()
     )
     assert isinstance(app, NotebookApplication)
+    notebook.wake_dispatcher = partial(dispatch.kick, app)  # runtime/effects.py: kick
     notifications.register(
         notebook.renderers, reminder_after=timedelta(days=settings.followup_reminder_days)
     )
@@ -393,7 +396,7 @@ def build_application(
     campaigns.register(notebook.renderers)
     duty.register(notebook.renderers)
     staff_admin.register(notebook.renderers)
-    # what runs after a message a handler sent has gone out (bot/answers.py: `then`)
+    # what runs after a message a handler sent has gone out (delivery/answers.py: `then`)
     app.answers.hooks.update(common.AFTER_SEND)
     app.answers.hooks.update(card_actions.AFTER_SEND)
     for group, handler in feature_handlers():

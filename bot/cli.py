@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from telegram import Bot, Update
 
-from bot.sandbox import SandboxError
-from bot.settings import Settings, SettingsError, load_settings
+from runtime.settings import Settings, SettingsError, load_settings
+from sandbox import SandboxError
 
 if TYPE_CHECKING:
     from bot.app import NotebookApplication
@@ -109,7 +109,7 @@ def run_sandbox(
     keep: bool = False,
     database: Path | None = None,
 ) -> None:
-    from bot.sandbox.serve import DEFAULT_DATABASE, serve
+    from sandbox.serve import DEFAULT_DATABASE, serve
 
     if settings.log_level == "INFO":
         # The terminal should show the sandbox's one line, not the scheduler's every 30 s.

@@ -1,5 +1,5 @@
 """Scheduled work. Each job is a thin wrapper: the scheduler only triggers it, the work is
-plain library code (storage/reminders.py, bot/dispatch.py) that tests call with a given `now`.
+plain library code (storage/reminders.py, delivery/dispatch.py) that tests call with a given `now`.
 
 APScheduler keeps no state of ours: no pickled jobs, and a late run (misfire) still runs and
 catches up, because the work looks at the database, not at the time it was meant to run.
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from telegram.ext import ContextTypes
 
-from bot import dispatch
-from bot.inbox import DurableUpdateQueue
+from delivery import dispatch
+from delivery.inbox import DurableUpdateQueue
 from handlers import followup
 from storage import inbox
 from storage.reminders import plan_reminders
@@ -30,7 +30,7 @@ RETRY_SECONDS = 5
 
 
 async def retry_updates(app: NotebookApplication) -> int:
-    """Queue again the updates that are due another try (bot/inbox.py: `retry_due`)."""
+    """Queue again the updates that are due another try (delivery/inbox.py: `retry_due`)."""
     queue = app.update_queue
     if not isinstance(queue, DurableUpdateQueue) or app.notebook.stopping.is_set():
         return 0

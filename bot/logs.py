@@ -30,7 +30,7 @@ from storage.db import NotebookSession
 from storage.models import Issue, IssueEvent
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from runtime.settings import Settings
 
 LOG_CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("notebook_log_context", default=None)
 
@@ -103,7 +103,7 @@ def _loaded(sess: Any, obj: object) -> None:
 
 event.listen(NotebookSession, "after_flush", _after_flush)
 event.listen(NotebookSession, "loaded_as_persistent", _loaded)
-# rows read or written past the ORM and adopted into the session (storage/direct.py)
+# rows read or written past the ORM and adopted into the session (storage/fast/direct.py)
 event.listen(NotebookSession, "detached_to_persistent", _loaded)
 
 

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import ContextTypes
 
 from bot.health import HealthServer
-from bot.settings import Settings, SettingsError
+from runtime.settings import Settings, SettingsError
 from storage import backup, crypto, health, outbox
 from storage.privacy import anonymise_expired
 from storage.schedule import parse_clock

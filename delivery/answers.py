@@ -4,12 +4,12 @@ update's transaction has committed, in the order the handler made them.
 The rule: no network I/O while an update's transaction is open. A Bot API round trip inside it
 would hold SQLite's write lock (and PostgreSQL's row locks) for as long as Telegram takes, and a
 429 with `retry_after` would hold them for seconds; a message sent before the commit is sent
-again when a crash makes the update replay. So inside an update (bot/context.py: CURRENT_SCOPE)
+again when a crash makes the update replay. So inside an update (runtime/context.py: CURRENT_SCOPE)
 `NotebookBot` makes no call: it keeps each as an answer, `{"method": …, "params": …}`, and
 returns what python-telegram-bot's method makes of no answer (None for a sent message, True
 for an edit or a press's answer). A handler that needs the sent message (its id, to remember a
-prompt) names an after-send hook with `then(...)`; the hook runs with the message Telegram
-returned, in a transaction of its own, right after the send (`Hook` below).
+prompt) names an after-send hook with `runtime.effects.then(...)`; the hook runs with the
+message Telegram returned, in a transaction of its own, right after the send.
 
 - `NotebookApplication.process_update` (bot/app.py) stores the update's answers in its inbox row
   in the same commit that marks it handled (storage/inbox.py: `finish`), then `Answers.follow`
@@ -23,8 +23,9 @@ returned, in a transaction of its own, right after the send (`Hook` below).
   that a later edit of the same message replaced. What remains is the moment between Telegram's
   answer and our commit of "sent": a SIGKILL exactly there sends that one message again.
 - Telegram's refusals: 429 → that chat waits as long as Telegram says and tries again, other
-  chats go on (bot/rate_limit.py); a network error or a 5xx → tried again with back-off while the
-  bot runs; 403 → the person is marked unreachable; another 400 is a bug in the message, logged.
+  chats go on (delivery/rate_limit.py); a network error or a 5xx → tried again with back-off
+  while the bot runs; 403 → the person is marked unreachable; another 400 is a bug in the
+  message, logged.
   A stopping bot gives up waiting: what is not sent stays owed for the next start.
 - A file uploaded by the handler (an export, a chart) goes out after the commit too but is not
   kept in the inbox row: after a crash it is not sent again (the person asks again).
@@ -38,11 +39,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import JSONDict, ODVInput
@@ -51,10 +50,11 @@ from telegram.ext import ExtBot
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.context import CURRENT_SCOPE
-from bot.dispatch import Sent
-from bot.rate_limit import retry_seconds
-from bot.telegram_http import call, keyboard_json
+from delivery.rate_limit import retry_seconds
+from delivery.telegram_http import call, keyboard_json
+from runtime.context import CURRENT_SCOPE
+from runtime.effects import AFTER_SEND, Hook
+from runtime.rendering import Sent
 from storage import inbox
 from storage.people import mark_unreachable_by_id
 
@@ -64,9 +64,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Answer = dict[str, Any]  # {"method": "sendmessage", "params": {...}, "then": {...}}: JSON
-# After a sent message: (session, the message, the hook's arguments). Registered by name in
-# `Answers.hooks` (bot/app.py), so that an answer kept in the inbox names its hook in JSON.
-Hook = Callable[[AsyncSession, Sent, dict[str, Any]], Awaitable[None]]
 
 # Telegram's words for an answer that had already arrived: the call is done.
 ALREADY_THERE = ("message is not modified", "query is too old")
@@ -78,7 +75,6 @@ BACKOFF_MAX = 30.0
 PAY_BATCH = 32
 PAY_DELAY = 1.0
 
-_THEN: ContextVar[dict[str, Any] | None] = ContextVar("notebook_after_send", default=None)
 _breaches: list[str] = []
 
 
@@ -87,20 +83,9 @@ def breaches() -> list[str]:
     return _breaches
 
 
-@contextlib.contextmanager
-def then(hook: str, **args: Any) -> Iterator[None]:
-    """The message sent inside this block runs `hook` (registered in `Answers.hooks`) with the
-    message Telegram returned, right after it was sent: `args` must be JSON."""
-    token = _THEN.set({"hook": hook, "args": args})
-    try:
-        yield
-    finally:
-        _THEN.reset(token)
-
-
 def _method(endpoint: str) -> str:
     """The name an answer keeps: Telegram's method in lower case (`sendmessage`), the way
-    bot/telegram_http.py's `call` makes it. Older rows say `edit_message_text`."""
+    delivery/telegram_http.py's `call` makes it. Older rows say `edit_message_text`."""
     return endpoint.replace("_", "").lower()
 
 
@@ -132,7 +117,7 @@ def _as_answer(endpoint: str, data: JSONDict) -> Answer:
         answer["upload"] = (endpoint, data)  # kept in memory only: not JSON
     else:
         answer["params"] = {**request.parameters, **params}
-    hook = _THEN.get()
+    hook = AFTER_SEND.get()
     if hook is not None:
         answer["then"] = hook
     return answer

@@ -21,20 +21,21 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.i18n import Translator, locale_for_language_code
-from bot.rate_limit import retry_seconds
-from bot.telegram_http import call, keyboard_json
+from delivery.rate_limit import retry_seconds
+from delivery.telegram_http import call, keyboard_json
+from runtime.i18n import Translator, locale_for_language_code
+from runtime.rendering import Rendered, Sent
 from storage import health, outbox
 from storage.db import BULK_CHANGED
 from storage.models import Community, Issue, Outbox, OutboxStatus, Person
@@ -51,54 +52,6 @@ MAX_ATTEMPTS = 8
 # few seconds in all, so a stop still completes; after the last the row stays claimed and a
 # dispatcher takes it again after STALE_CLAIM.
 RECORD_RETRY_DELAYS = (0.05, 0.25, 1.0, 2.0)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """What to send for one outbox row.
-
-    `edit_message_id`: edit that message in place instead of sending a new one (a card
-    refresh); "message is not modified" then counts as done. `after_send` runs in the row's
-    session with the message Telegram returned (`Sent`: to remember a card's message id, say).
-    """
-
-    text: str
-    reply_markup: InlineKeyboardMarkup | None = None
-    edit_message_id: int | None = None
-    after_send: Callable[[AsyncSession, Bot, Sent], Awaitable[None]] | None = None
-
-
-@dataclass(frozen=True)
-class Sent:
-    """The message Telegram answered a send (or an edit) with, as far as `after_send` reads it."""
-
-    chat_id: int
-    message_id: int
-    date: datetime
-
-    @classmethod
-    def of(cls, answer: Any) -> Sent | None:
-        """From Telegram's JSON; None for an answer that is not a message (True)."""
-        if not isinstance(answer, dict):
-            return None
-        return cls(
-            chat_id=answer["chat"]["id"],
-            message_id=answer["message_id"],
-            date=datetime.fromtimestamp(answer["date"], UTC),
-        )
-
-
-Renderer = Callable[[AsyncSession, Outbox, Translator], Awaitable[Rendered | None]]
-
-
-@dataclass
-class Renderers:
-    """Outbox kind -> how to write it; features register theirs (handlers/notifications.py)."""
-
-    by_kind: dict[str, Renderer] = field(default_factory=dict)
-
-    def register(self, kind: str, renderer: Renderer) -> None:
-        self.by_kind[kind] = renderer
 
 
 async def translator_for(
@@ -485,12 +438,7 @@ async def dispatch_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def kick(app: Any) -> None:
-    """Dispatch now (after a job committed outbox rows) instead of at the next poll. In an
-    update there is nothing to do: what it queued is sent when it commits (claim_queued)."""
-    from bot.context import CURRENT_SCOPE  # bot.context builds on this module
-
-    if CURRENT_SCOPE.get(None) is not None:
-        return
+    """Dispatch now instead of at the next poll (runtime/effects.py: `kick` asks for it)."""
     if app.job_queue is not None:
         app.job_queue.run_once(dispatch_job, when=0, job_kwargs={"misfire_grace_time": None})
 

@@ -33,7 +33,7 @@ from telegram import Bot, Update
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
-from bot.telegram_http import AiohttpRequest
+from delivery.telegram_http import AiohttpRequest
 from storage import cleaning, inbox
 from storage.db import Database
 from storage.models import InboxUpdate

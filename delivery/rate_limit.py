@@ -7,8 +7,8 @@ would delay every other resident's answer. Here:
 - the bot's overall rate and each group's per-minute rate are kept as Telegram asks
   (`RATE_LIMIT_OVERALL_PER_SECOND`, `RATE_LIMIT_GROUP_PER_MINUTE`);
 - a 429 for one chat is not waited out here: the caller decides, knowing what it holds. The
-  answers after an update's commit wait it out in that chat's own turn (bot/answers.py); the
-  outbox dispatcher reschedules the row and goes on with other chats (bot/dispatch.py);
+  answers after an update's commit wait it out in that chat's own turn (delivery/answers.py); the
+  outbox dispatcher reschedules the row and goes on with other chats (delivery/dispatch.py);
 - 429s for two different chats within FLOOD_WINDOW mean the bot as a whole is over Telegram's
   limit: then every request waits here until the longer `retry_after` has passed, as Telegram
   would refuse it anyway.

@@ -7,9 +7,9 @@ UserDriver, GroupDriver), ``models`` (records such as BotMessage and each chat's
 helpers), ``media`` (tiny valid files and image sniffing).
 """
 
-from bot.emulator.driver import BotApiEmulator, ChatDriver, GroupDriver, UserDriver
-from bot.emulator.html import parse_html
-from bot.emulator.models import (
+from emulator.driver import BotApiEmulator, ChatDriver, GroupDriver, UserDriver
+from emulator.html import parse_html
+from emulator.models import (
     ApiCall,
     ApiErrorRecord,
     BotMessage,
@@ -20,8 +20,8 @@ from bot.emulator.models import (
     StoredFile,
     TranscriptEntry,
 )
-from bot.emulator.server import ApiError, EmulatorCore
-from bot.emulator.text import EntityParseError, ParsedText, utf16_len
+from emulator.server import ApiError, EmulatorCore
+from emulator.text import EntityParseError, ParsedText, utf16_len
 
 __all__ = [
     "ApiCall",

@@ -15,16 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.emulator.media import image_size, tiny_ogg, tiny_png, tiny_webp
-from bot.emulator.models import (
+from emulator.media import image_size, tiny_ogg, tiny_png, tiny_webp
+from emulator.models import (
     BotMessage,
     CallbackAnswer,
     ChatRecord,
     TranscriptEntry,
     UserRecord,
 )
-from bot.emulator.server import EmulatorCore, Signal, member_dict
-from bot.emulator.text import JSONDict, user_entities
+from emulator.server import EmulatorCore, Signal, member_dict
+from emulator.text import JSONDict, user_entities
 
 Predicate = Callable[[BotMessage], bool]
 MessageRef = Any  # a BotMessage, a raw message dict, a PTB Message, or a message id

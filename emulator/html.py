@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.emulator.text import EntityParseError, JSONDict, ParsedText, byte_offset, sort_entities
+from emulator.text import EntityParseError, JSONDict, ParsedText, byte_offset, sort_entities
 
 # tag -> entity type; "span" is only valid as <span class="tg-spoiler">.
 _TAG_ENTITY = {

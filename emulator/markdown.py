@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.emulator.text import EntityParseError, JSONDict, ParsedText, byte_offset, sort_entities
+from emulator.text import EntityParseError, JSONDict, ParsedText, byte_offset, sort_entities
 
 _RESERVED_V2 = set("_*[]()~`>#+-=|{}.!")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.emulator.text import JSONDict
+from emulator.text import JSONDict
 
 TranscriptKind = Literal["user", "press", "sent", "edited", "deleted"]
 

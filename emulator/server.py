@@ -2,7 +2,7 @@
 API a python-telegram-bot Application uses, with Telegram's validation rules and error texts.
 
 ``EmulatorCore`` owns all state (users, chats, messages, files, the update queue, webhook
-settings) and the HTTP server. The test-facing driver (``bot.emulator.driver``) subclasses it
+settings) and the HTTP server. The test-facing driver (``emulator.driver``) subclasses it
 and adds simulated users and groups. Everything runs on the test's event loop; waiting is done
 on a broadcast signal that fires on every state change, never by sleeping and re-checking.
 
@@ -44,8 +44,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.emulator.media import extension_for, image_size
-from bot.emulator.models import (
+from emulator.formatting import parse_formatted
+from emulator.media import extension_for, image_size
+from emulator.models import (
     ApiCall,
     ApiErrorRecord,
     BotMessage,
@@ -58,12 +59,11 @@ from bot.emulator.models import (
     TranscriptKind,
     UserRecord,
 )
-from bot.emulator.text import (
+from emulator.text import (
     EntityParseError,
     JSONDict,
     ParsedText,
     UnsupportedParseMode,
-    parse_formatted,
     utf16_len,
     utf16_slice,
 )

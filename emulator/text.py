@@ -69,29 +69,6 @@ def trim(parsed: ParsedText) -> ParsedText:
     return ParsedText(result, sort_entities(entities))
 
 
-def parse_formatted(
-    text: str, parse_mode: str | None, explicit_entities: list[JSONDict] | None = None
-) -> ParsedText:
-    """Apply ``parse_mode`` (or explicit entities) and trim; raises EntityParseError or
-    UnsupportedParseMode."""
-    # Imported here: html/markdown import this module for the shared types.
-    from bot.emulator.html import parse_html
-    from bot.emulator.markdown import parse_markdown, parse_markdown_v2
-
-    mode = (parse_mode or "").strip().lower()
-    if not mode:
-        parsed = ParsedText(text, sort_entities(list(explicit_entities or [])))
-    elif mode == "html":
-        parsed = parse_html(text)
-    elif mode == "markdownv2":
-        parsed = parse_markdown_v2(text)
-    elif mode == "markdown":
-        parsed = parse_markdown(text)
-    else:
-        raise UnsupportedParseMode(parse_mode)
-    return trim(parsed)
-
-
 # --- entities a Telegram client computes for text a user types -----------------------------
 
 # A command is "/" + up to 64 word characters, optionally "@botname", starting a word.

@@ -23,10 +23,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import dispatch
-from bot.context import NotebookContext
-from bot.dispatch import Rendered, Renderers
-from bot.i18n import N_, Translator
 from handlers.campaign_chart import ChartLabels, support_chart_png
 from handlers.council_common import (
     Member,
@@ -50,6 +46,10 @@ from handlers.flows import (
     flow_input,
     state_in,
 )
+from runtime import effects
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from runtime.rendering import Rendered, Renderers
 from storage import consent
 from storage.consent import ConsentError, ParsedRows, Verdict
 from storage.models import (
@@ -649,7 +649,7 @@ async def on_open(update: Update, context: NotebookContext) -> None:
         context.session, campaign, residents, kind=consent.CAMPAIGN_OPENED, now=context.now()
     )
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer(_("Voting is open; {count} residents are told.").format(count=told))
     await query.edit_message_text(
         await campaign_text(context.session, campaign, context.tr, staff=True),
@@ -705,7 +705,7 @@ async def on_close_confirmed(update: Update, context: NotebookContext) -> None:
         context.session, campaign, residents, kind=consent.CAMPAIGN_CLOSED, now=context.now()
     )
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         await campaign_text(context.session, campaign, context.tr, staff=True),

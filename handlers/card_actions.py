@@ -33,10 +33,6 @@ from telegram import (
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 from telegram.helpers import mention_html
 
-from bot.answers import Hook, then
-from bot.context import NotebookContext
-from bot.dispatch import Sent
-from bot.i18n import N_
 from handlers.cards import (
     ACT,
     Access,
@@ -47,6 +43,10 @@ from handlers.cards import (
 )
 from handlers.common import escape
 from handlers.labels import status_label
+from runtime.context import NotebookContext
+from runtime.effects import Hook, then
+from runtime.i18n import N_
+from runtime.rendering import Sent
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.dates import due_in_days, parse_due_date
@@ -143,7 +143,7 @@ Respond = Callable[[str, bool], Awaitable[None]]
 
 def _respond_to_press(query: CallbackQuery) -> Respond:
     async def respond(text: str, alert: bool) -> None:
-        # after the update's commit (bot/answers.py); alerts are plain text, ≤ 200 chars
+        # after the update's commit (delivery/answers.py); alerts are plain text, ≤ 200 chars
         await query.answer(text[:200], show_alert=alert)
 
     return respond

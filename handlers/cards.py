@@ -36,9 +36,6 @@ from telegram import (
 )
 from telegram.ext import CallbackQueryHandler
 
-from bot.context import Notebook, NotebookContext
-from bot.dispatch import Rendered, Renderers, Sent
-from bot.i18n import Translator
 from handlers.common import escape, membership_in
 from handlers.labels import (
     category_label,
@@ -47,6 +44,9 @@ from handlers.labels import (
     status_label,
     urgency_label,
 )
+from runtime.context import Notebook, NotebookContext
+from runtime.i18n import Translator
+from runtime.rendering import Rendered, Renderers, Sent
 from storage.issues import OPEN, WORKING
 from storage.models import (
     STAFF_ROLES,
@@ -470,7 +470,7 @@ async def refresh_card(context: NotebookContext, issue: Issue) -> None:
     digest = card_digest(text, markup)
     if digest == issue.staff_card_digest:
         return  # nothing on the card changed
-    # The edit goes out after the update's commit (bot/answers.py), which logs a refusal; the
+    # The edit goes out after the update's commit (delivery/answers.py), which logs a refusal; the
     # change itself is saved, and the card's next change shows it.
     await context.bot.edit_message_text(
         text,

@@ -1,7 +1,7 @@
 """The digest's picture: new issues by category, and reported vs. resolved per week.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global backend or rc
-state), every text in the Chinese font loaded by path (bot/fonts.py), so it renders the same on
+state), every text in the Chinese font loaded by path (runtime/fonts.py), so it renders the same on
 a fresh server as on a desktop. CPU-bound: callers run `digest_chart` in a worker thread.
 """
 
@@ -11,10 +11,10 @@ import io
 import threading
 from dataclasses import dataclass
 
-from bot.fonts import cjk_font_path
-from bot.i18n import Translator
 from handlers.formats import period_label, short_day
 from handlers.labels import category_label
+from runtime.fonts import cjk_font_path
+from runtime.i18n import Translator
 from storage.digest import Digest
 
 CHART_CATEGORIES = 8  # bars shown; the rest are summed as "other categories"

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import ChatMember, Update
 
-from bot.answers import Hook, then
-from bot.context import NotebookContext
-from bot.dispatch import Sent
-from bot.i18n import locale_for_language_code
+from runtime.context import NotebookContext
+from runtime.effects import Hook, then
+from runtime.i18n import locale_for_language_code
+from runtime.rendering import Sent
 from storage.models import Community, Membership
 from storage.people import (
     TelegramIdentity,
@@ -35,7 +35,7 @@ async def _remember_issue_message(session: AsyncSession, sent: Sent, args: dict[
     )
 
 
-# After-send hooks (bot/answers.py: `then`), by name: registered by the application factory.
+# After-send hooks (delivery/answers.py: `then`), by name: registered by the application factory.
 AFTER_SEND: dict[str, Hook] = {"remember_issue_message": _remember_issue_message}
 
 

@@ -15,10 +15,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import dispatch
-from bot.context import NotebookContext
-from bot.dispatch import Rendered, Renderers
-from bot.i18n import N_, Translator
 from handlers.council_common import (
     as_id,
     clip,
@@ -41,6 +37,10 @@ from handlers.flows import (
     state_in,
 )
 from handlers.labels import category_label
+from runtime import effects
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from runtime.rendering import Rendered, Renderers
 from storage import council
 from storage.categories import COMMUNITY_CATEGORIES
 from storage.consent import buildings_of
@@ -258,7 +258,7 @@ async def on_scope(update: Update, context: NotebookContext) -> None:
         return
     await finish(context, query.message.chat.id)
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         _(
@@ -291,7 +291,7 @@ async def _save_answer(
         await message.reply_text(_("This topic has already been taken up."))
         return
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await message.reply_text(
         _("Your answer to topic #{id} was sent to the proposer and {count} supporters.").format(
             id=topic.id, count=topic.support_count
@@ -510,7 +510,7 @@ async def on_issue_category(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("This topic has already been taken up."))
         return
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer(_("Issue No. {number} opened.").format(number=issue.number))
     await query.edit_message_text(
         await topic_card_text(context.session, topic, context.tr, context.now())

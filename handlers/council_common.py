@@ -10,9 +10,9 @@ from fractions import Fraction
 from babel.dates import format_date
 from telegram import CallbackQuery, Update
 
-from bot.context import NotebookContext
-from bot.i18n import Translator
 from handlers.common import escape, is_private
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
 from storage.models import STAFF_ROLES, Community, Membership, Role
 from storage.people import current_membership, membership
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import Translator
 from handlers.council_common import clip, percent
+from runtime.i18n import Translator
 from storage.consent import open_campaigns_summary
 from storage.council import overdue_topics
 

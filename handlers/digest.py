@@ -22,15 +22,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, Message, Update
 from telegram.ext import CommandHandler
 
-from bot.context import NotebookContext
-from bot.dispatch import Rendered, Renderer, Renderers, Sent
-from bot.i18n import Translator
 from handlers.charts import digest_chart
 from handlers.common import escape, is_private
 from handlers.council_digest import digest_section
 from handlers.fitting import CAPTION_LIMIT, clip, fits
 from handlers.formats import period_label, span
 from handlers.labels import category_label
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from runtime.rendering import Rendered, Renderer, Renderers, Sent
 from storage import reminders
 from storage.digest import Digest, DigestPolicy, build_digest
 from storage.models import STAFF_ROLES, Community, Outbox, Role

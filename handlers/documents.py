@@ -19,8 +19,6 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-from bot.fonts import cjk_font_path
-from bot.i18n import N_, Translator
 from handlers.formats import period_label, weekday_label
 from handlers.labels import (
     category_label,
@@ -31,6 +29,8 @@ from handlers.labels import (
     urgency_label,
 )
 from handlers.notebook_page import black_line, red_line
+from runtime.fonts import cjk_font_path
+from runtime.i18n import N_, Translator
 from storage.export import ExportRow
 from storage.notebook import BlackEntry, RedEntry
 from storage.periods import Period

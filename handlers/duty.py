@@ -17,10 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import dispatch
-from bot.context import NotebookContext
-from bot.dispatch import Rendered, Renderers
-from bot.i18n import N_, Translator
 from handlers.council_common import as_id, clip, ids, me, me_in, private_only, refuse
 from handlers.flows import (
     AwaitedInput,
@@ -33,6 +29,10 @@ from handlers.flows import (
     state_in,
 )
 from handlers.labels import category_label
+from runtime import effects
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from runtime.rendering import Rendered, Renderers
 from storage import roster
 from storage.categories import DESK_CATEGORIES
 from storage.council import community_staff
@@ -372,7 +372,7 @@ async def on_text(update: Update, context: NotebookContext) -> None:
         limits=context.notebook.settings.time_limits,
     )
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await message.reply_text(
         _("Logged as No. {number} (service desk), for {name}: {what}").format(
             number=issue.number, name=clip(str(state.data["name"]), 60), what=clip(text, 300)

@@ -12,7 +12,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden
 
-from bot.context import CURRENT_SCOPE, NotebookContext
+from runtime.context import CURRENT_SCOPE, NotebookContext
 from storage.faults import describe, is_database_fault
 from storage.inbox import MAX_ATTEMPTS
 from storage.people import mark_unreachable

@@ -18,8 +18,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
-from bot.i18n import Translator
 from handlers.common import escape, is_private
 from handlers.documents import (
     CsvFile,
@@ -30,6 +28,8 @@ from handlers.documents import (
 )
 from handlers.fitting import clip
 from handlers.formats import period_label
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
 from storage.export import issue_batches
 from storage.models import Community, Role
 from storage.notebook import black_entries, count_black, count_red, red_entries

@@ -9,7 +9,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
-from bot.context import NotebookContext
+from runtime.context import NotebookContext
 
 
 async def stale_button(update: Update, context: NotebookContext) -> None:

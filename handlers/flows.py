@@ -19,8 +19,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
-from bot.context import CURRENT_SCOPE, NotebookContext
-from bot.i18n import Translator
+from runtime.context import CURRENT_SCOPE, NotebookContext
+from runtime.i18n import Translator
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 
 STATE_KEY = "chat_state"

@@ -15,11 +15,11 @@ from sqlmodel import col, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from bot import dispatch
-from bot.context import NotebookContext
-from bot.i18n import N_, Translator
 from handlers.issue_texts import owner_text
 from handlers.my_issues import attachments_of
+from runtime import effects
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.followups import (
@@ -159,7 +159,7 @@ async def _record(
         return
     await _await_comment(context, chat_id, issue, event, kind="comment")
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     text = _(
         "Thank you! No. {number} is now closed. Anything you would like to add? "
         "Write it now, or press Skip."
@@ -186,7 +186,7 @@ async def _not_solved(
         await context.bot.send_message(chat_id, _("Thank you, this has already been answered."))
         return
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     owner = await owner_text(context.session, issue)
     if owner:
         text = _(
@@ -325,7 +325,7 @@ async def on_comment(update: Update, context: NotebookContext, state: FlowState)
         return
     await clear_state(context.session, chat_id=state.chat_id, user_id=state.user_id)
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await message.reply_text(
         _("Thank you, I have passed it on with No. {number}.").format(number=issue.number)
     )
@@ -340,7 +340,7 @@ async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             session, nb.clock(), reminder_after=timedelta(days=nb.settings.followup_reminder_days)
         )
     if closed:
-        dispatch.kick(app)
+        effects.kick(app)
 
 
 HANDLERS = [CallbackQueryHandler(on_button, pattern=f"^{PREFIX}")]

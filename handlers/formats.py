@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_skeleton, format_timedelta
 
-from bot.i18n import Translator
+from runtime.i18n import Translator
 from storage.periods import Period
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.context import NotebookContext
 from handlers.common import escape
 from handlers.labels import role_label
+from runtime.context import NotebookContext
 from storage.models import STAFF_ROLES, Role
 from storage.people import current_membership
 

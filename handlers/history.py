@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import N_, Translator
 from handlers.cards import CHUNK, cut, utf16_len
 from handlers.common import escape
 from handlers.issue_texts import marks
 from handlers.labels import channel_label, difficulty_label
+from runtime.i18n import N_, Translator
 from storage import issues as rules
 from storage.issues import Action
 from storage.models import Channel, Issue, IssueEvent

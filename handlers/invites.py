@@ -11,8 +11,8 @@ from datetime import timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
 from handlers.common import deep_link, escape, is_private
+from runtime.context import NotebookContext
 from storage.communities import create_invite
 from storage.models import Community, InviteLink, Role
 from storage.people import current_membership

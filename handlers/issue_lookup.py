@@ -9,10 +9,10 @@ import re
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.context import NotebookContext
 from handlers.cards import render_private_copy
 from handlers.common import escape, is_private
 from handlers.history import history_lines, pack_lines
+from runtime.context import NotebookContext
 from storage import issues as rules
 from storage.models import STAFF_ROLES, Community, Issue
 from storage.people import current_membership, role_in

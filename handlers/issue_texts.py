@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import Translator
 from handlers.common import escape
 from handlers.labels import category_label, status_label
+from runtime.i18n import Translator
 from storage.issues import Action
 from storage.models import Building, Issue, IssueEvent, Person, Unit
 

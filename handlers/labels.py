@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_, Translator
+from runtime.i18n import N_, Translator
 from storage.models import (
     Channel,
     Difficulty,

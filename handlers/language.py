@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
-from bot.settings import SUPPORTED_LOCALES
 from handlers.labels import LANGUAGE_NAMES
+from runtime.context import NotebookContext
+from runtime.settings import SUPPORTED_LOCALES
 from storage.people import set_locale
 
 PREFIX = "lang:"

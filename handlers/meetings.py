@@ -15,10 +15,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import dispatch
-from bot.context import NotebookContext
-from bot.dispatch import Rendered, Renderers
-from bot.i18n import N_, Translator
 from handlers.council_common import (
     Member,
     as_id,
@@ -42,6 +38,10 @@ from handlers.flows import (
     state_in,
 )
 from handlers.labels import category_label
+from runtime import effects
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from runtime.rendering import Rendered, Renderers
 from storage import council
 from storage.categories import COMMUNITY_CATEGORIES
 from storage.council import CouncilError
@@ -407,7 +407,7 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
     await finish(context, query.message.chat.id)
     invited = len(await council.participants(context.session, meeting))
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         _(
@@ -883,7 +883,7 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
     await finish(context, query.message.chat.id)
     owner = await context.session.get(Person, issue.owner_id) if issue.owner_id else None
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         _("No. {number} opened: {owner} is responsible. Plan: {plan}").format(
@@ -918,7 +918,7 @@ async def on_publish(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("Record a decision first."))
         return
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer(_("The results go to {count} participants.").format(count=sent))
     await query.edit_message_text(
         await meeting_card(context.session, meeting, context.tr),
@@ -971,7 +971,7 @@ async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
         await refuse(query, context)
         return
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(await meeting_card(context.session, meeting, context.tr))
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import dispatch
-from bot.context import NotebookContext
-from bot.i18n import N_
 from handlers.common import escape, is_private, send_about_issue
 from handlers.issue_texts import (
     MAX_TEXT,
@@ -23,6 +20,9 @@ from handlers.issue_texts import (
     status_line,
     title,
 )
+from runtime import effects
+from runtime.context import NotebookContext
+from runtime.i18n import N_
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.followups import info_added
@@ -305,7 +305,7 @@ async def withdraw(
     )
     await issue_changed(context.session, issue, now=context.now())
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     text = _("No. {number} has been withdrawn. Thank you for letting us know.").format(
         number=issue.number
     )

@@ -21,8 +21,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
-from bot.i18n import Translator
 from handlers.common import escape, is_private
 from handlers.fitting import clip, fits
 from handlers.formats import period_label, short_day
@@ -32,6 +30,8 @@ from handlers.labels import (
     satisfaction_label,
     status_label,
 )
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
 from storage.issues import Action
 from storage.models import STAFF_ROLES, Building, Community, Membership, Person, Role
 from storage.notebook import (
@@ -484,7 +484,7 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     else:
         text, markup = await render_view(context.session, context.tr, community, view)
     await query.answer()
-    # after the commit (bot/answers.py); a repeated press is "not modified", which is fine
+    # after the commit (delivery/answers.py); a repeated press is "not modified", which is fine
     await query.edit_message_text(text, reply_markup=markup)
 
 

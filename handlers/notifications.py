@@ -17,12 +17,12 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
-from bot.dispatch import Rendered, Renderers, Sent
-from bot.i18n import Translator
 from handlers.common import escape
 from handlers.followup import question_keyboard
 from handlers.issue_texts import cut, deadline_text, owner_text, person_name, title
 from handlers.labels import channel_label
+from runtime.i18n import Translator
+from runtime.rendering import Rendered, Renderers, Sent
 from storage.followups import (
     FOLLOWUP_REMINDER,
     INFO_ADDED,

@@ -18,10 +18,10 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from telegram.ext import CallbackQueryHandler
 from telegram.helpers import mention_html
 
-from bot.context import NotebookContext
 from handlers.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu, refresh_card
 from handlers.common import escape
 from handlers.followup import RESULTS, SATISFACTIONS
+from runtime.context import NotebookContext
 from storage.followups import answer_by_phone
 from storage.issues import IssueError
 from storage.models import IssueStatus, Person

@@ -8,9 +8,9 @@ import asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
-from bot.posters import PosterText, render_pdf, render_png
 from handlers.common import deep_link, escape, is_private
+from runtime.context import NotebookContext
+from runtime.posters import PosterText, render_pdf, render_png
 from storage.models import STAFF_ROLES, Building, Community, Role
 from storage.people import current_membership
 from storage.residents import building_link, buildings_of

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
 from handlers.common import escape, is_private
 from handlers.labels import role_label
+from runtime.context import NotebookContext
 from storage.chat_state import clear_state, get_state, set_state
 from storage.models import STAFF_ROLES, Role
 from storage.people import memberships

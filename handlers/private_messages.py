@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot.context import NotebookContext
 from handlers import flows, followup, my_issues, profile, report
+from runtime.context import NotebookContext
 from storage.chat_state import FlowState, clear_state, get_state
 from storage.reports import FLOW as REPORT_FLOW
 

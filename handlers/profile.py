@@ -22,12 +22,12 @@ from telegram import (
 )
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
-from bot.settings import SUPPORTED_LOCALES
 from handlers import report
 from handlers.common import escape, is_private
 from handlers.issue_texts import home_text
 from handlers.labels import LANGUAGE_NAMES
+from runtime.context import NotebookContext
+from runtime.settings import SUPPORTED_LOCALES
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.models import STAFF_ROLES, Membership, Role
 from storage.people import current_membership, set_locale

@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.dispatch import Rendered, Renderers
-from bot.i18n import Translator
 from handlers.common import escape
 from handlers.labels import category_label
+from runtime.i18n import Translator
+from runtime.rendering import Rendered, Renderers
 from storage import reminders
 from storage.issues import OPEN
 from storage.models import Building, Issue, IssueStatus, Outbox, Person

@@ -22,8 +22,6 @@ from telegram import (
 )
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import dispatch
-from bot.context import NotebookContext
 from handlers.common import acting_in, escape, is_private, membership_in, send_about_issue
 from handlers.issue_texts import (
     cut,
@@ -34,6 +32,8 @@ from handlers.issue_texts import (
     title,
 )
 from handlers.labels import category_label, channel_label, status_label
+from runtime import effects
+from runtime.context import NotebookContext
 from storage import reports
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
 from storage.chat_state import FlowState, clear_state, get_state, set_state
@@ -789,7 +789,7 @@ async def _show(
     context: NotebookContext, message: object, chat_id: int, text: str, issue: Issue
 ) -> None:
     """Edit the summary into the final answer (or send it), and note that the message speaks
-    of the issue. Both go out after the update's commit (bot/answers.py)."""
+    of the issue. Both go out after the update's commit (delivery/answers.py)."""
     assert issue.id is not None
     if isinstance(message, Message):
         await message.edit_text(text)  # a replayed press: "not modified", which is fine
@@ -866,7 +866,7 @@ async def _join_duplicate(
         return
     await _clear(context, chat_id)
     await session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     await query.answer()
     lines = [
         _(

@@ -20,11 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot import dispatch
-from bot.context import NotebookContext
-from bot.dispatch import Rendered, Renderers
-from bot.i18n import Translator
 from handlers.common import escape, is_private
+from runtime import effects
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from runtime.rendering import Rendered, Renderers
 from storage import turnover
 from storage.issues import IssueError
 from storage.models import Community, Issue, Outbox, Person, Role, RoleHandover
@@ -222,7 +222,7 @@ async def _deactivate(
         now=context.now(),
     )
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     log.info(
         "worker %s deactivated by %s; %d items moved",
         worker.id,
@@ -272,7 +272,7 @@ async def _offer(
         now=context.now(),
     )
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     text = _("I have asked {name}. You will hear when they answer.").format(
         name=escape(worker.full_name)
     )
@@ -367,7 +367,7 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
         await query.answer(text, show_alert=True)
         return
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     community = await context.session.get(Community, offer.community_id)
     name = escape(community.name if community else "")
     if offer.accepted_at is not None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot import dispatch
-from bot.context import NotebookContext
 from handlers.common import escape, is_private
+from runtime import effects
+from runtime.context import NotebookContext
 from storage.models import STAFF_ROLES, Role
 from storage.people import current_membership
 from storage.staff import BindOutcome, bind_staff_group, follow_group_migration
@@ -58,7 +58,7 @@ async def bind(update: Update, context: NotebookContext) -> None:
         )
         return
     await context.session.commit()
-    dispatch.kick(context.application)
+    effects.kick(context.application)
     if result.outcome is BindOutcome.MOVED:
         text = _(
             "The staff group of {community} is now this group. "

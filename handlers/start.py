@@ -10,11 +10,11 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
 from handlers.common import escape, is_private
 from handlers.help import help_text
 from handlers.labels import role_label
 from handlers.profile import after_join
+from runtime.context import NotebookContext
 from storage.communities import (
     LinkRaceLost,
     RedeemOutcome,

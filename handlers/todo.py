@@ -9,12 +9,12 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.context import NotebookContext
-from bot.i18n import Translator
 from handlers.cards import ACT, card_access, cut, message_link
 from handlers.common import escape, is_private
 from handlers.issue_lookup import send_issue_view
 from handlers.labels import category_label, status_label
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
 from storage.models import STAFF_ROLES, Community, Issue, Role
 from storage.people import current_membership
 from storage.staff import deadline, is_overdue, todo_for, waiting_for_owner

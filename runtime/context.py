@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.dispatch import Renderers
-from bot.i18n import I18n, Translator
-from bot.settings import Settings
+from runtime.i18n import I18n, Translator
+from runtime.rendering import Renderers
+from runtime.settings import Settings
 from storage.db import Database
 from storage.models import Community, Membership, Person
 
@@ -39,10 +39,12 @@ class Notebook:
     renderers: Renderers = field(default_factory=Renderers)
     outbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_sent: dict[int, float] = field(default_factory=dict)  # chat id -> monotonic time
-    community_tz: dict[int, ZoneInfo] = field(default_factory=dict)  # bot/dispatch.py
+    community_tz: dict[int, ZoneInfo] = field(default_factory=dict)  # delivery/dispatch.py
     bot_username: str = ""
-    # Set while the application stops: paced sends give back what would wait (bot/dispatch.py)
+    # Set while the application stops: paced sends give back what would wait (delivery/dispatch.py)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # Asks the outbox dispatcher to run now (runtime/effects.py: kick), set by bot/app.py
+    wake_dispatcher: Callable[[], None] | None = None
 
 
 @dataclass
@@ -61,7 +63,7 @@ class UpdateScope:
     # documents the person sent, read before the transaction opened (bot/app.py: `_prefetch`),
     # by file_unique_id
     files: dict[str, bytes] = field(default_factory=dict)
-    # Bot API calls kept for after the commit (bot/answers.py), in the order they were made
+    # Bot API calls kept for after the commit (delivery/answers.py), in the order they were made
     answers: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
 

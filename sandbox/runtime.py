@@ -17,13 +17,13 @@ from urllib.parse import urlsplit
 from sqlmodel import col, select
 from telegram import Update
 
-from bot import dispatch
 from bot.app import NotebookApplication, build_application, on_startup, on_stop
-from bot.emulator import BotApiEmulator, GroupDriver, UserDriver
 from bot.jobs import run_reminders
-from bot.sandbox import demo
-from bot.sandbox.clock import Jump, SandboxClock
-from bot.settings import Settings, load_settings
+from delivery import dispatch
+from emulator import BotApiEmulator, GroupDriver, UserDriver
+from runtime.settings import Settings, load_settings
+from sandbox import demo
+from sandbox.clock import Jump, SandboxClock
 from storage import migrate
 from storage.communities import list_communities
 from storage.db import Database
@@ -75,7 +75,7 @@ def sandbox_settings(emulator: BotApiEmulator, database_url: str, **overrides: A
 
 @dataclass
 class Sandbox:
-    """A running sandbox; the web page (bot/sandbox/web.py) acts through it."""
+    """A running sandbox; the web page (sandbox/web.py) acts through it."""
 
     emulator: BotApiEmulator
     app: NotebookApplication

@@ -8,11 +8,11 @@ import contextlib
 import signal
 from pathlib import Path
 
-from bot.sandbox import SandboxError
-from bot.sandbox.clock import SandboxClock
-from bot.sandbox.runtime import running_sandbox
-from bot.sandbox.web import start_web
-from bot.settings import Settings
+from runtime.settings import Settings
+from sandbox import SandboxError
+from sandbox.clock import SandboxClock
+from sandbox.runtime import running_sandbox
+from sandbox.web import start_web
 from storage.db import Database
 
 DEFAULT_DATABASE = Path("data") / "sandbox.db"

@@ -11,11 +11,11 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from bot.emulator.models import ChatRecord
-from bot.emulator.text import JSONDict
+from emulator.models import ChatRecord
+from emulator.text import JSONDict
 
 if TYPE_CHECKING:
-    from bot.sandbox.runtime import Sandbox
+    from sandbox.runtime import Sandbox
 
 SNIPPET = 100  # characters of a replied-to message shown above a reply
 _MEDIA_KINDS = ("document", "voice", "audio", "video", "animation", "video_note", "sticker")

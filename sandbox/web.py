@@ -21,13 +21,13 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 from sqlmodel import col, select
 
-from bot.emulator.media import image_size
-from bot.emulator.models import ChatRecord, UserRecord
-from bot.emulator.server import CALLBACK_DEADLINE, MAX_CAPTION, MAX_TEXT
-from bot.emulator.text import JSONDict, user_entities, utf16_len
-from bot.sandbox.clock import Jump
-from bot.sandbox.runtime import LOCAL_HOSTS, Sandbox, ensure_local
-from bot.sandbox.views import ChangeTracker, clock_view, message_view
+from emulator.media import image_size
+from emulator.models import ChatRecord, UserRecord
+from emulator.server import CALLBACK_DEADLINE, MAX_CAPTION, MAX_TEXT
+from emulator.text import JSONDict, user_entities, utf16_len
+from sandbox.clock import Jump
+from sandbox.runtime import LOCAL_HOSTS, Sandbox, ensure_local
+from sandbox.views import ChangeTracker, clock_view, message_view
 from storage.communities import ROLE_RANK
 from storage.models import Building, Person, Role
 from storage.people import current_membership

@@ -4,7 +4,7 @@ A flow (a report draft, a plan being typed…) is a (flow, step, data) triple pe
 
 Every update reads its sender's state and most presses write it, so this module talks to the
 `chat_state` table with Core statements built once and run on SQLite's connection directly
-(storage/direct.py: the ORM costs several times as much per read and per write, and nothing
+(storage/fast/direct.py: the ORM costs several times as much per read and per write, and nothing
 else keeps these rows). What a session has read or
 written is remembered in `session.info` for the rest of the update, and forgotten on rollback.
 The `FlowState` objects handed out are plain values, not the table's model (a model costs tens
@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import NotebookSession
-from storage.direct import Direct
+from storage.fast.direct import Direct
 from storage.models import ChatState
 
 CHAT_STATE = ChatState.metadata.tables["chat_state"]

@@ -4,7 +4,7 @@ A resident's text can carry NUL (`\\x00`) and other C0 control characters (paste
 app, or sent by a misbehaving client). SQLite stores them, PostgreSQL refuses NUL in text
 ("invalid byte sequence for encoding UTF8: 0x00") and in JSON ("unsupported Unicode escape
 sequence"), so such an update could never be filed there. `clean_json` is applied to every
-update as it arrives (bot/inbox.py), before the inbox stores it and before any handler sees it:
+update as it arrives (delivery/inbox.py), before the inbox stores it and before any handler sees it:
 
 - C0 control characters other than tab, newline and carriage return become a space; a lone
   UTF-16 surrogate (which neither database can encode) becomes U+FFFD. Tab and newline are

@@ -1,7 +1,7 @@
 """Engines and sessions. The only module that builds an engine.
 
 SQLite (the embedded default) gets WAL and foreign keys on every connection; its queries run on
-the event loop's thread and wait for locks without blocking it (storage/sqlite_inline.py). A
+the event loop's thread and wait for locks without blocking it (storage/fast/sqlite_inline.py). A
 transaction that stores updates in the inbox commits with synchronous=FULL, every other with
 NORMAL (see "Durability on SQLite" below). No engine's errors carry statement parameters.
 PostgreSQL runs through asyncpg; `schema` puts every table in one schema (the tests give each test
@@ -24,13 +24,20 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import sqlite_inline
 from storage.crypto import PhoneCipher, attach_cipher, cipher_of
+from storage.fast import sqlite_inline
+from storage.fast.direct import DirectSession
+from storage.fast.notes import (  # noqa: F401 - where the rest of storage/ takes them from
+    BULK_CHANGED,
+    KEEPS_OBJECTS,
+    _note_bulk_change,
+    dialect_of,
+    note_bulk_change,
+)
 from storage.models import (
     Building,
     Community,
@@ -59,7 +66,7 @@ class NotebookSession(Session):
     read once: the card and the notices an update queues are rendered from the issue and the
     event it has just written. Outbox rows are not kept: they change by bulk UPDATEs. An issue
     changed by a bulk UPDATE that does not keep the object current (BULK_CHANGED below) is read
-    again before anything is rendered from it (bot/dispatch.py: claim_queued)."""
+    again before anything is rendered from it (delivery/dispatch.py: claim_queued)."""
 
 
 def _keep_alive(session: Session, instance: object) -> None:
@@ -69,40 +76,11 @@ def _keep_alive(session: Session, instance: object) -> None:
 
 event.listen(NotebookSession, "loaded_as_persistent", _keep_alive)
 event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
-event.listen(NotebookSession, "detached_to_persistent", _keep_alive)  # storage/direct.py: adopt
-
-# A bulk UPDATE or DELETE of issues or outbox rows goes past the objects the session holds.
-# Such a statement sets BULK_CHANGED in session.info, so that a reader who needs them current
-# (bot/dispatch.py: claim_queued) reads them again; one that sets the changed values on the
-# objects itself says so with the execution option KEEPS_OBJECTS (storage/issues.py).
-BULK_CHANGED = "bulk_changed"
-KEEPS_OBJECTS = "keeps_objects_current"
-_WATCHED = frozenset({"issue", "outbox"})
-
-
-def note_bulk_change(session: OrmSession, statement: Any, execution_options: Any) -> None:
-    """Set BULK_CHANGED if `statement` is an UPDATE or DELETE of issues or outbox rows that does
-    not keep the session's objects current itself (storage/direct.py calls this too)."""
-    if not statement.is_dml or not (statement.is_update or statement.is_delete):
-        return
-    if execution_options.get(KEEPS_OBJECTS):
-        return
-    table = getattr(statement, "table", None)
-    if getattr(table, "name", None) in _WATCHED:
-        session.info[BULK_CHANGED] = True
-
-
-def _note_bulk_change(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete:
-        note_bulk_change(state.session, state.statement, state.execution_options)
-
+event.listen(
+    NotebookSession, "detached_to_persistent", _keep_alive
+)  # storage/fast/direct.py: adopt
 
 event.listen(NotebookSession, "do_orm_execute", _note_bulk_change)
-
-
-def dialect_of(session: AsyncSession) -> str:
-    """ "postgresql" or "sqlite": which database this session talks to (a key of INSERTS)."""
-    return session.bind.dialect.name if session.bind else "sqlite"
 
 
 def _sqlite_pragmas(wal_autocheckpoint: int) -> Callable[[Any, Any], None]:
@@ -120,7 +98,7 @@ def _sqlite_pragmas(wal_autocheckpoint: int) -> Callable[[Any, Any], None]:
 # Durability on SQLite. In WAL mode with synchronous=NORMAL a commit is atomic and consistent
 # but is synced to disk only at the next checkpoint: a power cut (not a crash of the process)
 # can take back the last transactions. That is acceptable for the notebook's own changes, which
-# the inbox can replay, but not for the inbox's commit of an update (bot/inbox.py): once it
+# the inbox can replay, but not for the inbox's commit of an update (delivery/inbox.py): once it
 # returns, Telegram is told we have the update (the next getUpdates' offset, the webhook's 200)
 # and never sends it again. So a transaction that stores updates in the inbox commits with
 # synchronous=FULL (the write-ahead log synced before the commit returns); the rest keep NORMAL,
@@ -253,8 +231,6 @@ class Database:
             WAL_AUTOCHECKPOINT_BACKSTOP if background_checkpoints else WAL_AUTOCHECKPOINT
         )
         self.engine = create_engine(url, schema=schema, wal_autocheckpoint=autocheckpoint)
-        from storage.direct import DirectSession  # storage.direct builds on this module
-
         self.sessions = async_sessionmaker(
             self.engine,
             class_=DirectSession,

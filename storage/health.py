@@ -5,7 +5,7 @@
   refreshed every `PRESENCE_EVERY` and deleted at a clean stop, with whether its update
   fetcher runs. `restore` refuses while any instance was seen within `PRESENCE_FRESH`.
   `staff_refused:<chat>` rows say a staff group refused the bot (403), written where the
-  outbox met the refusal and deleted when a later send there succeeds (bot/dispatch.py).
+  outbox met the refusal and deleted when a later send there succeeds (delivery/dispatch.py).
 - `health_report(db, now)` is what the HTTP health endpoint serves and `python -m bot status`
   prints: "degraded", with one plain line per reason, when updates are not fetched, inbox rows
   wait more than a minute, outbox rows are overdue, the database does not answer within

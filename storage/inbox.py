@@ -24,7 +24,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import INSERTS, dialect_of
-from storage.direct import Direct
+from storage.fast.direct import Direct
 from storage.models import InboxStatus, InboxUpdate
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]
@@ -34,7 +34,7 @@ LEASE = timedelta(minutes=2)
 # Failures of the update's own (a handler's bug, bad data) before it is given up on.
 MAX_ATTEMPTS = 6
 # Every update ends with it: built once, and run on SQLite's connection directly
-# (storage/direct.py). Only a pending row is finished: if another instance, or an earlier try,
+# (storage/fast/direct.py). Only a pending row is finished: if another instance, or an earlier try,
 # finished it first, nothing is changed and the caller rolls back what it did.
 _FINISH = Direct(
     update(INBOX)
@@ -48,7 +48,7 @@ _FINISH = Direct(
     )
 )
 _EXISTS = Direct(select(INBOX.c.status).where(INBOX.c.update_id == bindparam("id")))
-# The answers of these updates went out (bot/answers.py): nothing is owed any more.
+# The answers of these updates went out (delivery/answers.py): nothing is owed any more.
 _PAID = (
     update(INBOX)
     .where(INBOX.c.update_id.in_(bindparam("ids", expanding=True)))

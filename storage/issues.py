@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.categories import CATEGORIES, TimeLimits, time_limit_hours
 from storage.db import KEEPS_OBJECTS
-from storage.direct import Direct, adopt, insert_new
+from storage.fast.direct import Direct, adopt, insert_new
 from storage.models import (
     STAFF_ROLES,
     Attachment,
@@ -186,7 +186,7 @@ class NewAttachment:
 
 COMMUNITY = Community.metadata.tables["community"]
 ISSUE = Issue.metadata.tables["issue"]
-# Statements every report or step runs: built once, and run directly (storage/direct.py).
+# Statements every report or step runs: built once, and run directly (storage/fast/direct.py).
 _NEXT_NUMBER = Direct(
     update(COMMUNITY)
     .where(COMMUNITY.c.id == bindparam("community_id"))

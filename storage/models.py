@@ -349,7 +349,7 @@ class InboxUpdate(SQLModel, table=True):
     status: str = Field(default=InboxStatus.PENDING, max_length=20)
     received_at: datetime = _created()
     processed_at: datetime | None = _when()
-    # The answers the update still owes Telegram (bot/answers.py): Bot API calls made after
+    # The answers the update still owes Telegram (delivery/answers.py): Bot API calls made after
     # its commit, kept here until they went out, so a crash in between sends them at the start.
     answers: list[dict[str, Any]] | None = Field(
         default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)

@@ -25,7 +25,7 @@ from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import INSERTS, NotebookSession, dialect_of
-from storage.direct import Direct
+from storage.fast.direct import Direct
 from storage.issues import OPEN
 from storage.models import Issue, IssueStatus, Outbox, OutboxStatus
 
@@ -36,7 +36,7 @@ STALE_CLAIM = timedelta(minutes=5)
 OUTBOX = Outbox.metadata.tables["outbox"]
 _WRITTEN = [column for column in OUTBOX.c if column.name not in ("id", "sent_at", "last_error")]
 # The statements every message queued and sent runs: built once (per database where they are
-# spelt apart), and run directly (storage/direct.py).
+# spelt apart), and run directly (storage/fast/direct.py).
 _ENQUEUE = Direct(
     {
         dialect: insert(OUTBOX)
@@ -72,7 +72,7 @@ event.listen(NotebookSession, "after_rollback", _rolled_back)
 def _setter(*columns: str, attempted: bool) -> Direct:
     """UPDATE outbox SET <columns> WHERE id = :row_id, each column a bind parameter, and one
     more attempt when a request was made: every message sent runs one, on SQLite's connection
-    directly (storage/direct.py)."""
+    directly (storage/fast/direct.py)."""
     values: dict[str, Any] = {name: bindparam(name) for name in columns}
     if attempted:
         values["attempts"] = OUTBOX.c.attempts + 1

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.chat_state import CHAT_STATE, remember
-from storage.direct import Direct, adopt
+from storage.fast.direct import Direct, adopt
 from storage.models import STAFF_ROLES, Community, Membership, Person, Role
 
 
@@ -28,7 +28,7 @@ PERSON = Person.metadata.tables["person"]
 MEMBERSHIP = Membership.metadata.tables["membership"]
 COMMUNITY = Community.metadata.tables["community"]
 # Every update asks first: who is this, where do they act, and where are they in a conversation
-# in this chat. One query, built once and run directly (storage/direct.py): through the ORM it
+# in this chat. One query, built once and run directly (storage/fast/direct.py): through the ORM it
 # cost more than anything else an update did.
 _IDENTIFY = Direct(
     select(*PERSON.c, *MEMBERSHIP.c, *COMMUNITY.c, *CHAT_STATE.c)

@@ -33,7 +33,7 @@ DIGEST = "digest"
 
 @dataclass(frozen=True)
 class ReminderPolicy:
-    """When each kind of reminder fires; every figure is a setting (see bot/settings.py)."""
+    """When each kind of reminder fires; every figure is a setting (see runtime/settings.py)."""
 
     due_soon: timedelta = timedelta(hours=24)
     overdue_nudge_at: time = time(9, 0)

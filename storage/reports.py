@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import issues as rules
 from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
-from storage.direct import Direct
+from storage.fast.direct import Direct
 from storage.issues import NewAttachment
 from storage.models import Channel, Issue, Person, Urgency
 from storage.notifications import issue_opened
@@ -134,7 +134,7 @@ def next_step(draft: ReportDraft) -> Step:
     return Step.CONFIRM
 
 
-# Asked on every new report: built once, and run directly (storage/direct.py).
+# Asked on every new report: built once, and run directly (storage/fast/direct.py).
 _REPORTS_SINCE = Direct(
     select(func.count())
     .select_from(Issue)

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.communities import create_invite
 from storage.db import INSERTS
-from storage.direct import Direct
+from storage.fast.direct import Direct
 from storage.models import (
     STAFF_ROLES,
     Building,

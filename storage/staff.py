@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
 from storage.db import KEEPS_OBJECTS
-from storage.direct import Direct
+from storage.fast.direct import Direct
 from storage.issues import ISSUE, OPEN, Action
 from storage.models import (
     STAFF_ROLES,
@@ -229,7 +229,9 @@ def _media_count(*kinds: str) -> Any:
         .select_from(ATTACHMENT)
         .where(
             ATTACHMENT.c.issue_id == bindparam("issue_id"),
-            or_(*(ATTACHMENT.c.kind == kind for kind in kinds)),  # no IN list: storage/direct.py
+            or_(
+                *(ATTACHMENT.c.kind == kind for kind in kinds)
+            ),  # no IN list: storage/fast/direct.py
             ATTACHMENT.c.telegram_file_id.is_not(None),
         )
         .scalar_subquery()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.emulator.server import Signal
+from emulator.server import Signal
 
 
 class BotProcess:

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.settings import normalise_database_url
+from runtime.settings import normalise_database_url
 from storage import migrate
 from storage.db import Database
 from tests.factories import BOT_USERNAME, PHONE_KEY, TOKEN, FakeClock
 
 if TYPE_CHECKING:
-    from bot.emulator import BotApiEmulator
+    from emulator import BotApiEmulator
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -119,7 +119,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def emulator(clock: FakeClock) -> AsyncIterator[BotApiEmulator]:
-    from bot.emulator import BotApiEmulator
+    from emulator import BotApiEmulator
 
     async with BotApiEmulator(
         token=TOKEN, bot_username=BOT_USERNAME, clock=lambda: clock().timestamp()
@@ -130,8 +130,8 @@ async def emulator(clock: FakeClock) -> AsyncIterator[BotApiEmulator]:
 @pytest.fixture(autouse=True)
 def no_bot_api_call_inside_a_transaction() -> Iterator[None]:
     """The delivery rule, checked after every test: no Bot API call was made while an update's
-    transaction was open (bot/answers.py: `breaches`)."""
-    from bot.answers import breaches
+    transaction was open (delivery/answers.py: `breaches`)."""
+    from delivery.answers import breaches
 
     breaches().clear()
     yield

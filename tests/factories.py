@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.app import NotebookApplication, build_application, on_startup, on_stop
-from bot.settings import Settings, load_settings
+from runtime.settings import Settings, load_settings
 from storage.communities import add_building, create_community, create_invite
 from storage.db import Database
 from storage.models import Community, Person, Role
 
 if TYPE_CHECKING:
-    from bot.emulator import BotApiEmulator
+    from emulator import BotApiEmulator
 
 TOKEN = "123456:TEST-TOKEN"
 BOT_USERNAME = "notebook_bot"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import GroupDriver, UserDriver
-from bot.emulator.models import BotMessage
+from emulator import BotApiEmulator
+from emulator.driver import GroupDriver, UserDriver
+from emulator.models import BotMessage
 from storage.db import Database
 from storage.models import Attachment, Building, Community, Issue, Outbox, Person, Role
 from tests.factories import make_member

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.sandbox.clock import SandboxClock
-from bot.sandbox.demo import PEOPLE
-from bot.sandbox.runtime import Sandbox, running_sandbox
+from sandbox.clock import SandboxClock
+from sandbox.demo import PEOPLE
+from sandbox.runtime import Sandbox, running_sandbox
 from storage.db import Database
 
 START = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Chongqing

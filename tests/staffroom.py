@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlmodel import col, func, select
 
 from bot.app import NotebookApplication
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import GroupDriver, UserDriver
-from bot.emulator.models import BotMessage
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
+from emulator.driver import GroupDriver, UserDriver
+from emulator.models import BotMessage
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database

@@ -1,4 +1,4 @@
-"""Answers after the commit (bot/answers.py): every Bot API call an update makes goes out once
+"""Answers after the commit (delivery/answers.py): every Bot API call an update makes goes out once
 it has committed, in order per chat, and survives a crash in between."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from sqlmodel import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from bot.answers import Answer, Answers, NotebookBot, breaches
-from bot.context import CURRENT_SCOPE, UpdateScope
-from bot.emulator import BotApiEmulator
+from delivery.answers import Answer, Answers, NotebookBot, breaches
+from emulator import BotApiEmulator
+from runtime.context import CURRENT_SCOPE, UpdateScope
 from storage import inbox
 from storage.db import Database
 from storage.models import InboxStatus, InboxUpdate, Person

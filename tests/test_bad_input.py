@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import func, select
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import GroupDriver, UserDriver
+from emulator import BotApiEmulator
+from emulator.driver import GroupDriver, UserDriver
 from storage.db import Database
 from storage.models import InboxStatus, InboxUpdate, InviteLink, Membership, Role
 from tests.factories import FakeClock, make_community, make_invite_token, running_bot

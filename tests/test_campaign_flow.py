@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import UserDriver
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
+from emulator.driver import UserDriver
 from storage.db import Database
 from storage.models import (
     Building,

@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
 from bot.app import NotebookApplication
-from bot.emulator import BotApiEmulator
 from bot.logs import JsonFormatter, TextFormatter
+from emulator import BotApiEmulator
 from storage.cleaning import clean_json, clean_parsed, clean_text
 from storage.db import Database
 from storage.models import InboxUpdate, Person, Role

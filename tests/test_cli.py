@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from tests.factories import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent

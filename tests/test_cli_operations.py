@@ -17,8 +17,8 @@ from cryptography.fernet import Fernet
 from sqlmodel import select
 
 from bot import cli
-from bot.emulator import BotApiEmulator
-from bot.settings import SettingsError, load_settings
+from emulator import BotApiEmulator
+from runtime.settings import SettingsError, load_settings
 from storage import health, migrate
 from storage import issues as rules
 from storage.categories import TimeLimits

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import UserDriver
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
+from emulator.driver import UserDriver
 from storage import council
 from storage.db import Database
 from storage.models import (

@@ -293,8 +293,8 @@ async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
 async def test_the_digest_section_gives_support_rates_and_late_topics(
     db: Database, clock: FakeClock
 ) -> None:
-    from bot.i18n import I18n
     from handlers.council_digest import digest_section
+    from runtime.i18n import I18n
 
     community = await make_community(db, clock)
     async with db.session() as session:
@@ -345,7 +345,7 @@ async def test_the_digest_section_gives_support_rates_and_late_topics(
 def test_council_and_desk_settings_are_read_and_checked() -> None:
     import pytest
 
-    from bot.settings import SettingsError, load_settings
+    from runtime.settings import SettingsError, load_settings
 
     settings = load_settings(
         _env_file=None,

@@ -8,7 +8,7 @@ inbox), conversation state in the database and idempotent issue creation carry e
 across the crashes. Sized by CRASH_REPORTS (default 500) to keep CI in minutes.
 
 The emulator runs on the test's clock, which this test never moves: Telegram's deadline for
-answering a button press (bot.emulator.server.CALLBACK_DEADLINE) is then never passed while
+answering a button press (emulator.server.CALLBACK_DEADLINE) is then never passed while
 the bot restarts, however slow the machine, and the test is about losing and doubling, not
 about that deadline.
 """
@@ -30,9 +30,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import func, select
 
-from bot.emulator import BotApiEmulator, BotMessage
-from bot.emulator.driver import UserDriver
-from bot.settings import normalise_database_url
+from emulator import BotApiEmulator, BotMessage
+from emulator.driver import UserDriver
+from runtime.settings import normalise_database_url
 from storage import migrate
 from storage.db import Database
 from storage.models import Issue

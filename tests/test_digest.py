@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from matplotlib.ft2font import FT2Font
 
-from bot.emulator import BotApiEmulator
-from bot.fonts import cjk_font_path
-from bot.i18n import I18n
 from bot.jobs import run_reminders
+from emulator import BotApiEmulator
 from handlers.charts import digest_chart
 from handlers.digest import digest_text
 from handlers.fitting import telegram_length
+from runtime.fonts import cjk_font_path
+from runtime.i18n import I18n
 from storage.db import Database
 from storage.digest import Digest, DigestPolicy, OverdueItem, OwnerLoad, Rates, build_digest
 from storage.periods import Period
@@ -200,7 +200,7 @@ async def test_the_weekly_digest_shows_open_consent_votes_and_late_council_topic
 
     from sqlmodel import select
 
-    from bot.settings import load_settings
+    from runtime.settings import load_settings
     from storage import consent
     from storage.consent import ConsentRule, HouseholdRow, VoteChoice
     from storage.council import propose_topic

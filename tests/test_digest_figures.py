@@ -205,7 +205,7 @@ def test_periods_are_named_in_local_days() -> None:
 
 
 def test_rate_settings_make_the_policy_and_refuse_nonsense() -> None:
-    from bot.settings import SettingsError, load_settings
+    from runtime.settings import SettingsError, load_settings
 
     policy = load_settings(
         _env_file=None, rate_weights="30, 35, 35", satisfaction_basic_factor="0.8"

@@ -1,4 +1,4 @@
-"""Statements run past the session (storage/direct.py) store and read exactly what the session
+"""Statements run past the session (storage/fast/direct.py) store and read exactly what the session
 would, inside the session's transaction, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import BULK_CHANGED, INSERTS, Database
-from storage.direct import Direct, adopt, insert_new
+from storage.fast.direct import Direct, adopt, insert_new
 from storage.models import Community, InboxUpdate, Issue, Outbox, Person
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
-from bot import dispatch
-from bot.dispatch import Rendered, dispatch_due
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import UserDriver
+from delivery import dispatch
+from delivery.dispatch import Rendered, dispatch_due
+from emulator import BotApiEmulator
+from emulator.driver import UserDriver
 from storage import issues as rules
 from storage import outbox
 from storage.db import Database
@@ -88,7 +88,7 @@ async def test_flood_control_postpones_and_then_delivers(
     async with running_bot(emulator, db, clock) as app:
         await xu.send("/start")
         await xu.expect_message()
-        # the rate limiter does not retry: the dispatcher reschedules the row (bot/rate_limit.py)
+        # the rate limiter does not retry (delivery/rate_limit.py): the dispatcher reschedules
         emulator.fail_next("sendMessage", error_code=429, retry_after=1)
         await dispatch_due(app, now=clock())
         async with db.session() as session:
@@ -281,7 +281,7 @@ async def test_a_message_rendered_by_its_update_sees_what_a_bulk_update_changed(
     where it now is."""
     from sqlalchemy import update
 
-    from bot.dispatch import claim_queued
+    from delivery.dispatch import claim_queued
     from storage import outbox
     from storage.notifications import issue_changed
 
@@ -409,7 +409,7 @@ async def test_a_sent_message_is_recorded_through_a_database_hiccup_and_not_sent
 
     monkeypatch.setattr(outbox, "mark_sent", flaky_mark_sent)
     monkeypatch.setattr(dispatch, "RECORD_RETRY_DELAYS", (0.0, 0.0, 0.0))
-    caplog.set_level(logging.WARNING, logger="bot.dispatch")
+    caplog.set_level(logging.WARNING, logger="delivery.dispatch")
     async with running_bot(emulator, db, clock) as app:
         app.notebook.renderers.register("test-note", _render_note)
         assert await dispatch_due(app, now=clock()) == 1

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import event
 from telegram import Update
 
-from bot.inbox import DurableUpdateQueue
+from delivery.inbox import DurableUpdateQueue
 from storage import inbox
 from storage.db import Database
 from tests.factories import FakeClock
@@ -86,7 +86,7 @@ async def test_storing_updates_commits_durably_and_the_rest_as_before(
 CHILD = """
 import asyncio, sys
 from datetime import UTC, datetime
-from bot.inbox import DurableUpdateQueue
+from delivery.inbox import DurableUpdateQueue
 from storage.db import Database
 from tests.test_durability import _message
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from bot.emulator import BotApiEmulator
 from bot.jobs import run_reminders
+from emulator import BotApiEmulator
 from storage.db import Database
 from storage.models import Channel, DutyShift, Issue, IssueStatus, Person, Role
 from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot

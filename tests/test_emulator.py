@@ -48,8 +48,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.emulator import BotApiEmulator, EntityParseError, parse_html, utf16_len
-from bot.emulator.media import tiny_png
+from emulator import BotApiEmulator, EntityParseError, parse_html, utf16_len
+from emulator.media import tiny_png
 
 TOKEN = "123456:EMULATOR-TEST"
 BOT_USERNAME = "notebook_bot"

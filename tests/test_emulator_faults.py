@@ -13,8 +13,8 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.server import CALLBACK_DEADLINE
+from emulator import BotApiEmulator
+from emulator.server import CALLBACK_DEADLINE
 
 TOKEN = "123456:EMULATOR-FAULTS"
 START = 1_800_000_000.0

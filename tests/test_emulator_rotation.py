@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from tests.factories import TOKEN
 from tests.webhooks import free_port
 

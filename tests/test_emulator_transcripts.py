@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.emulator import TranscriptEntry
+from emulator import TranscriptEntry
 from tests.transcripts import check_transcript
 
 CHAT = 1_000_001

@@ -13,11 +13,11 @@ from datetime import datetime
 from fontTools.ttLib import TTFont
 from openpyxl import load_workbook
 
-from bot.emulator import BotApiEmulator
-from bot.fonts import cjk_font_path
-from bot.i18n import I18n
+from emulator import BotApiEmulator
 from handlers.documents import CsvFile, XlsxFile, defuse, notebook_pdf
 from handlers.export import printed_notebook, spreadsheet
+from runtime.fonts import cjk_font_path
+from runtime.i18n import I18n
 from storage.db import Database
 from storage.export import ExportRow
 from storage.models import Community

@@ -15,8 +15,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import NotebookApplication
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
 from handlers.followup import sweep_job
 from storage import issues as rules
 from storage.categories import TimeLimits

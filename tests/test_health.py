@@ -16,10 +16,10 @@ import pytest
 from sqlmodel import update
 
 from bot import cli, operations
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
 from bot.health import HealthServer
-from bot.settings import load_settings
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
+from runtime.settings import load_settings
 from storage import health, outbox
 from storage.db import Database
 from storage.health import INSTANCE_PREFIX, health_report

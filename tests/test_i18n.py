@@ -9,8 +9,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, I18n, locale_for_language_code
-from bot.settings import SUPPORTED_LOCALES
+from runtime.i18n import LOCALES_DIR, I18n, locale_for_language_code
+from runtime.settings import SUPPORTED_LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}

@@ -11,8 +11,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 from telegram import Bot, Update
 
-from bot.emulator import BotApiEmulator
-from bot.inbox import LOW_WATER, DurableUpdateQueue
+from delivery.inbox import LOW_WATER, DurableUpdateQueue
+from emulator import BotApiEmulator
 from storage import inbox
 from storage.db import Database
 from storage.models import InboxStatus, InboxUpdate

@@ -17,8 +17,8 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.app import NotebookApplication
-from bot.emulator import BotApiEmulator
 from bot.jobs import run_reminders
+from emulator import BotApiEmulator
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from storage.db import Database
 from storage.models import InviteLink, Membership, Person, Role
 from tests.factories import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
 from storage import issues as rules
 from storage.db import Database
 from storage.models import Channel, Issue, Membership, Person, Role

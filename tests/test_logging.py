@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.emulator import BotApiEmulator
 from bot.logs import (
     ContextFilter,
     TextFormatter,
@@ -18,7 +17,8 @@ from bot.logs import (
     update_context,
     watch_issues,
 )
-from bot.settings import load_settings
+from emulator import BotApiEmulator
+from runtime.settings import load_settings
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.emulator import BotApiEmulator
-from bot.i18n import I18n
+from emulator import BotApiEmulator
 from handlers.fitting import telegram_length
 from handlers.notebook_page import View, render_view
+from runtime.i18n import I18n
 from storage import issues as rules
 from storage.db import Database
 from storage.models import Community

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot import operations
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from storage import health, outbox
 from storage import issues as rules
 from storage.categories import TimeLimits

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.app import NotebookApplication
-from bot.emulator import BotApiEmulator
-from bot.emulator.models import BotMessage
+from emulator import BotApiEmulator
+from emulator.models import BotMessage
 from storage import issues as rules
 from storage.db import Database
 from storage.models import (

@@ -11,8 +11,8 @@ from fontTools.ttLib import TTFont
 from PIL import Image
 from sqlmodel import select
 
-from bot.emulator import BotApiEmulator
-from bot.posters import PosterText, qr_matrix, render_pdf
+from emulator import BotApiEmulator
+from runtime.posters import PosterText, qr_matrix, render_pdf
 from storage.db import Database
 from storage.models import InviteLink, Membership, Role
 from tests.factories import BOT_USERNAME, FakeClock, bot_errors, make_community, running_bot

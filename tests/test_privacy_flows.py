@@ -6,8 +6,8 @@ import json
 
 from sqlmodel import select
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import UserDriver
+from emulator import BotApiEmulator
+from emulator.driver import UserDriver
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database

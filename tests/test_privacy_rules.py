@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 
-from bot.i18n import I18n
 from handlers.digest import weekly_renderer
+from runtime.i18n import I18n
 from storage import crypto, outbox
 from storage import issues as rules
 from storage.categories import TimeLimits

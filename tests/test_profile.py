@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.emulator import BotApiEmulator
-from bot.settings import load_settings
+from emulator import BotApiEmulator
+from runtime.settings import load_settings
 from storage.communities import add_building
 from storage.db import Database
 from storage.models import Community, Membership, Person, Role

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import func, select
 
 from bot.app import build_application, on_startup
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
 from bot.jobs import run_reminders
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
 from storage import issues as rules
 from storage import outbox
 from storage.db import Database

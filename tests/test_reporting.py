@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import UserDriver
+from emulator import BotApiEmulator
+from emulator.driver import UserDriver
 from storage import issues as rules
 from storage.db import Database
 from storage.models import IssueStatus, Person, Role, Urgency

@@ -18,13 +18,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, func, select
 from telegram import ReplyKeyboardMarkup
 
-from bot.emulator.media import tiny_png
-from bot.sandbox import SandboxError
-from bot.sandbox.clock import SandboxClock, next_weekly_slot
-from bot.sandbox.runtime import NotLocal, Sandbox, ensure_local, sandbox_settings
-from bot.sandbox.serve import check_database_path
-from bot.sandbox.web import CLIENT_HEADER, make_web_app
-from bot.settings import load_settings
+from emulator.media import tiny_png
+from runtime.settings import load_settings
+from sandbox import SandboxError
+from sandbox.clock import SandboxClock, next_weekly_slot
+from sandbox.runtime import NotLocal, Sandbox, ensure_local, sandbox_settings
+from sandbox.serve import check_database_path
+from sandbox.web import CLIENT_HEADER, make_web_app
 from storage.db import Database
 from storage.issues import Action
 from storage.models import (

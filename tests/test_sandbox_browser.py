@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from telegram import ReplyKeyboardMarkup
 
-from bot.emulator.media import tiny_png
-from bot.sandbox.runtime import Sandbox
-from bot.sandbox.web import start_web
+from emulator.media import tiny_png
+from sandbox.runtime import Sandbox
+from sandbox.web import start_web
 from storage.db import Database
 from tests.factories import bot_errors
 from tests.sandbox_support import ID, sandbox_on

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.sandbox.web import CLIENT_HEADER
+from sandbox.web import CLIENT_HEADER
 from tests.sandbox_support import ID
 
 ROOT = Path(__file__).resolve().parent.parent

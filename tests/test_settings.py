@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from runtime.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

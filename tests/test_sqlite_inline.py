@@ -1,5 +1,6 @@
-"""SQLite runs on the loop's thread (storage/sqlite_inline.py): a writer that finds the database
-locked waits without stopping the bot, then writes; after the timeout it gives up clearly."""
+"""SQLite runs on the loop's thread (storage/fast/sqlite_inline.py): a writer that finds the
+database locked waits without stopping the bot, then writes; after the timeout it gives up
+clearly."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from storage import sqlite_inline
 from storage.db import Database
+from storage.fast import sqlite_inline
 from storage.models import Person
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from storage import issues as rules
 from storage.db import Database
 from storage.models import Community, IssueEvent, IssueStatus, Role

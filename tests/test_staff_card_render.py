@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
-from bot.emulator.text import utf16_len
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
+from emulator.text import utf16_len
 from handlers.cards import cut, split_for_messages
 from storage.db import Database
 from storage.issues import NewAttachment, add_attachments

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.driver import UserDriver
+from emulator import BotApiEmulator
+from emulator.driver import UserDriver
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database

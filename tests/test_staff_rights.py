@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.dispatch import dispatch_due
-from bot.emulator import BotApiEmulator
+from delivery.dispatch import dispatch_due
+from emulator import BotApiEmulator
 from storage.db import Database
 from storage.models import Community, Role
 from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot

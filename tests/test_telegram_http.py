@@ -1,4 +1,4 @@
-"""The bot's HTTP transport (bot/telegram_http.py) keeps PTB's contract: a slow Bot API is a
+"""The bot's HTTP transport (delivery/telegram_http.py) keeps PTB's contract: a slow Bot API is a
 `TimedOut`, an unreachable one a `NetworkError`, uploads arrive as multipart, other calls as
 one JSON body. The rest of the
 suite runs every Bot API call through it against the emulator."""
@@ -15,7 +15,7 @@ from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 
-from bot.telegram_http import AiohttpRequest, keyboard_json
+from delivery.telegram_http import AiohttpRequest, keyboard_json
 from tests.factories import TOKEN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from storage import issues as rules
 from storage.db import Database
 from storage.models import Issue, Role

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from bot.emulator import TranscriptEntry
+from emulator import TranscriptEntry
 
 Content = tuple[str, tuple[tuple[str, ...], ...]]
 

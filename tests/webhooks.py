@@ -15,7 +15,7 @@ from storage.db import Database
 from tests.factories import FakeClock, make_settings
 
 if TYPE_CHECKING:
-    from bot.emulator import BotApiEmulator
+    from emulator import BotApiEmulator
 
 SECRET = "webhook-s3cret"
 

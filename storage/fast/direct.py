@@ -48,8 +48,8 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import sqlite_inline
-from storage.db import dialect_of, note_bulk_change
+from storage.fast import sqlite_inline
+from storage.fast.notes import dialect_of, note_bulk_change
 
 Processor = Callable[[Any], Any] | None
 

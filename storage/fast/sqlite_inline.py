@@ -111,12 +111,12 @@ class InlineConnection(aiosqlite.Connection):
                     _releases.released(self.path)
 
     async def run(self, sql: str, parameters: Sequence[Any]) -> int:
-        """Execute one statement on the connection itself (storage/direct.py); the number of
+        """Execute one statement on the connection itself (storage/fast/direct.py); the number of
         rows it changed."""
         return int(await self._execute(_run, self._live(), sql, parameters, False))
 
     async def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
-        """Execute one query on the connection itself (storage/direct.py); all its rows."""
+        """Execute one query on the connection itself (storage/fast/direct.py); all its rows."""
         rows: list[Any] = await self._execute(_run, self._live(), sql, parameters, True)
         return rows
 

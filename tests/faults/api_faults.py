@@ -13,8 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.server import _as_int
+from emulator import BotApiEmulator
+from emulator.server import _as_int
 
 
 def refused_by_outage(emulator: BotApiEmulator) -> int:

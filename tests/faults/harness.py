@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from bot.emulator import BotApiEmulator, BotMessage
-from bot.emulator.driver import UserDriver
+from emulator import BotApiEmulator, BotMessage
+from emulator.driver import UserDriver
 from storage import migrate
 from storage.db import Database
 from storage.models import InboxUpdate, Issue

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from tests.bot_process import BotProcess
 from tests.faults.api_faults import chat_flood, flood_refusals, refused_by_outage
 from tests.faults.harness import (

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import BotApiEmulator
-from bot.settings import normalise_database_url
+from emulator import BotApiEmulator
+from runtime.settings import normalise_database_url
 from tests.faults.harness import FAULTS, Burst, Fault, burst_across_fault
 from tests.pg_cluster import remove_cluster, start_private_cluster
 from tests.sqlite_lock import write_lock_held
