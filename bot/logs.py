@@ -22,12 +22,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import privacy
-from storage.db import NotebookSession
-from storage.models import Issue, IssueEvent
+from storage import privacy, sessions
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
@@ -68,43 +65,11 @@ def update_context(update: object) -> Iterator[dict[str, Any]]:
 
 
 def watch_issues(session: AsyncSession) -> None:
-    """Note in the current log context which issue this session reads or writes.
-
-    The listeners (registered once, on the session class) find the context dict in the
-    session's `info` rather than looking the ContextVar up: SQLAlchemy runs them in a greenlet,
-    which has a context of its own."""
+    """Note in the current log context which issue this session reads or writes (the session's
+    listeners do it: storage/sessions.py)."""
     context = LOG_CONTEXT.get()
     if context is not None:
-        session.info[_WATCHED] = context
-
-
-_WATCHED = "log_context"
-
-
-def _note(context: dict[str, Any], obj: object) -> None:
-    if isinstance(obj, Issue) and obj.id is not None:
-        context["issue_id"] = obj.id
-    elif isinstance(obj, IssueEvent) and context["issue_id"] is None:
-        context["issue_id"] = obj.issue_id
-
-
-def _after_flush(sess: Any, _flush_context: Any) -> None:
-    context = sess.info.get(_WATCHED)
-    if context is not None:
-        for obj in (*sess.new, *sess.dirty):
-            _note(context, obj)
-
-
-def _loaded(sess: Any, obj: object) -> None:
-    context = sess.info.get(_WATCHED)
-    if context is not None and context["issue_id"] is None:
-        _note(context, obj)
-
-
-event.listen(NotebookSession, "after_flush", _after_flush)
-event.listen(NotebookSession, "loaded_as_persistent", _loaded)
-# rows read or written past the ORM and adopted into the session (storage/fast/direct.py)
-event.listen(NotebookSession, "detached_to_persistent", _loaded)
+        sessions.watch_issues(session.sync_session, context)
 
 
 class ContextFilter(logging.Filter):

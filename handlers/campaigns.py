@@ -27,7 +27,6 @@ from handlers.campaign_chart import ChartLabels, support_chart_png
 from handlers.council_common import (
     Member,
     as_id,
-    clip,
     fit,
     ids,
     me,
@@ -36,6 +35,7 @@ from handlers.council_common import (
     private_only,
     refuse,
 )
+from handlers.fitting import short
 from handlers.flows import (
     AwaitedInput,
     ask,
@@ -63,6 +63,7 @@ from storage.models import (
     Unit,
     VoteChoice,
 )
+from storage.residents import buildings_of
 
 FLOW = "campaign"
 VOTE_FLOW = "vote"
@@ -130,10 +131,10 @@ def m2(tr: Translator, value: Decimal | None) -> str:
 async def scope_text(session: AsyncSession, campaign: ConsentCampaign, tr: Translator) -> str:
     building = await session.get(Building, campaign.building_id)
     unit = await session.get(Unit, campaign.unit_id) if campaign.unit_id else None
-    name = clip(building.name if building else "—", 60)
+    name = short(building.name if building else "—", 60)
     if unit is None:
         return tr.gettext("{building} (the whole building)").format(building=name)
-    return tr.gettext("{building}, {unit}").format(building=name, unit=clip(unit.name, 60))
+    return tr.gettext("{building}, {unit}").format(building=name, unit=short(unit.name, 60))
 
 
 def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehold]) -> list[str]:
@@ -161,7 +162,7 @@ def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehol
     if verdict.unknown_area_rooms:
         lines.append(
             _("Floor area unknown for: {rooms}. Area shares count only known areas.").format(
-                rooms=clip(", ".join(verdict.unknown_area_rooms), 300)
+                rooms=short(", ".join(verdict.unknown_area_rooms), 300)
             )
         )
     if verdict.passed:
@@ -187,7 +188,7 @@ def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehol
     if verdict.blocking_rooms:
         lines.append(
             _("• own space occupied, must agree themselves: {rooms}").format(
-                rooms=clip(", ".join(verdict.blocking_rooms), 300)
+                rooms=short(", ".join(verdict.blocking_rooms), 300)
             )
         )
     return lines
@@ -202,7 +203,7 @@ async def campaign_text(
     status = tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
     lines = [
         _("Consent vote #{id}: {question}").format(
-            id=campaign.id, question=clip(campaign.question, 500)
+            id=campaign.id, question=short(campaign.question, 500)
         ),
         _("Scope: {scope}").format(scope=await scope_text(session, campaign, tr)),
         _("Rule: {rule}").format(rule=tr.gettext(RULE_LABELS[ConsentRule(campaign.rule)])),
@@ -219,9 +220,9 @@ async def campaign_text(
             lines.append(
                 _("Mediation {date} (rooms {rooms}, {outcome}): {agreement}").format(
                     date=tr.date(mediation.at, "short"),
-                    rooms=clip(", ".join(rooms), 100),
+                    rooms=short(", ".join(rooms), 100),
                     outcome=outcome,
-                    agreement=clip(mediation.agreement, 200),
+                    agreement=short(mediation.agreement, 200),
                 )
             )
     return fit(lines, _("…and {count} more lines."))
@@ -284,7 +285,7 @@ def report_rows(tr: Translator, parsed: ParsedRows, saved: consent.Saved) -> str
             lines.append(
                 _("Line {line}: {text} ({reason})").format(
                     line=bad.line,
-                    text=clip(bad.text, 80),
+                    text=short(bad.text, 80),
                     reason=tr.gettext(BAD_REASONS.get(bad.reason, bad.reason)),
                 )
             )
@@ -311,7 +312,7 @@ async def campaigns_menu(update: Update, context: NotebookContext) -> None:
         status = context.tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
         lines.append(
             _("#{id} {question} ({status})").format(
-                id=campaign.id, question=clip(campaign.question, 50), status=status
+                id=campaign.id, question=short(campaign.question, 50), status=status
             )
         )
         buttons.append(
@@ -339,7 +340,7 @@ async def on_new(update: Update, context: NotebookContext) -> None:
         step="building",
         data={"community": member.community_id},
     )
-    buildings = (await consent.buildings_of(context.session, member.community_id))[:60]
+    buildings = (await buildings_of(context.session, member.community_id))[:60]
     buttons = [InlineKeyboardButton(b.name, callback_data=f"{PREFIX}b:{b.id}") for b in buildings]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     rows.append(cancel_row(context.tr))
@@ -378,7 +379,7 @@ async def on_building(update: Update, context: NotebookContext) -> None:
         _(
             "{building}: does the vote cover the whole building, or one unit (stairwell)? "
             "Press a button, or type the unit's name (for example: 2单元)."
-        ).format(building=clip(building.name, 60)),
+        ).format(building=short(building.name, 60)),
         reply_markup=InlineKeyboardMarkup(rows),
     )
 
@@ -601,8 +602,8 @@ async def on_households_page(update: Update, context: NotebookContext) -> None:
     ]
     for home in homes[page * PAGE : (page + 1) * PAGE]:
         line = _("{room} {owner} {area}{flag}: {choice}").format(
-            room=clip(home.room, 20),
-            owner=clip(home.owner_name or "", 20),
+            room=short(home.room, 20),
+            owner=short(home.owner_name or "", 20),
             area=m2(context.tr, consent.from_dm2(home.area_dm2)),
             flag=" ⚑" if home.own_space_occupied else "",
             choice=choice_label(context.tr, home.choice),
@@ -612,7 +613,7 @@ async def on_households_page(update: Update, context: NotebookContext) -> None:
                 channel=context.tr.gettext(CHANNEL_LABELS[Channel(home.vote_channel)])
             )
         if home.concerns:
-            line += "\n   " + _("Concerns: {text}").format(text=clip(home.concerns, 120))
+            line += "\n   " + _("Concerns: {text}").format(text=short(home.concerns, 120))
         lines.append(line)
     if not homes:
         lines.append(_("No households yet."))
@@ -913,7 +914,7 @@ async def _record(
     return _(
         "Recorded for room {room}: {choice} ({channel}). Support now: {heads} of households."
     ).format(
-        room=clip(household.room, 20),
+        room=short(household.room, 20),
         choice=choice_label(context.tr, household.choice),
         channel=context.tr.gettext(CHANNEL_LABELS[Channel(str(data["channel"]))]),
         heads=percent(context.tr, verdict.heads.support),
@@ -976,10 +977,10 @@ async def on_mediation_outcome(update: Update, context: NotebookContext) -> None
     await context.session.commit()
     await query.answer()
     await query.edit_message_text(
-        _("Mediation recorded for rooms {rooms}.").format(rooms=clip(str(data["rooms"]), 200))
+        _("Mediation recorded for rooms {rooms}.").format(rooms=short(str(data["rooms"]), 200))
         if mediation.reached
         else _("Mediation recorded for rooms {rooms}; no agreement yet.").format(
-            rooms=clip(str(data["rooms"]), 200)
+            rooms=short(str(data["rooms"]), 200)
         ),
         reply_markup=open_button(campaign, context.tr),
     )
@@ -1063,7 +1064,7 @@ async def _record_room(
     if household is None:
         await message.reply_text(
             _("Room {room} is not on this vote's list. Please type the room again.").format(
-                room=clip(text, 20)
+                room=short(text, 20)
             ),
             reply_markup=cancel_markup(context.tr),
         )
@@ -1077,8 +1078,8 @@ async def _record_room(
     )
     await message.reply_text(
         _("Room {room} ({owner}), vote so far: {choice}. What did they say?").format(
-            room=clip(household.room, 20),
-            owner=clip(household.owner_name or "—", 40),
+            room=short(household.room, 20),
+            owner=short(household.owner_name or "—", 40),
             choice=choice_label(context.tr, household.choice),
         ),
         reply_markup=InlineKeyboardMarkup(
@@ -1116,7 +1117,7 @@ async def _mediation_rooms(
     if unknown or not found:
         await message.reply_text(
             _("Not on this vote's list: {rooms}. Please type the rooms again.").format(
-                rooms=clip(", ".join(unknown) or text, 200)
+                rooms=short(", ".join(unknown) or text, 200)
             ),
             reply_markup=cancel_markup(context.tr),
         )
@@ -1239,7 +1240,7 @@ async def ballot_text(
         text
         + "\n\n"
         + _("Your household: room {room}. Its vote: {choice}.").format(
-            room=clip(household.room, 20), choice=choice_label(context.tr, household.choice)
+            room=short(household.room, 20), choice=choice_label(context.tr, household.choice)
         )
         + "\n"
         + _("One vote per household; you can change it until voting closes.")
@@ -1256,7 +1257,7 @@ async def show_ballot(
             chat_id,
             _(
                 "Your room {room} is not on this vote's list. Please ask the community office."
-            ).format(room=clip(member.membership.room, 20)),
+            ).format(room=short(member.membership.room, 20)),
         )
         return
     if household is None:
@@ -1405,7 +1406,7 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
                 _(
                     "Room {room} is not on this vote's list. Please check the number, or ask "
                     "the community office."
-                ).format(room=clip(text, 20)),
+                ).format(room=short(text, 20)),
                 reply_markup=cancel_markup(context.tr),
             )
             return
@@ -1448,7 +1449,7 @@ async def render_opened(session: AsyncSession, row: Outbox, tr: Translator) -> R
         "Consent vote for {scope}: {question}\n"
         "Every household says yes or no; your vote counts. Press Vote to give yours "
         "(you can change it until voting closes)."
-    ).format(scope=await scope_text(session, campaign, tr), question=clip(campaign.question, 500))
+    ).format(scope=await scope_text(session, campaign, tr), question=short(campaign.question, 500))
     return Rendered(
         text,
         reply_markup=InlineKeyboardMarkup(
@@ -1469,7 +1470,7 @@ async def render_closed(session: AsyncSession, row: Outbox, tr: Translator) -> R
             "Voting has closed: {question}\n{outcome}\n"
             "Agree: {heads} of households, {area} of floor area."
         ).format(
-            question=clip(campaign.question, 500),
+            question=short(campaign.question, 500),
             outcome=outcome,
             heads=percent(tr, verdict.heads.support),
             area=percent(tr, verdict.area.support),

@@ -37,6 +37,7 @@ from telegram import (
 from telegram.ext import CallbackQueryHandler
 
 from handlers.common import escape, membership_in
+from handlers.fitting import telegram_length
 from handlers.labels import (
     category_label,
     channel_label,
@@ -125,10 +126,6 @@ def community_translator(notebook: Notebook, community: Community) -> Translator
 # --- text helpers ----------------------------------------------------------------------------
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def cut(text: str, limit: int) -> tuple[str, bool]:
     """`text` cut to about `limit` characters at a word or line break; True if it was cut."""
     text = text.strip()
@@ -148,12 +145,12 @@ def split_for_messages(text: str, limit: int = CHUNK) -> list[str]:
     pieces: list[str] = []
     rest = text.strip()
     while rest:
-        if utf16_len(rest) <= limit:
+        if telegram_length(rest) <= limit:
             pieces.append(rest)
             break
         end, units = 0, 0
-        while end < len(rest) and units + utf16_len(rest[end]) <= limit:
-            units += utf16_len(rest[end])
+        while end < len(rest) and units + telegram_length(rest[end]) <= limit:
+            units += telegram_length(rest[end])
             end += 1
         newline = rest.rfind("\n", 0, end)
         space = rest.rfind(" ", 0, end)

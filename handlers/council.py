@@ -17,7 +17,6 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from handlers.council_common import (
     as_id,
-    clip,
     fit,
     ids,
     me,
@@ -26,6 +25,7 @@ from handlers.council_common import (
     refuse,
     when_text,
 )
+from handlers.fitting import short
 from handlers.flows import (
     AwaitedInput,
     ask,
@@ -43,7 +43,6 @@ from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
 from storage import council
 from storage.categories import COMMUNITY_CATEGORIES
-from storage.consent import buildings_of
 from storage.council import CouncilError
 from storage.models import (
     Building,
@@ -54,6 +53,7 @@ from storage.models import (
     TopicGrade,
     TopicStatus,
 )
+from storage.residents import buildings_of
 
 TYPING_TIME = timedelta(hours=2)  # answers typed later than this are not taken as the answer
 FLOW = "council"
@@ -74,7 +74,7 @@ STATUS_LABELS = {
 
 async def _scope_name(session: AsyncSession, tr: Translator, building_id: int | None) -> str:
     building = await session.get(Building, building_id) if building_id else None
-    return clip(building.name, 100) if building else tr.gettext("the whole community")
+    return short(building.name, 100) if building else tr.gettext("the whole community")
 
 
 async def topic_card_text(
@@ -83,15 +83,15 @@ async def topic_card_text(
     _ = tr.gettext
     proposer = await session.get(Person, topic.proposer_id) if topic.proposer_id else None
     lines = [
-        _("Topic #{id}: {title}").format(id=topic.id, title=clip(topic.title, 200)),
+        _("Topic #{id}: {title}").format(id=topic.id, title=short(topic.title, 200)),
         _("Raised by {name} · {scope} · {count} supporters · {when}").format(
-            name=clip(proposer.full_name if proposer else "—", 60),
+            name=short(proposer.full_name if proposer else "—", 60),
             scope=await _scope_name(session, tr, topic.building_id),
             count=topic.support_count,
             when=tr.datetime(topic.created_at, "short"),
         ),
         "",
-        clip(topic.description, 1500),
+        short(topic.description, 1500),
         "",
     ]
     status = TopicStatus(topic.status)
@@ -110,7 +110,7 @@ async def topic_card_text(
             _("Now issue No. {number}.").format(number=issue.number if issue else topic.issue_id)
         )
     elif status is TopicStatus.ANSWERED:
-        lines.append(_("Answer: {answer}").format(answer=clip(topic.answer, 1000)))
+        lines.append(_("Answer: {answer}").format(answer=short(topic.answer, 1000)))
     else:
         lines.append(tr.gettext(STATUS_LABELS[status]))
     return "\n".join(lines)
@@ -265,7 +265,7 @@ async def on_scope(update: Update, context: NotebookContext) -> None:
             "Thank you! Your topic #{id} «{title}» is now before the courtyard council. "
             "Neighbours can support it with /topics. The community will answer within "
             "{hours} hours."
-        ).format(id=topic.id, title=clip(topic.title, 200), hours=settings.council_quick_hours)
+        ).format(id=topic.id, title=short(topic.title, 200), hours=settings.council_quick_hours)
     )
 
 
@@ -337,7 +337,7 @@ async def _topic_list(
         mark = "⚠️ " if staff and council.is_overdue(topic, now) else ""
         lines.append(
             _("{mark}#{id} {title} ({count} supporters)").format(
-                mark=mark, id=topic.id, title=clip(topic.title, 60), count=topic.support_count
+                mark=mark, id=topic.id, title=short(topic.title, 60), count=topic.support_count
             )
         )
         if staff:
@@ -465,7 +465,7 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
         _(
             "Please type your answer to topic #{id} «{title}». "
             "It will be sent to the proposer and the supporters."
-        ).format(id=topic.id, title=clip(topic.title, 200)),
+        ).format(id=topic.id, title=short(topic.title, 200)),
         reply_markup=cancel_markup(context.tr),
     )
 
@@ -537,11 +537,11 @@ async def render_topic_news(session: AsyncSession, row: Outbox, tr: Translator) 
     if topic is None:
         return None
     _ = tr.gettext
-    title = clip(topic.title, 200)
+    title = short(topic.title, 200)
     if row.payload.get("what") == "answer" and topic.answer:
         return Rendered(
             _("The community answered topic #{id} «{title}»:\n{answer}").format(
-                id=topic.id, title=title, answer=clip(topic.answer, 3000)
+                id=topic.id, title=title, answer=short(topic.answer, 3000)
             )
         )
     if row.payload.get("what") == "issue" and topic.issue_id:

@@ -10,7 +10,7 @@ from fractions import Fraction
 from babel.dates import format_date
 from telegram import CallbackQuery, Update
 
-from handlers.common import escape, is_private
+from handlers.common import is_private
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.models import STAFF_ROLES, Community, Membership, Role
@@ -70,12 +70,6 @@ def when_text(tr: Translator, moment: datetime) -> str:
 def percent(tr: Translator, share: Fraction | None) -> str:
     """An exact share shown as a percentage ("—" when there is nothing to divide by)."""
     return tr.percent(float(share)) if share is not None else "—"
-
-
-def clip(text: str | None, limit: int) -> str:
-    """What someone typed, shortened to `limit` characters and made safe for HTML."""
-    text = " ".join((text or "").split()) if limit <= 120 else (text or "").strip()
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def fit(lines: list[str], more: str) -> str:

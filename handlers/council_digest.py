@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.council_common import clip, percent
+from handlers.council_common import percent
+from handlers.fitting import short
 from runtime.i18n import Translator
 from storage.consent import open_campaigns_summary
 from storage.council import overdue_topics
@@ -29,7 +30,7 @@ async def digest_section(
             lines.append(
                 _("• #{id} {question}: support {heads} of households, {area} of floor area").format(
                     id=summary.campaign_id,
-                    question=clip(summary.question, 40),
+                    question=short(summary.question, 40),
                     heads=percent(tr, summary.support_heads),
                     area=percent(tr, summary.support_area),
                 )
@@ -46,7 +47,7 @@ async def digest_section(
             assert topic.due_at is not None
             lines.append(
                 _("• #{id} {title}, {late} late").format(
-                    id=topic.id, title=clip(topic.title, 40), late=tr.duration(now - topic.due_at)
+                    id=topic.id, title=short(topic.title, 40), late=tr.duration(now - topic.due_at)
                 )
             )
         if len(late) > LISTED:

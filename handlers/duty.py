@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from handlers.council_common import as_id, clip, ids, me, me_in, private_only, refuse
+from handlers.council_common import as_id, ids, me, me_in, private_only, refuse
+from handlers.fitting import short
 from handlers.flows import (
     AwaitedInput,
     ask,
@@ -61,7 +62,7 @@ async def roster_text(
 ) -> str:
     _ = tr.gettext
     shifts = await roster.roster(session, community_id)
-    names = {shift.id: clip(person.full_name, 30) for shift, person in shifts}
+    names = {shift.id: short(person.full_name, 30) for shift, person in shifts}
     lines = [
         _("Service desk (百通岗): mornings {am}, afternoons {pm}.").format(
             am=hours_text(hours, Half.AM), pm=hours_text(hours, Half.PM)
@@ -172,7 +173,7 @@ async def _grid(
         )
     rows.append([InlineKeyboardButton(_("Done"), callback_data=f"{PREFIX}done")])
     text = _("Desk shifts of {name}: press a half-day to give it or take it away.").format(
-        name=clip(person.full_name, 40)
+        name=short(person.full_name, 40)
     )
     return text, InlineKeyboardMarkup(rows)
 
@@ -348,7 +349,7 @@ async def on_text(update: Update, context: NotebookContext) -> None:
             data={**state.data, "name": text[:200]},
         )
         await message.reply_text(
-            _("What did {name} come for? A few words are enough.").format(name=clip(text, 60)),
+            _("What did {name} come for? A few words are enough.").format(name=short(text, 60)),
             reply_markup=cancel_markup(context.tr),
         )
         return
@@ -375,7 +376,7 @@ async def on_text(update: Update, context: NotebookContext) -> None:
     effects.kick(context.application)
     await message.reply_text(
         _("Logged as No. {number} (service desk), for {name}: {what}").format(
-            number=issue.number, name=clip(str(state.data["name"]), 60), what=clip(text, 300)
+            number=issue.number, name=short(str(state.data["name"]), 60), what=short(text, 300)
         ),
         reply_markup=InlineKeyboardMarkup(
             [

@@ -21,12 +21,14 @@ def fits(text: str, limit: int = MESSAGE_LIMIT) -> bool:
     return telegram_length(text) <= limit
 
 
-def clip(text: str | None, limit: int) -> str:
-    """User text on one line, at most `limit` characters (with … when cut); not escaped."""
-    flat = " ".join((text or "").split())
+def clip(text: str | None, limit: int, *, lines: bool = False) -> str:
+    """User text at most `limit` characters (with … when cut), not escaped: on one line, or
+    keeping its line breaks (`lines`)."""
+    flat = (text or "").strip() if lines else " ".join((text or "").split())
     return flat if len(flat) <= limit else flat[: max(limit - 1, 0)] + "…"
 
 
 def short(text: str | None, limit: int) -> str:
-    """User text, clipped, then escaped for HTML."""
-    return escape(clip(text, limit))
+    """User text clipped, then escaped for HTML, to show in a message: a passage of more than
+    120 characters keeps its line breaks, a shorter one is put on one line."""
+    return escape(clip(text, limit, lines=limit > 120))

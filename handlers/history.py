@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.cards import CHUNK, cut, utf16_len
+from handlers.cards import CHUNK, cut
 from handlers.common import escape
+from handlers.fitting import telegram_length
 from handlers.issue_texts import marks
 from handlers.labels import channel_label, difficulty_label
 from runtime.i18n import N_, Translator
@@ -126,7 +127,7 @@ def pack_lines(header: str, lines: list[str], limit: int = CHUNK) -> list[str]:
     current = header
     for line in lines:
         candidate = f"{current}\n{line}" if current else line
-        if utf16_len(candidate) > limit and current:
+        if telegram_length(candidate) > limit and current:
             messages.append(current)
             current = line
         else:

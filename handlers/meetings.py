@@ -18,7 +18,6 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from handlers.council_common import (
     Member,
     as_id,
-    clip,
     fit,
     ids,
     me,
@@ -27,6 +26,7 @@ from handlers.council_common import (
     refuse,
     when_text,
 )
+from handlers.fitting import short
 from handlers.flows import (
     AwaitedInput,
     ask,
@@ -78,7 +78,7 @@ def _when(tr: Translator, moment: datetime) -> str:
 
 async def _topic_lines(session: AsyncSession, meeting: CouncilMeeting, tr: Translator) -> list[str]:
     return [
-        tr.gettext("• #{id} {title}").format(id=t.id, title=clip(t.title, 80))
+        tr.gettext("• #{id} {title}").format(id=t.id, title=short(t.title, 80))
         for t in await council.meeting_topics(session, meeting)
     ]
 
@@ -89,14 +89,14 @@ async def _decision_lines(
     _ = tr.gettext
     lines = []
     for index, decision in enumerate(await council.decisions(session, meeting), start=1):
-        line = _("{n}. {text}").format(n=index, text=clip(decision.text, 300))
+        line = _("{n}. {text}").format(n=index, text=short(decision.text, 300))
         issue = await session.get(Issue, decision.issue_id) if decision.issue_id else None
         if issue is not None:
             owner = await session.get(Person, issue.owner_id) if issue.owner_id else None
             line += "\n   " + _("→ No. {number}, responsible: {owner}, plan: {plan}").format(
                 number=issue.number,
-                owner=clip(owner.full_name if owner else "—", 60),
-                plan=clip(issue.plan, 200),
+                owner=short(owner.full_name if owner else "—", 60),
+                plan=short(issue.plan, 200),
             )
             if issue.due_at:
                 line += _(", by {date}").format(date=tr.date(issue.due_at))
@@ -111,7 +111,7 @@ async def meeting_card(session: AsyncSession, meeting: CouncilMeeting, tr: Trans
     lines = [
         _("Courtyard council meeting #{id}").format(id=meeting.id),
         _("When: {when}").format(when=_when(tr, meeting.starts_at)),
-        _("Where: {place}").format(place=clip(meeting.place, 200)),
+        _("Where: {place}").format(place=short(meeting.place, 200)),
         _("Status: {status}").format(status=tr.gettext(STATUS[MeetingStatus(meeting.status)])),
         _("Invited: {invited} · present: {present}").format(invited=len(people), present=present),
         "",
@@ -119,7 +119,7 @@ async def meeting_card(session: AsyncSession, meeting: CouncilMeeting, tr: Trans
         *(await _topic_lines(session, meeting, tr) or [_("(none)")]),
     ]
     if meeting.minutes:
-        lines += ["", _("Minutes:"), clip(meeting.minutes, 1200)]
+        lines += ["", _("Minutes:"), short(meeting.minutes, 1200)]
     decided = await _decision_lines(session, meeting, tr)
     if decided:
         lines += ["", _("Decisions:"), *decided]
@@ -171,7 +171,7 @@ async def meetings_menu(update: Update, context: NotebookContext) -> None:
             _("#{id} {when}, {place} ({status})").format(
                 id=meeting.id,
                 when=_when(context.tr, meeting.starts_at),
-                place=clip(meeting.place, 40),
+                place=short(meeting.place, 40),
                 status=context.tr.gettext(STATUS[MeetingStatus(meeting.status)]),
             )
         )
@@ -356,9 +356,9 @@ async def on_invite_choice(update: Update, context: NotebookContext) -> None:
     lines = [
         _("Please check:"),
         _("When: {when}").format(when=_when(context.tr, starts)),
-        _("Where: {place}").format(place=clip(str(data["place"]), 200)),
+        _("Where: {place}").format(place=short(str(data["place"]), 200)),
         _("Topics:"),
-        *[_("• #{id} {title}").format(id=t.id, title=clip(t.title, 80)) for t in topics],
+        *[_("• #{id} {title}").format(id=t.id, title=short(t.title, 80)) for t in topics],
         _("Residents of the buildings concerned are invited too.")
         if data["residents"]
         else _("Only proposers and supporters are invited."),
@@ -888,8 +888,8 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
     await query.edit_message_text(
         _("No. {number} opened: {owner} is responsible. Plan: {plan}").format(
             number=issue.number,
-            owner=clip(owner.full_name if owner else "—", 60),
-            plan=clip(issue.plan, 1000),
+            owner=short(owner.full_name if owner else "—", 60),
+            plan=short(issue.plan, 1000),
         ),
         reply_markup=InlineKeyboardMarkup(
             [
@@ -993,7 +993,7 @@ async def render_invite(session: AsyncSession, row: Outbox, tr: Translator) -> R
     lines = [
         _("Invitation to the courtyard council (小院议事堂)"),
         _("When: {when}").format(when=_when(tr, meeting.starts_at)),
-        _("Where: {place}").format(place=clip(meeting.place, 200)),
+        _("Where: {place}").format(place=short(meeting.place, 200)),
         _("Topics:"),
         *(await _topic_lines(session, meeting, tr)),
     ]
@@ -1016,7 +1016,7 @@ async def render_reminder(session: AsyncSession, row: Outbox, tr: Translator) ->
     _ = tr.gettext
     lines = [
         _("Reminder: the courtyard council meets {when}, at {place}.").format(
-            when=_when(tr, meeting.starts_at), place=clip(meeting.place, 200)
+            when=_when(tr, meeting.starts_at), place=short(meeting.place, 200)
         ),
         _("Topics:"),
         *(await _topic_lines(session, meeting, tr)),
@@ -1050,7 +1050,7 @@ async def render_cancelled(session: AsyncSession, row: Outbox, tr: Translator) -
         return None
     return Rendered(
         tr.gettext("The courtyard council of {when} at {place} is cancelled. Sorry!").format(
-            when=_when(tr, meeting.starts_at), place=clip(meeting.place, 200)
+            when=_when(tr, meeting.starts_at), place=short(meeting.place, 200)
         )
     )
 

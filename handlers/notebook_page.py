@@ -43,6 +43,7 @@ from storage.notebook import (
 )
 from storage.people import current_membership, is_staff
 from storage.periods import Period, day_code, local_day, parse_day, parse_day_code
+from storage.residents import buildings_of
 
 PREFIX = "nb:"
 NOOP = PREFIX + "x"
@@ -346,14 +347,8 @@ async def building_menu(
     session: AsyncSession, tr: Translator, community: Community, view: View
 ) -> tuple[str, InlineKeyboardMarkup]:
     _ = tr.gettext
-    buildings = (
-        await session.exec(
-            select(Building)
-            .where(Building.community_id == community.id)
-            .order_by(col(Building.sort_order), col(Building.name))
-            .limit(MENU_LIMIT)
-        )
-    ).all()
+    assert community.id is not None
+    buildings = (await buildings_of(session, community.id))[:MENU_LIMIT]
     choices = [
         InlineKeyboardButton(
             clip(b.name, NAME_LIMIT),

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import NotebookSession
 from storage.fast.direct import Direct
 from storage.models import ChatState
+from storage.sessions import CHAT_STATES
 
 CHAT_STATE = ChatState.metadata.tables["chat_state"]
 _COLUMNS = [column.name for column in CHAT_STATE.c]
@@ -60,14 +60,9 @@ _UPDATE = Direct(
 _DELETE = Direct(delete(CHAT_STATE).where(*_KEY))
 _DELETE_USER = delete(CHAT_STATE).where(CHAT_STATE.c.user_id == bindparam("of_user"))
 
-_KNOWN = "chat_states"  # session.info: (chat_id, user_id) -> the state, or None when there is none
-
-
-def _forget(session: NotebookSession) -> None:
-    session.info.pop(_KNOWN, None)  # a rollback may bring back, or take away, a state
-
-
-event.listen(NotebookSession, "after_rollback", _forget)
+# session.info: (chat_id, user_id) -> the state, or None; a rollback forgets it
+# (storage/sessions.py)
+_KNOWN = CHAT_STATES
 
 
 def _known(session: AsyncSession) -> dict[tuple[int, int], FlowState | None]:

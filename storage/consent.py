@@ -505,15 +505,6 @@ async def create_campaign(
     return campaign
 
 
-async def buildings_of(session: AsyncSession, community_id: int) -> list[Building]:
-    rows = await session.exec(
-        select(Building)
-        .where(Building.community_id == community_id)
-        .order_by(col(Building.sort_order), col(Building.name))
-    )
-    return list(rows.all())
-
-
 async def units_of(session: AsyncSession, building_id: int) -> list[Unit]:
     rows = await session.exec(
         select(Unit)

@@ -25,7 +25,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.crypto import PhoneCipher, attach_cipher, cipher_of
@@ -34,53 +33,20 @@ from storage.fast.direct import DirectSession
 from storage.fast.notes import (  # noqa: F401 - where the rest of storage/ takes them from
     BULK_CHANGED,
     KEEPS_OBJECTS,
-    _note_bulk_change,
     dialect_of,
     note_bulk_change,
 )
 from storage.models import (
-    Building,
-    Community,
     InboxUpdate,
-    Issue,
-    IssueEvent,
-    Membership,
-    Person,
-    Unit,
 )
+from storage.sessions import NotebookSession
 
 log = logging.getLogger(__name__)
 
 SQLITE_LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer to commit
 # Each database's INSERT, the one with ON CONFLICT: statements built once per database use it.
 INSERTS: dict[str, Any] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
-KEPT_ALIVE = (Community, Person, Building, Unit, Membership, Issue, IssueEvent)
-
-
-class NotebookSession(Session):
-    """SQLAlchemy's identity map holds objects weakly: a Community or Person read by one step
-    of an update and let go is gone when the next step asks for it, and `session.get` reads it
-    again. A session here keeps the rows it loads or writes (KEPT_ALIVE: communities, people,
-    buildings, units, memberships, issues, and an issue's events, which never change once
-    written) alive until it closes (a session is one update or one message sent), so each is
-    read once: the card and the notices an update queues are rendered from the issue and the
-    event it has just written. Outbox rows are not kept: they change by bulk UPDATEs. An issue
-    changed by a bulk UPDATE that does not keep the object current (BULK_CHANGED below) is read
-    again before anything is rendered from it (delivery/dispatch.py: claim_queued)."""
-
-
-def _keep_alive(session: Session, instance: object) -> None:
-    if isinstance(instance, KEPT_ALIVE):
-        session.info.setdefault("kept_alive", []).append(instance)
-
-
-event.listen(NotebookSession, "loaded_as_persistent", _keep_alive)
-event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
-event.listen(
-    NotebookSession, "detached_to_persistent", _keep_alive
-)  # storage/fast/direct.py: adopt
-
-event.listen(NotebookSession, "do_orm_execute", _note_bulk_change)
+# The session class and all its listeners: storage/sessions.py.
 
 
 def _sqlite_pragmas(wal_autocheckpoint: int) -> Callable[[Any, Any], None]:

@@ -19,15 +19,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, event, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import INSERTS, NotebookSession, dialect_of
+from storage.db import INSERTS, dialect_of
 from storage.fast.direct import Direct
 from storage.issues import OPEN
 from storage.models import Issue, IssueStatus, Outbox, OutboxStatus
+from storage.sessions import OUTBOX_KEPT, OUTBOX_QUEUED
 
 # A row left in "sending" this long (its dispatcher died mid-send) is claimed again.
 STALE_CLAIM = timedelta(minutes=5)
@@ -52,21 +53,8 @@ _ENQUEUE = Direct(
 # wait in session.info: QUEUED until the transaction commits, KEPT after a commit within the
 # update (a rollback forgets QUEUED: those rows are gone). `claim_queued` hands them over.
 SENDS_AFTER_COMMIT = "outbox_sends_after_commit"
-QUEUED = "outbox_queued"
-KEPT = "outbox_kept"
-
-
-def _committed(session: NotebookSession) -> None:
-    if QUEUED in session.info:
-        session.info.setdefault(KEPT, []).extend(session.info.pop(QUEUED))
-
-
-def _rolled_back(session: NotebookSession) -> None:
-    session.info.pop(QUEUED, None)
-
-
-event.listen(NotebookSession, "after_commit", _committed)
-event.listen(NotebookSession, "after_rollback", _rolled_back)
+QUEUED = OUTBOX_QUEUED  # the listeners that move and forget them: storage/sessions.py
+KEPT = OUTBOX_KEPT
 
 
 def _setter(*columns: str, attempted: bool) -> Direct:

@@ -1,0 +1,91 @@
+"""The notebook's session class, and every listener on its events: registered here, once, and
+nowhere else.
+
+- Kept alive: SQLAlchemy's identity map holds objects weakly: a Community or Person read by one
+  step of an update and let go is gone when the next step asks for it, and `session.get` reads
+  it again. A session here keeps the rows it loads or writes (KEPT_ALIVE: communities, people,
+  buildings, units, memberships, issues, and an issue's events, which never change once
+  written) alive until it closes (a session is one update or one message sent), so each is
+  read once. Outbox rows are not kept: they change by bulk UPDATEs.
+- Bulk changes: an UPDATE or DELETE of issues or outbox rows past the held objects notes that
+  they may be stale (storage/fast/notes.py: BULK_CHANGED); delivery/dispatch.py's
+  `claim_queued` reads them again before rendering.
+- Queued messages: the outbox rows an update queues wait in `info` until the transaction
+  commits (QUEUED, then KEPT; a rollback forgets QUEUED: those rows are gone). storage/outbox.py.
+- Conversation states read in this transaction are cached in `info`; a rollback forgets them
+  (storage/chat_state.py).
+- The issue a session touches: a session given a note with `watch_issues` has the first issue
+  it reads, or every issue it writes, written into that note (bot/logs.py puts it in every log
+  line of the update). The listeners find the note in `info` rather than in a ContextVar:
+  SQLAlchemy runs them in a greenlet, which has a context of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlmodel import Session
+
+from storage.fast.notes import _note_bulk_change
+from storage.models import Building, Community, Issue, IssueEvent, Membership, Person, Unit
+
+KEPT_ALIVE = (Community, Person, Building, Unit, Membership, Issue, IssueEvent)
+OUTBOX_QUEUED = "outbox_queued"
+OUTBOX_KEPT = "outbox_kept"
+CHAT_STATES = "chat_states"  # (chat_id, user_id) -> the state, or None when there is none
+_ISSUE_NOTE = "issue_note"
+
+
+class NotebookSession(Session):
+    """The sync session under every AsyncSession of the notebook (storage/db.py)."""
+
+
+def watch_issues(session: Any, note: dict[str, Any]) -> None:
+    """Write into `note["issue_id"]` the issue this session reads or writes (see above)."""
+    session.info[_ISSUE_NOTE] = note
+
+
+def _keep_alive(session: Session, instance: object) -> None:
+    if isinstance(instance, KEPT_ALIVE):
+        session.info.setdefault("kept_alive", []).append(instance)
+
+
+def _committed(session: Session) -> None:
+    if OUTBOX_QUEUED in session.info:
+        session.info.setdefault(OUTBOX_KEPT, []).extend(session.info.pop(OUTBOX_QUEUED))
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(OUTBOX_QUEUED, None)
+    session.info.pop(CHAT_STATES, None)  # a rollback may bring back, or take away, a state
+
+
+def _note_issue(note: dict[str, Any], obj: object) -> None:
+    if isinstance(obj, Issue) and obj.id is not None:
+        note["issue_id"] = obj.id
+    elif isinstance(obj, IssueEvent) and note["issue_id"] is None:
+        note["issue_id"] = obj.issue_id
+
+
+def _after_flush(session: Session, _flush_context: Any) -> None:
+    note = session.info.get(_ISSUE_NOTE)
+    if note is not None:
+        for obj in (*session.new, *session.dirty):
+            _note_issue(note, obj)
+
+
+def _loaded(session: Session, obj: object) -> None:
+    _keep_alive(session, obj)
+    note = session.info.get(_ISSUE_NOTE)
+    if note is not None and note["issue_id"] is None:
+        _note_issue(note, obj)
+
+
+event.listen(NotebookSession, "loaded_as_persistent", _loaded)
+event.listen(NotebookSession, "detached_to_persistent", _loaded)  # storage/fast/direct.py: adopt
+event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
+event.listen(NotebookSession, "after_flush", _after_flush)
+event.listen(NotebookSession, "do_orm_execute", _note_bulk_change)
+event.listen(NotebookSession, "after_commit", _committed)
+event.listen(NotebookSession, "after_rollback", _rolled_back)
