@@ -248,7 +248,7 @@ def _pg_dump_recipe(settings: Settings, target: str) -> str:
     return (
         "PostgreSQL is backed up with pg_dump, not with this command: "
         f"pg_dump --format=custom --file={target} '{url.render_as_string()}' "
-        "(restore: pg_restore --clean --if-exists -d <database> FILE; see README, Operations)"
+        "(restore: pg_restore --clean --if-exists -d <database> FILE; see docs/operations.md)"
     )
 
 
@@ -275,7 +275,7 @@ def restore(settings: Settings, source: Path) -> None:
     if database is None:
         raise CommandRefused(
             "restore is for SQLite; a PostgreSQL dump goes back with "
-            "pg_restore --clean --if-exists -d <database> FILE (README, Operations)"
+            "pg_restore --clean --if-exists -d <database> FILE (docs/operations.md)"
         )
     try:
         result = restore_sqlite(

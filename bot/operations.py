@@ -289,7 +289,9 @@ def schedule(app: NotebookApplication) -> None:
     if settings.backup_dir is None:
         return
     if settings.sqlite_path is None:
-        log.warning("BACKUP_DIR is for SQLite; back PostgreSQL up with pg_dump (README)")
+        log.warning(
+            "BACKUP_DIR is for SQLite; back PostgreSQL up with pg_dump (docs/operations.md)"
+        )
         return
     at = parse_clock(settings.backup_time).replace(tzinfo=settings.tz)
     queue.run_daily(backup_job, time=at, name="backup", job_kwargs=CATCH_UP)

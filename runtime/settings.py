@@ -128,14 +128,15 @@ class Settings(BaseSettings):
     desk_morning: str = "08:30-12:00"
     desk_afternoon: str = "14:00-17:30"
     duty_reminder_time: str = "19:00"  # the evening before a desk shift
-    # Operations (README "Operations"): logs, the health endpoint, daily SQLite backups.
+    # Operations (docs/operations.md): logs, the health endpoint, daily SQLite backups.
     log_format: Literal["text", "json"] = "text"
     health_port: int | None = Field(default=None, ge=0, le=65535)  # see health_server_port
     health_listen: str = "127.0.0.1"
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1)
     backup_time: str = "03:30"
-    # Privacy (README "Privacy"): retention of closed issues' personal data, phone encryption.
+    # Privacy (docs/operations.md, "Privacy operations"): retention of closed issues'
+    # personal data, phone encryption.
     retention_days: int = Field(default=730, ge=1)
     # Sent and cancelled outbox rows are forgotten this long after (storage/outbox.py: prune).
     outbox_retention_days: int = Field(default=30, ge=1)

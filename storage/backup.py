@@ -9,9 +9,9 @@ A restore checks first that the file is an intact SQLite notebook at a migration
 code knows, refuses while a bot instance is running (its heartbeat is fresh; see
 storage/health.py), and keeps the current database aside before replacing it.
 
-PostgreSQL is backed up with pg_dump / pg_restore (README, "Operations"); these functions are
-for SQLite only. Plain synchronous functions: the CLI calls them directly, the daily job in a
-thread.
+PostgreSQL is backed up with pg_dump / pg_restore (docs/operations.md, "Backups and restore");
+these functions are for SQLite only. Plain synchronous functions: the CLI calls them directly,
+the daily job in a thread.
 """
 
 from __future__ import annotations

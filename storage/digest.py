@@ -7,7 +7,7 @@ compared with the period before; repeat problems (proactive governance, 未诉�
 owner's load. Each figure is one query over indexed columns (COUNT, SUM(CASE …), GROUP BY,
 ORDER BY … LIMIT); no query loads every issue.
 
-Definitions (README "Digest, notebook page and exports"):
+Definitions (docs/secretary.md, "The weekly digest"):
 - new / accepted / resolved / closed: issues whose `created_at` / `accepted_at` /
   `resolved_at` / `closed_at` (status closed) falls in the period. Reopening clears
   `resolved_at`, so an issue counts as resolved when its resolution still stands.

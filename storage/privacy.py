@@ -1,6 +1,6 @@
 """Residents' data: what the notebook holds about a person, forgetting them, and retention.
 
-The rules (README, "Privacy"):
+The rules (docs/residents.md, "Your data"; docs/operations.md, "Privacy operations"):
 
 - `export_person`: everything stored about one person, as plain JSON-ready data (/mydata).
 - `forget_person` (/forget): the person's row stays, so the facts of their issues stay — the

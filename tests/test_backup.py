@@ -1,7 +1,7 @@
 """SQLite backups (storage/backup.py): consistent while the bot writes, restorable with every
 issue and event, and a restore that refuses what it must. These use an SQLite file of their own
-whatever TEST_DATABASE_URL says; PostgreSQL is backed up with pg_dump, and the README's recipe is
-run against the test PostgreSQL at the end."""
+whatever TEST_DATABASE_URL says; PostgreSQL is backed up with pg_dump, and the recipe in
+docs/operations.md is run against the test PostgreSQL at the end."""
 
 from __future__ import annotations
 
@@ -265,14 +265,14 @@ async def _tool(*args: str) -> None:
     not os.environ.get("TEST_DATABASE_URL") or shutil.which("pg_dump") is None,
     reason="the pg_dump recipe needs TEST_DATABASE_URL and the PostgreSQL client tools",
 )
-async def test_the_readmes_pg_dump_recipe_restores_every_issue_and_event(
+async def test_the_documented_pg_dump_recipe_restores_every_issue_and_event(
     db: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
     url = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
     await _notebook(db, clock)
     before = await _contents(db)
     dump = tmp_path / "notebook.dump"
-    # the README's commands, on this test's own database
+    # the commands in docs/operations.md, on this test's own database
     await _tool("pg_dump", "--format=custom", f"--file={dump}", url)
     async with db.session() as session:
         first = (await session.exec(select(Issue).where(Issue.number == 1))).one()

@@ -128,7 +128,7 @@ async def test_webhook_mode_with_a_secret_token(emulator: BotApiEmulator, tmp_pa
             http.post(f"http://127.0.0.1:{port}/telegram", json={"update_id": 1}) as response,
         ):
             assert response.status == 403
-        # the health endpoint beside the webhook (README, "Health and status")
+        # the health endpoint beside the webhook (docs/operations.md, "Health and status")
         async with (
             aiohttp.ClientSession() as http,
             http.get(f"http://127.0.0.1:{health_port}/healthz") as response,

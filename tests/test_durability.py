@@ -78,7 +78,7 @@ async def test_storing_updates_commits_durably_and_the_rest_as_before(
     if db.is_sqlite:
         assert levels == ["2", "1", "2", "1"]  # FULL for the inbox, NORMAL otherwise
     else:
-        assert levels == ["on"] * 4  # PostgreSQL's default, which the README asks to keep
+        assert levels == ["on"] * 4  # PostgreSQL's default, which docs/operations.md asks to keep
 
 
 # Run in a process of its own: store an update as getUpdates' transport does, say so, and

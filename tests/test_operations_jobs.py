@@ -86,7 +86,7 @@ async def test_retention_backup_and_presence_jobs(
                 assert path is not None and path.exists()
                 clock.advance(days=1)
             assert len(list(backups.iterdir())) == 2
-        else:  # PostgreSQL: pg_dump's job (README), not the bot's
+        else:  # PostgreSQL: pg_dump's job (docs/operations.md), not the bot's
             assert "backup" not in names
             assert await operations.run_daily_backup(app) is None
         await operations.stop(app)

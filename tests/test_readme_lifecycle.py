@@ -1,4 +1,5 @@
-"""The README's lifecycle table says what `storage.issues.TRANSITIONS` does, row for row."""
+"""The staff guide's lifecycle table (docs/staff.md) says what `storage.issues.TRANSITIONS` does,
+row for row."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 from storage.issues import TRANSITIONS, Action
 from storage.models import IssueStatus
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "staff.md"
 UNCHANGED = "(unchanged)"
 
 
-def _readme_table() -> dict[str, tuple[frozenset[str], str]]:
-    text = README.read_text(encoding="utf-8")
+def _guide_table() -> dict[str, tuple[frozenset[str], str]]:
+    text = GUIDE.read_text(encoding="utf-8")
     section = text.split("## The issue lifecycle", 1)[1]
     section = re.split(r"\n## ", section, maxsplit=1)[0]
     rows: dict[str, tuple[frozenset[str], str]] = {}
@@ -22,7 +23,7 @@ def _readme_table() -> dict[str, tuple[frozenset[str], str]]:
         if match is None:
             continue
         action, sources, target = match.groups()
-        assert action not in rows, f"{action} appears twice in the README table"
+        assert action not in rows, f"{action} appears twice in the guide's table"
         rows[action] = (
             frozenset(s.strip() for s in sources.split(",") if s.strip()),
             target.strip(),
@@ -30,8 +31,8 @@ def _readme_table() -> dict[str, tuple[frozenset[str], str]]:
     return rows
 
 
-def test_the_readme_table_matches_the_state_machine() -> None:
-    table = _readme_table()
+def test_the_guides_table_matches_the_state_machine() -> None:
+    table = _guide_table()
     expected = {
         str(action): (
             frozenset(str(s) for s in sources),
@@ -39,13 +40,13 @@ def test_the_readme_table_matches_the_state_machine() -> None:
         )
         for action, (sources, target) in TRANSITIONS.items()
     }
-    assert set(table) == set(expected), "actions differ between README and TRANSITIONS"
+    assert set(table) == set(expected), "actions differ between docs/staff.md and TRANSITIONS"
     for action, row in expected.items():
-        assert table[action] == row, f"README row for {action!r} disagrees with TRANSITIONS"
+        assert table[action] == row, f"docs/staff.md row for {action!r} disagrees with TRANSITIONS"
 
 
 def test_the_table_names_only_real_states_and_actions() -> None:
     states = {str(s) for s in IssueStatus} | {UNCHANGED}
-    for action, (sources, target) in _readme_table().items():
+    for action, (sources, target) in _guide_table().items():
         Action(action)
         assert sources <= states and target in states, action
