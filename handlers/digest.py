@@ -313,14 +313,15 @@ async def digest_command(update: Update, context: NotebookContext) -> None:
             )
         )
         return
-    digest = await build_digest(
-        context.session,
-        community_id=community.id,
-        period=period,
-        now=context.now(),
-        policy=context.notebook.settings.digest_policy,
-    )
-    council = await digest_section(context.session, community.id, context.now(), context.tr)
+    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+        digest = await build_digest(
+            reader,
+            community_id=community.id,
+            period=period,
+            now=context.now(),
+            policy=context.notebook.settings.digest_policy,
+        )
+        council = await digest_section(reader, community.id, context.now(), context.tr)
     await message.reply_text(digest_text(context.tr, digest, community.name, council=council))
     await send_chart(context.bot, message.chat.id, context.tr, digest, community.name)
 

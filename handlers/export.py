@@ -180,12 +180,15 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     tr = context.tr
     label = period_label(tr, period)
     name = escape(clip(community.name, 100))  # the caption stays far below 1024 characters
+    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+        if kind == "pdf":
+            printed = await printed_notebook(reader, community, period)
+        else:
+            data = await spreadsheet(reader, tr, community, period, kind)
     if kind == "pdf":
-        printed = await printed_notebook(context.session, community, period)
         data = await asyncio.to_thread(notebook_pdf, tr, printed)
         caption = _("{community}: the notebook, {period}").format(community=name, period=label)
     else:
-        data = await spreadsheet(context.session, tr, community, period, kind)
         caption = _("{community}: issues reported {period}").format(community=name, period=label)
     await context.bot.send_document(
         chat_id, document=data, filename=_file_name(period, kind), caption=caption

@@ -343,6 +343,14 @@ def _two_per_row(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboar
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
+async def _render_view(
+    context: NotebookContext, community: Community, view: View
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The page, read off the loop (storage/db.py: reading): every chat goes on meanwhile."""
+    async with context.notebook.db.reading() as reader:
+        return await render_view(reader, context.tr, community, view)
+
+
 async def building_menu(
     session: AsyncSession, tr: Translator, community: Community, view: View
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -441,7 +449,7 @@ async def notebook_command(update: Update, context: NotebookContext) -> None:
             )
         )
         return
-    text, markup = await render_view(context.session, context.tr, community, view)
+    text, markup = await _render_view(context, community, view)
     await message.reply_text(text, reply_markup=markup)
 
 
@@ -477,7 +485,7 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     elif action == "o":
         text, markup = await owner_menu(context.session, context.tr, community, view)
     else:
-        text, markup = await render_view(context.session, context.tr, community, view)
+        text, markup = await _render_view(context, community, view)
     await query.answer()
     # after the commit (delivery/answers.py); a repeated press is "not modified", which is fine
     await query.edit_message_text(text, reply_markup=markup)

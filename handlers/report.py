@@ -548,12 +548,13 @@ async def _search_resident(
 ) -> None:
     _ = context.tr.gettext
     assert draft.community_id is not None
-    found = await find_residents(context.session, community_id=draft.community_id, query=query)
     buttons = []
-    for person, member in found:
-        home = await home_names(context.session, member.building_id, member.unit_id)
-        label = " · ".join(x for x in (person.full_name, home, person.phone or "") if x)
-        buttons.append([_button(cut(label, 60), draft, f"w:{person.id}")])
+    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+        found = await find_residents(reader, community_id=draft.community_id, query=query)
+        for person, member in found:
+            home = await home_names(reader, member.building_id, member.unit_id)
+            label = " · ".join(x for x in (person.full_name, home, person.phone or "") if x)
+            buttons.append([_button(cut(label, 60), draft, f"w:{person.id}")])
     buttons.append([_button(_("Not registered: enter name and phone"), draft, "wn")])
     buttons.append([_button(_("Cancel"), draft, "x")])
     if found:

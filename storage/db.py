@@ -134,6 +134,13 @@ def _can_write(path: str, within: float) -> bool:
         connection.close()
 
 
+def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """A reading connection waits for a writer rather than fail (WAL lets it read meanwhile)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT * 1000)}")
+    cursor.close()
+
+
 def _commit_and_close(session: OrmSession) -> None:
     session.commit()
     session.close()
@@ -203,10 +210,38 @@ class Database:
             sync_session_class=NotebookSession,
             expire_on_commit=False,
         )
+        self._reader: AsyncEngine | None = None
 
     def set_phone_key(self, keys: str | None) -> None:
         """Encrypt and decrypt `Person.phone` with these keys (see storage/crypto.py)."""
         attach_cipher(self.engine.sync_engine, PhoneCipher(keys) if keys else None)
+        if self._reader is not None:
+            attach_cipher(self._reader.sync_engine, cipher_of(self.engine.sync_engine.dialect))
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for a heavy read (the digest, the notebook page, the exports, the search
+        for a resident): what is committed, read without holding up anyone else. On SQLite its
+        queries run on aiosqlite's worker thread, not on the event loop's thread as every
+        update's do (storage/fast/sqlite_inline.py), so every chat goes on meanwhile. It writes
+        nothing: its transaction ends without a commit. On PostgreSQL, a session like any
+        other."""
+        engine = self._reading_engine()
+        session = DirectSession(engine, sync_session_class=NotebookSession, expire_on_commit=False)
+        try:
+            yield session
+        finally:  # closing ends the transaction; what was read stays loaded for the caller
+            await asyncio.shield(asyncio.ensure_future(session.close()))
+
+    def _reading_engine(self) -> AsyncEngine:
+        path = self.sqlite_path
+        if path is None:  # PostgreSQL, whose driver never blocks the loop (or SQLite in memory)
+            return self.engine
+        if self._reader is None:
+            self._reader = create_async_engine(f"sqlite+aiosqlite:///{path}", hide_parameters=True)
+            event.listen(self._reader.sync_engine, "connect", _reader_pragmas)
+            attach_cipher(self._reader.sync_engine, cipher_of(self.engine.sync_engine.dialect))
+        return self._reader
 
     @property
     def phone_cipher(self) -> PhoneCipher | None:
@@ -255,4 +290,6 @@ class Database:
             raise
 
     async def dispose(self) -> None:
+        if self._reader is not None:
+            await self._reader.dispose()
         await self.engine.dispose()
