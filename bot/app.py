@@ -390,7 +390,9 @@ def build_application(
     )
     reminders.register(notebook.renderers)
     cards.register(notebook.renderers)  # the staff card: posted, then edited in place
-    digest.register(notebook.renderers, settings.digest_policy)  # the weekly digest (outbox)
+    digest.register(
+        notebook.renderers, settings.digest_policy, notebook.db
+    )  # the weekly digest (outbox)
     council.register(notebook.renderers)
     meetings.register(notebook.renderers)
     campaigns.register(notebook.renderers)

@@ -32,6 +32,7 @@ from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderer, Renderers, Sent
 from storage import reminders
+from storage.db import Database
 from storage.digest import Digest, DigestPolicy, build_digest
 from storage.models import STAFF_ROLES, Community, Outbox, Role
 from storage.people import current_membership
@@ -245,7 +246,7 @@ async def send_chart(
 # --- the weekly digest, from the outbox ------------------------------------------------------
 
 
-def weekly_renderer(policy: DigestPolicy) -> Renderer:
+def weekly_renderer(policy: DigestPolicy, db: Database) -> Renderer:
     async def render_weekly(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
         """The week that ended at the slot (Monday 08:00 by default), as of that moment."""
         community = await session.get(Community, row.payload.get("community_id"))
@@ -253,9 +254,11 @@ def weekly_renderer(policy: DigestPolicy) -> Renderer:
             return None
         end = datetime.fromtimestamp(row.payload["week_end"], UTC)
         period = Period.week_before(end, ZoneInfo(community.timezone))
-        digest = await build_digest(
-            session, community_id=community.id, period=period, now=end, policy=policy
-        )
+        async with db.reading() as reader:  # off the loop: every chat goes on meanwhile
+            digest = await build_digest(
+                reader, community_id=community.id, period=period, now=end, policy=policy
+            )
+            council = await digest_section(reader, community.id, end, tr)
         name = community.name
 
         charted = False
@@ -273,7 +276,6 @@ def weekly_renderer(policy: DigestPolicy) -> Renderer:
             except Exception:
                 log.exception("digest chart for community %s was not sent", community.id)
 
-        council = await digest_section(session, community.id, end, tr)
         return Rendered(
             digest_text(tr, digest, name, weekly=True, council=council),
             after_send=chart_after_text,
@@ -282,8 +284,8 @@ def weekly_renderer(policy: DigestPolicy) -> Renderer:
     return render_weekly
 
 
-def register(renderers: Renderers, policy: DigestPolicy) -> None:
-    renderers.register(reminders.DIGEST, weekly_renderer(policy))
+def register(renderers: Renderers, policy: DigestPolicy, db: Database) -> None:
+    renderers.register(reminders.DIGEST, weekly_renderer(policy, db))
 
 
 # --- /digest ---------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ async def _figures(db: Database, community: Community, clock: FakeClock) -> dict
                 "week_end": int((clock() + timedelta(days=7)).timestamp()),
             },
         )
-        rendered = await weekly_renderer(DigestPolicy())(session, row, tr)
+        rendered = await weekly_renderer(DigestPolicy(), db)(session, row, tr)
         assert rendered is not None
         figures["digest"] = rendered.text
     return figures
