@@ -14,6 +14,7 @@ scope whose membership is linked to a household by room.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import cast
@@ -791,65 +792,69 @@ async def _staff_step(
     return campaign, dict(state.data)
 
 
-async def on_record_choice(update: Update, context: NotebookContext) -> None:
+async def _record_step(
+    update: Update,
+    context: NotebookContext,
+    *,
+    step: str,
+    prefix: str,
+    keys: Mapping[str, str],
+    field: str,
+    then: tuple[str, str, list[list[InlineKeyboardButton]]],
+) -> None:
+    """One press of the "record a vote" wizard: check it is this staff member's `step`, keep
+    the pressed value as `field`, then ask the next question (`then`: its step, its text and
+    its buttons, above Cancel)."""
     query = update.callback_query
     assert query is not None and query.data is not None and query.message is not None
-    _ = context.tr.gettext
-    found = await _staff_step(update, context, "rv_choice")
-    choice = CHOICE_KEYS.get(ids(query.data, PREFIX + "rc:")[0])
-    if found is None or choice is None:
+    found = await _staff_step(update, context, step)
+    value = keys.get(ids(query.data, PREFIX + prefix)[0])
+    if found is None or value is None:
         if found is not None:
             await refuse(query, context)
         return
     _campaign, data = found
+    next_step, question, buttons = then
     await ask(
-        context,
-        query.message.chat.id,
-        flow=FLOW,
-        step="rv_channel",
-        data={**data, "choice": choice},
+        context, query.message.chat.id, flow=FLOW, step=next_step, data={**data, field: value}
     )
     await query.answer()
     await query.edit_message_text(
-        _("How was it given?"),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(_("Door to door"), callback_data=f"{PREFIX}rh:v"),
-                    InlineKeyboardButton(_("At a meeting"), callback_data=f"{PREFIX}rh:m"),
-                ],
-                cancel_row(context.tr),
-            ]
-        ),
+        question, reply_markup=InlineKeyboardMarkup([*buttons, cancel_row(context.tr)])
+    )
+
+
+async def on_record_choice(update: Update, context: NotebookContext) -> None:
+    _ = context.tr.gettext
+    ways = [
+        InlineKeyboardButton(_("Door to door"), callback_data=f"{PREFIX}rh:v"),
+        InlineKeyboardButton(_("At a meeting"), callback_data=f"{PREFIX}rh:m"),
+    ]
+    await _record_step(
+        update,
+        context,
+        step="rv_choice",
+        prefix="rc:",
+        keys=CHOICE_KEYS,
+        field="choice",
+        then=("rv_channel", _("How was it given?"), [ways]),
     )
 
 
 async def on_record_channel(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
     _ = context.tr.gettext
-    found = await _staff_step(update, context, "rv_channel")
-    channel = CHANNEL_KEYS.get(ids(query.data, PREFIX + "rh:")[0])
-    if found is None or channel is None:
-        if found is not None:
-            await refuse(query, context)
-        return
-    _campaign, data = found
-    await ask(
+    none = InlineKeyboardButton(_("No concerns"), callback_data=f"{PREFIX}rn")
+    await _record_step(
+        update,
         context,
-        query.message.chat.id,
-        flow=FLOW,
-        step="rv_concerns",
-        data={**data, "channel": channel},
-    )
-    await query.answer()
-    await query.edit_message_text(
-        _("Did they raise concerns? Type them, or press No concerns."),
-        reply_markup=InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(_("No concerns"), callback_data=f"{PREFIX}rn")],
-                cancel_row(context.tr),
-            ]
+        step="rv_channel",
+        prefix="rh:",
+        keys=CHANNEL_KEYS,
+        field="channel",
+        then=(
+            "rv_concerns",
+            _("Did they raise concerns? Type them, or press No concerns."),
+            [[none]],
         ),
     )
 

@@ -858,29 +858,49 @@ async def answer_resolve(
     )
 
 
-async def answer_return(
-    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+async def _with_reason(
+    update: Update,
+    context: NotebookContext,
+    access: Access,
+    state: FlowState,
+    text: str,
+    action: Action,
+    step: Callable[..., Awaitable[IssueEvent]],
+    done: str,
+    *,
+    public: bool,
 ) -> None:
+    """A step that needs the worker's reason in words (return, reopen): asked again when the
+    answer is empty; `step` is the domain function, called with the reason."""
     message = update.effective_message
     assert message is not None
-    _ = context.tr.gettext
     if not text:
-        await _ask_again(update, context, access, state, _("Please give a reason."))
+        await _ask_again(
+            update, context, access, state, context.tr.gettext("Please give a reason.")
+        )
         return
     issue = access.issue
     await run_step(
         update,
         context,
         access,
-        Action.RETURN,
-        lambda: rules.return_issue(
-            context.session, issue, reason=text, actor_id=_me(context), now=context.now()
-        ),
+        action,
+        lambda: step(context.session, issue, reason=text, actor_id=_me(context), now=context.now()),
         respond=_respond_to_message(context, message),
-        done=_("No. {number} is back in the queue, waiting for a new owner.").format(
-            number=issue.number
-        ),
-        public=False,
+        done=done,
+        public=public,
+    )
+
+
+async def answer_return(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    _ = context.tr.gettext
+    done = _("No. {number} is back in the queue, waiting for a new owner.").format(
+        number=access.issue.number
+    )
+    await _with_reason(
+        update, context, access, state, text, Action.RETURN, rules.return_issue, done, public=False
     )
 
 
@@ -1069,24 +1089,9 @@ async def answer_merge(
 async def answer_reopen(
     update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
-    message = update.effective_message
-    assert message is not None
-    _ = context.tr.gettext
-    if not text:
-        await _ask_again(update, context, access, state, _("Please give a reason."))
-        return
-    issue = access.issue
-    await run_step(
-        update,
-        context,
-        access,
-        Action.REOPEN,
-        lambda: rules.reopen(
-            context.session, issue, reason=text, actor_id=_me(context), now=context.now()
-        ),
-        respond=_respond_to_message(context, message),
-        done=_("No. {number} is reopened.").format(number=issue.number),
-        public=True,
+    done = context.tr.gettext("No. {number} is reopened.").format(number=access.issue.number)
+    await _with_reason(
+        update, context, access, state, text, Action.REOPEN, rules.reopen, done, public=True
     )
 
 
