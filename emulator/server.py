@@ -1652,6 +1652,41 @@ class EmulatorCore:
         }
         return [small, full]
 
+    def _store_media(
+        self,
+        chat: ChatRecord,
+        stored: StoredFile,
+        kind: str,
+        caption: ParsedText | None,
+        given: JSONDict,
+        request: JSONDict,
+        *,
+        reply_to: JSONDict | None,
+        markup: JSONDict | None = None,
+        group: str | None = None,
+    ) -> BotMessage:
+        """A photo, document, voice… the bot sent, with its caption (`given`: the parameters
+        that carry it, the call's own or an album item's)."""
+        body = self.media_body(stored, kind)
+        if caption is not None:
+            body["caption"] = caption.text
+            if caption.entities:
+                body["caption_entities"] = caption.entities
+        return self._store_bot_message(
+            chat,
+            body=body,
+            text=caption.text if caption else "",
+            html=str(given["caption"]) if caption else None,
+            parse_mode=given.get("parse_mode"),
+            entities=caption.entities if caption else [],
+            markup=markup,
+            reply_to=reply_to,
+            request=request,
+            media_type=kind,
+            file=stored,
+            media_group_id=group,
+        )
+
     def media_body(self, stored: StoredFile, kind: str) -> JSONDict:
         """The Message field(s) describing a media file of ``kind``."""
         if kind == "photo":
@@ -1731,23 +1766,8 @@ class EmulatorCore:
         caption = self._caption(params)
         markup = self._validate_markup(params.get("reply_markup"))
         reply_to = self._reply_target(chat, params)
-        body = self.media_body(stored, kind)
-        if caption is not None:
-            body["caption"] = caption.text
-            if caption.entities:
-                body["caption_entities"] = caption.entities
-        message = self._store_bot_message(
-            chat,
-            body=body,
-            text=caption.text if caption else "",
-            html=str(params["caption"]) if caption else None,
-            parse_mode=params.get("parse_mode"),
-            entities=caption.entities if caption else [],
-            markup=markup,
-            reply_to=reply_to,
-            request=params,
-            media_type=kind,
-            file=stored,
+        message = self._store_media(
+            chat, stored, kind, caption, params, params, markup=markup, reply_to=reply_to
         )
         return message.raw
 
@@ -1815,24 +1835,8 @@ class EmulatorCore:
         group_id = str(self._media_group_counter)
         results = []
         for stored, kind, caption, item in prepared:
-            body = self.media_body(stored, kind)
-            if caption is not None:
-                body["caption"] = caption.text
-                if caption.entities:
-                    body["caption_entities"] = caption.entities
-            message = self._store_bot_message(
-                chat,
-                body=body,
-                text=caption.text if caption else "",
-                html=str(item["caption"]) if caption else None,
-                parse_mode=item.get("parse_mode"),
-                entities=caption.entities if caption else [],
-                markup=None,
-                reply_to=reply_to,
-                request=params,
-                media_type=kind,
-                file=stored,
-                media_group_id=group_id,
+            message = self._store_media(
+                chat, stored, kind, caption, item, params, reply_to=reply_to, group=group_id
             )
             results.append(message.raw)
         return results

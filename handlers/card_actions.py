@@ -354,7 +354,15 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     await PRESSES[verb](update, context, access, arg)
 
 
-async def press_accept(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+async def _one_tap(
+    update: Update,
+    context: NotebookContext,
+    access: Access,
+    action: Action,
+    step: Callable[..., Awaitable[IssueEvent]],
+    done: str,
+) -> None:
+    """A step taken with one press on the card (accept, claim): no question asked."""
     query = update.callback_query
     assert query is not None
     issue = access.issue
@@ -362,30 +370,23 @@ async def press_accept(update: Update, context: NotebookContext, access: Access,
         update,
         context,
         access,
-        Action.ACCEPT,
-        lambda: rules.accept(context.session, issue, actor_id=_me(context), now=context.now()),
+        action,
+        lambda: step(context.session, issue, actor_id=_me(context), now=context.now()),
         respond=_respond_to_press(query),
-        done=context.tr.gettext("No. {number} is accepted.").format(number=issue.number),
+        done=done.format(number=issue.number),
         public=True,
         ends_question=False,
     )
+
+
+async def press_accept(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+    done = context.tr.gettext("No. {number} is accepted.")
+    await _one_tap(update, context, access, Action.ACCEPT, rules.accept, done)
 
 
 async def press_claim(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
-    query = update.callback_query
-    assert query is not None
-    issue = access.issue
-    await run_step(
-        update,
-        context,
-        access,
-        Action.CLAIM,
-        lambda: rules.claim(context.session, issue, actor_id=_me(context), now=context.now()),
-        respond=_respond_to_press(query),
-        done=context.tr.gettext("No. {number} is yours now.").format(number=issue.number),
-        public=True,
-        ends_question=False,
-    )
+    done = context.tr.gettext("No. {number} is yours now.")
+    await _one_tap(update, context, access, Action.CLAIM, rules.claim, done)
 
 
 async def press_difficulty(
