@@ -133,6 +133,37 @@ async def make_member(
 _next_user_id = 9_000_000
 
 
+async def make_cast(
+    db: Database,
+    emulator: BotApiEmulator,
+    community: Community,
+    cast: list[tuple[str, Role, str | None]],
+) -> dict[str, Any]:
+    """People of `community`, each a Telegram user reading English: (name, role, the building
+    they live in or None). Their user drivers by name."""
+    from sqlmodel import select
+
+    from storage.models import Building
+
+    users: dict[str, Any] = {}
+    async with db.session() as session:
+        buildings = {b.name: b.id for b in (await session.exec(select(Building))).all()}
+        for name, role, building in cast:
+            user = emulator.user(first_name=name, language_code="en")
+            person = await make_member(
+                session,
+                community,
+                role,
+                name=name,
+                telegram_user_id=user.id,
+                building_id=buildings[building] if building else None,
+            )
+            person.locale = "en"
+            session.add(person)
+            users[name] = user
+    return users
+
+
 def bot_errors(emulator: BotApiEmulator) -> list[Any]:
     """Errors the bot's own requests caused. getUpdates 409s are Telegram's normal answer to
     the long poll that shutdown abandons (the newer request terminates the older one)."""

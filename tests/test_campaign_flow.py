@@ -29,7 +29,13 @@ from storage.models import (
     Role,
     Unit,
 )
-from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
+from tests.factories import (
+    FakeClock,
+    bot_errors,
+    make_cast,
+    make_community,
+    running_bot,
+)
 
 HOUSEHOLDS_CSV = (
     "room,owner,area,occupied\n"
@@ -53,29 +59,19 @@ HOUSEHOLDS_CSV = (
 
 async def people(db: Database, clock: FakeClock, emulator: BotApiEmulator):
     community = await make_community(db, clock, buildings=("1栋", "2栋"))
-    users: dict[str, UserDriver] = {}
-    async with db.session() as session:
-        buildings = {b.name: b.id for b in (await session.exec(select(Building))).all()}
-        for name, role, building in [
+    users = await make_cast(
+        db,
+        emulator,
+        community,
+        [
             ("王网格", Role.WORKER, None),
             ("老许", Role.RESIDENT, "1栋"),
             ("李阿姨", Role.RESIDENT, "1栋"),
             ("孙叔", Role.RESIDENT, "1栋"),
             ("陈姐", Role.RESIDENT, "1栋"),
             ("赵姐", Role.RESIDENT, "2栋"),
-        ]:
-            user = emulator.user(first_name=name, language_code="en")
-            person = await make_member(
-                session,
-                community,
-                role,
-                name=name,
-                telegram_user_id=user.id,
-                building_id=buildings[building] if building else None,
-            )
-            person.locale = "en"
-            session.add(person)
-            users[name] = user
+        ],
+    )
     return community, users
 
 

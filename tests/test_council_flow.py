@@ -16,7 +16,6 @@ from emulator.driver import UserDriver
 from storage import council
 from storage.db import Database
 from storage.models import (
-    Building,
     Channel,
     Community,
     CouncilTopic,
@@ -28,7 +27,13 @@ from storage.models import (
     Role,
     TopicStatus,
 )
-from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
+from tests.factories import (
+    FakeClock,
+    bot_errors,
+    make_cast,
+    make_community,
+    running_bot,
+)
 
 CQ = ZoneInfo("Asia/Shanghai")
 
@@ -42,31 +47,19 @@ async def people(
 ) -> tuple[Community, dict[str, UserDriver]]:
     """谢兰 (secretary), 王网格 (worker); residents 老许, 李阿姨, 张叔 in 1栋 and 赵姐 in 2栋."""
     community = await make_community(db, clock)
-    users: dict[str, UserDriver] = {}
-    async with db.session() as session:
-        buildings = {
-            b.name: b.id for b in (await session.exec(select(Building))).all() if b.id is not None
-        }
-        for name, role, building in [
+    users = await make_cast(
+        db,
+        emulator,
+        community,
+        [
             ("谢兰", Role.SECRETARY, None),
             ("王网格", Role.WORKER, None),
             ("老许", Role.RESIDENT, "1栋"),
             ("李阿姨", Role.RESIDENT, "1栋"),
             ("张叔", Role.RESIDENT, "1栋"),
             ("赵姐", Role.RESIDENT, "2栋"),
-        ]:
-            user = emulator.user(first_name=name, language_code="en")
-            person = await make_member(
-                session,
-                community,
-                role,
-                name=name,
-                telegram_user_id=user.id,
-                building_id=buildings[building] if building else None,
-            )
-            person.locale = "en"
-            session.add(person)
-            users[name] = user
+        ],
+    )
     return community, users
 
 

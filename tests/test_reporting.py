@@ -4,6 +4,7 @@ an issue number, "me too", the hourly limit, a restart mid-report, bad input and
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
@@ -49,6 +50,16 @@ async def test_free_text_to_an_issue_number_in_four_taps(
     assert bot_errors(emulator) == []
 
 
+async def _walk(user: Any, question: Any, *steps: tuple[str, str]) -> Any:
+    """Press each button of the report's question in turn, waiting for the edit it leads to
+    (which contains the second text); the last edit."""
+    edited = question
+    for label, expect in steps:
+        await user.press(question, label)
+        edited = await user.expect_edit(question, contains=expect)
+    return edited
+
+
 async def test_chinese_resident_gets_the_answer_in_chinese(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
@@ -58,14 +69,14 @@ async def test_chinese_resident_gets_the_answer_in_chinese(
     async with running_bot(emulator, db, clock):
         await xu.send("楼道灯坏了三天了")
         question = await xu.expect_message(contains="是哪方面的问题")
-        await xu.press(question, "水电气暖")
-        await xu.expect_edit(question, contains="照片")
-        await xu.press(question, "不用照片")
-        await xu.expect_edit(question, contains="有人身危险")
-        await xu.press(question, "不是")
-        await xu.expect_edit(question, contains="请核对")
-        await xu.press(question, "✅ 发送")
-        final = await xu.expect_edit(question, contains="1号")
+        final = await _walk(
+            xu,
+            question,
+            ("水电气暖", "照片"),
+            ("不用照片", "有人身危险"),
+            ("不是", "请核对"),
+            ("✅ 发送", "1号"),
+        )
         assert "1天内" in final.text  # utilities: 24 hours, said as one day
     assert bot_errors(emulator) == []
 
@@ -473,13 +484,13 @@ async def test_an_emergency_promises_two_hours_from_now(
     async with running_bot(emulator, db, clock):
         await xu.send("Smell of gas in the stairwell")
         question = await xu.expect_message(contains="What is the problem about?")
-        await xu.press(question, "Water, power, gas, heating")
-        await xu.expect_edit(question, contains="photo")
-        await xu.press(question, "No photo")
-        await xu.expect_edit(question, contains="danger")
-        await xu.press(question, "Yes, it is urgent")
-        await xu.expect_edit(question, contains="Please check")
-        await xu.press(question, "✅ Send")
-        await xu.expect_edit(question, contains="within 2 hours (by 11/2/26, 11:00\u202fAM)")
+        await _walk(
+            xu,
+            question,
+            ("Water, power, gas, heating", "photo"),
+            ("No photo", "danger"),
+            ("Yes, it is urgent", "Please check"),
+            ("✅ Send", "within 2 hours (by 11/2/26, 11:00\u202fAM)"),
+        )
     issue = await only_issue(db)
     assert issue.respond_by == clock() + timedelta(hours=2)
