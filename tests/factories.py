@@ -164,6 +164,45 @@ async def make_cast(
     return users
 
 
+async def make_campaign(
+    session: Any,
+    community: Community,
+    question: str,
+    *,
+    now: datetime,
+    rows: list[Any] | None = None,
+) -> Any:
+    """A consent vote (Art. 278) on the community's first building, with `rows` as its
+    households (HouseholdRow; by default rooms 101–401 of 80 m²), made by the domain functions
+    and not yet open."""
+    from decimal import Decimal
+
+    from sqlmodel import select
+
+    from storage import consent
+    from storage.consent import HouseholdRow
+    from storage.models import Building, ConsentRule
+
+    assert community.id is not None
+    building = (
+        await session.exec(select(Building).where(Building.community_id == community.id))
+    ).first()
+    assert building is not None and building.id is not None
+    campaign = await consent.create_campaign(
+        session,
+        community_id=community.id,
+        building_id=building.id,
+        question=question,
+        rule=ConsentRule.ART278,
+        created_by_id=None,
+        now=now,
+    )
+    if rows is None:
+        rows = [HouseholdRow(str(r), None, Decimal("80"), None) for r in (101, 201, 301, 401)]
+    await consent.save_households(session, campaign, rows, now=now)
+    return campaign
+
+
 def bot_errors(emulator: BotApiEmulator) -> list[Any]:
     """Errors the bot's own requests caused. getUpdates 409s are Telegram's normal answer to
     the long poll that shutdown abandons (the newer request terminates the older one)."""

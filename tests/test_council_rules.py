@@ -15,10 +15,8 @@ from storage.consent import HouseholdRow
 from storage.council import CouncilPolicy, add_working_days, parse_meeting_time, topic_due
 from storage.db import Database
 from storage.models import (
-    Building,
     CampaignStatus,
     Channel,
-    ConsentRule,
     DutyShift,
     Outbox,
     Role,
@@ -26,7 +24,7 @@ from storage.models import (
     VoteChoice,
 )
 from storage.roster import DeskHours, Half
-from tests.factories import FakeClock, make_community, make_member
+from tests.factories import FakeClock, make_campaign, make_community, make_member
 
 CQ = ZoneInfo("Asia/Shanghai")
 POLICY = CouncilPolicy()
@@ -243,26 +241,13 @@ async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
     community = await make_community(db, clock)
     async with db.session() as session:
         assert community.id is not None
-        building = (
-            await session.exec(select(Building).where(Building.community_id == community.id))
-        ).first()
-        assert building is not None and building.id is not None
-        campaign = await consent.create_campaign(
-            session,
-            community_id=community.id,
-            building_id=building.id,
-            question="加装电梯？",
-            rule=ConsentRule.ART278,
-            created_by_id=None,
-            now=clock(),
-        )
         rows = [
             HouseholdRow("101", None, Decimal("60"), True),
             HouseholdRow("201", None, Decimal("80"), None),
             HouseholdRow("301", None, Decimal("80"), None),
             HouseholdRow("401", None, None, None),
         ]
-        await consent.save_households(session, campaign, rows, now=clock())
+        campaign = await make_campaign(session, community, "加装电梯？", now=clock(), rows=rows)
         draft = await consent.open_campaigns_summary(session, community.id, clock())
         assert draft == []  # drafts are not open yet
         await consent.open_campaign(session, campaign, now=clock())
@@ -301,21 +286,7 @@ async def test_the_digest_section_gives_support_rates_and_late_topics(
         assert community.id is not None
         resident = await make_member(session, community, name="老许")
         assert resident.id is not None
-        building = (
-            await session.exec(select(Building).where(Building.community_id == community.id))
-        ).first()
-        assert building is not None and building.id is not None
-        campaign = await consent.create_campaign(
-            session,
-            community_id=community.id,
-            building_id=building.id,
-            question="加装电梯 <1栋>",
-            rule=ConsentRule.ART278,
-            created_by_id=None,
-            now=clock(),
-        )
-        rows = [HouseholdRow(str(r), None, Decimal("80"), None) for r in (101, 201, 301, 401)]
-        await consent.save_households(session, campaign, rows, now=clock())
+        campaign = await make_campaign(session, community, "加装电梯 <1栋>", now=clock())
         await consent.open_campaign(session, campaign, now=clock())
         [home, *_rest] = await consent.households(session, campaign)
         await consent.cast_vote(session, campaign, home, choice=VoteChoice.AGREE, now=clock())

@@ -18,7 +18,7 @@ from runtime.i18n import I18n
 from storage.db import Database
 from storage.digest import Digest, DigestPolicy, OverdueItem, OwnerLoad, Rates, build_digest
 from storage.periods import Period
-from tests.factories import FakeClock, bot_errors, running_bot
+from tests.factories import FakeClock, bot_errors, make_campaign, running_bot
 from tests.known_month import CQ, build_known_month, cq
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -196,15 +196,11 @@ async def test_digest_on_demand_for_staff_only(
 async def test_the_weekly_digest_shows_open_consent_votes_and_late_council_topics(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
-    from decimal import Decimal
-
-    from sqlmodel import select
 
     from runtime.settings import load_settings
     from storage import consent
-    from storage.consent import ConsentRule, HouseholdRow, VoteChoice
+    from storage.consent import VoteChoice
     from storage.council import propose_topic
-    from storage.models import Building
 
     xie, wang, li = (emulator.user(first_name=n, language_code="zh-hans") for n in "谢王李")
     month = await build_known_month(db, clock, secretary_tg=xie.id, worker_tg=wang.id, li_tg=li.id)
@@ -212,21 +208,7 @@ async def test_the_weekly_digest_shows_open_consent_votes_and_late_council_topic
     assert community.id is not None
     clock.current = cq(11, 10, 9)
     async with db.session() as session:
-        building = (
-            await session.exec(select(Building).where(Building.community_id == community.id))
-        ).first()
-        assert building is not None and building.id is not None
-        campaign = await consent.create_campaign(
-            session,
-            community_id=community.id,
-            building_id=building.id,
-            question="2栋加装电梯？",
-            rule=ConsentRule.ART278,
-            created_by_id=None,
-            now=clock(),
-        )
-        rows = [HouseholdRow(str(r), None, Decimal("80"), None) for r in (101, 201, 301, 401)]
-        await consent.save_households(session, campaign, rows, now=clock())
+        campaign = await make_campaign(session, community, "2栋加装电梯？", now=clock())
         await consent.open_campaign(session, campaign, now=clock())
         homes = await consent.households(session, campaign)
         await consent.cast_vote(session, campaign, homes[0], choice=VoteChoice.AGREE, now=clock())
