@@ -130,6 +130,37 @@ async def post_cards(app: NotebookApplication, clock: FakeClock) -> None:
     await dispatch_due(app, now=clock())
 
 
+async def card_of_a_new_report(
+    app: NotebookApplication,
+    emulator: BotApiEmulator,
+    room: Staffroom,
+    db: Database,
+    clock: FakeClock,
+) -> tuple[Issue, BotMessage]:
+    """The staff group is bound, 老许 reports a problem and its card is posted: the issue and
+    the card."""
+    await bind(room)
+    issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
+    await post_cards(app, clock)
+    return issue, await room.group.expect_message(contains="1号 · ")
+
+
+async def claimed_card(
+    app: NotebookApplication,
+    emulator: BotApiEmulator,
+    room: Staffroom,
+    db: Database,
+    clock: FakeClock,
+    worker: UserDriver,
+    name: str,
+) -> tuple[Issue, BotMessage]:
+    """As `card_of_a_new_report`, and `worker` (called `name`) has claimed it from the card."""
+    issue, card = await card_of_a_new_report(app, emulator, room, db, clock)
+    await room.group.press(worker, card, "认领")
+    await room.group.expect_edit(card, contains=f"负责人：{name}")
+    return issue, card
+
+
 async def snapshot(db: Database, issue_id: int) -> tuple[str, int, int | None, int, int]:
     """What a refused press must not change: status, version, owner, events, support."""
     async with db.session() as session:

@@ -13,7 +13,17 @@ from storage import issues as rules
 from storage.db import Database
 from storage.models import Community, IssueEvent, IssueStatus, Role
 from tests.factories import FakeClock, bot_errors, make_member, running_bot
-from tests.staffroom import bind, events_of, load, post_cards, report, snapshot, staffroom
+from tests.staffroom import (
+    bind,
+    card_of_a_new_report,
+    claimed_card,
+    events_of,
+    load,
+    post_cards,
+    report,
+    snapshot,
+    staffroom,
+)
 
 
 async def test_two_workers_claim_at_once_one_wins_the_other_is_told_who(
@@ -22,10 +32,7 @@ async def test_two_workers_claim_at_once_one_wins_the_other_is_told_who(
     room = await staffroom(emulator, db, clock)
     group, wang, li = room.group, room.wang, room.li
     async with running_bot(emulator, db, clock) as app:
-        await bind(room)
-        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
-        await post_cards(app, clock)
-        card = await group.expect_message(contains="1号 · ")
+        issue, card = await card_of_a_new_report(app, emulator, room, db, clock)
         first, second = await asyncio.gather(
             group.press(wang, card, "认领"), group.press(li, card, "认领")
         )
@@ -210,12 +217,7 @@ async def test_a_restart_between_question_and_answer_loses_nothing(
     room = await staffroom(emulator, db, clock)
     group, li = room.group, room.li
     async with running_bot(emulator, db, clock) as app:
-        await bind(room)
-        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
-        await post_cards(app, clock)
-        card = await group.expect_message(contains="1号 · ")
-        await group.press(li, card, "认领")
-        await group.expect_edit(card, contains="负责人：李网格")
+        issue, card = await claimed_card(app, emulator, room, db, clock, li, "李网格")
         await group.press(li, card, "定方案…")
         prompt = await group.expect_message(contains="1号打算怎么办")
     async with running_bot(emulator, db, clock):  # a new process on the same database
@@ -238,10 +240,7 @@ async def test_stale_presses_and_answers_to_old_questions_change_nothing(
     room = await staffroom(emulator, db, clock)
     group, wang, li = room.group, room.wang, room.li
     async with running_bot(emulator, db, clock) as app:
-        await bind(room)
-        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
-        await post_cards(app, clock)
-        card = await group.expect_message(contains="1号 · ")
+        issue, card = await card_of_a_new_report(app, emulator, room, db, clock)
         await group.press(wang, card, "受理")
         await group.expect_edit(card, contains="状态：已受理")
         before = await snapshot(db, issue.id)
@@ -278,12 +277,7 @@ async def test_quick_due_dates_and_no_due_date(
     room = await staffroom(emulator, db, clock)
     group, xie = room.group, room.secretary
     async with running_bot(emulator, db, clock) as app:
-        await bind(room)
-        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
-        await post_cards(app, clock)
-        card = await group.expect_message(contains="1号 · ")
-        await group.press(xie, card, "认领")
-        await group.expect_edit(card, contains="负责人：谢兰")
+        issue, card = await claimed_card(app, emulator, room, db, clock, xie, "谢兰")
         for pick, due in (("今天", "2026年11月2日"), ("3天内", "2026年11月5日")):
             await group.press(xie, card, "定方案…")
             prompt = await group.expect_message(contains="1号打算怎么办")
