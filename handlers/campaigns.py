@@ -47,7 +47,6 @@ from handlers.flows import (
     flow_input,
     state_in,
 )
-from runtime import effects
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
@@ -445,7 +444,6 @@ async def on_rule(update: Update, context: NotebookContext) -> None:
         await refuse(query, context)
         return
     await finish(context, query.message.chat.id)
-    await context.session.commit()
     await query.answer()
     await query.edit_message_text(
         await campaign_text(context.session, campaign, context.tr, staff=True)
@@ -554,7 +552,6 @@ async def _save_rows(
         await context.session.rollback()
         await message.reply_text(_("Voting has closed."))
         return
-    await context.session.commit()
     await message.reply_text(
         report_rows(context.tr, parsed, saved), reply_markup=open_button(campaign, context.tr)
     )
@@ -650,8 +647,6 @@ async def on_open(update: Update, context: NotebookContext) -> None:
     told = await consent.tell_residents(
         context.session, campaign, residents, kind=consent.CAMPAIGN_OPENED, now=context.now()
     )
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer(_("Voting is open; {count} residents are told.").format(count=told))
     await query.edit_message_text(
         await campaign_text(context.session, campaign, context.tr, staff=True),
@@ -706,8 +701,6 @@ async def on_close_confirmed(update: Update, context: NotebookContext) -> None:
     await consent.tell_residents(
         context.session, campaign, residents, kind=consent.CAMPAIGN_CLOSED, now=context.now()
     )
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         await campaign_text(context.session, campaign, context.tr, staff=True),
@@ -915,7 +908,6 @@ async def _record(
         await context.session.rollback()
         return _("Voting is not open.")
     verdict = await consent.verdict(context.session, campaign)
-    await context.session.commit()
     return _(
         "Recorded for room {room}: {choice} ({channel}). Support now: {heads} of households."
     ).format(
@@ -979,7 +971,6 @@ async def on_mediation_outcome(update: Update, context: NotebookContext) -> None
         await refuse(query, context)
         return
     await finish(context, query.message.chat.id)
-    await context.session.commit()
     await query.answer()
     await query.edit_message_text(
         _("Mediation recorded for rooms {rooms}.").format(rooms=short(str(data["rooms"]), 200))
@@ -1350,7 +1341,6 @@ async def on_vote(update: Update, context: NotebookContext) -> None:
         step="concerns",
         data={"campaign": campaign.id, "household": household.id},
     )
-    await context.session.commit()
     await query.answer(
         _("Thank you. Your household's vote: {choice}.").format(
             choice=choice_label(context.tr, choice)

@@ -152,7 +152,6 @@ def _respond_to_press(query: CallbackQuery) -> Respond:
 def _respond_to_message(context: NotebookContext, message: Message) -> Respond:
     async def respond(text: str, alert: bool) -> None:
         # A reply goes out at once, unlike a press's answer: only once the step is safe.
-        await context.session.commit()
         await message.reply_text(escape(text))
 
     return respond
@@ -628,7 +627,6 @@ async def cancel(update: Update, context: NotebookContext, access: Access) -> No
     state = await get_state(context.session, chat_id=chat_id, user_id=user_id)
     if state is not None and state.flow == FLOW and state.data.get("issue") == access.issue.id:
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
-        await context.session.commit()
     await query.answer()
     await mark_menu(query, context.tr.gettext("Cancelled"))
 
@@ -680,7 +678,6 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
     answer = ANSWERS.get(state.step)
     if access is None or answer is None:  # no longer staff here, or a question we no longer ask
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
-        await context.session.commit()
         await message.reply_text(_("Only the community's staff can use this button."))
         return
     text = (message.text or message.caption or "").strip()
@@ -979,7 +976,6 @@ async def answer_reassign_reason(
     if (owner_id is None) == (owner_group is None):
         chat_id, user_id = _typing_key(update)
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
-        await context.session.commit()
         await message.reply_text(context.tr.gettext("This button is no longer valid."))
         return
     await _assign(

@@ -518,7 +518,6 @@ async def show_contact(update: Update, context: NotebookContext, issue: Issue) -
     await record_contact_shown(
         context.session, issue, actor_id=context.person.id, now=context.now()
     )
-    await context.session.commit()
     # An alert is plain text (no HTML), at most 200 characters.
     text = _("No. {number}: {name}, phone {phone}").format(
         number=issue.number, name=reporter.full_name[:60], phone=reporter.phone[:40]

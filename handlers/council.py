@@ -37,7 +37,6 @@ from handlers.flows import (
     state_in,
 )
 from handlers.labels import category_label
-from runtime import effects
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
@@ -257,8 +256,6 @@ async def on_scope(update: Update, context: NotebookContext) -> None:
         await refuse(query, context)
         return
     await finish(context, query.message.chat.id)
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         _(
@@ -290,8 +287,6 @@ async def _save_answer(
         await context.session.rollback()
         await message.reply_text(_("This topic has already been taken up."))
         return
-    await context.session.commit()
-    effects.kick(context.application)
     await message.reply_text(
         _("Your answer to topic #{id} was sent to the proposer and {count} supporters.").format(
             id=topic.id, count=topic.support_count
@@ -376,7 +371,6 @@ async def on_support(update: Update, context: NotebookContext) -> None:
         await context.session.rollback()
         await refuse(query, context, _("This topic is no longer open for support."))
         return
-    await context.session.commit()
     if not added:
         await query.answer(_("You already support this topic."), show_alert=True)
         return
@@ -438,7 +432,6 @@ async def on_grade(update: Update, context: NotebookContext) -> None:
         policy=context.notebook.settings.council_policy,
         tz=context.tr.tz,
     )
-    await context.session.commit()
     await query.answer(_("Graded."))
     await query.edit_message_text(
         await topic_card_text(context.session, topic, context.tr, context.now()),
@@ -458,7 +451,6 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
         return
     private_chat = query.from_user.id  # typing happens in the private chat, even from the group
     await ask(context, private_chat, flow=FLOW, step="answer", data={"topic": topic.id})
-    await context.session.commit()
     await query.answer()
     await context.bot.send_message(
         private_chat,
@@ -509,8 +501,6 @@ async def on_issue_category(update: Update, context: NotebookContext) -> None:
         await context.session.rollback()
         await refuse(query, context, _("This topic has already been taken up."))
         return
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer(_("Issue No. {number} opened.").format(number=issue.number))
     await query.edit_message_text(
         await topic_card_text(context.session, topic, context.tr, context.now())

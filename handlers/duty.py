@@ -30,7 +30,6 @@ from handlers.flows import (
     state_in,
 )
 from handlers.labels import category_label
-from runtime import effects
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
@@ -233,7 +232,6 @@ async def on_toggle(update: Update, context: NotebookContext) -> None:
         await context.session.rollback()
         await refuse(query, context)
         return
-    await context.session.commit()
     text, markup = await _grid(context, community_id, person)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
@@ -372,8 +370,6 @@ async def on_text(update: Update, context: NotebookContext) -> None:
         now=context.now(),
         limits=context.notebook.settings.time_limits,
     )
-    await context.session.commit()
-    effects.kick(context.application)
     await message.reply_text(
         _("Logged as No. {number} (service desk), for {name}: {what}").format(
             number=issue.number, name=short(str(state.data["name"]), 60), what=short(text, 300)
@@ -412,7 +408,6 @@ async def on_settled(update: Update, context: NotebookContext) -> None:
         await context.session.rollback()
         await refuse(query, context)
         return
-    await context.session.commit()
     await query.answer()
     await query.edit_message_text(
         _("No. {number} was settled at the desk.").format(number=issue.number)

@@ -158,8 +158,6 @@ async def _record(
         await context.bot.send_message(chat_id, _("Thank you, this has already been answered."))
         return
     await _await_comment(context, chat_id, issue, event, kind="comment")
-    await context.session.commit()
-    effects.kick(context.application)
     text = _(
         "Thank you! No. {number} is now closed. Anything you would like to add? "
         "Write it now, or press Skip."
@@ -185,8 +183,6 @@ async def _not_solved(
     except IssueError:
         await context.bot.send_message(chat_id, _("Thank you, this has already been answered."))
         return
-    await context.session.commit()
-    effects.kick(context.application)
     owner = await owner_text(context.session, issue)
     if owner:
         text = _(
@@ -231,7 +227,6 @@ async def _rate_not_solved(
     ).first()
     assert event is not None
     await _await_comment(context, chat_id, issue, event, kind="info")
-    await context.session.commit()
     await query.answer()
     await _say(
         context,
@@ -324,8 +319,6 @@ async def on_comment(update: Update, context: NotebookContext, state: FlowState)
         await message.reply_text(_("Please write a few words, or press Skip."))
         return
     await clear_state(context.session, chat_id=state.chat_id, user_id=state.user_id)
-    await context.session.commit()
-    effects.kick(context.application)
     await message.reply_text(
         _("Thank you, I have passed it on with No. {number}.").format(number=issue.number)
     )

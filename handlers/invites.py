@@ -90,7 +90,6 @@ async def withdraw_link(update: Update, context: NotebookContext) -> None:
     if link is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    await context.session.commit()
     await query.answer(_("Link withdrawn. It no longer lets anyone in."))
     await query.edit_message_reply_markup(reply_markup=await menu_markup(context, community))
 
@@ -114,7 +113,6 @@ async def make_invite(update: Update, context: NotebookContext) -> None:
         created_by_id=context.person.id,
         ttl=ttl,
     )
-    await context.session.commit()
     url = deep_link(context.bot.username, link.token)
     await query.answer()
     if role is Role.WORKER:

@@ -39,7 +39,6 @@ async def choose_language(update: Update, context: NotebookContext) -> None:
         return
     await set_locale(context.session, context.person, locale)
     # saved before answering: the person's next tap may reach another instance
-    await context.session.commit()
     tr = context.notebook.i18n.translator(locale, context.tr.tz)
     context.scope.translator = tr
     await query.answer()

@@ -38,7 +38,6 @@ from handlers.flows import (
     state_in,
 )
 from handlers.labels import category_label
-from runtime import effects
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
@@ -406,8 +405,6 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
         return
     await finish(context, query.message.chat.id)
     invited = len(await council.participants(context.session, meeting))
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         _(
@@ -586,7 +583,6 @@ async def on_mark(update: Update, context: NotebookContext) -> None:
         await context.session.rollback()
         await refuse(query, context)
         return
-    await context.session.commit()
     text, markup = await _attendance(context, found[0], as_id(parts[2]) or 0)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
@@ -629,7 +625,6 @@ async def _save_minutes(
         await context.session.rollback()
         await message.reply_text(_("This meeting was cancelled."))
         return
-    await context.session.commit()
     await message.reply_text(
         _("Minutes saved."), reply_markup=card_buttons(meeting, context.tr, member)
     )
@@ -715,7 +710,6 @@ async def _save_decision(
         await context.session.rollback()
         await message.reply_text(_("The decision could not be recorded: please start again."))
         return
-    await context.session.commit()
     await message.reply_text(
         _("Decision recorded. Does it need someone to carry it out?"),
         reply_markup=InlineKeyboardMarkup(
@@ -882,8 +876,6 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
         return
     await finish(context, query.message.chat.id)
     owner = await context.session.get(Person, issue.owner_id) if issue.owner_id else None
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(
         _("No. {number} opened: {owner} is responsible. Plan: {plan}").format(
@@ -917,8 +909,6 @@ async def on_publish(update: Update, context: NotebookContext) -> None:
         await context.session.rollback()
         await refuse(query, context, _("Record a decision first."))
         return
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer(_("The results go to {count} participants.").format(count=sent))
     await query.edit_message_text(
         await meeting_card(context.session, meeting, context.tr),
@@ -970,8 +960,6 @@ async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
         await context.session.rollback()
         await refuse(query, context)
         return
-    await context.session.commit()
-    effects.kick(context.application)
     await query.answer()
     await query.edit_message_text(await meeting_card(context.session, meeting, context.tr))
 

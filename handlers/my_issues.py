@@ -20,7 +20,6 @@ from handlers.issue_texts import (
     status_line,
     title,
 )
-from runtime import effects
 from runtime.context import NotebookContext
 from runtime.i18n import N_
 from storage import issues as rules
@@ -304,8 +303,6 @@ async def withdraw(
         context.session, issue, event, now=context.now(), skip_person_id=context.person.id
     )
     await issue_changed(context.session, issue, now=context.now())
-    await context.session.commit()
-    effects.kick(context.application)
     text = _("No. {number} has been withdrawn. Thank you for letting us know.").format(
         number=issue.number
     )

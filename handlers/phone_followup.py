@@ -137,7 +137,6 @@ async def _record(
             show_alert=True,
         )
         return
-    await context.session.commit()
     await query.answer()
     answer = ", ".join((_(RESULTS[result][1]), _(SATISFACTIONS[satisfaction][1])))
     if isinstance(query.message, Message):  # the question becomes what was recorded

@@ -70,7 +70,7 @@ async def make_poster(update: Update, context: NotebookContext) -> None:
         now=context.now(),
         created_by_id=context.person.id,
     )
-    await context.session.commit()  # the link must exist before anyone can scan it
+
     await query.answer()
     url = deep_link(context.bot.username, link.token)
     zh = context.notebook.i18n.translator(POSTER_LOCALE, context.tr.tz)

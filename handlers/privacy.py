@@ -97,7 +97,6 @@ async def ask_forget(update: Update, context: NotebookContext) -> None:
         now=context.now(),
     )
     # Committed before the question goes out: the answer may reach another instance.
-    await context.session.commit()
     await message.reply_text(
         _(
             "Do you want the notebook to forget you?\n\n"
@@ -138,7 +137,6 @@ async def answer_forget(update: Update, context: NotebookContext) -> None:
         return
     if query.data == NO:
         await clear_state(context.session, chat_id=chat.id, user_id=user_id)
-        await context.session.commit()
         await query.answer()
         await query.edit_message_text(_("Nothing was deleted. Your data stays as it was."))
         return
@@ -152,7 +150,6 @@ async def answer_forget(update: Update, context: NotebookContext) -> None:
         )
         return
     await clear_state(context.session, chat_id=chat.id, user_id=user_id)
-    await context.session.commit()
     log.info("person %s forgotten; %d issues kept anonymously", context.person.id, result.issues)
     await query.answer()
     await query.edit_message_text(

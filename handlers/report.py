@@ -32,7 +32,6 @@ from handlers.issue_texts import (
     title,
 )
 from handlers.labels import category_label, channel_label, status_label
-from runtime import effects
 from runtime.context import NotebookContext
 from storage import reports
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
@@ -866,8 +865,6 @@ async def _join_duplicate(
         await query.answer(_("That issue is no longer open."), show_alert=True)
         return
     await _clear(context, chat_id)
-    await session.commit()
-    effects.kick(context.application)
     await query.answer()
     lines = [
         _(

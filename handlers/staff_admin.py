@@ -21,7 +21,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from handlers.common import escape, is_private
-from runtime import effects
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
@@ -221,8 +220,6 @@ async def _deactivate(
         reason=_("{name} has left the community office.").format(name=worker.full_name),
         now=context.now(),
     )
-    await context.session.commit()
-    effects.kick(context.application)
     log.info(
         "worker %s deactivated by %s; %d items moved",
         worker.id,
@@ -271,8 +268,6 @@ async def _offer(
         worker_id=worker.id,
         now=context.now(),
     )
-    await context.session.commit()
-    effects.kick(context.application)
     text = _("I have asked {name}. You will hear when they answer.").format(
         name=escape(worker.full_name)
     )
@@ -366,8 +361,6 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
             text = _("This button is no longer valid.")
         await query.answer(text, show_alert=True)
         return
-    await context.session.commit()
-    effects.kick(context.application)
     community = await context.session.get(Community, offer.community_id)
     name = escape(community.name if community else "")
     if offer.accepted_at is not None:

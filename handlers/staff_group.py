@@ -12,7 +12,6 @@ from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from handlers.common import escape, is_private
-from runtime import effects
 from runtime.context import NotebookContext
 from storage.models import STAFF_ROLES, Role
 from storage.people import current_membership
@@ -57,8 +56,6 @@ async def bind(update: Update, context: NotebookContext) -> None:
             _("This group already is the staff group of {community}.").format(community=name)
         )
         return
-    await context.session.commit()
-    effects.kick(context.application)
     if result.outcome is BindOutcome.MOVED:
         text = _(
             "The staff group of {community} is now this group. "
@@ -77,10 +74,9 @@ async def group_migrated(update: Update, context: NotebookContext) -> None:
     assert message is not None
     if message.migrate_to_chat_id is None:
         return
-    if await follow_group_migration(
+    await follow_group_migration(
         context.session, old_chat_id=message.chat.id, new_chat_id=message.migrate_to_chat_id
-    ):
-        await context.session.commit()
+    )
 
 
 HANDLERS = [

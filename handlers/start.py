@@ -89,7 +89,6 @@ async def redeem(update: Update, context: NotebookContext, token: str) -> None:
         await message.reply_text(_("This invitation was withdrawn. Please ask for a new one."))
         return
     assert result.community is not None and result.membership is not None
-    await context.session.commit()
     await message.reply_text(welcome_text(context, result.community, result.membership.role))
     await after_join(
         context, message.chat_id, result.membership, new=result.outcome is RedeemOutcome.JOINED
@@ -123,7 +122,6 @@ async def join_chosen(update: Update, context: NotebookContext) -> None:
         return
     result = await join_community(context.session, person=context.person, community=community)
     assert result.membership is not None
-    await context.session.commit()
     await query.answer()
     await query.edit_message_text(welcome_text(context, community, result.membership.role))
     chat_id = query.message.chat.id if query.message else context.person.telegram_user_id
