@@ -429,18 +429,18 @@ async def on_rule(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("Only community staff can do this."))
         return
     try:
-        campaign = await consent.create_campaign(
-            context.session,
-            community_id=member.community_id,
-            building_id=int(state.data["building"]),
-            unit_id=as_id(str(state.data.get("unit"))),
-            question=str(state.data["question"]),
-            rule=ConsentRule(raw),
-            created_by_id=context.person.id,
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            campaign = await consent.create_campaign(
+                context.session,
+                community_id=member.community_id,
+                building_id=int(state.data["building"]),
+                unit_id=as_id(str(state.data.get("unit"))),
+                question=str(state.data["question"]),
+                rule=ConsentRule(raw),
+                created_by_id=context.person.id,
+                now=context.now(),
+            )
     except ConsentError:
-        await context.session.rollback()
         await refuse(query, context)
         return
     await finish(context, query.message.chat.id)
@@ -545,11 +545,11 @@ async def _save_rows(
         await message.reply_text(_("Only community staff can do this."))
         return
     try:
-        saved = await consent.save_households(
-            context.session, campaign, parsed.rows, now=context.now()
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            saved = await consent.save_households(
+                context.session, campaign, parsed.rows, now=context.now()
+            )
     except ConsentError:
-        await context.session.rollback()
         await message.reply_text(_("Voting has closed."))
         return
     await message.reply_text(
@@ -639,9 +639,9 @@ async def on_open(update: Update, context: NotebookContext) -> None:
         return
     campaign = found[0]
     try:
-        residents = await consent.open_campaign(context.session, campaign, now=context.now())
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            residents = await consent.open_campaign(context.session, campaign, now=context.now())
     except ConsentError:
-        await context.session.rollback()
         await refuse(query, context, _("Enter the households first (a vote can be opened once)."))
         return
     told = await consent.tell_residents(
@@ -693,9 +693,9 @@ async def on_close_confirmed(update: Update, context: NotebookContext) -> None:
         return
     campaign = found[0]
     try:
-        residents = await consent.close_campaign(context.session, campaign, now=context.now())
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            residents = await consent.close_campaign(context.session, campaign, now=context.now())
     except ConsentError:
-        await context.session.rollback()
         await refuse(query, context, _("Voting has closed."))
         return
     await consent.tell_residents(
@@ -894,18 +894,18 @@ async def _record(
     if household is None:
         return _("This button is no longer valid.")
     try:
-        await consent.cast_vote(
-            context.session,
-            campaign,
-            household,
-            choice=VoteChoice(str(data["choice"])),
-            channel=Channel(str(data["channel"])),
-            recorded_by_id=context.person.id,
-            concerns=concerns,
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await consent.cast_vote(
+                context.session,
+                campaign,
+                household,
+                choice=VoteChoice(str(data["choice"])),
+                channel=Channel(str(data["channel"])),
+                recorded_by_id=context.person.id,
+                concerns=concerns,
+                now=context.now(),
+            )
     except ConsentError:
-        await context.session.rollback()
         return _("Voting is not open.")
     verdict = await consent.verdict(context.session, campaign)
     return _(
@@ -955,19 +955,19 @@ async def on_mediation_outcome(update: Update, context: NotebookContext) -> None
         return
     campaign, data = found
     try:
-        mediation = await consent.record_mediation(
-            context.session,
-            campaign,
-            household_ids=[int(h) for h in cast(list[int], data["households"])],
-            parties=str(data["parties"]),
-            positions=str(data["positions"]),
-            agreement=str(data["agreement"]),
-            reached=reached == "1",
-            recorded_by_id=context.person.id,
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            mediation = await consent.record_mediation(
+                context.session,
+                campaign,
+                household_ids=[int(h) for h in cast(list[int], data["households"])],
+                parties=str(data["parties"]),
+                positions=str(data["positions"]),
+                agreement=str(data["agreement"]),
+                reached=reached == "1",
+                recorded_by_id=context.person.id,
+                now=context.now(),
+            )
     except ConsentError:
-        await context.session.rollback()
         await refuse(query, context)
         return
     await finish(context, query.message.chat.id)
@@ -1322,16 +1322,16 @@ async def on_vote(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("Only a registered resident of the household can vote."))
         return
     try:
-        await consent.cast_vote(
-            context.session,
-            campaign,
-            household,
-            choice=choice,
-            cast_by_id=context.person.id,
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await consent.cast_vote(
+                context.session,
+                campaign,
+                household,
+                choice=choice,
+                cast_by_id=context.person.id,
+                now=context.now(),
+            )
     except ConsentError:
-        await context.session.rollback()
         await refuse(query, context, _("Voting has closed."))
         return
     await ask(
@@ -1417,16 +1417,16 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
         await message.reply_text(_("This button is no longer valid."))
         return
     try:
-        await consent.add_concerns(
-            context.session,
-            campaign,
-            household,
-            text=text[:3000],
-            now=context.now(),
-            person_id=context.person.id,
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await consent.add_concerns(
+                context.session,
+                campaign,
+                household,
+                text=text[:3000],
+                now=context.now(),
+                person_id=context.person.id,
+            )
     except ConsentError:
-        await context.session.rollback()
         await message.reply_text(_("Voting has closed."))
         return
     await message.reply_text(_("Thank you, the community has noted your concerns."))

@@ -227,9 +227,9 @@ async def run_step(
         await respond(_refusal(context, action, issue), True)
         return False
     try:
-        event = await do()
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            event = await do()
     except IssueError:  # ConcurrentChange, TransitionNotAllowed: someone else was first
-        await context.session.rollback()
         fresh = await _fresh(context, issue.id)
         await close_question()
         await respond(await _conflict_text(context, fresh, action), True)

@@ -240,19 +240,19 @@ async def on_scope(update: Update, context: NotebookContext) -> None:
         return
     settings = context.notebook.settings
     try:
-        topic = await council.propose_topic(
-            context.session,
-            community_id=community_id,
-            proposer_id=context.person.id or 0,
-            title=str(state.data.get("title", "")),
-            description=str(state.data.get("description", "")),
-            building_id=raw or None,
-            now=context.now(),
-            policy=settings.council_policy,
-            tz=context.tr.tz,
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            topic = await council.propose_topic(
+                context.session,
+                community_id=community_id,
+                proposer_id=context.person.id or 0,
+                title=str(state.data.get("title", "")),
+                description=str(state.data.get("description", "")),
+                building_id=raw or None,
+                now=context.now(),
+                policy=settings.council_policy,
+                tz=context.tr.tz,
+            )
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context)
         return
     await finish(context, query.message.chat.id)
@@ -280,11 +280,15 @@ async def _save_answer(
         await message.reply_text(_("Only community staff can do this."))
         return
     try:
-        await council.answer_topic(
-            context.session, topic, text=text, actor_id=context.person.id or 0, now=context.now()
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await council.answer_topic(
+                context.session,
+                topic,
+                text=text,
+                actor_id=context.person.id or 0,
+                now=context.now(),
+            )
     except CouncilError:
-        await context.session.rollback()
         await message.reply_text(_("This topic has already been taken up."))
         return
     await message.reply_text(
@@ -364,11 +368,11 @@ async def on_support(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("This topic concerns another building."))
         return
     try:
-        added = await council.support_topic(
-            context.session, topic, person_id=context.person.id or 0, now=context.now()
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            added = await council.support_topic(
+                context.session, topic, person_id=context.person.id or 0, now=context.now()
+            )
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context, _("This topic is no longer open for support."))
         return
     if not added:
@@ -489,16 +493,16 @@ async def on_issue_category(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("This topic has already been taken up."))
         return
     try:
-        issue = await council.topic_to_issue(
-            context.session,
-            topic,
-            category=category,
-            actor_id=context.person.id or 0,
-            now=context.now(),
-            limits=context.notebook.settings.time_limits,
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            issue = await council.topic_to_issue(
+                context.session,
+                topic,
+                category=category,
+                actor_id=context.person.id or 0,
+                now=context.now(),
+                limits=context.notebook.settings.time_limits,
+            )
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context, _("This topic has already been taken up."))
         return
     await query.answer(_("Issue No. {number} opened.").format(number=issue.number))

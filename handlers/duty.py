@@ -220,16 +220,16 @@ async def on_toggle(update: Update, context: NotebookContext) -> None:
         await refuse(query, context)
         return
     try:
-        await roster.toggle_shift(
-            context.session,
-            community_id=community_id,
-            person_id=person.id or 0,
-            weekday=weekday,
-            half=Half(half),
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await roster.toggle_shift(
+                context.session,
+                community_id=community_id,
+                person_id=person.id or 0,
+                weekday=weekday,
+                half=Half(half),
+                now=context.now(),
+            )
     except RosterError:
-        await context.session.rollback()
         await refuse(query, context)
         return
     text, markup = await _grid(context, community_id, person)
@@ -397,15 +397,15 @@ async def on_settled(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("Only community staff can do this."))
         return
     try:
-        await roster.handled_at_desk(
-            context.session,
-            issue,
-            worker_id=context.person.id or 0,
-            note=_("Settled at the service desk."),
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await roster.handled_at_desk(
+                context.session,
+                issue,
+                worker_id=context.person.id or 0,
+                note=_("Settled at the service desk."),
+                now=context.now(),
+            )
     except (RosterError, IssueError):  # not the one who logged it, or taken up meanwhile
-        await context.session.rollback()
         await refuse(query, context)
         return
     await query.answer()

@@ -387,20 +387,20 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("Only the community secretary schedules meetings."))
         return
     try:
-        meeting = await council.schedule_meeting(
-            context.session,
-            community_id=member.community_id,
-            starts_at=datetime.fromtimestamp(int(state.data["starts"]), UTC),
-            place=str(state.data["place"]),
-            topic_ids=[int(t) for t in state.data.get("topics", [])],
-            invite_residents=bool(state.data.get("residents")),
-            created_by_id=context.person.id or 0,
-            now=context.now(),
-            policy=context.notebook.settings.council_policy,
-            tz=context.tr.tz,
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            meeting = await council.schedule_meeting(
+                context.session,
+                community_id=member.community_id,
+                starts_at=datetime.fromtimestamp(int(state.data["starts"]), UTC),
+                place=str(state.data["place"]),
+                topic_ids=[int(t) for t in state.data.get("topics", [])],
+                invite_residents=bool(state.data.get("residents")),
+                created_by_id=context.person.id or 0,
+                now=context.now(),
+                policy=context.notebook.settings.council_policy,
+                tz=context.tr.tz,
+            )
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context, _("The meeting could not be scheduled: please start again."))
         return
     await finish(context, query.message.chat.id)
@@ -574,13 +574,13 @@ async def on_mark(update: Update, context: NotebookContext) -> None:
         return
     person_id = as_id(parts[1]) if len(parts) == 3 else None
     try:
-        if person_id is None:
-            raise CouncilError("no person")
-        await council.toggle_attendance(
-            context.session, found[0], person_id=person_id, now=context.now()
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            if person_id is None:
+                raise CouncilError("no person")
+            await council.toggle_attendance(
+                context.session, found[0], person_id=person_id, now=context.now()
+            )
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context)
         return
     text, markup = await _attendance(context, found[0], as_id(parts[2]) or 0)
@@ -620,9 +620,9 @@ async def _save_minutes(
         await message.reply_text(_("Only community staff can do this."))
         return
     try:
-        await council.add_minutes(context.session, meeting, text=text, now=context.now())
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await council.add_minutes(context.session, meeting, text=text, now=context.now())
     except CouncilError:
-        await context.session.rollback()
         await message.reply_text(_("This meeting was cancelled."))
         return
     await message.reply_text(
@@ -698,16 +698,16 @@ async def _save_decision(
         await message.reply_text(_("Only community staff can do this."))
         return
     try:
-        decision = await council.record_decision(
-            context.session,
-            meeting,
-            text=text,
-            topic_id=as_id(str(data["topic"])) or None,
-            actor_id=context.person.id or 0,
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            decision = await council.record_decision(
+                context.session,
+                meeting,
+                text=text,
+                topic_id=as_id(str(data["topic"])) or None,
+                actor_id=context.person.id or 0,
+                now=context.now(),
+            )
     except CouncilError:
-        await context.session.rollback()
         await message.reply_text(_("The decision could not be recorded: please start again."))
         return
     await message.reply_text(
@@ -858,20 +858,20 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
         return
     now = context.now()
     try:
-        issue = await council.decision_to_issue(
-            context.session,
-            decision,
-            category=str(data["category"]),
-            owner_id=int(str(data["owner"])),
-            plan=str(data["plan"]),
-            due_at=now + timedelta(days=days) if days else None,
-            actor_id=context.person.id or 0,
-            actor_role=member.role,
-            now=now,
-            limits=context.notebook.settings.time_limits,
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            issue = await council.decision_to_issue(
+                context.session,
+                decision,
+                category=str(data["category"]),
+                owner_id=int(str(data["owner"])),
+                plan=str(data["plan"]),
+                due_at=now + timedelta(days=days) if days else None,
+                actor_id=context.person.id or 0,
+                actor_role=member.role,
+                now=now,
+                limits=context.notebook.settings.time_limits,
+            )
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context, _("The issue could not be opened: please start again."))
         return
     await finish(context, query.message.chat.id)
@@ -904,9 +904,9 @@ async def on_publish(update: Update, context: NotebookContext) -> None:
         return
     meeting, member = found
     try:
-        sent = await council.publish_results(context.session, meeting, now=context.now())
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            sent = await council.publish_results(context.session, meeting, now=context.now())
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context, _("Record a decision first."))
         return
     await query.answer(_("The results go to {count} participants.").format(count=sent))
@@ -955,9 +955,9 @@ async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("Only the community secretary schedules meetings."))
         return
     try:
-        await council.cancel_meeting(context.session, meeting, now=context.now())
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await council.cancel_meeting(context.session, meeting, now=context.now())
     except CouncilError:
-        await context.session.rollback()
         await refuse(query, context)
         return
     await query.answer()

@@ -121,17 +121,17 @@ async def _record(
     issue = access.issue
     assert context.person.id is not None
     try:
-        await answer_by_phone(
-            context.session,
-            issue,
-            result=RESULTS[result][0],
-            satisfaction=SATISFACTIONS[satisfaction][0],
-            staff_role=access.role,
-            worker_id=context.person.id,
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await answer_by_phone(
+                context.session,
+                issue,
+                result=RESULTS[result][0],
+                satisfaction=SATISFACTIONS[satisfaction][0],
+                staff_role=access.role,
+                worker_id=context.person.id,
+                now=context.now(),
+            )
     except IssueError:  # answered meanwhile (by the resident, or another worker's call)
-        await context.session.rollback()
         await query.answer(
             _("No. {number} is no longer waiting for the follow-up.").format(number=issue.number),
             show_alert=True,

@@ -141,9 +141,9 @@ async def answer_forget(update: Update, context: NotebookContext) -> None:
         await query.edit_message_text(_("Nothing was deleted. Your data stays as it was."))
         return
     try:
-        result = await forget_person(context.session, context.person, now=context.now())
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            result = await forget_person(context.session, context.person, now=context.now())
     except StaffMustLeaveFirst:
-        await context.session.rollback()
         await query.answer(
             _("Staff are deactivated by the secretary first; then you can send /forget."),
             show_alert=True,

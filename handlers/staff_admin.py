@@ -299,34 +299,33 @@ async def on_press(update: Update, context: NotebookContext) -> None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     try:
-        worker, _membership = await turnover.require_worker(
-            context.session, community_id=community.id, person_id=ids[0]
-        )
-        to = None
-        if expected == 2 and ids[1]:
-            if ids[1] == ids[0]:
-                raise StaffRefusal(Refusal.SAME_PERSON)
-            to, _membership = await turnover.require_worker(
-                context.session, community_id=community.id, person_id=ids[1]
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            worker, _membership = await turnover.require_worker(
+                context.session, community_id=community.id, person_id=ids[0]
             )
-        if prefix == WORKER:
-            text, markup = await _worker_page(context, community, worker)
-        elif prefix == DEACTIVATE:
-            text, markup = await _destination_page(context, community, worker)
-        elif prefix == CONFIRM:
-            text, markup = await _confirm_page(context, community, worker, to)
-        elif prefix == EXECUTE:
-            text, markup = await _deactivate(context, community, worker, to)
-        elif prefix == HANDOVER:
-            text, markup = await _handover_page(context, community, worker)
-        else:
-            text, markup = await _offer(context, community, worker)
+            to = None
+            if expected == 2 and ids[1]:
+                if ids[1] == ids[0]:
+                    raise StaffRefusal(Refusal.SAME_PERSON)
+                to, _membership = await turnover.require_worker(
+                    context.session, community_id=community.id, person_id=ids[1]
+                )
+            if prefix == WORKER:
+                text, markup = await _worker_page(context, community, worker)
+            elif prefix == DEACTIVATE:
+                text, markup = await _destination_page(context, community, worker)
+            elif prefix == CONFIRM:
+                text, markup = await _confirm_page(context, community, worker, to)
+            elif prefix == EXECUTE:
+                text, markup = await _deactivate(context, community, worker, to)
+            elif prefix == HANDOVER:
+                text, markup = await _handover_page(context, community, worker)
+            else:
+                text, markup = await _offer(context, community, worker)
     except StaffRefusal:
-        await context.session.rollback()
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     except IssueError:  # someone changed one of the items meanwhile: nothing was saved
-        await context.session.rollback()
         await query.answer(
             _("Someone changed one of these items just now. Please try again."), show_alert=True
         )
@@ -346,15 +345,15 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     try:
-        offer = await turnover.answer_handover(
-            context.session,
-            handover_id=int(number),
-            person_id=context.person.id or 0,
-            accept=choice == "y",
-            now=context.now(),
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            offer = await turnover.answer_handover(
+                context.session,
+                handover_id=int(number),
+                person_id=context.person.id or 0,
+                accept=choice == "y",
+                now=context.now(),
+            )
     except StaffRefusal as refusal:
-        await context.session.rollback()
         if refusal.refusal is Refusal.OFFER_EXPIRED:
             text = _("This request has expired. The secretary can ask again.")
         else:

@@ -68,11 +68,11 @@ async def redeem(update: Update, context: NotebookContext, token: str) -> None:
     assert message is not None
     _ = context.tr.gettext
     try:
-        result = await redeem_invite(
-            context.session, token=token[:64], person=context.person, now=context.now()
-        )
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            result = await redeem_invite(
+                context.session, token=token[:64], person=context.person, now=context.now()
+            )
     except LinkRaceLost:
-        await context.session.rollback()
         result = None
     if result is None or result.outcome is RedeemOutcome.USED:
         await message.reply_text(

@@ -14,6 +14,10 @@ nowhere else.
   commits (QUEUED, then KEPT; a rollback forgets QUEUED: those rows are gone). storage/outbox.py.
 - Conversation states read in this transaction are cached in `info`; a rollback forgets them
   (storage/chat_state.py).
+- A savepoint rolled back (a handler's refused step: `session.begin_nested()`) undoes what it
+  did here too: the messages queued inside it are dropped, the cached states forgotten, and
+  every object expired, as a whole rollback would (statements past the ORM, storage/fast/,
+  may have changed rows the objects show).
 - The issue a session touches: a session given a note with `watch_issues` has the first issue
   it reads, or every issue it writes, written into that note (bot/logs.py puts it in every log
   line of the update). The listeners find the note in `info` rather than in a ContextVar:
@@ -52,13 +56,31 @@ def _keep_alive(session: Session, instance: object) -> None:
 
 
 def _committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: its rows wait for the transaction's own commit
     if OUTBOX_QUEUED in session.info:
         session.info.setdefault(OUTBOX_KEPT, []).extend(session.info.pop(OUTBOX_QUEUED))
 
 
-def _rolled_back(session: Session) -> None:
-    session.info.pop(OUTBOX_QUEUED, None)
+_SAVEPOINTS = "savepoints"  # id of a savepoint's transaction -> the queued rows before it
+
+
+def _savepoint_begun(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        queued = len(session.info.get(OUTBOX_QUEUED, []))
+        session.info.setdefault(_SAVEPOINTS, {})[id(transaction)] = queued
+
+
+def _rolled_back(session: Session, previous_transaction: Any) -> None:
+    """A rollback, of the whole transaction or of a savepoint in it."""
     session.info.pop(CHAT_STATES, None)  # a rollback may bring back, or take away, a state
+    if not previous_transaction.nested:
+        session.info.pop(OUTBOX_QUEUED, None)  # those rows are gone
+        return
+    before = session.info.get(_SAVEPOINTS, {}).pop(id(previous_transaction), None)
+    if before is not None and OUTBOX_QUEUED in session.info:
+        del session.info[OUTBOX_QUEUED][before:]
+    session.expire_all()
 
 
 def _note_issue(note: dict[str, Any], obj: object) -> None:
@@ -88,4 +110,5 @@ event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
 event.listen(NotebookSession, "after_flush", _after_flush)
 event.listen(NotebookSession, "do_orm_execute", _note_bulk_change)
 event.listen(NotebookSession, "after_commit", _committed)
-event.listen(NotebookSession, "after_rollback", _rolled_back)
+event.listen(NotebookSession, "after_transaction_create", _savepoint_begun)
+event.listen(NotebookSession, "after_soft_rollback", _rolled_back)

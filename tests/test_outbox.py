@@ -180,3 +180,35 @@ async def test_finished_rows_are_forgotten_after_their_retention_but_not_about_o
     assert await prune(days=29) == everything
     assert await prune(days=31) == {"failed", "open", "waiting"}  # pending rows are never pruned
     assert await prune(days=366) == {"open", "waiting"}  # failed: a year, for a person to look
+
+
+async def test_a_refused_step_in_a_savepoint_drops_what_it_queued_and_keeps_the_rest(
+    db: Database, clock: FakeClock
+) -> None:
+    """A handler's refused step runs in a savepoint (`session.begin_nested()`): what it queued
+    is not sent, what the update queued before it is (storage/sessions.py)."""
+    from storage.sessions import OUTBOX_QUEUED
+
+    async with db.session() as session:
+        session.info[outbox.SENDS_AFTER_COMMIT] = True
+        for key in ("before", "inside"):
+            try:
+                async with session.begin_nested():
+                    await outbox.enqueue(
+                        session,
+                        chat_id=1,
+                        kind="note",
+                        dedupe_key=key,
+                        due_at=clock(),
+                        payload={},
+                        now=clock(),
+                    )
+                    if key == "inside":
+                        raise ValueError("the domain refused the step")
+            except ValueError:
+                pass
+        kept = [row.dedupe_key for row in session.info[OUTBOX_QUEUED]]
+    assert kept == ["before"]
+    async with db.session() as session:
+        stored = [row.dedupe_key for row in (await session.exec(select(Outbox))).all()]
+    assert stored == ["before"]

@@ -11,7 +11,9 @@ Its rules (the rest of the code cannot tell it is there):
 3. What the session would do is done here too: a query first flushes what is pending
    (autoflush); an UPDATE or DELETE of issues or outbox rows notes that held objects may be
    stale (notes.py: BULK_CHANGED); an INSERT binds the columns it does not name to their scalar
-   defaults; adopted rows are persistent and unchanged, as loading makes them.
+   defaults; adopted rows are persistent and unchanged, as loading makes them; a statement
+   inside a savepoint (`session.begin_nested()`) runs inside it, so the savepoint's rollback
+   undoes it (direct.py finds the innermost transaction's connection).
 4. SQLite's queries run on the event loop's thread (sqlite_inline.py) and wait for a lock
    without blocking the loop; a statement that could run long does not belong here.
 """

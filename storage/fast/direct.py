@@ -303,7 +303,9 @@ async def _sqlite_connection(session: AsyncSession) -> sqlite_inline.InlineConne
     if session.bind is None or session.bind.dialect.name != "sqlite":
         return None
     sync = session.sync_session
-    transaction = sync.get_transaction()
+    # the innermost transaction: a savepoint (begin_nested) is begun on the connection only
+    # when the session is asked for it, so a new savepoint must go the slow way below once
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
     held = sync.info.get(_HELD)
     # the same transaction, not ended: its connection is the one held
     if (
@@ -319,5 +321,5 @@ async def _sqlite_connection(session: AsyncSession) -> sqlite_inline.InlineConne
     found = raw.driver_connection
     if not isinstance(found, sqlite_inline.InlineConnection):
         return None
-    sync.info[_HELD] = (sync.get_transaction(), found)
+    sync.info[_HELD] = (sync.get_nested_transaction() or sync.get_transaction(), found)
     return found
