@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 # Documents up to this size are read before an update's transaction (`_prefetch`); larger ones
 # are refused by the features that take files (a household list is at most 1 MB).
 PREFETCH_MAX_BYTES = 1_000_000
+TEXT_FILES = (".csv", ".txt")
 
 
 class NotebookApplication(Application):
@@ -153,6 +154,9 @@ class NotebookApplication(Application):
         document = message.document if message is not None else None
         if document is None or (document.file_size or PREFETCH_MAX_BYTES + 1) > PREFETCH_MAX_BYTES:
             return {}
+        name = (document.file_name or "").lower()
+        if not (document.mime_type or "").startswith("text/") and not name.endswith(TEXT_FILES):
+            return {}  # only a text file is ever read (a household list); others are kept as is
         found = await self.bot.get_file(document.file_id)
         return {document.file_unique_id: bytes(await found.download_as_bytearray())}
 
