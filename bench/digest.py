@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.charts import digest_chart
-from handlers.digest import digest_text
-from handlers.documents import notebook_pdf
-from handlers.export import printed_notebook, spreadsheet
-from handlers.notebook_page import View, render_view
+from handlers.secretary.charts import digest_chart
+from handlers.secretary.digest import digest_text
+from handlers.secretary.documents import notebook_pdf
+from handlers.secretary.export import printed_notebook, spreadsheet
+from handlers.secretary.notebook_page import View, render_view
 from runtime.i18n import I18n
 from storage import migrate
 from storage.categories import COMMUNITY_CATEGORIES

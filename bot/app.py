@@ -33,40 +33,33 @@ from delivery.answers import NotebookBot
 from delivery.inbox import DurableUpdateQueue, InboxRequest
 from delivery.rate_limit import ChatRateLimiter
 from delivery.telegram_http import AiohttpRequest
-from handlers import (
-    campaigns,
-    card_actions,
-    cards,
-    common,
-    council,
-    digest,
-    duty,
-    errors,
-    export,
-    fallback,
-    flows,
+from handlers.council import campaigns, meetings, topics
+from handlers.residents import (
     followup,
     help,
-    invites,
-    issue_lookup,
     language,
-    meetings,
     my_issues,
-    notebook_page,
     notifications,
-    phone_followup,
-    posters,
     privacy,
     private_messages,
     profile,
-    reminders,
     report,
-    staff_admin,
-    staff_group,
     start,
+)
+from handlers.secretary import digest, export, invites, notebook_page, staff_admin
+from handlers.shared import common, errors, fallback, flows
+from handlers.shared.common import load_person
+from handlers.staff import (
+    card_actions,
+    cards,
+    duty,
+    issue_lookup,
+    phone_followup,
+    posters,
+    reminders,
+    staff_group,
     todo,
 )
-from handlers.common import load_person
 from runtime.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from runtime.i18n import I18n
 from runtime.settings import Settings
@@ -277,7 +270,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in export.HANDLERS),  # /export (secretary): XLSX, CSV, printable PDF
         # the courtyard council, consent campaigns, the service desk
         *((0, h) for h in flows.HANDLERS),  # the Cancel button of any typed-answer flow
-        *((0, h) for h in council.HANDLERS),  # /propose, /topics, support, grading (小院议事堂)
+        *((0, h) for h in topics.HANDLERS),  # /propose, /topics, support, grading (小院议事堂)
         *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
         *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
         *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗), /desk: a visit at the desk
@@ -397,7 +390,7 @@ def build_application(
     digest.register(
         notebook.renderers, settings.digest_policy, notebook.db
     )  # the weekly digest (outbox)
-    council.register(notebook.renderers)
+    topics.register(notebook.renderers)
     meetings.register(notebook.renderers)
     campaigns.register(notebook.renderers)
     duty.register(notebook.renderers)

@@ -375,7 +375,7 @@ async def community_create(settings: Settings, name: str, buildings: Sequence[st
     # here with the one settings line, before anything else is loaded or logged.
     username = await bot_username(settings)
 
-    from handlers.common import deep_link
+    from handlers.shared.common import deep_link
     from storage import migrate
     from storage.communities import add_building, create_community, create_invite
     from storage.db import Database

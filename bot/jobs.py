@@ -15,7 +15,7 @@ from telegram.ext import ContextTypes
 
 from delivery import dispatch
 from delivery.inbox import DurableUpdateQueue
-from handlers import followup
+from handlers.residents import followup
 from storage import inbox
 from storage.reminders import plan_reminders
 from storage.roster import plan_duty_reminders

@@ -95,8 +95,13 @@ class Button:
         """The callback data for a button carrying `values`."""
         if len(values) != len(self.fields):
             raise ValueError(f"{self.name} carries {len(self.fields)} values, not {len(values)}")
-        text = VERSION + self.name + "".join(
-            ":" + _encode(field, value) for field, value in zip(self.fields, values, strict=True)
+        text = (
+            VERSION
+            + self.name
+            + "".join(
+                ":" + _encode(field, value)
+                for field, value in zip(self.fields, values, strict=True)
+            )
         )
         if len(text.encode()) > LIMIT:
             raise ValueError(f"callback data over {LIMIT} bytes: {text!r}")

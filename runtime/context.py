@@ -51,7 +51,7 @@ class Notebook:
 class UpdateScope:
     session: AsyncSession
     person: Person | None = None
-    # the community the person acts in, read with them (handlers/common.py: acting_in)
+    # the community the person acts in, read with them (handlers/shared/common.py: acting_in)
     acting: tuple[Membership, Community] | None = None
     acting_chosen: int | None = None  # person.current_community_id when `acting` was read
     translator: Translator | None = None

@@ -1,7 +1,7 @@
 """What a feature gives the outbox to send, and what it gets back: the rendering types.
 
-A feature registers a `Renderer` per outbox kind (handlers/notifications.py and others); the
-dispatcher (delivery/dispatch.py) calls it with the row and the reader's translator, sends the
+A feature registers a `Renderer` per outbox kind (handlers/residents/notifications.py and others);
+the dispatcher (delivery/dispatch.py) calls it with the row and the reader's translator, sends the
 `Rendered` it returns, and hands the message Telegram returned (`Sent`) to its `after_send`.
 """
 
@@ -59,7 +59,8 @@ Renderer = Callable[[AsyncSession, Outbox, Translator], Awaitable[Rendered | Non
 
 @dataclass
 class Renderers:
-    """Outbox kind -> how to write it; features register theirs (handlers/notifications.py)."""
+    """Outbox kind -> how to write it; features register theirs
+    (handlers/residents/notifications.py)."""
 
     by_kind: dict[str, Renderer] = field(default_factory=dict)
 

@@ -1,7 +1,7 @@
 """What residents report: the categories, and the time limit each one promises.
 
-The keys are stored on issues; labels are translated in handlers/labels.py. Time limits follow
-the Beijing 12345 service standard (DOMAIN.md): emergencies 2 h; water, power, gas, heating
+The keys are stored on issues; labels are translated in handlers/shared/labels.py. Time limits
+follow the Beijing 12345 service standard (DOMAIN.md): emergencies 2 h; water, power, gas, heating
 24 h; general matters 7 days; complex matters 15 days. Every figure is a configurable default.
 """
 

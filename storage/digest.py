@@ -1,7 +1,7 @@
 """The digest's figures for one community and period, every one aggregated in SQL.
 
-What the secretary reads every Monday (handlers/digest.py writes it out): how many issues came
-in, were accepted, resolved, closed and reopened; the three rates (三率) and the composite;
+What the secretary reads every Monday (handlers/secretary/digest.py writes it out): how many issues
+came in, were accepted, resolved, closed and reopened; the three rates (三率) and the composite;
 median times to a first response and to resolution; what is overdue; where problems cluster,
 compared with the period before; repeat problems (proactive governance, 未诉先办); and each
 owner's load. Each figure is one query over indexed columns (COUNT, SUM(CASE …), GROUP BY,

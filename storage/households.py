@@ -39,7 +39,7 @@ class ParsedRows:
     bad: list[BadLine] = field(default_factory=list)
 
 
-# Reasons (msgids, marked with N_ in handlers/campaigns.py where they are translated).
+# Reasons (msgids, marked with N_ in handlers/council/campaigns.py where they are translated).
 BAD_NO_ROOM = "no room number"
 BAD_ROOM_TOO_LONG = "room number too long"
 BAD_AREA = "floor area is not a number of m² (up to two decimals)"

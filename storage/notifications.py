@@ -1,7 +1,7 @@
 """Who hears about what: public steps of an issue become outbox rows for its audience.
 
 Written in the same transaction as the step itself (see storage/outbox.py). The text is
-rendered at send time, in each reader's language (handlers/notifications.py).
+rendered at send time, in each reader's language (handlers/residents/notifications.py).
 """
 
 from __future__ import annotations

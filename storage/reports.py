@@ -1,7 +1,7 @@
 """A report in the making: the draft a resident (or a worker logging for one) fills in, which
 question it still lacks, the spam guard, and turning the finished draft into an issue.
 
-The draft is plain data kept in `chat_state` (see handlers/report.py), so a restart in the
+The draft is plain data kept in `chat_state` (see handlers/residents/report.py), so a restart in the
 middle of a report loses nothing; `next_step` is a pure function of it, which is what makes
 the flow "ask only what is missing".
 """

@@ -38,7 +38,7 @@ from storage.models import (
 from storage.notifications import issue_changed, notify_audience
 
 HANDOVER_TTL = timedelta(hours=48)
-# Outbox kinds (rendered in handlers/staff_admin.py).
+# Outbox kinds (rendered in handlers/secretary/staff_admin.py).
 HANDOVER_OFFER = "handover_offer"  # to the worker asked to become secretary
 HANDOVER_ANSWER = "handover_answer"  # to the secretary who asked
 ITEMS_HANDED_OVER = "items_handed_over"  # to the worker who takes over a leaver's items

@@ -10,7 +10,7 @@ import pytest
 from runtime.buttons import LIMIT, VERSION, Button
 
 
-class Half(str, Enum):
+class Half(Enum):
     AM = "am"
     PM = "pm"
 

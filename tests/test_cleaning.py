@@ -198,7 +198,7 @@ async def test_a_failing_statement_logs_no_resident_text_name_or_phone(
     with pytest.raises(IntegrityError) as failed:  # the same update_id again
         async with db.session() as session:
             session.add(InboxUpdate(update_id=9, payload=payload, received_at=clock()))
-    logging.getLogger("handlers.errors").error("update %s failed", 9, exc_info=failed.value)
+    logging.getLogger("handlers.shared.errors").error("update %s failed", 9, exc_info=failed.value)
 
     said = _logged(caplog, failed.value)
     assert any("inbox_update" in line for line in said)  # the statement is there
@@ -218,7 +218,7 @@ async def test_a_value_the_driver_cannot_encode_is_not_quoted_in_the_log(
         async with db.session() as session:
             connection = await session.connection()
             await connection.execute(text("SELECT CAST(:n AS integer)"), {"n": f"{NAME} {PHONE}"})
-    logging.getLogger("handlers.errors").error("update %s failed", 10, exc_info=failed.value)
+    logging.getLogger("handlers.shared.errors").error("update %s failed", 10, exc_info=failed.value)
     said = _logged(caplog, failed.value)
     assert any("invalid input for query argument $1" in line for line in said)
     for secret in (NAME, PHONE):

@@ -299,7 +299,7 @@ def test_the_chart_is_a_png_with_chinese_labels_from_the_bundled_font() -> None:
     import warnings
     from zoneinfo import ZoneInfo
 
-    from handlers.campaign_chart import ChartLabels, font_path, support_chart_png
+    from handlers.council.campaign_chart import ChartLabels, font_path, support_chart_png
     from storage.consent import SupportPoint
 
     assert font_path().name == "SimHei.ttf" and font_path().is_file()

@@ -278,7 +278,7 @@ async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
 async def test_the_digest_section_gives_support_rates_and_late_topics(
     db: Database, clock: FakeClock
 ) -> None:
-    from handlers.council_digest import digest_section
+    from handlers.council.digest_section import digest_section
     from runtime.i18n import I18n
 
     community = await make_community(db, clock)

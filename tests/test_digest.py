@@ -10,9 +10,9 @@ from matplotlib.ft2font import FT2Font
 
 from bot.jobs import run_reminders
 from emulator import BotApiEmulator
-from handlers.charts import digest_chart
-from handlers.digest import digest_text
-from handlers.fitting import telegram_length
+from handlers.secretary.charts import digest_chart
+from handlers.secretary.digest import digest_text
+from handlers.shared.fitting import telegram_length
 from runtime.fonts import cjk_font_path
 from runtime.i18n import I18n
 from storage.db import Database

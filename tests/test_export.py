@@ -14,8 +14,8 @@ from fontTools.ttLib import TTFont
 from openpyxl import load_workbook
 
 from emulator import BotApiEmulator
-from handlers.documents import CsvFile, XlsxFile, defuse, notebook_pdf
-from handlers.export import printed_notebook, spreadsheet
+from handlers.secretary.documents import CsvFile, XlsxFile, defuse, notebook_pdf
+from handlers.secretary.export import printed_notebook, spreadsheet
 from runtime.fonts import cjk_font_path
 from runtime.i18n import I18n
 from storage.db import Database

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import NotebookApplication
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
-from handlers.followup import sweep_job
+from handlers.residents.followup import sweep_job
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database

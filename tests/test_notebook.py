@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from emulator import BotApiEmulator
-from handlers.fitting import telegram_length
-from handlers.notebook_page import View, render_view
+from handlers.secretary.notebook_page import View, render_view
+from handlers.shared.fitting import telegram_length
 from runtime.i18n import I18n
 from storage import issues as rules
 from storage.db import Database

@@ -1,5 +1,5 @@
-"""回访 by telephone (handlers/phone_followup.py): a resident with no Telegram reported by phone;
-when the issue is resolved, a worker calls them and records their answer from the card."""
+"""回访 by telephone (handlers/staff/phone_followup.py): a resident with no Telegram reported by
+phone; when the issue is resolved, a worker calls them and records their answer from the card."""
 
 from __future__ import annotations
 

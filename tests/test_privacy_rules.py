@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 
-from handlers.digest import weekly_renderer
+from handlers.secretary.digest import weekly_renderer
 from runtime.i18n import I18n
 from storage import crypto, outbox
 from storage import issues as rules

@@ -1,0 +1,1 @@
+"""The courtyard council and consent campaigns: topics, meetings, campaigns and their votes."""

@@ -1,0 +1,121 @@
+"""Everything a person sends in a private chat that is not a command, and /cancel.
+
+One place decides where a message goes, in this order: input no feature can use (stickers,
+contacts outside the phone question, odd documents…) gets a friendly hint; a reply to a bot
+message about an issue adds to that issue; a message while a flow is open answers that flow
+(`FLOWS`: the one extension point for features that wait for typed input); anything else
+starts a report with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import ReplyKeyboardRemove, Update
+from telegram.ext import CommandHandler, MessageHandler, filters
+
+from handlers.residents import followup, my_issues, profile, report
+from handlers.shared import flows
+from runtime.context import NotebookContext
+from storage.chat_state import FlowState, clear_state, get_state
+from storage.reports import FLOW as REPORT_FLOW
+
+log = logging.getLogger(__name__)
+
+FlowInput = Callable[[Update, NotebookContext, FlowState], Awaitable[None]]
+
+# flow name (chat_state.flow) -> the handler for a message sent while that flow is open
+FLOWS: dict[str, FlowInput] = {
+    REPORT_FLOW: report.on_input,
+    profile.FLOW: profile.on_input,
+    my_issues.WITHDRAW_FLOW: my_issues.on_reason_text,
+    followup.FLOW: followup.on_comment,
+}
+
+
+async def on_private_message(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    if message is None or context.scope.person is None:
+        return
+    _ = context.tr.gettext
+    user_id = context.person.telegram_user_id or message.chat_id
+    state = await get_state(context.session, chat_id=message.chat_id, user_id=user_id)
+    if state is not None and state.flow not in FLOWS and flows.expired(state, context.now()):
+        # a question of a typed-answer flow (concerns after a vote, minutes…) left unanswered
+        # long ago: this message is about something new, most likely a new report
+        await clear_state(context.session, chat_id=message.chat_id, user_id=user_id)
+        state = None
+    awaiting_phone = (
+        state is not None and state.flow == profile.FLOW and state.step == profile.PHONE
+    )
+    if message.sticker is not None:
+        await message.reply_text(
+            _("I cannot read stickers. Please write in words, or send a voice message or a photo.")
+        )
+        return
+    if message.contact is not None and not awaiting_phone:
+        await message.reply_text(
+            _(
+                "I cannot use a contact card here. "
+                "To give the community your phone number, send /profile."
+            )
+        )
+        return
+    if message.document is not None and not report.is_image_document(message):
+        await message.reply_text(
+            _(
+                "I cannot open this kind of file. "
+                "Please send a photo, a voice message or a few words."
+            )
+        )
+        return
+    if not (report.has_report_content(message) or message.contact is not None):
+        await message.reply_text(
+            _("I can read words, photos, voice messages and locations. Please send one of those.")
+        )
+        return
+    issue = await my_issues.issue_replied_to(context, message)
+    answering_followup = (
+        state is not None
+        and state.flow == followup.FLOW
+        and issue is not None
+        and state.data.get("issue_id") == issue.id
+    )
+    if issue is not None and not answering_followup:
+        await my_issues.add_info(update, context, issue)
+        return
+    if state is not None:
+        handler = FLOWS.get(state.flow)
+        if handler is None:
+            log.warning("no input handler for flow %r", state.flow)
+            await message.reply_text(_("Send /cancel to stop what we were doing."))
+            return
+        await handler(update, context, state)
+        return
+    await report.start_from_message(update, context)
+
+
+async def cancel(update: Update, context: NotebookContext) -> None:
+    """/cancel leaves any flow, and says so (and takes away the phone keyboard, if shown)."""
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    user_id = context.person.telegram_user_id or message.chat_id
+    if await clear_state(context.session, chat_id=message.chat_id, user_id=user_id):
+        text = _("Stopped. Nothing was sent. Just write to me whenever you need.")
+    else:
+        text = _("There is nothing to stop.")
+    await message.reply_text(text, reply_markup=ReplyKeyboardRemove())
+
+
+HANDLERS = [
+    CommandHandler("cancel", cancel),
+    MessageHandler(
+        filters.ChatType.PRIVATE
+        & filters.UpdateType.MESSAGE
+        & ~filters.COMMAND
+        & ~filters.StatusUpdate.ALL,
+        on_private_message,
+    ),
+]

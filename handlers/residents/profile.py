@@ -1,0 +1,300 @@
+"""Where a resident lives and how to reach them: the questions after joining, and /profile.
+
+After someone joins as a resident the bot asks, one at a time and each skippable: building,
+unit (only when the building has units), language, and phone number. The phone number is taken
+only from Telegram's "share contact" button, never typed: a typed number gets a friendly hint.
+The questions still to ask live in `chat_state` (flow "profile"), so a restart loses nothing.
+Whatever the person wrote before joining waits in `pending_report` and is continued after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from handlers.residents import report
+from handlers.shared.common import escape, is_private
+from handlers.shared.issue_texts import home_text
+from handlers.shared.labels import LANGUAGE_NAMES
+from runtime.context import NotebookContext
+from runtime.settings import SUPPORTED_LOCALES
+from storage.chat_state import FlowState, clear_state, get_state, set_state
+from storage.models import STAFF_ROLES, Membership, Role
+from storage.people import current_membership, set_locale
+from storage.reports import FLOW as REPORT_FLOW
+from storage.reports import Step as ReportStep
+from storage.residents import NotInCommunity, buildings_of, set_home, set_phone, units_of
+
+FLOW = "profile"
+PREFIX = "pf:"
+BUILDING, UNIT, LANGUAGE, PHONE = "building", "unit", "language", "phone"
+JOINING_STEPS = [BUILDING, UNIT, LANGUAGE, PHONE]
+CHANGE = {"b": [BUILDING, UNIT], "l": [LANGUAGE], "p": [PHONE]}
+BUTTON_STEP = {"b": BUILDING, "u": UNIT, "l": LANGUAGE}
+
+
+def _user_id(context: NotebookContext, chat_id: int) -> int:
+    return context.person.telegram_user_id or chat_id
+
+
+async def _member(context: NotebookContext) -> Membership | None:
+    current = await current_membership(context.session, context.person)
+    return current[0] if current else None
+
+
+# --- starting the questions ----------------------------------------------------------------------
+
+
+async def after_join(
+    context: NotebookContext, chat_id: int, member: Membership, *, new: bool
+) -> None:
+    """Called by /start once someone joined: ask about their home (residents who just joined),
+    then continue whatever they wrote before joining."""
+    state = await get_state(context.session, chat_id=chat_id, user_id=_user_id(context, chat_id))
+    pending = (
+        state.data
+        if state and state.flow == REPORT_FLOW and state.step == ReportStep.JOIN
+        else None
+    )
+    if new and Role(member.role) not in STAFF_ROLES:
+        steps = list(JOINING_STEPS)
+        if member.building_id is not None:  # a building's poster link chose it already
+            steps.remove(BUILDING)
+        await ask_next(context, chat_id, {"steps": steps, "pending_report": pending})
+    elif pending is not None:
+        await report.resume_after_join(context, chat_id, pending, member)
+
+
+async def ask_next(
+    context: NotebookContext, chat_id: int, data: dict[str, Any], *, edit: Message | None = None
+) -> None:
+    """Ask the first remaining question that applies; when none is left, finish."""
+    member = await _member(context)
+    steps: list[str] = list(data.get("steps", []))
+    while steps and member is not None:
+        step = steps.pop(0)
+        asked = await _question(context, member, step)
+        if asked is None:
+            continue  # e.g. no units in this building
+        text, markup = asked
+        data = {**data, "steps": steps}
+        if step == PHONE:
+            data["keyboard"] = True
+        await set_state(
+            context.session,
+            chat_id=chat_id,
+            user_id=_user_id(context, chat_id),
+            flow=FLOW,
+            step=step,
+            data=data,
+            now=context.now(),
+        )
+        if edit is not None and isinstance(markup, InlineKeyboardMarkup):
+            await edit.edit_text(text, reply_markup=markup)
+        else:
+            await context.bot.send_message(chat_id, text, reply_markup=markup)
+        return
+    await _finish(context, chat_id, data, member, edit=edit)
+
+
+async def _question(
+    context: NotebookContext, member: Membership, step: str
+) -> tuple[str, InlineKeyboardMarkup | ReplyKeyboardMarkup] | None:
+    _ = context.tr.gettext
+    skip = [InlineKeyboardButton(_("Skip"), callback_data=f"{PREFIX}s")]
+    if step == BUILDING:
+        buildings = await buildings_of(context.session, member.community_id)
+        if not buildings:
+            return None
+        buttons = [
+            InlineKeyboardButton(b.name, callback_data=f"{PREFIX}b:{b.id}") for b in buildings[:90]
+        ]
+        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+        return _("Which building do you live in?"), InlineKeyboardMarkup([*rows, skip])
+    if step == UNIT:
+        units = await units_of(context.session, member.building_id) if member.building_id else []
+        if not units:
+            return None
+        buttons = [
+            InlineKeyboardButton(u.name, callback_data=f"{PREFIX}u:{u.id}") for u in units[:90]
+        ]
+        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+        return _("Which unit (entrance)?"), InlineKeyboardMarkup([*rows, skip])
+    if step == LANGUAGE:
+        buttons = [
+            InlineKeyboardButton(LANGUAGE_NAMES[loc], callback_data=f"{PREFIX}l:{loc}")
+            for loc in SUPPORTED_LOCALES
+        ]
+        return _("Which language should I use?"), InlineKeyboardMarkup([buttons, skip])
+    if step == PHONE:
+        keyboard = ReplyKeyboardMarkup(
+            [
+                [KeyboardButton(_("📱 Share my phone number"), request_contact=True)],
+                [KeyboardButton(_("Skip"))],
+            ],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+        return (
+            _(
+                "May the community call you when needed? Press the button below to share your "
+                "phone number, or Skip."
+            ),
+            keyboard,
+        )
+    return None
+
+
+async def _finish(
+    context: NotebookContext,
+    chat_id: int,
+    data: dict[str, Any],
+    member: Membership | None,
+    *,
+    edit: Message | None,
+) -> None:
+    _ = context.tr.gettext
+    await clear_state(context.session, chat_id=chat_id, user_id=_user_id(context, chat_id))
+    text = _(
+        "All set. Whenever something is wrong, just write to me, send a photo or a voice message."
+    )
+    if data.get("keyboard"):
+        await context.bot.send_message(chat_id, text, reply_markup=ReplyKeyboardRemove())
+    elif edit is not None:
+        await edit.edit_text(text)
+    else:
+        await context.bot.send_message(chat_id, text)
+    pending = data.get("pending_report")
+    if pending and member is not None:
+        await report.resume_after_join(context, chat_id, pending, member)
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+
+async def on_button(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    chat_id = query.message.chat.id if query.message else _user_id(context, 0)
+    message = query.message if isinstance(query.message, Message) else None
+    verb, _sep, arg = query.data.removeprefix(PREFIX).partition(":")
+    member = await _member(context)
+    if member is None:
+        await query.answer(_("Please send /start to join your community first."), show_alert=True)
+        return
+    if verb == "e" and arg in CHANGE:
+        await query.answer()
+        await ask_next(context, chat_id, {"steps": list(CHANGE[arg])}, edit=message)
+        return
+    state = await get_state(context.session, chat_id=chat_id, user_id=_user_id(context, chat_id))
+    if state is None or state.flow != FLOW or (verb != "s" and state.step != BUTTON_STEP.get(verb)):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if not await _apply(context, member, state.step, verb, arg):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    await ask_next(context, chat_id, dict(state.data), edit=message)
+
+
+async def _apply(
+    context: NotebookContext, member: Membership, step: str, verb: str, arg: str
+) -> bool:
+    session = context.session
+    if verb == "s":
+        return True
+    try:
+        if verb == "b" and arg.isdigit():
+            await set_home(session, member, building_id=int(arg), unit_id=None)
+            return True
+        if verb == "u" and arg.isdigit():
+            await set_home(session, member, building_id=member.building_id, unit_id=int(arg))
+            return True
+    except NotInCommunity:
+        return False
+    if verb == "l" and arg in SUPPORTED_LOCALES:
+        await set_locale(session, context.person, arg)
+        context.scope.translator = context.notebook.i18n.translator(arg, context.tr.tz)
+        return True
+    return False
+
+
+async def on_input(update: Update, context: NotebookContext, state: FlowState) -> None:
+    """A message while a question is open: the shared contact, "Skip", or a gentle hint."""
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    data = dict(state.data)
+    if state.step == PHONE:
+        if message.contact is not None:
+            if message.contact.user_id != context.person.telegram_user_id:
+                await message.reply_text(
+                    _("Please share your own number with the button below, or press Skip.")
+                )
+                return
+            await set_phone(context.session, context.person, message.contact.phone_number)
+            await ask_next(context, message.chat_id, data)
+            return
+        if message.text and message.text.strip() == _("Skip"):
+            await ask_next(context, message.chat_id, data)
+            return
+        await message.reply_text(
+            _(
+                "To keep your number safe, please do not type it: press the button "
+                "«📱 Share my phone number» below, or Skip."
+            )
+        )
+        return
+    await message.reply_text(_("Please choose with the buttons above, or press Skip."))
+
+
+# --- /profile ------------------------------------------------------------------------------------
+
+
+async def show_profile(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not is_private(update):
+        await message.reply_text(_("Please talk to me in a private chat."))
+        return
+    current = await current_membership(context.session, context.person)
+    if current is None:
+        await message.reply_text(_("Please send /start to join your community first."))
+        return
+    member, community = current
+    home = await home_text(context.session, member.building_id, member.unit_id)
+    not_given = _("not given")
+    locale = context.person.locale
+    lines = [
+        _("Your details in {community}:").format(community=escape(community.name)),
+        _("Building: {home}").format(home=home or not_given),
+        _("Language: {language}").format(
+            language=LANGUAGE_NAMES.get(locale or "", "") or LANGUAGE_NAMES[context.tr.locale]
+        ),
+        _("Phone: {phone}").format(phone=escape(context.person.phone) or not_given),
+        _("What would you like to change?"),
+    ]
+    buttons = [
+        InlineKeyboardButton(_("Building"), callback_data=f"{PREFIX}e:b"),
+        InlineKeyboardButton(_("Language"), callback_data=f"{PREFIX}e:l"),
+        InlineKeyboardButton(_("Phone"), callback_data=f"{PREFIX}e:p"),
+    ]
+    await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup([buttons]))
+
+
+HANDLERS = [
+    CommandHandler("profile", show_profile),
+    CallbackQueryHandler(on_button, pattern=f"^{PREFIX}"),
+]

@@ -1,0 +1,201 @@
+"""/export for the secretary: a period's issues as a spreadsheet for the street office (XLSX or
+CSV), or the notebook pages as a printable PDF, sent as documents.
+
+`/export` = the last 7 days, `/export 2026-11` = a month, `/export 2026-11-01 2026-11-15` =
+those days. The command answers with one button per file; the period travels in the button
+(`ex:xlsx:20261101:20261130`), and the secretary's rights are checked again on every press.
+Files are written in a worker thread, batch by batch, from rows streamed out of the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from handlers.secretary.documents import (
+    CsvFile,
+    PrintedDay,
+    PrintedNotebook,
+    XlsxFile,
+    notebook_pdf,
+)
+from handlers.shared.common import escape, is_private
+from handlers.shared.fitting import clip
+from handlers.shared.formats import period_label
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from storage.export import issue_batches
+from storage.models import Community, Role
+from storage.notebook import black_entries, count_black, count_red, red_entries
+from storage.people import current_membership
+from storage.periods import MAX_DAYS, Period, day_code, parse_day_code, parse_period
+
+PREFIX = "ex:"
+FORMATS = ("xlsx", "csv", "pdf")
+PDF_ENTRY_LIMIT = 3000  # entries on paper; beyond that the PDF says how many were left out
+
+
+async def _secretary_community(context: NotebookContext) -> Community | None:
+    current = await current_membership(context.session, context.person)
+    if current is None or Role(current[0].role) is not Role.SECRETARY:
+        return None
+    return current[1]
+
+
+def _file_name(period: Period, extension: str) -> str:
+    first, last = period.first_day.isoformat(), period.last_day.isoformat()
+    return (
+        f"notebook-{first}-{last}.{extension}" if first != last else f"notebook-{first}.{extension}"
+    )
+
+
+async def spreadsheet(
+    session: AsyncSession, tr: Translator, community: Community, period: Period, kind: str
+) -> bytes:
+    assert community.id is not None
+    document = XlsxFile(tr, community.name) if kind == "xlsx" else CsvFile(tr)
+    async for batch in issue_batches(session, community_id=community.id, period=period):
+        await asyncio.to_thread(document.add, batch)
+    return await asyncio.to_thread(document.finish)
+
+
+async def printed_notebook(
+    session: AsyncSession, community: Community, period: Period, limit: int = PDF_ENTRY_LIMIT
+) -> PrintedNotebook:
+    """Each day's new problems and staff steps, then what is still open, up to `limit`."""
+    assert community.id is not None
+    cid = community.id
+    room = limit
+    days = []
+    for day in period.day_by_day():
+        printed = PrintedDay(day)
+        if room > 0:
+            printed.red = await red_entries(
+                session, community_id=cid, period=day, carry_over=False, limit=room
+            )
+            room -= len(printed.red)
+        if room > 0:
+            printed.black = await black_entries(session, community_id=cid, period=day, limit=room)
+            room -= len(printed.black)
+        if printed.red or printed.black:
+            days.append(printed)
+    still_open = []
+    if room > 0:
+        still_open = await red_entries(
+            session, community_id=cid, period=period, open_only=True, limit=room
+        )
+        room -= len(still_open)
+    left_out = 0
+    if room <= 0:  # the limit was reached: count what did not fit
+        total = (
+            await count_red(session, community_id=cid, period=period, carry_over=False)
+            + await count_black(session, community_id=cid, period=period)
+            + await count_red(session, community_id=cid, period=period, open_only=True)
+        )
+        left_out = max(total - limit, 0)
+    return PrintedNotebook(community.name, period, days, still_open, left_out)
+
+
+async def export_command(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not is_private(update):
+        await message.reply_text(_("Please talk to me in a private chat."))
+        return
+    community = await _secretary_community(context)
+    if community is None:
+        await message.reply_text(_("Only the community secretary can export the notebook."))
+        return
+    period = parse_period(
+        list(context.args or []), now=context.now(), tz=ZoneInfo(community.timezone)
+    )
+    if period is None:
+        await message.reply_text(
+            _(
+                "Send /export for the last 7 days, /export 2026-11 for a month, "
+                "or /export 2026-11-01 2026-11-15 for any days."
+            )
+        )
+        return
+    days = f"{day_code(period.first_day)}:{day_code(period.last_day)}"
+    await message.reply_text(
+        _("{community}, {period}: which file would you like?").format(
+            community=escape(community.name), period=period_label(context.tr, period)
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Spreadsheet (Excel)"), callback_data=f"{PREFIX}xlsx:{days}"
+                    )
+                ],
+                [InlineKeyboardButton(_("Spreadsheet (CSV)"), callback_data=f"{PREFIX}csv:{days}")],
+                [
+                    InlineKeyboardButton(
+                        _("Notebook pages to print (PDF)"), callback_data=f"{PREFIX}pdf:{days}"
+                    )
+                ],
+            ]
+        ),
+    )
+
+
+def _parse(data: str, tz: ZoneInfo) -> tuple[str, Period] | None:
+    parts = data.removeprefix(PREFIX).split(":")
+    if len(parts) != 3 or parts[0] not in FORMATS:
+        return None
+    first, last = parse_day_code(parts[1]), parse_day_code(parts[2])
+    if first is None or last is None or not first <= last < first + timedelta(days=MAX_DAYS):
+        return None
+    if not 2000 <= first.year <= last.year <= 2100:
+        return None
+    return parts[0], Period.days(first, last, tz)
+
+
+async def on_press(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    community = await _secretary_community(context)
+    if community is None:
+        await query.answer(
+            _("Only the community secretary can export the notebook."), show_alert=True
+        )
+        return
+    parsed = _parse(query.data, ZoneInfo(community.timezone))
+    if parsed is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    kind, period = parsed
+    await query.answer(_("Preparing the file…"))
+    chat_id = query.message.chat.id
+    await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+    tr = context.tr
+    label = period_label(tr, period)
+    name = escape(clip(community.name, 100))  # the caption stays far below 1024 characters
+    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+        if kind == "pdf":
+            printed = await printed_notebook(reader, community, period)
+        else:
+            data = await spreadsheet(reader, tr, community, period, kind)
+    if kind == "pdf":
+        data = await asyncio.to_thread(notebook_pdf, tr, printed)
+        caption = _("{community}: the notebook, {period}").format(community=name, period=label)
+    else:
+        caption = _("{community}: issues reported {period}").format(community=name, period=label)
+    await context.bot.send_document(
+        chat_id, document=data, filename=_file_name(period, kind), caption=caption
+    )
+
+
+HANDLERS = [
+    CommandHandler("export", export_command),
+    CallbackQueryHandler(on_press, pattern=f"^{PREFIX}"),
+]

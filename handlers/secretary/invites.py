@@ -1,0 +1,135 @@
+"""/invite: the secretary's links: a single-use one per new worker, a reusable one for residents.
+
+The menu also lists the links that still let someone in, each with a button to withdraw it
+(storage/turnover.py: `active_invites`, `revoke_invite`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from handlers.shared.common import deep_link, escape, is_private
+from runtime.context import NotebookContext
+from storage.communities import create_invite
+from storage.models import Community, InviteLink, Role
+from storage.people import current_membership
+from storage.turnover import active_invites, revoke_invite
+
+PREFIX = "inv:"
+REVOKE = "inv:x:"  # inv:x:<link id>
+KINDS = {"w": Role.WORKER, "r": Role.RESIDENT}
+
+
+async def _secretary_community(context: NotebookContext) -> Community | None:
+    current = await current_membership(context.session, context.person)
+    if current is None or Role(current[0].role) is not Role.SECRETARY:
+        return None
+    return current[1]
+
+
+async def invite_menu(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not is_private(update):
+        await message.reply_text(_("Please talk to me in a private chat."))
+        return
+    community = await _secretary_community(context)
+    if community is None:
+        await message.reply_text(_("Only the community secretary can make invitations."))
+        return
+    await message.reply_text(
+        _("Whom do you want to invite to {community}?").format(community=escape(community.name)),
+        reply_markup=await menu_markup(context, community),
+    )
+
+
+def _link_label(context: NotebookContext, link: InviteLink) -> str:
+    _ = context.tr.gettext
+    tail = link.token[-4:]
+    if link.expires_at is not None:
+        return _("Withdraw worker link …{tail} (until {until})").format(
+            tail=tail, until=context.tr.datetime(link.expires_at, "short")
+        )
+    if Role(link.role) is Role.RESIDENT:
+        return _("Withdraw residents' link …{tail}").format(tail=tail)
+    return _("Withdraw link …{tail}").format(tail=tail)
+
+
+async def menu_markup(context: NotebookContext, community: Community) -> InlineKeyboardMarkup:
+    _ = context.tr.gettext
+    assert community.id is not None
+    rows = [
+        [InlineKeyboardButton(_("A new community worker"), callback_data=PREFIX + "w")],
+        [InlineKeyboardButton(_("Residents"), callback_data=PREFIX + "r")],
+    ]
+    for link in await active_invites(context.session, community_id=community.id, now=context.now()):
+        rows.append(
+            [InlineKeyboardButton(_link_label(context, link), callback_data=f"{REVOKE}{link.id}")]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+async def withdraw_link(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    community = await _secretary_community(context)
+    raw = query.data.removeprefix(REVOKE)
+    if community is None or community.id is None:
+        await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
+        return
+    link = None
+    if raw.isdigit():
+        link = await revoke_invite(
+            context.session, community_id=community.id, link_id=int(raw), now=context.now()
+        )
+    if link is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer(_("Link withdrawn. It no longer lets anyone in."))
+    await query.edit_message_reply_markup(reply_markup=await menu_markup(context, community))
+
+
+async def make_invite(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    role = KINDS.get(query.data.removeprefix(PREFIX))
+    community = await _secretary_community(context)
+    if role is None or community is None or community.id is None:
+        await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
+        return
+    settings = context.notebook.settings
+    ttl = timedelta(hours=settings.invite_ttl_hours) if role is Role.WORKER else None
+    link = await create_invite(
+        context.session,
+        community_id=community.id,
+        role=role,
+        now=context.now(),
+        created_by_id=context.person.id,
+        ttl=ttl,
+    )
+    url = deep_link(context.bot.username, link.token)
+    await query.answer()
+    if role is Role.WORKER:
+        assert link.expires_at is not None
+        text = _(
+            "Send this link to the new worker. It works once, until {expires}:\n{link}"
+        ).format(expires=context.tr.datetime(link.expires_at, "short"), link=url)
+    else:
+        text = _("Residents join {community} with this link:\n{link}").format(
+            community=escape(community.name), link=url
+        )
+    assert query.message is not None
+    await context.bot.send_message(query.message.chat.id, text)
+
+
+HANDLERS = [
+    CommandHandler("invite", invite_menu),
+    CallbackQueryHandler(withdraw_link, pattern=f"^{REVOKE}"),  # before the wider pattern
+    CallbackQueryHandler(make_invite, pattern=f"^{PREFIX}"),
+]

@@ -1,0 +1,497 @@
+"""/notebook: the notebook page for a day or a week, for the community's staff.
+
+Red entries (problems that came in, and to-dos still open) and black entries (owner, plan,
+progress), like the secretary's paper notebook. Buttons move a day or a week, switch between
+day and week, narrow the page to one building or one owner, and turn pages. Every page is one
+message within Telegram's limit, user text escaped. The view (day, day or week, filters, page)
+travels in the buttons' callback data; every press is checked again on the server.
+
+`/notebook` = today, `/notebook week` = this week, `/notebook 2026-11-05` = that day,
+`/notebook 2026-11-05 week` = that day's week (Monday to Sunday).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from handlers.shared.common import escape, is_private
+from handlers.shared.fitting import clip, fits
+from handlers.shared.formats import period_label, short_day
+from handlers.shared.labels import (
+    category_label,
+    followup_result_label,
+    satisfaction_label,
+    status_label,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from storage.issues import Action
+from storage.models import STAFF_ROLES, Building, Community, Membership, Person, Role
+from storage.notebook import (
+    BlackEntry,
+    NotebookPage,
+    PageFilter,
+    RedEntry,
+    notebook_page,
+)
+from storage.people import current_membership, is_staff
+from storage.periods import Period, day_code, local_day, parse_day, parse_day_code
+from storage.residents import buildings_of
+
+PREFIX = "nb:"
+NOOP = PREFIX + "x"
+PER_PAGE = 8  # entries on one page
+CUTS = (120, 60, 30, 15)  # characters of user text per entry, tried until the page fits
+NAME_LIMIT = 30
+MENU_LIMIT = 60  # buildings or people offered as filter buttons (Telegram allows 100)
+
+
+@dataclass(frozen=True)
+class View:
+    """What one notebook message shows; encoded in its buttons (≤ 64 bytes)."""
+
+    day: date
+    week: bool = False
+    building_id: int = 0  # 0: every building
+    owner_id: int = 0  # 0: everyone
+    page: int = 0
+
+    def period(self, tz: ZoneInfo) -> Period:
+        if not self.week:
+            return Period.days(self.day, self.day, tz)
+        monday = self.day - timedelta(days=self.day.weekday())
+        return Period.days(monday, monday + timedelta(days=6), tz)
+
+    def data(self, action: str = "v") -> str:
+        span = "w" if self.week else "d"
+        state = f"{day_code(self.day)}:{span}:{self.building_id}:{self.owner_id}"
+        return f"{PREFIX}{action}:{state}:{self.page}"
+
+    @classmethod
+    def parse(cls, data: str) -> tuple[str, View] | None:
+        parts = data.removeprefix(PREFIX).split(":")
+        if len(parts) != 6 or parts[0] not in ("v", "b", "o") or parts[2] not in ("d", "w"):
+            return None
+        day = parse_day_code(parts[1])
+        numbers = parts[3:]
+        if day is None or not 2000 <= day.year <= 2100 or not all(n.isdigit() for n in numbers):
+            return None
+        building, owner, page = (int(n) for n in numbers)
+        return parts[0], cls(day, parts[2] == "w", building, owner, page)
+
+
+WEEK_WORDS = ("week", "周", "本周")
+
+
+def parse_args(args: list[str], today: date) -> View | None:
+    """[] → today; ["week"] → this week; ["2026-11-05"] → that day; with "week": its week."""
+    week = any(arg.lower() in WEEK_WORDS for arg in args)
+    days = [arg for arg in args if arg.lower() not in WEEK_WORDS]
+    if len(days) > 1:
+        return None
+    if not days:
+        return View(today, week)
+    day = parse_day(days[0])
+    if day is None or not 2000 <= day.year <= 2100:
+        return None
+    return View(day, week)
+
+
+# --- writing a page --------------------------------------------------------------------------
+
+
+def _moment(tr: Translator, at: datetime, week: bool) -> str:
+    if not week:
+        return tr.time(at)
+    return tr.gettext("{day} {time}").format(day=short_day(tr, at), time=tr.time(at))
+
+
+def red_line(tr: Translator, entry: RedEntry, *, week: bool, cut: int) -> str:
+    """One red-pen entry, as plain text (escape it for where it goes)."""
+    _ = tr.gettext
+    names = min(cut, NAME_LIMIT)
+    state = status_label(tr, entry.status)
+    if entry.owner:
+        state = _("{status}, {owner}").format(status=state, owner=clip(entry.owner, names))
+    values = {
+        "number": entry.number,
+        "building": clip(entry.building, names) or _("no building given"),
+        "category": category_label(tr, entry.category),
+        "text": clip(entry.description, cut),
+        "state": state,
+    }
+    if entry.carried_over:
+        return _(
+            "No. {number} · {building} · {category}: {text} [{state}; open since {date}]"
+        ).format(date=short_day(tr, entry.created_at), **values)
+    return _("{time} No. {number} · {building} · {category}: {text} [{state}]").format(
+        time=_moment(tr, entry.created_at, week), **values
+    )
+
+
+def _due(tr: Translator, raw: object) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return short_day(tr, datetime.fromisoformat(raw))
+    except ValueError:
+        return None
+
+
+def black_line(tr: Translator, entry: BlackEntry, *, week: bool, cut: int) -> str:
+    """One black-pen entry, as plain text (escape it for where it goes)."""
+    _ = tr.gettext
+    names = min(cut, NAME_LIMIT)
+    data = entry.data
+    text = clip(entry.text, cut)
+    values: dict[str, object] = {
+        "time": _moment(tr, entry.at, week),
+        "number": entry.number,
+        "actor": clip(entry.actor, names) or _("the notebook"),
+        "text": text,
+    }
+    kind = Action(entry.kind)
+    if kind is Action.CLAIM:
+        return _("{time} No. {number}: {actor} took it on").format(**values)
+    if kind is Action.ASSIGN:
+        owner_id = data.get("owner_id")
+        owner = entry.named.get(owner_id) if isinstance(owner_id, int) else data.get("owner_group")
+        values["owner"] = clip(str(owner or ""), names) or "—"
+        if text:  # a reassignment says why
+            return _("{time} No. {number}: {actor} gave it to {owner}: {text}").format(**values)
+        return _("{time} No. {number}: {actor} gave it to {owner}").format(**values)
+    if kind is Action.PLAN:
+        due = _due(tr, data.get("due_at"))
+        if due:
+            return _("{time} No. {number}: plan by {actor}: {text} (by {due})").format(
+                due=due, **values
+            )
+        return _("{time} No. {number}: plan by {actor}: {text}").format(**values)
+    if kind is Action.PROGRESS:
+        return _("{time} No. {number}: progress from {actor}: {text}").format(**values)
+    if kind is Action.RETURN:
+        return _("{time} No. {number}: {actor} handed it back: {text}").format(**values)
+    if kind is Action.TRANSFER:
+        return _("{time} No. {number}: {actor} passed it on to {body}: {text}").format(
+            body=clip(str(data.get("to") or ""), names), **values
+        )
+    if kind is Action.MERGE:
+        return _("{time} No. {number}: {actor} merged it into No. {other}").format(
+            other=data.get("into_number", "?"), **values
+        )
+    if kind is Action.RESOLVE:
+        return _("{time} No. {number}: resolved by {actor}: {text}").format(**values)
+    if kind is Action.REOPEN:
+        return _("{time} No. {number}: reopened: {text}").format(**values)
+    result = str(data.get("result") or "")
+    if kind is Action.FOLLOW_UP and result:
+        return _("{time} No. {number}: follow-up: {result}, {satisfaction}").format(
+            result=followup_result_label(tr, result),
+            satisfaction=satisfaction_label(tr, data.get("satisfaction")) or "—",
+            **values,
+        )
+    return _("{time} No. {number}: {text}").format(**values)
+
+
+@dataclass(frozen=True)
+class Filters:
+    building: str | None
+    owner: str | None
+
+
+def page_text(
+    tr: Translator,
+    community: str,
+    period: Period,
+    view: View,
+    page: NotebookPage,
+    filters: Filters,
+    cut: int,
+) -> str:
+    _ = tr.gettext
+    lines = [
+        _("<b>The notebook: {community}</b>").format(community=escape(community)),
+        escape(period_label(tr, period)),
+    ]
+    if filters.building or filters.owner:
+        lines.append(
+            _("Building: {building} · Owner: {owner}").format(
+                building=escape(clip(filters.building, NAME_LIMIT)) or _("all"),
+                owner=escape(clip(filters.owner, NAME_LIMIT)) or _("everyone"),
+            )
+        )
+    if not page.red_total and not page.black_total:
+        lines += ["", _("Nothing was written in the notebook for this time.")]
+        return "\n".join(lines)
+    if page.red:
+        lines += [
+            "",
+            _("🔴 <b>Red pen</b>: problems and to-dos ({count})").format(
+                count=tr.number(page.red_total)
+            ),
+        ]
+        lines += ["• " + escape(red_line(tr, entry, week=view.week, cut=cut)) for entry in page.red]
+    if page.black:
+        lines += [
+            "",
+            _("⚫ <b>Black pen</b>: owners, plans and progress ({count})").format(
+                count=tr.number(page.black_total)
+            ),
+        ]
+        lines += [
+            "• " + escape(black_line(tr, entry, week=view.week, cut=cut)) for entry in page.black
+        ]
+    if page.pages > 1:
+        lines += [
+            "",
+            _("Page {page} of {pages}").format(
+                page=tr.number(page.page + 1), pages=tr.number(page.pages)
+            ),
+        ]
+    return "\n".join(lines)
+
+
+def page_keyboard(
+    tr: Translator, view: View, page: NotebookPage, filters: Filters
+) -> InlineKeyboardMarkup:
+    _ = tr.gettext
+    step = timedelta(days=7 if view.week else 1)
+    earlier = replace(view, day=view.day - step, page=0)
+    later = replace(view, day=view.day + step, page=0)
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("◀ Week before") if view.week else _("◀ Day before"),
+                callback_data=earlier.data(),
+            ),
+            InlineKeyboardButton(
+                _("One day") if view.week else _("Whole week"),
+                callback_data=replace(view, week=not view.week, page=0).data(),
+            ),
+            InlineKeyboardButton(
+                _("Week after ▶") if view.week else _("Day after ▶"), callback_data=later.data()
+            ),
+        ],
+        [
+            InlineKeyboardButton(
+                _("Building: {building}").format(
+                    building=clip(filters.building, NAME_LIMIT) or _("all")
+                ),
+                callback_data=view.data("b"),
+            ),
+            InlineKeyboardButton(
+                _("Owner: {owner}").format(owner=clip(filters.owner, NAME_LIMIT) or _("everyone")),
+                callback_data=view.data("o"),
+            ),
+        ],
+    ]
+    if page.pages > 1:
+        paging = []
+        if page.page > 0:
+            paging.append(
+                InlineKeyboardButton(
+                    _("◀ Previous page"), callback_data=replace(view, page=page.page - 1).data()
+                )
+            )
+        paging.append(InlineKeyboardButton(f"{page.page + 1}/{page.pages}", callback_data=NOOP))
+        if page.page < page.pages - 1:
+            paging.append(
+                InlineKeyboardButton(
+                    _("Next page ▶"), callback_data=replace(view, page=page.page + 1).data()
+                )
+            )
+        rows.append(paging)
+    return InlineKeyboardMarkup(rows)
+
+
+async def render_view(
+    session: AsyncSession, tr: Translator, community: Community, view: View
+) -> tuple[str, InlineKeyboardMarkup]:
+    assert community.id is not None
+    period = view.period(ZoneInfo(community.timezone))
+    where = PageFilter(building_id=view.building_id or None, owner_id=view.owner_id or None)
+    page = await notebook_page(
+        session,
+        community_id=community.id,
+        period=period,
+        where=where,
+        page=view.page,
+        per_page=PER_PAGE,
+    )
+    view = replace(view, page=page.page)
+    building = await session.get(Building, view.building_id) if view.building_id else None
+    owner = await session.get(Person, view.owner_id) if view.owner_id else None
+    filters = Filters(building.name if building else None, owner.full_name if owner else None)
+    for cut in CUTS:
+        text = page_text(tr, community.name, period, view, page, filters, cut)
+        if fits(text):
+            break
+    return text, page_keyboard(tr, view, page, filters)
+
+
+# --- the filter menus ------------------------------------------------------------------------
+
+
+def _two_per_row(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+async def _render_view(
+    context: NotebookContext, community: Community, view: View
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The page, read off the loop (storage/db.py: reading): every chat goes on meanwhile."""
+    async with context.notebook.db.reading() as reader:
+        return await render_view(reader, context.tr, community, view)
+
+
+async def building_menu(
+    session: AsyncSession, tr: Translator, community: Community, view: View
+) -> tuple[str, InlineKeyboardMarkup]:
+    _ = tr.gettext
+    assert community.id is not None
+    buildings = (await buildings_of(session, community.id))[:MENU_LIMIT]
+    choices = [
+        InlineKeyboardButton(
+            clip(b.name, NAME_LIMIT),
+            callback_data=replace(view, building_id=b.id or 0, page=0).data(),
+        )
+        for b in buildings
+    ]
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("All buildings"), callback_data=replace(view, building_id=0, page=0).data()
+            )
+        ]
+    ]
+    rows += _two_per_row(choices)
+    rows.append([InlineKeyboardButton(_("Back"), callback_data=view.data())])
+    return _("Show the notebook for which building?"), InlineKeyboardMarkup(rows)
+
+
+async def owner_menu(
+    session: AsyncSession, tr: Translator, community: Community, view: View
+) -> tuple[str, InlineKeyboardMarkup]:
+    _ = tr.gettext
+    staff = (
+        await session.exec(
+            select(Person)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .where(
+                Membership.community_id == community.id,
+                col(Membership.active).is_(True),
+                col(Membership.role).in_([str(r) for r in STAFF_ROLES]),
+            )
+            .order_by(col(Person.full_name), col(Person.id))
+            .limit(MENU_LIMIT)
+        )
+    ).all()
+    choices = [
+        InlineKeyboardButton(
+            clip(p.full_name, NAME_LIMIT) or "—",
+            callback_data=replace(view, owner_id=p.id or 0, page=0).data(),
+        )
+        for p in staff
+    ]
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("Everyone"), callback_data=replace(view, owner_id=0, page=0).data()
+            )
+        ]
+    ]
+    rows += _two_per_row(choices)
+    rows.append([InlineKeyboardButton(_("Back"), callback_data=view.data())])
+    return _("Show whose issues?"), InlineKeyboardMarkup(rows)
+
+
+# --- the handlers ----------------------------------------------------------------------------
+
+
+async def _staff_community(context: NotebookContext) -> Community | None:
+    current = await current_membership(context.session, context.person)
+    if current is None or Role(current[0].role) not in STAFF_ROLES:
+        return None
+    return current[1]
+
+
+def _allowed_here(update: Update, community: Community) -> bool:
+    """A private chat, or the community's own staff group."""
+    chat = update.effective_chat
+    return is_private(update) or (chat is not None and chat.id == community.staff_chat_id)
+
+
+async def notebook_command(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    community = await _staff_community(context)
+    if community is None:
+        await message.reply_text(_("The notebook page is for the community's staff."))
+        return
+    if not _allowed_here(update, community):
+        await message.reply_text(_("Please talk to me in a private chat."))
+        return
+    tz = ZoneInfo(community.timezone)
+    view = parse_args(list(context.args or []), local_day(context.now(), tz))
+    if view is None:
+        await message.reply_text(
+            _(
+                "Send /notebook for today, /notebook week for this week, "
+                "/notebook 2026-11-05 for a day, or /notebook 2026-11-05 week for its week."
+            )
+        )
+        return
+    text, markup = await _render_view(context, community, view)
+    await message.reply_text(text, reply_markup=markup)
+
+
+async def _valid_filters(session: AsyncSession, community: Community, view: View) -> bool:
+    assert community.id is not None
+    if view.building_id:
+        building = await session.get(Building, view.building_id)
+        if building is None or building.community_id != community.id:
+            return False
+    if view.owner_id:
+        return await is_staff(session, person_id=view.owner_id, community_id=community.id)
+    return True
+
+
+async def on_press(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    community = await _staff_community(context)
+    if community is None:
+        await query.answer(_("The notebook page is for the community's staff."), show_alert=True)
+        return
+    if query.data == NOOP:
+        await query.answer()
+        return
+    parsed = View.parse(query.data)
+    if parsed is None or not await _valid_filters(context.session, community, parsed[1]):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    action, view = parsed
+    if action == "b":
+        text, markup = await building_menu(context.session, context.tr, community, view)
+    elif action == "o":
+        text, markup = await owner_menu(context.session, context.tr, community, view)
+    else:
+        text, markup = await _render_view(context, community, view)
+    await query.answer()
+    # after the commit (delivery/answers.py); a repeated press is "not modified", which is fine
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+HANDLERS = [
+    CommandHandler("notebook", notebook_command),
+    CallbackQueryHandler(on_press, pattern=f"^{PREFIX}"),
+]

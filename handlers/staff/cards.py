@@ -1,0 +1,579 @@
+"""The issue card: a notebook entry in the staff group, updated in place.
+
+Red pen: number, category, place, urgency, difficulty, the description (cut, with the full text
+one tap away), photos, who reported it and since when, "me too" count, the time limit and how
+much is left, the status. Black pen: owner, plan, due date, last progress.
+
+This module renders the card (in the group's language: the community's default), posts it from
+the outbox (STAFF_CARD, remembering the message id) and edits it in place (CARD_REFRESH, and
+`refresh_card` right after a change made in the group). It also answers the card's information
+buttons: the full text, the photos, where the resident said it is (a map pin), and the
+reporter's phone number (each look at it is logged).
+Who may press what is decided here too (`card_access`), for this module, card_actions and
+phone_followup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.ext import CallbackQueryHandler
+
+from handlers.shared.common import escape, membership_in
+from handlers.shared.fitting import telegram_length
+from handlers.shared.labels import (
+    category_label,
+    channel_label,
+    difficulty_label,
+    status_label,
+    urgency_label,
+)
+from runtime.context import Notebook, NotebookContext
+from runtime.i18n import Translator
+from runtime.rendering import Rendered, Renderers, Sent
+from storage.issues import OPEN, WORKING
+from storage.models import (
+    STAFF_ROLES,
+    Channel,
+    Community,
+    Difficulty,
+    Issue,
+    IssueStatus,
+    Outbox,
+    Person,
+    Role,
+    Urgency,
+)
+from storage.notifications import CARD_REFRESH, STAFF_CARD
+from storage.staff import CardFacts, card_facts, media_of, record_contact_shown, store_card_message
+
+log = logging.getLogger(__name__)
+
+INFO = "ci:"  # the card's information buttons: ci:<what>:<issue id>
+ACT = "c:"  # the card's actions (handlers/staff/card_actions.py): c:<verb>:<issue id>[:<arg>]
+PHONE_FOLLOW_UP = "fph:"  # 回访 by telephone (handlers/staff/phone_followup.py): fph:<issue id>…
+
+DESCRIPTION_ON_CARD = 900  # characters; the rest is behind "full text"
+NOTE_ON_CARD = 300  # plan and last progress, also cut on the card
+CHUNK = 3800  # a part of a long text: Telegram allows 4096 UTF-16 units, its header needs room
+MEDIA_GROUP_SIZE = 10  # Telegram sends at most ten photos in one album
+S = IssueStatus
+
+
+# --- who may touch which card ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    issue: Issue
+    community: Community
+    role: Role
+
+
+async def card_access(update: Update, context: NotebookContext, raw_issue_id: str) -> Access | None:
+    """The pressed issue, if the presser is staff of its community and presses where it belongs:
+    in that community's staff group, or in a private chat. Callback data is forgeable, so this
+    is asked on every press and every typed answer."""
+    if not raw_issue_id.isdigit():
+        return None
+    issue = await context.session.get(Issue, int(raw_issue_id))
+    if issue is None:
+        return None
+    member = await membership_in(context, issue.community_id)
+    role = Role(member.role) if member is not None else None
+    if role not in STAFF_ROLES:
+        return None
+    community = await context.session.get(Community, issue.community_id)
+    chat = update.effective_chat
+    if community is None or chat is None:
+        return None
+    if chat.type != "private" and community.staff_chat_id != chat.id:
+        return None  # another community's group: its members must not see or change this issue
+    assert role is not None
+    return Access(issue, community, role)
+
+
+async def mark_menu(query: CallbackQuery, choice: str) -> None:
+    """A menu sent for a card (owners, bodies, due date, a phone follow-up) shows what was
+    chosen and loses its buttons."""
+    message = query.message
+    if isinstance(message, Message) and message.text is not None:
+        await message.edit_text(f"{message.text_html}\n→ {escape(choice)}", reply_markup=None)
+
+
+def community_translator(notebook: Notebook, community: Community) -> Translator:
+    """The group reads cards in the community's own language and time zone."""
+    return notebook.i18n.translator(community.default_locale, ZoneInfo(community.timezone))
+
+
+# --- text helpers ----------------------------------------------------------------------------
+
+
+def cut(text: str, limit: int) -> tuple[str, bool]:
+    """`text` cut to about `limit` characters at a word or line break; True if it was cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text, False
+    head = text[:limit]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space > limit * 0.8:
+        head = head[:space]
+    return head.rstrip() + "…", True
+
+
+def split_for_messages(text: str, limit: int = CHUNK) -> list[str]:
+    """Pieces of at most `limit` UTF-16 units (Telegram counts those), so every piece fits a
+    message with its header. Broken at a line end where possible (the newline is dropped), else
+    before a space (kept at the start of the next piece), so nothing typed is lost."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while rest:
+        if telegram_length(rest) <= limit:
+            pieces.append(rest)
+            break
+        end, units = 0, 0
+        while end < len(rest) and units + telegram_length(rest[end]) <= limit:
+            units += telegram_length(rest[end])
+            end += 1
+        newline = rest.rfind("\n", 0, end)
+        space = rest.rfind(" ", 0, end)
+        if newline > end // 2:
+            pieces.append(rest[:newline])
+            rest = rest[newline + 1 :]
+        elif space > end // 2:
+            pieces.append(rest[:space])
+            rest = rest[space:]
+        else:
+            pieces.append(rest[:end])
+            rest = rest[end:]
+    return pieces
+
+
+def message_link(chat_id: int | None, message_id: int | None) -> str | None:
+    """A t.me link to a message in a supergroup (basic groups have no such links)."""
+    if chat_id is None or message_id is None or not str(chat_id).startswith("-100"):
+        return None
+    return f"https://t.me/c/{str(chat_id)[4:]}/{message_id}"
+
+
+# --- the card --------------------------------------------------------------------------------
+
+
+def _place(facts: CardFacts) -> str:
+    return " ".join(escape(part) for part in (facts.building, facts.unit) if part)
+
+
+def _time_limit_line(issue: Issue, tr: Translator, now: datetime) -> str:
+    _ = tr.gettext
+    limit = tr.duration(timedelta(hours=issue.time_limit_hours))
+    status = IssueStatus(issue.status)
+    if issue.respond_by is None:
+        return _("Time limit: {limit}").format(limit=limit)
+    if status in OPEN:
+        if issue.respond_by >= now:
+            return _("Time limit: {limit}, {left} left (until {deadline})").format(
+                limit=limit,
+                left=tr.duration(issue.respond_by - now),
+                deadline=tr.datetime(issue.respond_by, "short"),
+            )
+        return _("Time limit: {limit}, ⚠️ overdue by {late}").format(
+            limit=limit, late=tr.duration(now - issue.respond_by)
+        )
+    if status in (S.RESOLVED, S.CLOSED) and issue.resolved_at is not None:
+        if issue.resolved_at <= issue.respond_by:
+            return _("Time limit: {limit}, resolved in time").format(limit=limit)
+        return _("Time limit: {limit}, resolved {late} late").format(
+            limit=limit, late=tr.duration(issue.resolved_at - issue.respond_by)
+        )
+    return _("Time limit: {limit}").format(limit=limit)
+
+
+def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, bool]:
+    """The card's text (HTML, everything typed by people escaped) and whether the description
+    was cut. Every part is bounded, so the card stays well under Telegram's 4096 characters."""
+    _ = tr.gettext
+    issue = facts.issue
+    emergency = issue.urgency == Urgency.EMERGENCY
+    head = _("No. {number} · {category}").format(
+        number=issue.number, category=category_label(tr, issue.category)
+    )
+    lines = [("🚨 " if emergency else "🔴 ") + f"<b>{head}</b>"]
+    place = _place(facts)
+    if place:
+        lines.append(_("Where: {place}").format(place=place))
+    lines.append(
+        _("Urgency: {urgency} · Difficulty: {difficulty}").format(
+            urgency=urgency_label(tr, issue.urgency),
+            difficulty=difficulty_label(tr, issue.difficulty)
+            if issue.difficulty
+            else _("not classified yet"),
+        )
+    )
+    description, was_cut = cut(issue.description, DESCRIPTION_ON_CARD)
+    lines.append("")
+    lines.append(escape(description))
+    if was_cut:
+        lines.append(_("(cut short: press “Full text” to read all of it)"))
+    lines.append("")
+    if facts.media == facts.photos and facts.photos:
+        lines.append(_("Photos: {photos}").format(photos=facts.photos))
+    elif facts.media:
+        lines.append(
+            _("Photos: {photos} · other files: {others}").format(
+                photos=facts.photos, others=facts.media - facts.photos
+            )
+        )
+    reporter = escape(facts.reporter.full_name[:100]) if facts.reporter else _("unknown")
+    reported = tr.datetime(issue.created_at, "short")
+    if issue.channel != Channel.TELEGRAM:
+        lines.append(
+            _("Reported by {name} ({channel}), {when}").format(
+                name=reporter, channel=channel_label(tr, issue.channel), when=reported
+            )
+        )
+    else:
+        lines.append(_("Reported by {name}, {when}").format(name=reporter, when=reported))
+    if facts.reporter is not None and facts.reporter.unreachable_since is not None:
+        lines.append(
+            _("⚠️ {name} has blocked the bot since {when}: please call them.").format(
+                name=reporter, when=tr.date(facts.reporter.unreachable_since)
+            )
+        )
+    if issue.support_count:
+        lines.append(_("Neighbours who said “me too”: {count}").format(count=issue.support_count))
+    lines.append(_time_limit_line(issue, tr, now))
+    status = _("Status: {status}").format(status=status_label(tr, issue.status))
+    if issue.status == S.TRANSFERRED and issue.transferred_to:
+        status += " → " + escape(issue.transferred_to)
+    if issue.status == S.MERGED and facts.merged_into_number is not None:
+        status += " → " + _("No. {number}").format(number=facts.merged_into_number)
+    lines.append(f"<b>{status}</b>")
+
+    lines.append("")
+    if facts.owner is not None:
+        owner = escape(facts.owner.full_name[:100])
+    elif issue.owner_group:
+        owner = escape(issue.owner_group)
+    else:
+        owner = _("nobody yet")
+    lines.append("✒️ " + _("Owner: {owner}").format(owner=owner))
+    if issue.plan:
+        lines.append(_("Plan: {plan}").format(plan=escape(cut(issue.plan, NOTE_ON_CARD)[0])))
+    if issue.due_at is not None:
+        due = _("Due: {date}").format(date=tr.date(issue.due_at))
+        if issue.due_at < now and IssueStatus(issue.status) in OPEN:
+            due += " ⚠️ " + _("overdue")
+        lines.append(due)
+    progress = facts.last_progress
+    if progress is not None:
+        template = (
+            _("Last reply to the resident ({when}, {worker}): {text}")
+            if progress.public
+            else _("Last internal note ({when}, {worker}): {text}")
+        )
+        lines.append(
+            template.format(
+                when=tr.datetime(progress.at, "short"),
+                worker=escape((facts.last_progress_by or "")[:100]),
+                text=escape(cut(progress.text or "", NOTE_ON_CARD)[0]),
+            )
+        )
+    return "\n".join(lines), was_cut
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def info_row(facts: CardFacts, tr: Translator, was_cut: bool) -> list[InlineKeyboardButton]:
+    _ = tr.gettext
+    issue_id = facts.issue.id
+    row = []
+    if facts.media:
+        label = _("Photos ({count})") if facts.media == facts.photos else _("Files ({count})")
+        row.append(_button("📷 " + label.format(count=facts.media), f"{INFO}pho:{issue_id}"))
+    if facts.issue.latitude is not None and facts.issue.longitude is not None:
+        row.append(_button("📍 " + _("Location"), f"{INFO}loc:{issue_id}"))
+    if facts.reporter is not None and facts.reporter.phone:
+        row.append(_button("📞 " + _("Show contact"), f"{INFO}con:{issue_id}"))
+    if was_cut:
+        row.append(_button("📄 " + _("Full text"), f"{INFO}ful:{issue_id}"))
+    return row
+
+
+def action_rows(facts: CardFacts, tr: Translator) -> list[list[InlineKeyboardButton]]:
+    """The buttons for what can be done in this state (each press is re-checked anyway)."""
+    _ = tr.gettext
+    issue = facts.issue
+    status = IssueStatus(issue.status)
+
+    def act(label: str, verb: str, arg: str = "") -> InlineKeyboardButton:
+        return _button(label, f"{ACT}{verb}:{issue.id}" + (f":{arg}" if arg else ""))
+
+    difficulty = [
+        act(("✓ " if issue.difficulty == value else "") + label, "dif", code)
+        for value, code, label in (
+            (Difficulty.ON_THE_SPOT, "s", _("On the spot")),
+            (Difficulty.COORDINATION, "c", _("Coordinate")),
+            (Difficulty.ESCALATE, "e", _("Escalate")),
+        )
+    ]
+    move_on = [act(_("Merge…"), "mrg"), act(_("Transfer…"), "trf")]
+    if status is S.NEW:
+        return [
+            [act(_("Accept"), "acc"), act(_("Claim"), "clm"), act(_("Assign…"), "asg")],
+            difficulty,
+            move_on,
+        ]
+    if status is S.ACCEPTED:
+        return [
+            [act(_("Claim"), "clm"), act(_("Assign…"), "asg"), act(_("Resolve…"), "res")],
+            difficulty,
+            [act(_("Internal note…"), "nin"), act(_("Reply to resident…"), "pub")],
+            move_on,
+        ]
+    if status in WORKING:  # assigned or in progress
+        return [
+            [act(_("Plan…"), "pln"), act(_("Internal note…"), "nin")],
+            [act(_("Reply to resident…"), "pub"), act(_("Resolve…"), "res")],
+            difficulty,
+            [act(_("Return…"), "ret"), act(_("Reassign…"), "asg")],
+            move_on,
+        ]
+    if status is S.RESOLVED:  # waiting for the resident's answer, or for a worker's call
+        phone = _button(_("Follow-up by phone…"), f"{PHONE_FOLLOW_UP}{issue.id}")
+        return [[phone, act(_("Reopen…"), "rop")]]
+    if status in (S.CLOSED, S.TRANSFERRED):
+        return [[act(_("Reopen…"), "rop")]]
+    return []  # merged or withdrawn: nothing left to do
+
+
+def render_card(
+    facts: CardFacts, tr: Translator, now: datetime
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card as posted in the staff group: text and every button (none once nothing is left
+    to do: an empty keyboard is not a keyboard to Telegram)."""
+    text, was_cut = card_text(facts, tr, now)
+    rows = action_rows(facts, tr)
+    info = info_row(facts, tr, was_cut)
+    if info:
+        rows.append(info)
+    return text, InlineKeyboardMarkup(rows) if rows else None
+
+
+def render_private_copy(
+    facts: CardFacts, tr: Translator, now: datetime
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card in a worker's private chat (/issue, /todo): read it here, act in the group."""
+    text, was_cut = card_text(facts, tr, now)
+    rows = []
+    info = info_row(facts, tr, was_cut)
+    if info:
+        rows.append(info)
+    link = message_link(facts.community.staff_chat_id, facts.issue.staff_message_id)
+    if link:
+        rows.append(
+            [InlineKeyboardButton("↗ " + tr.gettext("Open the card in the staff group"), url=link)]
+        )
+    return text, InlineKeyboardMarkup(rows) if rows else None
+
+
+# --- outbox renderers: posting the card, refreshing it ----------------------------------------
+
+
+def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
+    """What a card shows, in 64 characters: equal digests mean an edit would change nothing."""
+    shown = json.dumps([text, markup.to_dict() if markup else None], sort_keys=True)
+    return hashlib.sha256(shown.encode()).hexdigest()
+
+
+def _remember_card(
+    issue_id: int, digest: str
+) -> Callable[[AsyncSession, Bot, Sent], Awaitable[None]]:
+    async def after_send(session: AsyncSession, bot: Bot, message: Sent) -> None:
+        await store_card_message(session, issue_id, message.message_id, digest)
+
+    return after_send
+
+
+async def _render(
+    session: AsyncSession, row: Outbox, tr: Translator, *, edit: bool
+) -> Rendered | None:
+    issue = await session.get(Issue, row.payload.get("issue_id"))
+    if issue is None or issue.id is None:
+        return None
+    facts = await card_facts(session, issue)
+    if facts.community.staff_chat_id != row.chat_id:
+        return None  # the community moved its staff group since this was queued
+    # The dispatcher stamps the row with its clock when it claims it: the card's "time left" is
+    # counted from then (the injected clock in tests, the real one in production).
+    now = row.claimed_at or row.due_at
+    text, markup = render_card(facts, tr, now)
+    digest = card_digest(text, markup)
+    if edit and issue.staff_message_id is not None:
+        if digest == issue.staff_card_digest:
+            return None  # the card already shows exactly this
+        return Rendered(
+            text,
+            markup,
+            edit_message_id=issue.staff_message_id,
+            after_send=_remember_card(issue.id, digest),
+        )
+    return Rendered(text, markup, after_send=_remember_card(issue.id, digest))
+
+
+async def render_staff_card(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    return await _render(session, row, tr, edit=False)
+
+
+async def render_card_refresh(
+    session: AsyncSession, row: Outbox, tr: Translator
+) -> Rendered | None:
+    # No card yet (the group was bound after the report, or the post failed): post one now.
+    return await _render(session, row, tr, edit=True)
+
+
+def register(renderers: Renderers) -> None:
+    renderers.register(STAFF_CARD, render_staff_card)
+    renderers.register(CARD_REFRESH, render_card_refresh)
+
+
+async def refresh_card(context: NotebookContext, issue: Issue) -> None:
+    """Edit the card in the staff group in place, right after a change was committed."""
+    community = await context.session.get(Community, issue.community_id)
+    if community is None or community.staff_chat_id is None or issue.staff_message_id is None:
+        return  # no card yet: the queued one will show the current state when it is posted
+    facts = await card_facts(context.session, issue)
+    text, markup = render_card(
+        facts, community_translator(context.notebook, community), context.now()
+    )
+    digest = card_digest(text, markup)
+    if digest == issue.staff_card_digest:
+        return  # nothing on the card changed
+    # The edit goes out after the update's commit (delivery/answers.py), which logs a refusal; the
+    # change itself is saved, and the card's next change shows it.
+    await context.bot.edit_message_text(
+        text,
+        chat_id=community.staff_chat_id,
+        message_id=issue.staff_message_id,
+        reply_markup=markup,
+    )
+    assert issue.id is not None
+    await store_card_message(context.session, issue.id, issue.staff_message_id, digest)
+
+
+# --- the information buttons -----------------------------------------------------------------
+
+
+async def on_info(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    what, _sep, raw_id = query.data.removeprefix(INFO).partition(":")
+    access = await card_access(update, context, raw_id)
+    if access is None or what not in ("pho", "ful", "con", "loc"):
+        await query.answer(_("Only the community's staff can use this button."), show_alert=True)
+        return
+    issue = access.issue
+    chat_id = query.message.chat.id
+    if what == "con":
+        await show_contact(update, context, issue)
+        return
+    await query.answer()
+    if what == "ful":
+        await send_full_text(context, chat_id, issue)
+    elif what == "loc":
+        await send_location(context, chat_id, issue, card_message_id=query.message.message_id)
+    else:
+        await send_media(context, chat_id, issue)
+
+
+async def show_contact(update: Update, context: NotebookContext, issue: Issue) -> None:
+    """The phone number, in an alert only the presser sees; the look is logged."""
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    reporter = await context.session.get(Person, issue.reporter_id) if issue.reporter_id else None
+    if reporter is None or not reporter.phone:
+        await query.answer(_("No phone number is known for this issue."), show_alert=True)
+        return
+    assert context.person.id is not None
+    await record_contact_shown(
+        context.session, issue, actor_id=context.person.id, now=context.now()
+    )
+    # An alert is plain text (no HTML), at most 200 characters.
+    text = _("No. {number}: {name}, phone {phone}").format(
+        number=issue.number, name=reporter.full_name[:60], phone=reporter.phone[:40]
+    )
+    await query.answer(text[:200], show_alert=True)
+
+
+async def send_full_text(context: NotebookContext, chat_id: int, issue: Issue) -> None:
+    _ = context.tr.gettext
+    pieces = split_for_messages(issue.description)
+    for index, piece in enumerate(pieces, start=1):
+        header = _("No. {number}, full text ({part}/{parts}):").format(
+            number=issue.number, part=index, parts=len(pieces)
+        )
+        await context.bot.send_message(chat_id, f"<b>{header}</b>\n{escape(piece)}")
+
+
+async def send_location(
+    context: NotebookContext, chat_id: int, issue: Issue, *, card_message_id: int
+) -> None:
+    """Where the resident said the problem is: a map pin, as a reply to the card it belongs to."""
+    if issue.latitude is None or issue.longitude is None:
+        return
+    await context.bot.send_location(
+        chat_id,
+        issue.latitude,
+        issue.longitude,
+        reply_parameters=ReplyParameters(card_message_id, allow_sending_without_reply=True),
+    )
+
+
+async def send_media(context: NotebookContext, chat_id: int, issue: Issue) -> None:
+    """The issue's photos as albums of up to ten, then its voice messages and documents."""
+    _ = context.tr.gettext
+    media = await media_of(context.session, issue)
+    caption = _("No. {number}").format(number=issue.number)
+    photos = [a.telegram_file_id for a in media if a.kind == "photo" and a.telegram_file_id]
+    for start in range(0, len(photos), MEDIA_GROUP_SIZE):
+        batch = photos[start : start + MEDIA_GROUP_SIZE]
+        if len(batch) == 1:
+            await context.bot.send_photo(chat_id, batch[0], caption=caption)
+        else:
+            await context.bot.send_media_group(
+                chat_id,
+                [
+                    InputMediaPhoto(f, caption=caption if i == 0 else None)
+                    for i, f in enumerate(batch)
+                ],
+            )
+    for attachment in media:
+        if attachment.telegram_file_id is None:
+            continue
+        if attachment.kind == "voice":
+            await context.bot.send_voice(chat_id, attachment.telegram_file_id, caption=caption)
+        elif attachment.kind == "document":
+            await context.bot.send_document(chat_id, attachment.telegram_file_id, caption=caption)
+
+
+HANDLERS = [CallbackQueryHandler(on_info, pattern=f"^{INFO}")]

@@ -1,0 +1,467 @@
+"""The service desk (百通岗): /duty shows who is on duty now and this week (anyone); the secretary
+sets each worker's weekly half-day shifts; the evening before a shift the worker is reminded
+(outbox, planned by storage/roster.py); /desk lets the worker on duty log a visit at the desk as
+an issue with channel "desk" (category, the resident's name, what they came for), and mark it
+settled on the spot.
+
+This is the desk's own short flow (flow "desk" in chat_state), not the general /log of the
+resident side: it asks only what a desk visit needs.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from babel.dates import format_date
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from handlers.shared.fitting import short
+from handlers.shared.flows import (
+    AwaitedInput,
+    ask,
+    cancel_markup,
+    cancel_row,
+    current_state,
+    finish,
+    flow_input,
+    state_in,
+)
+from handlers.shared.labels import category_label
+from handlers.shared.members import as_id, ids, me, me_in, private_only, refuse
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from runtime.rendering import Rendered, Renderers
+from storage import roster
+from storage.categories import DESK_CATEGORIES
+from storage.council import community_staff
+from storage.issues import IssueError
+from storage.models import Issue, Outbox, Person
+from storage.roster import DeskHours, Half, RosterError
+
+TYPING_TIME = timedelta(hours=2)  # answers typed later than this are not taken as the answer
+FLOW = "desk"
+PREFIX = "dt:"
+HALF_LABELS = {Half.AM: N_("morning"), Half.PM: N_("afternoon")}
+OTHER = "other"  # a matter outside the desk's services, still logged
+
+
+def weekday_name(tr: Translator, day: date) -> str:
+    return format_date(day, "EEEE", locale=tr.babel_locale)
+
+
+def hours_text(hours: DeskHours, half: Half) -> str:
+    start, end = hours.window(half)
+    return f"{start:%H:%M}–{end:%H:%M}"
+
+
+async def roster_text(
+    session: AsyncSession, community_id: int, tr: Translator, now: datetime, hours: DeskHours
+) -> str:
+    _ = tr.gettext
+    shifts = await roster.roster(session, community_id)
+    names = {shift.id: short(person.full_name, 30) for shift, person in shifts}
+    lines = [
+        _("Service desk (百通岗): mornings {am}, afternoons {pm}.").format(
+            am=hours_text(hours, Half.AM), pm=hours_text(hours, Half.PM)
+        )
+    ]
+    on_duty = roster.on_duty([s for s, _p in shifts], now, hours, tr.tz)
+    if on_duty:
+        lines.append(
+            _("On duty now: {names}").format(names=", ".join(names[s.id] for s in on_duty))
+        )
+    else:
+        lines.append(_("Nobody is at the desk right now."))
+    lines += ["", _("This week:")]
+    today = now.astimezone(tr.tz).date()
+    monday = today - timedelta(days=today.weekday())
+    for offset in range(7):
+        day = monday + timedelta(days=offset)
+        parts = []
+        for half in Half:
+            who = [names[s.id] for s, _p in shifts if s.weekday == offset and s.half == half]
+            if who:
+                parts.append(
+                    _("{half}: {names}").format(
+                        half=tr.gettext(HALF_LABELS[half]), names=", ".join(who)
+                    )
+                )
+        if parts or offset < 5:  # weekdays always; the weekend only when someone is there
+            lines.append(
+                _("{weekday} {date}: {shifts}").format(
+                    weekday=weekday_name(tr, day),
+                    date=tr.date(datetime.combine(day, datetime.min.time(), tzinfo=tr.tz), "short"),
+                    shifts=" · ".join(parts) or "—",
+                )
+            )
+    if not shifts:
+        lines += ["", _("No shifts are set yet.")]
+    return "\n".join(lines)
+
+
+# --- /duty --------------------------------------------------------------------------------------
+
+
+async def duty(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    member = await me(context)
+    if member is None:
+        await message.reply_text(_("Please join your community first: send /start."))
+        return
+    settings = context.notebook.settings
+    text = await roster_text(
+        context.session, member.community_id, context.tr, context.now(), settings.desk_hours
+    )
+    rows = []
+    if member.is_staff:
+        rows.append([InlineKeyboardButton(_("Log a desk visit"), callback_data=f"{PREFIX}v")])
+    if member.is_secretary:
+        rows.append([InlineKeyboardButton(_("Set the shifts"), callback_data=f"{PREFIX}e")])
+    await message.reply_text(text, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def on_edit(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    _ = context.tr.gettext
+    member = await me(context)
+    if member is None or not member.is_secretary:
+        await refuse(query, context, _("Only the community secretary sets the shifts."))
+        return
+    staff = await community_staff(context.session, member.community_id)
+    rows = [
+        [InlineKeyboardButton(p.full_name[:40], callback_data=f"{PREFIX}p:{p.id}")]
+        for p in staff[:40]
+    ]
+    await query.answer()
+    await context.bot.send_message(
+        query.message.chat.id,
+        _("Whose shifts?"),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def _grid(
+    context: NotebookContext, community_id: int, person: Person
+) -> tuple[str, InlineKeyboardMarkup]:
+    _ = context.tr.gettext
+    taken = {
+        (s.weekday, s.half)
+        for s, p in await roster.roster(context.session, community_id)
+        if p.id == person.id
+    }
+    monday = date(2026, 1, 5)  # any Monday: only the weekday names are used
+    rows = []
+    for weekday in range(7):
+        day_name = weekday_name(context.tr, monday + timedelta(days=weekday))
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    ("✅ " if (weekday, half.value) in taken else "▫️ ")
+                    + _("{weekday} {half}").format(
+                        weekday=day_name, half=context.tr.gettext(HALF_LABELS[half])
+                    ),
+                    callback_data=f"{PREFIX}t:{person.id}:{weekday}:{half.value}",
+                )
+                for half in Half
+            ]
+        )
+    rows.append([InlineKeyboardButton(_("Done"), callback_data=f"{PREFIX}done")])
+    text = _("Desk shifts of {name}: press a half-day to give it or take it away.").format(
+        name=short(person.full_name, 40)
+    )
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def _secretary_and_worker(
+    update: Update, context: NotebookContext, raw: str | None
+) -> tuple[int, Person] | None:
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    member = await me(context)
+    if member is None or not member.is_secretary:
+        await refuse(query, context, _("Only the community secretary sets the shifts."))
+        return None
+    person_id = as_id(raw)
+    staff = {p.id: p for p in await community_staff(context.session, member.community_id)}
+    if person_id not in staff:
+        await refuse(query, context, _("Only community workers take desk shifts."))
+        return None
+    return member.community_id, staff[person_id]
+
+
+async def on_person(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    found = await _secretary_and_worker(update, context, ids(query.data, PREFIX + "p:")[0])
+    if found is None:
+        return
+    text, markup = await _grid(context, *found)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def on_toggle(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = ids(query.data, PREFIX + "t:")
+    found = await _secretary_and_worker(update, context, parts[0])
+    if found is None:
+        return
+    community_id, person = found
+    weekday = as_id(parts[1]) if len(parts) == 3 else None
+    half = parts[-1]
+    if weekday is None or weekday > 6 or half not in {h.value for h in Half}:
+        await refuse(query, context)
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await roster.toggle_shift(
+                context.session,
+                community_id=community_id,
+                person_id=person.id or 0,
+                weekday=weekday,
+                half=Half(half),
+                now=context.now(),
+            )
+    except RosterError:
+        await refuse(query, context)
+        return
+    text, markup = await _grid(context, community_id, person)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def on_done(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    member = await me(context)
+    if member is None or not member.is_secretary:
+        await refuse(
+            query, context, context.tr.gettext("Only the community secretary sets the shifts.")
+        )
+        return
+    await query.answer()
+    await query.edit_message_text(
+        await roster_text(
+            context.session,
+            member.community_id,
+            context.tr,
+            context.now(),
+            context.notebook.settings.desk_hours,
+        )
+    )
+
+
+# --- a visit at the desk ------------------------------------------------------------------------
+
+
+async def desk_command(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    if not await private_only(update, context):
+        return
+    await _start_visit(context, message.chat.id)
+
+
+async def on_visit(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    _ = context.tr.gettext
+    member = await me(context)
+    if member is None or not member.is_staff:
+        await refuse(query, context, _("Only community staff can do this."))
+        return
+    await query.answer()
+    assert query.from_user is not None
+    await _start_visit(context, query.from_user.id)  # typed answers: in the private chat
+
+
+async def _start_visit(context: NotebookContext, chat_id: int) -> None:
+    _ = context.tr.gettext
+    member = await me(context)
+    if member is None or not member.is_staff:
+        await context.bot.send_message(chat_id, _("Only community staff can do this."))
+        return
+    await ask(context, chat_id, flow=FLOW, step="category", data={"community": member.community_id})
+    buttons = [
+        InlineKeyboardButton(category_label(context.tr, key), callback_data=f"{PREFIX}c:{key}")
+        for key in [*DESK_CATEGORIES, OTHER]
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append(cancel_row(context.tr))
+    await context.bot.send_message(
+        chat_id,
+        _("A visit at the service desk. What did the resident come for?"),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def on_category(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    state = await state_in(context, query.message.chat.id, FLOW, "category")
+    category = ids(query.data, PREFIX + "c:")[0]
+    if state is None or category not in (*DESK_CATEGORIES, OTHER):
+        await refuse(query, context)
+        return
+    await ask(
+        context,
+        query.message.chat.id,
+        flow=FLOW,
+        step="name",
+        data={**state.data, "category": category},
+    )
+    await query.answer()
+    await query.edit_message_text(
+        _("{category}. What is the resident's name?").format(
+            category=category_label(context.tr, category)
+        ),
+        reply_markup=cancel_markup(context.tr),
+    )
+
+
+async def on_text(update: Update, context: NotebookContext) -> None:
+    message = update.message
+    state = current_state(context)
+    assert message is not None and state is not None
+    _ = context.tr.gettext
+    text = (message.text or "").strip()
+    if not text:
+        await message.reply_text(
+            _("Please answer in words."), reply_markup=cancel_markup(context.tr)
+        )
+        return
+    if state.step == "name":
+        await ask(
+            context,
+            message.chat.id,
+            flow=FLOW,
+            step="what",
+            data={**state.data, "name": text[:200]},
+        )
+        await message.reply_text(
+            _("What did {name} come for? A few words are enough.").format(name=short(text, 60)),
+            reply_markup=cancel_markup(context.tr),
+        )
+        return
+    if state.step != "what":
+        await message.reply_text(_("Please choose with the buttons above."))
+        return
+    community_id = int(state.data["community"])
+    member = await me_in(context, community_id)
+    await finish(context, message.chat.id)
+    if member is None or not member.is_staff:
+        await message.reply_text(_("Only community staff can do this."))
+        return
+    issue = await roster.log_desk_visit(
+        context.session,
+        community_id=community_id,
+        worker_id=context.person.id or 0,
+        resident_name=str(state.data["name"]),
+        category=str(state.data["category"]),
+        description=text,
+        now=context.now(),
+        limits=context.notebook.settings.time_limits,
+    )
+    await message.reply_text(
+        _("Logged as No. {number} (service desk), for {name}: {what}").format(
+            number=issue.number, name=short(str(state.data["name"]), 60), what=short(text, 300)
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Settled on the spot"), callback_data=f"{PREFIX}s:{issue.id}"
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+async def on_settled(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    issue_id = as_id(ids(query.data, PREFIX + "s:")[0])
+    issue = await context.session.get(Issue, issue_id) if issue_id else None
+    member = await me_in(context, issue.community_id) if issue else None
+    if issue is None or member is None or not member.is_staff:
+        await refuse(query, context, _("Only community staff can do this."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await roster.handled_at_desk(
+                context.session,
+                issue,
+                worker_id=context.person.id or 0,
+                note=_("Settled at the service desk."),
+                now=context.now(),
+            )
+    except (RosterError, IssueError):  # not the one who logged it, or taken up meanwhile
+        await refuse(query, context)
+        return
+    await query.answer()
+    await query.edit_message_text(
+        _("No. {number} was settled at the desk.").format(number=issue.number)
+    )
+
+
+# --- the evening-before reminder -----------------------------------------------------------------
+
+
+async def render_duty_reminder(
+    session: AsyncSession, row: Outbox, tr: Translator
+) -> Rendered | None:
+    person_id = row.payload.get("person_id")
+    day = date.fromisoformat(str(row.payload.get("date")))
+    if row.community_id is None or not isinstance(person_id, int):
+        return None
+    shifts = await roster.shifts_on(
+        session, community_id=row.community_id, person_id=person_id, weekday=day.weekday()
+    )
+    if not shifts:
+        return None  # taken off the roster meanwhile
+    _ = tr.gettext
+    halves = ", ".join(tr.gettext(HALF_LABELS[Half(s.half)]) for s in shifts)
+    today = row.due_at.astimezone(tr.tz).date()
+    when = _("today") if day == today else _("tomorrow")
+    return Rendered(
+        _(
+            "Reminder: {when}, {weekday} {date}, you are on duty at the service desk (百通岗): "
+            "{halves}. Send /desk there to log each visit."
+        ).format(
+            when=when,
+            weekday=weekday_name(tr, day),
+            date=tr.date(datetime.combine(day, datetime.min.time(), tzinfo=tr.tz), "short"),
+            halves=halves,
+        )
+    )
+
+
+def register(renderers: Renderers) -> None:
+    renderers.register(roster.DUTY_REMINDER, render_duty_reminder)
+
+
+# For a router that dispatches typed answers by flow name itself (flow -> handler).
+INPUTS = {FLOW: flow_input(on_text)}
+
+HANDLERS = [
+    AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
+    CommandHandler("duty", duty),
+    CommandHandler("desk", desk_command),
+    CallbackQueryHandler(on_edit, pattern=f"^{PREFIX}e$"),
+    CallbackQueryHandler(on_person, pattern=f"^{PREFIX}p:"),
+    CallbackQueryHandler(on_toggle, pattern=f"^{PREFIX}t:"),
+    CallbackQueryHandler(on_done, pattern=f"^{PREFIX}done$"),
+    CallbackQueryHandler(on_visit, pattern=f"^{PREFIX}v$"),
+    CallbackQueryHandler(on_category, pattern=f"^{PREFIX}c:"),
+    CallbackQueryHandler(on_settled, pattern=f"^{PREFIX}s:"),
+]

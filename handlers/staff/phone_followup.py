@@ -1,0 +1,152 @@
+"""回访 by telephone: a worker calls a resident who cannot answer the bot and records the answer.
+
+Residents who report by phone or at the service desk often have no Telegram, and some who do
+never answer the bot. Their resolved issues would otherwise close unanswered (and count as
+not followed up). A resolved card has a **Follow-up by phone…** button: the bot asks, in the
+staff group, the worker who pressed it to call the resident (their number is behind the card's
+Show contact button), and takes the two answers as buttons: solved / partly / not solved, then
+how satisfied. `storage.followups.answer_by_phone` records them like the resident's own answer,
+marked as taken by phone and by whom; "not solved" reopens the issue and tells its owner.
+
+Every press is re-checked on the server: staff of the issue's community, in its staff group
+(`cards.card_access`), and the issue still resolved.
+"""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import CallbackQueryHandler
+from telegram.helpers import mention_html
+
+from handlers.residents.followup import RESULTS, SATISFACTIONS
+from handlers.shared.common import escape
+from handlers.staff.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu, refresh_card
+from runtime.context import NotebookContext
+from storage.followups import answer_by_phone
+from storage.issues import IssueError
+from storage.models import IssueStatus, Person
+
+PREFIX = PHONE_FOLLOW_UP  # fph:<issue id>[:r:<result> | :v:<result>:<satisfaction> | :x]
+
+
+def _data(access: Access, *parts: str) -> str:
+    return ":".join((f"{PREFIX}{access.issue.id}", *parts))
+
+
+async def _resident(context: NotebookContext, access: Access) -> str:
+    issue = access.issue
+    reporter = await context.session.get(Person, issue.reporter_id) if issue.reporter_id else None
+    if reporter is None or not reporter.full_name:
+        return context.tr.gettext("the resident")
+    return escape(reporter.full_name[:60])
+
+
+async def on_press(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    raw_id, _sep, rest = query.data.removeprefix(PREFIX).partition(":")
+    access = await card_access(update, context, raw_id)
+    chat = update.effective_chat
+    if access is None or chat is None or chat.type == "private":
+        await query.answer(_("Only the community's staff can use this button."), show_alert=True)
+        return
+    parts = rest.split(":") if rest else []
+    if parts == ["x"]:
+        await query.answer()
+        await mark_menu(query, _("Cancelled"))
+        return
+    if IssueStatus(access.issue.status) is not IssueStatus.RESOLVED:
+        await query.answer(
+            _("No. {number} is no longer waiting for the follow-up.").format(
+                number=access.issue.number
+            ),
+            show_alert=True,
+        )
+        return
+    if not parts:
+        await _ask_result(update, context, access)
+    elif len(parts) == 2 and parts[0] == "r" and parts[1] in RESULTS:
+        await _ask_satisfaction(query, context, access, parts[1])
+    elif len(parts) == 3 and parts[0] == "v" and parts[1] in RESULTS and parts[2] in SATISFACTIONS:
+        await _record(query, context, access, parts[1], parts[2])
+    else:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+
+
+async def _ask_result(update: Update, context: NotebookContext, access: Access) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None
+    _ = context.tr.gettext
+    results = [
+        InlineKeyboardButton(_(label), callback_data=_data(access, "r", key))
+        for key, (_result, label) in RESULTS.items()
+    ]
+    cancel = [InlineKeyboardButton(_("Cancel"), callback_data=_data(access, "x"))]
+    worker = context.person
+    question = _("{worker}, please call {resident} and ask whether No. {number} is solved.").format(
+        worker=mention_html(worker.telegram_user_id or 0, worker.full_name or "…"),
+        resident=await _resident(context, access),
+        number=access.issue.number,
+    )
+    await query.answer()
+    await context.bot.send_message(
+        update.effective_chat.id, question, reply_markup=InlineKeyboardMarkup([results, cancel])
+    )
+
+
+async def _ask_satisfaction(
+    query: CallbackQuery, context: NotebookContext, access: Access, result: str
+) -> None:
+    _ = context.tr.gettext
+    choices = [
+        InlineKeyboardButton(_(label), callback_data=_data(access, "v", result, key))
+        for key, (_satisfaction, label) in SATISFACTIONS.items()
+    ]
+    cancel = [InlineKeyboardButton(_("Cancel"), callback_data=_data(access, "x"))]
+    text = _("No. {number}: «{answer}». How satisfied is {resident}?").format(
+        number=access.issue.number,
+        answer=_(RESULTS[result][1]),
+        resident=await _resident(context, access),
+    )
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=InlineKeyboardMarkup([choices, cancel]))
+
+
+async def _record(
+    query: CallbackQuery, context: NotebookContext, access: Access, result: str, satisfaction: str
+) -> None:
+    _ = context.tr.gettext
+    issue = access.issue
+    assert context.person.id is not None
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await answer_by_phone(
+                context.session,
+                issue,
+                result=RESULTS[result][0],
+                satisfaction=SATISFACTIONS[satisfaction][0],
+                staff_role=access.role,
+                worker_id=context.person.id,
+                now=context.now(),
+            )
+    except IssueError:  # answered meanwhile (by the resident, or another worker's call)
+        await query.answer(
+            _("No. {number} is no longer waiting for the follow-up.").format(number=issue.number),
+            show_alert=True,
+        )
+        return
+    await query.answer()
+    answer = ", ".join((_(RESULTS[result][1]), _(SATISFACTIONS[satisfaction][1])))
+    if isinstance(query.message, Message):  # the question becomes what was recorded
+        await query.message.edit_text(
+            _("No. {number}: {resident}'s answer by phone is recorded: {answer}.").format(
+                number=issue.number, resident=await _resident(context, access), answer=answer
+            ),
+            reply_markup=None,
+        )
+    await refresh_card(context, issue)
+
+
+HANDLERS = [CallbackQueryHandler(on_press, pattern=f"^{PREFIX}")]

@@ -1,0 +1,138 @@
+"""/todo: a worker's open items in a private chat, overdue first, then by due date, with quick
+actions: open the card in the staff group (where every action is), read it here, or claim an
+issue nobody owns yet (a one-tap action that works from here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from handlers.shared.common import escape, is_private
+from handlers.shared.labels import category_label, status_label
+from handlers.staff.cards import ACT, card_access, cut, message_link
+from handlers.staff.issue_lookup import send_issue_view
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from storage.models import STAFF_ROLES, Community, Issue, Role
+from storage.people import current_membership
+from storage.staff import deadline, is_overdue, todo_for, waiting_for_owner
+
+PREFIX = "td:"
+SHOWN_MINE = 20  # items listed with buttons; the rest are counted
+SHOWN_WAITING = 10
+
+
+def item_line(issue: Issue, tr: Translator, now: datetime) -> str:
+    _ = tr.gettext
+    snippet = escape(cut(issue.description, 40)[0])
+    line = _("No. {number} · {category}: {snippet}").format(
+        number=issue.number, category=category_label(tr, issue.category), snippet=snippet
+    )
+    when = deadline(issue)
+    if is_overdue(issue, now):
+        assert when is not None
+        line = "⚠️ " + line + " · " + _("overdue since {date}").format(date=tr.date(when))
+    elif issue.due_at is not None:
+        line += " · " + _("due {date}").format(date=tr.date(issue.due_at))
+    elif when is not None:
+        line += " · " + _("time limit {date}").format(date=tr.date(when))
+    return line + " · " + status_label(tr, issue.status)
+
+
+def item_buttons(issue: Issue, community: Community, tr: Translator) -> list[InlineKeyboardButton]:
+    _ = tr.gettext
+    label = _("No. {number}").format(number=issue.number)
+    buttons = []
+    link = message_link(community.staff_chat_id, issue.staff_message_id)
+    if link:
+        buttons.append(
+            InlineKeyboardButton("↗ " + _("{issue}: card").format(issue=label), url=link)
+        )
+    buttons.append(
+        InlineKeyboardButton(
+            _("{issue}: details").format(issue=label), callback_data=f"{PREFIX}show:{issue.id}"
+        )
+    )
+    return buttons
+
+
+async def todo(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not is_private(update):
+        await message.reply_text(_("Please send /todo in a private chat with me."))
+        return
+    current = await current_membership(context.session, context.person)
+    if current is None or Role(current[0].role) not in STAFF_ROLES:
+        await message.reply_text(
+            _(
+                "/todo is the to-do list of community staff. "
+                "If something is wrong where you live, just write to me."
+            )
+        )
+        return
+    membership, community = current
+    assert community.id is not None and context.person.id is not None
+    now = context.now()
+    tr = context.tr
+    mine = await todo_for(
+        context.session,
+        person_id=context.person.id,
+        community_id=community.id,
+        role=Role(membership.role),
+        now=now,
+    )
+    waiting = await waiting_for_owner(context.session, community_id=community.id)
+    lines = [
+        "<b>"
+        + _("Your open items in {community}: {count}").format(
+            community=escape(community.name), count=len(mine)
+        )
+        + "</b>"
+    ]
+    rows: list[list[InlineKeyboardButton]] = []
+    if not mine:
+        lines.append(_("Nothing on your list."))
+    for issue in mine[:SHOWN_MINE]:
+        lines.append(item_line(issue, tr, now))
+        rows.append(item_buttons(issue, community, tr))
+    if len(mine) > SHOWN_MINE:
+        lines.append(_("…and {count} more.").format(count=len(mine) - SHOWN_MINE))
+    if waiting:
+        lines.append("")
+        lines.append("<b>" + _("Waiting for an owner: {count}").format(count=len(waiting)) + "</b>")
+        for issue in waiting[:SHOWN_WAITING]:
+            lines.append(item_line(issue, tr, now))
+            claim = InlineKeyboardButton(
+                _("Claim No. {number}").format(number=issue.number),
+                callback_data=f"{ACT}clm:{issue.id}",
+            )
+            rows.append([*item_buttons(issue, community, tr), claim])
+        if len(waiting) > SHOWN_WAITING:
+            lines.append(_("…and {count} more.").format(count=len(waiting) - SHOWN_WAITING))
+    await message.reply_text(
+        "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows) if rows else None
+    )
+
+
+async def show_here(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    raw_id = query.data.removeprefix(PREFIX + "show:")
+    access = await card_access(update, context, raw_id)
+    if access is None:
+        await query.answer(
+            context.tr.gettext("Only the community's staff can use this button."), show_alert=True
+        )
+        return
+    await query.answer()
+    await send_issue_view(context, query.message.chat.id, access.issue)
+
+
+HANDLERS = [
+    CommandHandler("todo", todo),
+    CallbackQueryHandler(show_here, pattern=f"^{PREFIX}show:"),
+]
