@@ -1,0 +1,270 @@
+"""What the consent-campaign modules share: the labels, the campaign's text and staff card, and
+the rights checks of a staff press.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+from babel.numbers import format_decimal
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.shared.fitting import short
+from handlers.shared.flows import (
+    state_in,
+)
+from handlers.shared.members import (
+    Member,
+    as_id,
+    fit,
+    me_in,
+    percent,
+    refuse,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from storage import consent
+from storage.chat_state import FlowState
+from storage.consent import Verdict
+from storage.models import (
+    Building,
+    CampaignStatus,
+    Channel,
+    ConsentCampaign,
+    ConsentHousehold,
+    ConsentRule,
+    Unit,
+    VoteChoice,
+)
+
+FLOW = "campaign"
+VOTE_FLOW = "vote"
+PREFIX = "cp:"
+VOTE = "cv:"
+
+RULE_LABELS = {
+    ConsentRule.ART278: N_(
+        "Civil Code Art. 278: at least 2/3 of the households and of the floor area take part, "
+        "and at least 3/4 of them (by households and by area) agree"
+    ),
+    ConsentRule.MAJORITY: N_(
+        "Majority: at least 2/3 of the households and of the floor area take part, and more "
+        "than half of them (by households and by area) agree"
+    ),
+    ConsentRule.UNANIMITY: N_("Unanimity: every household agrees"),
+}
+RULE_BUTTONS = {
+    ConsentRule.ART278: N_("Civil Code Art. 278 (2/3 take part, 3/4 agree)"),
+    ConsentRule.MAJORITY: N_("Majority (2/3 take part, more than half agree)"),
+    ConsentRule.UNANIMITY: N_("Unanimity (every household)"),
+}
+CHOICE_LABELS = {
+    VoteChoice.AGREE: N_("agree"),
+    VoteChoice.DISAGREE: N_("disagree"),
+    VoteChoice.ABSTAIN: N_("abstain"),
+}
+CHOICE_KEYS = {"a": VoteChoice.AGREE, "d": VoteChoice.DISAGREE, "x": VoteChoice.ABSTAIN}
+CHANNEL_LABELS = {
+    Channel.TELEGRAM: N_("from the phone"),
+    Channel.VISIT: N_("door to door"),
+    Channel.MEETING: N_("at a meeting"),
+}
+CHANNEL_KEYS = {"v": Channel.VISIT, "m": Channel.MEETING}
+STATUS_LABELS = {
+    CampaignStatus.DRAFT: N_("being prepared"),
+    CampaignStatus.OPEN: N_("voting"),
+    CampaignStatus.CLOSED: N_("voting closed"),
+}
+
+
+# --- texts --------------------------------------------------------------------------------------
+
+
+def choice_label(tr: Translator, choice: str | None) -> str:
+    return tr.gettext(CHOICE_LABELS[VoteChoice(choice)]) if choice else tr.gettext("not yet")
+
+
+def m2(tr: Translator, value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return tr.gettext("{area} m²").format(area=format_decimal(value, locale=tr.babel_locale))
+
+
+async def scope_text(session: AsyncSession, campaign: ConsentCampaign, tr: Translator) -> str:
+    building = await session.get(Building, campaign.building_id)
+    unit = await session.get(Unit, campaign.unit_id) if campaign.unit_id else None
+    name = short(building.name if building else "—", 60)
+    if unit is None:
+        return tr.gettext("{building} (the whole building)").format(building=name)
+    return tr.gettext("{building}, {unit}").format(building=name, unit=short(unit.name, 60))
+
+
+def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehold]) -> list[str]:
+    _ = tr.gettext
+    agree = sum(1 for h in homes if h.choice == VoteChoice.AGREE)
+    against = sum(1 for h in homes if h.choice == VoteChoice.DISAGREE)
+    abstain = sum(1 for h in homes if h.choice == VoteChoice.ABSTAIN)
+    silent = sum(1 for h in homes if h.choice is None)
+    heads, area = verdict.heads, verdict.area
+    lines = [
+        _(
+            "Households: {total} · agree {agree} · disagree {against} · abstain {abstain} · "
+            "not yet {silent}"
+        ).format(total=len(homes), agree=agree, against=against, abstain=abstain, silent=silent),
+        _("Took part: {heads} of households · {area} of floor area").format(
+            heads=percent(tr, heads.participation), area=percent(tr, area.participation)
+        ),
+        _("Agree, of those who took part: {heads} of households · {area} of floor area").format(
+            heads=percent(tr, heads.approval), area=percent(tr, area.approval)
+        ),
+        _("Support (agree, of all): {heads} of households · {area} of floor area").format(
+            heads=percent(tr, heads.support), area=percent(tr, area.support)
+        ),
+    ]
+    if verdict.unknown_area_rooms:
+        lines.append(
+            _("Floor area unknown for: {rooms}. Area shares count only known areas.").format(
+                rooms=short(", ".join(verdict.unknown_area_rooms), 300)
+            )
+        )
+    if verdict.passed:
+        lines.append(_("✅ Passes under the rule."))
+        return lines
+    lines.append(_("Not passing yet. Still missing:"))
+    if verdict.more_households is None:
+        lines.append(_("• by households: cannot pass even if every other household agrees"))
+    elif verdict.more_households:
+        lines.append(
+            _("• by households: {count} more households agreeing").format(
+                count=verdict.more_households
+            )
+        )
+    if verdict.area_undecided:  # a gap over the known areas alone would mislead
+        lines.append(_("• by floor area: enter the missing floor areas to decide"))
+    elif consent.RULES[verdict.rule].uses_area and verdict.more_area is None:
+        lines.append(_("• by floor area: cannot pass even if every other household agrees"))
+    elif verdict.more_area:
+        lines.append(
+            _("• by floor area: {area} more agreeing").format(area=m2(tr, verdict.more_area))
+        )
+    if verdict.blocking_rooms:
+        lines.append(
+            _("• own space occupied, must agree themselves: {rooms}").format(
+                rooms=short(", ".join(verdict.blocking_rooms), 300)
+            )
+        )
+    return lines
+
+
+async def campaign_text(
+    session: AsyncSession, campaign: ConsentCampaign, tr: Translator, *, staff: bool
+) -> str:
+    _ = tr.gettext
+    homes = await consent.households(session, campaign)
+    verdict = consent.evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
+    status = tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
+    lines = [
+        _("Consent vote #{id}: {question}").format(
+            id=campaign.id, question=short(campaign.question, 500)
+        ),
+        _("Scope: {scope}").format(scope=await scope_text(session, campaign, tr)),
+        _("Rule: {rule}").format(rule=tr.gettext(RULE_LABELS[ConsentRule(campaign.rule)])),
+        _("Status: {status}").format(status=status),
+        "",
+        *standing_lines(tr, verdict, homes),
+    ]
+    if staff:
+        concerned = sum(1 for h in homes if h.concerns)
+        mediations = await consent.mediations(session, campaign)
+        lines += ["", _("Concerns from {count} households.").format(count=concerned)]
+        for mediation, rooms in mediations:
+            outcome = _("agreement reached") if mediation.reached else _("no agreement yet")
+            lines.append(
+                _("Mediation {date} (rooms {rooms}, {outcome}): {agreement}").format(
+                    date=tr.date(mediation.at, "short"),
+                    rooms=short(", ".join(rooms), 100),
+                    outcome=outcome,
+                    agreement=short(mediation.agreement, 200),
+                )
+            )
+    return fit(lines, _("…and {count} more lines."))
+
+
+def staff_buttons(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMarkup:
+    _ = tr.gettext
+    cid = campaign.id
+    rows = []
+    status = CampaignStatus(campaign.status)
+    if status is not CampaignStatus.CLOSED:
+        rows.append(
+            [
+                InlineKeyboardButton(_("Add households"), callback_data=f"{PREFIX}h:{cid}"),
+                InlineKeyboardButton(_("Import a CSV file"), callback_data=f"{PREFIX}csv:{cid}"),
+            ]
+        )
+    rows.append(
+        [
+            InlineKeyboardButton(_("Households"), callback_data=f"{PREFIX}l:{cid}:0"),
+            InlineKeyboardButton(_("Support chart"), callback_data=f"{PREFIX}ch:{cid}"),
+        ]
+    )
+    if status is CampaignStatus.OPEN:
+        rows.append(
+            [
+                InlineKeyboardButton(_("Record a vote"), callback_data=f"{PREFIX}rv:{cid}"),
+                InlineKeyboardButton(_("Record a mediation"), callback_data=f"{PREFIX}m:{cid}"),
+            ]
+        )
+        rows.append([InlineKeyboardButton(_("Close voting"), callback_data=f"{PREFIX}c:{cid}")])
+    elif status is CampaignStatus.DRAFT:
+        rows.append([InlineKeyboardButton(_("Open voting"), callback_data=f"{PREFIX}o:{cid}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def open_button(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    tr.gettext("Open vote #{id}").format(id=campaign.id),
+                    callback_data=f"{PREFIX}v:{campaign.id}",
+                )
+            ]
+        ]
+    )
+
+
+async def staff_campaign(
+    update: Update, context: NotebookContext, raw: str | None
+) -> tuple[ConsentCampaign, Member] | None:
+    query = update.callback_query
+    assert query is not None
+    campaign_id = as_id(raw)
+    campaign = await context.session.get(ConsentCampaign, campaign_id) if campaign_id else None
+    member = await me_in(context, campaign.community_id) if campaign else None
+    if campaign is None or member is None or not consent.may_manage(member.role):
+        await refuse(query, context, context.tr.gettext("Only community staff can do this."))
+        return None
+    return campaign, member
+
+
+async def staff_step(
+    update: Update, context: NotebookContext, step: str
+) -> tuple[ConsentCampaign, dict[str, object]] | None:
+    """A button of the vote-recording steps: the flow must be at `step`, by staff."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    state = await state_in(context, query.message.chat.id, FLOW, step)
+    campaign_id = as_id(str(state.data.get("campaign"))) if state else None
+    campaign = await context.session.get(ConsentCampaign, campaign_id) if campaign_id else None
+    member = await me_in(context, campaign.community_id) if campaign else None
+    if state is None or campaign is None or member is None or not member.is_staff:
+        await refuse(query, context)
+        return None
+    return campaign, dict(state.data)
+
+
+# One typed answer of the staff flow at a step: (update, context, its state, the text).
+Step = Callable[[Update, NotebookContext, FlowState, str], Awaitable[None]]

@@ -1,0 +1,273 @@
+"""Consent campaigns, staff: recording a household's vote given door to door or at a meeting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.council.campaign_common import (
+    CHANNEL_KEYS,
+    CHANNEL_LABELS,
+    CHOICE_KEYS,
+    FLOW,
+    PREFIX,
+    Step,
+    choice_label,
+    staff_campaign,
+    staff_step,
+)
+from handlers.shared.fitting import short
+from handlers.shared.flows import (
+    ask,
+    cancel_markup,
+    cancel_row,
+    finish,
+)
+from handlers.shared.members import (
+    as_id,
+    ids,
+    me_in,
+    percent,
+    refuse,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from storage import consent
+from storage.chat_state import FlowState
+from storage.consent import ConsentError
+from storage.models import (
+    Channel,
+    ConsentCampaign,
+    ConsentHousehold,
+    VoteChoice,
+)
+
+# --- staff: recording a vote given door to door or at a meeting ---------------------------------
+
+
+async def on_record_vote(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    found = await staff_campaign(update, context, ids(query.data, PREFIX + "rv:")[0])
+    if found is None:
+        return
+    campaign = found[0]
+    if not consent.may_change_vote(campaign, context.now()):
+        await refuse(query, context, _("Voting is not open."))
+        return
+    await ask(
+        context, query.message.chat.id, flow=FLOW, step="rv_room", data={"campaign": campaign.id}
+    )
+    await query.answer()
+    await context.bot.send_message(
+        query.message.chat.id,
+        _("Which household? Type the room number (for example: 301)."),
+        reply_markup=cancel_markup(context.tr),
+    )
+
+
+async def _record_step(
+    update: Update,
+    context: NotebookContext,
+    *,
+    step: str,
+    prefix: str,
+    keys: Mapping[str, str],
+    field: str,
+    then: tuple[str, str, list[list[InlineKeyboardButton]]],
+) -> None:
+    """One press of the "record a vote" wizard: check it is this staff member's `step`, keep
+    the pressed value as `field`, then ask the next question (`then`: its step, its text and
+    its buttons, above Cancel)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    found = await staff_step(update, context, step)
+    value = keys.get(ids(query.data, PREFIX + prefix)[0])
+    if found is None or value is None:
+        if found is not None:
+            await refuse(query, context)
+        return
+    _campaign, data = found
+    next_step, question, buttons = then
+    await ask(
+        context, query.message.chat.id, flow=FLOW, step=next_step, data={**data, field: value}
+    )
+    await query.answer()
+    await query.edit_message_text(
+        question, reply_markup=InlineKeyboardMarkup([*buttons, cancel_row(context.tr)])
+    )
+
+
+async def on_record_choice(update: Update, context: NotebookContext) -> None:
+    _ = context.tr.gettext
+    ways = [
+        InlineKeyboardButton(_("Door to door"), callback_data=f"{PREFIX}rh:v"),
+        InlineKeyboardButton(_("At a meeting"), callback_data=f"{PREFIX}rh:m"),
+    ]
+    await _record_step(
+        update,
+        context,
+        step="rv_choice",
+        prefix="rc:",
+        keys=CHOICE_KEYS,
+        field="choice",
+        then=("rv_channel", _("How was it given?"), [ways]),
+    )
+
+
+async def on_record_channel(update: Update, context: NotebookContext) -> None:
+    _ = context.tr.gettext
+    none = InlineKeyboardButton(_("No concerns"), callback_data=f"{PREFIX}rn")
+    await _record_step(
+        update,
+        context,
+        step="rv_channel",
+        prefix="rh:",
+        keys=CHANNEL_KEYS,
+        field="channel",
+        then=(
+            "rv_concerns",
+            _("Did they raise concerns? Type them, or press No concerns."),
+            [[none]],
+        ),
+    )
+
+
+async def on_record_no_concerns(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    found = await staff_step(update, context, "rv_concerns")
+    if found is None:
+        return
+    await query.answer()
+    text = await _record(context, query.message.chat.id, found[0], found[1], None)
+    await query.edit_message_text(text, reply_markup=_after_record(found[0], context.tr))
+
+
+def _after_record(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMarkup:
+    _ = tr.gettext
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Record another vote"), callback_data=f"{PREFIX}rv:{campaign.id}"
+                ),
+                InlineKeyboardButton(
+                    _("Open vote #{id}").format(id=campaign.id),
+                    callback_data=f"{PREFIX}v:{campaign.id}",
+                ),
+            ]
+        ]
+    )
+
+
+async def _record(
+    context: NotebookContext,
+    chat_id: int,
+    campaign: ConsentCampaign,
+    data: dict[str, object],
+    concerns: str | None,
+) -> str:
+    """Cast the vote the worker collected; returns the confirmation to show."""
+    _ = context.tr.gettext
+    household = await context.session.get(ConsentHousehold, as_id(str(data["household"])) or 0)
+    await finish(context, chat_id)
+    if household is None:
+        return _("This button is no longer valid.")
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await consent.cast_vote(
+                context.session,
+                campaign,
+                household,
+                choice=VoteChoice(str(data["choice"])),
+                channel=Channel(str(data["channel"])),
+                recorded_by_id=context.person.id,
+                concerns=concerns,
+                now=context.now(),
+            )
+    except ConsentError:
+        return _("Voting is not open.")
+    verdict = await consent.verdict(context.session, campaign)
+    return _(
+        "Recorded for room {room}: {choice} ({channel}). Support now: {heads} of households."
+    ).format(
+        room=short(household.room, 20),
+        choice=choice_label(context.tr, household.choice),
+        channel=context.tr.gettext(CHANNEL_LABELS[Channel(str(data["channel"]))]),
+        heads=percent(context.tr, verdict.heads.support),
+    )
+
+
+async def _record_room(
+    update: Update, context: NotebookContext, data: dict[str, object], text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    campaign = await context.session.get(ConsentCampaign, int(str(data["campaign"])))
+    if campaign is None:
+        await finish(context, message.chat.id)
+        return
+    household = await consent.household_by_room(context.session, campaign, text)
+    if household is None:
+        await message.reply_text(
+            _("Room {room} is not on this vote's list. Please type the room again.").format(
+                room=short(text, 20)
+            ),
+            reply_markup=cancel_markup(context.tr),
+        )
+        return
+    await ask(
+        context,
+        message.chat.id,
+        flow=FLOW,
+        step="rv_choice",
+        data={**data, "household": household.id},
+    )
+    await message.reply_text(
+        _("Room {room} ({owner}), vote so far: {choice}. What did they say?").format(
+            room=short(household.room, 20),
+            owner=short(household.owner_name or "—", 40),
+            choice=choice_label(context.tr, household.choice),
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(_("Agree"), callback_data=f"{PREFIX}rc:a"),
+                    InlineKeyboardButton(_("Disagree"), callback_data=f"{PREFIX}rc:d"),
+                    InlineKeyboardButton(_("Abstain"), callback_data=f"{PREFIX}rc:x"),
+                ],
+                cancel_row(context.tr),
+            ]
+        ),
+    )
+
+
+async def on_room_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    await _record_room(update, context, dict(state.data), text)
+
+
+async def on_concerns_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    chat_id = message.chat.id
+    data = dict(state.data)
+    campaign = await context.session.get(ConsentCampaign, int(data["campaign"]))
+    member = await me_in(context, campaign.community_id) if campaign else None
+    if campaign is None or member is None or not member.is_staff:
+        await finish(context, chat_id)
+        await message.reply_text(_("Only community staff can do this."))
+        return
+    reply = await _record(context, chat_id, campaign, data, text)
+    await message.reply_text(reply, reply_markup=_after_record(campaign, context.tr))
+
+
+STEPS: dict[str, Step] = {"rv_room": on_room_text, "rv_concerns": on_concerns_text}

@@ -1,0 +1,227 @@
+"""Consent campaigns, staff: entering the households (typed lines or a CSV file; bad lines are
+reported, good ones kept) and the list of households with their votes.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.council.campaign_common import (
+    CHANNEL_LABELS,
+    FLOW,
+    PREFIX,
+    Step,
+    choice_label,
+    m2,
+    open_button,
+    staff_campaign,
+)
+from handlers.shared.fitting import short
+from handlers.shared.flows import (
+    ask,
+    cancel_markup,
+    finish,
+)
+from handlers.shared.members import (
+    as_id,
+    fit,
+    ids,
+    me_in,
+    refuse,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from storage import consent
+from storage.chat_state import FlowState
+from storage.consent import ConsentError, ParsedRows
+from storage.models import (
+    CampaignStatus,
+    Channel,
+    ConsentCampaign,
+)
+
+PAGE = 25  # households per page of the list
+CSV_MAX_BYTES = 1_000_000
+BAD_REASONS = {
+    consent.BAD_NO_ROOM: N_("no room number"),
+    consent.BAD_ROOM_TOO_LONG: N_("room number too long"),
+    consent.BAD_AREA: N_("floor area is not a number of m² (up to two decimals)"),
+    consent.BAD_FLAG: N_("the last column must be yes or no (own space occupied)"),
+    consent.BAD_COLUMNS: N_("too many columns"),
+    consent.BAD_DUPLICATE: N_("this room appears twice"),
+}
+
+
+def report_rows(tr: Translator, parsed: ParsedRows, saved: consent.Saved) -> str:
+    _ = tr.gettext
+    lines = [
+        _("Saved: {added} households added, {updated} corrected.").format(
+            added=saved.added, updated=saved.updated
+        )
+    ]
+    if parsed.bad:
+        lines.append(_("These lines were not taken; please correct and send them again:"))
+        for bad in parsed.bad:
+            lines.append(
+                _("Line {line}: {text} ({reason})").format(
+                    line=bad.line,
+                    text=short(bad.text, 80),
+                    reason=tr.gettext(BAD_REASONS.get(bad.reason, bad.reason)),
+                )
+            )
+    return fit(lines, _("…and {count} more lines."))
+
+
+async def on_add_households(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    found = await staff_campaign(update, context, ids(query.data, PREFIX + "h:")[0])
+    if found is None or found[0].status == CampaignStatus.CLOSED:
+        if found is not None:
+            await refuse(query, context, _("Voting has closed."))
+        return
+    campaign = found[0]
+    await ask(
+        context, query.message.chat.id, flow=FLOW, step="lines", data={"campaign": campaign.id}
+    )
+    await query.answer()
+    await context.bot.send_message(
+        query.message.chat.id,
+        _(
+            "Send the households, one per line: room, owner, floor area in m², own space "
+            "occupied (yes or no). Only the room is needed. For example:\n"
+            "101, 许大爷, 60.5, yes\n102, 李阿姨, 75\n201"
+        ),
+        reply_markup=cancel_markup(context.tr),
+    )
+
+
+async def on_csv(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    found = await staff_campaign(update, context, ids(query.data, PREFIX + "csv:")[0])
+    if found is None or found[0].status == CampaignStatus.CLOSED:
+        if found is not None:
+            await refuse(query, context, _("Voting has closed."))
+        return
+    campaign = found[0]
+    await ask(context, query.message.chat.id, flow=FLOW, step="csv", data={"campaign": campaign.id})
+    await query.answer()
+    await context.bot.send_message(
+        query.message.chat.id,
+        _(
+            "Send the CSV file as a document. Columns: room, owner, floor area (m²), own space "
+            "occupied (yes/no); a header line is fine. UTF-8 or GBK (Excel) both work."
+        ),
+        reply_markup=cancel_markup(context.tr),
+    )
+
+
+async def _save_rows(
+    update: Update, context: NotebookContext, campaign_id: int, parsed: ParsedRows
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    campaign = await context.session.get(ConsentCampaign, campaign_id)
+    member = await me_in(context, campaign.community_id) if campaign else None
+    await finish(context, message.chat.id)
+    if campaign is None or member is None or not member.is_staff:
+        await message.reply_text(_("Only community staff can do this."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            saved = await consent.save_households(
+                context.session, campaign, parsed.rows, now=context.now()
+            )
+    except ConsentError:
+        await message.reply_text(_("Voting has closed."))
+        return
+    await message.reply_text(
+        report_rows(context.tr, parsed, saved), reply_markup=open_button(campaign, context.tr)
+    )
+
+
+async def read_csv(update: Update, context: NotebookContext, campaign_id: int) -> None:
+    message = update.message
+    assert message is not None and message.document is not None
+    _ = context.tr.gettext
+    document = message.document
+    name = (document.file_name or "").lower()
+    is_text = (document.mime_type or "").startswith("text/") or name.endswith((".csv", ".txt"))
+    if not is_text:
+        await message.reply_text(
+            _("Please send a .csv file (in Excel: Save as, CSV)."),
+            reply_markup=cancel_markup(context.tr),
+        )
+        return
+    if (document.file_size or 0) > CSV_MAX_BYTES:
+        await message.reply_text(_("The file is too large (at most 1 MB)."))
+        return
+    data = context.scope.files.get(document.file_unique_id)  # read before the transaction
+    if data is None:
+        await message.reply_text(_("The file is too large (at most 1 MB)."))
+        return
+    await _save_rows(update, context, campaign_id, consent.parse_household_csv(data))
+
+
+async def on_households_page(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    editing = query.data.startswith(PREFIX + "lp:")
+    parts = ids(query.data, PREFIX + ("lp:" if editing else "l:"))
+    found = await staff_campaign(update, context, parts[0])
+    if found is None:
+        return
+    campaign = found[0]
+    homes = await consent.households(context.session, campaign)
+    pages = max(1, (len(homes) + PAGE - 1) // PAGE)
+    page = min(max(as_id(parts[-1]) or 0, 0), pages - 1)
+    lines = [
+        _("Households of vote #{id} ({page} of {pages}):").format(
+            id=campaign.id, page=page + 1, pages=pages
+        )
+    ]
+    for home in homes[page * PAGE : (page + 1) * PAGE]:
+        line = _("{room} {owner} {area}{flag}: {choice}").format(
+            room=short(home.room, 20),
+            owner=short(home.owner_name or "", 20),
+            area=m2(context.tr, consent.from_dm2(home.area_dm2)),
+            flag=" ⚑" if home.own_space_occupied else "",
+            choice=choice_label(context.tr, home.choice),
+        )
+        if home.vote_channel:
+            line += _(" ({channel})").format(
+                channel=context.tr.gettext(CHANNEL_LABELS[Channel(home.vote_channel)])
+            )
+        if home.concerns:
+            line += "\n   " + _("Concerns: {text}").format(text=short(home.concerns, 120))
+        lines.append(line)
+    if not homes:
+        lines.append(_("No households yet."))
+    lines.append(_("⚑ own space occupied: must agree themselves."))
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀", callback_data=f"{PREFIX}lp:{campaign.id}:{page - 1}"))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("▶", callback_data=f"{PREFIX}lp:{campaign.id}:{page + 1}"))
+    markup = InlineKeyboardMarkup([nav]) if nav else None
+    text = fit(lines, _("…and {count} more lines."))
+    await query.answer()
+    if editing:
+        await query.edit_message_text(text, reply_markup=markup)
+    else:
+        await context.bot.send_message(query.message.chat.id, text, reply_markup=markup)
+
+
+async def on_lines_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    campaign_id = int(state.data["campaign"])
+    await _save_rows(update, context, campaign_id, consent.parse_household_lines(text))
+
+
+STEPS: dict[str, Step] = {"lines": on_lines_text, "csv": on_lines_text}

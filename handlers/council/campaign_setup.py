@@ -1,0 +1,358 @@
+"""Consent campaigns, staff: /campaign, creating a campaign (building, unit, question, rule),
+opening it, the campaign card, and closing voting.
+"""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.council.campaign_common import (
+    FLOW,
+    PREFIX,
+    RULE_BUTTONS,
+    STATUS_LABELS,
+    Step,
+    campaign_text,
+    staff_buttons,
+    staff_campaign,
+)
+from handlers.shared.fitting import short
+from handlers.shared.flows import (
+    ask,
+    cancel_markup,
+    cancel_row,
+    finish,
+    state_in,
+)
+from handlers.shared.members import (
+    as_id,
+    ids,
+    me,
+    percent,
+    private_only,
+    refuse,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from runtime.rendering import Rendered
+from storage import consent
+from storage.chat_state import FlowState
+from storage.consent import ConsentError
+from storage.models import (
+    Building,
+    CampaignStatus,
+    ConsentCampaign,
+    ConsentRule,
+    Outbox,
+    Unit,
+)
+from storage.residents import buildings_of
+
+# --- staff: /campaign and creating a campaign -----------------------------------------------------
+
+
+async def campaigns_menu(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not await private_only(update, context):
+        return
+    member = await me(context)
+    if member is None or not member.is_staff:
+        await message.reply_text(_("Only community staff can do this. To vote, send /vote."))
+        return
+    campaigns = await consent.campaigns_of(context.session, member.community_id)
+    lines = [_("Consent votes:")] if campaigns else [_("No consent votes yet.")]
+    buttons = []
+    for campaign in campaigns[:12]:
+        status = context.tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
+        lines.append(
+            _("#{id} {question} ({status})").format(
+                id=campaign.id, question=short(campaign.question, 50), status=status
+            )
+        )
+        buttons.append(
+            InlineKeyboardButton(
+                _("Open #{id}").format(id=campaign.id), callback_data=f"{PREFIX}v:{campaign.id}"
+            )
+        )
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([InlineKeyboardButton(_("New consent vote"), callback_data=f"{PREFIX}new")])
+    await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def on_new(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    _ = context.tr.gettext
+    member = await me(context)
+    if member is None or not member.is_staff:
+        await refuse(query, context, _("Only community staff can do this."))
+        return
+    await ask(
+        context,
+        query.message.chat.id,
+        flow=FLOW,
+        step="building",
+        data={"community": member.community_id},
+    )
+    buildings = (await buildings_of(context.session, member.community_id))[:60]
+    buttons = [InlineKeyboardButton(b.name, callback_data=f"{PREFIX}b:{b.id}") for b in buildings]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append(cancel_row(context.tr))
+    await query.answer()
+    await context.bot.send_message(
+        query.message.chat.id,
+        _("Which building is the vote for?"),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def on_building(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    state = await state_in(context, query.message.chat.id, FLOW, "building")
+    building_id = as_id(ids(query.data, PREFIX + "b:")[0])
+    building = await context.session.get(Building, building_id) if building_id else None
+    if state is None or building is None or building.community_id != state.data["community"]:
+        await refuse(query, context)
+        return
+    await ask(
+        context,
+        query.message.chat.id,
+        flow=FLOW,
+        step="unit",
+        data={**state.data, "building": building.id},
+    )
+    units = (await consent.units_of(context.session, building.id or 0))[:30]
+    rows = [[InlineKeyboardButton(_("The whole building"), callback_data=f"{PREFIX}u:0")]]
+    buttons = [InlineKeyboardButton(u.name, callback_data=f"{PREFIX}u:{u.id}") for u in units]
+    rows.extend(buttons[i : i + 3] for i in range(0, len(buttons), 3))
+    rows.append(cancel_row(context.tr))
+    await query.answer()
+    await query.edit_message_text(
+        _(
+            "{building}: does the vote cover the whole building, or one unit (stairwell)? "
+            "Press a button, or type the unit's name (for example: 2单元)."
+        ).format(building=short(building.name, 60)),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def _ask_question(context: NotebookContext, chat_id: int, data: dict[str, object]) -> None:
+    _ = context.tr.gettext
+    await ask(context, chat_id, flow=FLOW, step="question", data=data)
+    await context.bot.send_message(
+        chat_id,
+        _(
+            "What question do the households answer? "
+            "(for example: Do you agree to add an elevator to 1栋 2单元?)"
+        ),
+        reply_markup=cancel_markup(context.tr),
+    )
+
+
+async def on_unit(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    state = await state_in(context, query.message.chat.id, FLOW, "unit")
+    unit_id = as_id(ids(query.data, PREFIX + "u:")[0])
+    if state is None or unit_id is None:
+        await refuse(query, context)
+        return
+    if unit_id:
+        unit = await context.session.get(Unit, unit_id)
+        if unit is None or unit.building_id != state.data["building"]:
+            await refuse(query, context)
+            return
+    await query.answer()
+    await query.edit_message_reply_markup(reply_markup=None)
+    await _ask_question(context, query.message.chat.id, {**state.data, "unit": unit_id or None})
+
+
+async def on_rule(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    state = await state_in(context, query.message.chat.id, FLOW, "rule")
+    raw = ids(query.data, PREFIX + "r:")[0]
+    member = await me(context)
+    if state is None or raw not in {r.value for r in ConsentRule} or member is None:
+        await refuse(query, context)
+        return
+    if not member.is_staff or member.community_id != state.data["community"]:
+        await refuse(query, context, _("Only community staff can do this."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            campaign = await consent.create_campaign(
+                context.session,
+                community_id=member.community_id,
+                building_id=int(state.data["building"]),
+                unit_id=as_id(str(state.data.get("unit"))),
+                question=str(state.data["question"]),
+                rule=ConsentRule(raw),
+                created_by_id=context.person.id,
+                now=context.now(),
+            )
+    except ConsentError:
+        await refuse(query, context)
+        return
+    await finish(context, query.message.chat.id)
+    await query.answer()
+    await query.edit_message_text(
+        await campaign_text(context.session, campaign, context.tr, staff=True)
+        + "\n\n"
+        + _("Now enter the households: type them, or send a CSV file. Then open voting."),
+        reply_markup=staff_buttons(campaign, context.tr),
+    )
+
+
+async def on_view(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    found = await staff_campaign(update, context, ids(query.data, PREFIX + "v:")[0])
+    if found is None:
+        return
+    campaign = found[0]
+    await query.answer()
+    await context.bot.send_message(
+        query.message.chat.id,
+        await campaign_text(context.session, campaign, context.tr, staff=True),
+        reply_markup=staff_buttons(campaign, context.tr),
+    )
+
+
+async def on_open(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    found = await staff_campaign(update, context, ids(query.data, PREFIX + "o:")[0])
+    if found is None:
+        return
+    campaign = found[0]
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            residents = await consent.open_campaign(context.session, campaign, now=context.now())
+    except ConsentError:
+        await refuse(query, context, _("Enter the households first (a vote can be opened once)."))
+        return
+    told = await consent.tell_residents(
+        context.session, campaign, residents, kind=consent.CAMPAIGN_OPENED, now=context.now()
+    )
+    await query.answer(_("Voting is open; {count} residents are told.").format(count=told))
+    await query.edit_message_text(
+        await campaign_text(context.session, campaign, context.tr, staff=True),
+        reply_markup=staff_buttons(campaign, context.tr),
+    )
+
+
+async def on_close(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    found = await staff_campaign(update, context, ids(query.data, PREFIX + "c:")[0])
+    if found is None:
+        return
+    campaign = found[0]
+    if campaign.status != CampaignStatus.OPEN:
+        await refuse(query, context, _("Voting has closed."))
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Yes, close voting now"), callback_data=f"{PREFIX}cc:{campaign.id}"
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("No, keep it open"), callback_data=f"{PREFIX}v:{campaign.id}"
+                    )
+                ],
+            ]
+        )
+    )
+
+
+async def on_close_confirmed(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    found = await staff_campaign(update, context, ids(query.data, PREFIX + "cc:")[0])
+    if found is None:
+        return
+    campaign = found[0]
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            residents = await consent.close_campaign(context.session, campaign, now=context.now())
+    except ConsentError:
+        await refuse(query, context, _("Voting has closed."))
+        return
+    await consent.tell_residents(
+        context.session, campaign, residents, kind=consent.CAMPAIGN_CLOSED, now=context.now()
+    )
+    await query.answer()
+    await query.edit_message_text(
+        await campaign_text(context.session, campaign, context.tr, staff=True),
+        reply_markup=staff_buttons(campaign, context.tr),
+    )
+
+
+async def render_closed(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    campaign = await session.get(ConsentCampaign, row.payload.get("campaign_id"))
+    if campaign is None or campaign.status != CampaignStatus.CLOSED:
+        return None
+    _ = tr.gettext
+    verdict = await consent.verdict(session, campaign)
+    outcome = _("It passed.") if verdict.passed else _("It did not pass.")
+    return Rendered(
+        _(
+            "Voting has closed: {question}\n{outcome}\n"
+            "Agree: {heads} of households, {area} of floor area."
+        ).format(
+            question=short(campaign.question, 500),
+            outcome=outcome,
+            heads=percent(tr, verdict.heads.support),
+            area=percent(tr, verdict.area.support),
+        )
+    )
+
+
+# --- typed answers ------------------------------------------------------------------------------
+
+
+async def on_unit_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    assert update.message is not None
+    data = dict(state.data)
+    building_id = int(data["building"])
+    unit = await consent.unit_named(context.session, building_id=building_id, name=text)
+    await _ask_question(context, update.message.chat.id, {**data, "unit": unit.id})
+
+
+async def on_question_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    data = {**state.data, "question": text[:2000]}
+    await ask(context, message.chat.id, flow=FLOW, step="rule", data=data)
+    rows = [
+        [InlineKeyboardButton(context.tr.gettext(label), callback_data=f"{PREFIX}r:{rule.value}")]
+        for rule, label in RULE_BUTTONS.items()
+    ]
+    rows.append(cancel_row(context.tr))
+    await message.reply_text(
+        _("Which rule decides it? (Art. 278 is the law for rebuilding such as an elevator.)"),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+STEPS: dict[str, Step] = {"unit": on_unit_text, "question": on_question_text}

@@ -1,0 +1,361 @@
+"""Consent campaigns, residents: /vote (or the button in the announcement), casting the
+household's vote from the phone, changing it until voting closes, adding concerns; and the
+support-rate chart, for staff and residents of the campaign's scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.council.campaign_chart import ChartLabels, support_chart_png
+from handlers.council.campaign_common import (
+    CHOICE_KEYS,
+    PREFIX,
+    VOTE,
+    VOTE_FLOW,
+    campaign_text,
+    choice_label,
+    scope_text,
+)
+from handlers.shared.fitting import short
+from handlers.shared.flows import (
+    ask,
+    cancel_markup,
+    current_state,
+    finish,
+)
+from handlers.shared.members import (
+    Member,
+    as_id,
+    ids,
+    me,
+    me_in,
+    percent,
+    private_only,
+    refuse,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import Translator
+from runtime.rendering import Rendered
+from storage import consent
+from storage.consent import ConsentError
+from storage.models import (
+    CampaignStatus,
+    ConsentCampaign,
+    ConsentHousehold,
+    Outbox,
+)
+
+# --- residents: /vote ---------------------------------------------------------------------------
+
+
+async def vote_command(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not await private_only(update, context):
+        return
+    member = await me(context)
+    if member is None:
+        await message.reply_text(_("Please join your community first: send /start."))
+        return
+    campaigns = [
+        c
+        for c in await consent.campaigns_of(
+            context.session, member.community_id, statuses=[CampaignStatus.OPEN]
+        )
+        if consent.lives_in_scope(member.membership, c)
+    ]
+    if not campaigns:
+        await message.reply_text(_("There is no vote for your building right now."))
+        return
+    if len(campaigns) == 1:
+        await show_ballot(context, message.chat.id, campaigns[0], member)
+        return
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("#{id} {question}").format(id=c.id, question=c.question[:40]),
+                callback_data=f"{VOTE}b:{c.id}",
+            )
+        ]
+        for c in campaigns[:10]
+    ]
+    await message.reply_text(_("Which vote?"), reply_markup=InlineKeyboardMarkup(rows))
+
+
+def ballot_buttons(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMarkup:
+    _ = tr.gettext
+    cid = campaign.id
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("Agree"), callback_data=f"{VOTE}c:{cid}:a"),
+                InlineKeyboardButton(_("Disagree"), callback_data=f"{VOTE}c:{cid}:d"),
+                InlineKeyboardButton(_("Abstain"), callback_data=f"{VOTE}c:{cid}:x"),
+            ],
+            [InlineKeyboardButton(_("Support chart"), callback_data=f"{PREFIX}ch:{cid}")],
+        ]
+    )
+
+
+async def ballot_text(
+    context: NotebookContext, campaign: ConsentCampaign, household: ConsentHousehold
+) -> str:
+    _ = context.tr.gettext
+    text = await campaign_text(context.session, campaign, context.tr, staff=False)
+    return (
+        text
+        + "\n\n"
+        + _("Your household: room {room}. Its vote: {choice}.").format(
+            room=short(household.room, 20), choice=choice_label(context.tr, household.choice)
+        )
+        + "\n"
+        + _("One vote per household; you can change it until voting closes.")
+    )
+
+
+async def show_ballot(
+    context: NotebookContext, chat_id: int, campaign: ConsentCampaign, member: Member
+) -> None:
+    _ = context.tr.gettext
+    household = await consent.household_of(context.session, campaign, member.membership)
+    if household is None and member.membership.room:
+        await context.bot.send_message(
+            chat_id,
+            _(
+                "Your room {room} is not on this vote's list. Please ask the community office."
+            ).format(room=short(member.membership.room, 20)),
+        )
+        return
+    if household is None:
+        await ask(context, chat_id, flow=VOTE_FLOW, step="room", data={"campaign": campaign.id})
+        await context.bot.send_message(
+            chat_id,
+            _(
+                "To vote for your household, please type your room number (for example: 301). "
+                "I will remember it."
+            ),
+            reply_markup=cancel_markup(context.tr),
+        )
+        return
+    await context.bot.send_message(
+        chat_id,
+        await ballot_text(context, campaign, household),
+        reply_markup=ballot_buttons(campaign, context.tr),
+    )
+
+
+async def _voter(
+    update: Update, context: NotebookContext, campaign_id: int | None
+) -> tuple[ConsentCampaign, Member] | None:
+    """The campaign of a voting button, if the presser lives in its scope; else an alert."""
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    campaign = await context.session.get(ConsentCampaign, campaign_id) if campaign_id else None
+    member = await me_in(context, campaign.community_id) if campaign else None
+    if campaign is None or member is None:
+        await refuse(query, context)
+        return None
+    if not consent.lives_in_scope(member.membership, campaign):
+        await refuse(query, context, _("This vote is for another building."))
+        return None
+    return campaign, member
+
+
+async def on_ballot(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    found = await _voter(update, context, as_id(ids(query.data, VOTE + "b:")[0]))
+    if found is None:
+        return
+    campaign, member = found
+    if not consent.may_change_vote(campaign, context.now()):
+        await refuse(query, context, _("Voting has closed."))
+        return
+    await query.answer()
+    await show_ballot(context, query.message.chat.id, campaign, member)
+
+
+async def on_vote(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    parts = ids(query.data, VOTE + "c:")
+    choice = CHOICE_KEYS.get(parts[-1]) if len(parts) == 2 else None
+    found = await _voter(update, context, as_id(parts[0]))
+    if found is None:
+        return
+    campaign, member = found
+    household = await consent.household_of(context.session, campaign, member.membership)
+    if choice is None or household is None:
+        await refuse(query, context, _("Only a registered resident of the household can vote."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await consent.cast_vote(
+                context.session,
+                campaign,
+                household,
+                choice=choice,
+                cast_by_id=context.person.id,
+                now=context.now(),
+            )
+    except ConsentError:
+        await refuse(query, context, _("Voting has closed."))
+        return
+    await ask(
+        context,
+        query.message.chat.id,
+        flow=VOTE_FLOW,
+        step="concerns",
+        data={"campaign": campaign.id, "household": household.id},
+    )
+    await query.answer(
+        _("Thank you. Your household's vote: {choice}.").format(
+            choice=choice_label(context.tr, choice)
+        )
+    )
+    await query.edit_message_text(
+        await ballot_text(context, campaign, household),
+        reply_markup=ballot_buttons(campaign, context.tr),
+    )
+    await context.bot.send_message(
+        query.message.chat.id,
+        _(
+            "Thank you, your household's vote is {choice}. If you have worries (noise, light, "
+            "privacy…), write them now and the community will hear them. Or press No concerns."
+        ).format(choice=choice_label(context.tr, choice)),
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("No concerns"), callback_data=f"{VOTE}n")]]
+        ),
+    )
+
+
+async def on_no_concerns(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    _ = context.tr.gettext
+    await finish(context, query.message.chat.id)
+    await query.answer()
+    await query.edit_message_text(_("Thank you for voting."))
+
+
+async def on_vote_text(update: Update, context: NotebookContext) -> None:
+    message = update.message
+    state = current_state(context)
+    assert message is not None and state is not None
+    _ = context.tr.gettext
+    text = (message.text or "").strip()
+    if not text:
+        await message.reply_text(
+            _("Please answer in words."), reply_markup=cancel_markup(context.tr)
+        )
+        return
+    campaign = await context.session.get(
+        ConsentCampaign, as_id(str(state.data.get("campaign"))) or 0
+    )
+    member = await me_in(context, campaign.community_id) if campaign else None
+    if (
+        campaign is None
+        or member is None
+        or not consent.lives_in_scope(member.membership, campaign)
+    ):
+        await finish(context, message.chat.id)
+        await message.reply_text(_("This vote is for another building."))
+        return
+    if state.step == "room":
+        household = await consent.link_home(context.session, campaign, member.membership, text)
+        if household is None:
+            await message.reply_text(
+                _(
+                    "Room {room} is not on this vote's list. Please check the number, or ask "
+                    "the community office."
+                ).format(room=short(text, 20)),
+                reply_markup=cancel_markup(context.tr),
+            )
+            return
+        await finish(context, message.chat.id)
+        await message.reply_text(
+            await ballot_text(context, campaign, household),
+            reply_markup=ballot_buttons(campaign, context.tr),
+        )
+        return
+    household = await consent.household_of(context.session, campaign, member.membership)
+    await finish(context, message.chat.id)
+    if household is None or household.id != state.data.get("household"):
+        await message.reply_text(_("This button is no longer valid."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await consent.add_concerns(
+                context.session,
+                campaign,
+                household,
+                text=text[:3000],
+                now=context.now(),
+                person_id=context.person.id,
+            )
+    except ConsentError:
+        await message.reply_text(_("Voting has closed."))
+        return
+    await message.reply_text(_("Thank you, the community has noted your concerns."))
+
+
+async def on_chart(update: Update, context: NotebookContext) -> None:
+    """The support-rate chart, for staff and for the residents of the campaign's scope."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    campaign_id = as_id(ids(query.data, PREFIX + "ch:")[0])
+    campaign = await context.session.get(ConsentCampaign, campaign_id) if campaign_id else None
+    member = await me_in(context, campaign.community_id) if campaign else None
+    if campaign is None or member is None:
+        await refuse(query, context)
+        return
+    if not member.is_staff and not consent.lives_in_scope(member.membership, campaign):
+        await refuse(query, context, _("This vote is for another building."))
+        return
+    points = await consent.series(context.session, campaign, now=context.now())
+    if not points:
+        await query.answer(_("No votes yet: nothing to draw."), show_alert=True)
+        return
+    labels = ChartLabels(
+        title=_("Support for vote #{id}").format(id=campaign.id),
+        heads=_("by households"),
+        area=_("by floor area"),
+        y_axis=_("agree, of all"),
+    )
+    await query.answer()
+    png = await asyncio.to_thread(support_chart_png, points, labels, context.tr.tz)
+    last = points[-1]
+    await context.bot.send_photo(
+        query.message.chat.id,
+        png,
+        caption=_("Support now: {heads} of households, {area} of floor area.").format(
+            heads=percent(context.tr, last.heads), area=percent(context.tr, last.area)
+        ),
+    )
+
+
+async def render_opened(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    campaign = await session.get(ConsentCampaign, row.payload.get("campaign_id"))
+    if campaign is None or campaign.status != CampaignStatus.OPEN:
+        return None
+    _ = tr.gettext
+    text = _(
+        "Consent vote for {scope}: {question}\n"
+        "Every household says yes or no; your vote counts. Press Vote to give yours "
+        "(you can change it until voting closes)."
+    ).format(scope=await scope_text(session, campaign, tr), question=short(campaign.question, 500))
+    return Rendered(
+        text,
+        reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Vote"), callback_data=f"{VOTE}b:{campaign.id}")]]
+        ),
+    )

@@ -1,0 +1,137 @@
+"""What the meeting modules share: the meeting's card and its buttons, and the rights check of a
+staff press on a meeting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.shared.fitting import short
+from handlers.shared.members import (
+    Member,
+    as_id,
+    fit,
+    me_in,
+    refuse,
+    when_text,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import N_, Translator
+from storage import council
+from storage.chat_state import FlowState
+from storage.models import (
+    CouncilMeeting,
+    Issue,
+    MeetingStatus,
+    Person,
+)
+
+TYPING_TIME = timedelta(hours=6)  # answers typed later than this are not taken as the answer
+FLOW = "meeting"
+PREFIX = "mt:"
+
+STATUS = {
+    MeetingStatus.SCHEDULED: N_("scheduled"),
+    MeetingStatus.HELD: N_("held, results published"),
+    MeetingStatus.CANCELLED: N_("cancelled"),
+}
+
+
+def when(tr: Translator, moment: datetime) -> str:
+    return when_text(tr, moment)
+
+
+async def topic_lines(session: AsyncSession, meeting: CouncilMeeting, tr: Translator) -> list[str]:
+    return [
+        tr.gettext("• #{id} {title}").format(id=t.id, title=short(t.title, 80))
+        for t in await council.meeting_topics(session, meeting)
+    ]
+
+
+async def decision_lines(
+    session: AsyncSession, meeting: CouncilMeeting, tr: Translator
+) -> list[str]:
+    _ = tr.gettext
+    lines = []
+    for index, decision in enumerate(await council.decisions(session, meeting), start=1):
+        line = _("{n}. {text}").format(n=index, text=short(decision.text, 300))
+        issue = await session.get(Issue, decision.issue_id) if decision.issue_id else None
+        if issue is not None:
+            owner = await session.get(Person, issue.owner_id) if issue.owner_id else None
+            line += "\n   " + _("→ No. {number}, responsible: {owner}, plan: {plan}").format(
+                number=issue.number,
+                owner=short(owner.full_name if owner else "—", 60),
+                plan=short(issue.plan, 200),
+            )
+            if issue.due_at:
+                line += _(", by {date}").format(date=tr.date(issue.due_at))
+        lines.append(line)
+    return lines
+
+
+async def meeting_card(session: AsyncSession, meeting: CouncilMeeting, tr: Translator) -> str:
+    _ = tr.gettext
+    people = await council.participants(session, meeting)
+    present = sum(1 for row, _person in people if row.attended)
+    lines = [
+        _("Courtyard council meeting #{id}").format(id=meeting.id),
+        _("When: {when}").format(when=when(tr, meeting.starts_at)),
+        _("Where: {place}").format(place=short(meeting.place, 200)),
+        _("Status: {status}").format(status=tr.gettext(STATUS[MeetingStatus(meeting.status)])),
+        _("Invited: {invited} · present: {present}").format(invited=len(people), present=present),
+        "",
+        _("Topics:"),
+        *(await topic_lines(session, meeting, tr) or [_("(none)")]),
+    ]
+    if meeting.minutes:
+        lines += ["", _("Minutes:"), short(meeting.minutes, 1200)]
+    decided = await decision_lines(session, meeting, tr)
+    if decided:
+        lines += ["", _("Decisions:"), *decided]
+    return fit(lines, _("…and {count} more lines."))
+
+
+def card_buttons(
+    meeting: CouncilMeeting, tr: Translator, member: Member
+) -> InlineKeyboardMarkup | None:
+    _ = tr.gettext
+    mid = meeting.id
+    if meeting.status == MeetingStatus.CANCELLED:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(_("Attendance"), callback_data=f"{PREFIX}a:{mid}"),
+            InlineKeyboardButton(_("Minutes"), callback_data=f"{PREFIX}m:{mid}"),
+        ],
+        [
+            InlineKeyboardButton(_("Add a decision"), callback_data=f"{PREFIX}d:{mid}"),
+            InlineKeyboardButton(_("Publish the results"), callback_data=f"{PREFIX}p:{mid}"),
+        ],
+    ]
+    if member.is_secretary and meeting.status == MeetingStatus.SCHEDULED:
+        rows.append(
+            [InlineKeyboardButton(_("Cancel the meeting"), callback_data=f"{PREFIX}x:{mid}")]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+async def staff_meeting(
+    update: Update, context: NotebookContext, raw: str | None
+) -> tuple[CouncilMeeting, Member] | None:
+    query = update.callback_query
+    assert query is not None
+    meeting_id = as_id(raw)
+    meeting = await context.session.get(CouncilMeeting, meeting_id) if meeting_id else None
+    member = await me_in(context, meeting.community_id) if meeting else None
+    if meeting is None or member is None or not member.is_staff:
+        await refuse(query, context, context.tr.gettext("Only community staff can do this."))
+        return None
+    return meeting, member
+
+
+# One typed answer of the meeting flow at a step: (update, context, its state, the text).
+Step = Callable[[Update, NotebookContext, FlowState, str], Awaitable[None]]

@@ -1,0 +1,198 @@
+"""A meeting, staff: the card, attendance, the minutes, and publishing the results (结果公示)."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.council.meeting_common import (
+    FLOW,
+    PREFIX,
+    Step,
+    card_buttons,
+    meeting_card,
+    staff_meeting,
+)
+from handlers.shared.flows import (
+    ask,
+    cancel_markup,
+    finish,
+)
+from handlers.shared.members import (
+    as_id,
+    ids,
+    me_in,
+    refuse,
+)
+from runtime.context import NotebookContext
+from storage import council
+from storage.chat_state import FlowState
+from storage.council import CouncilError
+from storage.models import (
+    CouncilMeeting,
+)
+
+PAGE = 20  # participants per attendance page
+
+
+async def on_view(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    found = await staff_meeting(update, context, ids(query.data, PREFIX + "v:")[0])
+    if found is None:
+        return
+    meeting, member = found
+    await query.answer()
+    await context.bot.send_message(
+        query.message.chat.id,
+        await meeting_card(context.session, meeting, context.tr),
+        reply_markup=card_buttons(meeting, context.tr, member),
+    )
+
+
+async def _attendance(
+    context: NotebookContext, meeting: CouncilMeeting, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    _ = context.tr.gettext
+    people = await council.participants(context.session, meeting)
+    pages = max(1, (len(people) + PAGE - 1) // PAGE)
+    page = min(max(page, 0), pages - 1)
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✅ " if row.attended else "▫️ ") + person.full_name[:40],
+                callback_data=f"{PREFIX}ap:{meeting.id}:{person.id}:{page}",
+            )
+        ]
+        for row, person in people[page * PAGE : (page + 1) * PAGE]
+    ]
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀", callback_data=f"{PREFIX}ag:{meeting.id}:{page - 1}"))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("▶", callback_data=f"{PREFIX}ag:{meeting.id}:{page + 1}"))
+    if nav:
+        rows.append(nav)
+    present = sum(1 for row, _person in people if row.attended)
+    text = _(
+        "Attendance at meeting #{id}: {present} of {invited} present. Press a name to mark it."
+    ).format(id=meeting.id, present=present, invited=len(people))
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def on_attendance(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    found = await staff_meeting(update, context, ids(query.data, PREFIX + "a:")[0])
+    if found is None:
+        return
+    text, markup = await _attendance(context, found[0], 0)
+    await query.answer()
+    await context.bot.send_message(query.message.chat.id, text, reply_markup=markup)
+
+
+async def on_attendance_page(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = ids(query.data, PREFIX + "ag:")
+    found = await staff_meeting(update, context, parts[0])
+    if found is None:
+        return
+    text, markup = await _attendance(context, found[0], as_id(parts[-1]) or 0)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def on_mark(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    parts = ids(query.data, PREFIX + "ap:")
+    found = await staff_meeting(update, context, parts[0])
+    if found is None:
+        return
+    person_id = as_id(parts[1]) if len(parts) == 3 else None
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            if person_id is None:
+                raise CouncilError("no person")
+            await council.toggle_attendance(
+                context.session, found[0], person_id=person_id, now=context.now()
+            )
+    except CouncilError:
+        await refuse(query, context)
+        return
+    text, markup = await _attendance(context, found[0], as_id(parts[2]) or 0)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def on_minutes(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.from_user is not None
+    _ = context.tr.gettext
+    found = await staff_meeting(update, context, ids(query.data, PREFIX + "m:")[0])
+    if found is None:
+        return
+    meeting = found[0]
+    await ask(context, query.from_user.id, flow=FLOW, step="minutes", data={"meeting": meeting.id})
+    await query.answer()
+    await context.bot.send_message(
+        query.from_user.id,
+        _("Type the minutes of meeting #{id}. Each message is added to what is there.").format(
+            id=meeting.id
+        ),
+        reply_markup=cancel_markup(context.tr),
+    )
+
+
+async def _save_minutes(
+    update: Update, context: NotebookContext, meeting_id: int, text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    meeting = await context.session.get(CouncilMeeting, meeting_id)
+    member = await me_in(context, meeting.community_id) if meeting else None
+    await finish(context, message.chat.id)
+    if meeting is None or member is None or not member.is_staff:
+        await message.reply_text(_("Only community staff can do this."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await council.add_minutes(context.session, meeting, text=text, now=context.now())
+    except CouncilError:
+        await message.reply_text(_("This meeting was cancelled."))
+        return
+    await message.reply_text(
+        _("Minutes saved."), reply_markup=card_buttons(meeting, context.tr, member)
+    )
+
+
+async def on_publish(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    found = await staff_meeting(update, context, ids(query.data, PREFIX + "p:")[0])
+    if found is None:
+        return
+    meeting, member = found
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            sent = await council.publish_results(context.session, meeting, now=context.now())
+    except CouncilError:
+        await refuse(query, context, _("Record a decision first."))
+        return
+    await query.answer(_("The results go to {count} participants.").format(count=sent))
+    await query.edit_message_text(
+        await meeting_card(context.session, meeting, context.tr),
+        reply_markup=card_buttons(meeting, context.tr, member),
+    )
+
+
+async def on_minutes_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    await _save_minutes(update, context, int(state.data["meeting"]), text)
+
+
+STEPS: dict[str, Step] = {"minutes": on_minutes_text}

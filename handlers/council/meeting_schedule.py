@@ -1,0 +1,396 @@
+"""/meeting, the secretary: scheduling a meeting (time, place, topics, whom to invite), and
+cancelling it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from handlers.council.meeting_common import (
+    FLOW,
+    PREFIX,
+    STATUS,
+    Step,
+    meeting_card,
+    staff_meeting,
+    when,
+)
+from handlers.shared.fitting import short
+from handlers.shared.flows import (
+    ask,
+    cancel_markup,
+    cancel_row,
+    finish,
+    state_in,
+)
+from handlers.shared.members import (
+    as_id,
+    ids,
+    me,
+    private_only,
+    refuse,
+)
+from runtime.context import NotebookContext
+from storage import council
+from storage.chat_state import FlowState
+from storage.council import CouncilError
+from storage.models import (
+    MeetingStatus,
+)
+
+# --- /meeting -----------------------------------------------------------------------------------
+
+
+async def meetings_menu(update: Update, context: NotebookContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not await private_only(update, context):
+        return
+    member = await me(context)
+    if member is None or not member.is_staff:
+        await message.reply_text(_("Only community staff can do this."))
+        return
+    meetings = await council.meetings_of(context.session, member.community_id)
+    lines = [_("Courtyard council meetings:")] if meetings else [_("No meetings yet.")]
+    buttons = []
+    for meeting in meetings:
+        lines.append(
+            _("#{id} {when}, {place} ({status})").format(
+                id=meeting.id,
+                when=when(context.tr, meeting.starts_at),
+                place=short(meeting.place, 40),
+                status=context.tr.gettext(STATUS[MeetingStatus(meeting.status)]),
+            )
+        )
+        buttons.append(
+            InlineKeyboardButton(
+                _("Open #{id}").format(id=meeting.id), callback_data=f"{PREFIX}v:{meeting.id}"
+            )
+        )
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    if member.is_secretary:
+        rows.append([InlineKeyboardButton(_("Schedule a meeting"), callback_data=f"{PREFIX}new")])
+    await message.reply_text(
+        "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows) if rows else None
+    )
+
+
+async def on_new(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    _ = context.tr.gettext
+    member = await me(context)
+    if member is None or not member.is_secretary:
+        await refuse(query, context, _("Only the community secretary schedules meetings."))
+        return
+    chat_id = query.message.chat.id
+    await ask(context, chat_id, flow=FLOW, step="when", data={"community": member.community_id})
+    await query.answer()
+    suggestions = council.suggested_meeting_times(context.now(), context.tr.tz)
+    rows = [
+        [
+            InlineKeyboardButton(
+                when(context.tr, moment),
+                callback_data=f"{PREFIX}w:{int(moment.timestamp())}",
+            )
+        ]
+        for moment in suggestions
+    ]
+    rows.append(cancel_row(context.tr))
+    await context.bot.send_message(
+        chat_id,
+        _("When is the meeting? Type the date and time like 12-05 19:30, or pick one:"),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def _set_time(update: Update, context: NotebookContext, starts: datetime) -> bool:
+    """Take the meeting time (typed or picked) and ask for the place."""
+    chat = update.effective_chat
+    assert chat is not None
+    _ = context.tr.gettext
+    state = await state_in(context, chat.id, FLOW, "when")
+    if state is None:
+        return False
+    if starts <= context.now():
+        await context.bot.send_message(
+            chat.id,
+            _("That time has passed. Please choose a time in the future."),
+            reply_markup=cancel_markup(context.tr),
+        )
+        return True
+    data = {**state.data, "starts": int(starts.timestamp())}
+    await ask(context, chat.id, flow=FLOW, step="place", data=data)
+    await context.bot.send_message(
+        chat.id,
+        _("{when}. Where will it be held? (for example: the courtyard of 3栋)").format(
+            when=when(context.tr, starts)
+        ),
+        reply_markup=cancel_markup(context.tr),
+    )
+    return True
+
+
+async def on_pick_time(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    raw = as_id(ids(query.data, PREFIX + "w:")[0])
+    if raw is None or not await _set_time(update, context, datetime.fromtimestamp(raw, UTC)):
+        await refuse(query, context)
+        return
+    await query.answer()
+
+
+async def _topic_chooser(
+    context: NotebookContext, community_id: int, chosen: list[int]
+) -> tuple[str, InlineKeyboardMarkup]:
+    _ = context.tr.gettext
+    topics = await council.topics_of(context.session, community_id)
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("☑ " if topic.id in chosen else "☐ ")
+                + _("#{id} {title}").format(id=topic.id, title=topic.title[:30]),
+                callback_data=f"{PREFIX}t:{topic.id}",
+            )
+        ]
+        for topic in topics
+    ]
+    rows.append([InlineKeyboardButton(_("Done"), callback_data=f"{PREFIX}td")])
+    rows.append(cancel_row(context.tr))
+    text = (
+        _("Which topics are on the agenda? Press to choose, then Done.")
+        if topics
+        else _("No topics are waiting. Press Done to schedule the meeting without topics.")
+    )
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def on_toggle_topic(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    state = await state_in(context, query.message.chat.id, FLOW, "topics")
+    topic_id = as_id(ids(query.data, PREFIX + "t:")[0])
+    if state is None or topic_id is None:
+        await refuse(query, context)
+        return
+    community_id = int(state.data["community"])
+    topic = await council.topic_in(context.session, topic_id, community_id)
+    if topic is None:
+        await refuse(query, context)
+        return
+    chosen = [int(t) for t in state.data.get("topics", [])]
+    chosen = [t for t in chosen if t != topic_id] if topic_id in chosen else [*chosen, topic_id]
+    await ask(
+        context,
+        query.message.chat.id,
+        flow=FLOW,
+        step="topics",
+        data={**state.data, "topics": chosen},
+    )
+    await query.answer()
+    text, markup = await _topic_chooser(context, community_id, chosen)
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def on_topics_done(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    _ = context.tr.gettext
+    state = await state_in(context, query.message.chat.id, FLOW, "topics")
+    if state is None:
+        await refuse(query, context)
+        return
+    await ask(context, query.message.chat.id, flow=FLOW, step="invite", data=dict(state.data))
+    await query.answer()
+    await query.edit_message_text(
+        _(
+            "Besides the proposers and supporters, shall I also invite the residents of the "
+            "buildings the topics concern?"
+        ),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(_("Yes, invite them"), callback_data=f"{PREFIX}i:1"),
+                    InlineKeyboardButton(_("No"), callback_data=f"{PREFIX}i:0"),
+                ],
+                cancel_row(context.tr),
+            ]
+        ),
+    )
+
+
+async def on_invite_choice(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _ = context.tr.gettext
+    state = await state_in(context, query.message.chat.id, FLOW, "invite")
+    choice = ids(query.data, PREFIX + "i:")[0]
+    if state is None or choice not in ("0", "1"):
+        await refuse(query, context)
+        return
+    data = {**state.data, "residents": choice == "1"}
+    await ask(context, query.message.chat.id, flow=FLOW, step="confirm", data=data)
+    starts = datetime.fromtimestamp(int(data["starts"]), UTC)
+    topics = [
+        t
+        for t in [
+            await council.topic_in(context.session, int(i), int(data["community"]))
+            for i in data.get("topics", [])
+        ]
+        if t is not None
+    ]
+    lines = [
+        _("Please check:"),
+        _("When: {when}").format(when=when(context.tr, starts)),
+        _("Where: {place}").format(place=short(str(data["place"]), 200)),
+        _("Topics:"),
+        *[_("• #{id} {title}").format(id=t.id, title=short(t.title, 80)) for t in topics],
+        _("Residents of the buildings concerned are invited too.")
+        if data["residents"]
+        else _("Only proposers and supporters are invited."),
+    ]
+    await query.answer()
+    await query.edit_message_text(
+        "\n".join(lines),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(_("Schedule it"), callback_data=f"{PREFIX}ok")],
+                cancel_row(context.tr),
+            ]
+        ),
+    )
+
+
+async def on_confirm(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    _ = context.tr.gettext
+    state = await state_in(context, query.message.chat.id, FLOW, "confirm")
+    member = await me(context)
+    if state is None or member is None:
+        await refuse(query, context)
+        return
+    if not member.is_secretary or member.community_id != int(state.data["community"]):
+        await refuse(query, context, _("Only the community secretary schedules meetings."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            meeting = await council.schedule_meeting(
+                context.session,
+                community_id=member.community_id,
+                starts_at=datetime.fromtimestamp(int(state.data["starts"]), UTC),
+                place=str(state.data["place"]),
+                topic_ids=[int(t) for t in state.data.get("topics", [])],
+                invite_residents=bool(state.data.get("residents")),
+                created_by_id=context.person.id or 0,
+                now=context.now(),
+                policy=context.notebook.settings.council_policy,
+                tz=context.tr.tz,
+            )
+    except CouncilError:
+        await refuse(query, context, _("The meeting could not be scheduled: please start again."))
+        return
+    await finish(context, query.message.chat.id)
+    invited = len(await council.participants(context.session, meeting))
+    await query.answer()
+    await query.edit_message_text(
+        _(
+            "Meeting #{id} is scheduled for {when}. {count} people are invited; each will "
+            "get a reminder the evening before."
+        ).format(id=meeting.id, when=when(context.tr, meeting.starts_at), count=invited),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Open #{id}").format(id=meeting.id),
+                        callback_data=f"{PREFIX}v:{meeting.id}",
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+async def on_cancel_meeting(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    found = await staff_meeting(update, context, ids(query.data, PREFIX + "x:")[0])
+    if found is None:
+        return
+    meeting, member = found
+    if not member.is_secretary or meeting.status != MeetingStatus.SCHEDULED:
+        await refuse(query, context, _("Only the community secretary schedules meetings."))
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Yes, cancel it and tell everyone"),
+                        callback_data=f"{PREFIX}xx:{meeting.id}",
+                    )
+                ],
+                [InlineKeyboardButton(_("No, keep it"), callback_data=f"{PREFIX}v:{meeting.id}")],
+            ]
+        )
+    )
+
+
+async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context.tr.gettext
+    found = await staff_meeting(update, context, ids(query.data, PREFIX + "xx:")[0])
+    if found is None:
+        return
+    meeting, member = found
+    if not member.is_secretary:
+        await refuse(query, context, _("Only the community secretary schedules meetings."))
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await council.cancel_meeting(context.session, meeting, now=context.now())
+    except CouncilError:
+        await refuse(query, context)
+        return
+    await query.answer()
+    await query.edit_message_text(await meeting_card(context.session, meeting, context.tr))
+
+
+# --- typed answers ------------------------------------------------------------------------------
+
+
+async def on_time_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    starts = council.parse_meeting_time(text, now=context.now(), tz=context.tr.tz)
+    if starts is None:
+        await message.reply_text(
+            _("I could not read that time. Please type it like 12-05 19:30."),
+            reply_markup=cancel_markup(context.tr),
+        )
+        return
+    await _set_time(update, context, starts)
+
+
+async def on_place_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    data = {**state.data, "place": text[:200], "topics": []}
+    await ask(context, message.chat.id, flow=FLOW, step="topics", data=data)
+    chooser, markup = await _topic_chooser(context, int(data["community"]), [])
+    await message.reply_text(chooser, reply_markup=markup)
+
+
+STEPS: dict[str, Step] = {"when": on_time_text, "place": on_place_text}
