@@ -11,6 +11,7 @@ from babel.numbers import format_decimal
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from handlers.council.guards import staff_press
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     state_in,
@@ -239,15 +240,7 @@ def open_button(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMark
 async def staff_campaign(
     update: Update, context: NotebookContext, raw: str | None
 ) -> tuple[ConsentCampaign, Member] | None:
-    query = update.callback_query
-    assert query is not None
-    campaign_id = as_id(raw)
-    campaign = await context.session.get(ConsentCampaign, campaign_id) if campaign_id else None
-    member = await me_in(context, campaign.community_id) if campaign else None
-    if campaign is None or member is None or not consent.may_manage(member.role):
-        await refuse(query, context, context.tr.gettext("Only community staff can do this."))
-        return None
-    return campaign, member
+    return await staff_press(update, context, ConsentCampaign, as_id(raw))
 
 
 async def staff_step(

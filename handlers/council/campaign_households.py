@@ -16,17 +16,16 @@ from handlers.council.campaign_common import (
     open_button,
     staff_campaign,
 )
+from handlers.council.guards import staff_answer
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
     cancel_markup,
-    finish,
 )
 from handlers.shared.members import (
     as_id,
     fit,
     ids,
-    me_in,
     refuse,
 )
 from runtime.context import NotebookContext
@@ -125,12 +124,10 @@ async def _save_rows(
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    campaign = await context.session.get(ConsentCampaign, campaign_id)
-    member = await me_in(context, campaign.community_id) if campaign else None
-    await finish(context, message.chat.id)
-    if campaign is None or member is None or not member.is_staff:
-        await message.reply_text(_("Only community staff can do this."))
+    found = await staff_answer(update, context, ConsentCampaign, campaign_id)
+    if found is None:
         return
+    campaign = found[0]
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             saved = await consent.save_households(

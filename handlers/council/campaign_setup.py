@@ -4,6 +4,8 @@ opening it, the campaign card, and closing voting.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -225,6 +227,40 @@ async def on_view(update: Update, context: NotebookContext) -> None:
     )
 
 
+async def _switch_voting(
+    update: Update,
+    context: NotebookContext,
+    campaign: ConsentCampaign,
+    switch: Callable[..., Awaitable[list[int]]],
+    *,
+    kind: str,
+    refusal: str,
+) -> int | None:
+    """Open or close voting (`switch`) and tell the residents (`kind`): how many are told, or
+    None when the step is refused (the presser is told `refusal`, nothing changes)."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            residents = await switch(context.session, campaign, now=context.now())
+    except ConsentError:
+        await refuse(query, context, refusal)
+        return None
+    return await consent.tell_residents(
+        context.session, campaign, residents, kind=kind, now=context.now()
+    )
+
+
+async def _show_card(update: Update, context: NotebookContext, campaign: ConsentCampaign) -> None:
+    """The pressed message becomes the campaign's staff card as it now stands."""
+    query = update.callback_query
+    assert query is not None
+    await query.edit_message_text(
+        await campaign_text(context.session, campaign, context.tr, staff=True),
+        reply_markup=staff_buttons(campaign, context.tr),
+    )
+
+
 async def on_open(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -233,20 +269,18 @@ async def on_open(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     campaign = found[0]
-    try:
-        async with context.session.begin_nested():  # a refused step undoes itself only
-            residents = await consent.open_campaign(context.session, campaign, now=context.now())
-    except ConsentError:
-        await refuse(query, context, _("Enter the households first (a vote can be opened once)."))
+    told = await _switch_voting(
+        update,
+        context,
+        campaign,
+        consent.open_campaign,
+        kind=consent.CAMPAIGN_OPENED,
+        refusal=_("Enter the households first (a vote can be opened once)."),
+    )
+    if told is None:
         return
-    told = await consent.tell_residents(
-        context.session, campaign, residents, kind=consent.CAMPAIGN_OPENED, now=context.now()
-    )
     await query.answer(_("Voting is open; {count} residents are told.").format(count=told))
-    await query.edit_message_text(
-        await campaign_text(context.session, campaign, context.tr, staff=True),
-        reply_markup=staff_buttons(campaign, context.tr),
-    )
+    await _show_card(update, context, campaign)
 
 
 async def on_close(update: Update, context: NotebookContext) -> None:
@@ -287,20 +321,18 @@ async def on_close_confirmed(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     campaign = found[0]
-    try:
-        async with context.session.begin_nested():  # a refused step undoes itself only
-            residents = await consent.close_campaign(context.session, campaign, now=context.now())
-    except ConsentError:
-        await refuse(query, context, _("Voting has closed."))
+    told = await _switch_voting(
+        update,
+        context,
+        campaign,
+        consent.close_campaign,
+        kind=consent.CAMPAIGN_CLOSED,
+        refusal=_("Voting has closed."),
+    )
+    if told is None:
         return
-    await consent.tell_residents(
-        context.session, campaign, residents, kind=consent.CAMPAIGN_CLOSED, now=context.now()
-    )
     await query.answer()
-    await query.edit_message_text(
-        await campaign_text(context.session, campaign, context.tr, staff=True),
-        reply_markup=staff_buttons(campaign, context.tr),
-    )
+    await _show_card(update, context, campaign)
 
 
 async def render_closed(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:

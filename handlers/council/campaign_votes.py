@@ -20,21 +20,19 @@ from handlers.council.campaign_common import (
     choice_label,
     scope_text,
 )
+from handlers.council.guards import member_in_private, typed_text
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
     cancel_markup,
-    current_state,
     finish,
 )
 from handlers.shared.members import (
     Member,
     as_id,
     ids,
-    me,
     me_in,
     percent,
-    private_only,
     refuse,
 )
 from runtime.context import NotebookContext
@@ -53,15 +51,11 @@ from storage.models import (
 
 
 async def vote_command(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not await private_only(update, context):
+    found = await member_in_private(update, context)
+    if found is None:
         return
-    member = await me(context)
-    if member is None:
-        await message.reply_text(_("Please join your community first: send /start."))
-        return
+    message, member = found
     campaigns = [
         c
         for c in await consent.campaigns_of(
@@ -247,16 +241,11 @@ async def on_no_concerns(update: Update, context: NotebookContext) -> None:
 
 
 async def on_vote_text(update: Update, context: NotebookContext) -> None:
-    message = update.message
-    state = current_state(context)
-    assert message is not None and state is not None
     _ = context.tr.gettext
-    text = (message.text or "").strip()
-    if not text:
-        await message.reply_text(
-            _("Please answer in words."), reply_markup=cancel_markup(context.tr)
-        )
+    typed = await typed_text(update, context)
+    if typed is None:
         return
+    message, state, text = typed
     campaign = await context.session.get(
         ConsentCampaign, as_id(str(state.data.get("campaign"))) or 0
     )

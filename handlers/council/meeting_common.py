@@ -10,13 +10,12 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from handlers.council.guards import staff_press
 from handlers.shared.fitting import short
 from handlers.shared.members import (
     Member,
     as_id,
     fit,
-    me_in,
-    refuse,
     when_text,
 )
 from runtime.context import NotebookContext
@@ -122,15 +121,7 @@ def card_buttons(
 async def staff_meeting(
     update: Update, context: NotebookContext, raw: str | None
 ) -> tuple[CouncilMeeting, Member] | None:
-    query = update.callback_query
-    assert query is not None
-    meeting_id = as_id(raw)
-    meeting = await context.session.get(CouncilMeeting, meeting_id) if meeting_id else None
-    member = await me_in(context, meeting.community_id) if meeting else None
-    if meeting is None or member is None or not member.is_staff:
-        await refuse(query, context, context.tr.gettext("Only community staff can do this."))
-        return None
-    return meeting, member
+    return await staff_press(update, context, CouncilMeeting, as_id(raw))
 
 
 # One typed answer of the meeting flow at a step: (update, context, its state, the text).

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from handlers.council.guards import staff_answer
 from handlers.council.meeting_common import (
     FLOW,
     PREFIX,
@@ -105,12 +106,10 @@ async def _save_decision(
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    meeting = await context.session.get(CouncilMeeting, as_id(str(data["meeting"])) or 0)
-    member = await me_in(context, meeting.community_id) if meeting else None
-    await finish(context, message.chat.id)
-    if meeting is None or member is None or not member.is_staff:
-        await message.reply_text(_("Only community staff can do this."))
+    found = await staff_answer(update, context, CouncilMeeting, int(str(data["meeting"])))
+    if found is None:
         return
+    meeting = found[0]
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             decision = await council.record_decision(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from handlers.council.guards import staff_answer
 from handlers.council.meeting_common import (
     FLOW,
     PREFIX,
@@ -15,12 +16,10 @@ from handlers.council.meeting_common import (
 from handlers.shared.flows import (
     ask,
     cancel_markup,
-    finish,
 )
 from handlers.shared.members import (
     as_id,
     ids,
-    me_in,
     refuse,
 )
 from runtime.context import NotebookContext
@@ -151,12 +150,10 @@ async def _save_minutes(
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    meeting = await context.session.get(CouncilMeeting, meeting_id)
-    member = await me_in(context, meeting.community_id) if meeting else None
-    await finish(context, message.chat.id)
-    if meeting is None or member is None or not member.is_staff:
-        await message.reply_text(_("Only community staff can do this."))
+    found = await staff_answer(update, context, CouncilMeeting, meeting_id)
+    if found is None:
         return
+    meeting, member = found
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             await council.add_minutes(context.session, meeting, text=text, now=context.now())

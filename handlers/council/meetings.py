@@ -16,6 +16,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from handlers.council import meeting_decisions, meeting_minutes, meeting_schedule
+from handlers.council.guards import typed_text
 from handlers.council.meeting_common import (
     FLOW,
     PREFIX,
@@ -26,7 +27,7 @@ from handlers.council.meeting_common import (
     when,
 )
 from handlers.shared.fitting import short
-from handlers.shared.flows import AwaitedInput, cancel_markup, current_state, flow_input
+from handlers.shared.flows import AwaitedInput, flow_input
 from handlers.shared.members import fit
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
@@ -49,16 +50,11 @@ STEPS: dict[str, Step] = {
 
 
 async def on_text(update: Update, context: NotebookContext) -> None:
-    message = update.message
-    state = current_state(context)
-    assert message is not None and state is not None
     _ = context.tr.gettext
-    text = (message.text or "").strip()
-    if not text:
-        await message.reply_text(
-            _("Please answer in words."), reply_markup=cancel_markup(context.tr)
-        )
+    typed = await typed_text(update, context)
+    if typed is None:
         return
+    message, state, text = typed
     step = STEPS.get(state.step)
     if step is None:
         await message.reply_text(_("Please choose with the buttons above."))

@@ -15,13 +15,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from handlers.council.guards import member_in_private, staff_answer, typed_text
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     AwaitedInput,
     ask,
     cancel_markup,
     cancel_row,
-    current_state,
     finish,
     flow_input,
     state_in,
@@ -31,9 +31,7 @@ from handlers.shared.members import (
     as_id,
     fit,
     ids,
-    me,
     me_in,
-    private_only,
     refuse,
     when_text,
 )
@@ -160,15 +158,11 @@ def category_buttons(topic: CouncilTopic, tr: Translator) -> InlineKeyboardMarku
 
 
 async def propose(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not await private_only(update, context):
+    found = await member_in_private(update, context)
+    if found is None:
         return
-    member = await me(context)
-    if member is None:
-        await message.reply_text(_("Please join your community first: send /start."))
-        return
+    message, member = found
     await ask(
         context,
         message.chat.id,
@@ -183,16 +177,11 @@ async def propose(update: Update, context: NotebookContext) -> None:
 
 
 async def on_text(update: Update, context: NotebookContext) -> None:
-    message = update.message
-    state = current_state(context)
-    assert message is not None and state is not None
     _ = context.tr.gettext
-    text = (message.text or "").strip()
-    if not text:
-        await message.reply_text(
-            _("Please answer in words."), reply_markup=cancel_markup(context.tr)
-        )
+    typed = await typed_text(update, context)
+    if typed is None:
         return
+    message, state, text = typed
     data = dict(state.data)
     if state.step == "title":
         data["title"] = text[: council.MAX_TITLE]
@@ -272,13 +261,10 @@ async def _save_answer(
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    topic_id = as_id(str(data.get("topic")))
-    topic = await context.session.get(CouncilTopic, topic_id) if topic_id else None
-    member = await me_in(context, topic.community_id) if topic else None
-    await finish(context, message.chat.id)
-    if topic is None or member is None or not member.is_staff:
-        await message.reply_text(_("Only community staff can do this."))
+    found = await staff_answer(update, context, CouncilTopic, int(str(data.get("topic") or 0)))
+    if found is None:
         return
+    topic = found[0]
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             await council.answer_topic(
@@ -302,15 +288,11 @@ async def _save_answer(
 
 
 async def list_topics(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not await private_only(update, context):
+    found = await member_in_private(update, context)
+    if found is None:
         return
-    member = await me(context)
-    if member is None:
-        await message.reply_text(_("Please join your community first: send /start."))
-        return
+    message, member = found
     text, markup = await _topic_list(context, member.community_id, member.is_staff)
     await message.reply_text(text, reply_markup=markup)
 
