@@ -15,6 +15,7 @@ from sqlmodel import select
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
+from handlers.council import campaign_common, campaign_setup, campaign_votes
 from storage.db import Database
 from storage.models import (
     Building,
@@ -28,6 +29,7 @@ from storage.models import (
     Membership,
     Role,
     Unit,
+    VoteChoice,
 )
 from tests.factories import (
     FakeClock,
@@ -128,7 +130,7 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         # residents cannot run campaigns
         await xu.send("/campaign")
         refused = await xu.expect_message(contains="Only community staff can do this.")
-        denied = await xu.press_data(refused, "cp:new")
+        denied = await xu.press_data(refused, campaign_setup.NEW.data())
         assert denied.show_alert
 
         # the worker sets up the vote for 1栋 2单元 (a unit typed by name)
@@ -171,7 +173,11 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         # a resident of another building cannot vote, even with a forged button
         await zhao.send("/vote")
         nothing = await zhao.expect_message(contains="There is no vote for your building")
-        for data in ("cv:c:1:a", "cv:b:1", "cp:ch:1"):
+        for data in (
+            campaign_votes.CAST.data(1, VoteChoice.AGREE),
+            campaign_votes.BALLOT.data(1),
+            campaign_common.CHART.data(1),
+        ):
             forged = await zhao.press_data(nothing, data)
             assert forged.show_alert and "another building" in (forged.text or "")
 
@@ -195,7 +201,13 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         )
         assert "Its vote: disagree." in ballot.text
         # residents cannot record other households' votes or open/close campaigns
-        for data in ("cp:rv:1", "cp:c:1", "cp:cc:1", "cp:h:1", "cp:m:1"):
+        for data in (
+            campaign_common.RECORD.data(1),
+            campaign_common.CLOSE.data(1),
+            campaign_setup.CLOSE_NOW.data(1),
+            campaign_common.ADD.data(1),
+            campaign_common.MEDIATE.data(1),
+        ):
             forged = await xu.press_data(ballot, data)
             assert forged.show_alert and "Only community staff" in (forged.text or "")
 
@@ -321,17 +333,14 @@ def latest_ballot(user: UserDriver):
     return [m for m in user.messages if "Your household: room" in m.text][-1]
 
 
-async def test_a_message_long_after_the_vote_is_not_taken_as_concerns(
-    emulator: BotApiEmulator, db: Database, clock: FakeClock
-) -> None:
+async def open_vote_for_302(db: Database, clock: FakeClock, community) -> None:
+    """An open vote for 1栋 with one household, room 302 (李阿姨's)."""
     from decimal import Decimal
 
     from storage import consent
     from storage.consent import HouseholdRow
     from storage.models import ConsentRule
 
-    community, u = await people(db, clock, emulator)
-    li = u["李阿姨"]
     async with db.session() as session:
         building = (await session.exec(select(Building).where(Building.name == "1栋"))).one()
         assert community.id is not None and building.id is not None
@@ -347,6 +356,14 @@ async def test_a_message_long_after_the_vote_is_not_taken_as_concerns(
         rows = [HouseholdRow("302", "李阿姨", Decimal("80"), None)]
         await consent.save_households(session, campaign, rows, now=clock())
         await consent.open_campaign(session, campaign, now=clock())
+
+
+async def test_a_message_long_after_the_vote_is_not_taken_as_concerns(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community, u = await people(db, clock, emulator)
+    li = u["李阿姨"]
+    await open_vote_for_302(db, clock, community)
     async with running_bot(emulator, db, clock):
         await vote_from_phone_without_concerns(li)
         clock.advance(days=1)
@@ -367,3 +384,31 @@ async def vote_from_phone_without_concerns(user: UserDriver) -> None:
     ballot = await user.expect_message(contains="Your household: room")
     await user.press(ballot, "Agree")
     await user.expect_message(contains="If you have worries")
+
+
+async def test_a_forged_vote_press_with_a_malformed_value_changes_nothing(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community, u = await people(db, clock, emulator)
+    li = u["李阿姨"]
+    await open_vote_for_302(db, clock, community)
+    async with running_bot(emulator, db, clock):
+        await vote_from_phone_without_concerns(li)
+        ballot = latest_ballot(li)
+        disagree = campaign_votes.CAST.data(1, VoteChoice.DISAGREE)
+        for data in (
+            disagree.replace(":1:", ":one:"),  # the campaign is not a number
+            disagree.replace(":1:", ":-1:"),
+            disagree.replace(":1:", ":123456789012:"),  # longer than any id
+            disagree.replace("disagree", "yes"),  # not one of the answers
+            disagree + ":1",  # a value too many
+            campaign_votes.BALLOT.data(1).replace(":1", ":1x"),
+        ):
+            forged = await li.press_data(ballot, data)
+            assert forged.show_alert and forged.text == "This button is no longer valid.", data
+        await li.expect_no_message(timeout=0.5)
+    async with db.session() as session:
+        home = (await session.exec(select(ConsentHousehold))).one()
+        votes = (await session.exec(select(ConsentVoteLog))).all()
+    assert home.choice == "agree" and len(votes) == 1
+    assert bot_errors(emulator) == []

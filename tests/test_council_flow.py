@@ -13,6 +13,7 @@ from sqlmodel import select
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
+from handlers.council import meeting_decisions, meeting_minutes, meeting_schedule, topics
 from storage import council
 from storage.db import Database
 from storage.models import (
@@ -25,6 +26,7 @@ from storage.models import (
     OutboxStatus,
     Person,
     Role,
+    TopicGrade,
     TopicStatus,
 )
 from tests.factories import (
@@ -96,6 +98,14 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         assert "Topic #1: Elevator for 1栋" in card.text
         assert "the stairs are <hard> & steep." in card.text  # shown as typed
         assert "Not graded yet" in card.text
+        # a forged press whose grade is none of the grades reaches no handler, even the
+        # secretary's, and the topic stays ungraded
+        malformed = topics.GRADE.data(1, TopicGrade.QUICK).replace("quick", "soon")
+        forged = await xie.press_data(card, malformed)
+        assert forged.show_alert and forged.text == "This button is no longer valid."
+        async with db.session() as session:
+            topic = await session.get(CouncilTopic, 1)
+            assert topic is not None and topic.grade is None
 
         # a neighbour supports it, once
         await li.send("/topics")
@@ -111,20 +121,20 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         assert own.button("👍 Support #1") is None
         await zhao.send("/topics")
         nothing = await zhao.expect_message(contains="No topics are waiting")
-        forged = await zhao.press_data(nothing, "ct:up:1")
+        forged = await zhao.press_data(nothing, topics.SUPPORT.data(1))
         assert forged.show_alert and "another building" in (forged.text or "")
 
         # residents cannot grade, schedule, or record anything
-        denied = await xu.press_data(own, "ct:g:1:q")
+        denied = await xu.press_data(own, topics.GRADE.data(1, TopicGrade.QUICK))
         assert denied.show_alert and "Only community staff" in (denied.text or "")
         await xu.send("/meeting")
         await xu.expect_message(contains="Only community staff can do this.")
-        denied = await xu.press_data(own, "mt:new")
+        denied = await xu.press_data(own, meeting_schedule.NEW.data())
         assert denied.show_alert
         await wang.send("/meeting")
         menu = await wang.expect_message(contains="No meetings yet.")
         assert menu.button("Schedule a meeting") is None  # the secretary schedules
-        denied = await wang.press_data(menu, "mt:new")
+        denied = await wang.press_data(menu, meeting_schedule.NEW.data())
         assert denied.show_alert and "secretary" in (denied.text or "")
 
         # the secretary grades it deep: consultation to start within five working days
@@ -193,9 +203,11 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         await xie.expect_edit(roll, contains="1 of 3 present")
         await xie.press(roll, "▫️ 李阿姨")
         await xie.expect_edit(roll, contains="2 of 3 present")
-        forged = await xie.press_data(roll, "mt:ap:1:999999:0")  # not a participant
+        # not a participant
+        forged = await xie.press_data(roll, meeting_minutes.MARK.data(1, 999999, 0))
         assert forged.show_alert
-        denied = await xu.press_data(own, "mt:ap:1:3:0")  # a resident marking attendance
+        # a resident marking attendance
+        denied = await xu.press_data(own, meeting_minutes.MARK.data(1, 3, 0))
         assert denied.show_alert
 
         await xie.press(meeting_card, "Minutes")
@@ -215,13 +227,14 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         await wang.expect_edit(which, contains="Type the decision")
         await wang.send("Apply for the elevator subsidy and start a consent campaign in 1栋.")
         recorded = await wang.expect_message(contains="Decision recorded.")
-        denied = await xu.press_data(own, "mt:di:1")
+        denied = await xu.press_data(own, meeting_decisions.TO_ISSUE.data(1))
         assert denied.show_alert
         await wang.press(recorded, "Make it an issue with an owner and a plan")
         await wang.expect_edit(recorded, contains="What kind of matter is it?")
         await wang.press(recorded, "Adding an elevator")
         await wang.expect_edit(recorded, contains="Who is responsible for it?")
-        forged = await wang.press_data(recorded, "mt:do:1:3")  # 老许 is no worker
+        # 老许 is no worker
+        forged = await wang.press_data(recorded, meeting_decisions.OWNER.data(1, 3))
         assert forged.show_alert and "must be a community worker" in (forged.text or "")
         await wang.press(recorded, "王网格")
         await wang.expect_edit(recorded, contains="type the plan")
@@ -230,7 +243,8 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         await wang.press(due, "In 30 days")
         opened = await wang.expect_edit(due, contains="No. 1 opened: 王网格 is responsible.")
         assert "door-to-door visits" in opened.text
-        stale = await wang.press_data(recorded, "mt:di:1")  # the same decision again
+        # the same decision again
+        stale = await wang.press_data(recorded, meeting_decisions.TO_ISSUE.data(1))
         assert stale.show_alert and "already has an issue" in (stale.text or "")
 
         # the proposer and the supporter hear who owns it and the plan
@@ -298,7 +312,7 @@ async def test_a_quick_topic_is_answered_another_becomes_an_issue_and_late_ones_
         answer = await xie.press(bench, "Public facilities (stairwell lights, doors)")
         assert "Issue No. 1 opened" in (answer.text or "")
         await xie.expect_edit(bench, contains="Now issue No. 1.")
-        stale = await xie.press_data(bench, "ct:ic:2:facilities")
+        stale = await xie.press_data(bench, topics.CATEGORY.data(2, "facilities"))
         assert stale.show_alert and "already been taken up" in (stale.text or "")
         await dispatch_due(app, now=clock())
         await li.expect_message(contains="Topic #2 «Broken bench» is now issue No. 1.")

@@ -11,19 +11,18 @@ from babel.numbers import format_decimal
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from handlers.council.guards import staff_press
+from handlers.council.guards import staff_of, staff_press
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     state_in,
 )
 from handlers.shared.members import (
     Member,
-    as_id,
     fit,
-    me_in,
     percent,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from storage import consent
@@ -42,8 +41,18 @@ from storage.models import (
 
 FLOW = "campaign"
 VOTE_FLOW = "vote"
-PREFIX = "cp:"
-VOTE = "cv:"
+
+# The buttons of the staff card, each carrying the campaign's id; their handlers are in the
+# campaign_* modules named in the comments.
+VIEW = Button("camp.view", int)  # campaign_setup
+OPEN = Button("camp.open", int)  # campaign_setup
+CLOSE = Button("camp.close", int)  # campaign_setup
+ADD = Button("camp.add", int)  # campaign_households
+CSV = Button("camp.csv", int)  # campaign_households
+HOUSEHOLDS = Button("camp.homes", int)  # campaign_households
+CHART = Button("camp.chart", int)  # campaign_votes
+RECORD = Button("camp.record", int)  # campaign_door_votes
+MEDIATE = Button("camp.mediate", int)  # campaign_mediation
 
 RULE_LABELS = {
     ConsentRule.ART278: N_(
@@ -66,13 +75,11 @@ CHOICE_LABELS = {
     VoteChoice.DISAGREE: N_("disagree"),
     VoteChoice.ABSTAIN: N_("abstain"),
 }
-CHOICE_KEYS = {"a": VoteChoice.AGREE, "d": VoteChoice.DISAGREE, "x": VoteChoice.ABSTAIN}
 CHANNEL_LABELS = {
     Channel.TELEGRAM: N_("from the phone"),
     Channel.VISIT: N_("door to door"),
     Channel.MEETING: N_("at a meeting"),
 }
-CHANNEL_KEYS = {"v": Channel.VISIT, "m": Channel.MEETING}
 STATUS_LABELS = {
     CampaignStatus.DRAFT: N_("being prepared"),
     CampaignStatus.OPEN: N_("voting"),
@@ -195,32 +202,32 @@ async def campaign_text(
 
 def staff_buttons(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMarkup:
     _ = tr.gettext
-    cid = campaign.id
+    cid = campaign.id or 0
     rows = []
     status = CampaignStatus(campaign.status)
     if status is not CampaignStatus.CLOSED:
         rows.append(
             [
-                InlineKeyboardButton(_("Add households"), callback_data=f"{PREFIX}h:{cid}"),
-                InlineKeyboardButton(_("Import a CSV file"), callback_data=f"{PREFIX}csv:{cid}"),
+                InlineKeyboardButton(_("Add households"), callback_data=ADD.data(cid)),
+                InlineKeyboardButton(_("Import a CSV file"), callback_data=CSV.data(cid)),
             ]
         )
     rows.append(
         [
-            InlineKeyboardButton(_("Households"), callback_data=f"{PREFIX}l:{cid}:0"),
-            InlineKeyboardButton(_("Support chart"), callback_data=f"{PREFIX}ch:{cid}"),
+            InlineKeyboardButton(_("Households"), callback_data=HOUSEHOLDS.data(cid)),
+            InlineKeyboardButton(_("Support chart"), callback_data=CHART.data(cid)),
         ]
     )
     if status is CampaignStatus.OPEN:
         rows.append(
             [
-                InlineKeyboardButton(_("Record a vote"), callback_data=f"{PREFIX}rv:{cid}"),
-                InlineKeyboardButton(_("Record a mediation"), callback_data=f"{PREFIX}m:{cid}"),
+                InlineKeyboardButton(_("Record a vote"), callback_data=RECORD.data(cid)),
+                InlineKeyboardButton(_("Record a mediation"), callback_data=MEDIATE.data(cid)),
             ]
         )
-        rows.append([InlineKeyboardButton(_("Close voting"), callback_data=f"{PREFIX}c:{cid}")])
+        rows.append([InlineKeyboardButton(_("Close voting"), callback_data=CLOSE.data(cid))])
     elif status is CampaignStatus.DRAFT:
-        rows.append([InlineKeyboardButton(_("Open voting"), callback_data=f"{PREFIX}o:{cid}")])
+        rows.append([InlineKeyboardButton(_("Open voting"), callback_data=OPEN.data(cid))])
     return InlineKeyboardMarkup(rows)
 
 
@@ -230,7 +237,7 @@ def open_button(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMark
             [
                 InlineKeyboardButton(
                     tr.gettext("Open vote #{id}").format(id=campaign.id),
-                    callback_data=f"{PREFIX}v:{campaign.id}",
+                    callback_data=VIEW.data(campaign.id or 0),
                 )
             ]
         ]
@@ -238,9 +245,11 @@ def open_button(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMark
 
 
 async def staff_campaign(
-    update: Update, context: NotebookContext, raw: str | None
+    update: Update, context: NotebookContext, button: Button
 ) -> tuple[ConsentCampaign, Member] | None:
-    return await staff_press(update, context, ConsentCampaign, as_id(raw))
+    """The campaign of a staff card's `button` (its one value), if the presser is its staff."""
+    (campaign_id,) = button.values(update)
+    return await staff_press(update, context, ConsentCampaign, campaign_id)
 
 
 async def staff_step(
@@ -250,13 +259,11 @@ async def staff_step(
     query = update.callback_query
     assert query is not None and query.message is not None
     state = await state_in(context, query.message.chat.id, FLOW, step)
-    campaign_id = as_id(str(state.data.get("campaign"))) if state else None
-    campaign = await context.session.get(ConsentCampaign, campaign_id) if campaign_id else None
-    member = await me_in(context, campaign.community_id) if campaign else None
-    if state is None or campaign is None or member is None or not member.is_staff:
+    found = await staff_of(context, ConsentCampaign, int(state.data["campaign"])) if state else None
+    if state is None or found is None:
         await refuse(query, context)
         return None
-    return campaign, dict(state.data)
+    return found[0], dict(state.data)
 
 
 # One typed answer of the staff flow at a step: (update, context, its state, the text).

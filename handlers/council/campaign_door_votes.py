@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.campaign_common import (
-    CHANNEL_KEYS,
     CHANNEL_LABELS,
-    CHOICE_KEYS,
     FLOW,
-    PREFIX,
+    RECORD,
+    VIEW,
     Step,
     choice_label,
     staff_campaign,
@@ -25,12 +22,11 @@ from handlers.shared.flows import (
     finish,
 )
 from handlers.shared.members import (
-    as_id,
-    ids,
     me_in,
     percent,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage import consent
@@ -45,12 +41,16 @@ from storage.models import (
 
 # --- staff: recording a vote given door to door or at a meeting ---------------------------------
 
+CHOICE = Button("camp.rchoice", VoteChoice)
+CHANNEL = Button("camp.rchannel", (Channel.VISIT.value, Channel.MEETING.value))
+NO_CONCERNS = Button("camp.rnone")
+
 
 async def on_record_vote(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "rv:")[0])
+    found = await staff_campaign(update, context, RECORD)
     if found is None:
         return
     campaign = found[0]
@@ -73,21 +73,17 @@ async def _record_step(
     context: NotebookContext,
     *,
     step: str,
-    prefix: str,
-    keys: Mapping[str, str],
     field: str,
+    value: str,
     then: tuple[str, str, list[list[InlineKeyboardButton]]],
 ) -> None:
     """One press of the "record a vote" wizard: check it is this staff member's `step`, keep
     the pressed value as `field`, then ask the next question (`then`: its step, its text and
     its buttons, above Cancel)."""
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     found = await staff_step(update, context, step)
-    value = keys.get(ids(query.data, PREFIX + prefix)[0])
-    if found is None or value is None:
-        if found is not None:
-            await refuse(query, context)
+    if found is None:
         return
     _campaign, data = found
     next_step, question, buttons = then
@@ -103,30 +99,30 @@ async def _record_step(
 async def on_record_choice(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
     ways = [
-        InlineKeyboardButton(_("Door to door"), callback_data=f"{PREFIX}rh:v"),
-        InlineKeyboardButton(_("At a meeting"), callback_data=f"{PREFIX}rh:m"),
+        InlineKeyboardButton(_("Door to door"), callback_data=CHANNEL.data(Channel.VISIT)),
+        InlineKeyboardButton(_("At a meeting"), callback_data=CHANNEL.data(Channel.MEETING)),
     ]
+    (choice,) = CHOICE.values(update)
     await _record_step(
         update,
         context,
         step="rv_choice",
-        prefix="rc:",
-        keys=CHOICE_KEYS,
         field="choice",
+        value=choice,
         then=("rv_channel", _("How was it given?"), [ways]),
     )
 
 
 async def on_record_channel(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
-    none = InlineKeyboardButton(_("No concerns"), callback_data=f"{PREFIX}rn")
+    none = InlineKeyboardButton(_("No concerns"), callback_data=NO_CONCERNS.data())
+    (channel,) = CHANNEL.values(update)
     await _record_step(
         update,
         context,
         step="rv_channel",
-        prefix="rh:",
-        keys=CHANNEL_KEYS,
         field="channel",
+        value=channel,
         then=(
             "rv_concerns",
             _("Did they raise concerns? Type them, or press No concerns."),
@@ -152,11 +148,11 @@ def _after_record(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMa
         [
             [
                 InlineKeyboardButton(
-                    _("Record another vote"), callback_data=f"{PREFIX}rv:{campaign.id}"
+                    _("Record another vote"), callback_data=RECORD.data(campaign.id or 0)
                 ),
                 InlineKeyboardButton(
                     _("Open vote #{id}").format(id=campaign.id),
-                    callback_data=f"{PREFIX}v:{campaign.id}",
+                    callback_data=VIEW.data(campaign.id or 0),
                 ),
             ]
         ]
@@ -172,7 +168,7 @@ async def _record(
 ) -> str:
     """Cast the vote the worker collected; returns the confirmation to show."""
     _ = context.tr.gettext
-    household = await context.session.get(ConsentHousehold, as_id(str(data["household"])) or 0)
+    household = await context.session.get(ConsentHousehold, int(str(data["household"])))
     await finish(context, chat_id)
     if household is None:
         return _("This button is no longer valid.")
@@ -236,9 +232,13 @@ async def _record_room(
         reply_markup=InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(_("Agree"), callback_data=f"{PREFIX}rc:a"),
-                    InlineKeyboardButton(_("Disagree"), callback_data=f"{PREFIX}rc:d"),
-                    InlineKeyboardButton(_("Abstain"), callback_data=f"{PREFIX}rc:x"),
+                    InlineKeyboardButton(_("Agree"), callback_data=CHOICE.data(VoteChoice.AGREE)),
+                    InlineKeyboardButton(
+                        _("Disagree"), callback_data=CHOICE.data(VoteChoice.DISAGREE)
+                    ),
+                    InlineKeyboardButton(
+                        _("Abstain"), callback_data=CHOICE.data(VoteChoice.ABSTAIN)
+                    ),
                 ],
                 cancel_row(context.tr),
             ]
@@ -271,3 +271,11 @@ async def on_concerns_text(
 
 
 STEPS: dict[str, Step] = {"rv_room": on_room_text, "rv_concerns": on_concerns_text}
+
+
+HANDLERS = [
+    RECORD.handler(on_record_vote),
+    CHOICE.handler(on_record_choice),
+    CHANNEL.handler(on_record_channel),
+    NO_CONCERNS.handler(on_record_no_concerns),
+]

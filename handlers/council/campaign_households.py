@@ -7,27 +7,28 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.campaign_common import (
+    ADD,
     CHANNEL_LABELS,
+    CSV,
     FLOW,
-    PREFIX,
+    HOUSEHOLDS,
     Step,
     choice_label,
     m2,
     open_button,
     staff_campaign,
 )
-from handlers.council.guards import staff_answer
+from handlers.council.guards import staff_answer, staff_press
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
     cancel_markup,
 )
 from handlers.shared.members import (
-    as_id,
     fit,
-    ids,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from storage import consent
@@ -49,6 +50,7 @@ BAD_REASONS = {
     consent.BAD_COLUMNS: N_("too many columns"),
     consent.BAD_DUPLICATE: N_("this room appears twice"),
 }
+HOMES_PAGE = Button("camp.homespage", int, int)  # the campaign, the page
 
 
 def report_rows(tr: Translator, parsed: ParsedRows, saved: consent.Saved) -> str:
@@ -71,51 +73,44 @@ def report_rows(tr: Translator, parsed: ParsedRows, saved: consent.Saved) -> str
     return fit(lines, _("…and {count} more lines."))
 
 
-async def on_add_households(update: Update, context: NotebookContext) -> None:
+async def _ask_households(
+    update: Update, context: NotebookContext, button: Button, step: str, prompt: str
+) -> None:
+    """Wait for the households of the pressed campaign, typed (`step` "lines") or as a CSV
+    file ("csv"), while voting has not closed."""
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    _ = context.tr.gettext
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "h:")[0])
-    if found is None or found[0].status == CampaignStatus.CLOSED:
-        if found is not None:
-            await refuse(query, context, _("Voting has closed."))
+    assert query is not None and query.message is not None
+    found = await staff_campaign(update, context, button)
+    if found is None:
         return
     campaign = found[0]
-    await ask(
-        context, query.message.chat.id, flow=FLOW, step="lines", data={"campaign": campaign.id}
-    )
+    if campaign.status == CampaignStatus.CLOSED:
+        await refuse(query, context, context.tr.gettext("Voting has closed."))
+        return
+    await ask(context, query.message.chat.id, flow=FLOW, step=step, data={"campaign": campaign.id})
     await query.answer()
     await context.bot.send_message(
-        query.message.chat.id,
-        _(
-            "Send the households, one per line: room, owner, floor area in m², own space "
-            "occupied (yes or no). Only the room is needed. For example:\n"
-            "101, 许大爷, 60.5, yes\n102, 李阿姨, 75\n201"
-        ),
-        reply_markup=cancel_markup(context.tr),
+        query.message.chat.id, prompt, reply_markup=cancel_markup(context.tr)
     )
+
+
+async def on_add_households(update: Update, context: NotebookContext) -> None:
+    _ = context.tr.gettext
+    prompt = _(
+        "Send the households, one per line: room, owner, floor area in m², own space "
+        "occupied (yes or no). Only the room is needed. For example:\n"
+        "101, 许大爷, 60.5, yes\n102, 李阿姨, 75\n201"
+    )
+    await _ask_households(update, context, ADD, "lines", prompt)
 
 
 async def on_csv(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
     _ = context.tr.gettext
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "csv:")[0])
-    if found is None or found[0].status == CampaignStatus.CLOSED:
-        if found is not None:
-            await refuse(query, context, _("Voting has closed."))
-        return
-    campaign = found[0]
-    await ask(context, query.message.chat.id, flow=FLOW, step="csv", data={"campaign": campaign.id})
-    await query.answer()
-    await context.bot.send_message(
-        query.message.chat.id,
-        _(
-            "Send the CSV file as a document. Columns: room, owner, floor area (m²), own space "
-            "occupied (yes/no); a header line is fine. UTF-8 or GBK (Excel) both work."
-        ),
-        reply_markup=cancel_markup(context.tr),
+    prompt = _(
+        "Send the CSV file as a document. Columns: room, owner, floor area (m²), own space "
+        "occupied (yes/no); a header line is fine. UTF-8 or GBK (Excel) both work."
     )
+    await _ask_households(update, context, CSV, "csv", prompt)
 
 
 async def _save_rows(
@@ -164,19 +159,31 @@ async def read_csv(update: Update, context: NotebookContext, campaign_id: int) -
     await _save_rows(update, context, campaign_id, consent.parse_household_csv(data))
 
 
+async def on_households(update: Update, context: NotebookContext) -> None:
+    """The first page of the households, as a new message."""
+    (campaign_id,) = HOUSEHOLDS.values(update)
+    await _households_page(update, context, campaign_id, 0, editing=False)
+
+
 async def on_households_page(update: Update, context: NotebookContext) -> None:
+    """Another page, in place of the one shown."""
+    campaign_id, page = HOMES_PAGE.values(update)
+    await _households_page(update, context, campaign_id, page, editing=True)
+
+
+async def _households_page(
+    update: Update, context: NotebookContext, campaign_id: int, page: int, *, editing: bool
+) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    editing = query.data.startswith(PREFIX + "lp:")
-    parts = ids(query.data, PREFIX + ("lp:" if editing else "l:"))
-    found = await staff_campaign(update, context, parts[0])
+    found = await staff_press(update, context, ConsentCampaign, campaign_id)
     if found is None:
         return
     campaign = found[0]
     homes = await consent.households(context.session, campaign)
     pages = max(1, (len(homes) + PAGE - 1) // PAGE)
-    page = min(max(as_id(parts[-1]) or 0, 0), pages - 1)
+    page = min(max(page, 0), pages - 1)
     lines = [
         _("Households of vote #{id} ({page} of {pages}):").format(
             id=campaign.id, page=page + 1, pages=pages
@@ -202,9 +209,9 @@ async def on_households_page(update: Update, context: NotebookContext) -> None:
     lines.append(_("⚑ own space occupied: must agree themselves."))
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("◀", callback_data=f"{PREFIX}lp:{campaign.id}:{page - 1}"))
+        nav.append(InlineKeyboardButton("◀", callback_data=HOMES_PAGE.data(campaign_id, page - 1)))
     if page < pages - 1:
-        nav.append(InlineKeyboardButton("▶", callback_data=f"{PREFIX}lp:{campaign.id}:{page + 1}"))
+        nav.append(InlineKeyboardButton("▶", callback_data=HOMES_PAGE.data(campaign_id, page + 1)))
     markup = InlineKeyboardMarkup([nav]) if nav else None
     text = fit(lines, _("…and {count} more lines."))
     await query.answer()
@@ -222,3 +229,11 @@ async def on_lines_text(
 
 
 STEPS: dict[str, Step] = {"lines": on_lines_text, "csv": on_lines_text}
+
+
+HANDLERS = [
+    ADD.handler(on_add_households),
+    CSV.handler(on_csv),
+    HOUSEHOLDS.handler(on_households),
+    HOMES_PAGE.handler(on_households_page),
+]

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.campaign_common import (
     FLOW,
-    PREFIX,
+    MEDIATE,
     Step,
     open_button,
     staff_campaign,
@@ -24,9 +24,9 @@ from handlers.shared.flows import (
     finish,
 )
 from handlers.shared.members import (
-    ids,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import consent
 from storage.chat_state import FlowState
@@ -38,12 +38,14 @@ from storage.models import (
 
 # --- staff: mediation ---------------------------------------------------------------------------
 
+REACHED = Button("camp.reached", ("yes", "no"))  # did the parties agree?
+
 
 async def on_mediation(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "m:")[0])
+    found = await staff_campaign(update, context, MEDIATE)
     if found is None:
         return
     campaign = found[0]
@@ -63,13 +65,11 @@ async def on_mediation(update: Update, context: NotebookContext) -> None:
 
 async def on_mediation_outcome(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
     found = await staff_step(update, context, "m_reached")
-    reached = ids(query.data, PREFIX + "mr:")[0]
-    if found is None or reached not in ("0", "1"):
-        if found is not None:
-            await refuse(query, context)
+    (reached,) = REACHED.values(update)
+    if found is None:
         return
     campaign, data = found
     try:
@@ -81,7 +81,7 @@ async def on_mediation_outcome(update: Update, context: NotebookContext) -> None
                 parties=str(data["parties"]),
                 positions=str(data["positions"]),
                 agreement=str(data["agreement"]),
-                reached=reached == "1",
+                reached=reached == "yes",
                 recorded_by_id=context.person.id,
                 now=context.now(),
             )
@@ -174,8 +174,8 @@ async def _mediation_text(
             reply_markup=InlineKeyboardMarkup(
                 [
                     [
-                        InlineKeyboardButton(_("Yes, agreed"), callback_data=f"{PREFIX}mr:1"),
-                        InlineKeyboardButton(_("Not yet"), callback_data=f"{PREFIX}mr:0"),
+                        InlineKeyboardButton(_("Yes, agreed"), callback_data=REACHED.data("yes")),
+                        InlineKeyboardButton(_("Not yet"), callback_data=REACHED.data("no")),
                     ],
                     cancel_row(context.tr),
                 ]
@@ -201,3 +201,6 @@ STEPS: dict[str, Step] = {
     "m_positions": on_account_text,
     "m_agreement": on_account_text,
 }
+
+
+HANDLERS = [MEDIATE.handler(on_mediation), REACHED.handler(on_mediation_outcome)]

@@ -10,10 +10,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.campaign_common import (
+    CLOSE,
     FLOW,
-    PREFIX,
+    OPEN,
     RULE_BUTTONS,
     STATUS_LABELS,
+    VIEW,
     Step,
     campaign_text,
     staff_buttons,
@@ -28,13 +30,12 @@ from handlers.shared.flows import (
     state_in,
 )
 from handlers.shared.members import (
-    as_id,
-    ids,
     me,
     percent,
     private_only,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered
@@ -50,6 +51,13 @@ from storage.models import (
     Unit,
 )
 from storage.residents import buildings_of
+
+NEW = Button("camp.new")
+BUILDING = Button("camp.building", int)
+UNIT = Button("camp.unit", int)  # 0: the whole building
+RULE = Button("camp.rule", ConsentRule)
+CLOSE_NOW = Button("camp.closenow", int)
+
 
 # --- staff: /campaign and creating a campaign -----------------------------------------------------
 
@@ -76,11 +84,11 @@ async def campaigns_menu(update: Update, context: NotebookContext) -> None:
         )
         buttons.append(
             InlineKeyboardButton(
-                _("Open #{id}").format(id=campaign.id), callback_data=f"{PREFIX}v:{campaign.id}"
+                _("Open #{id}").format(id=campaign.id), callback_data=VIEW.data(campaign.id or 0)
             )
         )
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    rows.append([InlineKeyboardButton(_("New consent vote"), callback_data=f"{PREFIX}new")])
+    rows.append([InlineKeyboardButton(_("New consent vote"), callback_data=NEW.data())])
     await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -100,7 +108,9 @@ async def on_new(update: Update, context: NotebookContext) -> None:
         data={"community": member.community_id},
     )
     buildings = (await buildings_of(context.session, member.community_id))[:60]
-    buttons = [InlineKeyboardButton(b.name, callback_data=f"{PREFIX}b:{b.id}") for b in buildings]
+    buttons = [
+        InlineKeyboardButton(b.name, callback_data=BUILDING.data(b.id or 0)) for b in buildings
+    ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     rows.append(cancel_row(context.tr))
     await query.answer()
@@ -113,10 +123,10 @@ async def on_new(update: Update, context: NotebookContext) -> None:
 
 async def on_building(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
     state = await state_in(context, query.message.chat.id, FLOW, "building")
-    building_id = as_id(ids(query.data, PREFIX + "b:")[0])
+    (building_id,) = BUILDING.values(update)
     building = await context.session.get(Building, building_id) if building_id else None
     if state is None or building is None or building.community_id != state.data["community"]:
         await refuse(query, context)
@@ -129,8 +139,8 @@ async def on_building(update: Update, context: NotebookContext) -> None:
         data={**state.data, "building": building.id},
     )
     units = (await consent.units_of(context.session, building.id or 0))[:30]
-    rows = [[InlineKeyboardButton(_("The whole building"), callback_data=f"{PREFIX}u:0")]]
-    buttons = [InlineKeyboardButton(u.name, callback_data=f"{PREFIX}u:{u.id}") for u in units]
+    rows = [[InlineKeyboardButton(_("The whole building"), callback_data=UNIT.data(0))]]
+    buttons = [InlineKeyboardButton(u.name, callback_data=UNIT.data(u.id or 0)) for u in units]
     rows.extend(buttons[i : i + 3] for i in range(0, len(buttons), 3))
     rows.append(cancel_row(context.tr))
     await query.answer()
@@ -158,10 +168,10 @@ async def _ask_question(context: NotebookContext, chat_id: int, data: dict[str, 
 
 async def on_unit(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     state = await state_in(context, query.message.chat.id, FLOW, "unit")
-    unit_id = as_id(ids(query.data, PREFIX + "u:")[0])
-    if state is None or unit_id is None:
+    (unit_id,) = UNIT.values(update)  # 0: the whole building
+    if state is None:
         await refuse(query, context)
         return
     if unit_id:
@@ -176,12 +186,12 @@ async def on_unit(update: Update, context: NotebookContext) -> None:
 
 async def on_rule(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
     state = await state_in(context, query.message.chat.id, FLOW, "rule")
-    raw = ids(query.data, PREFIX + "r:")[0]
+    (rule,) = RULE.values(update)
     member = await me(context)
-    if state is None or raw not in {r.value for r in ConsentRule} or member is None:
+    if state is None or member is None:
         await refuse(query, context)
         return
     if not member.is_staff or member.community_id != state.data["community"]:
@@ -193,9 +203,9 @@ async def on_rule(update: Update, context: NotebookContext) -> None:
                 context.session,
                 community_id=member.community_id,
                 building_id=int(state.data["building"]),
-                unit_id=as_id(str(state.data.get("unit"))),
+                unit_id=state.data.get("unit") or None,
                 question=str(state.data["question"]),
-                rule=ConsentRule(raw),
+                rule=rule,
                 created_by_id=context.person.id,
                 now=context.now(),
             )
@@ -214,8 +224,8 @@ async def on_rule(update: Update, context: NotebookContext) -> None:
 
 async def on_view(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "v:")[0])
+    assert query is not None and query.message is not None
+    found = await staff_campaign(update, context, VIEW)
     if found is None:
         return
     campaign = found[0]
@@ -263,9 +273,9 @@ async def _show_card(update: Update, context: NotebookContext, campaign: Consent
 
 async def on_open(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "o:")[0])
+    found = await staff_campaign(update, context, OPEN)
     if found is None:
         return
     campaign = found[0]
@@ -285,9 +295,9 @@ async def on_open(update: Update, context: NotebookContext) -> None:
 
 async def on_close(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "c:")[0])
+    found = await staff_campaign(update, context, CLOSE)
     if found is None:
         return
     campaign = found[0]
@@ -300,12 +310,12 @@ async def on_close(update: Update, context: NotebookContext) -> None:
             [
                 [
                     InlineKeyboardButton(
-                        _("Yes, close voting now"), callback_data=f"{PREFIX}cc:{campaign.id}"
+                        _("Yes, close voting now"), callback_data=CLOSE_NOW.data(campaign.id or 0)
                     )
                 ],
                 [
                     InlineKeyboardButton(
-                        _("No, keep it open"), callback_data=f"{PREFIX}v:{campaign.id}"
+                        _("No, keep it open"), callback_data=VIEW.data(campaign.id or 0)
                     )
                 ],
             ]
@@ -315,9 +325,9 @@ async def on_close(update: Update, context: NotebookContext) -> None:
 
 async def on_close_confirmed(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    found = await staff_campaign(update, context, ids(query.data, PREFIX + "cc:")[0])
+    found = await staff_campaign(update, context, CLOSE_NOW)
     if found is None:
         return
     campaign = found[0]
@@ -377,7 +387,7 @@ async def on_question_text(
     data = {**state.data, "question": text[:2000]}
     await ask(context, message.chat.id, flow=FLOW, step="rule", data=data)
     rows = [
-        [InlineKeyboardButton(context.tr.gettext(label), callback_data=f"{PREFIX}r:{rule.value}")]
+        [InlineKeyboardButton(context.tr.gettext(label), callback_data=RULE.data(rule))]
         for rule, label in RULE_BUTTONS.items()
     ]
     rows.append(cancel_row(context.tr))
@@ -388,3 +398,15 @@ async def on_question_text(
 
 
 STEPS: dict[str, Step] = {"unit": on_unit_text, "question": on_question_text}
+
+
+HANDLERS = [
+    NEW.handler(on_new),
+    BUILDING.handler(on_building),
+    UNIT.handler(on_unit),
+    RULE.handler(on_rule),
+    VIEW.handler(on_view),
+    OPEN.handler(on_open),
+    CLOSE.handler(on_close),
+    CLOSE_NOW.handler(on_close_confirmed),
+]

@@ -12,9 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.campaign_chart import ChartLabels, support_chart_png
 from handlers.council.campaign_common import (
-    CHOICE_KEYS,
-    PREFIX,
-    VOTE,
+    CHART,
     VOTE_FLOW,
     campaign_text,
     choice_label,
@@ -29,12 +27,11 @@ from handlers.shared.flows import (
 )
 from handlers.shared.members import (
     Member,
-    as_id,
-    ids,
     me_in,
     percent,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered
@@ -45,9 +42,14 @@ from storage.models import (
     ConsentCampaign,
     ConsentHousehold,
     Outbox,
+    VoteChoice,
 )
 
 # --- residents: /vote ---------------------------------------------------------------------------
+
+BALLOT = Button("vote.ballot", int)  # the campaign
+CAST = Button("vote.cast", int, VoteChoice)  # the campaign, the household's answer
+NO_CONCERNS = Button("vote.none")
 
 
 async def vote_command(update: Update, context: NotebookContext) -> None:
@@ -73,7 +75,7 @@ async def vote_command(update: Update, context: NotebookContext) -> None:
         [
             InlineKeyboardButton(
                 _("#{id} {question}").format(id=c.id, question=c.question[:40]),
-                callback_data=f"{VOTE}b:{c.id}",
+                callback_data=BALLOT.data(c.id or 0),
             )
         ]
         for c in campaigns[:10]
@@ -83,15 +85,19 @@ async def vote_command(update: Update, context: NotebookContext) -> None:
 
 def ballot_buttons(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMarkup:
     _ = tr.gettext
-    cid = campaign.id
+    cid = campaign.id or 0
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Agree"), callback_data=f"{VOTE}c:{cid}:a"),
-                InlineKeyboardButton(_("Disagree"), callback_data=f"{VOTE}c:{cid}:d"),
-                InlineKeyboardButton(_("Abstain"), callback_data=f"{VOTE}c:{cid}:x"),
+                InlineKeyboardButton(_("Agree"), callback_data=CAST.data(cid, VoteChoice.AGREE)),
+                InlineKeyboardButton(
+                    _("Disagree"), callback_data=CAST.data(cid, VoteChoice.DISAGREE)
+                ),
+                InlineKeyboardButton(
+                    _("Abstain"), callback_data=CAST.data(cid, VoteChoice.ABSTAIN)
+                ),
             ],
-            [InlineKeyboardButton(_("Support chart"), callback_data=f"{PREFIX}ch:{cid}")],
+            [InlineKeyboardButton(_("Support chart"), callback_data=CHART.data(cid))],
         ]
     )
 
@@ -144,7 +150,7 @@ async def show_ballot(
 
 
 async def _voter(
-    update: Update, context: NotebookContext, campaign_id: int | None
+    update: Update, context: NotebookContext, campaign_id: int
 ) -> tuple[ConsentCampaign, Member] | None:
     """The campaign of a voting button, if the presser lives in its scope; else an alert."""
     query = update.callback_query
@@ -163,9 +169,10 @@ async def _voter(
 
 async def on_ballot(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await _voter(update, context, as_id(ids(query.data, VOTE + "b:")[0]))
+    (campaign_id,) = BALLOT.values(update)
+    found = await _voter(update, context, campaign_id)
     if found is None:
         return
     campaign, member = found
@@ -178,16 +185,15 @@ async def on_ballot(update: Update, context: NotebookContext) -> None:
 
 async def on_vote(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    parts = ids(query.data, VOTE + "c:")
-    choice = CHOICE_KEYS.get(parts[-1]) if len(parts) == 2 else None
-    found = await _voter(update, context, as_id(parts[0]))
+    campaign_id, choice = CAST.values(update)
+    found = await _voter(update, context, campaign_id)
     if found is None:
         return
     campaign, member = found
     household = await consent.household_of(context.session, campaign, member.membership)
-    if choice is None or household is None:
+    if household is None:
         await refuse(query, context, _("Only a registered resident of the household can vote."))
         return
     try:
@@ -226,7 +232,7 @@ async def on_vote(update: Update, context: NotebookContext) -> None:
             "privacy…), write them now and the community will hear them. Or press No concerns."
         ).format(choice=choice_label(context.tr, choice)),
         reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("No concerns"), callback_data=f"{VOTE}n")]]
+            [[InlineKeyboardButton(_("No concerns"), callback_data=NO_CONCERNS.data())]]
         ),
     )
 
@@ -246,9 +252,7 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
     if typed is None:
         return
     message, state, text = typed
-    campaign = await context.session.get(
-        ConsentCampaign, as_id(str(state.data.get("campaign"))) or 0
-    )
+    campaign = await context.session.get(ConsentCampaign, int(state.data.get("campaign") or 0))
     member = await me_in(context, campaign.community_id) if campaign else None
     if (
         campaign is None
@@ -299,9 +303,9 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
 async def on_chart(update: Update, context: NotebookContext) -> None:
     """The support-rate chart, for staff and for the residents of the campaign's scope."""
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    campaign_id = as_id(ids(query.data, PREFIX + "ch:")[0])
+    (campaign_id,) = CHART.values(update)
     campaign = await context.session.get(ConsentCampaign, campaign_id) if campaign_id else None
     member = await me_in(context, campaign.community_id) if campaign else None
     if campaign is None or member is None:
@@ -345,6 +349,14 @@ async def render_opened(session: AsyncSession, row: Outbox, tr: Translator) -> R
     return Rendered(
         text,
         reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Vote"), callback_data=f"{VOTE}b:{campaign.id}")]]
+            [[InlineKeyboardButton(_("Vote"), callback_data=BALLOT.data(campaign.id or 0))]]
         ),
     )
+
+
+HANDLERS = [
+    BALLOT.handler(on_ballot),
+    CAST.handler(on_vote),
+    NO_CONCERNS.handler(on_no_concerns),
+    CHART.handler(on_chart),
+]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.council import (
     campaign_door_votes,
@@ -28,7 +28,7 @@ from handlers.council import (
     campaign_setup,
     campaign_votes,
 )
-from handlers.council.campaign_common import FLOW, PREFIX, VOTE, VOTE_FLOW, Step
+from handlers.council.campaign_common import FLOW, VOTE_FLOW, Step
 from handlers.shared.flows import AwaitedInput, cancel_markup, current_state, flow_input
 from runtime.context import NotebookContext
 from runtime.rendering import Renderers
@@ -81,25 +81,9 @@ HANDLERS = [
     AwaitedInput({VOTE_FLOW}, campaign_votes.on_vote_text, max_age=timedelta(minutes=30)),
     CommandHandler("campaign", campaign_setup.campaigns_menu),
     CommandHandler("vote", campaign_votes.vote_command),
-    CallbackQueryHandler(campaign_setup.on_new, pattern=f"^{PREFIX}new$"),
-    CallbackQueryHandler(campaign_setup.on_building, pattern=f"^{PREFIX}b:"),
-    CallbackQueryHandler(campaign_setup.on_unit, pattern=f"^{PREFIX}u:"),
-    CallbackQueryHandler(campaign_setup.on_rule, pattern=f"^{PREFIX}r:"),
-    CallbackQueryHandler(campaign_setup.on_view, pattern=f"^{PREFIX}v:"),
-    CallbackQueryHandler(campaign_households.on_add_households, pattern=f"^{PREFIX}h:"),
-    CallbackQueryHandler(campaign_households.on_csv, pattern=f"^{PREFIX}csv:"),
-    CallbackQueryHandler(campaign_households.on_households_page, pattern=f"^{PREFIX}lp?:"),
-    CallbackQueryHandler(campaign_setup.on_open, pattern=f"^{PREFIX}o:"),
-    CallbackQueryHandler(campaign_setup.on_close, pattern=f"^{PREFIX}c:"),
-    CallbackQueryHandler(campaign_setup.on_close_confirmed, pattern=f"^{PREFIX}cc:"),
-    CallbackQueryHandler(campaign_votes.on_chart, pattern=f"^{PREFIX}ch:"),
-    CallbackQueryHandler(campaign_door_votes.on_record_vote, pattern=f"^{PREFIX}rv:"),
-    CallbackQueryHandler(campaign_door_votes.on_record_choice, pattern=f"^{PREFIX}rc:"),
-    CallbackQueryHandler(campaign_door_votes.on_record_channel, pattern=f"^{PREFIX}rh:"),
-    CallbackQueryHandler(campaign_door_votes.on_record_no_concerns, pattern=f"^{PREFIX}rn$"),
-    CallbackQueryHandler(campaign_mediation.on_mediation, pattern=f"^{PREFIX}m:"),
-    CallbackQueryHandler(campaign_mediation.on_mediation_outcome, pattern=f"^{PREFIX}mr:"),
-    CallbackQueryHandler(campaign_votes.on_ballot, pattern=f"^{VOTE}b:"),
-    CallbackQueryHandler(campaign_votes.on_vote, pattern=f"^{VOTE}c:"),
-    CallbackQueryHandler(campaign_votes.on_no_concerns, pattern=f"^{VOTE}n$"),
+    *campaign_setup.HANDLERS,
+    *campaign_households.HANDLERS,
+    *campaign_door_votes.HANDLERS,
+    *campaign_mediation.HANDLERS,
+    *campaign_votes.HANDLERS,
 ]

@@ -14,10 +14,10 @@ from handlers.council.guards import staff_press
 from handlers.shared.fitting import short
 from handlers.shared.members import (
     Member,
-    as_id,
     fit,
     when_text,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from storage import council
@@ -31,7 +31,15 @@ from storage.models import (
 
 TYPING_TIME = timedelta(hours=6)  # answers typed later than this are not taken as the answer
 FLOW = "meeting"
-PREFIX = "mt:"
+
+# The buttons of the meeting's card, each carrying the meeting's id; their handlers are in the
+# meeting_* modules named in the comments.
+VIEW = Button("meet.view", int)  # meeting_minutes
+ATTENDANCE = Button("meet.attendance", int)  # meeting_minutes
+MINUTES = Button("meet.minutes", int)  # meeting_minutes
+PUBLISH = Button("meet.publish", int)  # meeting_minutes
+DECIDE = Button("meet.decide", int)  # meeting_decisions
+CANCEL = Button("meet.cancel", int)  # meeting_schedule
 
 STATUS = {
     MeetingStatus.SCHEDULED: N_("scheduled"),
@@ -98,30 +106,30 @@ def card_buttons(
     meeting: CouncilMeeting, tr: Translator, member: Member
 ) -> InlineKeyboardMarkup | None:
     _ = tr.gettext
-    mid = meeting.id
+    mid = meeting.id or 0
     if meeting.status == MeetingStatus.CANCELLED:
         return None
     rows = [
         [
-            InlineKeyboardButton(_("Attendance"), callback_data=f"{PREFIX}a:{mid}"),
-            InlineKeyboardButton(_("Minutes"), callback_data=f"{PREFIX}m:{mid}"),
+            InlineKeyboardButton(_("Attendance"), callback_data=ATTENDANCE.data(mid)),
+            InlineKeyboardButton(_("Minutes"), callback_data=MINUTES.data(mid)),
         ],
         [
-            InlineKeyboardButton(_("Add a decision"), callback_data=f"{PREFIX}d:{mid}"),
-            InlineKeyboardButton(_("Publish the results"), callback_data=f"{PREFIX}p:{mid}"),
+            InlineKeyboardButton(_("Add a decision"), callback_data=DECIDE.data(mid)),
+            InlineKeyboardButton(_("Publish the results"), callback_data=PUBLISH.data(mid)),
         ],
     ]
     if member.is_secretary and meeting.status == MeetingStatus.SCHEDULED:
-        rows.append(
-            [InlineKeyboardButton(_("Cancel the meeting"), callback_data=f"{PREFIX}x:{mid}")]
-        )
+        rows.append([InlineKeyboardButton(_("Cancel the meeting"), callback_data=CANCEL.data(mid))])
     return InlineKeyboardMarkup(rows)
 
 
 async def staff_meeting(
-    update: Update, context: NotebookContext, raw: str | None
+    update: Update, context: NotebookContext, button: Button
 ) -> tuple[CouncilMeeting, Member] | None:
-    return await staff_press(update, context, CouncilMeeting, as_id(raw))
+    """The meeting of a card's `button` (its one value), if the presser is its staff."""
+    (meeting_id,) = button.values(update)
+    return await staff_press(update, context, CouncilMeeting, meeting_id)
 
 
 # One typed answer of the meeting flow at a step: (update, context, its state, the text).

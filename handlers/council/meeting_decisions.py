@@ -5,13 +5,15 @@ owner, a plan (the black pen) and a due date.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from handlers.council.guards import staff_answer
+from handlers.council.guards import staff_answer, staff_press
 from handlers.council.meeting_common import (
+    DECIDE,
     FLOW,
-    PREFIX,
+    VIEW,
     Step,
     staff_meeting,
 )
@@ -26,11 +28,10 @@ from handlers.shared.flows import (
 from handlers.shared.labels import category_label
 from handlers.shared.members import (
     Member,
-    as_id,
-    ids,
     me_in,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import council
 from storage.categories import COMMUNITY_CATEGORIES
@@ -44,12 +45,19 @@ from storage.models import (
 
 DUE_CHOICES = (7, 14, 30)
 
+ABOUT = Button("meet.about", int, int)  # the meeting, the topic the decision is about (0: none)
+TO_ISSUE = Button("meet.toissue", int)  # the decision
+# the decision-to-issue steps: the decision, and the category, the owner, the days to the due date
+CATEGORY = Button("meet.category", int, tuple(COMMUNITY_CATEGORIES))
+OWNER = Button("meet.owner", int, int)
+DUE = Button("meet.due", int, int)
+
 
 async def on_decision(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await staff_meeting(update, context, ids(query.data, PREFIX + "d:")[0])
+    found = await staff_meeting(update, context, DECIDE)
     if found is None:
         return
     meeting = found[0]
@@ -57,13 +65,13 @@ async def on_decision(update: Update, context: NotebookContext) -> None:
         [
             InlineKeyboardButton(
                 _("#{id} {title}").format(id=t.id, title=t.title[:30]),
-                callback_data=f"{PREFIX}dt:{meeting.id}:{t.id}",
+                callback_data=ABOUT.data(meeting.id or 0, t.id or 0),
             )
         ]
         for t in await council.meeting_topics(context.session, meeting)
     ]
     rows.append(
-        [InlineKeyboardButton(_("Another matter"), callback_data=f"{PREFIX}dt:{meeting.id}:0")]
+        [InlineKeyboardButton(_("Another matter"), callback_data=ABOUT.data(meeting.id or 0, 0))]
     )
     await query.answer()
     await context.bot.send_message(
@@ -75,17 +83,13 @@ async def on_decision(update: Update, context: NotebookContext) -> None:
 
 async def on_decision_topic(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.from_user is not None
+    assert query is not None and query.from_user is not None
     _ = context.tr.gettext
-    parts = ids(query.data, PREFIX + "dt:")
-    found = await staff_meeting(update, context, parts[0])
+    meeting_id, topic_id = ABOUT.values(update)
+    found = await staff_press(update, context, CouncilMeeting, meeting_id)
     if found is None:
         return
     meeting = found[0]
-    topic_id = as_id(parts[-1]) if len(parts) == 2 else None
-    if topic_id is None:
-        await refuse(query, context)
-        return
     await ask(
         context,
         query.from_user.id,
@@ -116,7 +120,7 @@ async def _save_decision(
                 context.session,
                 meeting,
                 text=text,
-                topic_id=as_id(str(data["topic"])) or None,
+                topic_id=int(str(data["topic"])) or None,
                 actor_id=context.person.id or 0,
                 now=context.now(),
             )
@@ -130,12 +134,12 @@ async def _save_decision(
                 [
                     InlineKeyboardButton(
                         _("Make it an issue with an owner and a plan"),
-                        callback_data=f"{PREFIX}di:{decision.id}",
+                        callback_data=TO_ISSUE.data(decision.id or 0),
                     )
                 ],
                 [
                     InlineKeyboardButton(
-                        _("Back to the meeting"), callback_data=f"{PREFIX}v:{meeting.id}"
+                        _("Back to the meeting"), callback_data=VIEW.data(meeting.id or 0)
                     )
                 ],
             ]
@@ -144,11 +148,10 @@ async def _save_decision(
 
 
 async def _staff_decision(
-    update: Update, context: NotebookContext, raw: str | None
+    update: Update, context: NotebookContext, decision_id: int
 ) -> tuple[CouncilDecision, Member] | None:
     query = update.callback_query
     assert query is not None
-    decision_id = as_id(raw)
     decision = await context.session.get(CouncilDecision, decision_id) if decision_id else None
     meeting = await context.session.get(CouncilMeeting, decision.meeting_id) if decision else None
     member = await me_in(context, meeting.community_id) if meeting else None
@@ -163,9 +166,10 @@ async def _staff_decision(
 
 async def on_decision_issue(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await _staff_decision(update, context, ids(query.data, PREFIX + "di:")[0])
+    (decision_id,) = TO_ISSUE.values(update)
+    found = await _staff_decision(update, context, decision_id)
     if found is None:
         return
     decision = found[0]
@@ -174,7 +178,7 @@ async def on_decision_issue(update: Update, context: NotebookContext) -> None:
     )
     buttons = [
         InlineKeyboardButton(
-            category_label(context.tr, key), callback_data=f"{PREFIX}dc:{decision.id}:{key}"
+            category_label(context.tr, key), callback_data=CATEGORY.data(decision.id or 0, key)
         )
         for key in COMMUNITY_CATEGORIES
     ]
@@ -187,33 +191,31 @@ async def on_decision_issue(update: Update, context: NotebookContext) -> None:
 
 
 async def _decision_step(
-    update: Update, context: NotebookContext, prefix: str, step: str
-) -> tuple[CouncilDecision, Member, dict[str, object], str] | None:
-    """A button of the decision-to-issue steps: the flow must be at `step` for this decision."""
+    update: Update, context: NotebookContext, button: Button, step: str
+) -> tuple[CouncilDecision, Member, dict[str, object], Any] | None:
+    """A `button` of the decision-to-issue steps (the decision, and the value chosen): the flow
+    must be at `step` for this decision."""
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    parts = ids(query.data, prefix)
-    found = await _staff_decision(update, context, parts[0])
+    assert query is not None and query.message is not None
+    decision_id, value = button.values(update)
+    found = await _staff_decision(update, context, decision_id)
     if found is None:
         return None
     state = await state_in(context, query.message.chat.id, FLOW, step)
-    if state is None or state.data.get("decision") != found[0].id or len(parts) != 2:
+    if state is None or state.data.get("decision") != found[0].id:
         await refuse(query, context)
         return None
-    return found[0], found[1], dict(state.data), parts[1]
+    return found[0], found[1], dict(state.data), value
 
 
 async def on_decision_category(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await _decision_step(update, context, PREFIX + "dc:", "category")
+    found = await _decision_step(update, context, CATEGORY, "category")
     if found is None:
         return
     decision, member, data, category = found
-    if category not in COMMUNITY_CATEGORIES:
-        await refuse(query, context)
-        return
     await ask(
         context, query.message.chat.id, flow=FLOW, step="owner", data={**data, "category": category}
     )
@@ -221,7 +223,7 @@ async def on_decision_category(update: Update, context: NotebookContext) -> None
     rows = [
         [
             InlineKeyboardButton(
-                person.full_name[:40], callback_data=f"{PREFIX}do:{decision.id}:{person.id}"
+                person.full_name[:40], callback_data=OWNER.data(decision.id or 0, person.id or 0)
             )
         ]
         for person in staff[:30]
@@ -237,14 +239,11 @@ async def on_decision_owner(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await _decision_step(update, context, PREFIX + "do:", "owner")
+    found = await _decision_step(update, context, OWNER, "owner")
     if found is None:
         return
-    _decision, member, data, raw = found
-    owner_id = as_id(raw)
-    if owner_id is None or not await council.is_staff_of(
-        context.session, owner_id, member.community_id
-    ):
+    _decision, member, data, owner_id = found
+    if not await council.is_staff_of(context.session, owner_id, member.community_id):
         await refuse(query, context, _("The owner must be a community worker."))
         return
     await ask(
@@ -261,12 +260,11 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None and query.message is not None
     _ = context.tr.gettext
-    found = await _decision_step(update, context, PREFIX + "dd:", "due")
+    found = await _decision_step(update, context, DUE, "due")
     if found is None:
         return
-    decision, member, data, raw = found
-    days = as_id(raw)
-    if days is None or days not in (0, *DUE_CHOICES):
+    decision, member, data, days = found
+    if days not in (0, *DUE_CHOICES):
         await refuse(query, context)
         return
     now = context.now()
@@ -300,7 +298,7 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
             [
                 [
                     InlineKeyboardButton(
-                        _("Back to the meeting"), callback_data=f"{PREFIX}v:{decision.meeting_id}"
+                        _("Back to the meeting"), callback_data=VIEW.data(decision.meeting_id)
                     )
                 ]
             ]
@@ -326,14 +324,24 @@ async def on_plan_text(
         [
             InlineKeyboardButton(
                 _("In {days} days").format(days=days),
-                callback_data=f"{PREFIX}dd:{data['decision']}:{days}",
+                callback_data=DUE.data(int(data["decision"]), days),
             )
             for days in DUE_CHOICES
         ],
-        [InlineKeyboardButton(_("No due date"), callback_data=f"{PREFIX}dd:{data['decision']}:0")],
+        [InlineKeyboardButton(_("No due date"), callback_data=DUE.data(int(data["decision"]), 0))],
         cancel_row(context.tr),
     ]
     await message.reply_text(_("By when?"), reply_markup=InlineKeyboardMarkup(rows))
 
 
 STEPS: dict[str, Step] = {"decision": on_decision_text, "plan": on_plan_text}
+
+
+HANDLERS = [
+    DECIDE.handler(on_decision),
+    ABOUT.handler(on_decision_topic),
+    TO_ISSUE.handler(on_decision_issue),
+    CATEGORY.handler(on_decision_category),
+    OWNER.handler(on_decision_owner),
+    DUE.handler(on_decision_due),
+]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from handlers.council.guards import staff_answer
+from handlers.council.guards import staff_answer, staff_press
 from handlers.council.meeting_common import (
+    ATTENDANCE,
     FLOW,
-    PREFIX,
+    MINUTES,
+    PUBLISH,
+    VIEW,
     Step,
     card_buttons,
     meeting_card,
@@ -18,10 +21,9 @@ from handlers.shared.flows import (
     cancel_markup,
 )
 from handlers.shared.members import (
-    as_id,
-    ids,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import council
 from storage.chat_state import FlowState
@@ -31,12 +33,14 @@ from storage.models import (
 )
 
 PAGE = 20  # participants per attendance page
+PAGE_OF = Button("meet.attpage", int, int)  # the meeting, the page of its attendance list
+MARK = Button("meet.mark", int, int, int)  # the meeting, the person, the page shown
 
 
 async def on_view(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    found = await staff_meeting(update, context, ids(query.data, PREFIX + "v:")[0])
+    assert query is not None and query.message is not None
+    found = await staff_meeting(update, context, VIEW)
     if found is None:
         return
     meeting, member = found
@@ -59,16 +63,16 @@ async def _attendance(
         [
             InlineKeyboardButton(
                 ("✅ " if row.attended else "▫️ ") + person.full_name[:40],
-                callback_data=f"{PREFIX}ap:{meeting.id}:{person.id}:{page}",
+                callback_data=MARK.data(meeting.id or 0, person.id or 0, page),
             )
         ]
         for row, person in people[page * PAGE : (page + 1) * PAGE]
     ]
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("◀", callback_data=f"{PREFIX}ag:{meeting.id}:{page - 1}"))
+        nav.append(InlineKeyboardButton("◀", callback_data=PAGE_OF.data(meeting.id or 0, page - 1)))
     if page < pages - 1:
-        nav.append(InlineKeyboardButton("▶", callback_data=f"{PREFIX}ag:{meeting.id}:{page + 1}"))
+        nav.append(InlineKeyboardButton("▶", callback_data=PAGE_OF.data(meeting.id or 0, page + 1)))
     if nav:
         rows.append(nav)
     present = sum(1 for row, _person in people if row.attended)
@@ -80,8 +84,8 @@ async def _attendance(
 
 async def on_attendance(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    found = await staff_meeting(update, context, ids(query.data, PREFIX + "a:")[0])
+    assert query is not None and query.message is not None
+    found = await staff_meeting(update, context, ATTENDANCE)
     if found is None:
         return
     text, markup = await _attendance(context, found[0], 0)
@@ -91,45 +95,41 @@ async def on_attendance(update: Update, context: NotebookContext) -> None:
 
 async def on_attendance_page(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    parts = ids(query.data, PREFIX + "ag:")
-    found = await staff_meeting(update, context, parts[0])
+    assert query is not None
+    meeting_id, page = PAGE_OF.values(update)
+    found = await staff_press(update, context, CouncilMeeting, meeting_id)
     if found is None:
         return
-    text, markup = await _attendance(context, found[0], as_id(parts[-1]) or 0)
+    text, markup = await _attendance(context, found[0], page)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
 
 
 async def on_mark(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    parts = ids(query.data, PREFIX + "ap:")
-    found = await staff_meeting(update, context, parts[0])
+    assert query is not None
+    meeting_id, person_id, page = MARK.values(update)
+    found = await staff_press(update, context, CouncilMeeting, meeting_id)
     if found is None:
         return
-    person_id = as_id(parts[1]) if len(parts) == 3 else None
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            if person_id is None:
-                raise CouncilError("no person")
             await council.toggle_attendance(
                 context.session, found[0], person_id=person_id, now=context.now()
             )
     except CouncilError:
         await refuse(query, context)
         return
-    text, markup = await _attendance(context, found[0], as_id(parts[2]) or 0)
+    text, markup = await _attendance(context, found[0], page)
     await query.answer()
     await query.edit_message_text(text, reply_markup=markup)
 
 
 async def on_minutes(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.from_user is not None
+    assert query is not None and query.from_user is not None
     _ = context.tr.gettext
-    found = await staff_meeting(update, context, ids(query.data, PREFIX + "m:")[0])
+    found = await staff_meeting(update, context, MINUTES)
     if found is None:
         return
     meeting = found[0]
@@ -167,9 +167,9 @@ async def _save_minutes(
 
 async def on_publish(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    found = await staff_meeting(update, context, ids(query.data, PREFIX + "p:")[0])
+    found = await staff_meeting(update, context, PUBLISH)
     if found is None:
         return
     meeting, member = found
@@ -193,3 +193,13 @@ async def on_minutes_text(
 
 
 STEPS: dict[str, Step] = {"minutes": on_minutes_text}
+
+
+HANDLERS = [
+    VIEW.handler(on_view),
+    ATTENDANCE.handler(on_attendance),
+    PAGE_OF.handler(on_attendance_page),
+    MARK.handler(on_mark),
+    MINUTES.handler(on_minutes),
+    PUBLISH.handler(on_publish),
+]

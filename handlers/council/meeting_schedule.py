@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.meeting_common import (
+    CANCEL,
     FLOW,
-    PREFIX,
     STATUS,
+    VIEW,
     Step,
     meeting_card,
     staff_meeting,
@@ -26,12 +27,11 @@ from handlers.shared.flows import (
     state_in,
 )
 from handlers.shared.members import (
-    as_id,
-    ids,
     me,
     private_only,
     refuse,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import council
 from storage.chat_state import FlowState
@@ -39,6 +39,15 @@ from storage.council import CouncilError
 from storage.models import (
     MeetingStatus,
 )
+
+NEW = Button("meet.new")
+TIME = Button("meet.time", int)  # a suggested start, as a Unix timestamp
+TOPIC = Button("meet.topic", int)  # a topic to put on the agenda, or take off it
+TOPICS_DONE = Button("meet.topicsdone")
+INVITE = Button("meet.invite", ("yes", "no"))  # also the residents of the buildings concerned?
+CONFIRM = Button("meet.confirm")
+CANCEL_NOW = Button("meet.cancelnow", int)
+
 
 # --- /meeting -----------------------------------------------------------------------------------
 
@@ -67,12 +76,12 @@ async def meetings_menu(update: Update, context: NotebookContext) -> None:
         )
         buttons.append(
             InlineKeyboardButton(
-                _("Open #{id}").format(id=meeting.id), callback_data=f"{PREFIX}v:{meeting.id}"
+                _("Open #{id}").format(id=meeting.id), callback_data=VIEW.data(meeting.id or 0)
             )
         )
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     if member.is_secretary:
-        rows.append([InlineKeyboardButton(_("Schedule a meeting"), callback_data=f"{PREFIX}new")])
+        rows.append([InlineKeyboardButton(_("Schedule a meeting"), callback_data=NEW.data())])
     await message.reply_text(
         "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows) if rows else None
     )
@@ -94,7 +103,7 @@ async def on_new(update: Update, context: NotebookContext) -> None:
         [
             InlineKeyboardButton(
                 when(context.tr, moment),
-                callback_data=f"{PREFIX}w:{int(moment.timestamp())}",
+                callback_data=TIME.data(int(moment.timestamp())),
             )
         ]
         for moment in suggestions
@@ -136,9 +145,9 @@ async def _set_time(update: Update, context: NotebookContext, starts: datetime) 
 
 async def on_pick_time(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    raw = as_id(ids(query.data, PREFIX + "w:")[0])
-    if raw is None or not await _set_time(update, context, datetime.fromtimestamp(raw, UTC)):
+    assert query is not None
+    (timestamp,) = TIME.values(update)
+    if not await _set_time(update, context, datetime.fromtimestamp(timestamp, UTC)):
         await refuse(query, context)
         return
     await query.answer()
@@ -154,12 +163,12 @@ async def _topic_chooser(
             InlineKeyboardButton(
                 ("☑ " if topic.id in chosen else "☐ ")
                 + _("#{id} {title}").format(id=topic.id, title=topic.title[:30]),
-                callback_data=f"{PREFIX}t:{topic.id}",
+                callback_data=TOPIC.data(topic.id or 0),
             )
         ]
         for topic in topics
     ]
-    rows.append([InlineKeyboardButton(_("Done"), callback_data=f"{PREFIX}td")])
+    rows.append([InlineKeyboardButton(_("Done"), callback_data=TOPICS_DONE.data())])
     rows.append(cancel_row(context.tr))
     text = (
         _("Which topics are on the agenda? Press to choose, then Done.")
@@ -171,10 +180,10 @@ async def _topic_chooser(
 
 async def on_toggle_topic(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     state = await state_in(context, query.message.chat.id, FLOW, "topics")
-    topic_id = as_id(ids(query.data, PREFIX + "t:")[0])
-    if state is None or topic_id is None:
+    (topic_id,) = TOPIC.values(update)
+    if state is None:
         await refuse(query, context)
         return
     community_id = int(state.data["community"])
@@ -214,8 +223,8 @@ async def on_topics_done(update: Update, context: NotebookContext) -> None:
         reply_markup=InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(_("Yes, invite them"), callback_data=f"{PREFIX}i:1"),
-                    InlineKeyboardButton(_("No"), callback_data=f"{PREFIX}i:0"),
+                    InlineKeyboardButton(_("Yes, invite them"), callback_data=INVITE.data("yes")),
+                    InlineKeyboardButton(_("No"), callback_data=INVITE.data("no")),
                 ],
                 cancel_row(context.tr),
             ]
@@ -225,14 +234,14 @@ async def on_topics_done(update: Update, context: NotebookContext) -> None:
 
 async def on_invite_choice(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
     state = await state_in(context, query.message.chat.id, FLOW, "invite")
-    choice = ids(query.data, PREFIX + "i:")[0]
-    if state is None or choice not in ("0", "1"):
+    (choice,) = INVITE.values(update)
+    if state is None:
         await refuse(query, context)
         return
-    data = {**state.data, "residents": choice == "1"}
+    data = {**state.data, "residents": choice == "yes"}
     await ask(context, query.message.chat.id, flow=FLOW, step="confirm", data=data)
     starts = datetime.fromtimestamp(int(data["starts"]), UTC)
     topics = [
@@ -258,7 +267,7 @@ async def on_invite_choice(update: Update, context: NotebookContext) -> None:
         "\n".join(lines),
         reply_markup=InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(_("Schedule it"), callback_data=f"{PREFIX}ok")],
+                [InlineKeyboardButton(_("Schedule it"), callback_data=CONFIRM.data())],
                 cancel_row(context.tr),
             ]
         ),
@@ -307,7 +316,7 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
                 [
                     InlineKeyboardButton(
                         _("Open #{id}").format(id=meeting.id),
-                        callback_data=f"{PREFIX}v:{meeting.id}",
+                        callback_data=VIEW.data(meeting.id or 0),
                     )
                 ]
             ]
@@ -317,9 +326,9 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
 
 async def on_cancel_meeting(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    found = await staff_meeting(update, context, ids(query.data, PREFIX + "x:")[0])
+    found = await staff_meeting(update, context, CANCEL)
     if found is None:
         return
     meeting, member = found
@@ -333,10 +342,10 @@ async def on_cancel_meeting(update: Update, context: NotebookContext) -> None:
                 [
                     InlineKeyboardButton(
                         _("Yes, cancel it and tell everyone"),
-                        callback_data=f"{PREFIX}xx:{meeting.id}",
+                        callback_data=CANCEL_NOW.data(meeting.id or 0),
                     )
                 ],
-                [InlineKeyboardButton(_("No, keep it"), callback_data=f"{PREFIX}v:{meeting.id}")],
+                [InlineKeyboardButton(_("No, keep it"), callback_data=VIEW.data(meeting.id or 0))],
             ]
         )
     )
@@ -344,9 +353,9 @@ async def on_cancel_meeting(update: Update, context: NotebookContext) -> None:
 
 async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    found = await staff_meeting(update, context, ids(query.data, PREFIX + "xx:")[0])
+    found = await staff_meeting(update, context, CANCEL_NOW)
     if found is None:
         return
     meeting, member = found
@@ -394,3 +403,15 @@ async def on_place_text(
 
 
 STEPS: dict[str, Step] = {"when": on_time_text, "place": on_place_text}
+
+
+HANDLERS = [
+    NEW.handler(on_new),
+    TIME.handler(on_pick_time),
+    TOPIC.handler(on_toggle_topic),
+    TOPICS_DONE.handler(on_topics_done),
+    INVITE.handler(on_invite_choice),
+    CONFIRM.handler(on_confirm),
+    CANCEL.handler(on_cancel_meeting),
+    CANCEL_NOW.handler(on_cancel_confirmed),
+]

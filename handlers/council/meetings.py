@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.council import meeting_decisions, meeting_minutes, meeting_schedule
 from handlers.council.guards import typed_text
 from handlers.council.meeting_common import (
     FLOW,
-    PREFIX,
     TYPING_TIME,
     Step,
     decision_lines,
@@ -154,24 +153,7 @@ INPUTS = {FLOW: flow_input(on_text)}
 HANDLERS = [
     AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("meeting", meeting_schedule.meetings_menu),
-    CallbackQueryHandler(meeting_schedule.on_new, pattern=f"^{PREFIX}new$"),
-    CallbackQueryHandler(meeting_schedule.on_pick_time, pattern=f"^{PREFIX}w:"),
-    CallbackQueryHandler(meeting_schedule.on_toggle_topic, pattern=f"^{PREFIX}t:"),
-    CallbackQueryHandler(meeting_schedule.on_topics_done, pattern=f"^{PREFIX}td$"),
-    CallbackQueryHandler(meeting_schedule.on_invite_choice, pattern=f"^{PREFIX}i:"),
-    CallbackQueryHandler(meeting_schedule.on_confirm, pattern=f"^{PREFIX}ok$"),
-    CallbackQueryHandler(meeting_minutes.on_view, pattern=f"^{PREFIX}v:"),
-    CallbackQueryHandler(meeting_minutes.on_attendance, pattern=f"^{PREFIX}a:"),
-    CallbackQueryHandler(meeting_minutes.on_attendance_page, pattern=f"^{PREFIX}ag:"),
-    CallbackQueryHandler(meeting_minutes.on_mark, pattern=f"^{PREFIX}ap:"),
-    CallbackQueryHandler(meeting_minutes.on_minutes, pattern=f"^{PREFIX}m:"),
-    CallbackQueryHandler(meeting_decisions.on_decision, pattern=f"^{PREFIX}d:"),
-    CallbackQueryHandler(meeting_decisions.on_decision_topic, pattern=f"^{PREFIX}dt:"),
-    CallbackQueryHandler(meeting_decisions.on_decision_issue, pattern=f"^{PREFIX}di:"),
-    CallbackQueryHandler(meeting_decisions.on_decision_category, pattern=f"^{PREFIX}dc:"),
-    CallbackQueryHandler(meeting_decisions.on_decision_owner, pattern=f"^{PREFIX}do:"),
-    CallbackQueryHandler(meeting_decisions.on_decision_due, pattern=f"^{PREFIX}dd:"),
-    CallbackQueryHandler(meeting_minutes.on_publish, pattern=f"^{PREFIX}p:"),
-    CallbackQueryHandler(meeting_schedule.on_cancel_meeting, pattern=f"^{PREFIX}x:"),
-    CallbackQueryHandler(meeting_schedule.on_cancel_confirmed, pattern=f"^{PREFIX}xx:"),
+    *meeting_schedule.HANDLERS,
+    *meeting_minutes.HANDLERS,
+    *meeting_decisions.HANDLERS,
 ]

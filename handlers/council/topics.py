@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
-from handlers.council.guards import member_in_private, staff_answer, typed_text
+from handlers.council.guards import member_in_private, staff_answer, staff_press, typed_text
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     AwaitedInput,
@@ -28,13 +28,12 @@ from handlers.shared.flows import (
 )
 from handlers.shared.labels import category_label
 from handlers.shared.members import (
-    as_id,
     fit,
-    ids,
     me_in,
     refuse,
     when_text,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
@@ -54,8 +53,16 @@ from storage.residents import buildings_of
 
 TYPING_TIME = timedelta(hours=2)  # answers typed later than this are not taken as the answer
 FLOW = "council"
-PREFIX = "ct:"
 LIST_LIMIT = 30
+
+SCOPE = Button("topic.scope", int)  # the building the topic concerns (0: the whole community)
+SUPPORT = Button("topic.support", int)
+# staff, on a topic's card
+VIEW = Button("topic.view", int)
+GRADE = Button("topic.grade", int, TopicGrade)
+ANSWER = Button("topic.answer", int)
+TO_ISSUE = Button("topic.toissue", int)
+CATEGORY = Button("topic.category", int, tuple(COMMUNITY_CATEGORIES))  # of the issue it becomes
 
 STATUS_LABELS = {
     TopicStatus.OPEN: N_("waiting for an answer"),
@@ -123,18 +130,18 @@ def staff_buttons(
     if topic.status != TopicStatus.OPEN:
         return None
     _ = tr.gettext
-    tid = topic.id
+    tid = topic.id or 0
     quick = _("Quick ({hours} h)").format(hours=quick_hours)
     deep = _("Deep ({days} working days)").format(days=deep_days)
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(quick, callback_data=f"{PREFIX}g:{tid}:q"),
-                InlineKeyboardButton(deep, callback_data=f"{PREFIX}g:{tid}:d"),
+                InlineKeyboardButton(quick, callback_data=GRADE.data(tid, TopicGrade.QUICK)),
+                InlineKeyboardButton(deep, callback_data=GRADE.data(tid, TopicGrade.DEEP)),
             ],
             [
-                InlineKeyboardButton(_("Answer"), callback_data=f"{PREFIX}a:{tid}"),
-                InlineKeyboardButton(_("Turn into an issue"), callback_data=f"{PREFIX}i:{tid}"),
+                InlineKeyboardButton(_("Answer"), callback_data=ANSWER.data(tid)),
+                InlineKeyboardButton(_("Turn into an issue"), callback_data=TO_ISSUE.data(tid)),
             ],
         ]
     )
@@ -148,7 +155,9 @@ def _staff_buttons(context: NotebookContext, topic: CouncilTopic) -> InlineKeybo
 def category_buttons(topic: CouncilTopic, tr: Translator) -> InlineKeyboardMarkup:
     keys = list(COMMUNITY_CATEGORIES)
     buttons = [
-        InlineKeyboardButton(category_label(tr, key), callback_data=f"{PREFIX}ic:{topic.id}:{key}")
+        InlineKeyboardButton(
+            category_label(tr, key), callback_data=CATEGORY.data(topic.id or 0, key)
+        )
         for key in keys
     ]
     return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
@@ -206,8 +215,8 @@ async def _scope_buttons(context: NotebookContext, data: dict[str, object]) -> I
     _ = context.tr.gettext
     community_id = int(str(data["community"]))
     buildings = (await buildings_of(context.session, community_id))[:40]
-    rows = [[InlineKeyboardButton(_("The whole community"), callback_data=f"{PREFIX}s:0")]]
-    buttons = [InlineKeyboardButton(b.name, callback_data=f"{PREFIX}s:{b.id}") for b in buildings]
+    rows = [[InlineKeyboardButton(_("The whole community"), callback_data=SCOPE.data(0))]]
+    buttons = [InlineKeyboardButton(b.name, callback_data=SCOPE.data(b.id or 0)) for b in buildings]
     rows.extend(buttons[i : i + 3] for i in range(0, len(buttons), 3))
     rows.append(cancel_row(context.tr))
     return InlineKeyboardMarkup(rows)
@@ -215,11 +224,11 @@ async def _scope_buttons(context: NotebookContext, data: dict[str, object]) -> I
 
 async def on_scope(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
     state = await state_in(context, query.message.chat.id, FLOW, "scope")
-    raw = as_id(ids(query.data, PREFIX + "s:")[0])
-    if state is None or raw is None:
+    (building_id,) = SCOPE.values(update)  # 0: the whole community
+    if state is None:
         await refuse(query, context)
         return
     community_id = int(state.data["community"])
@@ -236,7 +245,7 @@ async def on_scope(update: Update, context: NotebookContext) -> None:
                 proposer_id=context.person.id or 0,
                 title=str(state.data.get("title", "")),
                 description=str(state.data.get("description", "")),
-                building_id=raw or None,
+                building_id=building_id or None,
                 now=context.now(),
                 policy=settings.council_policy,
                 tz=context.tr.tz,
@@ -323,10 +332,10 @@ async def _topic_list(
         )
         if staff:
             label = _("Open #{id}").format(id=topic.id)
-            buttons.append(InlineKeyboardButton(label, callback_data=f"{PREFIX}v:{topic.id}"))
+            buttons.append(InlineKeyboardButton(label, callback_data=VIEW.data(topic.id or 0)))
         elif topic.proposer_id != context.person.id:
             label = _("👍 Support #{id}").format(id=topic.id)
-            buttons.append(InlineKeyboardButton(label, callback_data=f"{PREFIX}up:{topic.id}"))
+            buttons.append(InlineKeyboardButton(label, callback_data=SUPPORT.data(topic.id or 0)))
     if not staff:
         lines.append("")
         lines.append(_("Press a button to support a topic. Send /propose to raise your own."))
@@ -337,9 +346,9 @@ async def _topic_list(
 
 async def on_support(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    topic_id = as_id(ids(query.data, PREFIX + "up:")[0])
+    (topic_id,) = SUPPORT.values(update)
     topic = await context.session.get(CouncilTopic, topic_id) if topic_id else None
     member = await me_in(context, topic.community_id) if topic else None
     if topic is None or member is None:
@@ -369,24 +378,18 @@ async def on_support(update: Update, context: NotebookContext) -> None:
 
 
 async def _staff_topic(
-    update: Update, context: NotebookContext, raw: str | None
+    update: Update, context: NotebookContext, topic_id: int
 ) -> CouncilTopic | None:
     """The topic of a staff button, if the presser is staff of its community; else an alert."""
-    query = update.callback_query
-    assert query is not None
-    topic_id = as_id(raw)
-    topic = await context.session.get(CouncilTopic, topic_id) if topic_id else None
-    member = await me_in(context, topic.community_id) if topic else None
-    if topic is None or member is None or not member.is_staff:
-        await refuse(query, context, context.tr.gettext("Only community staff can do this."))
-        return None
-    return topic
+    found = await staff_press(update, context, CouncilTopic, topic_id)
+    return found[0] if found else None
 
 
 async def on_view(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    topic = await _staff_topic(update, context, ids(query.data, PREFIX + "v:")[0])
+    assert query is not None and query.message is not None
+    (topic_id,) = VIEW.values(update)
+    topic = await _staff_topic(update, context, topic_id)
     if topic is None:
         return
     await query.answer()
@@ -399,14 +402,13 @@ async def on_view(update: Update, context: NotebookContext) -> None:
 
 async def on_grade(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    parts = ids(query.data, PREFIX + "g:")
-    grade = {"q": TopicGrade.QUICK, "d": TopicGrade.DEEP}.get(parts[-1])
-    topic = await _staff_topic(update, context, parts[0])
+    topic_id, grade = GRADE.values(update)
+    topic = await _staff_topic(update, context, topic_id)
     if topic is None:
         return
-    if grade is None or topic.status != TopicStatus.OPEN:
+    if topic.status != TopicStatus.OPEN:
         await refuse(query, context, _("This topic has already been taken up."))
         return
     await council.grade_topic(
@@ -427,9 +429,10 @@ async def on_grade(update: Update, context: NotebookContext) -> None:
 
 async def on_answer(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.from_user is not None
+    assert query is not None and query.from_user is not None
     _ = context.tr.gettext
-    topic = await _staff_topic(update, context, ids(query.data, PREFIX + "a:")[0])
+    (topic_id,) = ANSWER.values(update)
+    topic = await _staff_topic(update, context, topic_id)
     if topic is None:
         return
     if topic.status != TopicStatus.OPEN:
@@ -450,9 +453,10 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
 
 async def on_to_issue(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    topic = await _staff_topic(update, context, ids(query.data, PREFIX + "i:")[0])
+    (topic_id,) = TO_ISSUE.values(update)
+    topic = await _staff_topic(update, context, topic_id)
     if topic is None:
         return
     if topic.status != TopicStatus.OPEN:
@@ -464,14 +468,13 @@ async def on_to_issue(update: Update, context: NotebookContext) -> None:
 
 async def on_issue_category(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    parts = ids(query.data, PREFIX + "ic:")
-    topic = await _staff_topic(update, context, parts[0])
+    topic_id, category = CATEGORY.values(update)
+    topic = await _staff_topic(update, context, topic_id)
     if topic is None:
         return
-    category = parts[-1] if len(parts) == 2 else ""
-    if topic.status != TopicStatus.OPEN or category not in COMMUNITY_CATEGORIES:
+    if topic.status != TopicStatus.OPEN:
         await refuse(query, context, _("This topic has already been taken up."))
         return
     try:
@@ -545,11 +548,11 @@ HANDLERS = [
     AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("propose", propose),
     CommandHandler("topics", list_topics),
-    CallbackQueryHandler(on_scope, pattern=f"^{PREFIX}s:"),
-    CallbackQueryHandler(on_support, pattern=f"^{PREFIX}up:"),
-    CallbackQueryHandler(on_view, pattern=f"^{PREFIX}v:"),
-    CallbackQueryHandler(on_grade, pattern=f"^{PREFIX}g:"),
-    CallbackQueryHandler(on_answer, pattern=f"^{PREFIX}a:"),
-    CallbackQueryHandler(on_to_issue, pattern=f"^{PREFIX}i:"),
-    CallbackQueryHandler(on_issue_category, pattern=f"^{PREFIX}ic:"),
+    SCOPE.handler(on_scope),
+    SUPPORT.handler(on_support),
+    VIEW.handler(on_view),
+    GRADE.handler(on_grade),
+    ANSWER.handler(on_answer),
+    TO_ISSUE.handler(on_to_issue),
+    CATEGORY.handler(on_issue_category),
 ]
