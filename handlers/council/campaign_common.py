@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from handlers.council.guards import staff_of, staff_press
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
+    finish,
     state_in,
 )
 from handlers.shared.members import (
@@ -264,6 +265,17 @@ async def staff_step(
         await refuse(query, context)
         return None
     return found[0], dict(state.data)
+
+
+async def flow_campaign(
+    update: Update, context: NotebookContext, state: FlowState
+) -> ConsentCampaign | None:
+    """The campaign a typed answer of the staff flow is about; when it is gone the flow ends."""
+    assert update.message is not None
+    campaign = await context.session.get(ConsentCampaign, int(state.data["campaign"]))
+    if campaign is None:
+        await finish(context, update.message.chat.id)
+    return campaign
 
 
 # One typed answer of the staff flow at a step: (update, context, its state, the text).

@@ -11,6 +11,7 @@ from handlers.council.campaign_common import (
     VIEW,
     Step,
     choice_label,
+    flow_campaign,
     staff_campaign,
     staff_step,
 )
@@ -197,15 +198,15 @@ async def _record(
     )
 
 
-async def _record_room(
-    update: Update, context: NotebookContext, data: dict[str, object], text: str
+async def on_room_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
 ) -> None:
+    data = dict(state.data)
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    campaign = await context.session.get(ConsentCampaign, int(str(data["campaign"])))
+    campaign = await flow_campaign(update, context, state)
     if campaign is None:
-        await finish(context, message.chat.id)
         return
     household = await consent.household_by_room(context.session, campaign, text)
     if household is None:
@@ -244,12 +245,6 @@ async def _record_room(
             ]
         ),
     )
-
-
-async def on_room_text(
-    update: Update, context: NotebookContext, state: FlowState, text: str
-) -> None:
-    await _record_room(update, context, dict(state.data), text)
 
 
 async def on_concerns_text(

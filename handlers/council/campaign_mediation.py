@@ -12,6 +12,7 @@ from handlers.council.campaign_common import (
     FLOW,
     MEDIATE,
     Step,
+    flow_campaign,
     open_button,
     staff_campaign,
     staff_step,
@@ -32,7 +33,6 @@ from storage import consent
 from storage.chat_state import FlowState
 from storage.consent import ConsentError
 from storage.models import (
-    ConsentCampaign,
     ConsentHousehold,
 )
 
@@ -100,15 +100,15 @@ async def on_mediation_outcome(update: Update, context: NotebookContext) -> None
     )
 
 
-async def _mediation_rooms(
-    update: Update, context: NotebookContext, data: dict[str, object], text: str
+async def on_rooms_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
 ) -> None:
+    data = dict(state.data)
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    campaign = await context.session.get(ConsentCampaign, int(str(data["campaign"])))
+    campaign = await flow_campaign(update, context, state)
     if campaign is None:
-        await finish(context, message.chat.id)
         return
     rooms = [r.strip() for r in text.replace("，", ",").replace("、", ",").split(",") if r.strip()]
     found: list[ConsentHousehold] = []
@@ -147,9 +147,11 @@ async def _mediation_rooms(
     )
 
 
-async def _mediation_text(
-    update: Update, context: NotebookContext, step: str, data: dict[str, object], text: str
+async def on_account_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
 ) -> None:
+    """Who took part, their positions, what was agreed: one step each."""
+    step, data = state.step, dict(state.data)
     message = update.message
     assert message is not None
     _ = context.tr.gettext
@@ -181,18 +183,6 @@ async def _mediation_text(
                 ]
             ),
         )
-
-
-async def on_rooms_text(
-    update: Update, context: NotebookContext, state: FlowState, text: str
-) -> None:
-    await _mediation_rooms(update, context, dict(state.data), text)
-
-
-async def on_account_text(
-    update: Update, context: NotebookContext, state: FlowState, text: str
-) -> None:
-    await _mediation_text(update, context, state.step, dict(state.data), text)
 
 
 STEPS: dict[str, Step] = {

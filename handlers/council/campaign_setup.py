@@ -21,6 +21,7 @@ from handlers.council.campaign_common import (
     staff_buttons,
     staff_campaign,
 )
+from handlers.council.guards import member_in_private
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
@@ -32,7 +33,6 @@ from handlers.shared.flows import (
 from handlers.shared.members import (
     me,
     percent,
-    private_only,
     refuse,
 )
 from runtime.buttons import Button
@@ -63,15 +63,13 @@ CLOSE_NOW = Button("camp.closenow", int)
 
 
 async def campaigns_menu(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not await private_only(update, context):
+    found = await member_in_private(
+        update, context, staff_only=_("Only community staff can do this. To vote, send /vote.")
+    )
+    if found is None:
         return
-    member = await me(context)
-    if member is None or not member.is_staff:
-        await message.reply_text(_("Only community staff can do this. To vote, send /vote."))
-        return
+    message, member = found
     campaigns = await consent.campaigns_of(context.session, member.community_id)
     lines = [_("Consent votes:")] if campaigns else [_("No consent votes yet.")]
     buttons = []
@@ -240,31 +238,33 @@ async def on_view(update: Update, context: NotebookContext) -> None:
 async def _switch_voting(
     update: Update,
     context: NotebookContext,
-    campaign: ConsentCampaign,
+    button: Button,
     switch: Callable[..., Awaitable[list[int]]],
     *,
     kind: str,
     refusal: str,
-) -> int | None:
-    """Open or close voting (`switch`) and tell the residents (`kind`): how many are told, or
-    None when the step is refused (the presser is told `refusal`, nothing changes)."""
+    told: str | None = None,
+) -> None:
+    """Open or close voting (`switch`) on the campaign of a staff `button`, tell the residents
+    (`kind`), and show the card as it now stands; `told`, with {count}, answers the press with
+    how many were told. When the campaign's state forbids it the presser is told `refusal` and
+    nothing changes."""
     query = update.callback_query
     assert query is not None
+    found = await staff_campaign(update, context, button)
+    if found is None:
+        return
+    campaign = found[0]
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             residents = await switch(context.session, campaign, now=context.now())
     except ConsentError:
         await refuse(query, context, refusal)
-        return None
-    return await consent.tell_residents(
+        return
+    count = await consent.tell_residents(
         context.session, campaign, residents, kind=kind, now=context.now()
     )
-
-
-async def _show_card(update: Update, context: NotebookContext, campaign: ConsentCampaign) -> None:
-    """The pressed message becomes the campaign's staff card as it now stands."""
-    query = update.callback_query
-    assert query is not None
+    await query.answer(told.format(count=count) if told else None)
     await query.edit_message_text(
         await campaign_text(context.session, campaign, context.tr, staff=True),
         reply_markup=staff_buttons(campaign, context.tr),
@@ -272,25 +272,16 @@ async def _show_card(update: Update, context: NotebookContext, campaign: Consent
 
 
 async def on_open(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None
     _ = context.tr.gettext
-    found = await staff_campaign(update, context, OPEN)
-    if found is None:
-        return
-    campaign = found[0]
-    told = await _switch_voting(
+    await _switch_voting(
         update,
         context,
-        campaign,
+        OPEN,
         consent.open_campaign,
         kind=consent.CAMPAIGN_OPENED,
         refusal=_("Enter the households first (a vote can be opened once)."),
+        told=_("Voting is open; {count} residents are told."),
     )
-    if told is None:
-        return
-    await query.answer(_("Voting is open; {count} residents are told.").format(count=told))
-    await _show_card(update, context, campaign)
 
 
 async def on_close(update: Update, context: NotebookContext) -> None:
@@ -324,25 +315,14 @@ async def on_close(update: Update, context: NotebookContext) -> None:
 
 
 async def on_close_confirmed(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    _ = context.tr.gettext
-    found = await staff_campaign(update, context, CLOSE_NOW)
-    if found is None:
-        return
-    campaign = found[0]
-    told = await _switch_voting(
+    await _switch_voting(
         update,
         context,
-        campaign,
+        CLOSE_NOW,
         consent.close_campaign,
         kind=consent.CAMPAIGN_CLOSED,
-        refusal=_("Voting has closed."),
+        refusal=context.tr.gettext("Voting has closed."),
     )
-    if told is None:
-        return
-    await query.answer()
-    await _show_card(update, context, campaign)
 
 
 async def render_closed(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:

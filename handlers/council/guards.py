@@ -73,14 +73,18 @@ async def typed_text(
 
 
 async def member_in_private(
-    update: Update, context: NotebookContext
+    update: Update, context: NotebookContext, *, staff_only: str | None = None
 ) -> tuple[Message, Member] | None:
-    """A command for members, sent in a private chat; anyone else is told what to do."""
+    """A command for members (for staff, when `staff_only` says what to tell anyone else), sent
+    in a private chat; anyone else is told what to do."""
     message = update.effective_message
     assert message is not None
     if not await private_only(update, context):
         return None
     member = await me(context)
+    if staff_only is not None and (member is None or not member.is_staff):
+        await message.reply_text(staff_only)
+        return None
     if member is None:
         await message.reply_text(
             context.tr.gettext("Please join your community first: send /start.")

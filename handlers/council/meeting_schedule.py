@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from handlers.council.guards import member_in_private
 from handlers.council.meeting_common import (
     CANCEL,
     FLOW,
@@ -28,7 +29,6 @@ from handlers.shared.flows import (
 )
 from handlers.shared.members import (
     me,
-    private_only,
     refuse,
 )
 from runtime.buttons import Button
@@ -53,15 +53,13 @@ CANCEL_NOW = Button("meet.cancelnow", int)
 
 
 async def meetings_menu(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not await private_only(update, context):
+    found = await member_in_private(
+        update, context, staff_only=_("Only community staff can do this.")
+    )
+    if found is None:
         return
-    member = await me(context)
-    if member is None or not member.is_staff:
-        await message.reply_text(_("Only community staff can do this."))
-        return
+    message, member = found
     meetings = await council.meetings_of(context.session, member.community_id)
     lines = [_("Courtyard council meetings:")] if meetings else [_("No meetings yet.")]
     buttons = []

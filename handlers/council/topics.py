@@ -378,11 +378,20 @@ async def on_support(update: Update, context: NotebookContext) -> None:
 
 
 async def _staff_topic(
-    update: Update, context: NotebookContext, topic_id: int
+    update: Update, context: NotebookContext, topic_id: int, *, still_open: bool = False
 ) -> CouncilTopic | None:
-    """The topic of a staff button, if the presser is staff of its community; else an alert."""
+    """The topic of a staff button, if the presser is staff of its community (and, with
+    `still_open`, nobody has taken it up yet); else an alert."""
     found = await staff_press(update, context, CouncilTopic, topic_id)
-    return found[0] if found else None
+    if found is None:
+        return None
+    topic = found[0]
+    if still_open and topic.status != TopicStatus.OPEN:
+        query = update.callback_query
+        assert query is not None
+        await refuse(query, context, context.tr.gettext("This topic has already been taken up."))
+        return None
+    return topic
 
 
 async def on_view(update: Update, context: NotebookContext) -> None:
@@ -405,11 +414,8 @@ async def on_grade(update: Update, context: NotebookContext) -> None:
     assert query is not None
     _ = context.tr.gettext
     topic_id, grade = GRADE.values(update)
-    topic = await _staff_topic(update, context, topic_id)
+    topic = await _staff_topic(update, context, topic_id, still_open=True)
     if topic is None:
-        return
-    if topic.status != TopicStatus.OPEN:
-        await refuse(query, context, _("This topic has already been taken up."))
         return
     await council.grade_topic(
         context.session,
@@ -432,11 +438,8 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
     assert query is not None and query.from_user is not None
     _ = context.tr.gettext
     (topic_id,) = ANSWER.values(update)
-    topic = await _staff_topic(update, context, topic_id)
+    topic = await _staff_topic(update, context, topic_id, still_open=True)
     if topic is None:
-        return
-    if topic.status != TopicStatus.OPEN:
-        await refuse(query, context, _("This topic has already been taken up."))
         return
     private_chat = query.from_user.id  # typing happens in the private chat, even from the group
     await ask(context, private_chat, flow=FLOW, step="answer", data={"topic": topic.id})
@@ -456,11 +459,8 @@ async def on_to_issue(update: Update, context: NotebookContext) -> None:
     assert query is not None
     _ = context.tr.gettext
     (topic_id,) = TO_ISSUE.values(update)
-    topic = await _staff_topic(update, context, topic_id)
+    topic = await _staff_topic(update, context, topic_id, still_open=True)
     if topic is None:
-        return
-    if topic.status != TopicStatus.OPEN:
-        await refuse(query, context, _("This topic has already been taken up."))
         return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=category_buttons(topic, context.tr))
@@ -471,11 +471,8 @@ async def on_issue_category(update: Update, context: NotebookContext) -> None:
     assert query is not None
     _ = context.tr.gettext
     topic_id, category = CATEGORY.values(update)
-    topic = await _staff_topic(update, context, topic_id)
+    topic = await _staff_topic(update, context, topic_id, still_open=True)
     if topic is None:
-        return
-    if topic.status != TopicStatus.OPEN:
-        await refuse(query, context, _("This topic has already been taken up."))
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
