@@ -9,18 +9,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.common import deep_link, escape, is_private
+from handlers.shared.fallback import answer_stale
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.communities import create_invite
 from storage.models import Community, InviteLink, Role
 from storage.people import current_membership
 from storage.turnover import active_invites, revoke_invite
 
-PREFIX = "inv:"
-REVOKE = "inv:x:"  # inv:x:<link id>
 KINDS = {"w": Role.WORKER, "r": Role.RESIDENT}
+MAKE = Button("inv.make", tuple(KINDS))  # a new link for a worker or for residents
+REVOKE = Button("inv.revoke", int)  # withdraw the link with this id
 
 
 async def _secretary_community(context: NotebookContext) -> Community | None:
@@ -63,32 +65,34 @@ async def menu_markup(context: NotebookContext, community: Community) -> InlineK
     _ = context.tr.gettext
     assert community.id is not None
     rows = [
-        [InlineKeyboardButton(_("A new community worker"), callback_data=PREFIX + "w")],
-        [InlineKeyboardButton(_("Residents"), callback_data=PREFIX + "r")],
+        [InlineKeyboardButton(_("A new community worker"), callback_data=MAKE.data("w"))],
+        [InlineKeyboardButton(_("Residents"), callback_data=MAKE.data("r"))],
     ]
     for link in await active_invites(context.session, community_id=community.id, now=context.now()):
         rows.append(
-            [InlineKeyboardButton(_link_label(context, link), callback_data=f"{REVOKE}{link.id}")]
+            [
+                InlineKeyboardButton(
+                    _link_label(context, link), callback_data=REVOKE.data(link.id or 0)
+                )
+            ]
         )
     return InlineKeyboardMarkup(rows)
 
 
 async def withdraw_link(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
     community = await _secretary_community(context)
-    raw = query.data.removeprefix(REVOKE)
+    (link_id,) = REVOKE.values(update)
     if community is None or community.id is None:
         await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
         return
-    link = None
-    if raw.isdigit():
-        link = await revoke_invite(
-            context.session, community_id=community.id, link_id=int(raw), now=context.now()
-        )
+    link = await revoke_invite(
+        context.session, community_id=community.id, link_id=link_id, now=context.now()
+    )
     if link is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     await query.answer(_("Link withdrawn. It no longer lets anyone in."))
     await query.edit_message_reply_markup(reply_markup=await menu_markup(context, community))
@@ -96,11 +100,12 @@ async def withdraw_link(update: Update, context: NotebookContext) -> None:
 
 async def make_invite(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    role = KINDS.get(query.data.removeprefix(PREFIX))
+    (kind,) = MAKE.values(update)
+    role = KINDS[kind]
     community = await _secretary_community(context)
-    if role is None or community is None or community.id is None:
+    if community is None or community.id is None:
         await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
         return
     settings = context.notebook.settings
@@ -130,6 +135,6 @@ async def make_invite(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("invite", invite_menu),
-    CallbackQueryHandler(withdraw_link, pattern=f"^{REVOKE}"),  # before the wider pattern
-    CallbackQueryHandler(make_invite, pattern=f"^{PREFIX}"),
+    REVOKE.handler(withdraw_link),
+    MAKE.handler(make_invite),
 ]

@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private
+from handlers.shared.fallback import answer_stale
 from handlers.shared.fitting import clip, fits
 from handlers.shared.formats import period_label, short_day
 from handlers.shared.labels import (
@@ -30,6 +31,7 @@ from handlers.shared.labels import (
     satisfaction_label,
     status_label,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.issues import Action
@@ -45,8 +47,10 @@ from storage.people import current_membership, is_staff
 from storage.periods import Period, day_code, local_day, parse_day, parse_day_code
 from storage.residents import buildings_of
 
-PREFIX = "nb:"
-NOOP = PREFIX + "x"
+# What a press shows (v: the page, b: the buildings to filter by, o: the people), then the view:
+# its day, day or week, the building (0: all), the person (0: everyone) and the page.
+VIEW = Button("nb.view", ("v", "b", "o"), str, ("d", "w"), int, int, int)
+NOOP = Button("nb.noop")  # the page counter: nothing to do
 PER_PAGE = 8  # entries on one page
 CUTS = (120, 60, 30, 15)  # characters of user text per entry, tried until the page fits
 NAME_LIMIT = 30
@@ -71,20 +75,18 @@ class View:
 
     def data(self, action: str = "v") -> str:
         span = "w" if self.week else "d"
-        state = f"{day_code(self.day)}:{span}:{self.building_id}:{self.owner_id}"
-        return f"{PREFIX}{action}:{state}:{self.page}"
+        return VIEW.data(
+            action, day_code(self.day), span, self.building_id, self.owner_id, self.page
+        )
 
     @classmethod
-    def parse(cls, data: str) -> tuple[str, View] | None:
-        parts = data.removeprefix(PREFIX).split(":")
-        if len(parts) != 6 or parts[0] not in ("v", "b", "o") or parts[2] not in ("d", "w"):
+    def pressed(cls, update: Update) -> tuple[str, View] | None:
+        """What a press of `VIEW` asks for, and its view; None for a day that cannot be."""
+        action, code, span, building, owner, page = VIEW.values(update)
+        day = parse_day_code(code)
+        if day is None or not 2000 <= day.year <= 2100:
             return None
-        day = parse_day_code(parts[1])
-        numbers = parts[3:]
-        if day is None or not 2000 <= day.year <= 2100 or not all(n.isdigit() for n in numbers):
-            return None
-        building, owner, page = (int(n) for n in numbers)
-        return parts[0], cls(day, parts[2] == "w", building, owner, page)
+        return action, cls(day, span == "w", building, owner, page)
 
 
 WEEK_WORDS = ("week", "周", "本周")
@@ -300,7 +302,9 @@ def page_keyboard(
                     _("◀ Previous page"), callback_data=replace(view, page=page.page - 1).data()
                 )
             )
-        paging.append(InlineKeyboardButton(f"{page.page + 1}/{page.pages}", callback_data=NOOP))
+        paging.append(
+            InlineKeyboardButton(f"{page.page + 1}/{page.pages}", callback_data=NOOP.data())
+        )
         if page.page < page.pages - 1:
             paging.append(
                 InlineKeyboardButton(
@@ -464,20 +468,33 @@ async def _valid_filters(session: AsyncSession, community: Community, view: View
     return True
 
 
-async def on_press(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
+async def _pressing_staff(update: Update, context: NotebookContext) -> Community | None:
     community = await _staff_community(context)
     if community is None:
-        await query.answer(_("The notebook page is for the community's staff."), show_alert=True)
-        return
-    if query.data == NOOP:
+        query = update.callback_query
+        assert query is not None
+        await query.answer(
+            context.tr.gettext("The notebook page is for the community's staff."), show_alert=True
+        )
+    return community
+
+
+async def on_noop(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    if await _pressing_staff(update, context) is not None:
         await query.answer()
+
+
+async def on_press(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    community = await _pressing_staff(update, context)
+    if community is None:
         return
-    parsed = View.parse(query.data)
+    parsed = View.pressed(update)
     if parsed is None or not await _valid_filters(context.session, community, parsed[1]):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     action, view = parsed
     if action == "b":
@@ -493,5 +510,6 @@ async def on_press(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("notebook", notebook_command),
-    CallbackQueryHandler(on_press, pattern=f"^{PREFIX}"),
+    VIEW.handler(on_press),
+    NOOP.handler(on_noop),
 ]
