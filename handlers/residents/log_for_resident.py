@@ -24,27 +24,24 @@ from handlers.residents.report_draft import (
     answered,
     open_draft,
 )
-from handlers.shared.common import is_private
 from handlers.shared.fallback import answer_stale
+from handlers.shared.offices import private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.models import STAFF_ROLES, Building, Role
-from storage.people import current_membership, membership
+from storage.people import membership
 from storage.reports import ReportDraft
 
 
 async def log_command(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, STAFF_ROLES, _("Only community staff can log issues for residents.")
+    )
+    if asked is None:
         return
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) not in STAFF_ROLES:
-        await message.reply_text(_("Only community staff can log issues for residents."))
-        return
-    draft = ReportDraft(community_id=current[1].id, channel=None, logged_by_id=context.person.id)
+    message, community = asked
+    draft = ReportDraft(community_id=community.id, channel=None, logged_by_id=context.person.id)
     await advance(context, message.chat_id, draft)
 
 

@@ -25,29 +25,22 @@ from handlers.secretary.documents import (
     XlsxFile,
     notebook_pdf,
 )
-from handlers.shared.common import escape, is_private
+from handlers.shared.common import escape
 from handlers.shared.fallback import answer_stale
 from handlers.shared.fitting import clip
 from handlers.shared.formats import period_label
+from handlers.shared.offices import SECRETARY, community_as, private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.export import issue_batches
-from storage.models import Community, Role
+from storage.models import Community
 from storage.notebook import black_entries, count_black, count_red, red_entries
-from storage.people import current_membership
 from storage.periods import MAX_DAYS, Period, day_code, parse_day_code, parse_period
 
 FORMATS = ("xlsx", "csv", "pdf")
 FILE = Button("ex.file", FORMATS, str, str)  # the format, the first and the last day
 PDF_ENTRY_LIMIT = 3000  # entries on paper; beyond that the PDF says how many were left out
-
-
-async def _secretary_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) is not Role.SECRETARY:
-        return None
-    return current[1]
 
 
 def _file_name(period: Period, extension: str) -> str:
@@ -105,16 +98,13 @@ async def printed_notebook(
 
 
 async def export_command(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, SECRETARY, _("Only the community secretary can export the notebook.")
+    )
+    if asked is None:
         return
-    community = await _secretary_community(context)
-    if community is None:
-        await message.reply_text(_("Only the community secretary can export the notebook."))
-        return
+    message, community = asked
     period = parse_period(
         list(context.args or []), now=context.now(), tz=ZoneInfo(community.timezone)
     )
@@ -166,7 +156,7 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None and query.message is not None
     _ = context.tr.gettext
-    community = await _secretary_community(context)
+    community = await community_as(context, SECRETARY)
     if community is None:
         await query.answer(
             _("Only the community secretary can export the notebook."), show_alert=True

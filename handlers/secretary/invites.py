@@ -11,13 +11,13 @@ from datetime import timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
-from handlers.shared.common import deep_link, escape, is_private
+from handlers.shared.common import deep_link, escape
 from handlers.shared.fallback import answer_stale
+from handlers.shared.offices import SECRETARY, community_as, private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.communities import create_invite
 from storage.models import Community, InviteLink, Role
-from storage.people import current_membership
 from storage.turnover import active_invites, revoke_invite
 
 KINDS = {"w": Role.WORKER, "r": Role.RESIDENT}
@@ -25,24 +25,14 @@ MAKE = Button("inv.make", tuple(KINDS))  # a new link for a worker or for reside
 REVOKE = Button("inv.revoke", int)  # withdraw the link with this id
 
 
-async def _secretary_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) is not Role.SECRETARY:
-        return None
-    return current[1]
-
-
 async def invite_menu(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, SECRETARY, _("Only the community secretary can make invitations.")
+    )
+    if asked is None:
         return
-    community = await _secretary_community(context)
-    if community is None:
-        await message.reply_text(_("Only the community secretary can make invitations."))
-        return
+    message, community = asked
     await message.reply_text(
         _("Whom do you want to invite to {community}?").format(community=escape(community.name)),
         reply_markup=await menu_markup(context, community),
@@ -83,7 +73,7 @@ async def withdraw_link(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
-    community = await _secretary_community(context)
+    community = await community_as(context, SECRETARY)
     (link_id,) = REVOKE.values(update)
     if community is None or community.id is None:
         await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
@@ -104,7 +94,7 @@ async def make_invite(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
     (kind,) = MAKE.values(update)
     role = KINDS[kind]
-    community = await _secretary_community(context)
+    community = await community_as(context, SECRETARY)
     if community is None or community.id is None:
         await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
         return

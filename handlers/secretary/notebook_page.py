@@ -31,11 +31,12 @@ from handlers.shared.labels import (
     satisfaction_label,
     status_label,
 )
+from handlers.shared.offices import community_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.issues import Action
-from storage.models import STAFF_ROLES, Building, Community, Membership, Person, Role
+from storage.models import STAFF_ROLES, Building, Community, Membership, Person
 from storage.notebook import (
     BlackEntry,
     NotebookPage,
@@ -43,7 +44,7 @@ from storage.notebook import (
     RedEntry,
     notebook_page,
 )
-from storage.people import current_membership, is_staff
+from storage.people import is_staff
 from storage.periods import Period, day_code, local_day, parse_day, parse_day_code
 from storage.residents import buildings_of
 
@@ -368,16 +369,10 @@ async def building_menu(
         )
         for b in buildings
     ]
-    rows = [
-        [
-            InlineKeyboardButton(
-                _("All buildings"), callback_data=replace(view, building_id=0, page=0).data()
-            )
-        ]
-    ]
-    rows += _two_per_row(choices)
-    rows.append([InlineKeyboardButton(_("Back"), callback_data=view.data())])
-    return _("Show the notebook for which building?"), InlineKeyboardMarkup(rows)
+    every = InlineKeyboardButton(
+        _("All buildings"), callback_data=replace(view, building_id=0, page=0).data()
+    )
+    return _("Show the notebook for which building?"), _filter_menu(tr, view, every, choices)
 
 
 async def owner_menu(
@@ -404,26 +399,25 @@ async def owner_menu(
         )
         for p in staff
     ]
-    rows = [
-        [
-            InlineKeyboardButton(
-                _("Everyone"), callback_data=replace(view, owner_id=0, page=0).data()
-            )
-        ]
-    ]
-    rows += _two_per_row(choices)
-    rows.append([InlineKeyboardButton(_("Back"), callback_data=view.data())])
-    return _("Show whose issues?"), InlineKeyboardMarkup(rows)
+    every = InlineKeyboardButton(
+        _("Everyone"), callback_data=replace(view, owner_id=0, page=0).data()
+    )
+    return _("Show whose issues?"), _filter_menu(tr, view, every, choices)
+
+
+def _filter_menu(
+    tr: Translator,
+    view: View,
+    every: InlineKeyboardButton,
+    choices: list[InlineKeyboardButton],
+) -> InlineKeyboardMarkup:
+    """A filter's menu: no filter first, then the choices two per row, then back to the view."""
+    rows = [[every], *_two_per_row(choices)]
+    rows.append([InlineKeyboardButton(tr.gettext("Back"), callback_data=view.data())])
+    return InlineKeyboardMarkup(rows)
 
 
 # --- the handlers ----------------------------------------------------------------------------
-
-
-async def _staff_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) not in STAFF_ROLES:
-        return None
-    return current[1]
 
 
 def _allowed_here(update: Update, community: Community) -> bool:
@@ -436,7 +430,7 @@ async def notebook_command(update: Update, context: NotebookContext) -> None:
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext
-    community = await _staff_community(context)
+    community = await community_as(context, STAFF_ROLES)
     if community is None:
         await message.reply_text(_("The notebook page is for the community's staff."))
         return
@@ -469,7 +463,7 @@ async def _valid_filters(session: AsyncSession, community: Community, view: View
 
 
 async def _pressing_staff(update: Update, context: NotebookContext) -> Community | None:
-    community = await _staff_community(context)
+    community = await community_as(context, STAFF_ROLES)
     if community is None:
         query = update.callback_query
         assert query is not None

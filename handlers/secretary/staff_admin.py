@@ -20,16 +20,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
-from handlers.shared.common import escape, is_private
+from handlers.shared.common import escape
 from handlers.shared.fallback import answer_stale
+from handlers.shared.offices import SECRETARY, community_as, private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
 from storage import turnover
 from storage.issues import IssueError
-from storage.models import Community, Issue, Outbox, Person, Role, RoleHandover
-from storage.people import current_membership
+from storage.models import Community, Issue, Outbox, Person, RoleHandover
 from storage.turnover import Refusal, StaffRefusal
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,6 @@ def issue_numbers(tr: Translator, issues: Sequence[Issue]) -> str:
     if len(issues) > NUMBERS_SHOWN:
         shown += " " + _("and {count} more").format(count=len(issues) - NUMBERS_SHOWN)
     return shown
-
-
-async def _secretary_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) is not Role.SECRETARY:
-        return None
-    return current[1]
 
 
 async def _list_page(
@@ -94,16 +87,13 @@ async def _list_page(
 
 
 async def staff_menu(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, SECRETARY, _("Only the community secretary can manage the staff.")
+    )
+    if asked is None:
         return
-    community = await _secretary_community(context)
-    if community is None:
-        await message.reply_text(_("Only the community secretary can manage the staff."))
-        return
+    message, community = asked
     text, markup = await _list_page(context, community)
     await message.reply_text(text, reply_markup=markup)
 
@@ -275,7 +265,7 @@ async def _offer(
 async def on_list(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None
-    community = await _secretary_community(context)
+    community = await community_as(context, SECRETARY)
     if community is None or community.id is None:
         await query.answer(
             context.tr.gettext("Only the community secretary can manage the staff."),
@@ -292,7 +282,7 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
-    community = await _secretary_community(context)
+    community = await community_as(context, SECRETARY)
     if community is None or community.id is None:
         await query.answer(_("Only the community secretary can manage the staff."), show_alert=True)
         return
