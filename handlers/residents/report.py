@@ -13,6 +13,7 @@ from sqlmodel import select
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import CommandHandler
 
+from handlers.residents.report_content import absorb
 from handlers.residents.report_draft import (
     CANCEL,
     CATEGORY,
@@ -25,7 +26,6 @@ from handlers.residents.report_draft import (
     SEND,
     URGENT,
     Pressed,
-    absorb,
     advance,
     answer_about_resident,
     answered,
