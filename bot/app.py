@@ -38,6 +38,7 @@ from handlers.residents import (
     followup,
     help,
     language,
+    log_for_resident,
     my_issues,
     notifications,
     privacy,
@@ -254,7 +255,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in invites.HANDLERS),  # /invite (secretary)
         # residents (and staff logging on a resident's behalf)
         *((0, h) for h in profile.HANDLERS),  # /profile; building, unit, language, phone
-        *((0, h) for h in report.HANDLERS),  # /report, /log and the report flow's buttons
+        *((0, h) for h in report.HANDLERS),  # /report and every report draft's buttons
+        *((0, h) for h in log_for_resident.HANDLERS),  # /log and its buttons (staff)
         *((0, h) for h in my_issues.HANDLERS),  # /my, an issue's history, withdrawing
         *((0, h) for h in followup.HANDLERS),  # 回访: solved? satisfied? (buttons)
         *((0, h) for h in posters.HANDLERS),  # /poster: a building's printable QR poster (staff)

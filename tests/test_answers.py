@@ -137,7 +137,7 @@ async def test_a_failed_update_answers_the_press_but_drops_its_edits(
         await xu.send("/start")
         question = await xu.expect_message(contains="您住在哪个社区")
         answer = await xu.press_data(question, "boom", timeout=PATIENCE)
-        assert answer.text == "这个按钮已失效。"
+        assert answer.text == "这个按钮属于一条较早的消息。请使用最新的消息，或发送 /start。"
         await xu.expect_message(contains="抱歉")
         await emulator.wait_idle()
         assert question.edits == []  # the edit showed what was rolled back

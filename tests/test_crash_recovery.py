@@ -47,7 +47,7 @@ RESIDENTS = 50
 KILLS = 3
 CONFIRMED = "Your issue is No."
 QUESTION = "What is the problem about?"
-STALE = "This button is no longer valid."
+STALE = "This button belongs to an older message. Please use the newest message, or send /start."
 # Labels of the report draft's prompts: after every report is filed, no message may carry them.
 FLOW_BUTTONS = frozenset(
     {"Public facilities (stairwell lights, doors)", "Cancel", "No photo", "No", "✅ Send", "Change"}

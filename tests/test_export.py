@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from emulator import BotApiEmulator
 from handlers.secretary.documents import CsvFile, XlsxFile, defuse, notebook_pdf
-from handlers.secretary.export import printed_notebook, spreadsheet
+from handlers.secretary.export import FILE, printed_notebook, spreadsheet
 from runtime.fonts import cjk_font_path
 from runtime.i18n import I18n
 from storage.db import Database
@@ -273,9 +273,16 @@ async def test_the_secretary_gets_each_file_as_a_document(
         for not_secretary in (wang, xu):
             await not_secretary.send("/export 2026-11")
             await not_secretary.expect_message(contains="只有社区书记可以导出民情本")
-        answer = await wang.press_data(menu, "ex:csv:20261101:20261130")  # forged by a worker
+        answer = await wang.press_data(
+            menu, FILE.data("csv", "20261101", "20261130")
+        )  # forged by a worker
         assert answer.show_alert and "只有社区书记" in (answer.text or "")
-        for forged in ("ex:exe:20261101:20261130", "ex:csv:20261130:20261101", "ex:csv:1:2"):
+        for forged in (
+            "1ex.file:exe:20261101:20261130",  # not a format
+            FILE.data("csv", "20261130", "20261101"),  # the last day before the first
+            FILE.data("csv", "1", "2"),  # not days
+            "ex:csv:20261101:20261130",  # a button from before the codec
+        ):
             answer = await xie.press_data(menu, forged)
             assert answer.show_alert, forged
         await wang.expect_no_message(timeout=1)

@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import NotebookApplication
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
-from handlers.residents.followup import sweep_job
+from handlers.residents.followup import RESULT, sweep_job
+from handlers.residents.my_issues import FULL, SHOW, WITHDRAW
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
@@ -139,7 +140,9 @@ async def test_every_public_step_reaches_reporter_and_supporter(
         theirs = await li.expect_message(contains="No. 1 has been resolved")
         assert theirs.buttons == []  # only the reporter answers the follow-up
         issue = await only_issue(db)
-        answer = await li.press_data(theirs, f"fu:{issue.id}:r:n")  # forged: "not solved"
+        answer = await li.press_data(
+            theirs, RESULT.data(issue.id or 0, "n")
+        )  # forged: "not solved"
         assert answer.show_alert
         assert (await only_issue(db)).status == IssueStatus.RESOLVED
         for user in (xu, li):
@@ -196,11 +199,11 @@ async def test_my_lists_own_and_backed_issues_and_nobody_else_sees_them(
         await zhao.send("/my")
         nothing = await zhao.expect_message(contains="You have no issues yet")
         issue = await only_issue(db)
-        answer = await zhao.press_data(nothing, f"my:s:{issue.id}")  # a forged button
+        answer = await zhao.press_data(nothing, SHOW.data(issue.id or 0))  # a forged button
         assert answer.show_alert and "only see your own issues" in (answer.text or "")
-        answer = await zhao.press_data(nothing, f"my:t:{issue.id}")
+        answer = await zhao.press_data(nothing, FULL.data(issue.id or 0))
         assert answer.show_alert
-        answer = await zhao.press_data(nothing, f"my:w:{issue.id}")
+        answer = await zhao.press_data(nothing, WITHDRAW.data(issue.id or 0))
         assert answer.show_alert
         await zhao.expect_no_message()
         assert not any("Stairwell" in m.text for m in zhao.messages)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import func, select
 
 from emulator import BotApiEmulator
+from handlers.secretary.invites import MAKE
 from storage.db import Database
 from storage.models import InviteLink, Membership, Person, Role
 from tests.factories import (
@@ -143,7 +144,7 @@ async def test_only_the_secretary_makes_invitations_even_with_a_forged_button(
         welcome = await resident.expect_message(contains="Welcome")
         await resident.send("/invite")
         await resident.expect_message(contains="Only the community secretary")
-        answer = await resident.press_data(welcome, "inv:w")
+        answer = await resident.press_data(welcome, MAKE.data("w"))
         assert answer.show_alert
         assert "Only the community secretary" in (answer.text or "")
     async with db.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from emulator import BotApiEmulator
-from handlers.secretary.notebook_page import View, render_view
+from handlers.secretary.notebook_page import VIEW, View, render_view
 from handlers.shared.fitting import telegram_length
 from runtime.i18n import I18n
 from storage import issues as rules
@@ -179,7 +179,7 @@ async def test_residents_and_forged_buttons_change_nothing(
     async with running_bot(emulator, db, clock):
         await xu.send("/notebook")
         refusal = await xu.expect_message(contains="民情本只给社区工作人员看")
-        answer = await xu.press_data(refusal, "nb:v:20261112:w:0:0:0")
+        answer = await xu.press_data(refusal, VIEW.data("v", "20261112", "w", 0, 0, 0))
         assert answer.show_alert and "只给社区工作人员看" in (answer.text or "")
 
         await xie.send("/notebook 2026-11-12")
@@ -193,9 +193,14 @@ async def test_residents_and_forged_buttons_change_nothing(
             foreign = (
                 await session.exec(select(Building).where(Building.community_id == other.id))
             ).one()
-        for forged in (f"nb:v:20261112:d:{foreign.id}:0:0", "nb:v:2026:d:0:0:0", "nb:q"):
+        for forged in (
+            VIEW.data("v", "20261112", "d", foreign.id or 0, 0, 0),  # another community's
+            VIEW.data("v", "2026", "d", 0, 0, 0),  # not a day
+            "nb:v:20261112:d:0:0:0",  # a button from before the codec
+            "1nb.q",
+        ):
             answer = await xie.press_data(page, forged)
-            assert answer.show_alert and "按钮已失效" in (answer.text or ""), forged
+            assert answer.show_alert and "较早的消息" in (answer.text or ""), forged
         assert page.text == before and not page.edits
 
         await xie.send("/notebook yesterday please")

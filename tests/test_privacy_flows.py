@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
+from handlers.residents.privacy import ANSWER
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
@@ -85,7 +86,7 @@ async def test_forget_survives_a_restart_and_leaves_the_issue_without_the_person
     async with running_bot(emulator, db, clock):
         await xu.send("/start")  # a stranger again
         await xu.expect_message(contains="您住在哪个社区")
-        stale = await xu.press_data(question, "fg:y")  # the old answer does nothing now
+        stale = await xu.press_data(question, ANSWER.data("y"))  # the old answer does nothing now
         assert stale.show_alert and "这个问题已过期" in (stale.text or "")
     async with db.session() as session:
         people = (await session.exec(select(Person))).all()
@@ -107,7 +108,7 @@ async def test_forget_can_be_declined_and_expires(
         clock.advance(minutes=16)
         answer = await xu.press(question, "确定，忘掉我")
         assert answer.show_alert and "这个问题已过期" in (answer.text or "")
-        forged = await xu.press_data(question, "fg:y")  # pressing again, or forging it
+        forged = await xu.press_data(question, ANSWER.data("y"))  # pressing again, or forging it
         assert forged.show_alert
     async with db.session() as session:
         person = await session.get(Person, person_id)

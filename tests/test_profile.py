@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from emulator import BotApiEmulator
+from handlers.residents.profile import CHOOSE_BUILDING, CHOOSE_UNIT
 from runtime.settings import load_settings
 from storage.communities import add_building
 from storage.db import Database
@@ -158,9 +159,13 @@ async def test_profile_changes_building_and_phone_later_and_refuses_forged_butto
         assert "Building: not given" in card.text and "Phone: not given" in card.text
         await anna.press(card, "Building")
         await anna.expect_edit(card, contains="Which building")
-        answer = await anna.press_data(card, f"pf:b:{foreign}")  # another community's building
+        answer = await anna.press_data(
+            card, CHOOSE_BUILDING.data(foreign)
+        )  # another community's building
         assert answer.show_alert
-        answer = await anna.press_data(first, "pf:u:1")  # a unit question that was never asked
+        answer = await anna.press_data(
+            first, CHOOSE_UNIT.data(1)
+        )  # a unit question that was never asked
         assert answer.show_alert
         await anna.press(card, "2栋")
         await anna.expect_edit(card, contains="All set")  # 2栋 has no units

@@ -8,6 +8,7 @@ from typing import Any
 
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
+from handlers.residents.report_draft import CATEGORY
 from storage import issues as rules
 from storage.db import Database
 from storage.models import IssueStatus, Person, Role, Urgency
@@ -22,6 +23,10 @@ from tests.resident_helpers import (
     outbox_rows,
     report_with_taps,
     say_me_too,
+)
+
+OLDER_MESSAGE = (
+    "This button belongs to an older message. Please use the newest message, or send /start."
 )
 
 
@@ -348,10 +353,48 @@ async def test_old_buttons_and_a_double_tap_change_nothing(
         answer = await xu.press_data(
             final, final.versions[-2].reply_markup["inline_keyboard"][0][0]["callback_data"]
         )  # type: ignore[index]
-        assert answer.show_alert and "no longer valid" in (answer.text or "")
+        assert answer.show_alert and answer.text == OLDER_MESSAGE
         answer = await xu.press_data(final, "rp:zzzzzz:c:noise")
         assert answer.show_alert
     assert len(await issues(db)) == 1
+    assert bot_errors(emulator) == []
+
+
+async def test_a_forged_or_pre_codec_press_is_told_to_use_the_newest_message(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """Malformed data on the open draft's own token (a made-up category, an id that is not a
+    number) and buttons in the format from before runtime/buttons.py reach no handler: the
+    resident is told where to go, and the draft carries on as if nothing was pressed."""
+    community = await make_community(db, clock)
+    xu = emulator.user(first_name="Lao Xu", language_code="en")
+    await join(db, community, xu)
+    async with running_bot(emulator, db, clock):
+        await xu.send("Broken bench")
+        question = await xu.expect_message(contains="What is the problem about?")
+        pressed = CATEGORY.parse(question.buttons[0][0].callback_data)
+        assert pressed is not None
+        token = pressed[0]
+        for forged in (
+            f"1rp.cat:{token}:spaceships",  # a category that does not exist
+            f"1rp.dup:{token}:abc",  # "my problem too" with an id that is not a number
+            f"1rp.dup:{token}:-1",
+            f"1rp.dup:{token}:{'9' * 12}",  # a number too long to be an id
+            f"1rp.urgent:{token}:maybe",
+            f"1rp.send:{token}:extra",
+            f"rp:{token}:c:noise",  # the same buttons before the codec
+            f"rp:{token}:u:y",
+            f"rp:{token}:ok",
+            "my:s:1",
+            "fl:x",
+        ):
+            answer = await xu.press_data(question, forged)
+            assert answer.show_alert and answer.text == OLDER_MESSAGE, forged
+        assert question.edits == []
+        assert await issues(db) == []
+        await xu.press(question, "Public facilities")  # the draft is where it was
+        await xu.expect_edit(question, contains="photo")
+    assert await issues(db) == []
     assert bot_errors(emulator) == []
 
 

@@ -19,6 +19,8 @@ from sqlmodel import col, func, select
 from telegram import ReplyKeyboardMarkup
 
 from emulator.media import tiny_png
+from handlers.residents.language import CHOOSE
+from handlers.secretary.invites import MAKE
 from runtime.settings import load_settings
 from sandbox import SandboxError
 from sandbox.clock import SandboxClock, next_weekly_slot
@@ -325,7 +327,7 @@ async def test_pressing_a_button_edits_the_message_in_place(
         "English",
     ]
     press = {"user_id": xu.id, "chat_id": xu.id, "message_id": menu.message_id}
-    result = await _post(client, "/api/press", {**press, "data": "lang:en"})
+    result = await _post(client, "/api/press", {**press, "data": CHOOSE.data("en")})
     assert result["answer"] == {"text": None, "show_alert": False}
     await xu.expect_edit(menu, contains="I will speak English")
     shown = next(
@@ -334,9 +336,9 @@ async def test_pressing_a_button_edits_the_message_in_place(
     assert shown["edited"] and shown["text"].startswith("I will speak English")
     assert shown["inline_keyboard"] == []
     # a client can only press buttons it is shown
-    await _refused(client, "/api/press", {**press, "data": "inv:w"}, 404, "no_such_button")
+    await _refused(client, "/api/press", {**press, "data": MAKE.data("w")}, 404, "no_such_button")
     # nor press in someone else's chat
-    other = {**press, "user_id": ID["李阿姨"], "data": "lang:en"}
+    other = {**press, "user_id": ID["李阿姨"], "data": CHOOSE.data("en")}
     await _refused(client, "/api/press", other, 403, "not_your_chat")
 
 
@@ -510,7 +512,7 @@ async def test_the_event_stream_sends_a_snapshot_then_each_change(
     await _post(
         client,
         "/api/press",
-        {"user_id": xu, "chat_id": xu, "message_id": menu["id"], "data": "lang:zh_Hans"},
+        {"user_id": xu, "chat_id": xu, "message_id": menu["id"], "data": CHOOSE.data("zh_Hans")},
     )
     edited = await _next_event(
         stream, "message", lambda m: m["id"] == menu["id"] and m["chat_id"] == xu

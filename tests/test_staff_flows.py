@@ -8,6 +8,8 @@ from sqlmodel import col, select
 
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
+from handlers.secretary.invites import REVOKE
+from handlers.secretary.staff_admin import EXECUTE
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
@@ -85,8 +87,8 @@ async def test_the_secretary_deactivates_a_worker_and_their_items_go_to_another(
         await wang.send("/help")
         await wang.expect_message(contains="请打开社区给您的链接")
         # and a stale button of the secretary's (the worker is no longer active) changes nothing
-        answer = await xie.press_data(menu, f"st:dx:{ids['wang']}:0")
-        assert answer.show_alert and "已失效" in (answer.text or "")
+        answer = await xie.press_data(menu, EXECUTE.data(ids["wang"], 0))
+        assert answer.show_alert and "较早的消息" in (answer.text or "")
     async with db.session() as session:
         issues = (await session.exec(select(Issue).order_by(col(Issue.number)))).all()
         assert [(i.owner_id, i.status) for i in issues] == [(ids["li"], IssueStatus.ASSIGNED)] * 2
@@ -114,7 +116,7 @@ async def test_only_the_secretary_presses_staff_buttons_and_a_leavers_offer_dies
         await li.send("/staff")
         refusal = await li.expect_message(contains="只有社区书记可以管理工作人员")
         # a worker forging the secretary's button is refused and nothing happens
-        forged = await li.press_data(refusal, f"st:dx:{ids['wang']}:0")
+        forged = await li.press_data(refusal, EXECUTE.data(ids["wang"], 0))
         assert forged.show_alert and "只有社区书记" in (forged.text or "")
         await xie.send("/staff")
         menu = await xie.expect_message(contains="请选择一位工作人员")
@@ -138,7 +140,7 @@ async def test_only_the_secretary_presses_staff_buttons_and_a_leavers_offer_dies
         await xie.press(menu, "确定停用")
         await xie.expect_edit(menu, contains="2件事项已交给您的待办：1号, 2号")
         answer = await wang.press(offer, "同意接任")  # the leaver's button no longer works
-        assert answer.show_alert and "已失效" in (answer.text or "")
+        assert answer.show_alert and "较早的消息" in (answer.text or "")
     async with db.session() as session:
         issues = (await session.exec(select(Issue))).all()
         assert {(i.owner_id, i.status) for i in issues} == {(None, IssueStatus.ACCEPTED)}
@@ -209,8 +211,8 @@ async def test_invite_lists_active_links_and_withdraws_one(
             withdrawn = (
                 await session.exec(select(InviteLink).where(InviteLink.token == worker_token))
             ).one()
-        again = await xie.press_data(menu, f"inv:x:{withdrawn.id}")  # a stale press
-        assert again.show_alert and "已失效" in (again.text or "")
+        again = await xie.press_data(menu, REVOKE.data(withdrawn.id or 0))  # a stale press
+        assert again.show_alert and "较早的消息" in (again.text or "")
 
         newcomer = emulator.user(first_name="新人", language_code="zh-hans")
         await newcomer.send(f"/start {worker_token}")

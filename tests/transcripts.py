@@ -20,7 +20,7 @@ The rules, each stated as the resident would notice it:
 (c) No live button on a superseded copy. At the end of the transcript, a message still carrying
     callback buttons is stale when the bot later sent a message with the same text and labels
     as this one had when it was sent (the same prompt again: pressing the old copy answers
-    "no longer valid"). And, when ``flow_buttons`` names the labels of a flow's prompts (the
+    the stale-button alert). And, when ``flow_buttons`` names the labels of a flow's prompts (the
     report draft's ✅ Send, Cancel, categories...), at most ``open_prompts`` messages may still
     carry any of them at the end: one draft is open at a time, and after a finished
     conversation none is.

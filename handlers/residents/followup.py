@@ -13,11 +13,13 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import CallbackQueryHandler, ContextTypes
+from telegram.ext import ContextTypes
 
 from handlers.residents.my_issues import attachments_of
+from handlers.shared.fallback import answer_stale
 from handlers.shared.issue_texts import owner_text
 from runtime import effects
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from storage import issues as rules
@@ -33,7 +35,6 @@ from storage.issues import Action, IssueError, may
 from storage.models import FollowUpResult, Issue, IssueEvent, IssueStatus, Satisfaction
 from storage.people import role_in
 
-PREFIX = "fu:"
 FLOW = "followup"
 SWEEP_SECONDS = 15 * 60
 
@@ -49,12 +50,19 @@ SATISFACTIONS = {
 }
 
 
+# Solved / partly / not solved; then how satisfied; then the optional comment, or Skip.
+RESULT = Button("fu.result", int, tuple(RESULTS))  # the issue, the verdict
+RATE = Button("fu.rate", int, tuple(RESULTS), tuple(SATISFACTIONS))  # …and how satisfied
+SKIP = Button("fu.skip", int)  # no comment on the issue
+
+
 def question_keyboard(tr: Translator, issue: Issue) -> InlineKeyboardMarkup:
     """Solved / partly / not solved: attached to the resolved notice and to the reminder."""
+    assert issue.id is not None
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(tr.gettext(label), callback_data=f"{PREFIX}{issue.id}:r:{key}")
+                InlineKeyboardButton(tr.gettext(label), callback_data=RESULT.data(issue.id, key))
                 for key, (_result, label) in RESULTS.items()
             ]
         ]
@@ -62,11 +70,12 @@ def question_keyboard(tr: Translator, issue: Issue) -> InlineKeyboardMarkup:
 
 
 def _satisfaction_keyboard(tr: Translator, issue: Issue, result_key: str) -> InlineKeyboardMarkup:
+    assert issue.id is not None
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    tr.gettext(label), callback_data=f"{PREFIX}{issue.id}:v:{result_key}:{key}"
+                    tr.gettext(label), callback_data=RATE.data(issue.id, result_key, key)
                 )
                 for key, (_sat, label) in SATISFACTIONS.items()
             ]
@@ -75,8 +84,9 @@ def _satisfaction_keyboard(tr: Translator, issue: Issue, result_key: str) -> Inl
 
 
 def _skip_keyboard(tr: Translator, issue: Issue) -> InlineKeyboardMarkup:
+    assert issue.id is not None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(tr.gettext("Skip"), callback_data=f"{PREFIX}{issue.id}:k")]]
+        [[InlineKeyboardButton(tr.gettext("Skip"), callback_data=SKIP.data(issue.id))]]
     )
 
 
@@ -87,51 +97,81 @@ async def _may_answer(context: NotebookContext, issue: Issue) -> bool:
     return may(Action.FOLLOW_UP, role=role, person_id=context.person.id, issue=issue)
 
 
-async def on_button(update: Update, context: NotebookContext) -> None:
+async def _pressed(
+    update: Update, context: NotebookContext, issue_id: int
+) -> tuple[Issue, int, Message | None] | None:
+    """The issue of a follow-up press, its chat and message; None (answered) when the presser
+    may not answer for it."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    parts = query.data.removeprefix(PREFIX).split(":")
-    issue = await context.session.get(Issue, int(parts[0])) if parts[0].isdigit() else None
+    assert query is not None
+    issue = await context.session.get(Issue, issue_id)
     if issue is None or not await _may_answer(context, issue):
-        await query.answer(_("Only the person who reported it can answer this."), show_alert=True)
-        return
+        await query.answer(
+            context.tr.gettext("Only the person who reported it can answer this."),
+            show_alert=True,
+        )
+        return None
     message = query.message if isinstance(query.message, Message) else None
     chat_id = query.message.chat.id if query.message else context.person.telegram_user_id
     assert chat_id is not None
-    if parts[1:2] == ["k"]:
-        await _skip_comment(update, context, issue, chat_id, message)
+    return issue, chat_id, message
+
+
+async def _still_resolved(update: Update, context: NotebookContext, issue: Issue) -> bool:
+    if IssueStatus(issue.status) is IssueStatus.RESOLVED:
+        return True
+    query = update.callback_query
+    assert query is not None
+    await query.answer(
+        context.tr.gettext("Thank you, this has already been answered."), show_alert=True
+    )
+    return False
+
+
+async def on_result(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    issue_id, result_key = RESULT.values(update)
+    pressed = await _pressed(update, context, issue_id)
+    if pressed is None or not await _still_resolved(update, context, pressed[0]):
         return
-    if parts[1:3] == ["v", "n"] and len(parts) == 4 and parts[3] in SATISFACTIONS:
+    issue, chat_id, message = pressed
+    await query.answer()
+    if result_key == "n":
+        await _not_solved(context, issue, chat_id, message)
+    elif message is not None:
+        await message.edit_text(
+            _(
+                "No. {number}: you said «{answer}». How satisfied are you with how it was handled?"
+            ).format(number=issue.number, answer=context.tr.gettext(RESULTS[result_key][1])),
+            reply_markup=_satisfaction_keyboard(context.tr, issue, result_key),
+        )
+
+
+async def on_rate(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    issue_id, result_key, satisfaction_key = RATE.values(update)
+    pressed = await _pressed(update, context, issue_id)
+    if pressed is None:
+        return
+    issue, chat_id, message = pressed
+    if result_key == "n":
         # after "not solved" the issue is already open again: this completes that answer
-        await _rate_not_solved(update, context, issue, chat_id, message, parts[3])
+        await _rate_not_solved(update, context, issue, chat_id, message, satisfaction_key)
         return
-    if IssueStatus(issue.status) is not IssueStatus.RESOLVED:
-        await query.answer(_("Thank you, this has already been answered."), show_alert=True)
+    if not await _still_resolved(update, context, issue):
         return
-    if parts[1:2] == ["r"] and len(parts) == 3 and parts[2] in RESULTS:
-        await query.answer()
-        if parts[2] == "n":
-            await _not_solved(context, issue, chat_id, message)
-        elif message is not None:
-            await message.edit_text(
-                _(
-                    "No. {number}: you said «{answer}». "
-                    "How satisfied are you with how it was handled?"
-                ).format(number=issue.number, answer=context.tr.gettext(RESULTS[parts[2]][1])),
-                reply_markup=_satisfaction_keyboard(context.tr, issue, parts[2]),
-            )
-        return
-    if (
-        parts[1:2] == ["v"]
-        and len(parts) == 4
-        and parts[2] in ("s", "p")
-        and parts[3] in SATISFACTIONS
-    ):
-        await query.answer()
-        await _record(context, issue, chat_id, message, parts[2], parts[3])
-        return
-    await query.answer(_("This button is no longer valid."), show_alert=True)
+    await query.answer()
+    await _record(context, issue, chat_id, message, result_key, satisfaction_key)
+
+
+async def on_skip(update: Update, context: NotebookContext) -> None:
+    (issue_id,) = SKIP.values(update)
+    pressed = await _pressed(update, context, issue_id)
+    if pressed is not None:
+        await _skip_comment(update, context, *pressed)
 
 
 async def _record(
@@ -277,7 +317,7 @@ async def _skip_comment(
         context.session, chat_id=chat_id, user_id=context.person.telegram_user_id or chat_id
     )
     if state is None or state.flow != FLOW or state.data.get("issue_id") != issue.id:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     await clear_state(context.session, chat_id=chat_id, user_id=state.user_id)
     await query.answer()
@@ -336,4 +376,4 @@ async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         effects.kick(app)
 
 
-HANDLERS = [CallbackQueryHandler(on_button, pattern=f"^{PREFIX}")]
+HANDLERS = [RESULT.handler(on_result), RATE.handler(on_rate), SKIP.handler(on_skip)]

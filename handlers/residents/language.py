@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.labels import LANGUAGE_NAMES
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.settings import SUPPORTED_LOCALES
 from storage.people import set_locale
 
-PREFIX = "lang:"
+CHOOSE = Button("lang.choose", tuple(SUPPORTED_LOCALES))
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(LANGUAGE_NAMES[loc], callback_data=PREFIX + loc)]
+            [InlineKeyboardButton(LANGUAGE_NAMES[loc], callback_data=CHOOSE.data(loc))]
             for loc in SUPPORTED_LOCALES
         ]
     )
@@ -32,11 +33,8 @@ async def ask_language(update: Update, context: NotebookContext) -> None:
 
 async def choose_language(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    locale = query.data.removeprefix(PREFIX)
-    if locale not in SUPPORTED_LOCALES:
-        await query.answer(context.tr.gettext("This button is no longer valid."), show_alert=True)
-        return
+    assert query is not None
+    (locale,) = CHOOSE.values(update)
     await set_locale(context.session, context.person, locale)
     # saved before answering: the person's next tap may reach another instance
     tr = context.notebook.i18n.translator(locale, context.tr.tz)
@@ -51,5 +49,5 @@ async def choose_language(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("language", ask_language),
-    CallbackQueryHandler(choose_language, pattern=f"^{PREFIX}"),
+    CHOOSE.handler(choose_language),
 ]

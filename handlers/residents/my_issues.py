@@ -2,15 +2,16 @@
 any bot message about it, and withdrawing it with a reason.
 
 Buttons carry the issue's database id, never its per-community number, and every press checks
-`may_see` (the reporter or a supporter): a forged `my:s:<id>` from anyone else shows nothing.
+`may_see` (the reporter or a supporter): a forged press on someone else's issue shows nothing.
 """
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private, send_about_issue
+from handlers.shared.fallback import answer_stale
 from handlers.shared.issue_texts import (
     MAX_TEXT,
     chunks,
@@ -20,6 +21,7 @@ from handlers.shared.issue_texts import (
     status_line,
     title,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_
 from storage import issues as rules
@@ -31,7 +33,9 @@ from storage.notifications import issue_changed, notify_audience
 from storage.people import role_in
 from storage.residents import issue_of_message
 
-PREFIX = "my:"
+SHOW = Button("my.show", int)  # an issue's history
+FULL = Button("my.full", int)  # its whole description
+WITHDRAW = Button("my.withdraw", int)  # withdraw it: asks the reason
 WITHDRAW_FLOW = "withdraw"
 LIST_LIMIT = 20
 LIST_BUDGET = MAX_TEXT - 200  # HTML source is at least as long as the text Telegram counts
@@ -70,17 +74,17 @@ async def list_mine(update: Update, context: NotebookContext) -> None:
         lines.append(entry)
         first_line = (issue.description or "").strip().splitlines() or [""]
         label = _("No. {number}: {title}").format(number=issue.number, title=cut(first_line[0], 30))
-        buttons.append([InlineKeyboardButton(label, callback_data=f"{PREFIX}s:{issue.id}")])
+        buttons.append([InlineKeyboardButton(label, callback_data=SHOW.data(issue.id or 0))])
     if len(issues) > len(buttons):
         lines.append(_("…and {count} older ones.").format(count=len(issues) - len(buttons)))
     await message.reply_text("\n\n".join(lines), reply_markup=InlineKeyboardMarkup(buttons))
 
 
-async def _visible_issue(context: NotebookContext, raw_id: str) -> Issue | None:
-    """The issue behind a button, only if this person may see it."""
-    if not raw_id.isdigit():
+async def _visible_issue(context: NotebookContext, issue_id: object) -> Issue | None:
+    """The issue behind a button or a flow, only if this person may see it."""
+    if not isinstance(issue_id, int) or isinstance(issue_id, bool):
         return None
-    issue = await context.session.get(Issue, int(raw_id))
+    issue = await context.session.get(Issue, issue_id)
     person_id = context.person.id
     if issue is None or person_id is None:
         return None
@@ -121,59 +125,73 @@ async def detail_text(context: NotebookContext, issue: Issue) -> tuple[str, bool
     return "\n".join(lines), description_cut
 
 
-async def on_button(update: Update, context: NotebookContext) -> None:
+async def _pressed_issue(
+    update: Update, context: NotebookContext, issue_id: int
+) -> tuple[Issue, int] | None:
+    """The issue of a press and its chat; None (answered) when the presser may not see it."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    verb, _sep, raw_id = query.data.removeprefix(PREFIX).partition(":")
-    issue = await _visible_issue(context, raw_id)
+    assert query is not None
+    issue = await _visible_issue(context, issue_id)
     if issue is None or issue.id is None:
-        await query.answer(_("You can only see your own issues."), show_alert=True)
-        return
+        await query.answer(context.tr.gettext("You can only see your own issues."), show_alert=True)
+        return None
     chat_id = query.message.chat.id if query.message else context.person.telegram_user_id
     assert chat_id is not None
-    if verb == "s":
-        await query.answer()
-        text, description_cut = await detail_text(context, issue)
-        buttons = []
-        if description_cut:
-            buttons.append(
-                [
-                    InlineKeyboardButton(
-                        _("Show the full text"), callback_data=f"{PREFIX}t:{issue.id}"
-                    )
-                ]
-            )
-        if await _may_withdraw(context, issue):
-            buttons.append(
-                [
-                    InlineKeyboardButton(
-                        _("Withdraw this issue"), callback_data=f"{PREFIX}w:{issue.id}"
-                    )
-                ]
-            )
-        await send_about_issue(
-            context,
-            chat_id,
-            text,
-            issue_id=issue.id,
-            reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
+    return issue, chat_id
+
+
+async def on_show(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    pressed = await _pressed_issue(update, context, *SHOW.values(update))
+    if pressed is None:
+        return
+    issue, chat_id = pressed
+    assert issue.id is not None
+    await query.answer()
+    text, description_cut = await detail_text(context, issue)
+    buttons = []
+    if description_cut:
+        buttons.append(
+            [InlineKeyboardButton(_("Show the full text"), callback_data=FULL.data(issue.id))]
         )
+    if await _may_withdraw(context, issue):
+        buttons.append(
+            [InlineKeyboardButton(_("Withdraw this issue"), callback_data=WITHDRAW.data(issue.id))]
+        )
+    await send_about_issue(
+        context,
+        chat_id,
+        text,
+        issue_id=issue.id,
+        reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
+    )
+
+
+async def on_full_text(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    pressed = await _pressed_issue(update, context, *FULL.values(update))
+    if pressed is None:
         return
-    if verb == "t":
-        await query.answer()
-        for piece in chunks(issue.description or ""):
-            await send_about_issue(context, chat_id, escape(piece), issue_id=issue.id)
-        return
-    if verb == "w":
-        await _ask_withdraw_reason(update, context, issue, chat_id)
-        return
-    await query.answer(_("This button is no longer valid."), show_alert=True)
+    issue, chat_id = pressed
+    assert issue.id is not None
+    await query.answer()
+    for piece in chunks(issue.description or ""):
+        await send_about_issue(context, chat_id, escape(piece), issue_id=issue.id)
+
+
+async def on_withdraw(update: Update, context: NotebookContext) -> None:
+    pressed = await _pressed_issue(update, context, *WITHDRAW.values(update))
+    if pressed is not None:
+        await _ask_withdraw_reason(update, context, *pressed)
 
 
 # --- withdrawing ---------------------------------------------------------------------------------
 
 REASONS = {"1": N_("It has been solved"), "2": N_("I reported it by mistake")}
+REASON = Button("my.reason", int, ("0", *REASONS))  # the issue; 0: keep it open
 
 
 async def _may_withdraw(context: NotebookContext, issue: Issue) -> bool:
@@ -208,10 +226,14 @@ async def _ask_withdraw_reason(
     await query.answer()
     buttons = [
         *(
-            [InlineKeyboardButton(context.tr.gettext(label), callback_data=f"wd:{issue.id}:{key}")]
+            [
+                InlineKeyboardButton(
+                    context.tr.gettext(label), callback_data=REASON.data(issue.id or 0, key)
+                )
+            ]
             for key, label in REASONS.items()
         ),
-        [InlineKeyboardButton(_("Keep it open"), callback_data=f"wd:{issue.id}:0")],
+        [InlineKeyboardButton(_("Keep it open"), callback_data=REASON.data(issue.id or 0, "0"))],
     ]
     await context.bot.send_message(
         chat_id,
@@ -224,10 +246,10 @@ async def _ask_withdraw_reason(
 
 async def on_reason_button(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    raw_id, _sep, choice = query.data.removeprefix("wd:").partition(":")
-    issue = await _visible_issue(context, raw_id)
+    issue_id, choice = REASON.values(update)
+    issue = await _visible_issue(context, issue_id)
     chat_id = query.message.chat.id if query.message else context.person.telegram_user_id
     assert chat_id is not None
     state = await get_state(
@@ -235,7 +257,7 @@ async def on_reason_button(update: Update, context: NotebookContext) -> None:
     )
     pending = state is not None and state.flow == WITHDRAW_FLOW
     if issue is None or not pending or state is None or state.data.get("issue_id") != issue.id:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     message = query.message if isinstance(query.message, Message) else None
     if choice == "0":
@@ -243,9 +265,6 @@ async def on_reason_button(update: Update, context: NotebookContext) -> None:
         await query.answer()
         if message:
             await message.edit_text(_("Fine, No. {number} stays open.").format(number=issue.number))
-        return
-    if choice not in REASONS:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await query.answer()
     await withdraw(
@@ -257,7 +276,7 @@ async def on_reason_text(update: Update, context: NotebookContext, state: FlowSt
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext
-    issue = await _visible_issue(context, str(state.data.get("issue_id", "")))
+    issue = await _visible_issue(context, state.data.get("issue_id"))
     if issue is None:
         await clear_state(context.session, chat_id=state.chat_id, user_id=state.user_id)
         return
@@ -407,6 +426,8 @@ def attachments_of(message: Message) -> list[NewAttachment]:
 
 HANDLERS = [
     CommandHandler("my", list_mine),
-    CallbackQueryHandler(on_button, pattern=f"^{PREFIX}"),
-    CallbackQueryHandler(on_reason_button, pattern="^wd:"),
+    SHOW.handler(on_show),
+    FULL.handler(on_full_text),
+    WITHDRAW.handler(on_withdraw),
+    REASON.handler(on_reason_button),
 ]

@@ -14,10 +14,11 @@ import logging
 from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private
 from handlers.shared.labels import role_label
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.chat_state import clear_state, get_state, set_state
 from storage.models import STAFF_ROLES, Role
@@ -27,8 +28,7 @@ from storage.privacy import StaffMustLeaveFirst, export_person, forget_person
 log = logging.getLogger(__name__)
 
 FLOW = "forget"
-PREFIX = "fg:"
-YES, NO = "fg:y", "fg:n"
+ANSWER = Button("forget.answer", ("y", "n"))
 CONFIRM_WITHIN = timedelta(minutes=15)
 
 
@@ -107,8 +107,8 @@ async def ask_forget(update: Update, context: NotebookContext) -> None:
         ),
         reply_markup=InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(_("Yes, forget me"), callback_data=YES)],
-                [InlineKeyboardButton(_("No, keep my data"), callback_data=NO)],
+                [InlineKeyboardButton(_("Yes, forget me"), callback_data=ANSWER.data("y"))],
+                [InlineKeyboardButton(_("No, keep my data"), callback_data=ANSWER.data("n"))],
             ]
         ),
     )
@@ -127,15 +127,16 @@ def _asked_recently(data: dict[str, object], now: datetime) -> bool:
 
 async def answer_forget(update: Update, context: NotebookContext) -> None:
     query, chat = update.callback_query, update.effective_chat
-    assert query is not None and query.data is not None and chat is not None
+    assert query is not None and chat is not None
     _ = context.tr.gettext
+    (choice,) = ANSWER.values(update)
     user_id = context.person.telegram_user_id or chat.id
     state = await get_state(context.session, chat_id=chat.id, user_id=user_id)
     pending = state is not None and state.flow == FLOW and state.step == "confirm"
     if not pending or state is None or not _asked_recently(state.data, context.now()):
         await query.answer(_("This question has expired. Send /forget again."), show_alert=True)
         return
-    if query.data == NO:
+    if choice == "n":
         await clear_state(context.session, chat_id=chat.id, user_id=user_id)
         await query.answer()
         await query.edit_message_text(_("Nothing was deleted. Your data stays as it was."))
@@ -163,5 +164,5 @@ async def answer_forget(update: Update, context: NotebookContext) -> None:
 HANDLERS = [
     CommandHandler("mydata", my_data),
     CommandHandler("forget", ask_forget),
-    CallbackQueryHandler(answer_forget, pattern=f"^{PREFIX}"),
+    ANSWER.handler(answer_forget),
 ]

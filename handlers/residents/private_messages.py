@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from handlers.residents import followup, my_issues, profile, report
+from handlers.residents import followup, my_issues, profile, report, report_content
 from handlers.shared import flows
 from runtime.context import NotebookContext
 from storage.chat_state import FlowState, clear_state, get_state
@@ -62,7 +62,7 @@ async def on_private_message(update: Update, context: NotebookContext) -> None:
             )
         )
         return
-    if message.document is not None and not report.is_image_document(message):
+    if message.document is not None and not report_content.is_image_document(message):
         await message.reply_text(
             _(
                 "I cannot open this kind of file. "
@@ -70,7 +70,7 @@ async def on_private_message(update: Update, context: NotebookContext) -> None:
             )
         )
         return
-    if not (report.has_report_content(message) or message.contact is not None):
+    if not (report_content.has_report_content(message) or message.contact is not None):
         await message.reply_text(
             _("I can read words, photos, voice messages and locations. Please send one of those.")
         )

@@ -20,12 +20,14 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.residents import report
 from handlers.shared.common import escape, is_private
+from handlers.shared.fallback import answer_stale
 from handlers.shared.issue_texts import home_text
 from handlers.shared.labels import LANGUAGE_NAMES
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.settings import SUPPORTED_LOCALES
 from storage.chat_state import FlowState, clear_state, get_state, set_state
@@ -36,11 +38,14 @@ from storage.reports import Step as ReportStep
 from storage.residents import NotInCommunity, buildings_of, set_home, set_phone, units_of
 
 FLOW = "profile"
-PREFIX = "pf:"
 BUILDING, UNIT, LANGUAGE, PHONE = "building", "unit", "language", "phone"
 JOINING_STEPS = [BUILDING, UNIT, LANGUAGE, PHONE]
 CHANGE = {"b": [BUILDING, UNIT], "l": [LANGUAGE], "p": [PHONE]}
-BUTTON_STEP = {"b": BUILDING, "u": UNIT, "l": LANGUAGE}
+SKIP = Button("pf.skip")  # the open question
+CHOOSE_BUILDING = Button("pf.building", int)
+CHOOSE_UNIT = Button("pf.unit", int)
+CHOOSE_LANGUAGE = Button("pf.lang", tuple(SUPPORTED_LOCALES))
+EDIT = Button("pf.edit", tuple(CHANGE))  # /profile: what to change
 
 
 def _user_id(context: NotebookContext, chat_id: int) -> int:
@@ -111,13 +116,14 @@ async def _question(
     context: NotebookContext, member: Membership, step: str
 ) -> tuple[str, InlineKeyboardMarkup | ReplyKeyboardMarkup] | None:
     _ = context.tr.gettext
-    skip = [InlineKeyboardButton(_("Skip"), callback_data=f"{PREFIX}s")]
+    skip = [InlineKeyboardButton(_("Skip"), callback_data=SKIP.data())]
     if step == BUILDING:
         buildings = await buildings_of(context.session, member.community_id)
         if not buildings:
             return None
         buttons = [
-            InlineKeyboardButton(b.name, callback_data=f"{PREFIX}b:{b.id}") for b in buildings[:90]
+            InlineKeyboardButton(b.name, callback_data=CHOOSE_BUILDING.data(b.id or 0))
+            for b in buildings[:90]
         ]
         rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
         return _("Which building do you live in?"), InlineKeyboardMarkup([*rows, skip])
@@ -126,13 +132,14 @@ async def _question(
         if not units:
             return None
         buttons = [
-            InlineKeyboardButton(u.name, callback_data=f"{PREFIX}u:{u.id}") for u in units[:90]
+            InlineKeyboardButton(u.name, callback_data=CHOOSE_UNIT.data(u.id or 0))
+            for u in units[:90]
         ]
         rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
         return _("Which unit (entrance)?"), InlineKeyboardMarkup([*rows, skip])
     if step == LANGUAGE:
         buttons = [
-            InlineKeyboardButton(LANGUAGE_NAMES[loc], callback_data=f"{PREFIX}l:{loc}")
+            InlineKeyboardButton(LANGUAGE_NAMES[loc], callback_data=CHOOSE_LANGUAGE.data(loc))
             for loc in SUPPORTED_LOCALES
         ]
         return _("Which language should I use?"), InlineKeyboardMarkup([buttons, skip])
@@ -182,52 +189,106 @@ async def _finish(
 # --- answers -------------------------------------------------------------------------------------
 
 
-async def on_button(update: Update, context: NotebookContext) -> None:
+async def _opened(
+    update: Update, context: NotebookContext, step: str | None
+) -> tuple[Membership, FlowState] | None:
+    """The member and the open question a press answers (`step`, or any for Skip); None
+    (answered) when they have not joined or the question is not the one open."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    chat_id = query.message.chat.id if query.message else _user_id(context, 0)
-    message = query.message if isinstance(query.message, Message) else None
-    verb, _sep, arg = query.data.removeprefix(PREFIX).partition(":")
+    assert query is not None
     member = await _member(context)
     if member is None:
-        await query.answer(_("Please send /start to join your community first."), show_alert=True)
-        return
-    if verb == "e" and arg in CHANGE:
-        await query.answer()
-        await ask_next(context, chat_id, {"steps": list(CHANGE[arg])}, edit=message)
-        return
+        await query.answer(
+            context.tr.gettext("Please send /start to join your community first."),
+            show_alert=True,
+        )
+        return None
+    chat_id = _chat_id(update, context)
     state = await get_state(context.session, chat_id=chat_id, user_id=_user_id(context, chat_id))
-    if state is None or state.flow != FLOW or (verb != "s" and state.step != BUTTON_STEP.get(verb)):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    if not await _apply(context, member, state.step, verb, arg):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+    if state is None or state.flow != FLOW or (step is not None and state.step != step):
+        await answer_stale(query, context)
+        return None
+    return member, state
+
+
+def _chat_id(update: Update, context: NotebookContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    return query.message.chat.id if query.message else _user_id(context, 0)
+
+
+async def _ask_after(update: Update, context: NotebookContext, data: dict[str, Any]) -> None:
+    query = update.callback_query
+    assert query is not None
+    message = query.message if isinstance(query.message, Message) else None
     await query.answer()
-    await ask_next(context, chat_id, dict(state.data), edit=message)
+    await ask_next(context, _chat_id(update, context), data, edit=message)
 
 
-async def _apply(
-    context: NotebookContext, member: Membership, step: str, verb: str, arg: str
-) -> bool:
-    session = context.session
-    if verb == "s":
-        return True
+async def on_edit(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    (what,) = EDIT.values(update)
+    if await _member(context) is None:
+        await query.answer(
+            context.tr.gettext("Please send /start to join your community first."),
+            show_alert=True,
+        )
+        return
+    await _ask_after(update, context, {"steps": list(CHANGE[what])})
+
+
+async def on_skip(update: Update, context: NotebookContext) -> None:
+    opened = await _opened(update, context, None)
+    if opened is not None:
+        await _ask_after(update, context, dict(opened[1].data))
+
+
+async def on_building(update: Update, context: NotebookContext) -> None:
+    (building_id,) = CHOOSE_BUILDING.values(update)
+    await _set_home(update, context, BUILDING, building_id, None)
+
+
+async def on_unit(update: Update, context: NotebookContext) -> None:
+    (unit_id,) = CHOOSE_UNIT.values(update)
+    await _set_home(update, context, UNIT, None, unit_id)
+
+
+async def _set_home(
+    update: Update,
+    context: NotebookContext,
+    step: str,
+    building_id: int | None,
+    unit_id: int | None,
+) -> None:
+    """A building (with no unit yet), or a unit of the member's building."""
+    query = update.callback_query
+    assert query is not None
+    opened = await _opened(update, context, step)
+    if opened is None:
+        return
+    member, state = opened
     try:
-        if verb == "b" and arg.isdigit():
-            await set_home(session, member, building_id=int(arg), unit_id=None)
-            return True
-        if verb == "u" and arg.isdigit():
-            await set_home(session, member, building_id=member.building_id, unit_id=int(arg))
-            return True
+        await set_home(
+            context.session,
+            member,
+            building_id=member.building_id if building_id is None else building_id,
+            unit_id=unit_id,
+        )
     except NotInCommunity:
-        return False
-    if verb == "l" and arg in SUPPORTED_LOCALES:
-        await set_locale(session, context.person, arg)
-        context.scope.translator = context.notebook.i18n.translator(arg, context.tr.tz)
-        return True
-    return False
+        await answer_stale(query, context)
+        return
+    await _ask_after(update, context, dict(state.data))
+
+
+async def on_language(update: Update, context: NotebookContext) -> None:
+    (locale,) = CHOOSE_LANGUAGE.values(update)
+    opened = await _opened(update, context, LANGUAGE)
+    if opened is None:
+        return
+    await set_locale(context.session, context.person, locale)
+    context.scope.translator = context.notebook.i18n.translator(locale, context.tr.tz)
+    await _ask_after(update, context, dict(opened[1].data))
 
 
 async def on_input(update: Update, context: NotebookContext, state: FlowState) -> None:
@@ -287,14 +348,18 @@ async def show_profile(update: Update, context: NotebookContext) -> None:
         _("What would you like to change?"),
     ]
     buttons = [
-        InlineKeyboardButton(_("Building"), callback_data=f"{PREFIX}e:b"),
-        InlineKeyboardButton(_("Language"), callback_data=f"{PREFIX}e:l"),
-        InlineKeyboardButton(_("Phone"), callback_data=f"{PREFIX}e:p"),
+        InlineKeyboardButton(_("Building"), callback_data=EDIT.data("b")),
+        InlineKeyboardButton(_("Language"), callback_data=EDIT.data("l")),
+        InlineKeyboardButton(_("Phone"), callback_data=EDIT.data("p")),
     ]
     await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup([buttons]))
 
 
 HANDLERS = [
     CommandHandler("profile", show_profile),
-    CallbackQueryHandler(on_button, pattern=f"^{PREFIX}"),
+    EDIT.handler(on_edit),
+    SKIP.handler(on_skip),
+    CHOOSE_BUILDING.handler(on_building),
+    CHOOSE_UNIT.handler(on_unit),
+    CHOOSE_LANGUAGE.handler(on_language),
 ]

@@ -1,403 +1,58 @@
-"""Reporting a problem in one's own words, and /log: a worker reporting one for a resident.
+"""Reporting a problem in one's own words: the resident's conversation, and the buttons every
+report draft shares (/log's own are in log_for_resident.py).
 
-One flow for both. The draft (storage/reports.py) lives in `chat_state` (flow "report"); after
-every answer the bot asks the first question the draft still lacks (`next_step`), so a resident
-who starts with "楼道灯坏了三天了" is asked only the category, photos (skippable), urgency and
-to confirm: four taps to an issue number. /log adds three questions in front (how the resident
-reached the community, who they are, their building) and carries channel / reporter / logged_by.
-
-Buttons carry the draft's short token: a button from an older draft answers with an alert.
+A resident who starts with "楼道灯坏了三天了" is asked only the category, photos (skippable),
+urgency and to confirm: four taps to an issue number. The draft and its questions are in
+report_draft.py; every press first finds the open draft there (`open_draft`), so a button of an
+older draft answers with the stale-button alert and changes nothing.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlmodel import select
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.ext import CommandHandler
 
-from handlers.shared.common import acting_in, escape, is_private, membership_in, send_about_issue
-from handlers.shared.issue_texts import (
-    cut,
-    deadline_text,
-    home_names,
-    home_text,
-    owner_text,
-    title,
+from handlers.residents.report_content import absorb
+from handlers.residents.report_draft import (
+    CANCEL,
+    CATEGORY,
+    CATEGORY_LIST,
+    CHANGE,
+    DUPLICATE,
+    EDIT,
+    MEDIA_DONE,
+    NOT_DUPLICATE,
+    SEND,
+    URGENT,
+    Pressed,
+    advance,
+    answer_about_resident,
+    answered,
+    category_keyboard,
+    clear,
+    draft_button,
+    duplicates_of,
+    may_log,
+    open_draft,
+    reporter_name,
+    save,
+    summary_text,
 )
-from handlers.shared.labels import category_label, channel_label, status_label
+from handlers.shared.common import acting_in, escape, is_private, send_about_issue
+from handlers.shared.fallback import answer_stale
+from handlers.shared.issue_texts import cut, deadline_text, owner_text
+from handlers.shared.labels import status_label
 from runtime.context import NotebookContext
 from storage import reports
-from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
-from storage.chat_state import FlowState, clear_state, get_state, set_state
+from storage.chat_state import FlowState
 from storage.followups import support_added
-from storage.issues import (
-    NewAttachment,
-    TransitionNotAllowed,
-    add_support,
-    back_with_words,
-    backed_by,
-    open_duplicates,
-)
-from storage.models import (
-    STAFF_ROLES,
-    Building,
-    Channel,
-    Issue,
-    Membership,
-    Person,
-    Role,
-    Urgency,
-)
+from storage.issues import NewAttachment, TransitionNotAllowed, add_support, back_with_words
+from storage.models import Issue, Membership, Urgency
 from storage.notifications import issue_changed
-from storage.people import current_membership, membership
-from storage.reports import FLOW, ReportDraft, Step, next_step, voice_description
-from storage.residents import (
-    buildings_of,
-    find_residents,
-    normalise_phone,
-    remember_issue_message,
-)
-
-PREFIX = "rp:"
-SUMMARY_DESCRIPTION_CHARS = 1500
-IMAGE_MIME_PREFIX = "image/"
-
-
-# --- the draft in chat_state ---------------------------------------------------------------------
-
-
-async def _save(context: NotebookContext, chat_id: int, draft: ReportDraft, step: Step) -> None:
-    await set_state(
-        context.session,
-        chat_id=chat_id,
-        user_id=context.person.telegram_user_id or chat_id,
-        flow=FLOW,
-        step=step,
-        data=draft.dump(),
-        now=context.now(),
-    )
-
-
-async def _clear(context: NotebookContext, chat_id: int) -> None:
-    await clear_state(
-        context.session, chat_id=chat_id, user_id=context.person.telegram_user_id or chat_id
-    )
-
-
-def _button(text: str, draft: ReportDraft, action: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=f"{PREFIX}{draft.token}:{action}")
-
-
-def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
-    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
-
-
-# --- what the person sent becomes part of the draft ----------------------------------------------
-
-
-def absorb(draft: ReportDraft, message: Message) -> bool:
-    """Take the words, voice, photos or location of `message` into the draft. Returns False for
-    the later messages of an album already seen (they are taken silently, without a reply)."""
-    first_of_album = True
-    if message.media_group_id:
-        first_of_album = message.media_group_id not in draft.media_groups
-        if first_of_album:
-            draft.media_groups.append(message.media_group_id)
-    if message.voice is not None:
-        voice = message.voice
-        if draft.description is None:
-            draft.description = voice_description(seconds(voice.duration))
-        draft.add_attachment(
-            NewAttachment(
-                kind="voice",
-                telegram_file_id=voice.file_id,
-                file_unique_id=voice.file_unique_id,
-                mime_type=voice.mime_type,
-            )
-        )
-    if message.photo:
-        photo = message.photo[-1]  # the largest size
-        draft.add_attachment(
-            NewAttachment(
-                kind="photo",
-                telegram_file_id=photo.file_id,
-                file_unique_id=photo.file_unique_id,
-                mime_type="image/jpeg",
-                caption=message.caption,
-            )
-        )
-    if message.document is not None and is_image_document(message):
-        doc = message.document
-        draft.add_attachment(
-            NewAttachment(
-                kind="document",
-                telegram_file_id=doc.file_id,
-                file_unique_id=doc.file_unique_id,
-                mime_type=doc.mime_type,
-                caption=message.caption,
-            )
-        )
-    location = message.location or (message.venue.location if message.venue else None)
-    if location is not None:
-        draft.latitude, draft.longitude = location.latitude, location.longitude
-    words = message.text or message.caption
-    if words:
-        draft.add_text(words)
-    return first_of_album
-
-
-def seconds(duration: int | timedelta) -> int:
-    return int(duration.total_seconds()) if isinstance(duration, timedelta) else int(duration)
-
-
-def is_image_document(message: Message) -> bool:
-    """A photo sent "as a file" (uncompressed) is still a photo of the problem."""
-    doc = message.document
-    return doc is not None and (doc.mime_type or "").startswith(IMAGE_MIME_PREFIX)
-
-
-def has_report_content(message: Message) -> bool:
-    return bool(
-        message.text
-        or message.voice
-        or message.photo
-        or message.location
-        or message.venue
-        or is_image_document(message)
-    )
-
-
-# --- questions -----------------------------------------------------------------------------------
-
-
-async def _duplicates(context: NotebookContext, draft: ReportDraft) -> list[Issue]:
-    if draft.community_id is None or draft.category is None:
-        return []
-    found = await open_duplicates(
-        context.session,
-        community_id=draft.community_id,
-        building_id=draft.building_id,
-        category=draft.category,
-    )
-    if draft.reporter_id is None or not found:
-        return found
-    mine = await backed_by(context.session, person_id=draft.reporter_id)
-    return [i for i in found if i.reporter_id != draft.reporter_id and i.id not in mine]
-
-
-def _category_keyboard(
-    context: NotebookContext, draft: ReportDraft, *, desk: bool
-) -> InlineKeyboardMarkup:
-    _ = context.tr.gettext
-    keys = DESK_CATEGORIES if desk else COMMUNITY_CATEGORIES
-    buttons = [_button(category_label(context.tr, key), draft, f"c:{key}") for key in keys]
-    rows = _rows(buttons, 1 if desk else 2)
-    if desk:
-        rows.append([_button(_("« Back to community problems"), draft, "back")])
-    else:
-        rows.append(
-            [_button(_("Service desk matters (social security, allowances…)"), draft, "desk")]
-        )
-    rows.append([_button(_("Cancel"), draft, "x")])
-    return InlineKeyboardMarkup(rows)
-
-
-async def summary_text(context: NotebookContext, draft: ReportDraft) -> str:
-    tr = context.tr
-    _ = tr.gettext
-    lines = [_("Please check your report:")]
-    if draft.on_behalf:
-        name = await _reporter_name(context, draft)
-        lines.append(
-            _("For: {name} · via {channel}").format(
-                name=name, channel=channel_label(tr, draft.channel or Channel.PHONE)
-            )
-        )
-    lines.append(_("Problem: {category}").format(category=category_label(tr, draft.category or "")))
-    lines.append(
-        _("What is wrong: {text}").format(
-            text=escape(cut(draft.description, SUMMARY_DESCRIPTION_CHARS))
-        )
-    )
-    extras = []
-    photos = draft.count("photo") + draft.count("document")
-    if photos:
-        extras.append(tr.ngettext("{n} photo", "{n} photos", photos).format(n=photos))
-    if draft.count("voice"):
-        extras.append(_("voice message"))
-    if draft.latitude is not None:
-        extras.append(_("location"))
-    if extras:
-        lines.append(_("Attached: {items}").format(items=", ".join(extras)))
-    home = await home_text(context.session, draft.building_id, draft.unit_id)
-    if home:
-        lines.append(_("Building: {home}").format(home=home))
-    urgent = draft.urgency == Urgency.EMERGENCY
-    lines.append(_("Urgent: yes") if urgent else _("Urgent: no"))
-    return "\n".join(lines)
-
-
-async def _reporter_name(context: NotebookContext, draft: ReportDraft) -> str:
-    if draft.reporter_id is not None:
-        person = await context.session.get(Person, draft.reporter_id)
-        name = person.full_name if person else ""
-        phone = person.phone if person else None
-    else:
-        name, phone = draft.reporter_name or "", draft.reporter_phone
-    return escape(f"{name} ({phone})" if phone else name)
-
-
-async def question(
-    context: NotebookContext, draft: ReportDraft, step: Step, duplicates: list[Issue]
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    tr = context.tr
-    _ = tr.gettext
-    cancel = [_button(_("Cancel"), draft, "x")]
-    if step is Step.JOIN:
-        return (
-            _(
-                "You have not joined your community yet. Please send /start to join: "
-                "I will keep what you wrote and continue afterwards."
-            ),
-            None,
-        )
-    if step is Step.CHANNEL:
-        buttons = [
-            _button(channel_label(tr, c), draft, f"ch:{c}")
-            for c in (Channel.PHONE, Channel.DESK, Channel.VISIT, Channel.MEETING)
-        ]
-        return (
-            _("Logging an issue for a resident. How did they reach you?"),
-            InlineKeyboardMarkup([*_rows(buttons, 2), cancel]),
-        )
-    if step is Step.WHO:
-        return (
-            _(
-                "Who is it for? Write their name, building or phone number and I will look "
-                "them up. If they are not registered, press the button."
-            ),
-            InlineKeyboardMarkup(
-                [[_button(_("Not registered: enter name and phone"), draft, "wn")], cancel]
-            ),
-        )
-    if step is Step.WHO_NAME:
-        return _("What is the resident's name?"), InlineKeyboardMarkup([cancel])
-    if step is Step.WHO_PHONE:
-        return (
-            _("Their phone number, so the community can call back?"),
-            InlineKeyboardMarkup([[_button(_("No phone number"), draft, "np")], cancel]),
-        )
-    if step is Step.BUILDING:
-        assert draft.community_id is not None
-        buildings = await buildings_of(context.session, draft.community_id)
-        buttons = [_button(b.name, draft, f"b:{b.id}") for b in buildings[:60]]
-        return (
-            _("Which building is it about?"),
-            InlineKeyboardMarkup([*_rows(buttons, 3), [_button(_("Skip"), draft, "bs")]]),
-        )
-    if step is Step.CATEGORY:
-        text = _("What is the problem about?")
-        if draft.description:
-            text += "\n«" + escape(cut(draft.description, 300)) + "»"
-        return text, _category_keyboard(context, draft, desk=False)
-    if step is Step.DUPLICATES:
-        lines = [_("Your neighbours have already reported something like this:")]
-        dup_rows: list[list[InlineKeyboardButton]] = []
-        for issue in duplicates:
-            lines.append(
-                _("No. {number}: {title} ({status})").format(
-                    number=issue.number, title=title(issue), status=status_label(tr, issue.status)
-                )
-            )
-            dup_rows.append(
-                [
-                    _button(
-                        _("No. {number} is my problem too").format(number=issue.number),
-                        draft,
-                        f"d:{issue.id}",
-                    )
-                ]
-            )
-        lines.append(_("Is it the same problem?"))
-        dup_rows.append([_button(_("No, mine is different"), draft, "nd")])
-        return "\n".join(lines), InlineKeyboardMarkup(dup_rows)
-    if step is Step.DESCRIPTION:
-        return (
-            _("Please tell me in a few words what is wrong. You can also send a voice message."),
-            InlineKeyboardMarkup([cancel]),
-        )
-    if step is Step.MEDIA:
-        photos = draft.count("photo") + draft.count("document")
-        if photos or draft.latitude is not None:
-            return (
-                _("Got it. You can send more, or press Done."),
-                InlineKeyboardMarkup([[_button(_("Done"), draft, "m")], cancel]),
-            )
-        return (
-            _(
-                "Would you like to add a photo or your location? Send them now "
-                "(several photos are fine), or press No photo."
-            ),
-            InlineKeyboardMarkup([[_button(_("No photo"), draft, "m")], cancel]),
-        )
-    if step is Step.URGENCY:
-        return (
-            _("Is anyone in danger, or is property at risk?"),
-            InlineKeyboardMarkup(
-                [[_button(_("Yes, it is urgent"), draft, "u:y"), _button(_("No"), draft, "u:n")]]
-            ),
-        )
-    return (
-        await summary_text(context, draft),
-        InlineKeyboardMarkup(
-            [
-                [_button(_("✅ Send"), draft, "ok")],
-                [_button(_("Change"), draft, "chg"), _button(_("Cancel"), draft, "x")],
-            ]
-        ),
-    )
-
-
-async def advance(
-    context: NotebookContext,
-    chat_id: int,
-    draft: ReportDraft,
-    *,
-    edit: Message | None = None,
-    prefix: str = "",
-) -> Step:
-    """Save the draft and ask its next missing question (editing `edit` when a button led
-    here, so the chat does not fill up with old questions)."""
-    step = next_step(draft)
-    no_buildings = step is Step.BUILDING and not await buildings_of(
-        context.session, draft.community_id or 0
-    )
-    if no_buildings:
-        draft.building_asked = True  # nothing to choose from
-        step = next_step(draft)
-    duplicates: list[Issue] = []
-    if step is Step.DUPLICATES:
-        duplicates = await _duplicates(context, draft)
-        if not duplicates:
-            draft.duplicates_checked = True
-            step = next_step(draft)
-    await _save(context, chat_id, draft, step)
-    text, markup = await question(context, draft, step, duplicates)
-    if prefix:
-        text = f"{prefix}\n{text}"
-    if edit is not None:
-        await edit.edit_text(text, reply_markup=markup)
-    else:
-        await context.bot.send_message(chat_id, text, reply_markup=markup)
-    return step
-
+from storage.people import current_membership
+from storage.reports import ReportDraft, Step, next_step
+from storage.residents import remember_issue_message
 
 # --- starting ------------------------------------------------------------------------------------
 
@@ -467,22 +122,6 @@ async def report_command(update: Update, context: NotebookContext) -> None:
     await advance(context, message.chat_id, draft)
 
 
-async def log_command(update: Update, context: NotebookContext) -> None:
-    """/log: a worker notes an issue a resident raised by phone, at the desk or in person."""
-    message = update.effective_message
-    assert message is not None
-    _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
-        return
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) not in STAFF_ROLES:
-        await message.reply_text(_("Only community staff can log issues for residents."))
-        return
-    draft = ReportDraft(community_id=current[1].id, channel=None, logged_by_id=context.person.id)
-    await advance(context, message.chat_id, draft)
-
-
 async def resume_after_join(
     context: NotebookContext, chat_id: int, data: dict[str, object], member: Membership
 ) -> None:
@@ -492,7 +131,7 @@ async def resume_after_join(
     draft.reporter_id = context.person.id
     draft.building_id, draft.unit_id = member.building_id, member.unit_id
     if not draft.description and not draft.attachments:
-        await _clear(context, chat_id)
+        await clear(context, chat_id)
         return
     _ = context.tr.gettext
     await advance(context, chat_id, draft, prefix=_("Now, about what you wrote before:"))
@@ -513,174 +152,121 @@ async def on_input(update: Update, context: NotebookContext, state: FlowState) -
         assert joined is not None
         draft.community_id, draft.reporter_id = joined.community_id, joined.reporter_id
         draft.building_id, draft.unit_id = joined.building_id, joined.unit_id
-    elif draft.on_behalf and not await _may_log(context, draft):
-        await _clear(context, chat_id)
+    elif draft.on_behalf and not await may_log(context, draft):
+        await clear(context, chat_id)
         await message.reply_text(_("Only community staff can log issues for residents."))
         return
-    if step is Step.WHO and message.text:
-        await _search_resident(context, chat_id, draft, message.text)
-        return
-    if step is Step.WHO_NAME and message.text:
-        draft.reporter_name = message.text.strip()[:200]
-        await advance(context, chat_id, draft)
-        return
-    if step is Step.WHO_PHONE and message.text:
-        phone = normalise_phone(message.text)
-        if phone is None:
-            await advance(
-                context, chat_id, draft, prefix=_("That does not look like a phone number.")
-            )
-            return
-        draft.reporter_phone, draft.phone_asked = phone, True
-        await advance(context, chat_id, draft)
+    if await answer_about_resident(context, message, draft, step):
         return
     answered = absorb(draft, message)
     if not answered:  # the rest of an album: taken quietly
-        await _save(context, chat_id, draft, step)
+        await save(context, chat_id, draft, step)
         return
     asked_for = step in (Step.DESCRIPTION, Step.MEDIA, Step.JOIN)
     await advance(context, chat_id, draft, prefix="" if asked_for else _("Noted."))
 
 
-async def _search_resident(
-    context: NotebookContext, chat_id: int, draft: ReportDraft, query: str
-) -> None:
-    _ = context.tr.gettext
-    assert draft.community_id is not None
-    buttons = []
-    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
-        found = await find_residents(reader, community_id=draft.community_id, query=query)
-        for person, member in found:
-            home = await home_names(reader, member.building_id, member.unit_id)
-            label = " · ".join(x for x in (person.full_name, home, person.phone or "") if x)
-            buttons.append([_button(cut(label, 60), draft, f"w:{person.id}")])
-    buttons.append([_button(_("Not registered: enter name and phone"), draft, "wn")])
-    buttons.append([_button(_("Cancel"), draft, "x")])
-    if found:
-        text = _("Is it one of these residents? Or write another name.")
-    else:
-        text = _("Nobody found for «{query}». Write another name, or press Not registered.").format(
-            query=escape(cut(query, 100))
-        )
-    await _save(context, chat_id, draft, Step.WHO)
-    await context.bot.send_message(chat_id, text, reply_markup=InlineKeyboardMarkup(buttons))
+# --- presses on any report draft -----------------------------------------------------------------
 
 
-# --- buttons -------------------------------------------------------------------------------------
-
-
-async def _may_log(context: NotebookContext, draft: ReportDraft) -> bool:
-    if draft.community_id is None or context.person.id is None:
-        return False
-    member = await membership_in(context, draft.community_id)
-    return (
-        member is not None
-        and Role(member.role) in STAFF_ROLES
-        and draft.logged_by_id == context.person.id
-    )
-
-
-async def _may_report(context: NotebookContext, draft: ReportDraft) -> bool:
-    if draft.on_behalf:
-        return await _may_log(context, draft)
-    if draft.community_id is None or context.person.id is None:
-        return False
-    member = await membership_in(context, draft.community_id)
-    return member is not None and draft.reporter_id == context.person.id
-
-
-async def on_button(update: Update, context: NotebookContext) -> None:
+async def on_cancel(update: Update, context: NotebookContext) -> None:
+    pressed = await open_draft(update, context, *CANCEL.values(update))
+    if pressed is None:
+        return
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    token, _sep, action = query.data.removeprefix(PREFIX).partition(":")
-    chat_id = query.message.chat.id if query.message else context.person.telegram_user_id
-    assert chat_id is not None
-    state = await get_state(
-        context.session, chat_id=chat_id, user_id=context.person.telegram_user_id or chat_id
-    )
-    draft = ReportDraft.load(state.data) if state and state.flow == FLOW else None
-    verb, _sep, arg = action.partition(":")
-    stale = draft is None or draft.token != token
+    assert query is not None
+    await clear(context, pressed.chat_id)
+    await query.answer()
+    if pressed.message:
+        await pressed.message.edit_text(context.tr.gettext("Cancelled. Nothing was sent."))
+
+
+async def on_send(update: Update, context: NotebookContext) -> None:
     # A confirmation with its draft gone may be a replay of one already filed (the draft is
     # cleared in the same commit as the issue is filed); with the draft there, it cannot be.
-    if verb == "ok" and stale and await _confirm_again(update, context, chat_id):
+    (token,) = SEND.values(update)
+
+    async def replayed(chat_id: int) -> bool:
+        return await _confirm_again(update, context, chat_id)
+
+    pressed = await open_draft(update, context, token, replayed=replayed)
+    if pressed is not None:
+        await _confirm(update, context, pressed.draft, pressed.chat_id)
+
+
+async def on_duplicate(update: Update, context: NotebookContext) -> None:
+    token, issue_id = DUPLICATE.values(update)
+    pressed = await open_draft(update, context, token)
+    if pressed is not None:
+        await _join_duplicate(update, context, pressed, issue_id)
+
+
+async def on_category_list(update: Update, context: NotebookContext) -> None:
+    token, which = CATEGORY_LIST.values(update)
+    pressed = await open_draft(update, context, token)
+    if pressed is None:
         return
-    if draft is None or stale or not await _may_report(context, draft):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    message = query.message if isinstance(query.message, Message) else None
-    if verb == "x":
-        await _clear(context, chat_id)
-        await query.answer()
-        if message:
-            await message.edit_text(_("Cancelled. Nothing was sent."))
-        return
-    if verb == "ok":
-        await _confirm(update, context, draft, chat_id)
-        return
-    if verb == "d":
-        await _join_duplicate(update, context, draft, chat_id, arg)
-        return
-    if verb in ("desk", "back") and message:
-        await query.answer()
-        await message.edit_reply_markup(
-            reply_markup=_category_keyboard(context, draft, desk=verb == "desk")
-        )
-        return
-    if verb == "chg" and message:
-        await query.answer()
-        await message.edit_text(
-            await summary_text(context, draft) + "\n\n" + _("What would you like to change?"),
-            reply_markup=_change_keyboard(context, draft),
-        )
-        return
-    if not await _apply(context, draft, verb, arg):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+    query = update.callback_query
+    assert query is not None
+    if pressed.message is None:  # no message to show the list on
+        await answer_stale(query, context)
         return
     await query.answer()
-    await advance(context, chat_id, draft, edit=message)
+    await pressed.message.edit_reply_markup(
+        reply_markup=category_keyboard(context, pressed.draft, desk=which == "desk")
+    )
+
+
+async def on_change(update: Update, context: NotebookContext) -> None:
+    pressed = await open_draft(update, context, *CHANGE.values(update))
+    if pressed is None:
+        return
+    query = update.callback_query
+    assert query is not None
+    if pressed.message is None:  # no message to show the summary on
+        await answer_stale(query, context)
+        return
+    _ = context.tr.gettext
+    await query.answer()
+    await pressed.message.edit_text(
+        await summary_text(context, pressed.draft) + "\n\n" + _("What would you like to change?"),
+        reply_markup=_change_keyboard(context, pressed.draft),
+    )
 
 
 def _change_keyboard(context: NotebookContext, draft: ReportDraft) -> InlineKeyboardMarkup:
     _ = context.tr.gettext
     rows = [
-        [_button(_("Category"), draft, "e:cat"), _button(_("What is wrong"), draft, "e:desc")],
         [
-            _button(_("Photos and location"), draft, "e:media"),
-            _button(_("Urgency"), draft, "e:urg"),
+            draft_button(_("Category"), EDIT, draft, "cat"),
+            draft_button(_("What is wrong"), EDIT, draft, "desc"),
+        ],
+        [
+            draft_button(_("Photos and location"), EDIT, draft, "media"),
+            draft_button(_("Urgency"), EDIT, draft, "urg"),
         ],
     ]
     if draft.on_behalf:
-        rows.append([_button(_("Resident"), draft, "e:who")])
-    rows.append([_button(_("« Back"), draft, "e:none")])
+        rows.append([draft_button(_("Resident"), EDIT, draft, "who")])
+    rows.append([draft_button(_("« Back"), EDIT, draft, "none")])
     return InlineKeyboardMarkup(rows)
 
 
-async def _apply(context: NotebookContext, draft: ReportDraft, verb: str, arg: str) -> bool:
-    """Write one button's answer into the draft; False when the answer is not a valid one."""
-    if verb == "c" and arg in CATEGORIES:
-        if draft.category != arg:  # another category may have other neighbours' issues
-            draft.duplicates_checked = False
-        draft.category = arg
-        return True
-    if verb == "u" and arg in ("y", "n"):
-        draft.urgency = Urgency.EMERGENCY if arg == "y" else Urgency.NORMAL
-        return True
-    if verb == "m":
-        draft.media_done = True
-        return True
-    if verb == "nd":
-        draft.duplicates_checked = True
-        return True
-    if verb == "e":
-        return _reopen_question(draft, arg)
-    if not draft.on_behalf:
-        return False
-    return await _apply_log(context, draft, verb, arg)
+async def on_edit(update: Update, context: NotebookContext) -> None:
+    token, field = EDIT.values(update)
+    pressed = await open_draft(update, context, token)
+    if pressed is None:
+        return
+    if field == "who" and not pressed.draft.on_behalf:
+        query = update.callback_query
+        assert query is not None
+        await answer_stale(query, context)
+        return
+    _reopen_question(pressed.draft, field)
+    await answered(update, context, pressed)
 
 
-def _reopen_question(draft: ReportDraft, field: str) -> bool:
+def _reopen_question(draft: ReportDraft, field: str) -> None:
     if field == "cat":
         draft.category, draft.duplicates_checked = None, False
     elif field == "desc":
@@ -691,45 +277,47 @@ def _reopen_question(draft: ReportDraft, field: str) -> bool:
         draft.media_done = False
     elif field == "urg":
         draft.urgency = None
-    elif field == "who" and draft.on_behalf:
+    elif field == "who":
         draft.who = draft.reporter_id = draft.reporter_name = draft.reporter_phone = None
         draft.phone_asked = draft.building_asked = False
         draft.building_id = draft.unit_id = None
         draft.duplicates_checked = False
-    elif field != "none":
-        return False
-    return True
 
 
-async def _apply_log(context: NotebookContext, draft: ReportDraft, verb: str, arg: str) -> bool:
-    session = context.session
-    if verb == "ch" and arg in {c.value for c in Channel} - {Channel.TELEGRAM}:
-        draft.channel = arg
-        return True
-    if verb == "wn":
-        draft.who, draft.reporter_id = "offline", None
-        return True
-    if verb == "np":
-        draft.phone_asked = True
-        return True
-    if verb == "bs":
-        draft.building_asked = True
-        return True
-    if verb == "b" and arg.isdigit():
-        building = await session.get(Building, int(arg))
-        if building is None or building.community_id != draft.community_id:
-            return False
-        draft.building_id, draft.building_asked = building.id, True
-        return True
-    if verb == "w" and arg.isdigit():
-        assert draft.community_id is not None
-        member = await membership(session, person_id=int(arg), community_id=draft.community_id)
-        if member is None or Role(member.role) in STAFF_ROLES:
-            return False
-        draft.who, draft.reporter_id = "registered", member.person_id
-        draft.building_id, draft.unit_id = member.building_id, member.unit_id
-        return True
-    return False
+async def on_category(update: Update, context: NotebookContext) -> None:
+    token, category = CATEGORY.values(update)
+    pressed = await open_draft(update, context, token)
+    if pressed is None:
+        return
+    if pressed.draft.category != category:  # another category may have other neighbours' issues
+        pressed.draft.duplicates_checked = False
+    pressed.draft.category = category
+    await answered(update, context, pressed)
+
+
+async def on_urgent(update: Update, context: NotebookContext) -> None:
+    token, urgent = URGENT.values(update)
+    pressed = await open_draft(update, context, token)
+    if pressed is None:
+        return
+    pressed.draft.urgency = Urgency.EMERGENCY if urgent == "y" else Urgency.NORMAL
+    await answered(update, context, pressed)
+
+
+async def on_media_done(update: Update, context: NotebookContext) -> None:
+    pressed = await open_draft(update, context, *MEDIA_DONE.values(update))
+    if pressed is None:
+        return
+    pressed.draft.media_done = True
+    await answered(update, context, pressed)
+
+
+async def on_not_duplicate(update: Update, context: NotebookContext) -> None:
+    pressed = await open_draft(update, context, *NOT_DUPLICATE.values(update))
+    if pressed is None:
+        return
+    pressed.draft.duplicates_checked = True
+    await answered(update, context, pressed)
 
 
 # --- the end of the flow: an issue number, or joining a neighbour's issue ------------------------
@@ -756,7 +344,7 @@ async def _confirm(
         limits=context.notebook.settings.time_limits,
         source_update_id=update.update_id,
     )
-    await _clear(context, chat_id)
+    await clear(context, chat_id)
     await query.answer()  # this and the number go out once the issue is committed
     text = await confirmation_text(context, issue, draft)
     await _show(context, query.message, chat_id, text, issue)
@@ -810,7 +398,7 @@ async def confirmation_text(context: NotebookContext, issue: Issue, draft: Repor
     if draft.on_behalf:
         text = _("Logged as No. {number} for {name}. The community answers {deadline}.").format(
             number=issue.number,
-            name=await _reporter_name(context, draft),
+            name=await reporter_name(context, draft),
             deadline=deadline_text(tr, issue),
         )
     else:
@@ -825,14 +413,15 @@ async def confirmation_text(context: NotebookContext, issue: Issue, draft: Repor
 
 
 async def _join_duplicate(
-    update: Update, context: NotebookContext, draft: ReportDraft, chat_id: int, arg: str
+    update: Update, context: NotebookContext, pressed: Pressed, issue_id: int
 ) -> None:
     """ "This is my problem too": back the neighbour's issue and hear its updates."""
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
-    offered = await _duplicates(context, draft)
-    issue = next((i for i in offered if str(i.id) == arg), None)
+    draft, chat_id = pressed.draft, pressed.chat_id
+    offered = await duplicates_of(context, draft)
+    issue = next((i for i in offered if i.id == issue_id), None)
     if issue is None:
         await query.answer(_("That issue is no longer open."), show_alert=True)
         return
@@ -864,7 +453,7 @@ async def _join_duplicate(
     except TransitionNotAllowed:
         await query.answer(_("That issue is no longer open."), show_alert=True)
         return
-    await _clear(context, chat_id)
+    await clear(context, chat_id)
     await query.answer()
     lines = [
         _(
@@ -872,7 +461,7 @@ async def _join_duplicate(
         ).format(number=issue.number, status=status_label(context.tr, issue.status))
         if not draft.on_behalf
         else _("{name} now backs No. {number} ({status}).").format(
-            name=await _reporter_name(context, draft),
+            name=await reporter_name(context, draft),
             number=issue.number,
             status=status_label(context.tr, issue.status),
         )
@@ -887,6 +476,14 @@ async def _join_duplicate(
 
 HANDLERS = [
     CommandHandler("report", report_command),
-    CommandHandler("log", log_command),
-    CallbackQueryHandler(on_button, pattern=f"^{PREFIX}"),
+    CANCEL.handler(on_cancel),
+    SEND.handler(on_send),
+    DUPLICATE.handler(on_duplicate),
+    CATEGORY_LIST.handler(on_category_list),
+    CHANGE.handler(on_change),
+    EDIT.handler(on_edit),
+    CATEGORY.handler(on_category),
+    URGENT.handler(on_urgent),
+    MEDIA_DONE.handler(on_media_done),
+    NOT_DUPLICATE.handler(on_not_duplicate),
 ]

@@ -8,12 +8,14 @@ who just joined is then asked about their home (handlers/residents/profile.py).
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.residents.help import help_text
 from handlers.residents.profile import after_join
 from handlers.shared.common import escape, is_private
+from handlers.shared.fallback import answer_stale
 from handlers.shared.labels import role_label
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.communities import (
     LinkRaceLost,
@@ -25,7 +27,7 @@ from storage.communities import (
 from storage.models import Community, Role
 from storage.people import current_membership
 
-JOIN = "join:"
+JOIN = Button("start.join", int)  # the community chosen
 
 
 async def start(update: Update, context: NotebookContext) -> None:
@@ -55,7 +57,7 @@ async def greet_newcomer(update: Update, context: NotebookContext) -> None:
         )
         return
     buttons = [
-        [InlineKeyboardButton(c.name, callback_data=f"{JOIN}{c.id}")] for c in communities[:50]
+        [InlineKeyboardButton(c.name, callback_data=JOIN.data(c.id or 0))] for c in communities[:50]
     ]
     await message.reply_text(
         _("Welcome! I am the community notebook. Which community do you live in?"),
@@ -113,12 +115,11 @@ def welcome_text(context: NotebookContext, community: Community, role: str) -> s
 
 async def join_chosen(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    raw = query.data.removeprefix(JOIN)
-    community = await context.session.get(Community, int(raw)) if raw.isdigit() else None
+    assert query is not None
+    (community_id,) = JOIN.values(update)
+    community = await context.session.get(Community, community_id)
     if community is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     result = await join_community(context.session, person=context.person, community=community)
     assert result.membership is not None
@@ -133,5 +134,5 @@ async def join_chosen(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("start", start),
-    CallbackQueryHandler(join_chosen, pattern=f"^{JOIN}"),
+    JOIN.handler(join_chosen),
 ]

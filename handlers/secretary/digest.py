@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,18 +24,18 @@ from telegram.ext import CommandHandler
 
 from handlers.council.digest_section import digest_section
 from handlers.secretary.charts import digest_chart
-from handlers.shared.common import escape, is_private
+from handlers.shared.common import escape
 from handlers.shared.fitting import CAPTION_LIMIT, clip, fits
 from handlers.shared.formats import period_label, span
 from handlers.shared.labels import category_label
+from handlers.shared.offices import private_command_as
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderer, Renderers, Sent
 from storage import reminders
 from storage.db import Database
-from storage.digest import Digest, DigestPolicy, build_digest
-from storage.models import STAFF_ROLES, Community, Outbox, Role
-from storage.people import current_membership
+from storage.digest import Digest, DigestPolicy, Trend, build_digest
+from storage.models import STAFF_ROLES, Community, Outbox
 from storage.periods import Period, parse_period
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,20 @@ def _more(tr: Translator, shown: int, total: int) -> list[str]:
     if total <= shown:
         return []
     return [tr.gettext("…and {count} more").format(count=tr.number(total - shown))]
+
+
+def _trend_lines(
+    tr: Translator, trends: list[Trend], cap: int, name: Callable[[str], str]
+) -> list[str]:
+    """The first `cap` of `trends`, one line each with its change, then how many more."""
+    shown = trends[:cap]
+    lines = [
+        tr.gettext("• {name}: {count} ({change})").format(
+            name=name(trend.key), count=tr.number(trend.count), change=_change(tr, trend.change)
+        )
+        for trend in shown
+    ]
+    return lines + _more(tr, len(shown), len(trends))
 
 
 def _name(text: str | None) -> str:
@@ -153,28 +167,15 @@ def _sections(
 
     if digest.categories:
         lines += ["", _("<b>Most reported</b> (change from the period before)")]
-        shown_categories = digest.categories[: caps.categories]
-        for trend in shown_categories:
-            lines.append(
-                _("• {name}: {count} ({change})").format(
-                    name=escape(category_label(tr, trend.key)),
-                    count=tr.number(trend.count),
-                    change=_change(tr, trend.change),
-                )
-            )
-        lines += _more(tr, len(shown_categories), len(digest.categories))
+        lines += _trend_lines(
+            tr,
+            digest.categories,
+            caps.categories,
+            lambda key: escape(category_label(tr, key)),
+        )
     if digest.buildings:
         lines += ["", _("<b>Buildings</b> (change from the period before)")]
-        shown_buildings = digest.buildings[: caps.buildings]
-        for trend in shown_buildings:
-            lines.append(
-                _("• {name}: {count} ({change})").format(
-                    name=_name(trend.key),
-                    count=tr.number(trend.count),
-                    change=_change(tr, trend.change),
-                )
-            )
-        lines += _more(tr, len(shown_buildings), len(digest.buildings))
+        lines += _trend_lines(tr, digest.buildings, caps.buildings, _name)
 
     if digest.repeats_total:
         lines += ["", _("<b>Repeat problems</b>: solve them before more complaints come in")]
@@ -292,17 +293,13 @@ def register(renderers: Renderers, policy: DigestPolicy, db: Database) -> None:
 
 
 async def digest_command(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, STAFF_ROLES, _("The digest is for the community's staff.")
+    )
+    if asked is None:
         return
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) not in STAFF_ROLES:
-        await message.reply_text(_("The digest is for the community's staff."))
-        return
-    community = current[1]
+    message, community = asked
     assert community.id is not None
     period = parse_period(
         list(context.args or []), now=context.now(), tz=ZoneInfo(community.timezone)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.secretary.documents import (
     CsvFile,
@@ -25,27 +25,22 @@ from handlers.secretary.documents import (
     XlsxFile,
     notebook_pdf,
 )
-from handlers.shared.common import escape, is_private
+from handlers.shared.common import escape
+from handlers.shared.fallback import answer_stale
 from handlers.shared.fitting import clip
 from handlers.shared.formats import period_label
+from handlers.shared.offices import SECRETARY, community_as, private_command_as
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.export import issue_batches
-from storage.models import Community, Role
+from storage.models import Community
 from storage.notebook import black_entries, count_black, count_red, red_entries
-from storage.people import current_membership
 from storage.periods import MAX_DAYS, Period, day_code, parse_day_code, parse_period
 
-PREFIX = "ex:"
 FORMATS = ("xlsx", "csv", "pdf")
+FILE = Button("ex.file", FORMATS, str, str)  # the format, the first and the last day
 PDF_ENTRY_LIMIT = 3000  # entries on paper; beyond that the PDF says how many were left out
-
-
-async def _secretary_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) is not Role.SECRETARY:
-        return None
-    return current[1]
 
 
 def _file_name(period: Period, extension: str) -> str:
@@ -103,16 +98,13 @@ async def printed_notebook(
 
 
 async def export_command(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, SECRETARY, _("Only the community secretary can export the notebook.")
+    )
+    if asked is None:
         return
-    community = await _secretary_community(context)
-    if community is None:
-        await message.reply_text(_("Only the community secretary can export the notebook."))
-        return
+    message, community = asked
     period = parse_period(
         list(context.args or []), now=context.now(), tz=ZoneInfo(community.timezone)
     )
@@ -124,7 +116,7 @@ async def export_command(update: Update, context: NotebookContext) -> None:
             )
         )
         return
-    days = f"{day_code(period.first_day)}:{day_code(period.last_day)}"
+    days = (day_code(period.first_day), day_code(period.last_day))
     await message.reply_text(
         _("{community}, {period}: which file would you like?").format(
             community=escape(community.name), period=period_label(context.tr, period)
@@ -133,13 +125,17 @@ async def export_command(update: Update, context: NotebookContext) -> None:
             [
                 [
                     InlineKeyboardButton(
-                        _("Spreadsheet (Excel)"), callback_data=f"{PREFIX}xlsx:{days}"
+                        _("Spreadsheet (Excel)"), callback_data=FILE.data("xlsx", *days)
                     )
                 ],
-                [InlineKeyboardButton(_("Spreadsheet (CSV)"), callback_data=f"{PREFIX}csv:{days}")],
                 [
                     InlineKeyboardButton(
-                        _("Notebook pages to print (PDF)"), callback_data=f"{PREFIX}pdf:{days}"
+                        _("Spreadsheet (CSV)"), callback_data=FILE.data("csv", *days)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Notebook pages to print (PDF)"), callback_data=FILE.data("pdf", *days)
                     )
                 ],
             ]
@@ -147,33 +143,30 @@ async def export_command(update: Update, context: NotebookContext) -> None:
     )
 
 
-def _parse(data: str, tz: ZoneInfo) -> tuple[str, Period] | None:
-    parts = data.removeprefix(PREFIX).split(":")
-    if len(parts) != 3 or parts[0] not in FORMATS:
-        return None
-    first, last = parse_day_code(parts[1]), parse_day_code(parts[2])
+def _period(first_code: str, last_code: str, tz: ZoneInfo) -> Period | None:
+    first, last = parse_day_code(first_code), parse_day_code(last_code)
     if first is None or last is None or not first <= last < first + timedelta(days=MAX_DAYS):
         return None
     if not 2000 <= first.year <= last.year <= 2100:
         return None
-    return parts[0], Period.days(first, last, tz)
+    return Period.days(first, last, tz)
 
 
 async def on_press(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    community = await _secretary_community(context)
+    community = await community_as(context, SECRETARY)
     if community is None:
         await query.answer(
             _("Only the community secretary can export the notebook."), show_alert=True
         )
         return
-    parsed = _parse(query.data, ZoneInfo(community.timezone))
-    if parsed is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+    kind, first_code, last_code = FILE.values(update)
+    period = _period(first_code, last_code, ZoneInfo(community.timezone))
+    if period is None:
+        await answer_stale(query, context)
         return
-    kind, period = parsed
     await query.answer(_("Preparing the file…"))
     chat_id = query.message.chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
@@ -197,5 +190,5 @@ async def on_press(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("export", export_command),
-    CallbackQueryHandler(on_press, pattern=f"^{PREFIX}"),
+    FILE.handler(on_press),
 ]

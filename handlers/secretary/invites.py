@@ -9,38 +9,30 @@ from __future__ import annotations
 from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
-from handlers.shared.common import deep_link, escape, is_private
+from handlers.shared.common import deep_link, escape
+from handlers.shared.fallback import answer_stale
+from handlers.shared.offices import SECRETARY, community_as, private_command_as
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.communities import create_invite
 from storage.models import Community, InviteLink, Role
-from storage.people import current_membership
 from storage.turnover import active_invites, revoke_invite
 
-PREFIX = "inv:"
-REVOKE = "inv:x:"  # inv:x:<link id>
 KINDS = {"w": Role.WORKER, "r": Role.RESIDENT}
-
-
-async def _secretary_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) is not Role.SECRETARY:
-        return None
-    return current[1]
+MAKE = Button("inv.make", tuple(KINDS))  # a new link for a worker or for residents
+REVOKE = Button("inv.revoke", int)  # withdraw the link with this id
 
 
 async def invite_menu(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, SECRETARY, _("Only the community secretary can make invitations.")
+    )
+    if asked is None:
         return
-    community = await _secretary_community(context)
-    if community is None:
-        await message.reply_text(_("Only the community secretary can make invitations."))
-        return
+    message, community = asked
     await message.reply_text(
         _("Whom do you want to invite to {community}?").format(community=escape(community.name)),
         reply_markup=await menu_markup(context, community),
@@ -63,32 +55,34 @@ async def menu_markup(context: NotebookContext, community: Community) -> InlineK
     _ = context.tr.gettext
     assert community.id is not None
     rows = [
-        [InlineKeyboardButton(_("A new community worker"), callback_data=PREFIX + "w")],
-        [InlineKeyboardButton(_("Residents"), callback_data=PREFIX + "r")],
+        [InlineKeyboardButton(_("A new community worker"), callback_data=MAKE.data("w"))],
+        [InlineKeyboardButton(_("Residents"), callback_data=MAKE.data("r"))],
     ]
     for link in await active_invites(context.session, community_id=community.id, now=context.now()):
         rows.append(
-            [InlineKeyboardButton(_link_label(context, link), callback_data=f"{REVOKE}{link.id}")]
+            [
+                InlineKeyboardButton(
+                    _link_label(context, link), callback_data=REVOKE.data(link.id or 0)
+                )
+            ]
         )
     return InlineKeyboardMarkup(rows)
 
 
 async def withdraw_link(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    community = await _secretary_community(context)
-    raw = query.data.removeprefix(REVOKE)
+    community = await community_as(context, SECRETARY)
+    (link_id,) = REVOKE.values(update)
     if community is None or community.id is None:
         await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
         return
-    link = None
-    if raw.isdigit():
-        link = await revoke_invite(
-            context.session, community_id=community.id, link_id=int(raw), now=context.now()
-        )
+    link = await revoke_invite(
+        context.session, community_id=community.id, link_id=link_id, now=context.now()
+    )
     if link is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     await query.answer(_("Link withdrawn. It no longer lets anyone in."))
     await query.edit_message_reply_markup(reply_markup=await menu_markup(context, community))
@@ -96,11 +90,12 @@ async def withdraw_link(update: Update, context: NotebookContext) -> None:
 
 async def make_invite(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    role = KINDS.get(query.data.removeprefix(PREFIX))
-    community = await _secretary_community(context)
-    if role is None or community is None or community.id is None:
+    (kind,) = MAKE.values(update)
+    role = KINDS[kind]
+    community = await community_as(context, SECRETARY)
+    if community is None or community.id is None:
         await query.answer(_("Only the community secretary can make invitations."), show_alert=True)
         return
     settings = context.notebook.settings
@@ -130,6 +125,6 @@ async def make_invite(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("invite", invite_menu),
-    CallbackQueryHandler(withdraw_link, pattern=f"^{REVOKE}"),  # before the wider pattern
-    CallbackQueryHandler(make_invite, pattern=f"^{PREFIX}"),
+    REVOKE.handler(withdraw_link),
+    MAKE.handler(make_invite),
 ]

@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private
+from handlers.shared.fallback import answer_stale
 from handlers.shared.fitting import clip, fits
 from handlers.shared.formats import period_label, short_day
 from handlers.shared.labels import (
@@ -30,10 +31,12 @@ from handlers.shared.labels import (
     satisfaction_label,
     status_label,
 )
+from handlers.shared.offices import community_as
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.issues import Action
-from storage.models import STAFF_ROLES, Building, Community, Membership, Person, Role
+from storage.models import STAFF_ROLES, Building, Community, Membership, Person
 from storage.notebook import (
     BlackEntry,
     NotebookPage,
@@ -41,12 +44,14 @@ from storage.notebook import (
     RedEntry,
     notebook_page,
 )
-from storage.people import current_membership, is_staff
+from storage.people import is_staff
 from storage.periods import Period, day_code, local_day, parse_day, parse_day_code
 from storage.residents import buildings_of
 
-PREFIX = "nb:"
-NOOP = PREFIX + "x"
+# What a press shows (v: the page, b: the buildings to filter by, o: the people), then the view:
+# its day, day or week, the building (0: all), the person (0: everyone) and the page.
+VIEW = Button("nb.view", ("v", "b", "o"), str, ("d", "w"), int, int, int)
+NOOP = Button("nb.noop")  # the page counter: nothing to do
 PER_PAGE = 8  # entries on one page
 CUTS = (120, 60, 30, 15)  # characters of user text per entry, tried until the page fits
 NAME_LIMIT = 30
@@ -71,20 +76,18 @@ class View:
 
     def data(self, action: str = "v") -> str:
         span = "w" if self.week else "d"
-        state = f"{day_code(self.day)}:{span}:{self.building_id}:{self.owner_id}"
-        return f"{PREFIX}{action}:{state}:{self.page}"
+        return VIEW.data(
+            action, day_code(self.day), span, self.building_id, self.owner_id, self.page
+        )
 
     @classmethod
-    def parse(cls, data: str) -> tuple[str, View] | None:
-        parts = data.removeprefix(PREFIX).split(":")
-        if len(parts) != 6 or parts[0] not in ("v", "b", "o") or parts[2] not in ("d", "w"):
+    def pressed(cls, update: Update) -> tuple[str, View] | None:
+        """What a press of `VIEW` asks for, and its view; None for a day that cannot be."""
+        action, code, span, building, owner, page = VIEW.values(update)
+        day = parse_day_code(code)
+        if day is None or not 2000 <= day.year <= 2100:
             return None
-        day = parse_day_code(parts[1])
-        numbers = parts[3:]
-        if day is None or not 2000 <= day.year <= 2100 or not all(n.isdigit() for n in numbers):
-            return None
-        building, owner, page = (int(n) for n in numbers)
-        return parts[0], cls(day, parts[2] == "w", building, owner, page)
+        return action, cls(day, span == "w", building, owner, page)
 
 
 WEEK_WORDS = ("week", "周", "本周")
@@ -300,7 +303,9 @@ def page_keyboard(
                     _("◀ Previous page"), callback_data=replace(view, page=page.page - 1).data()
                 )
             )
-        paging.append(InlineKeyboardButton(f"{page.page + 1}/{page.pages}", callback_data=NOOP))
+        paging.append(
+            InlineKeyboardButton(f"{page.page + 1}/{page.pages}", callback_data=NOOP.data())
+        )
         if page.page < page.pages - 1:
             paging.append(
                 InlineKeyboardButton(
@@ -364,16 +369,10 @@ async def building_menu(
         )
         for b in buildings
     ]
-    rows = [
-        [
-            InlineKeyboardButton(
-                _("All buildings"), callback_data=replace(view, building_id=0, page=0).data()
-            )
-        ]
-    ]
-    rows += _two_per_row(choices)
-    rows.append([InlineKeyboardButton(_("Back"), callback_data=view.data())])
-    return _("Show the notebook for which building?"), InlineKeyboardMarkup(rows)
+    every = InlineKeyboardButton(
+        _("All buildings"), callback_data=replace(view, building_id=0, page=0).data()
+    )
+    return _("Show the notebook for which building?"), _filter_menu(tr, view, every, choices)
 
 
 async def owner_menu(
@@ -400,26 +399,25 @@ async def owner_menu(
         )
         for p in staff
     ]
-    rows = [
-        [
-            InlineKeyboardButton(
-                _("Everyone"), callback_data=replace(view, owner_id=0, page=0).data()
-            )
-        ]
-    ]
-    rows += _two_per_row(choices)
-    rows.append([InlineKeyboardButton(_("Back"), callback_data=view.data())])
-    return _("Show whose issues?"), InlineKeyboardMarkup(rows)
+    every = InlineKeyboardButton(
+        _("Everyone"), callback_data=replace(view, owner_id=0, page=0).data()
+    )
+    return _("Show whose issues?"), _filter_menu(tr, view, every, choices)
+
+
+def _filter_menu(
+    tr: Translator,
+    view: View,
+    every: InlineKeyboardButton,
+    choices: list[InlineKeyboardButton],
+) -> InlineKeyboardMarkup:
+    """A filter's menu: no filter first, then the choices two per row, then back to the view."""
+    rows = [[every], *_two_per_row(choices)]
+    rows.append([InlineKeyboardButton(tr.gettext("Back"), callback_data=view.data())])
+    return InlineKeyboardMarkup(rows)
 
 
 # --- the handlers ----------------------------------------------------------------------------
-
-
-async def _staff_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) not in STAFF_ROLES:
-        return None
-    return current[1]
 
 
 def _allowed_here(update: Update, community: Community) -> bool:
@@ -432,7 +430,7 @@ async def notebook_command(update: Update, context: NotebookContext) -> None:
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext
-    community = await _staff_community(context)
+    community = await community_as(context, STAFF_ROLES)
     if community is None:
         await message.reply_text(_("The notebook page is for the community's staff."))
         return
@@ -464,20 +462,33 @@ async def _valid_filters(session: AsyncSession, community: Community, view: View
     return True
 
 
+async def _pressing_staff(update: Update, context: NotebookContext) -> Community | None:
+    community = await community_as(context, STAFF_ROLES)
+    if community is None:
+        query = update.callback_query
+        assert query is not None
+        await query.answer(
+            context.tr.gettext("The notebook page is for the community's staff."), show_alert=True
+        )
+    return community
+
+
+async def on_noop(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    if await _pressing_staff(update, context) is not None:
+        await query.answer()
+
+
 async def on_press(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    community = await _staff_community(context)
+    assert query is not None
+    community = await _pressing_staff(update, context)
     if community is None:
-        await query.answer(_("The notebook page is for the community's staff."), show_alert=True)
         return
-    if query.data == NOOP:
-        await query.answer()
-        return
-    parsed = View.parse(query.data)
+    parsed = View.pressed(update)
     if parsed is None or not await _valid_filters(context.session, community, parsed[1]):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     action, view = parsed
     if action == "b":
@@ -493,5 +504,6 @@ async def on_press(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("notebook", notebook_command),
-    CallbackQueryHandler(on_press, pattern=f"^{PREFIX}"),
+    VIEW.handler(on_press),
+    NOOP.handler(on_noop),
 ]

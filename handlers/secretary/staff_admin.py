@@ -6,8 +6,8 @@ an event, ends the membership (so every rights check fails for them from then on
 their unused links. The secretary's role is handed over by asking a worker, who accepts or
 declines with buttons on a message sent through the outbox.
 
-Every step is a button whose data carries only ids (`st:…`, `sh:…`); each press re-checks on
-the server that the presser is the secretary (or, for `sh:`, the worker asked) and that the
+Every step is a button whose data carries only ids (runtime/buttons.py); each press re-checks on
+the server that the presser is the secretary (or, for the answer, the worker asked) and that the
 worker is still an active worker, so a stale or forged press changes nothing.
 """
 
@@ -18,29 +18,31 @@ from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
-from handlers.shared.common import escape, is_private
+from handlers.shared.common import escape
+from handlers.shared.fallback import answer_stale
+from handlers.shared.offices import SECRETARY, community_as, private_command_as
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
 from storage import turnover
 from storage.issues import IssueError
-from storage.models import Community, Issue, Outbox, Person, Role, RoleHandover
-from storage.people import current_membership
+from storage.models import Community, Issue, Outbox, Person, RoleHandover
 from storage.turnover import Refusal, StaffRefusal
 
 log = logging.getLogger(__name__)
 
-PREFIX = "st:"
-LIST = "st:l"
-WORKER = "st:w:"  # st:w:<person>: one worker's page
-DEACTIVATE = "st:d:"  # st:d:<person>: where do their items go?
-CONFIRM = "st:dc:"  # st:dc:<person>:<to person, 0 = my queue>
-EXECUTE = "st:dx:"  # st:dx:<person>:<to person, 0 = my queue>
-HANDOVER = "st:h:"  # st:h:<person>: confirm asking them to take over
-OFFER = "st:hx:"  # st:hx:<person>: ask them
-ANSWER = "sh:"  # sh:y:<handover> / sh:n:<handover>: the worker's answer
+LIST = Button("st.list")  # the workers
+WORKER = Button("st.worker", int)  # <person>: one worker's page
+DEACTIVATE = Button("st.leave", int)  # <person>: where do their items go?
+CONFIRM = Button("st.confirm", int, int)  # <person>, <to person, 0 = my queue>
+EXECUTE = Button("st.execute", int, int)  # <person>, <to person, 0 = my queue>
+HANDOVER = Button("st.handover", int)  # <person>: confirm asking them to take over
+OFFER = Button("st.offer", int)  # <person>: ask them
+ANSWER = Button("st.answer", ("y", "n"), int)  # accept or decline, <handover>: the worker's answer
+STEPS = (WORKER, DEACTIVATE, CONFIRM, EXECUTE, HANDOVER, OFFER)
 NUMBERS_SHOWN = 30  # issue numbers listed in one message; the rest are counted
 
 
@@ -50,18 +52,6 @@ def issue_numbers(tr: Translator, issues: Sequence[Issue]) -> str:
     if len(issues) > NUMBERS_SHOWN:
         shown += " " + _("and {count} more").format(count=len(issues) - NUMBERS_SHOWN)
     return shown
-
-
-def _ids(data: str, prefix: str) -> list[int] | None:
-    parts = data.removeprefix(prefix).split(":")
-    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else None
-
-
-async def _secretary_community(context: NotebookContext) -> Community | None:
-    current = await current_membership(context.session, context.person)
-    if current is None or Role(current[0].role) is not Role.SECRETARY:
-        return None
-    return current[1]
 
 
 async def _list_page(
@@ -88,7 +78,7 @@ async def _list_page(
         [
             InlineKeyboardButton(
                 _("{name} ({count} items)").format(name=w.person.full_name, count=w.items),
-                callback_data=f"{WORKER}{w.person.id}",
+                callback_data=WORKER.data(w.person.id or 0),
             )
         ]
         for w in workers[:50]
@@ -97,21 +87,19 @@ async def _list_page(
 
 
 async def staff_menu(update: Update, context: NotebookContext) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
+    asked = await private_command_as(
+        update, context, SECRETARY, _("Only the community secretary can manage the staff.")
+    )
+    if asked is None:
         return
-    community = await _secretary_community(context)
-    if community is None:
-        await message.reply_text(_("Only the community secretary can manage the staff."))
-        return
+    message, community = asked
     text, markup = await _list_page(context, community)
     await message.reply_text(text, reply_markup=markup)
 
 
 def _back(context: NotebookContext, data: str) -> list[InlineKeyboardButton]:
+    """« Back to the page whose button data is `data`."""
     return [InlineKeyboardButton(context.tr.gettext("« Back"), callback_data=data)]
 
 
@@ -132,15 +120,15 @@ async def _worker_page(
         [
             [
                 InlineKeyboardButton(
-                    _("They have left: deactivate"), callback_data=f"{DEACTIVATE}{worker.id}"
+                    _("They have left: deactivate"), callback_data=DEACTIVATE.data(worker.id)
                 )
             ],
             [
                 InlineKeyboardButton(
-                    _("Hand the secretary role to them"), callback_data=f"{HANDOVER}{worker.id}"
+                    _("Hand the secretary role to them"), callback_data=HANDOVER.data(worker.id)
                 )
             ],
-            _back(context, LIST),
+            _back(context, LIST.data()),
         ]
     )
     return text, markup
@@ -159,17 +147,17 @@ async def _destination_page(
         for w in await turnover.list_workers(context.session, community_id=community.id)
         if w.person.id != worker.id
     ]
-    rows = [[InlineKeyboardButton(_("Back to my queue"), callback_data=f"{CONFIRM}{worker.id}:0")]]
+    rows = [[InlineKeyboardButton(_("Back to my queue"), callback_data=CONFIRM.data(worker.id, 0))]]
     rows += [
         [
             InlineKeyboardButton(
                 _("To {name}").format(name=w.person.full_name),
-                callback_data=f"{CONFIRM}{worker.id}:{w.person.id}",
+                callback_data=CONFIRM.data(worker.id or 0, w.person.id or 0),
             )
         ]
         for w in others[:30]
     ]
-    rows.append(_back(context, f"{WORKER}{worker.id}"))
+    rows.append(_back(context, WORKER.data(worker.id)))
     text = _("Where should the {count} items of {name} go?").format(
         count=len(items), name=escape(worker.full_name)
     )
@@ -196,10 +184,10 @@ async def _confirm_page(
         [
             [
                 InlineKeyboardButton(
-                    _("Yes, deactivate"), callback_data=f"{EXECUTE}{worker.id}:{to_id}"
+                    _("Yes, deactivate"), callback_data=EXECUTE.data(worker.id or 0, to_id or 0)
                 )
             ],
-            [InlineKeyboardButton(_("Cancel"), callback_data=f"{WORKER}{worker.id}")],
+            [InlineKeyboardButton(_("Cancel"), callback_data=WORKER.data(worker.id or 0))],
         ]
     )
     return text, markup
@@ -236,7 +224,7 @@ async def _deactivate(
         text += "\n" + _("Unused invitation links withdrawn: {count}.").format(
             count=result.revoked_links
         )
-    return text, InlineKeyboardMarkup([_back(context, LIST)])
+    return text, InlineKeyboardMarkup([_back(context, LIST.data())])
 
 
 async def _handover_page(
@@ -249,8 +237,8 @@ async def _handover_page(
     ).format(community=escape(community.name), name=escape(worker.full_name))
     markup = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(_("Yes, ask them"), callback_data=f"{OFFER}{worker.id}")],
-            [InlineKeyboardButton(_("Cancel"), callback_data=f"{WORKER}{worker.id}")],
+            [InlineKeyboardButton(_("Yes, ask them"), callback_data=OFFER.data(worker.id or 0))],
+            [InlineKeyboardButton(_("Cancel"), callback_data=WORKER.data(worker.id or 0))],
         ]
     )
     return text, markup
@@ -271,59 +259,62 @@ async def _offer(
     text = _("I have asked {name}. You will hear when they answer.").format(
         name=escape(worker.full_name)
     )
-    return text, InlineKeyboardMarkup([_back(context, LIST)])
+    return text, InlineKeyboardMarkup([_back(context, LIST.data())])
+
+
+async def on_list(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    community = await community_as(context, SECRETARY)
+    if community is None or community.id is None:
+        await query.answer(
+            context.tr.gettext("Only the community secretary can manage the staff."),
+            show_alert=True,
+        )
+        return
+    text, markup = await _list_page(context, community)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)
 
 
 async def on_press(update: Update, context: NotebookContext) -> None:
-    """Every `st:` button: the secretary's pages and actions, each re-checked."""
+    """Every step button (`STEPS`): the secretary's pages and actions, each re-checked."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    community = await _secretary_community(context)
+    community = await community_as(context, SECRETARY)
     if community is None or community.id is None:
         await query.answer(_("Only the community secretary can manage the staff."), show_alert=True)
         return
-    data = query.data
-    if data == LIST:
-        text, markup = await _list_page(context, community)
-        await query.answer()
-        await query.edit_message_text(text, reply_markup=markup)
-        return
-    prefix = next(
-        (p for p in (CONFIRM, EXECUTE, OFFER, WORKER, DEACTIVATE, HANDOVER) if data.startswith(p)),
-        None,
+    button, ids = next(
+        (step, values) for step in STEPS if (values := step.parse(query.data)) is not None
     )
-    ids = _ids(data, prefix) if prefix else None
-    expected = 2 if prefix in (CONFIRM, EXECUTE) else 1
-    if prefix is None or ids is None or len(ids) != expected:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             worker, _membership = await turnover.require_worker(
                 context.session, community_id=community.id, person_id=ids[0]
             )
             to = None
-            if expected == 2 and ids[1]:
+            if len(ids) == 2 and ids[1]:
                 if ids[1] == ids[0]:
                     raise StaffRefusal(Refusal.SAME_PERSON)
                 to, _membership = await turnover.require_worker(
                     context.session, community_id=community.id, person_id=ids[1]
                 )
-            if prefix == WORKER:
+            if button is WORKER:
                 text, markup = await _worker_page(context, community, worker)
-            elif prefix == DEACTIVATE:
+            elif button is DEACTIVATE:
                 text, markup = await _destination_page(context, community, worker)
-            elif prefix == CONFIRM:
+            elif button is CONFIRM:
                 text, markup = await _confirm_page(context, community, worker, to)
-            elif prefix == EXECUTE:
+            elif button is EXECUTE:
                 text, markup = await _deactivate(context, community, worker, to)
-            elif prefix == HANDOVER:
+            elif button is HANDOVER:
                 text, markup = await _handover_page(context, community, worker)
             else:
                 text, markup = await _offer(context, community, worker)
     except StaffRefusal:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await answer_stale(query, context)
         return
     except IssueError:  # someone changed one of the items meanwhile: nothing was saved
         await query.answer(
@@ -337,28 +328,25 @@ async def on_press(update: Update, context: NotebookContext) -> None:
 async def on_answer(update: Update, context: NotebookContext) -> None:
     """The worker asked to become secretary presses Accept or Decline."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    raw = query.data.removeprefix(ANSWER)
-    choice, _sep, number = raw.partition(":")
-    if choice not in ("y", "n") or not number.isdigit():
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+    choice, handover_id = ANSWER.values(update)
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             offer = await turnover.answer_handover(
                 context.session,
-                handover_id=int(number),
+                handover_id=handover_id,
                 person_id=context.person.id or 0,
                 accept=choice == "y",
                 now=context.now(),
             )
     except StaffRefusal as refusal:
-        if refusal.refusal is Refusal.OFFER_EXPIRED:
-            text = _("This request has expired. The secretary can ask again.")
-        else:
-            text = _("This button is no longer valid.")
-        await query.answer(text, show_alert=True)
+        if refusal.refusal is not Refusal.OFFER_EXPIRED:
+            await answer_stale(query, context)
+            return
+        await query.answer(
+            _("This request has expired. The secretary can ask again."), show_alert=True
+        )
         return
     community = await context.session.get(Community, offer.community_id)
     name = escape(community.name if community else "")
@@ -401,8 +389,12 @@ async def render_offer(session: AsyncSession, row: Outbox, tr: Translator) -> Re
     markup = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Accept the role"), callback_data=f"{ANSWER}y:{offer.id}"),
-                InlineKeyboardButton(_("Decline the role"), callback_data=f"{ANSWER}n:{offer.id}"),
+                InlineKeyboardButton(
+                    _("Accept the role"), callback_data=ANSWER.data("y", offer.id or 0)
+                ),
+                InlineKeyboardButton(
+                    _("Decline the role"), callback_data=ANSWER.data("n", offer.id or 0)
+                ),
             ]
         ]
     )
@@ -456,6 +448,7 @@ def register(renderers: Renderers) -> None:
 
 HANDLERS = [
     CommandHandler("staff", staff_menu),
-    CallbackQueryHandler(on_press, pattern=f"^{PREFIX}"),
-    CallbackQueryHandler(on_answer, pattern=f"^{ANSWER}"),
+    LIST.handler(on_list),
+    *(step.handler(on_press) for step in STEPS),
+    ANSWER.handler(on_answer),
 ]

@@ -17,15 +17,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler
+from telegram.ext import BaseHandler
 
+from runtime.buttons import Button
 from runtime.context import CURRENT_SCOPE, NotebookContext
 from runtime.i18n import Translator
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 
 STATE_KEY = "chat_state"
 NOW_KEY = "chat_state_read_at"
-CANCEL = "fl:x"
+CANCEL = Button("flow.cancel")  # any open typed-answer flow
 
 Callback = Callable[[Update, NotebookContext], Coroutine[Any, Any, None]]
 
@@ -136,7 +137,7 @@ async def state_in(
 
 
 def cancel_row(tr: Translator) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(tr.gettext("Cancel"), callback_data=CANCEL)]
+    return [InlineKeyboardButton(tr.gettext("Cancel"), callback_data=CANCEL.data())]
 
 
 def cancel_markup(tr: Translator) -> InlineKeyboardMarkup:
@@ -152,4 +153,4 @@ async def on_cancel(update: Update, context: NotebookContext) -> None:
     await query.edit_message_text(_("Cancelled."))
 
 
-HANDLERS = [CallbackQueryHandler(on_cancel, pattern=f"^{CANCEL}$")]
+HANDLERS = [CANCEL.handler(on_cancel)]
