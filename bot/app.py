@@ -286,6 +286,18 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
     ]
 
 
+def feature_flows() -> list[flows.Flow]:
+    """Every conversation that waits for a person's next private message (handlers/shared/
+    flows.py); handlers/residents/private_messages.py routes the message to it."""
+    return [
+        *private_messages.FLOWS,  # a report, the profile questions, withdrawing, the 回访 comment
+        *topics.FLOWS,  # a topic being proposed
+        *meetings.FLOWS,  # a meeting being scheduled, minutes, decisions
+        *campaigns.FLOWS,  # a campaign being set up; a resident's concerns after voting
+        *duty.FLOWS,  # a desk visit being logged
+    ]
+
+
 def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand]:
     tr = i18n.translator(locale, settings.tz)
     _ = tr.gettext
@@ -400,6 +412,7 @@ def build_application(
     # what runs after a message a handler sent has gone out (delivery/answers.py: `then`)
     app.answers.hooks.update(common.AFTER_SEND)
     app.answers.hooks.update(card_actions.AFTER_SEND)
+    flows.register(*feature_flows())
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)
     app.add_error_handler(errors.on_error)

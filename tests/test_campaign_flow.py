@@ -16,6 +16,7 @@ from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
 from handlers.council import campaign_common, campaign_setup, campaign_votes
+from handlers.shared.fallback import STALE
 from storage.db import Database
 from storage.models import (
     Building,
@@ -405,7 +406,7 @@ async def test_a_forged_vote_press_with_a_malformed_value_changes_nothing(
             campaign_votes.BALLOT.data(1).replace(":1", ":1x"),
         ):
             forged = await li.press_data(ballot, data)
-            assert forged.show_alert and forged.text == "This button is no longer valid.", data
+            assert forged.show_alert and forged.text == STALE, data
         await li.expect_no_message(timeout=0.5)
     async with db.session() as session:
         home = (await session.exec(select(ConsentHousehold))).one()

@@ -14,6 +14,7 @@ from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
 from handlers.council import meeting_decisions, meeting_minutes, meeting_schedule, topics
+from handlers.shared.fallback import STALE
 from storage import council
 from storage.db import Database
 from storage.models import (
@@ -102,7 +103,7 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         # secretary's, and the topic stays ungraded
         malformed = topics.GRADE.data(1, TopicGrade.QUICK).replace("quick", "soon")
         forged = await xie.press_data(card, malformed)
-        assert forged.show_alert and forged.text == "This button is no longer valid."
+        assert forged.show_alert and forged.text == STALE
         async with db.session() as session:
             topic = await session.get(CouncilTopic, 1)
             assert topic is not None and topic.grade is None

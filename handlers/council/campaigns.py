@@ -29,7 +29,7 @@ from handlers.council import (
     campaign_votes,
 )
 from handlers.council.campaign_common import FLOW, VOTE_FLOW, Step
-from handlers.shared.flows import AwaitedInput, cancel_markup, current_state, flow_input
+from handlers.shared.flows import Flow, cancel_markup, current_state
 from runtime.context import NotebookContext
 from runtime.rendering import Renderers
 from storage import consent
@@ -72,13 +72,13 @@ def register(renderers: Renderers) -> None:
     renderers.register(consent.CAMPAIGN_CLOSED, campaign_setup.render_closed)
 
 
-# For a router that dispatches typed answers by flow name itself (flow -> handler).
-INPUTS = {FLOW: flow_input(on_text), VOTE_FLOW: flow_input(campaign_votes.on_vote_text)}
+FLOWS = [
+    Flow(FLOW, on_text, max_age=timedelta(hours=6), typed=True),
+    # a resident's concerns or room come right after the vote, or not at all
+    Flow(VOTE_FLOW, campaign_votes.on_vote_text, max_age=timedelta(minutes=30), typed=True),
+]
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text, max_age=timedelta(hours=6)),
-    # a resident's concerns or room come right after the vote, or not at all
-    AwaitedInput({VOTE_FLOW}, campaign_votes.on_vote_text, max_age=timedelta(minutes=30)),
     CommandHandler("campaign", campaign_setup.campaigns_menu),
     CommandHandler("vote", campaign_votes.vote_command),
     *campaign_setup.HANDLERS,

@@ -26,7 +26,7 @@ from handlers.council.meeting_common import (
     when,
 )
 from handlers.shared.fitting import short
-from handlers.shared.flows import AwaitedInput, flow_input
+from handlers.shared.flows import Flow
 from handlers.shared.members import fit
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
@@ -147,11 +147,10 @@ def register(renderers: Renderers) -> None:
     renderers.register(council.MEETING_CANCELLED, render_cancelled)
 
 
-# For a router that dispatches typed answers by flow name itself (flow -> handler).
-INPUTS = {FLOW: flow_input(on_text)}
+# what this feature waits for in a private chat (handlers/shared/flows.py)
+FLOWS = [Flow(FLOW, on_text, max_age=TYPING_TIME, typed=True)]
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("meeting", meeting_schedule.meetings_menu),
     *meeting_schedule.HANDLERS,
     *meeting_minutes.HANDLERS,

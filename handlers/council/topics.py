@@ -18,12 +18,11 @@ from telegram.ext import CommandHandler
 from handlers.council.guards import member_in_private, staff_answer, staff_press, typed_text
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
-    AwaitedInput,
+    Flow,
     ask,
     cancel_markup,
     cancel_row,
     finish,
-    flow_input,
     state_in,
 )
 from handlers.shared.labels import category_label
@@ -538,11 +537,10 @@ def register(renderers: Renderers) -> None:
     renderers.register(council.TOPIC_NEWS, render_topic_news)
 
 
-# For a router that dispatches typed answers by flow name itself (flow -> handler).
-INPUTS = {FLOW: flow_input(on_text)}
+# what this feature waits for in a private chat (handlers/shared/flows.py)
+FLOWS = [Flow(FLOW, on_text, max_age=TYPING_TIME, typed=True)]
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("propose", propose),
     CommandHandler("topics", list_topics),
     SCOPE.handler(on_scope),

@@ -17,13 +17,14 @@ from telegram.ext import ContextTypes
 
 from handlers.residents.my_issues import attachments_of
 from handlers.shared.fallback import answer_stale
+from handlers.shared.flows import current_state
 from handlers.shared.issue_texts import owner_text
 from runtime import effects
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from storage import issues as rules
-from storage.chat_state import FlowState, clear_state, get_state, set_state
+from storage.chat_state import clear_state, get_state, set_state
 from storage.followups import (
     add_comment,
     answer,
@@ -325,8 +326,10 @@ async def _skip_comment(
         await message.edit_text(_("Thank you for your answer."))
 
 
-async def on_comment(update: Update, context: NotebookContext, state: FlowState) -> None:
+async def on_comment(update: Update, context: NotebookContext) -> None:
     """The optional words after the verdict (or, after "not solved", what is still wrong)."""
+    state = current_state(context)
+    assert state is not None  # the router calls a flow's answer only while it is open
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext

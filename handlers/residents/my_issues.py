@@ -12,6 +12,7 @@ from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private, send_about_issue
 from handlers.shared.fallback import answer_stale
+from handlers.shared.flows import current_state
 from handlers.shared.issue_texts import (
     MAX_TEXT,
     chunks,
@@ -25,7 +26,7 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_
 from storage import issues as rules
-from storage.chat_state import FlowState, clear_state, get_state, set_state
+from storage.chat_state import clear_state, get_state, set_state
 from storage.followups import info_added
 from storage.issues import OPEN, Action, IssueError, NewAttachment, may, may_see
 from storage.models import Issue, IssueStatus
@@ -272,7 +273,9 @@ async def on_reason_button(update: Update, context: NotebookContext) -> None:
     )
 
 
-async def on_reason_text(update: Update, context: NotebookContext, state: FlowState) -> None:
+async def on_reason_text(update: Update, context: NotebookContext) -> None:
+    state = current_state(context)
+    assert state is not None  # the router calls a flow's answer only while it is open
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext

@@ -1,16 +1,16 @@
 """Everything a person sends in a private chat that is not a command, and /cancel.
 
-One place decides where a message goes, in this order: input no feature can use (stickers,
+One place decides where a message goes, in this order: words or a file while a typed flow is open
+(a council question, the desk…) answer it; input no feature can use (stickers,
 contacts outside the phone question, odd documents…) gets a friendly hint; a reply to a bot
 message about an issue adds to that issue; a message while a flow is open answers that flow
-(`FLOWS`: the one extension point for features that wait for typed input); anything else
-starts a report with it.
+(handlers/shared/flows.py: every feature's `Flow`, registered by the application factory);
+anything else starts a report with it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
@@ -18,20 +18,17 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 from handlers.residents import followup, my_issues, profile, report, report_content
 from handlers.shared import flows
 from runtime.context import NotebookContext
-from storage.chat_state import FlowState, clear_state, get_state
+from storage.chat_state import clear_state
 from storage.reports import FLOW as REPORT_FLOW
 
 log = logging.getLogger(__name__)
 
-FlowInput = Callable[[Update, NotebookContext, FlowState], Awaitable[None]]
-
-# flow name (chat_state.flow) -> the handler for a message sent while that flow is open
-FLOWS: dict[str, FlowInput] = {
-    REPORT_FLOW: report.on_input,
-    profile.FLOW: profile.on_input,
-    my_issues.WITHDRAW_FLOW: my_issues.on_reason_text,
-    followup.FLOW: followup.on_comment,
-}
+FLOWS = [
+    flows.Flow(REPORT_FLOW, report.on_input),
+    flows.Flow(profile.FLOW, profile.on_input),
+    flows.Flow(my_issues.WITHDRAW_FLOW, my_issues.on_reason_text),
+    flows.Flow(followup.FLOW, followup.on_comment),
+]
 
 
 async def on_private_message(update: Update, context: NotebookContext) -> None:
@@ -39,13 +36,12 @@ async def on_private_message(update: Update, context: NotebookContext) -> None:
     if message is None or context.scope.person is None:
         return
     _ = context.tr.gettext
-    user_id = context.person.telegram_user_id or message.chat_id
-    state = await get_state(context.session, chat_id=message.chat_id, user_id=user_id)
-    if state is not None and state.flow not in FLOWS and flows.expired(state, context.now()):
-        # a question of a typed-answer flow (concerns after a vote, minutes…) left unanswered
-        # long ago: this message is about something new, most likely a new report
-        await clear_state(context.session, chat_id=message.chat_id, user_id=user_id)
-        state = None
+    # a flow left unanswered past its time is closed here: this message is about something new
+    found = await flows.open_flow(context, message.chat_id)
+    state, flow = found if found is not None else (None, None)
+    if flow is not None and flow.typed and (message.text is not None or message.document):
+        await flow.answer(update, context)  # words or a file for a council, desk… question
+        return
     awaiting_phone = (
         state is not None and state.flow == profile.FLOW and state.step == profile.PHONE
     )
@@ -86,12 +82,12 @@ async def on_private_message(update: Update, context: NotebookContext) -> None:
         await my_issues.add_info(update, context, issue)
         return
     if state is not None:
-        handler = FLOWS.get(state.flow)
-        if handler is None:
-            log.warning("no input handler for flow %r", state.flow)
+        if flow is None or flow.typed:  # a typed flow waits for words, not this
+            if flow is None:
+                log.warning("no flow registered as %r", state.flow)
             await message.reply_text(_("Send /cancel to stop what we were doing."))
             return
-        await handler(update, context, state)
+        await flow.answer(update, context)
         return
     await report.start_from_message(update, context)
 

@@ -25,6 +25,7 @@ from telegram.ext import CommandHandler
 from handlers.residents import report
 from handlers.shared.common import escape, is_private
 from handlers.shared.fallback import answer_stale
+from handlers.shared.flows import current_state
 from handlers.shared.issue_texts import home_text
 from handlers.shared.labels import LANGUAGE_NAMES
 from runtime.buttons import Button
@@ -291,8 +292,10 @@ async def on_language(update: Update, context: NotebookContext) -> None:
     await _ask_after(update, context, dict(opened[1].data))
 
 
-async def on_input(update: Update, context: NotebookContext, state: FlowState) -> None:
+async def on_input(update: Update, context: NotebookContext) -> None:
     """A message while a question is open: the shared contact, "Skip", or a gentle hint."""
+    state = current_state(context)
+    assert state is not None  # the router calls a flow's answer only while it is open
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext

@@ -41,11 +41,11 @@ from handlers.residents.report_draft import (
 )
 from handlers.shared.common import acting_in, escape, is_private, send_about_issue
 from handlers.shared.fallback import answer_stale
+from handlers.shared.flows import current_state
 from handlers.shared.issue_texts import cut, deadline_text, owner_text
 from handlers.shared.labels import status_label
 from runtime.context import NotebookContext
 from storage import reports
-from storage.chat_state import FlowState
 from storage.followups import support_added
 from storage.issues import NewAttachment, TransitionNotAllowed, add_support, back_with_words
 from storage.models import Issue, Membership, Urgency
@@ -140,7 +140,9 @@ async def resume_after_join(
 # --- answers typed or sent while the flow is open ------------------------------------------------
 
 
-async def on_input(update: Update, context: NotebookContext, state: FlowState) -> None:
+async def on_input(update: Update, context: NotebookContext) -> None:
+    state = current_state(context)
+    assert state is not None  # the router calls a flow's answer only while it is open
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext

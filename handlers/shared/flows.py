@@ -1,31 +1,30 @@
-"""Typed answers inside a multi-step flow (a topic being proposed, minutes being typed…).
+"""Flows: a conversation that waits for what a person sends next (a report being written, a
+topic being proposed, minutes being typed…).
 
-The conversation state is a `chat_state` row (storage/chat_state.py), never memory. This module
-loads it once per update, before any feature runs (`load_chat_state`, its own handler group), so
-that `AwaitedInput` can claim a private text or document only when the sender's state belongs to
-one of its flows; everyone else's messages go on to the other handlers untouched. A restart
-mid-flow loses nothing: the next message finds the row again.
-
-A flow waits only so long (`max_age`): someone who voted and never answered "any concerns?"
-must not have next week's message about a broken light taken as their concerns.
+The one flow mechanism. A feature that waits for what a person sends next declares a `Flow`
+(its name, its answer handler, how long it waits) in its module's FLOWS; the application factory
+registers them all, and handlers/residents/private_messages.py routes every private message of a
+person whose flow is open to that flow's handler. The state (flow, step, data) is a `chat_state`
+row (storage/chat_state.py), never memory: `load_chat_state` reads it once per update, before any
+feature runs, and a restart mid-flow loses nothing. Buttons of a flow check the step they belong
+to (`state_in`), so a press on an old message cannot jump into the middle of another flow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler
 
 from runtime.buttons import Button
-from runtime.context import CURRENT_SCOPE, NotebookContext
+from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 
 STATE_KEY = "chat_state"
-NOW_KEY = "chat_state_read_at"
 CANCEL = Button("flow.cancel")  # any open typed-answer flow
 
 Callback = Callable[[Update, NotebookContext], Coroutine[Any, Any, None]]
@@ -41,16 +40,34 @@ async def load_chat_state(update: object, context: NotebookContext) -> None:
     context.scope.extra[STATE_KEY] = await get_state(
         context.session, chat_id=chat.id, user_id=user.id
     )
-    context.scope.extra[NOW_KEY] = context.now()
 
 
-EXPIRY: dict[str, timedelta] = {}  # flow -> how long its AwaitedInput waits for an answer
+@dataclass(frozen=True)
+class Flow:
+    """A conversation that waits for what a person sends next in their private chat.
+
+    `name` is the chat_state row's flow; `answer` handles the next message (the state is
+    `current_state(context)`). `max_age` is how long it waits: someone who voted and never
+    answered "any concerns?" must not have next week's message about a broken light taken as
+    their concerns (None: it waits until finished or cancelled). A `typed` flow takes any text
+    or file itself, before the router's own checks (a reply to an issue, odd documents): its
+    answers are words or a household list, not a report."""
+
+    name: str
+    answer: Callback
+    max_age: timedelta | None = None
+    typed: bool = False
 
 
-def expired(state: FlowState, now: datetime) -> bool:
-    """A typed-answer flow nobody answered in time: the next message is about something else."""
-    max_age = EXPIRY.get(state.flow)
-    return max_age is not None and now - state.updated_at > max_age
+# flow name -> its Flow; the application factory registers every feature's FLOWS (bot/app.py)
+REGISTRY: dict[str, Flow] = {}
+
+
+def register(*found: Flow) -> None:
+    for flow in found:
+        known = REGISTRY.setdefault(flow.name, flow)
+        if known != flow:
+            raise ValueError(f"two flows are named {flow.name!r}")
 
 
 def current_state(context: NotebookContext) -> FlowState | None:
@@ -58,48 +75,19 @@ def current_state(context: NotebookContext) -> FlowState | None:
     return state if isinstance(state, FlowState) else None
 
 
-class AwaitedInput(BaseHandler[Update, NotebookContext, None]):
-    """A private message (text that is not a command, or a document) from someone whose flow
-    is one of `flows` and was last answered within `max_age`. Commands always go to their own
-    handlers."""
-
-    def __init__(self, flows: Iterable[str], callback: Callback, *, max_age: timedelta) -> None:
-        super().__init__(callback)
-        self.flows = frozenset(flows)
-        self.max_age = max_age
-        for flow in self.flows:
-            EXPIRY[flow] = max_age
-
-    def check_update(self, update: object) -> bool:
-        if not isinstance(update, Update) or update.message is None:
-            return False
-        message = update.message
-        if message.chat.type != "private":
-            return False
-        if message.text is None and message.document is None:
-            return False
-        if message.text is not None and message.text.startswith("/"):
-            return False
-        scope = CURRENT_SCOPE.get(None)
-        if scope is None:
-            return False
-        state, now = scope.extra.get(STATE_KEY), scope.extra.get(NOW_KEY)
-        if not isinstance(state, FlowState) or state.flow not in self.flows:
-            return False
-        return isinstance(now, datetime) and now - state.updated_at <= self.max_age
-
-
-def flow_input(
-    callback: Callback,
-) -> Callable[[Update, NotebookContext, FlowState], Coroutine[Any, Any, None]]:
-    """The same answer handler with a central router's (update, context, state) signature, for
-    a router that looks the state up itself instead of `AwaitedInput`."""
-
-    async def handle(update: Update, context: NotebookContext, state: FlowState) -> None:
-        context.scope.extra[STATE_KEY] = state
-        await callback(update, context)
-
-    return handle
+async def open_flow(context: NotebookContext, chat_id: int) -> tuple[FlowState, Flow | None] | None:
+    """The sender's open flow and its Flow (None for a flow no feature registers); a flow that
+    waited longer than its `max_age` is closed first, and then there is none."""
+    state = current_state(context)
+    if state is None:
+        return None
+    flow = REGISTRY.get(state.flow)
+    waited = context.now() - state.updated_at
+    if flow is not None and flow.max_age is not None and waited > flow.max_age:
+        await finish(context, chat_id)
+        context.scope.extra[STATE_KEY] = None
+        return None
+    return state, flow
 
 
 async def ask(

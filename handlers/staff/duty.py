@@ -19,13 +19,12 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
-    AwaitedInput,
+    Flow,
     ask,
     cancel_markup,
     cancel_row,
     current_state,
     finish,
-    flow_input,
     state_in,
 )
 from handlers.shared.labels import category_label
@@ -450,11 +449,10 @@ def register(renderers: Renderers) -> None:
     renderers.register(roster.DUTY_REMINDER, render_duty_reminder)
 
 
-# For a router that dispatches typed answers by flow name itself (flow -> handler).
-INPUTS = {FLOW: flow_input(on_text)}
+# what this feature waits for in a private chat (handlers/shared/flows.py)
+FLOWS = [Flow(FLOW, on_text, max_age=TYPING_TIME, typed=True)]
 
 HANDLERS = [
-    AwaitedInput({FLOW}, on_text, max_age=TYPING_TIME),
     CommandHandler("duty", duty),
     CommandHandler("desk", desk_command),
     CallbackQueryHandler(on_edit, pattern=f"^{PREFIX}e$"),
