@@ -10,8 +10,8 @@ offers them; everything that needs words happens on the card, in the group.
 Every press and every answer is re-checked on the server (callback data is forgeable): the
 issue must belong to a community where the person is staff, a group press counts only in that
 community's staff group (`cards.card_access`), and `storage.issues.may` decides the rest. Public
-steps queue a message to the resident (`notify_audience`) in the same transaction; after the
-commit the card is edited in place.
+steps queue a message to the resident (`notify_audience`) in the same transaction, and every
+step queues the card's refresh (`cards.refresh_card`), sent right after the commit.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ async def run_step(
     also_refresh: Sequence[Issue] = (),
 ) -> bool:
     """Take one step: check rights, write it (with the resident's notification when public),
-    answer, then edit the card(s) in place: all of it reaches Telegram once the update has
+    answer, then queue the card(s)' refresh: all of it reaches Telegram once the update has
     committed (a typed reply commits first, see `_respond_to_message`). A race or a stale card
     changes nothing and says so.
 

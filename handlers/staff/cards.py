@@ -4,9 +4,12 @@ Red pen: number, category, place, urgency, difficulty, the description (cut, wit
 one tap away), photos, who reported it and since when, "me too" count, the time limit and how
 much is left, the status. Black pen: owner, plan, due date, last progress.
 
-This module renders the card (in the group's language: the community's default), posts it from
-the outbox (STAFF_CARD, remembering the message id) and edits it in place (CARD_REFRESH, and
-`refresh_card` right after a change made in the group). It also answers the card's information
+This module renders the card (in the group's language: the community's default). A card has
+one route per kind of message, both through the outbox: it is posted by a STAFF_CARD row
+(remembering the message id) and edited in place by a CARD_REFRESH row, whether the change
+was made outside the group (storage/notifications.py: `issue_changed`) or on the card itself
+(`refresh_card`, sent right after the update's commit). An edit that would change nothing is
+not sent (the card's digest). It also answers the card's information
 buttons: the full text, the photos, where the resident said it is (a map pin), and the
 reporter's phone number (each look at it is logged).
 Who may press what is decided here too (`card_access`), for this module, card_actions and
@@ -48,6 +51,7 @@ from handlers.shared.labels import (
 from runtime.context import Notebook, NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers, Sent
+from storage import outbox
 from storage.issues import OPEN, WORKING
 from storage.models import (
     STAFF_ROLES,
@@ -456,27 +460,27 @@ def register(renderers: Renderers) -> None:
 
 
 async def refresh_card(context: NotebookContext, issue: Issue) -> None:
-    """Edit the card in the staff group in place, right after a change was committed."""
+    """After a change made in the group: queue the card's refresh, the same CARD_REFRESH row a
+    change made elsewhere queues. It is rendered just before the update's commit
+    (delivery/dispatch.py: `claim_queued`, where an unchanged card is left alone) and sent
+    right after it, so a card has one way to be posted and one to be refreshed."""
     community = await context.session.get(Community, issue.community_id)
     if community is None or community.staff_chat_id is None or issue.staff_message_id is None:
         return  # no card yet: the queued one will show the current state when it is posted
-    facts = await card_facts(context.session, issue)
-    text, markup = render_card(
-        facts, community_translator(context.notebook, community), context.now()
-    )
-    digest = card_digest(text, markup)
-    if digest == issue.staff_card_digest:
-        return  # nothing on the card changed
-    # The edit goes out after the update's commit (delivery/answers.py), which logs a refusal; the
-    # change itself is saved, and the card's next change shows it.
-    await context.bot.edit_message_text(
-        text,
+    now = context.now()
+    await outbox.enqueue(
+        context.session,
         chat_id=community.staff_chat_id,
-        message_id=issue.staff_message_id,
-        reply_markup=markup,
+        kind=CARD_REFRESH,
+        # Once per state of the card: a merge adds supporters to its target without a new
+        # version, so the support count is part of the key.
+        dedupe_key=f"card:{issue.id}:v{issue.version}:s{issue.support_count}",
+        due_at=now,
+        payload={"issue_id": issue.id},
+        now=now,
+        community_id=issue.community_id,
+        urgent=True,  # an edit makes no sound: the group sees its own change at once, at night too
     )
-    assert issue.id is not None
-    await store_card_message(context.session, issue.id, issue.staff_message_id, digest)
 
 
 # --- the information buttons -----------------------------------------------------------------
