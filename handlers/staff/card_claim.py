@@ -1,0 +1,246 @@
+"""Who owns an issue: accept, claim, difficulty, and assigning it (to a worker, or to a
+volunteer team or self-governance group typed by name; 改派 asks for a reason)."""
+
+from __future__ import annotations
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.helpers import mention_html
+
+from handlers.staff.card_steps import (
+    ask,
+    ask_again,
+    me,
+    one_tap,
+    respond_to_message,
+    respond_to_press,
+    run_step,
+    typing_key,
+)
+from handlers.staff.cards import (
+    ACT,
+    Access,
+    mark_menu,
+)
+from runtime.context import NotebookContext
+from storage import issues as rules
+from storage.chat_state import FlowState, clear_state
+from storage.issues import (
+    Action,
+)
+from storage.models import Difficulty, Role
+from storage.staff import staff_members
+
+DIFFICULTIES = {"s": Difficulty.ON_THE_SPOT, "c": Difficulty.COORDINATION, "e": Difficulty.ESCALATE}
+
+
+async def press_accept(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+    done = context.tr.gettext("No. {number} is accepted.")
+    await one_tap(update, context, access, Action.ACCEPT, rules.accept, done)
+
+
+async def press_claim(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+    done = context.tr.gettext("No. {number} is yours now.")
+    await one_tap(update, context, access, Action.CLAIM, rules.claim, done)
+
+
+async def press_difficulty(
+    update: Update, context: NotebookContext, access: Access, arg: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    difficulty = DIFFICULTIES.get(arg)
+    if difficulty is None:
+        await query.answer(context.tr.gettext("This button is no longer valid."), show_alert=True)
+        return
+    issue = access.issue
+    await run_step(
+        update,
+        context,
+        access,
+        Action.CLASSIFY,
+        lambda: rules.classify(
+            context.session, issue, difficulty=difficulty, actor_id=me(context), now=context.now()
+        ),
+        respond=respond_to_press(query),
+        done=context.tr.gettext("Saved."),
+        public=False,
+        ends_question=False,
+    )
+
+
+async def press_owner_menu(
+    update: Update, context: NotebookContext, access: Access, arg: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    issue = access.issue
+    rows = []
+    for person, role in (await staff_members(context.session, access.community.id or 0))[:30]:
+        if person.id == issue.owner_id:
+            continue
+        label = person.full_name[:40] or str(person.id)
+        if role is Role.SECRETARY:
+            label = _("{name} (secretary)").format(name=label)
+        rows.append([InlineKeyboardButton(label, callback_data=f"{ACT}own:{issue.id}:{person.id}")])
+    rows.append(
+        [
+            InlineKeyboardButton(
+                _("A volunteer team or group…"), callback_data=f"{ACT}ogr:{issue.id}"
+            )
+        ]
+    )
+    rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")])
+    chat_id, user_id = typing_key(update)
+    question = _("{worker}, who should own No. {number}?").format(
+        worker=mention_html(user_id, context.person.full_name or str(user_id)), number=issue.number
+    )
+    await query.answer()
+    await context.bot.send_message(chat_id, question, reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def press_owner(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    issue = access.issue
+    staff = {p.id: p for p, _role in await staff_members(context.session, access.community.id or 0)}
+    owner = staff.get(int(arg)) if arg.isdigit() else None
+    if owner is None or owner.id is None:  # forged, or no longer staff
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if owner.id == issue.owner_id:
+        await query.answer(
+            _("{name} already owns No. {number}.").format(
+                name=owner.full_name, number=issue.number
+            ),
+            show_alert=True,
+        )
+        return
+    await mark_menu(query, owner.full_name)
+    if issue.owner_id is not None or issue.owner_group is not None:  # 改派 needs a reason
+        await query.answer()
+        await ask(
+            update,
+            context,
+            access,
+            "reassign_reason",
+            owner_id=owner.id,
+            owner_label=owner.full_name,
+        )
+        return
+    owner_id = owner.id
+    await run_step(
+        update,
+        context,
+        access,
+        Action.ASSIGN,
+        lambda: rules.assign(
+            context.session, issue, owner_id=owner_id, actor_id=me(context), now=context.now()
+        ),
+        respond=respond_to_press(query),
+        done=_("{name} now owns No. {number}.").format(name=owner.full_name, number=issue.number),
+        public=True,
+        ends_question=False,
+    )
+
+
+async def press_owner_group(
+    update: Update, context: NotebookContext, access: Access, arg: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await mark_menu(query, context.tr.gettext("A volunteer team or group…"))
+    await ask(update, context, access, "group_name")
+
+
+async def _assign(
+    update: Update,
+    context: NotebookContext,
+    access: Access,
+    message: Message,
+    *,
+    owner_id: int | None,
+    owner_group: str | None,
+    label: str,
+    reason: str | None,
+) -> None:
+    issue = access.issue
+    await run_step(
+        update,
+        context,
+        access,
+        Action.ASSIGN,
+        lambda: rules.assign(
+            context.session,
+            issue,
+            owner_id=owner_id,
+            owner_group=owner_group,
+            reason=reason,
+            actor_id=me(context),
+            now=context.now(),
+        ),
+        respond=respond_to_message(context, message),
+        done=context.tr.gettext("{name} now owns No. {number}.").format(
+            name=label, number=issue.number
+        ),
+        public=True,
+    )
+
+
+async def answer_group_name(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    name = " ".join(text.split())[:200]
+    if not name:
+        await ask_again(update, context, access, state, _("Please write the group's name."))
+        return
+    issue = access.issue
+    if issue.owner_id is not None or issue.owner_group is not None:
+        await ask(update, context, access, "reassign_reason", owner_group=name, owner_label=name)
+        return
+    await _assign(
+        update, context, access, message, owner_id=None, owner_group=name, label=name, reason=None
+    )
+
+
+async def answer_reassign_reason(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    if not text:
+        await ask_again(update, context, access, state, context.tr.gettext("Please give a reason."))
+        return
+    owner_id = state.data.get("owner_id")
+    owner_group = state.data.get("owner_group")
+    if owner_id is not None:
+        staff = {
+            p.id for p, _role in await staff_members(context.session, access.community.id or 0)
+        }
+        if owner_id not in staff:  # no longer staff since the menu was shown
+            owner_id = None
+    if (owner_id is None) == (owner_group is None):
+        chat_id, user_id = typing_key(update)
+        await clear_state(context.session, chat_id=chat_id, user_id=user_id)
+        await message.reply_text(context.tr.gettext("This button is no longer valid."))
+        return
+    await _assign(
+        update,
+        context,
+        access,
+        message,
+        owner_id=owner_id,
+        owner_group=owner_group,
+        label=str(state.data.get("owner_label", "")),
+        reason=text,
+    )

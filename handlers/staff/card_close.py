@@ -1,0 +1,262 @@
+"""Ending an issue's time with its owner: resolve (a note, maybe a photo), return it to the
+queue, transfer it to another body, merge it into another issue, reopen it."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.helpers import mention_html
+
+from handlers.shared.labels import status_label
+from handlers.staff.card_steps import (
+    ask,
+    ask_again,
+    me,
+    respond_to_message,
+    run_step,
+    typing_key,
+    with_reason,
+)
+from handlers.staff.cards import (
+    ACT,
+    Access,
+    community_translator,
+    mark_menu,
+)
+from runtime.context import NotebookContext
+from runtime.i18n import N_
+from storage import issues as rules
+from storage.chat_state import FlowState
+from storage.issues import (
+    OPEN,
+    Action,
+    NewAttachment,
+)
+from storage.models import IssueEvent, IssueStatus
+
+# Bodies an issue is commonly transferred to (stored in the community's language).
+TRANSFER_BODIES = {
+    "street": N_("the street office"),
+    "property": N_("the property management company"),
+    "utility": N_("the water, power or gas company"),
+    "police": N_("the police station"),
+    "city": N_("city management"),
+}
+
+
+async def press_transfer_menu(
+    update: Update, context: NotebookContext, access: Access, arg: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    issue = access.issue
+    rows = [
+        [InlineKeyboardButton(_(label), callback_data=f"{ACT}tto:{issue.id}:{key}")]
+        for key, label in TRANSFER_BODIES.items()
+    ]
+    rows.append(
+        [InlineKeyboardButton(_("Another body…"), callback_data=f"{ACT}tto:{issue.id}:other")]
+    )
+    rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")])
+    chat_id, user_id = typing_key(update)
+    question = _("{worker}, which body should No. {number} go to?").format(
+        worker=mention_html(user_id, context.person.full_name or str(user_id)), number=issue.number
+    )
+    await query.answer()
+    await context.bot.send_message(chat_id, question, reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def press_transfer_to(
+    update: Update, context: NotebookContext, access: Access, arg: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    if arg == "other":
+        await query.answer()
+        await mark_menu(query, _("Another body…"))
+        await ask(update, context, access, "transfer_body")
+        return
+    label = TRANSFER_BODIES.get(arg)
+    if label is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    # Stored in the community's language: the card and most residents read that one.
+    body = community_translator(context.notebook, access.community).gettext(label)
+    await query.answer()
+    await mark_menu(query, _(label))
+    await ask(update, context, access, "transfer_note", to=body)
+
+
+async def answer_resolve(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    photo: dict[str, str] | None = state.data.get("photo")
+    if message.photo:
+        biggest = message.photo[-1]
+        photo = {"file_id": biggest.file_id, "file_unique_id": biggest.file_unique_id}
+    if not text:
+        lead = (
+            _("Thank you for the photo. Now a few words, please: how was it resolved?")
+            if photo
+            else _("Please write in words how it was resolved.")
+        )
+        data = {k: v for k, v in state.data.items() if k not in ("issue", "prompt", "asked")}
+        await ask(update, context, access, "resolve", lead=lead, **{**data, "photo": photo})
+        return
+    issue = access.issue
+    attachments = (
+        [
+            NewAttachment(
+                kind="photo",
+                telegram_file_id=photo["file_id"],
+                file_unique_id=photo["file_unique_id"],
+                caption=text,
+            )
+        ]
+        if photo
+        else []
+    )
+
+    async def do() -> IssueEvent:
+        event = await rules.resolve(
+            context.session, issue, note=text, actor_id=me(context), now=context.now()
+        )
+        await rules.add_attachments(context.session, issue, event, attachments, now=context.now())
+        return event
+
+    await run_step(
+        update,
+        context,
+        access,
+        Action.RESOLVE,
+        do,
+        respond=respond_to_message(context, message),
+        done=_("No. {number} is resolved. The resident will be asked whether it is solved.").format(
+            number=issue.number
+        ),
+        public=True,
+    )
+
+
+async def answer_return(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    _ = context.tr.gettext
+    done = _("No. {number} is back in the queue, waiting for a new owner.").format(
+        number=access.issue.number
+    )
+    await with_reason(
+        update, context, access, state, text, Action.RETURN, rules.return_issue, done, public=False
+    )
+
+
+async def answer_transfer_body(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    body = " ".join(text.split())[:200]
+    if not body:
+        await ask_again(
+            update, context, access, state, context.tr.gettext("Please write its name.")
+        )
+        return
+    await ask(update, context, access, "transfer_note", to=body)
+
+
+async def answer_transfer_note(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not text:
+        await ask_again(update, context, access, state, _("Please write a short note."))
+        return
+    body = str(state.data.get("to", ""))
+    issue = access.issue
+    await run_step(
+        update,
+        context,
+        access,
+        Action.TRANSFER,
+        lambda: rules.transfer(
+            context.session, issue, to=body, note=text, actor_id=me(context), now=context.now()
+        ),
+        respond=respond_to_message(context, message),
+        done=_("No. {number} is transferred to {body}.").format(number=issue.number, body=body),
+        public=True,
+    )
+
+
+async def answer_merge(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    issue = access.issue
+    found = re.search(r"\d+", text)
+    if found is None:
+        await ask_again(update, context, access, state, _("Please reply with a number, like 12."))
+        return
+    number = int(found.group())
+    into = await rules.get_issue(context.session, community_id=issue.community_id, number=number)
+    if into is None:
+        await ask_again(
+            update, context, access, state, _("There is no No. {other} here.").format(other=number)
+        )
+        return
+    if into.id == issue.id:
+        await ask_again(
+            update,
+            context,
+            access,
+            state,
+            _("That is No. {number} itself.").format(number=issue.number),
+        )
+        return
+    if IssueStatus(into.status) not in OPEN:
+        await ask_again(
+            update,
+            context,
+            access,
+            state,
+            _("No. {other} is {status}: choose an open issue.").format(
+                other=number, status=status_label(context.tr, into.status)
+            ),
+        )
+        return
+    target = into
+    await run_step(
+        update,
+        context,
+        access,
+        Action.MERGE,
+        lambda: rules.merge(
+            context.session, issue, into=target, actor_id=me(context), now=context.now()
+        ),
+        respond=respond_to_message(context, message),
+        done=_(
+            "No. {number} is merged into No. {other}; its supporters now follow No. {other}."
+        ).format(number=issue.number, other=number),
+        public=True,
+        also_refresh=[target],
+    )
+
+
+async def answer_reopen(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    done = context.tr.gettext("No. {number} is reopened.").format(number=access.issue.number)
+    await with_reason(
+        update, context, access, state, text, Action.REOPEN, rules.reopen, done, public=True
+    )

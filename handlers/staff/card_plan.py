@@ -1,0 +1,224 @@
+"""The plan and the work on it: the plan in words, its due date (a quick pick or a typed date),
+internal notes and public replies to the resident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.helpers import mention_html
+
+from handlers.staff.card_steps import (
+    FLOW,
+    PROMPT_SENT,
+    Answer,
+    Respond,
+    ask,
+    ask_again,
+    me,
+    respond_to_message,
+    respond_to_press,
+    run_step,
+    typing_key,
+)
+from handlers.staff.cards import (
+    ACT,
+    Access,
+    community_translator,
+    mark_menu,
+)
+from runtime.context import NotebookContext
+from runtime.effects import then
+from storage import issues as rules
+from storage.chat_state import FlowState, get_state, set_state
+from storage.dates import due_in_days, parse_due_date
+from storage.issues import (
+    Action,
+)
+
+DUE_PICKS = {"0": 0, "3": 3, "7": 7}
+
+
+async def press_plan(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await ask(update, context, access, "plan_text")
+
+
+async def press_due(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+    """The due-date picker under the plan: a quick pick, none, or "type a date"."""
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    chat_id, user_id = typing_key(update)
+    state = await get_state(context.session, chat_id=chat_id, user_id=user_id)
+    if (
+        state is None
+        or state.flow != FLOW
+        or state.step != "plan_due"
+        or state.data.get("issue") != access.issue.id
+    ):
+        await query.answer(
+            _("This question is for someone else, or it has expired."), show_alert=True
+        )
+        return
+    plan = str(state.data.get("plan", ""))
+    if arg == "t":
+        await query.answer()
+        await mark_menu(query, _("Type a date"))
+        await ask(update, context, access, "due_text", plan=plan)
+        return
+    if arg == "n":
+        due = None
+        choice = _("No due date")
+    elif arg in DUE_PICKS:
+        tz = community_translator(context.notebook, access.community).tz
+        due = due_in_days(DUE_PICKS[arg], now=context.now(), tz=tz)
+        choice = context.tr.date(due)
+    else:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await mark_menu(query, choice)
+    await _save_plan(update, context, access, plan, due, respond_to_press(query))
+
+
+async def _save_plan(
+    update: Update,
+    context: NotebookContext,
+    access: Access,
+    plan: str,
+    due: datetime | None,
+    respond: Respond,
+) -> None:
+    issue = access.issue
+    await run_step(
+        update,
+        context,
+        access,
+        Action.PLAN,
+        lambda: rules.set_plan(
+            context.session, issue, plan=plan, due_at=due, actor_id=me(context), now=context.now()
+        ),
+        respond=respond,
+        done=context.tr.gettext("The plan for No. {number} is saved.").format(number=issue.number),
+        public=True,
+    )
+
+
+async def answer_plan_text(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    if not text:
+        await ask_again(update, context, access, state, _("Please write the plan in words."))
+        return
+    issue = access.issue
+
+    def pick(label: str, code: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(label, callback_data=f"{ACT}due:{issue.id}:{code}")
+
+    chat_id, user_id = typing_key(update)
+    data = {k: v for k, v in state.data.items() if k != "prompt"}
+    await set_state(
+        context.session,
+        chat_id=chat_id,
+        user_id=user_id,
+        flow=FLOW,
+        step="plan_due",
+        data={**data, "plan": text, "sending": update.update_id},
+        now=context.now(),
+    )
+    with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
+        await message.reply_text(
+            _("{worker}, by when will No. {number} be done?").format(
+                worker=mention_html(user_id, context.person.full_name or str(user_id)),
+                number=issue.number,
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [pick(_("Today"), "0"), pick(_("In 3 days"), "3"), pick(_("In a week"), "7")],
+                    [pick(_("Type a date…"), "t"), pick(_("No due date"), "n")],
+                    [InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")],
+                ]
+            ),
+        )
+
+
+async def answer_due_text(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    tz = community_translator(context.notebook, access.community).tz
+    due = parse_due_date(text, context.now(), tz, context.tr.locale)
+    if due is None:
+        await ask_again(
+            update,
+            context,
+            access,
+            state,
+            _("I could not read “{text}” as a date.").format(text=text[:50]),
+        )
+        return
+    if due < context.now():
+        await ask_again(
+            update,
+            context,
+            access,
+            state,
+            _("{date} has already passed.").format(date=context.tr.date(due)),
+        )
+        return
+    plan = str(state.data.get("plan", ""))
+    await _save_plan(update, context, access, plan, due, respond_to_message(context, message))
+
+
+def progress_answer(public: bool) -> Answer:
+    async def answer(
+        update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+    ) -> None:
+        message = update.effective_message
+        assert message is not None
+        _ = context.tr.gettext
+        if not text:
+            await ask_again(update, context, access, state, _("Please write it in words."))
+            return
+        issue = access.issue
+        done = (
+            _("Your reply about No. {number} is on its way to the resident.")
+            if public
+            else _("The note on No. {number} is saved.")
+        )
+        await run_step(
+            update,
+            context,
+            access,
+            Action.PROGRESS,
+            lambda: rules.add_progress(
+                context.session,
+                issue,
+                text=text,
+                public=public,
+                actor_id=me(context),
+                now=context.now(),
+            ),
+            respond=respond_to_message(context, message),
+            done=done.format(number=issue.number),
+            public=public,
+        )
+
+    return answer
+
+
+async def answer_stale_picker(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    """Someone replied to the due-date picker instead of pressing a button: take it as a date."""
+    await answer_due_text(update, context, access, state, text)
