@@ -17,7 +17,6 @@ from handlers.staff.card_steps import (
     me,
     one_tap,
     respond_to_message,
-    respond_to_press,
     run_step,
     typing_key,
 )
@@ -39,12 +38,12 @@ DIFFICULTIES = {"s": Difficulty.ON_THE_SPOT, "c": Difficulty.COORDINATION, "e": 
 
 
 async def press_accept(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
-    done = context.tr.gettext("No. {number} is accepted.")
+    done = context.tr.gettext("No. {number} is accepted.").format(number=access.issue.number)
     await one_tap(update, context, access, Action.ACCEPT, rules.accept, done)
 
 
 async def press_claim(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
-    done = context.tr.gettext("No. {number} is yours now.")
+    done = context.tr.gettext("No. {number} is yours now.").format(number=access.issue.number)
     await one_tap(update, context, access, Action.CLAIM, rules.claim, done)
 
 
@@ -57,19 +56,16 @@ async def press_difficulty(
     if difficulty is None:
         await query.answer(context.tr.gettext("This button is no longer valid."), show_alert=True)
         return
-    issue = access.issue
-    await run_step(
+    done = context.tr.gettext("Saved.")
+    await one_tap(
         update,
         context,
         access,
         Action.CLASSIFY,
-        lambda: rules.classify(
-            context.session, issue, difficulty=difficulty, actor_id=me(context), now=context.now()
-        ),
-        respond=respond_to_press(query),
-        done=context.tr.gettext("Saved."),
+        rules.classify,
+        done,
         public=False,
-        ends_question=False,
+        difficulty=difficulty,
     )
 
 
@@ -134,20 +130,8 @@ async def press_owner(update: Update, context: NotebookContext, access: Access, 
             owner_label=owner.full_name,
         )
         return
-    owner_id = owner.id
-    await run_step(
-        update,
-        context,
-        access,
-        Action.ASSIGN,
-        lambda: rules.assign(
-            context.session, issue, owner_id=owner_id, actor_id=me(context), now=context.now()
-        ),
-        respond=respond_to_press(query),
-        done=_("{name} now owns No. {number}.").format(name=owner.full_name, number=issue.number),
-        public=True,
-        ends_question=False,
-    )
+    done = _("{name} now owns No. {number}.").format(name=owner.full_name, number=issue.number)
+    await one_tap(update, context, access, Action.ASSIGN, rules.assign, done, owner_id=owner.id)
 
 
 async def press_owner_group(

@@ -17,10 +17,11 @@ from handlers.staff.card_steps import (
     ask,
     ask_again,
     me,
+    reason_answer,
     respond_to_message,
     run_step,
+    typed_step,
     typing_key,
-    with_reason,
 )
 from handlers.staff.cards import (
     ACT,
@@ -148,18 +149,6 @@ async def answer_resolve(
     )
 
 
-async def answer_return(
-    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
-) -> None:
-    _ = context.tr.gettext
-    done = _("No. {number} is back in the queue, waiting for a new owner.").format(
-        number=access.issue.number
-    )
-    await with_reason(
-        update, context, access, state, text, Action.RETURN, rules.return_issue, done, public=False
-    )
-
-
 async def answer_transfer_body(
     update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
@@ -175,25 +164,22 @@ async def answer_transfer_body(
 async def answer_transfer_note(
     update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
-    message = update.effective_message
-    assert message is not None
     _ = context.tr.gettext
-    if not text:
-        await ask_again(update, context, access, state, _("Please write a short note."))
-        return
     body = str(state.data.get("to", ""))
-    issue = access.issue
-    await run_step(
+    await typed_step(
         update,
         context,
         access,
+        state,
+        text,
         Action.TRANSFER,
-        lambda: rules.transfer(
-            context.session, issue, to=body, note=text, actor_id=me(context), now=context.now()
+        rules.transfer,
+        {"to": body, "note": text},
+        done=_("No. {number} is transferred to {body}.").format(
+            number=access.issue.number, body=body
         ),
-        respond=respond_to_message(context, message),
-        done=_("No. {number} is transferred to {body}.").format(number=issue.number, body=body),
         public=True,
+        empty=_("Please write a short note."),
     )
 
 
@@ -253,10 +239,12 @@ async def answer_merge(
     )
 
 
-async def answer_reopen(
-    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
-) -> None:
-    done = context.tr.gettext("No. {number} is reopened.").format(number=access.issue.number)
-    await with_reason(
-        update, context, access, state, text, Action.REOPEN, rules.reopen, done, public=True
-    )
+answer_return = reason_answer(
+    Action.RETURN,
+    rules.return_issue,
+    N_("No. {number} is back in the queue, waiting for a new owner."),
+    public=False,
+)
+answer_reopen = reason_answer(
+    Action.REOPEN, rules.reopen, N_("No. {number} is reopened."), public=True
+)

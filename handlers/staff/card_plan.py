@@ -23,6 +23,7 @@ from handlers.staff.card_steps import (
     respond_to_message,
     respond_to_press,
     run_step,
+    typed_step,
     typing_key,
 )
 from handlers.staff.cards import (
@@ -181,37 +182,29 @@ async def answer_due_text(
 
 
 def progress_answer(public: bool) -> Answer:
+    """The answer to "write the internal note" (`public` False) or "write your reply"."""
+
     async def answer(
         update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
     ) -> None:
-        message = update.effective_message
-        assert message is not None
         _ = context.tr.gettext
-        if not text:
-            await ask_again(update, context, access, state, _("Please write it in words."))
-            return
-        issue = access.issue
         done = (
             _("Your reply about No. {number} is on its way to the resident.")
             if public
             else _("The note on No. {number} is saved.")
         )
-        await run_step(
+        await typed_step(
             update,
             context,
             access,
+            state,
+            text,
             Action.PROGRESS,
-            lambda: rules.add_progress(
-                context.session,
-                issue,
-                text=text,
-                public=public,
-                actor_id=me(context),
-                now=context.now(),
-            ),
-            respond=respond_to_message(context, message),
-            done=done.format(number=issue.number),
+            rules.add_progress,
+            {"text": text, "public": public},
+            done=done.format(number=access.issue.number),
             public=public,
+            empty=_("Please write it in words."),
         )
 
     return answer

@@ -276,8 +276,13 @@ async def one_tap(
     action: Action,
     step: Callable[..., Awaitable[IssueEvent]],
     done: str,
+    *,
+    public: bool = True,
+    **values: Any,
 ) -> None:
-    """A step taken with one press on the card (accept, claim): no question asked."""
+    """A step taken with one press (accept, claim, difficulty, an owner picked in the menu): no
+    question asked, and whatever the worker is typing elsewhere stays open. `step` is the
+    domain function, called with `values`."""
     query = update.callback_query
     assert query is not None
     issue = access.issue
@@ -286,10 +291,10 @@ async def one_tap(
         context,
         access,
         action,
-        lambda: step(context.session, issue, actor_id=me(context), now=context.now()),
+        lambda: step(context.session, issue, actor_id=me(context), now=context.now(), **values),
         respond=respond_to_press(query),
-        done=done.format(number=issue.number),
-        public=True,
+        done=done,
+        public=public,
         ends_question=False,
     )
 
@@ -324,7 +329,7 @@ async def ask_again(
 Answer = Callable[[Update, NotebookContext, Access, FlowState, str], Awaitable[None]]
 
 
-async def with_reason(
+async def typed_step(
     update: Update,
     context: NotebookContext,
     access: Access,
@@ -332,16 +337,20 @@ async def with_reason(
     text: str,
     action: Action,
     step: Callable[..., Awaitable[IssueEvent]],
-    done: str,
+    values: dict[str, Any],
     *,
+    done: str,
     public: bool,
+    empty: str,
+    also_refresh: Sequence[Issue] = (),
 ) -> None:
-    """A step that needs the worker's reason in words (return, reopen): asked again when the
-    answer is empty; `step` is the domain function, called with the reason."""
+    """A step taken with the worker's words, the answer to a prompt: asked again (`empty`
+    leading the question) when there are none. `step` is the domain function, called with
+    `values` (the words under the name it takes them by)."""
     message = update.effective_message
     assert message is not None
     if not text:
-        await ask_again(update, context, access, state, context.tr.gettext("Please give a reason."))
+        await ask_again(update, context, access, state, empty)
         return
     issue = access.issue
     await run_step(
@@ -349,8 +358,35 @@ async def with_reason(
         context,
         access,
         action,
-        lambda: step(context.session, issue, reason=text, actor_id=me(context), now=context.now()),
+        lambda: step(context.session, issue, actor_id=me(context), now=context.now(), **values),
         respond=respond_to_message(context, message),
         done=done,
         public=public,
+        also_refresh=also_refresh,
     )
+
+
+def reason_answer(
+    action: Action, step: Callable[..., Awaitable[IssueEvent]], done: str, *, public: bool
+) -> Answer:
+    """The answer to a prompt asking for a reason (return, reopen): `done` is a msgid."""
+
+    async def answer(
+        update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+    ) -> None:
+        _ = context.tr.gettext
+        await typed_step(
+            update,
+            context,
+            access,
+            state,
+            text,
+            action,
+            step,
+            {"reason": text},
+            done=_(done).format(number=access.issue.number),
+            public=public,
+            empty=_("Please give a reason."),
+        )
+
+    return answer
