@@ -7,8 +7,13 @@ row keyed by the group and the worker, so a restart between question and answer 
 Only one-tap actions (accept, claim, difficulty) also work from a private chat, where /todo
 offers them; everything that needs words happens on the card, in the group.
 
-Every press and every answer is re-checked on the server (callback data is forgeable): the
-issue must belong to a community where the person is staff, a group press counts only in that
+This module routes each button (runtime/buttons.py) to its press and each typed answer to its
+step; the steps live in card_claim (who owns it), card_plan (the plan, notes and replies) and
+card_close (resolve, return, transfer, merge, reopen), what they share in card_steps.
+
+Every press and every answer is re-checked on the server (callback data is forgeable: data
+not of a button's exact shape reaches no handler, and the rest is checked): the issue must
+belong to a community where the person is staff, a group press counts only in that
 community's staff group (`cards.card_access`), and `storage.issues.may` decides the rest. Public
 steps queue a message to the resident (`notify_audience`) in the same transaction, and every
 step queues the card's refresh (`cards.refresh_card`), sent right after the commit.
@@ -16,14 +21,14 @@ step queues the card's refresh (`cards.refresh_card`), sent right after the comm
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from telegram import (
     Update,
 )
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
 from handlers.staff.card_claim import (
+    OWNER,
+    OWNER_GROUP,
     answer_group_name,
     answer_reassign_reason,
     press_accept,
@@ -34,6 +39,7 @@ from handlers.staff.card_claim import (
     press_owner_menu,
 )
 from handlers.staff.card_close import (
+    TRANSFER_TO,
     answer_merge,
     answer_reopen,
     answer_resolve,
@@ -44,6 +50,7 @@ from handlers.staff.card_close import (
     press_transfer_to,
 )
 from handlers.staff.card_plan import (
+    DUE,
     answer_due_text,
     answer_plan_text,
     answer_stale_picker,
@@ -52,102 +59,58 @@ from handlers.staff.card_plan import (
     progress_answer,
 )
 from handlers.staff.card_steps import (
+    CANCEL,
     FLOW,
     Answer,
     asker,
-    cancel,
-    conflict_text,
-    me,
-    refusal,
+    card_press,
+    on_cancel,
     typing_key,
 )
 from handlers.staff.cards import (
-    ACT,
-    Access,
+    ACCEPT,
+    ASSIGN,
+    CLAIM,
+    DIFFICULTY,
+    MERGE,
+    NOTE,
+    PLAN,
+    REOPEN,
+    REPLY,
+    RESOLVE,
+    RETURN,
+    TRANSFER,
     card_access,
 )
 from runtime.context import NotebookContext
-from storage import issues as rules
 from storage.chat_state import clear_state, get_state
 from storage.issues import (
     Action,
-    TransitionNotAllowed,
-    next_status,
 )
-
-# verb in the callback data -> the lifecycle action whose rights and state it needs
-VERBS: dict[str, Action] = {
-    "acc": Action.ACCEPT,
-    "clm": Action.CLAIM,
-    "dif": Action.CLASSIFY,
-    "asg": Action.ASSIGN,  # opens the owner menu (assign, or reassign with a reason)
-    "own": Action.ASSIGN,  # own:<person id>, chosen in that menu
-    "ogr": Action.ASSIGN,  # a volunteer team or self-governance group, typed
-    "pln": Action.PLAN,
-    "due": Action.PLAN,  # due:<0|3|7|n|t>, the plan's due date
-    "nin": Action.PROGRESS,  # internal note
-    "pub": Action.PROGRESS,  # public reply to the resident
-    "res": Action.RESOLVE,
-    "ret": Action.RETURN,
-    "trf": Action.TRANSFER,  # opens the menu of bodies
-    "tto": Action.TRANSFER,  # tto:<body key>
-    "mrg": Action.MERGE,
-    "rop": Action.REOPEN,
-}
-ONE_TAP = frozenset({"acc", "clm", "dif"})  # need no typing: allowed in a private chat too
 
 # --- button presses --------------------------------------------------------------------------
 
-
-async def on_press(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _ = context.tr.gettext
-    verb, _sep, rest = query.data.removeprefix(ACT).partition(":")
-    raw_id, _sep, arg = rest.partition(":")
-    access = await card_access(update, context, raw_id)
-    if verb == "x" and access is not None:
-        await cancel(update, context, access)
-        return
-    action = VERBS.get(verb)
-    if access is None or action is None:
-        await query.answer(_("Only the community's staff can use this button."), show_alert=True)
-        return
-    issue = access.issue
-    if not rules.may(action, role=access.role, person_id=me(context), issue=issue):
-        await query.answer(refusal(context, action, issue), show_alert=True)
-        return
-    try:
-        next_status(issue.status, action)
-    except TransitionNotAllowed:
-        # The card already shows the newer state: whoever changed it refreshed it.
-        await query.answer((await conflict_text(context, issue, action))[:200], show_alert=True)
-        return
-    chat = update.effective_chat
-    if chat is not None and chat.type == "private" and verb not in ONE_TAP:
-        await query.answer(_("Please do this on the card in the staff group."), show_alert=True)
-        return
-    await PRESSES[verb](update, context, access, arg)
-
-
-PRESSES: dict[str, Callable[[Update, NotebookContext, Access, str], Awaitable[None]]] = {
-    "acc": press_accept,
-    "clm": press_claim,
-    "dif": press_difficulty,
-    "asg": press_owner_menu,
-    "own": press_owner,
-    "ogr": press_owner_group,
-    "pln": press_plan,
-    "due": press_due,
-    "nin": asker("note"),
-    "pub": asker("reply"),
-    "res": asker("resolve"),
-    "ret": asker("return"),
-    "trf": press_transfer_menu,
-    "tto": press_transfer_to,
-    "mrg": asker("merge"),
-    "rop": asker("reopen"),
-}
+# Each button of the card, and of the menus sent for it, with the lifecycle action whose rights
+# and state it needs (card_steps.card_press checks them on every press).
+PRESSES = [
+    card_press(ACCEPT, Action.ACCEPT, press_accept, one_tap=True),
+    card_press(CLAIM, Action.CLAIM, press_claim, one_tap=True),
+    card_press(DIFFICULTY, Action.CLASSIFY, press_difficulty, one_tap=True),
+    card_press(ASSIGN, Action.ASSIGN, press_owner_menu),  # assign, or reassign with a reason
+    card_press(OWNER, Action.ASSIGN, press_owner),  # a person chosen in that menu
+    card_press(OWNER_GROUP, Action.ASSIGN, press_owner_group),  # a team or group, typed
+    card_press(PLAN, Action.PLAN, press_plan),
+    card_press(DUE, Action.PLAN, press_due),  # the plan's due date
+    card_press(NOTE, Action.PROGRESS, asker("note")),  # internal note
+    card_press(REPLY, Action.PROGRESS, asker("reply")),  # public reply to the resident
+    card_press(RESOLVE, Action.RESOLVE, asker("resolve")),
+    card_press(RETURN, Action.RETURN, asker("return")),
+    card_press(TRANSFER, Action.TRANSFER, press_transfer_menu),  # the menu of bodies
+    card_press(TRANSFER_TO, Action.TRANSFER, press_transfer_to),
+    card_press(MERGE, Action.MERGE, asker("merge")),
+    card_press(REOPEN, Action.REOPEN, asker("reopen")),
+    CANCEL.handler(on_cancel),
+]
 
 
 # --- typed answers ---------------------------------------------------------------------------
@@ -173,7 +136,8 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
         if replied.message_id in state.data.get("asked", []):
             await message.reply_text(_("Please answer my latest question to you (reply to it)."))
         return
-    access = await card_access(update, context, str(state.data.get("issue", "")))
+    issue_id = state.data.get("issue")
+    access = await card_access(update, context, issue_id) if isinstance(issue_id, int) else None
     answer = ANSWERS.get(state.step)
     if access is None or answer is None:  # no longer staff here, or a question we no longer ask
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
@@ -200,7 +164,7 @@ ANSWERS: dict[str, Answer] = {
 }
 
 HANDLERS = [
-    CallbackQueryHandler(on_press, pattern=f"^{ACT}"),
+    *PRESSES,
     MessageHandler(
         filters.ChatType.GROUPS & filters.REPLY & (filters.TEXT | filters.PHOTO) & ~filters.COMMAND,
         on_answer,

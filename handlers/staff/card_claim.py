@@ -14,6 +14,7 @@ from telegram.helpers import mention_html
 from handlers.staff.card_steps import (
     ask,
     ask_again,
+    cancel_button,
     me,
     one_tap,
     respond_to_message,
@@ -21,10 +22,10 @@ from handlers.staff.card_steps import (
     typing_key,
 )
 from handlers.staff.cards import (
-    ACT,
     Access,
     mark_menu,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state
@@ -34,28 +35,23 @@ from storage.issues import (
 from storage.models import Difficulty, Role
 from storage.staff import staff_members
 
-DIFFICULTIES = {"s": Difficulty.ON_THE_SPOT, "c": Difficulty.COORDINATION, "e": Difficulty.ESCALATE}
+OWNER = Button("card.owner", int, int)  # the issue, and the person chosen to own it
+OWNER_GROUP = Button("card.ownergroup", int)  # a volunteer team or group, typed next
 
 
-async def press_accept(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+async def press_accept(update: Update, context: NotebookContext, access: Access) -> None:
     done = context.tr.gettext("No. {number} is accepted.").format(number=access.issue.number)
     await one_tap(update, context, access, Action.ACCEPT, rules.accept, done)
 
 
-async def press_claim(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+async def press_claim(update: Update, context: NotebookContext, access: Access) -> None:
     done = context.tr.gettext("No. {number} is yours now.").format(number=access.issue.number)
     await one_tap(update, context, access, Action.CLAIM, rules.claim, done)
 
 
 async def press_difficulty(
-    update: Update, context: NotebookContext, access: Access, arg: str
+    update: Update, context: NotebookContext, access: Access, difficulty: Difficulty
 ) -> None:
-    query = update.callback_query
-    assert query is not None
-    difficulty = DIFFICULTIES.get(arg)
-    if difficulty is None:
-        await query.answer(context.tr.gettext("This button is no longer valid."), show_alert=True)
-        return
     done = context.tr.gettext("Saved.")
     await one_tap(
         update,
@@ -69,29 +65,29 @@ async def press_difficulty(
     )
 
 
-async def press_owner_menu(
-    update: Update, context: NotebookContext, access: Access, arg: str
-) -> None:
+async def press_owner_menu(update: Update, context: NotebookContext, access: Access) -> None:
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
     issue = access.issue
     rows = []
     for person, role in (await staff_members(context.session, access.community.id or 0))[:30]:
-        if person.id == issue.owner_id:
+        if person.id is None or person.id == issue.owner_id:
             continue
         label = person.full_name[:40] or str(person.id)
         if role is Role.SECRETARY:
             label = _("{name} (secretary)").format(name=label)
-        rows.append([InlineKeyboardButton(label, callback_data=f"{ACT}own:{issue.id}:{person.id}")])
+        rows.append(
+            [InlineKeyboardButton(label, callback_data=OWNER.data(access.issue_id, person.id))]
+        )
     rows.append(
         [
             InlineKeyboardButton(
-                _("A volunteer team or group…"), callback_data=f"{ACT}ogr:{issue.id}"
+                _("A volunteer team or group…"), callback_data=OWNER_GROUP.data(access.issue_id)
             )
         ]
     )
-    rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")])
+    rows.append([cancel_button(_("Cancel"), issue)])
     chat_id, user_id = typing_key(update)
     question = _("{worker}, who should own No. {number}?").format(
         worker=mention_html(user_id, context.person.full_name or str(user_id)), number=issue.number
@@ -100,14 +96,16 @@ async def press_owner_menu(
     await context.bot.send_message(chat_id, question, reply_markup=InlineKeyboardMarkup(rows))
 
 
-async def press_owner(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+async def press_owner(
+    update: Update, context: NotebookContext, access: Access, person_id: int
+) -> None:
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
     issue = access.issue
     staff = {p.id: p for p, _role in await staff_members(context.session, access.community.id or 0)}
-    owner = staff.get(int(arg)) if arg.isdigit() else None
-    if owner is None or owner.id is None:  # forged, or no longer staff
+    owner = staff.get(person_id)
+    if owner is None or owner.id is None:  # not staff (forged), or no longer staff
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     if owner.id == issue.owner_id:
@@ -134,9 +132,7 @@ async def press_owner(update: Update, context: NotebookContext, access: Access, 
     await one_tap(update, context, access, Action.ASSIGN, rules.assign, done, owner_id=owner.id)
 
 
-async def press_owner_group(
-    update: Update, context: NotebookContext, access: Access, arg: str
-) -> None:
+async def press_owner_group(update: Update, context: NotebookContext, access: Access) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()

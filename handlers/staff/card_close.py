@@ -16,6 +16,7 @@ from handlers.shared.labels import status_label
 from handlers.staff.card_steps import (
     ask,
     ask_again,
+    cancel_button,
     me,
     reason_answer,
     respond_to_message,
@@ -24,11 +25,11 @@ from handlers.staff.card_steps import (
     typing_key,
 )
 from handlers.staff.cards import (
-    ACT,
     Access,
     community_translator,
     mark_menu,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_
 from storage import issues as rules
@@ -48,23 +49,26 @@ TRANSFER_BODIES = {
     "police": N_("the police station"),
     "city": N_("city management"),
 }
+TRANSFER_TO = Button("card.transferto", int, (*TRANSFER_BODIES, "other"))  # "other": typed
 
 
-async def press_transfer_menu(
-    update: Update, context: NotebookContext, access: Access, arg: str
-) -> None:
+async def press_transfer_menu(update: Update, context: NotebookContext, access: Access) -> None:
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
     issue = access.issue
     rows = [
-        [InlineKeyboardButton(_(label), callback_data=f"{ACT}tto:{issue.id}:{key}")]
+        [InlineKeyboardButton(_(label), callback_data=TRANSFER_TO.data(access.issue_id, key))]
         for key, label in TRANSFER_BODIES.items()
     ]
     rows.append(
-        [InlineKeyboardButton(_("Another body…"), callback_data=f"{ACT}tto:{issue.id}:other")]
+        [
+            InlineKeyboardButton(
+                _("Another body…"), callback_data=TRANSFER_TO.data(access.issue_id, "other")
+            )
+        ]
     )
-    rows.append([InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")])
+    rows.append([cancel_button(_("Cancel"), issue)])
     chat_id, user_id = typing_key(update)
     question = _("{worker}, which body should No. {number} go to?").format(
         worker=mention_html(user_id, context.person.full_name or str(user_id)), number=issue.number
@@ -74,20 +78,17 @@ async def press_transfer_menu(
 
 
 async def press_transfer_to(
-    update: Update, context: NotebookContext, access: Access, arg: str
+    update: Update, context: NotebookContext, access: Access, key: str
 ) -> None:
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
-    if arg == "other":
+    if key == "other":
         await query.answer()
         await mark_menu(query, _("Another body…"))
         await ask(update, context, access, "transfer_body")
         return
-    label = TRANSFER_BODIES.get(arg)
-    if label is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+    label = TRANSFER_BODIES[key]
     # Stored in the community's language: the card and most residents read that one.
     body = community_translator(context.notebook, access.community).gettext(label)
     await query.answer()

@@ -19,6 +19,7 @@ from handlers.staff.card_steps import (
     Respond,
     ask,
     ask_again,
+    cancel_button,
     me,
     respond_to_message,
     respond_to_press,
@@ -27,11 +28,11 @@ from handlers.staff.card_steps import (
     typing_key,
 )
 from handlers.staff.cards import (
-    ACT,
     Access,
     community_translator,
     mark_menu,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.effects import then
 from storage import issues as rules
@@ -41,16 +42,18 @@ from storage.issues import (
     Action,
 )
 
-DUE_PICKS = {"0": 0, "3": 3, "7": 7}
+DUE_PICKS = {"0": 0, "3": 3, "7": 7}  # in so many days
+# The due-date picker under the plan: a quick pick, "n" no due date, "t" type a date.
+DUE = Button("card.due", int, (*DUE_PICKS, "n", "t"))
 
 
-async def press_plan(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+async def press_plan(update: Update, context: NotebookContext, access: Access) -> None:
     assert update.callback_query is not None
     await update.callback_query.answer()
     await ask(update, context, access, "plan_text")
 
 
-async def press_due(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+async def press_due(update: Update, context: NotebookContext, access: Access, pick: str) -> None:
     """The due-date picker under the plan: a quick pick, none, or "type a date"."""
     query = update.callback_query
     assert query is not None
@@ -68,21 +71,18 @@ async def press_due(update: Update, context: NotebookContext, access: Access, ar
         )
         return
     plan = str(state.data.get("plan", ""))
-    if arg == "t":
+    if pick == "t":
         await query.answer()
         await mark_menu(query, _("Type a date"))
         await ask(update, context, access, "due_text", plan=plan)
         return
-    if arg == "n":
+    if pick == "n":
         due = None
         choice = _("No due date")
-    elif arg in DUE_PICKS:
-        tz = community_translator(context.notebook, access.community).tz
-        due = due_in_days(DUE_PICKS[arg], now=context.now(), tz=tz)
-        choice = context.tr.date(due)
     else:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+        tz = community_translator(context.notebook, access.community).tz
+        due = due_in_days(DUE_PICKS[pick], now=context.now(), tz=tz)
+        choice = context.tr.date(due)
     await mark_menu(query, choice)
     await _save_plan(update, context, access, plan, due, respond_to_press(query))
 
@@ -122,7 +122,7 @@ async def answer_plan_text(
     issue = access.issue
 
     def pick(label: str, code: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(label, callback_data=f"{ACT}due:{issue.id}:{code}")
+        return InlineKeyboardButton(label, callback_data=DUE.data(access.issue_id, code))
 
     chat_id, user_id = typing_key(update)
     data = {k: v for k, v in state.data.items() if k != "prompt"}
@@ -145,7 +145,7 @@ async def answer_plan_text(
                 [
                     [pick(_("Today"), "0"), pick(_("In 3 days"), "3"), pick(_("In a week"), "7")],
                     [pick(_("Type a date…"), "t"), pick(_("No due date"), "n")],
-                    [InlineKeyboardButton(_("Cancel"), callback_data=f"{ACT}x:{issue.id}")],
+                    [cancel_button(_("Cancel"), issue)],
                 ]
             ),
         )

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     CallbackQuery,
     ForceReply,
+    InlineKeyboardButton,
     Message,
     Update,
 )
@@ -28,9 +29,11 @@ from handlers.shared.common import escape
 from handlers.shared.labels import status_label
 from handlers.staff.cards import (
     Access,
+    card_access,
     mark_menu,
     refresh_card,
 )
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.effects import Hook, then
 from runtime.i18n import N_
@@ -41,6 +44,8 @@ from storage.issues import (
     OWNER_OR_SECRETARY,
     Action,
     IssueError,
+    TransitionNotAllowed,
+    next_status,
 )
 from storage.models import Issue, IssueEvent
 from storage.notifications import notify_audience
@@ -87,6 +92,7 @@ QUESTIONS = {
 }
 
 Respond = Callable[[str, bool], Awaitable[None]]
+Press = Callable[..., Awaitable[None]]  # (update, context, access, *the button's other values)
 
 # --- small pieces ----------------------------------------------------------------------------
 
@@ -299,8 +305,10 @@ async def one_tap(
     )
 
 
-def asker(step: str) -> Callable[[Update, NotebookContext, Access, str], Awaitable[None]]:
-    async def press(update: Update, context: NotebookContext, access: Access, arg: str) -> None:
+def asker(step: str) -> Press:
+    """A press that only asks for words (`step`'s question)."""
+
+    async def press(update: Update, context: NotebookContext, access: Access) -> None:
         assert update.callback_query is not None
         await update.callback_query.answer()
         await ask(update, context, access, step)
@@ -308,15 +316,67 @@ def asker(step: str) -> Callable[[Update, NotebookContext, Access, str], Awaitab
     return press
 
 
-async def cancel(update: Update, context: NotebookContext, access: Access) -> None:
+def card_press(button: Button, action: Action, press: Press, *, one_tap: bool = False) -> Any:
+    """The handler of a card button (or of a menu sent for a card) whose first value is the
+    issue's id: the press counts only if the presser may take `action` on that issue now
+    (`cards.card_access`, `storage.issues.may`, the state table), and only in the staff group
+    unless it is a `one_tap` action, which a private chat's /todo offers too. Then `press`
+    gets the button's other values."""
+
+    async def on_press(update: Update, context: NotebookContext) -> None:
+        query = update.callback_query
+        assert query is not None
+        _ = context.tr.gettext
+        issue_id, *values = button.values(update)
+        access = await card_access(update, context, issue_id)
+        if access is None:
+            await query.answer(
+                _("Only the community's staff can use this button."), show_alert=True
+            )
+            return
+        issue = access.issue
+        if not rules.may(action, role=access.role, person_id=me(context), issue=issue):
+            await query.answer(refusal(context, action, issue), show_alert=True)
+            return
+        try:
+            next_status(issue.status, action)
+        except TransitionNotAllowed:
+            # The card already shows the newer state: whoever changed it refreshed it.
+            await query.answer((await conflict_text(context, issue, action))[:200], show_alert=True)
+            return
+        chat = update.effective_chat
+        if chat is not None and chat.type == "private" and not one_tap:
+            await query.answer(_("Please do this on the card in the staff group."), show_alert=True)
+            return
+        await press(update, context, access, *values)
+
+    return button.handler(on_press)
+
+
+CANCEL = Button("card.cancel", int)  # under a menu sent for a card: closes it
+
+
+async def on_cancel(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None
+    (issue_id,) = CANCEL.values(update)
+    access = await card_access(update, context, issue_id)
+    if access is None:
+        await query.answer(
+            context.tr.gettext("Only the community's staff can use this button."), show_alert=True
+        )
+        return
     chat_id, user_id = typing_key(update)
     state = await get_state(context.session, chat_id=chat_id, user_id=user_id)
     if state is not None and state.flow == FLOW and state.data.get("issue") == access.issue.id:
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
     await query.answer()
     await mark_menu(query, context.tr.gettext("Cancelled"))
+
+
+def cancel_button(label: str, issue: Issue) -> InlineKeyboardButton:
+    assert issue.id is not None
+    return InlineKeyboardButton(label, callback_data=CANCEL.data(issue.id))
 
 
 async def ask_again(
