@@ -40,7 +40,9 @@ async def _resident(context: NotebookContext, access: Access) -> str:
     return escape(reporter.full_name[:60])
 
 
-async def _access(update: Update, context: NotebookContext, issue_id: int) -> Access | None:
+async def _access(
+    update: Update, context: NotebookContext, issue_id: int, *, cancelling: bool = False
+) -> Access | None:
     """The issue, if the presser is its community's staff pressing in its staff group (else
     they are told so); cancelling aside, only while it waits for the follow-up."""
     query = update.callback_query
@@ -51,7 +53,7 @@ async def _access(update: Update, context: NotebookContext, issue_id: int) -> Ac
     if access is None or chat is None or chat.type == "private":
         await query.answer(_("Only the community's staff can use this button."), show_alert=True)
         return None
-    if CANCEL.parse(query.data) is None and access.issue.status != IssueStatus.RESOLVED:
+    if not cancelling and access.issue.status != IssueStatus.RESOLVED:
         await query.answer(
             _("No. {number} is no longer waiting for the follow-up.").format(
                 number=access.issue.number
@@ -89,7 +91,7 @@ async def on_cancel(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None
     (issue_id,) = CANCEL.values(update)
-    if await _access(update, context, issue_id) is not None:
+    if await _access(update, context, issue_id, cancelling=True) is not None:
         await query.answer()
         await mark_menu(query, context.tr.gettext("Cancelled"))
 
