@@ -21,9 +21,7 @@ step queues the card's refresh (`cards.refresh_card`), sent right after the comm
 
 from __future__ import annotations
 
-from telegram import (
-    Update,
-)
+from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from handlers.staff.card_claim import (
@@ -58,15 +56,7 @@ from handlers.staff.card_plan import (
     press_plan,
     progress_answer,
 )
-from handlers.staff.card_steps import (
-    CANCEL,
-    FLOW,
-    Answer,
-    asker,
-    card_press,
-    on_cancel,
-    typing_key,
-)
+from handlers.staff.card_steps import CANCEL, FLOW, Answer, asker, card_press, on_cancel, typing_key
 from handlers.staff.cards import (
     ACCEPT,
     ASSIGN,
@@ -84,9 +74,7 @@ from handlers.staff.cards import (
 )
 from runtime.context import NotebookContext
 from storage.chat_state import clear_state, get_state
-from storage.issues import (
-    Action,
-)
+from storage.issues import Action
 
 # --- button presses --------------------------------------------------------------------------
 

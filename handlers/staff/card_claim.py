@@ -3,12 +3,7 @@ volunteer team or self-governance group typed by name; 改派 asks for a reason)
 
 from __future__ import annotations
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.helpers import mention_html
 
 from handlers.staff.card_steps import (
@@ -21,17 +16,12 @@ from handlers.staff.card_steps import (
     run_step,
     typing_key,
 )
-from handlers.staff.cards import (
-    Access,
-    mark_menu,
-)
+from handlers.staff.cards import Access, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state
-from storage.issues import (
-    Action,
-)
+from storage.issues import Action
 from storage.models import Difficulty, Role
 from storage.staff import staff_members
 

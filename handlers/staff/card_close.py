@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Update,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.helpers import mention_html
 
 from handlers.shared.labels import status_label
@@ -24,21 +20,13 @@ from handlers.staff.card_steps import (
     typed_step,
     typing_key,
 )
-from handlers.staff.cards import (
-    Access,
-    community_translator,
-    mark_menu,
-)
+from handlers.staff.cards import Access, community_translator, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_
 from storage import issues as rules
 from storage.chat_state import FlowState
-from storage.issues import (
-    OPEN,
-    Action,
-    NewAttachment,
-)
+from storage.issues import OPEN, Action, NewAttachment
 from storage.models import IssueEvent, IssueStatus
 
 # Bodies an issue is commonly transferred to (stored in the community's language).

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Update,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.helpers import mention_html
 
 from handlers.staff.card_steps import (
@@ -27,20 +23,14 @@ from handlers.staff.card_steps import (
     typed_step,
     typing_key,
 )
-from handlers.staff.cards import (
-    Access,
-    community_translator,
-    mark_menu,
-)
+from handlers.staff.cards import Access, community_translator, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.effects import then
 from storage import issues as rules
 from storage.chat_state import FlowState, get_state, set_state
 from storage.dates import due_in_days, parse_due_date
-from storage.issues import (
-    Action,
-)
+from storage.issues import Action
 
 DUE_PICKS = {"0": 0, "3": 3, "7": 7}  # in so many days
 # The due-date picker under the plan: a quick pick, "n" no due date, "t" type a date.

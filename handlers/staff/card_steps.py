@@ -16,23 +16,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import (
-    CallbackQuery,
-    ForceReply,
-    InlineKeyboardButton,
-    Message,
-    Update,
-)
+from telegram import CallbackQuery, ForceReply, InlineKeyboardButton, Message, Update
 from telegram.helpers import mention_html
 
 from handlers.shared.common import escape
 from handlers.shared.labels import status_label
-from handlers.staff.cards import (
-    Access,
-    card_access,
-    mark_menu,
-    refresh_card,
-)
+from handlers.staff.cards import Access, card_access, mark_menu, refresh_card
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.effects import Hook, then
@@ -40,13 +29,7 @@ from runtime.i18n import N_
 from runtime.rendering import Sent
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state, get_state, set_state
-from storage.issues import (
-    OWNER_OR_SECRETARY,
-    Action,
-    IssueError,
-    TransitionNotAllowed,
-    next_status,
-)
+from storage.issues import OWNER_OR_SECRETARY, Action, IssueError, TransitionNotAllowed, next_status
 from storage.models import Issue, IssueEvent
 from storage.notifications import notify_audience
 from storage.staff import names

@@ -12,8 +12,9 @@ was made outside the group (storage/notifications.py: `issue_changed`) or on the
 not sent (the card's digest). It also answers the card's information
 buttons: the full text, the photos, where the resident said it is (a map pin), and the
 reporter's phone number (each look at it is logged).
-Who may press what is decided here too (`card_access`), for this module, card_actions and
-phone_followup.
+Who may press what is decided here too (`card_access`), for this module, the card's actions
+(card_steps.card_press), /todo and phone_followup. Every button is a runtime/buttons.py
+`Button`; those on the card itself are declared here.
 """
 
 from __future__ import annotations
