@@ -254,7 +254,7 @@ async def _prompt_sent(session: AsyncSession, sent: Sent, args: dict[str, Any]) 
     )
 
 
-PROMPT_SENT = "card_actions.prompt_sent"
+PROMPT_SENT = "card_actions.prompt_sent"  # its old name: kept answers waiting to be sent use it
 AFTER_SEND: dict[str, Hook] = {PROMPT_SENT: _prompt_sent}
 
 
