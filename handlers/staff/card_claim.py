@@ -3,17 +3,16 @@ volunteer team or self-governance group typed by name; 改派 asks for a reason)
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.helpers import mention_html
+from telegram import InlineKeyboardButton, Message, Update
 
 from handlers.staff.card_steps import (
     ask,
     ask_again,
-    cancel_button,
     me,
     one_tap,
     respond_to_message,
     run_step,
+    send_menu,
     typing_key,
 )
 from handlers.staff.cards import Access, mark_menu
@@ -56,8 +55,6 @@ async def press_difficulty(
 
 
 async def press_owner_menu(update: Update, context: NotebookContext, access: Access) -> None:
-    query = update.callback_query
-    assert query is not None
     _ = context.tr.gettext
     issue = access.issue
     rows = []
@@ -77,13 +74,7 @@ async def press_owner_menu(update: Update, context: NotebookContext, access: Acc
             )
         ]
     )
-    rows.append([cancel_button(_("Cancel"), issue)])
-    chat_id, user_id = typing_key(update)
-    question = _("{worker}, who should own No. {number}?").format(
-        worker=mention_html(user_id, context.person.full_name or str(user_id)), number=issue.number
-    )
-    await query.answer()
-    await context.bot.send_message(chat_id, question, reply_markup=InlineKeyboardMarkup(rows))
+    await send_menu(update, context, access, _("{worker}, who should own No. {number}?"), rows)
 
 
 async def press_owner(

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.helpers import mention_html
+from telegram import InlineKeyboardButton, Update
 
 from handlers.shared.labels import status_label
 from handlers.staff.card_steps import (
     ask,
     ask_again,
-    cancel_button,
     me,
     reason_answer,
     respond_to_message,
     run_step,
+    send_menu,
     typed_step,
-    typing_key,
 )
 from handlers.staff.cards import Access, community_translator, mark_menu
 from runtime.buttons import Button
@@ -41,10 +39,7 @@ TRANSFER_TO = Button("card.transferto", int, (*TRANSFER_BODIES, "other"))  # "ot
 
 
 async def press_transfer_menu(update: Update, context: NotebookContext, access: Access) -> None:
-    query = update.callback_query
-    assert query is not None
     _ = context.tr.gettext
-    issue = access.issue
     rows = [
         [InlineKeyboardButton(_(label), callback_data=TRANSFER_TO.data(access.issue_id, key))]
         for key, label in TRANSFER_BODIES.items()
@@ -56,13 +51,8 @@ async def press_transfer_menu(update: Update, context: NotebookContext, access: 
             )
         ]
     )
-    rows.append([cancel_button(_("Cancel"), issue)])
-    chat_id, user_id = typing_key(update)
-    question = _("{worker}, which body should No. {number} go to?").format(
-        worker=mention_html(user_id, context.person.full_name or str(user_id)), number=issue.number
-    )
-    await query.answer()
-    await context.bot.send_message(chat_id, question, reply_markup=InlineKeyboardMarkup(rows))
+    question = _("{worker}, which body should No. {number} go to?")
+    await send_menu(update, context, access, question, rows)
 
 
 async def press_transfer_to(

@@ -16,7 +16,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import CallbackQuery, ForceReply, InlineKeyboardButton, Message, Update
+from telegram import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from telegram.helpers import mention_html
 
 from handlers.shared.common import escape
@@ -360,6 +367,27 @@ async def on_cancel(update: Update, context: NotebookContext) -> None:
 def cancel_button(label: str, issue: Issue) -> InlineKeyboardButton:
     assert issue.id is not None
     return InlineKeyboardButton(label, callback_data=CANCEL.data(issue.id))
+
+
+async def send_menu(
+    update: Update,
+    context: NotebookContext,
+    access: Access,
+    question: str,
+    rows: list[list[InlineKeyboardButton]],
+) -> None:
+    """A menu sent for a card, under the press that asked for it: `question` (a translated
+    text with {worker} and {number}) mentions the worker, and a Cancel row closes it."""
+    query = update.callback_query
+    assert query is not None
+    chat_id, user_id = typing_key(update)
+    text = question.format(
+        worker=mention_html(user_id, context.person.full_name or str(user_id)),
+        number=access.issue.number,
+    )
+    rows = [*rows, [cancel_button(context.tr.gettext("Cancel"), access.issue)]]
+    await query.answer()
+    await context.bot.send_message(chat_id, text, reply_markup=InlineKeyboardMarkup(rows))
 
 
 async def ask_again(
