@@ -52,6 +52,7 @@ from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
     card_actions,
+    card_steps,
     cards,
     duty,
     issue_lookup,
@@ -411,7 +412,7 @@ def build_application(
     staff_admin.register(notebook.renderers)
     # what runs after a message a handler sent has gone out (delivery/answers.py: `then`)
     app.answers.hooks.update(common.AFTER_SEND)
-    app.answers.hooks.update(card_actions.AFTER_SEND)
+    app.answers.hooks.update(card_steps.AFTER_SEND)
     flows.register(*feature_flows())
     for group, handler in feature_handlers():
         app.add_handler(handler, group=group)

@@ -400,7 +400,28 @@ async def claim_queued(
             continue
         if rendered is not None:
             ready.append((row, rendered))
+    ready = await _last_edit_only(session, ready, now)
     return Claimed(ready, now) if ready else None
+
+
+async def _last_edit_only(
+    session: AsyncSession, ready: list[tuple[Outbox, Rendered]], now: datetime
+) -> list[tuple[Outbox, Rendered]]:
+    """Two rows of one update editing the same message (a card refreshed by the change and by
+    the step that made it): rendered from the same state, only the last is sent; the others
+    are done with nothing to send."""
+    last: dict[tuple[int, int], int] = {}
+    for index, (row, rendered) in enumerate(ready):
+        if rendered.edit_message_id is not None:
+            last[(row.chat_id, rendered.edit_message_id)] = index
+    kept = []
+    for index, (row, rendered) in enumerate(ready):
+        edit = rendered.edit_message_id
+        if edit is not None and last[(row.chat_id, edit)] != index:
+            await outbox.mark_done(session, row, status=OutboxStatus.CANCELLED, now=now)
+            continue
+        kept.append((row, rendered))
+    return kept
 
 
 async def send_claimed(app: NotebookApplication, claimed: Claimed) -> None:

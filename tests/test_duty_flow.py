@@ -11,8 +11,10 @@ from sqlmodel import select
 
 from bot.jobs import run_reminders
 from emulator import BotApiEmulator
+from handlers.staff.duty import DONE, EDIT, PERSON, SETTLED, SHIFT, VISIT
 from storage.db import Database
 from storage.models import Channel, DutyShift, Issue, IssueStatus, Person, Role
+from storage.roster import Half
 from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
 
 CQ = ZoneInfo("Asia/Shanghai")
@@ -67,14 +69,16 @@ async def test_the_roster_the_reminder_and_a_visit_logged_at_the_desk(
         seen = await xu.expect_message(contains="On duty now: 王网格")
         assert "Wednesday 11/4/26: morning: 谢兰" in seen.text
         assert seen.button("Set the shifts") is None and seen.button("Log a desk visit") is None
-        for data in ("dt:e", "dt:p:2", "dt:t:2:4:am", "dt:done"):
+        for data in (EDIT.data(), PERSON.data(2), SHIFT.data(2, 4, Half.AM), DONE.data()):
             denied = await xu.press_data(seen, data)
             assert denied.show_alert and "secretary" in (denied.text or "")
-        denied = await xu.press_data(seen, "dt:v")
+        denied = await xu.press_data(seen, VISIT.data())
         assert denied.show_alert
         await xu.send("/desk")
         await xu.expect_message(contains="Only community staff can do this.")
-        forged = await xie.press_data(who, "dt:t:3:0:am")  # a resident cannot be given a shift
+        forged = await xie.press_data(
+            who, SHIFT.data(3, 0, Half.AM)
+        )  # a resident cannot be given a shift
         assert forged.show_alert and "Only community workers" in (forged.text or "")
 
         # the evening before: 谢兰 on Tuesday for Wednesday, 王网格 on Wednesday for Thursday
@@ -104,7 +108,7 @@ async def test_the_roster_the_reminder_and_a_visit_logged_at_the_desk(
         await wang.send("Applying for the old-age allowance <80+>")
         logged = await wang.expect_message(contains="Logged as No. 1 (service desk), for 张大爷")
         assert "<80+>" in logged.text
-        denied = await xu.press_data(seen, "dt:s:1")
+        denied = await xu.press_data(seen, SETTLED.data(1))
         assert denied.show_alert
         await wang.press(logged, "Settled on the spot")
         await wang.expect_edit(logged, contains="No. 1 was settled at the desk.")

@@ -8,6 +8,7 @@ from sqlmodel import select
 from bot.app import NotebookApplication
 from emulator import BotApiEmulator
 from emulator.models import BotMessage
+from handlers.staff.phone_followup import RATE
 from storage import issues as rules
 from storage.db import Database
 from storage.models import (
@@ -93,7 +94,7 @@ async def test_a_worker_records_the_answer_of_a_resident_without_telegram(
         await group.expect_edit(card, contains="Status: closed")
 
         # the old question again: the issue no longer waits for an answer, nothing changes
-        again = await group.press_data(room.li, ask, f"fph:{issue.id}:v:n:3")
+        again = await group.press_data(room.li, ask, RATE.data(issue.id, "n", "3"))
         assert again.show_alert and "no longer waiting" in (again.text or "")
 
         await room.wang.send("/issue 1")
@@ -122,11 +123,11 @@ async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group
         # a forged press from a private chat records nothing
         await room.xu.send("/start")
         await room.xu.expect_message()
-        forged = await room.xu.press_data(room.xu.messages[-1], f"fph:{issue.id}:v:s:1")
+        forged = await room.xu.press_data(room.xu.messages[-1], RATE.data(issue.id, "s", "1"))
         assert forged.show_alert
         await room.wang.send("/start")
         await room.wang.expect_message()
-        refused = await room.wang.press_data(room.wang.messages[-1], f"fph:{issue.id}:v:s:1")
+        refused = await room.wang.press_data(room.wang.messages[-1], RATE.data(issue.id, "s", "1"))
         assert refused.show_alert
 
         await group.press(room.secretary, card, "Follow-up by phone…")

@@ -12,6 +12,7 @@ from PIL import Image
 from sqlmodel import select
 
 from emulator import BotApiEmulator
+from handlers.staff.posters import POSTER
 from runtime.posters import PosterText, qr_matrix, render_pdf
 from storage.db import Database
 from storage.models import InviteLink, Membership, Role
@@ -99,7 +100,7 @@ async def test_staff_get_png_and_pdf_posters_that_join_the_building(
         await xu.expect_message(contains="Only community staff can print posters")
         await wang.send("/poster")
         menu = await wang.expect_message(contains="Which building is the poster for?")
-        answer = await xu.press_data(xu.messages[-1], f"pst:{ids[1]}")  # forged by a resident
+        answer = await xu.press_data(xu.messages[-1], POSTER.data(ids[1]))  # forged by a resident
         assert answer.show_alert
         await wang.press(menu, "2栋")
         png_message = await wang.expect_message(predicate=lambda m: m.mime_type == "image/png")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from emulator import BotApiEmulator
+from handlers.staff.cards import ACCEPT, PLAN
 from storage import issues as rules
 from storage.db import Database
 from storage.models import Community, IssueEvent, IssueStatus, Role
@@ -244,10 +245,10 @@ async def test_stale_presses_and_answers_to_old_questions_change_nothing(
         await group.press(wang, card, "受理")
         await group.expect_edit(card, contains="状态：已受理")
         before = await snapshot(db, issue.id)
-        stale = await group.press_data(wang, card, f"c:acc:{issue.id}")  # an old card's button
+        stale = await group.press_data(wang, card, ACCEPT.data(issue.id))  # an old card's button
         assert stale.show_alert
         assert stale.text == "1号现在是“已受理”状态，这次操作没有生效。请看一下卡片。"
-        stale_plan = await group.press_data(wang, card, f"c:pln:{issue.id}")  # not yet owned
+        stale_plan = await group.press_data(wang, card, PLAN.data(issue.id))  # not yet owned
         assert stale_plan.show_alert
         assert await snapshot(db, issue.id) == before
 

@@ -9,8 +9,15 @@ from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from storage import issues as rules
 from storage.db import Database
-from storage.models import Attachment, FollowUpResult, Issue, IssueStatus, Satisfaction
-from storage.notifications import issue_changed
+from storage.models import (
+    Attachment,
+    FollowUpResult,
+    Issue,
+    IssueStatus,
+    Outbox,
+    Satisfaction,
+)
+from storage.notifications import CARD_REFRESH, issue_changed
 from tests.factories import FakeClock, bot_errors, running_bot
 from tests.staffroom import bind, events_of, load, post_cards, report, staffroom
 
@@ -53,6 +60,12 @@ async def test_report_to_closed_through_the_card(
         assert answer.text == "1号已受理。" and not answer.show_alert
         await group.expect_edit(card, contains="状态：已受理")
         await xu.expect_message(contains="您反映的1号问题，社区已受理。")
+        # the card is refreshed the one way every refresh goes: a card_refresh row
+        async with db.session() as session:
+            refreshes = (
+                await session.exec(select(Outbox).where(Outbox.kind == CARD_REFRESH))
+            ).all()
+        assert [r.dedupe_key for r in refreshes] == [f"card:{issue.id}:v2:s0"]
 
         # difficulty: 协商
         dif = await group.press(wang, card, "协商")

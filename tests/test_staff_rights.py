@@ -7,8 +7,20 @@ from sqlmodel import select
 
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
+from handlers.staff.card_claim import OWNER
+from handlers.staff.card_steps import CANCEL
+from handlers.staff.cards import (
+    ACCEPT,
+    CLAIM,
+    DIFFICULTY,
+    INFO,
+    PHONE_FOLLOW_UP,
+    PLAN,
+    RESOLVE,
+)
+from handlers.staff.todo import SHOW
 from storage.db import Database
-from storage.models import Community, Role
+from storage.models import Community, Difficulty, Role
 from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
 from tests.staffroom import PHONE, bind, load, post_cards, report, snapshot, staffroom
 
@@ -34,15 +46,16 @@ async def test_forged_presses_from_a_resident_and_another_communitys_worker_chan
         await group.expect_edit(card, contains="负责人：王网格")
         before = await snapshot(db, issue.id)
         forged = [
-            f"c:acc:{issue.id}",
-            f"c:clm:{issue.id}",
-            f"c:res:{issue.id}",
-            f"c:own:{issue.id}:{room.pid(xu)}",
-            f"c:dif:{issue.id}:e",
-            f"c:x:{issue.id}",
-            f"ci:con:{issue.id}",
-            f"ci:ful:{issue.id}",
-            f"td:show:{issue.id}",
+            ACCEPT.data(issue.id),
+            CLAIM.data(issue.id),
+            RESOLVE.data(issue.id),
+            OWNER.data(issue.id, room.pid(xu)),
+            DIFFICULTY.data(issue.id, Difficulty.ESCALATE),
+            CANCEL.data(issue.id),
+            INFO.data(issue.id, "contact"),
+            INFO.data(issue.id, "text"),
+            SHOW.data(issue.id),
+            PHONE_FOLLOW_UP.data(issue.id),
         ]
 
         # a resident, in their private chat with the bot
@@ -66,18 +79,47 @@ async def test_forged_presses_from_a_resident_and_another_communitys_worker_chan
         assert await snapshot(db, issue.id) == before
 
         # and our own worker cannot act on our issue from their group either
-        answer = await other_group.press_data(room.wang, their_bind, f"c:pln:{issue.id}")
+        answer = await other_group.press_data(room.wang, their_bind, PLAN.data(issue.id))
         assert answer.show_alert
         # nor start typed work from a private chat (only one-tap actions work there)
         await room.wang.send("/start")
         private = await room.wang.expect_message()
-        answer = await room.wang.press_data(private, f"c:pln:{issue.id}")
+        answer = await room.wang.press_data(private, PLAN.data(issue.id))
         assert answer.show_alert and answer.text == "请在工作群的卡片上操作。"
         await dispatch_due(app, now=clock())
     assert await snapshot(db, issue.id) == before
     assert not [
         m for m in xu.messages if PHONE in m.text
     ]  # the forged "show contact" leaked nothing
+    assert bot_errors(emulator) == []
+
+
+async def test_a_forged_card_press_with_a_malformed_id_is_no_longer_valid_and_changes_nothing(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    room = await staffroom(emulator, db, clock)
+    group = room.group
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
+        await post_cards(app, clock)
+        card = await group.expect_message(contains="1号 · ")
+        before = await snapshot(db, issue.id)
+        claim = CLAIM.data(issue.id)
+        malformed = [
+            claim.rsplit(":", 1)[0] + ":x",  # claim with "x" for the issue's id
+            claim + ":1",  # one value too many
+            claim.rsplit(":", 1)[0],  # no id at all
+            DIFFICULTY.data(issue.id, Difficulty.ESCALATE).rsplit(":", 1)[0] + ":hard",
+            "c:clm:" + str(issue.id),  # a button from before the codec
+        ]
+        for data in malformed:
+            answer = await group.press_data(room.wang, card, data)
+            assert answer.show_alert, data
+            assert answer.text == "这个按钮已失效。", data
+        await dispatch_due(app, now=clock())
+        assert "负责人：暂无" in card.text  # the card was not edited
+    assert await snapshot(db, issue.id) == before
     assert bot_errors(emulator) == []
 
 

@@ -4,13 +4,17 @@ Red pen: number, category, place, urgency, difficulty, the description (cut, wit
 one tap away), photos, who reported it and since when, "me too" count, the time limit and how
 much is left, the status. Black pen: owner, plan, due date, last progress.
 
-This module renders the card (in the group's language: the community's default), posts it from
-the outbox (STAFF_CARD, remembering the message id) and edits it in place (CARD_REFRESH, and
-`refresh_card` right after a change made in the group). It also answers the card's information
+This module renders the card (in the group's language: the community's default). A card has
+one route per kind of message, both through the outbox: it is posted by a STAFF_CARD row
+(remembering the message id) and edited in place by a CARD_REFRESH row, whether the change
+was made outside the group (storage/notifications.py: `issue_changed`) or on the card itself
+(`refresh_card`, sent right after the update's commit). An edit that would change nothing is
+not sent (the card's digest). It also answers the card's information
 buttons: the full text, the photos, where the resident said it is (a map pin), and the
 reporter's phone number (each look at it is logged).
-Who may press what is decided here too (`card_access`), for this module, card_actions and
-phone_followup.
+Who may press what is decided here too (`card_access`), for this module, the card's actions
+(card_steps.card_press), /todo and phone_followup. Every button is a runtime/buttons.py
+`Button`; those on the card itself are declared here.
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.ext import CallbackQueryHandler
 
 from handlers.shared.common import escape, membership_in
 from handlers.shared.fitting import telegram_length
@@ -45,9 +48,11 @@ from handlers.shared.labels import (
     status_label,
     urgency_label,
 )
+from runtime.buttons import Button
 from runtime.context import Notebook, NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers, Sent
+from storage import outbox
 from storage.issues import OPEN, WORKING
 from storage.models import (
     STAFF_ROLES,
@@ -66,9 +71,23 @@ from storage.staff import CardFacts, card_facts, media_of, record_contact_shown,
 
 log = logging.getLogger(__name__)
 
-INFO = "ci:"  # the card's information buttons: ci:<what>:<issue id>
-ACT = "c:"  # the card's actions (handlers/staff/card_actions.py): c:<verb>:<issue id>[:<arg>]
-PHONE_FOLLOW_UP = "fph:"  # 回访 by telephone (handlers/staff/phone_followup.py): fph:<issue id>…
+# The card's buttons (runtime/buttons.py), each carrying the issue's id. The information
+# buttons are answered here; the actions by handlers/staff/card_actions.py, the follow-up by
+# phone by handlers/staff/phone_followup.py.
+INFO = Button("card.info", int, ("photos", "where", "contact", "text"))
+ACCEPT = Button("card.accept", int)
+CLAIM = Button("card.claim", int)
+DIFFICULTY = Button("card.difficulty", int, Difficulty)
+ASSIGN = Button("card.assign", int)  # the owner menu (assign, or reassign with a reason)
+PLAN = Button("card.plan", int)
+NOTE = Button("card.note", int)  # an internal note
+REPLY = Button("card.reply", int)  # a public reply to the resident
+RESOLVE = Button("card.resolve", int)
+RETURN = Button("card.return", int)
+TRANSFER = Button("card.transfer", int)  # the menu of bodies
+MERGE = Button("card.merge", int)
+REOPEN = Button("card.reopen", int)
+PHONE_FOLLOW_UP = Button("phone.start", int)  # 回访 by telephone
 
 DESCRIPTION_ON_CARD = 900  # characters; the rest is behind "full text"
 NOTE_ON_CARD = 300  # plan and last progress, also cut on the card
@@ -86,14 +105,17 @@ class Access:
     community: Community
     role: Role
 
+    @property
+    def issue_id(self) -> int:
+        assert self.issue.id is not None
+        return self.issue.id
 
-async def card_access(update: Update, context: NotebookContext, raw_issue_id: str) -> Access | None:
+
+async def card_access(update: Update, context: NotebookContext, issue_id: int) -> Access | None:
     """The pressed issue, if the presser is staff of its community and presses where it belongs:
     in that community's staff group, or in a private chat. Callback data is forgeable, so this
     is asked on every press and every typed answer."""
-    if not raw_issue_id.isdigit():
-        return None
-    issue = await context.session.get(Issue, int(raw_issue_id))
+    issue = await context.session.get(Issue, issue_id)
     if issue is None:
         return None
     member = await membership_in(context, issue.community_id)
@@ -305,16 +327,17 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 def info_row(facts: CardFacts, tr: Translator, was_cut: bool) -> list[InlineKeyboardButton]:
     _ = tr.gettext
     issue_id = facts.issue.id
+    assert issue_id is not None
     row = []
     if facts.media:
         label = _("Photos ({count})") if facts.media == facts.photos else _("Files ({count})")
-        row.append(_button("📷 " + label.format(count=facts.media), f"{INFO}pho:{issue_id}"))
+        row.append(_button("📷 " + label.format(count=facts.media), INFO.data(issue_id, "photos")))
     if facts.issue.latitude is not None and facts.issue.longitude is not None:
-        row.append(_button("📍 " + _("Location"), f"{INFO}loc:{issue_id}"))
+        row.append(_button("📍 " + _("Location"), INFO.data(issue_id, "where")))
     if facts.reporter is not None and facts.reporter.phone:
-        row.append(_button("📞 " + _("Show contact"), f"{INFO}con:{issue_id}"))
+        row.append(_button("📞 " + _("Show contact"), INFO.data(issue_id, "contact")))
     if was_cut:
-        row.append(_button("📄 " + _("Full text"), f"{INFO}ful:{issue_id}"))
+        row.append(_button("📄 " + _("Full text"), INFO.data(issue_id, "text")))
     return row
 
 
@@ -324,44 +347,49 @@ def action_rows(facts: CardFacts, tr: Translator) -> list[list[InlineKeyboardBut
     issue = facts.issue
     status = IssueStatus(issue.status)
 
-    def act(label: str, verb: str, arg: str = "") -> InlineKeyboardButton:
-        return _button(label, f"{ACT}{verb}:{issue.id}" + (f":{arg}" if arg else ""))
+    assert issue.id is not None
+    issue_id = issue.id
+
+    def act(label: str, button: Button) -> InlineKeyboardButton:
+        return _button(label, button.data(issue_id))
 
     difficulty = [
-        act(("✓ " if issue.difficulty == value else "") + label, "dif", code)
-        for value, code, label in (
-            (Difficulty.ON_THE_SPOT, "s", _("On the spot")),
-            (Difficulty.COORDINATION, "c", _("Coordinate")),
-            (Difficulty.ESCALATE, "e", _("Escalate")),
+        _button(
+            ("✓ " if issue.difficulty == value else "") + label, DIFFICULTY.data(issue_id, value)
+        )
+        for value, label in (
+            (Difficulty.ON_THE_SPOT, _("On the spot")),
+            (Difficulty.COORDINATION, _("Coordinate")),
+            (Difficulty.ESCALATE, _("Escalate")),
         )
     ]
-    move_on = [act(_("Merge…"), "mrg"), act(_("Transfer…"), "trf")]
+    move_on = [act(_("Merge…"), MERGE), act(_("Transfer…"), TRANSFER)]
     if status is S.NEW:
         return [
-            [act(_("Accept"), "acc"), act(_("Claim"), "clm"), act(_("Assign…"), "asg")],
+            [act(_("Accept"), ACCEPT), act(_("Claim"), CLAIM), act(_("Assign…"), ASSIGN)],
             difficulty,
             move_on,
         ]
     if status is S.ACCEPTED:
         return [
-            [act(_("Claim"), "clm"), act(_("Assign…"), "asg"), act(_("Resolve…"), "res")],
+            [act(_("Claim"), CLAIM), act(_("Assign…"), ASSIGN), act(_("Resolve…"), RESOLVE)],
             difficulty,
-            [act(_("Internal note…"), "nin"), act(_("Reply to resident…"), "pub")],
+            [act(_("Internal note…"), NOTE), act(_("Reply to resident…"), REPLY)],
             move_on,
         ]
     if status in WORKING:  # assigned or in progress
         return [
-            [act(_("Plan…"), "pln"), act(_("Internal note…"), "nin")],
-            [act(_("Reply to resident…"), "pub"), act(_("Resolve…"), "res")],
+            [act(_("Plan…"), PLAN), act(_("Internal note…"), NOTE)],
+            [act(_("Reply to resident…"), REPLY), act(_("Resolve…"), RESOLVE)],
             difficulty,
-            [act(_("Return…"), "ret"), act(_("Reassign…"), "asg")],
+            [act(_("Return…"), RETURN), act(_("Reassign…"), ASSIGN)],
             move_on,
         ]
     if status is S.RESOLVED:  # waiting for the resident's answer, or for a worker's call
-        phone = _button(_("Follow-up by phone…"), f"{PHONE_FOLLOW_UP}{issue.id}")
-        return [[phone, act(_("Reopen…"), "rop")]]
+        phone = _button(_("Follow-up by phone…"), PHONE_FOLLOW_UP.data(issue_id))
+        return [[phone, act(_("Reopen…"), REOPEN)]]
     if status in (S.CLOSED, S.TRANSFERRED):
-        return [[act(_("Reopen…"), "rop")]]
+        return [[act(_("Reopen…"), REOPEN)]]
     return []  # merged or withdrawn: nothing left to do
 
 
@@ -456,27 +484,27 @@ def register(renderers: Renderers) -> None:
 
 
 async def refresh_card(context: NotebookContext, issue: Issue) -> None:
-    """Edit the card in the staff group in place, right after a change was committed."""
+    """After a change made in the group: queue the card's refresh, the same CARD_REFRESH row a
+    change made elsewhere queues. It is rendered just before the update's commit
+    (delivery/dispatch.py: `claim_queued`, where an unchanged card is left alone) and sent
+    right after it, so a card has one way to be posted and one to be refreshed."""
     community = await context.session.get(Community, issue.community_id)
     if community is None or community.staff_chat_id is None or issue.staff_message_id is None:
         return  # no card yet: the queued one will show the current state when it is posted
-    facts = await card_facts(context.session, issue)
-    text, markup = render_card(
-        facts, community_translator(context.notebook, community), context.now()
-    )
-    digest = card_digest(text, markup)
-    if digest == issue.staff_card_digest:
-        return  # nothing on the card changed
-    # The edit goes out after the update's commit (delivery/answers.py), which logs a refusal; the
-    # change itself is saved, and the card's next change shows it.
-    await context.bot.edit_message_text(
-        text,
+    now = context.now()
+    await outbox.enqueue(
+        context.session,
         chat_id=community.staff_chat_id,
-        message_id=issue.staff_message_id,
-        reply_markup=markup,
+        kind=CARD_REFRESH,
+        # Once per state of the card: a merge adds supporters to its target without a new
+        # version, so the support count is part of the key.
+        dedupe_key=f"card:{issue.id}:v{issue.version}:s{issue.support_count}",
+        due_at=now,
+        payload={"issue_id": issue.id},
+        now=now,
+        community_id=issue.community_id,
+        urgent=True,  # an edit makes no sound: the group sees its own change at once, at night too
     )
-    assert issue.id is not None
-    await store_card_message(context.session, issue.id, issue.staff_message_id, digest)
 
 
 # --- the information buttons -----------------------------------------------------------------
@@ -484,22 +512,23 @@ async def refresh_card(context: NotebookContext, issue: Issue) -> None:
 
 async def on_info(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    _ = context.tr.gettext
-    what, _sep, raw_id = query.data.removeprefix(INFO).partition(":")
-    access = await card_access(update, context, raw_id)
-    if access is None or what not in ("pho", "ful", "con", "loc"):
-        await query.answer(_("Only the community's staff can use this button."), show_alert=True)
+    assert query is not None and query.message is not None
+    issue_id, what = INFO.values(update)
+    access = await card_access(update, context, issue_id)
+    if access is None:
+        await query.answer(
+            context.tr.gettext("Only the community's staff can use this button."), show_alert=True
+        )
         return
     issue = access.issue
     chat_id = query.message.chat.id
-    if what == "con":
+    if what == "contact":
         await show_contact(update, context, issue)
         return
     await query.answer()
-    if what == "ful":
+    if what == "text":
         await send_full_text(context, chat_id, issue)
-    elif what == "loc":
+    elif what == "where":
         await send_location(context, chat_id, issue, card_message_id=query.message.message_id)
     else:
         await send_media(context, chat_id, issue)
@@ -576,4 +605,4 @@ async def send_media(context: NotebookContext, chat_id: int, issue: Issue) -> No
             await context.bot.send_document(chat_id, attachment.telegram_file_id, caption=caption)
 
 
-HANDLERS = [CallbackQueryHandler(on_info, pattern=f"^{INFO}")]
+HANDLERS = [INFO.handler(on_info)]

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from babel.dates import format_date
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
@@ -28,7 +28,8 @@ from handlers.shared.flows import (
     state_in,
 )
 from handlers.shared.labels import category_label
-from handlers.shared.members import as_id, ids, me, me_in, private_only, refuse
+from handlers.shared.members import me, me_in, private_only, refuse
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
@@ -41,9 +42,17 @@ from storage.roster import DeskHours, Half, RosterError
 
 TYPING_TIME = timedelta(hours=2)  # answers typed later than this are not taken as the answer
 FLOW = "desk"
-PREFIX = "dt:"
 HALF_LABELS = {Half.AM: N_("morning"), Half.PM: N_("afternoon")}
 OTHER = "other"  # a matter outside the desk's services, still logged
+
+# The buttons (runtime/buttons.py): the roster's, then the desk's.
+EDIT = Button("duty.edit")  # the secretary sets the shifts: whose?
+PERSON = Button("duty.person", int)  # that worker's grid of half-days
+SHIFT = Button("duty.toggle", int, int, Half)  # worker, weekday (0 = Monday), half
+DONE = Button("duty.done")
+VISIT = Button("duty.visit")  # log a desk visit
+CATEGORY = Button("duty.category", (*DESK_CATEGORIES, OTHER))
+SETTLED = Button("duty.settled", int)  # the issue the visit was logged as
 
 
 def weekday_name(tr: Translator, day: date) -> str:
@@ -117,9 +126,9 @@ async def duty(update: Update, context: NotebookContext) -> None:
     )
     rows = []
     if member.is_staff:
-        rows.append([InlineKeyboardButton(_("Log a desk visit"), callback_data=f"{PREFIX}v")])
+        rows.append([InlineKeyboardButton(_("Log a desk visit"), callback_data=VISIT.data())])
     if member.is_secretary:
-        rows.append([InlineKeyboardButton(_("Set the shifts"), callback_data=f"{PREFIX}e")])
+        rows.append([InlineKeyboardButton(_("Set the shifts"), callback_data=EDIT.data())])
     await message.reply_text(text, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
 
 
@@ -133,8 +142,9 @@ async def on_edit(update: Update, context: NotebookContext) -> None:
         return
     staff = await community_staff(context.session, member.community_id)
     rows = [
-        [InlineKeyboardButton(p.full_name[:40], callback_data=f"{PREFIX}p:{p.id}")]
+        [InlineKeyboardButton(p.full_name[:40], callback_data=PERSON.data(p.id))]
         for p in staff[:40]
+        if p.id is not None
     ]
     await query.answer()
     await context.bot.send_message(
@@ -153,6 +163,8 @@ async def _grid(
         for s, p in await roster.roster(context.session, community_id)
         if p.id == person.id
     }
+    assert person.id is not None
+    person_id = person.id
     monday = date(2026, 1, 5)  # any Monday: only the weekday names are used
     rows = []
     for weekday in range(7):
@@ -164,12 +176,12 @@ async def _grid(
                     + _("{weekday} {half}").format(
                         weekday=day_name, half=context.tr.gettext(HALF_LABELS[half])
                     ),
-                    callback_data=f"{PREFIX}t:{person.id}:{weekday}:{half.value}",
+                    callback_data=SHIFT.data(person_id, weekday, half),
                 )
                 for half in Half
             ]
         )
-    rows.append([InlineKeyboardButton(_("Done"), callback_data=f"{PREFIX}done")])
+    rows.append([InlineKeyboardButton(_("Done"), callback_data=DONE.data())])
     text = _("Desk shifts of {name}: press a half-day to give it or take it away.").format(
         name=short(person.full_name, 40)
     )
@@ -177,7 +189,7 @@ async def _grid(
 
 
 async def _secretary_and_worker(
-    update: Update, context: NotebookContext, raw: str | None
+    update: Update, context: NotebookContext, person_id: int
 ) -> tuple[int, Person] | None:
     query = update.callback_query
     assert query is not None
@@ -186,7 +198,6 @@ async def _secretary_and_worker(
     if member is None or not member.is_secretary:
         await refuse(query, context, _("Only the community secretary sets the shifts."))
         return None
-    person_id = as_id(raw)
     staff = {p.id: p for p in await community_staff(context.session, member.community_id)}
     if person_id not in staff:
         await refuse(query, context, _("Only community workers take desk shifts."))
@@ -196,8 +207,9 @@ async def _secretary_and_worker(
 
 async def on_person(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    found = await _secretary_and_worker(update, context, ids(query.data, PREFIX + "p:")[0])
+    assert query is not None
+    (person_id,) = PERSON.values(update)
+    found = await _secretary_and_worker(update, context, person_id)
     if found is None:
         return
     text, markup = await _grid(context, *found)
@@ -207,15 +219,13 @@ async def on_person(update: Update, context: NotebookContext) -> None:
 
 async def on_toggle(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    parts = ids(query.data, PREFIX + "t:")
-    found = await _secretary_and_worker(update, context, parts[0])
+    assert query is not None
+    person_id, weekday, half = SHIFT.values(update)
+    found = await _secretary_and_worker(update, context, person_id)
     if found is None:
         return
     community_id, person = found
-    weekday = as_id(parts[1]) if len(parts) == 3 else None
-    half = parts[-1]
-    if weekday is None or weekday > 6 or half not in {h.value for h in Half}:
+    if weekday > 6:
         await refuse(query, context)
         return
     try:
@@ -225,7 +235,7 @@ async def on_toggle(update: Update, context: NotebookContext) -> None:
                 community_id=community_id,
                 person_id=person.id or 0,
                 weekday=weekday,
-                half=Half(half),
+                half=half,
                 now=context.now(),
             )
     except RosterError:
@@ -289,7 +299,7 @@ async def _start_visit(context: NotebookContext, chat_id: int) -> None:
         return
     await ask(context, chat_id, flow=FLOW, step="category", data={"community": member.community_id})
     buttons = [
-        InlineKeyboardButton(category_label(context.tr, key), callback_data=f"{PREFIX}c:{key}")
+        InlineKeyboardButton(category_label(context.tr, key), callback_data=CATEGORY.data(key))
         for key in [*DESK_CATEGORIES, OTHER]
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
@@ -303,11 +313,11 @@ async def _start_visit(context: NotebookContext, chat_id: int) -> None:
 
 async def on_category(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
+    assert query is not None and query.message is not None
     _ = context.tr.gettext
     state = await state_in(context, query.message.chat.id, FLOW, "category")
-    category = ids(query.data, PREFIX + "c:")[0]
-    if state is None or category not in (*DESK_CATEGORIES, OTHER):
+    (category,) = CATEGORY.values(update)
+    if state is None:
         await refuse(query, context)
         return
     await ask(
@@ -369,28 +379,23 @@ async def on_text(update: Update, context: NotebookContext) -> None:
         now=context.now(),
         limits=context.notebook.settings.time_limits,
     )
+    assert issue.id is not None
     await message.reply_text(
         _("Logged as No. {number} (service desk), for {name}: {what}").format(
             number=issue.number, name=short(str(state.data["name"]), 60), what=short(text, 300)
         ),
         reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Settled on the spot"), callback_data=f"{PREFIX}s:{issue.id}"
-                    )
-                ]
-            ]
+            [[InlineKeyboardButton(_("Settled on the spot"), callback_data=SETTLED.data(issue.id))]]
         ),
     )
 
 
 async def on_settled(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    issue_id = as_id(ids(query.data, PREFIX + "s:")[0])
-    issue = await context.session.get(Issue, issue_id) if issue_id else None
+    (issue_id,) = SETTLED.values(update)
+    issue = await context.session.get(Issue, issue_id)
     member = await me_in(context, issue.community_id) if issue else None
     if issue is None or member is None or not member.is_staff:
         await refuse(query, context, _("Only community staff can do this."))
@@ -455,11 +460,11 @@ FLOWS = [Flow(FLOW, on_text, max_age=TYPING_TIME, typed=True)]
 HANDLERS = [
     CommandHandler("duty", duty),
     CommandHandler("desk", desk_command),
-    CallbackQueryHandler(on_edit, pattern=f"^{PREFIX}e$"),
-    CallbackQueryHandler(on_person, pattern=f"^{PREFIX}p:"),
-    CallbackQueryHandler(on_toggle, pattern=f"^{PREFIX}t:"),
-    CallbackQueryHandler(on_done, pattern=f"^{PREFIX}done$"),
-    CallbackQueryHandler(on_visit, pattern=f"^{PREFIX}v$"),
-    CallbackQueryHandler(on_category, pattern=f"^{PREFIX}c:"),
-    CallbackQueryHandler(on_settled, pattern=f"^{PREFIX}s:"),
+    EDIT.handler(on_edit),
+    PERSON.handler(on_person),
+    SHIFT.handler(on_toggle),
+    DONE.handler(on_done),
+    VISIT.handler(on_visit),
+    CATEGORY.handler(on_category),
+    SETTLED.handler(on_settled),
 ]

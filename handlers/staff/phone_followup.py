@@ -9,28 +9,27 @@ how satisfied. `storage.followups.answer_by_phone` records them like the residen
 marked as taken by phone and by whom; "not solved" reopens the issue and tells its owner.
 
 Every press is re-checked on the server: staff of the issue's community, in its staff group
-(`cards.card_access`), and the issue still resolved.
+(`cards.card_access`), and the issue still resolved (cancelling aside).
 """
 
 from __future__ import annotations
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import CallbackQueryHandler
 from telegram.helpers import mention_html
 
 from handlers.residents.followup import RESULTS, SATISFACTIONS
 from handlers.shared.common import escape
 from handlers.staff.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu, refresh_card
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.followups import answer_by_phone
 from storage.issues import IssueError
 from storage.models import IssueStatus, Person
 
-PREFIX = PHONE_FOLLOW_UP  # fph:<issue id>[:r:<result> | :v:<result>:<satisfaction> | :x]
-
-
-def _data(access: Access, *parts: str) -> str:
-    return ":".join((f"{PREFIX}{access.issue.id}", *parts))
+# The card's button is cards.PHONE_FOLLOW_UP; then the resident's answer, and how satisfied.
+RESULT = Button("phone.result", int, tuple(RESULTS))
+RATE = Button("phone.rate", int, tuple(RESULTS), tuple(SATISFACTIONS))
+CANCEL = Button("phone.cancel", int)
 
 
 async def _resident(context: NotebookContext, access: Access) -> str:
@@ -41,37 +40,60 @@ async def _resident(context: NotebookContext, access: Access) -> str:
     return escape(reporter.full_name[:60])
 
 
-async def on_press(update: Update, context: NotebookContext) -> None:
+async def _access(
+    update: Update, context: NotebookContext, issue_id: int, *, cancelling: bool = False
+) -> Access | None:
+    """The issue, if the presser is its community's staff pressing in its staff group (else
+    they are told so); cancelling aside, only while it waits for the follow-up."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    raw_id, _sep, rest = query.data.removeprefix(PREFIX).partition(":")
-    access = await card_access(update, context, raw_id)
+    access = await card_access(update, context, issue_id)
     chat = update.effective_chat
     if access is None or chat is None or chat.type == "private":
         await query.answer(_("Only the community's staff can use this button."), show_alert=True)
-        return
-    parts = rest.split(":") if rest else []
-    if parts == ["x"]:
-        await query.answer()
-        await mark_menu(query, _("Cancelled"))
-        return
-    if IssueStatus(access.issue.status) is not IssueStatus.RESOLVED:
+        return None
+    if not cancelling and access.issue.status != IssueStatus.RESOLVED:
         await query.answer(
             _("No. {number} is no longer waiting for the follow-up.").format(
                 number=access.issue.number
             ),
             show_alert=True,
         )
-        return
-    if not parts:
+        return None
+    return access
+
+
+async def on_start(update: Update, context: NotebookContext) -> None:
+    (issue_id,) = PHONE_FOLLOW_UP.values(update)
+    access = await _access(update, context, issue_id)
+    if access is not None:
         await _ask_result(update, context, access)
-    elif len(parts) == 2 and parts[0] == "r" and parts[1] in RESULTS:
-        await _ask_satisfaction(query, context, access, parts[1])
-    elif len(parts) == 3 and parts[0] == "v" and parts[1] in RESULTS and parts[2] in SATISFACTIONS:
-        await _record(query, context, access, parts[1], parts[2])
-    else:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+
+
+async def on_result(update: Update, context: NotebookContext) -> None:
+    assert update.callback_query is not None
+    issue_id, result = RESULT.values(update)
+    access = await _access(update, context, issue_id)
+    if access is not None:
+        await _ask_satisfaction(update.callback_query, context, access, result)
+
+
+async def on_rate(update: Update, context: NotebookContext) -> None:
+    assert update.callback_query is not None
+    issue_id, result, satisfaction = RATE.values(update)
+    access = await _access(update, context, issue_id)
+    if access is not None:
+        await _record(update.callback_query, context, access, result, satisfaction)
+
+
+async def on_cancel(update: Update, context: NotebookContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    (issue_id,) = CANCEL.values(update)
+    if await _access(update, context, issue_id, cancelling=True) is not None:
+        await query.answer()
+        await mark_menu(query, context.tr.gettext("Cancelled"))
 
 
 async def _ask_result(update: Update, context: NotebookContext, access: Access) -> None:
@@ -79,10 +101,10 @@ async def _ask_result(update: Update, context: NotebookContext, access: Access) 
     assert query is not None and update.effective_chat is not None
     _ = context.tr.gettext
     results = [
-        InlineKeyboardButton(_(label), callback_data=_data(access, "r", key))
+        InlineKeyboardButton(_(label), callback_data=RESULT.data(access.issue_id, key))
         for key, (_result, label) in RESULTS.items()
     ]
-    cancel = [InlineKeyboardButton(_("Cancel"), callback_data=_data(access, "x"))]
+    cancel = [InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(access.issue_id))]
     worker = context.person
     question = _("{worker}, please call {resident} and ask whether No. {number} is solved.").format(
         worker=mention_html(worker.telegram_user_id or 0, worker.full_name or "…"),
@@ -100,10 +122,10 @@ async def _ask_satisfaction(
 ) -> None:
     _ = context.tr.gettext
     choices = [
-        InlineKeyboardButton(_(label), callback_data=_data(access, "v", result, key))
+        InlineKeyboardButton(_(label), callback_data=RATE.data(access.issue_id, result, key))
         for key, (_satisfaction, label) in SATISFACTIONS.items()
     ]
-    cancel = [InlineKeyboardButton(_("Cancel"), callback_data=_data(access, "x"))]
+    cancel = [InlineKeyboardButton(_("Cancel"), callback_data=CANCEL.data(access.issue_id))]
     text = _("No. {number}: «{answer}». How satisfied is {resident}?").format(
         number=access.issue.number,
         answer=_(RESULTS[result][1]),
@@ -149,4 +171,9 @@ async def _record(
     await refresh_card(context, issue)
 
 
-HANDLERS = [CallbackQueryHandler(on_press, pattern=f"^{PREFIX}")]
+HANDLERS = [
+    PHONE_FOLLOW_UP.handler(on_start),
+    RESULT.handler(on_result),
+    RATE.handler(on_rate),
+    CANCEL.handler(on_cancel),
+]

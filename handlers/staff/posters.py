@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.common import deep_link, escape, is_private
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.posters import PosterText, render_pdf, render_png
 from storage.models import STAFF_ROLES, Building, Community, Role
 from storage.people import current_membership
 from storage.residents import building_link, buildings_of
 
-PREFIX = "pst:"
+POSTER = Button("poster.make", int)  # the building's id
 POSTER_LOCALE = "zh_Hans"  # stairwell posters are for residents, in Chinese
 
 
@@ -44,7 +45,9 @@ async def poster_menu(update: Update, context: NotebookContext) -> None:
         )
         return
     buttons = [
-        InlineKeyboardButton(b.name, callback_data=f"{PREFIX}{b.id}") for b in buildings[:90]
+        InlineKeyboardButton(b.name, callback_data=POSTER.data(b.id))
+        for b in buildings[:90]
+        if b.id is not None
     ]
     await message.reply_text(
         _("Which building is the poster for?"),
@@ -54,11 +57,11 @@ async def poster_menu(update: Update, context: NotebookContext) -> None:
 
 async def make_poster(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
     _ = context.tr.gettext
-    raw = query.data.removeprefix(PREFIX)
+    (building_id,) = POSTER.values(update)
     community = await _staff_community(context)
-    building = await context.session.get(Building, int(raw)) if raw.isdigit() else None
+    building = await context.session.get(Building, building_id)
     if community is None or building is None or building.community_id != community.id:
         await query.answer(_("Only community staff can print posters."), show_alert=True)
         return
@@ -101,5 +104,5 @@ async def make_poster(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("poster", poster_menu),
-    CallbackQueryHandler(make_poster, pattern=f"^{PREFIX}"),
+    POSTER.handler(make_poster),
 ]

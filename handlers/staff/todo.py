@@ -7,19 +7,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private
 from handlers.shared.labels import category_label, status_label
-from handlers.staff.cards import ACT, card_access, cut, message_link
+from handlers.staff.cards import CLAIM, card_access, cut, message_link
 from handlers.staff.issue_lookup import send_issue_view
+from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.models import STAFF_ROLES, Community, Issue, Role
 from storage.people import current_membership
 from storage.staff import deadline, is_overdue, todo_for, waiting_for_owner
 
-PREFIX = "td:"
+SHOW = Button("todo.show", int)  # an item's card, here in the private chat
 SHOWN_MINE = 20  # items listed with buttons; the rest are counted
 SHOWN_WAITING = 10
 
@@ -43,6 +44,7 @@ def item_line(issue: Issue, tr: Translator, now: datetime) -> str:
 
 def item_buttons(issue: Issue, community: Community, tr: Translator) -> list[InlineKeyboardButton]:
     _ = tr.gettext
+    assert issue.id is not None
     label = _("No. {number}").format(number=issue.number)
     buttons = []
     link = message_link(community.staff_chat_id, issue.staff_message_id)
@@ -52,7 +54,7 @@ def item_buttons(issue: Issue, community: Community, tr: Translator) -> list[Inl
         )
     buttons.append(
         InlineKeyboardButton(
-            _("{issue}: details").format(issue=label), callback_data=f"{PREFIX}show:{issue.id}"
+            _("{issue}: details").format(issue=label), callback_data=SHOW.data(issue.id)
         )
     )
     return buttons
@@ -106,9 +108,10 @@ async def todo(update: Update, context: NotebookContext) -> None:
         lines.append("<b>" + _("Waiting for an owner: {count}").format(count=len(waiting)) + "</b>")
         for issue in waiting[:SHOWN_WAITING]:
             lines.append(item_line(issue, tr, now))
+            assert issue.id is not None
             claim = InlineKeyboardButton(
                 _("Claim No. {number}").format(number=issue.number),
-                callback_data=f"{ACT}clm:{issue.id}",
+                callback_data=CLAIM.data(issue.id),
             )
             rows.append([*item_buttons(issue, community, tr), claim])
         if len(waiting) > SHOWN_WAITING:
@@ -120,9 +123,9 @@ async def todo(update: Update, context: NotebookContext) -> None:
 
 async def show_here(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    raw_id = query.data.removeprefix(PREFIX + "show:")
-    access = await card_access(update, context, raw_id)
+    assert query is not None and query.message is not None
+    (issue_id,) = SHOW.values(update)
+    access = await card_access(update, context, issue_id)
     if access is None:
         await query.answer(
             context.tr.gettext("Only the community's staff can use this button."), show_alert=True
@@ -134,5 +137,5 @@ async def show_here(update: Update, context: NotebookContext) -> None:
 
 HANDLERS = [
     CommandHandler("todo", todo),
-    CallbackQueryHandler(show_here, pattern=f"^{PREFIX}show:"),
+    SHOW.handler(show_here),
 ]
