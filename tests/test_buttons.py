@@ -74,3 +74,35 @@ def test_two_features_cannot_share_a_name() -> None:
         Button("test.toggle", int)
     with pytest.raises(ValueError):
         Button("Has Spaces")
+
+
+def test_every_button_of_the_notebook_goes_through_the_codec() -> None:
+    """No feature builds callback data or a press pattern by hand: each `callback_data=` is a
+    Button's `.data(…)` (or a name a helper was handed one in), never a string, an f-string or
+    a concatenation; and each press handler is a Button's `.handler(…)` (the fallback, which
+    answers every press nobody took, has no pattern)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "handlers"
+    by_hand: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            where = f"{path.relative_to(root.parent)}:{node.lineno}"
+            for keyword in node.keywords:
+                if keyword.arg == "callback_data":
+                    value = keyword.value
+                    through_codec = isinstance(value, ast.Name) or (
+                        isinstance(value, ast.Call)
+                        and isinstance(value.func, ast.Attribute)
+                        and value.func.attr == "data"
+                    )
+                    if not through_codec:
+                        by_hand.append(f"{where} callback_data")
+            name = node.func.id if isinstance(node.func, ast.Name) else None
+            if name == "CallbackQueryHandler" and (node.keywords or len(node.args) > 1):
+                by_hand.append(f"{where} CallbackQueryHandler with a pattern")
+    assert by_hand == []

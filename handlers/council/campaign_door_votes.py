@@ -15,6 +15,7 @@ from handlers.council.campaign_common import (
     staff_campaign,
     staff_step,
 )
+from handlers.shared.fallback import STALE
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
@@ -172,7 +173,7 @@ async def _record(
     household = await context.session.get(ConsentHousehold, int(str(data["household"])))
     await finish(context, chat_id)
     if household is None:
-        return _("This button is no longer valid.")
+        return _(STALE)
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
             await consent.cast_vote(

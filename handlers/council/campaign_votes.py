@@ -19,6 +19,7 @@ from handlers.council.campaign_common import (
     scope_text,
 )
 from handlers.council.guards import member_in_private, typed_text
+from handlers.shared.fallback import STALE
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
@@ -282,7 +283,7 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
     household = await consent.household_of(context.session, campaign, member.membership)
     await finish(context, message.chat.id)
     if household is None or household.id != state.data.get("household"):
-        await message.reply_text(_("This button is no longer valid."))
+        await message.reply_text(_(STALE))
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only

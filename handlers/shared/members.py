@@ -11,6 +11,7 @@ from babel.dates import format_date
 from telegram import CallbackQuery, Update
 
 from handlers.shared.common import is_private
+from handlers.shared.fallback import STALE
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.models import STAFF_ROLES, Community, Membership, Role
@@ -99,15 +100,4 @@ async def private_only(update: Update, context: NotebookContext) -> bool:
 
 async def refuse(query: CallbackQuery, context: NotebookContext, text: str | None = None) -> None:
     """A forged, stale or unauthorised press: an alert, and nothing changes."""
-    await query.answer(
-        text or context.tr.gettext("This button is no longer valid."), show_alert=True
-    )
-
-
-def ids(data: str, prefix: str) -> list[str]:
-    """The parts of callback data after its prefix: "ct:g:12:q" -> ["12", "q"]."""
-    return data.removeprefix(prefix).split(":")
-
-
-def as_id(raw: str | None) -> int | None:
-    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 12 else None
+    await query.answer(text or context.tr.gettext(STALE), show_alert=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, Message, Update
 
+from handlers.shared.fallback import STALE
 from handlers.staff.card_steps import (
     ask,
     ask_again,
@@ -87,7 +88,7 @@ async def press_owner(
     staff = {p.id: p for p, _role in await staff_members(context.session, access.community.id or 0)}
     owner = staff.get(person_id)
     if owner is None or owner.id is None:  # not staff (forged), or no longer staff
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await query.answer(_(STALE), show_alert=True)
         return
     if owner.id == issue.owner_id:
         await query.answer(
@@ -193,7 +194,7 @@ async def answer_reassign_reason(
     if (owner_id is None) == (owner_group is None):
         chat_id, user_id = typing_key(update)
         await clear_state(context.session, chat_id=chat_id, user_id=user_id)
-        await message.reply_text(context.tr.gettext("This button is no longer valid."))
+        await message.reply_text(context.tr.gettext(STALE))
         return
     await _assign(
         update,
