@@ -116,7 +116,9 @@ async def test_a_forged_card_press_with_a_malformed_id_is_no_longer_valid_and_ch
         for data in malformed:
             answer = await group.press_data(room.wang, card, data)
             assert answer.show_alert, data
-            assert answer.text == "这个按钮属于一条较早的消息。请使用最新的消息，或发送 /start。", data
+            assert answer.text == "这个按钮属于一条较早的消息。请使用最新的消息，或发送 /start。", (
+                data
+            )
         await dispatch_due(app, now=clock())
         assert "负责人：暂无" in card.text  # the card was not edited
     assert await snapshot(db, issue.id) == before

@@ -1,5 +1,5 @@
 """Reporting a problem in one's own words: the resident's conversation, and the buttons every
-report draft shares (/log's own are in log_for_resident.py).
+report draft shares (/log's own are in handlers/staff/log_for_resident.py).
 
 A resident who starts with "楼道灯坏了三天了" is asked only the category, photos (skippable),
 urgency and to confirm: four taps to an issue number. The draft and its questions are in

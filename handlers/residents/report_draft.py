@@ -1,5 +1,5 @@
 """The report draft and its questions, shared by a resident's own report (report.py) and /log,
-a worker logging an issue for a resident (log_for_resident.py).
+a worker logging an issue for a resident (handlers/staff/log_for_resident.py).
 
 The draft (storage/reports.py) lives in `chat_state` (flow "report"); after every answer the bot
 asks the first question the draft still lacks (`next_step`, `advance`). The buttons of every
@@ -43,7 +43,7 @@ URGENT = Button("rp.urgent", str, ("y", "n"))
 MEDIA_DONE = Button("rp.media", str)  # done with photos, or none
 DUPLICATE = Button("rp.dup", str, int)  # the neighbour's issue is mine too
 NOT_DUPLICATE = Button("rp.notdup", str)
-# /log's questions about the resident (handled in log_for_resident.py)
+# /log's questions about the resident (handled in handlers/staff/log_for_resident.py)
 CHANNEL = Button("log.channel", str, tuple(c.value for c in LOGGED_CHANNELS))
 RESIDENT = Button("log.who", str, int)  # a registered resident found by the search
 UNREGISTERED = Button("log.new", str)  # not registered: name and phone follow
