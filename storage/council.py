@@ -24,6 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import issues as rules
 from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
+from storage.issue_lifecycle import Action
+from storage.issue_support import add_support
 from storage.models import (
     STAFF_ROLES,
     Building,
@@ -258,7 +260,7 @@ async def topic_to_issue(
         building_id=topic.building_id,
     )
     for person_id in await _supporters(session, topic):
-        await rules.add_support(session, issue, person_id=person_id, now=now, record=False)
+        await add_support(session, issue, person_id=person_id, now=now, record=False)
     topic.issue_id = issue.id
     topic.status = TopicStatus.TO_ISSUE
     topic.handled_at = topic.handled_at or now
@@ -610,8 +612,8 @@ async def decision_to_issue(
     )
     if topic is not None:
         for person_id in await _supporters(session, topic):
-            await rules.add_support(session, issue, person_id=person_id, now=now, record=False)
-    action = rules.Action.CLAIM if owner_id == actor_id else rules.Action.ASSIGN
+            await add_support(session, issue, person_id=person_id, now=now, record=False)
+    action = Action.CLAIM if owner_id == actor_id else Action.ASSIGN
     if not rules.may(action, role=actor_role, person_id=actor_id, issue=issue):
         raise CouncilError("not allowed to give this issue an owner")
     events: list[IssueEvent] = []

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
-from storage.issues import audience
+from storage.issue_support import audience
 from storage.models import Community, Issue, IssueEvent, Person, Urgency
 
 ISSUE_EVENT = "issue_event"  # a public step, told to the reporter and supporters

@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import INSERTS, dialect_of
 from storage.fast.direct import Direct
-from storage.issues import OPEN
+from storage.issue_lifecycle import OPEN
 from storage.models import Issue, IssueStatus, Outbox, OutboxStatus
 from storage.sessions import OUTBOX_KEPT, OUTBOX_QUEUED
 

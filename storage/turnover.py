@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import chat_state, outbox
 from storage import issues as rules
-from storage.issues import OPEN, Action
+from storage.issue_lifecycle import OPEN, Action, ConcurrentChange
 from storage.models import (
     InviteLink,
     Issue,
@@ -171,7 +171,7 @@ async def _hand_over_record(
     )
     if result.rowcount != 1:
         await session.refresh(issue)
-        raise rules.ConcurrentChange(issue)
+        raise ConcurrentChange(issue)
     await session.refresh(issue)
     assert issue.id is not None
     event = IssueEvent(

@@ -10,6 +10,7 @@ from emulator import BotApiEmulator
 from emulator.models import BotMessage
 from storage import issues as rules
 from storage.db import Database
+from storage.issue_lifecycle import OPEN, Action
 from storage.models import (
     Channel,
     FollowUp,
@@ -106,7 +107,7 @@ async def test_a_worker_records_the_answer_of_a_resident_without_telegram(
     assert [(a.result, a.satisfaction, a.actor_id) for a in answers] == [
         (FollowUpResult.SOLVED, Satisfaction.SATISFIED, room.pid(room.wang))
     ]
-    followed = [e for e in await events_of(db, issue.id) if e.kind == rules.Action.FOLLOW_UP]
+    followed = [e for e in await events_of(db, issue.id) if e.kind == Action.FOLLOW_UP]
     assert [e.data.get("by_phone") for e in followed] == [True]
     assert bot_errors(emulator) == []
 
@@ -140,7 +141,7 @@ async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group
     async with db.session() as session:
         stored = await session.get(Issue, issue.id)
         answers = (await session.exec(select(FollowUp))).all()
-    assert stored is not None and stored.status in rules.OPEN
+    assert stored is not None and stored.status in OPEN
     assert [(a.result, a.satisfaction) for a in answers] == [
         (FollowUpResult.NOT_SOLVED, Satisfaction.DISSATISFIED)
     ]

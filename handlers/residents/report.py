@@ -37,14 +37,9 @@ from storage import reports
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.followups import support_added
-from storage.issues import (
-    NewAttachment,
-    TransitionNotAllowed,
-    add_support,
-    back_with_words,
-    backed_by,
-    open_duplicates,
-)
+from storage.issue_lifecycle import TransitionNotAllowed
+from storage.issue_support import add_support, backed_by, open_duplicates
+from storage.issues import NewAttachment, back_with_words
 from storage.models import (
     STAFF_ROLES,
     Building,

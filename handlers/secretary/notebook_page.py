@@ -32,7 +32,7 @@ from handlers.shared.labels import (
 )
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import STAFF_ROLES, Building, Community, Membership, Person, Role
 from storage.notebook import (
     BlackEntry,

@@ -50,15 +50,8 @@ from runtime.rendering import Sent
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state, get_state, set_state
 from storage.dates import due_in_days, parse_due_date
-from storage.issues import (
-    OPEN,
-    OWNER_OR_SECRETARY,
-    Action,
-    IssueError,
-    NewAttachment,
-    TransitionNotAllowed,
-    next_status,
-)
+from storage.issue_lifecycle import OPEN, Action, IssueError, TransitionNotAllowed, next_status
+from storage.issues import OWNER_OR_SECRETARY, NewAttachment
 from storage.models import Difficulty, Issue, IssueEvent, IssueStatus, Role
 from storage.notifications import notify_audience
 from storage.staff import names, staff_members

@@ -48,7 +48,7 @@ from handlers.shared.labels import (
 from runtime.context import Notebook, NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers, Sent
-from storage.issues import OPEN, WORKING
+from storage.issue_lifecycle import OPEN, WORKING
 from storage.models import (
     STAFF_ROLES,
     Channel,

@@ -23,7 +23,7 @@ from handlers.shared.common import escape
 from handlers.staff.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu, refresh_card
 from runtime.context import NotebookContext
 from storage.followups import answer_by_phone
-from storage.issues import IssueError
+from storage.issue_lifecycle import IssueError
 from storage.models import IssueStatus, Person
 
 PREFIX = PHONE_FOLLOW_UP  # fph:<issue id>[:r:<result> | :v:<result>:<satisfaction> | :x]
