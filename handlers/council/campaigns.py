@@ -50,8 +50,9 @@ from handlers.shared.members import (
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
-from storage import consent
-from storage.consent import ConsentError, ParsedRows, Verdict
+from storage import consent, consent_rules
+from storage.consent import ConsentError, ParsedRows
+from storage.consent_rules import Verdict
 from storage.models import (
     Building,
     CampaignStatus,
@@ -179,7 +180,7 @@ def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehol
         )
     if verdict.area_undecided:  # a gap over the known areas alone would mislead
         lines.append(_("• by floor area: enter the missing floor areas to decide"))
-    elif consent.RULES[verdict.rule].uses_area and verdict.more_area is None:
+    elif consent_rules.RULES[verdict.rule].uses_area and verdict.more_area is None:
         lines.append(_("• by floor area: cannot pass even if every other household agrees"))
     elif verdict.more_area:
         lines.append(
@@ -199,7 +200,7 @@ async def campaign_text(
 ) -> str:
     _ = tr.gettext
     homes = await consent.households(session, campaign)
-    verdict = consent.evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
+    verdict = consent_rules.evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
     status = tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
     lines = [
         _("Consent vote #{id}: {question}").format(
@@ -755,7 +756,7 @@ async def on_record_vote(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     campaign = found[0]
-    if not consent.may_change_vote(campaign, context.now()):
+    if not consent_rules.may_change_vote(campaign, context.now()):
         await refuse(query, context, _("Voting is not open."))
         return
     await ask(
@@ -1300,7 +1301,7 @@ async def on_ballot(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     campaign, member = found
-    if not consent.may_change_vote(campaign, context.now()):
+    if not consent_rules.may_change_vote(campaign, context.now()):
         await refuse(query, context, _("Voting has closed."))
         return
     await query.answer()

@@ -41,7 +41,7 @@ from handlers.shared.members import (
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
-from storage import council
+from storage import council, council_meetings
 from storage.categories import COMMUNITY_CATEGORIES
 from storage.council import CouncilError
 from storage.models import (
@@ -78,7 +78,7 @@ def _when(tr: Translator, moment: datetime) -> str:
 async def _topic_lines(session: AsyncSession, meeting: CouncilMeeting, tr: Translator) -> list[str]:
     return [
         tr.gettext("• #{id} {title}").format(id=t.id, title=short(t.title, 80))
-        for t in await council.meeting_topics(session, meeting)
+        for t in await council_meetings.meeting_topics(session, meeting)
     ]
 
 
@@ -87,7 +87,7 @@ async def _decision_lines(
 ) -> list[str]:
     _ = tr.gettext
     lines = []
-    for index, decision in enumerate(await council.decisions(session, meeting), start=1):
+    for index, decision in enumerate(await council_meetings.decisions(session, meeting), start=1):
         line = _("{n}. {text}").format(n=index, text=short(decision.text, 300))
         issue = await session.get(Issue, decision.issue_id) if decision.issue_id else None
         if issue is not None:
@@ -105,7 +105,7 @@ async def _decision_lines(
 
 async def meeting_card(session: AsyncSession, meeting: CouncilMeeting, tr: Translator) -> str:
     _ = tr.gettext
-    people = await council.participants(session, meeting)
+    people = await council_meetings.participants(session, meeting)
     present = sum(1 for row, _person in people if row.attended)
     lines = [
         _("Courtyard council meeting #{id}").format(id=meeting.id),
@@ -162,7 +162,7 @@ async def meetings_menu(update: Update, context: NotebookContext) -> None:
     if member is None or not member.is_staff:
         await message.reply_text(_("Only community staff can do this."))
         return
-    meetings = await council.meetings_of(context.session, member.community_id)
+    meetings = await council_meetings.meetings_of(context.session, member.community_id)
     lines = [_("Courtyard council meetings:")] if meetings else [_("No meetings yet.")]
     buttons = []
     for meeting in meetings:
@@ -198,7 +198,7 @@ async def on_new(update: Update, context: NotebookContext) -> None:
     chat_id = query.message.chat.id
     await ask(context, chat_id, flow=FLOW, step="when", data={"community": member.community_id})
     await query.answer()
-    suggestions = council.suggested_meeting_times(context.now(), context.tr.tz)
+    suggestions = council_meetings.suggested_meeting_times(context.now(), context.tr.tz)
     rows = [
         [
             InlineKeyboardButton(
@@ -388,7 +388,7 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            meeting = await council.schedule_meeting(
+            meeting = await council_meetings.schedule_meeting(
                 context.session,
                 community_id=member.community_id,
                 starts_at=datetime.fromtimestamp(int(state.data["starts"]), UTC),
@@ -404,7 +404,7 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("The meeting could not be scheduled: please start again."))
         return
     await finish(context, query.message.chat.id)
-    invited = len(await council.participants(context.session, meeting))
+    invited = len(await council_meetings.participants(context.session, meeting))
     await query.answer()
     await query.edit_message_text(
         _(
@@ -439,7 +439,7 @@ async def on_text(update: Update, context: NotebookContext) -> None:
         )
         return
     if state.step == "when":
-        starts = council.parse_meeting_time(text, now=context.now(), tz=context.tr.tz)
+        starts = council_meetings.parse_meeting_time(text, now=context.now(), tz=context.tr.tz)
         if starts is None:
             await message.reply_text(
                 _("I could not read that time. Please type it like 12-05 19:30."),
@@ -515,7 +515,7 @@ async def _attendance(
     context: NotebookContext, meeting: CouncilMeeting, page: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     _ = context.tr.gettext
-    people = await council.participants(context.session, meeting)
+    people = await council_meetings.participants(context.session, meeting)
     pages = max(1, (len(people) + PAGE - 1) // PAGE)
     page = min(max(page, 0), pages - 1)
     rows = [
@@ -577,7 +577,7 @@ async def on_mark(update: Update, context: NotebookContext) -> None:
         async with context.session.begin_nested():  # a refused step undoes itself only
             if person_id is None:
                 raise CouncilError("no person")
-            await council.toggle_attendance(
+            await council_meetings.toggle_attendance(
                 context.session, found[0], person_id=person_id, now=context.now()
             )
     except CouncilError:
@@ -621,7 +621,9 @@ async def _save_minutes(
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await council.add_minutes(context.session, meeting, text=text, now=context.now())
+            await council_meetings.add_minutes(
+                context.session, meeting, text=text, now=context.now()
+            )
     except CouncilError:
         await message.reply_text(_("This meeting was cancelled."))
         return
@@ -645,7 +647,7 @@ async def on_decision(update: Update, context: NotebookContext) -> None:
                 callback_data=f"{PREFIX}dt:{meeting.id}:{t.id}",
             )
         ]
-        for t in await council.meeting_topics(context.session, meeting)
+        for t in await council_meetings.meeting_topics(context.session, meeting)
     ]
     rows.append(
         [InlineKeyboardButton(_("Another matter"), callback_data=f"{PREFIX}dt:{meeting.id}:0")]
@@ -699,7 +701,7 @@ async def _save_decision(
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            decision = await council.record_decision(
+            decision = await council_meetings.record_decision(
                 context.session,
                 meeting,
                 text=text,
@@ -859,7 +861,7 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
     now = context.now()
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            issue = await council.decision_to_issue(
+            issue = await council_meetings.decision_to_issue(
                 context.session,
                 decision,
                 category=str(data["category"]),
@@ -905,7 +907,9 @@ async def on_publish(update: Update, context: NotebookContext) -> None:
     meeting, member = found
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            sent = await council.publish_results(context.session, meeting, now=context.now())
+            sent = await council_meetings.publish_results(
+                context.session, meeting, now=context.now()
+            )
     except CouncilError:
         await refuse(query, context, _("Record a decision first."))
         return
@@ -956,7 +960,7 @@ async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await council.cancel_meeting(context.session, meeting, now=context.now())
+            await council_meetings.cancel_meeting(context.session, meeting, now=context.now())
     except CouncilError:
         await refuse(query, context)
         return
@@ -976,7 +980,7 @@ async def render_invite(session: AsyncSession, row: Outbox, tr: Translator) -> R
     if meeting is None or meeting.status != MeetingStatus.SCHEDULED:
         return None
     _ = tr.gettext
-    participant = await council.participants(session, meeting)
+    participant = await council_meetings.participants(session, meeting)
     reason = next((p.reason for p, person in participant if person.id == row.person_id), "")
     lines = [
         _("Invitation to the courtyard council (小院议事堂)"),
@@ -1017,7 +1021,7 @@ async def render_result(session: AsyncSession, row: Outbox, tr: Translator) -> R
     if meeting is None or meeting.status == MeetingStatus.CANCELLED:
         return None
     _ = tr.gettext
-    people = await council.participants(session, meeting)
+    people = await council_meetings.participants(session, meeting)
     lines = [
         _("Results of the courtyard council of {when} (结果公示)").format(
             when=tr.date(meeting.starts_at)
@@ -1044,10 +1048,10 @@ async def render_cancelled(session: AsyncSession, row: Outbox, tr: Translator) -
 
 
 def register(renderers: Renderers) -> None:
-    renderers.register(council.MEETING_INVITE, render_invite)
-    renderers.register(council.MEETING_REMINDER, render_reminder)
-    renderers.register(council.MEETING_RESULT, render_result)
-    renderers.register(council.MEETING_CANCELLED, render_cancelled)
+    renderers.register(council_meetings.MEETING_INVITE, render_invite)
+    renderers.register(council_meetings.MEETING_REMINDER, render_reminder)
+    renderers.register(council_meetings.MEETING_RESULT, render_result)
+    renderers.register(council_meetings.MEETING_CANCELLED, render_cancelled)
 
 
 # For a router that dispatches typed answers by flow name itself (flow -> handler).
