@@ -59,7 +59,6 @@ from storage.models import (
     ConsentVoteLog,
     MediationHousehold,
     Membership,
-    Person,
     Role,
     Unit,
     VoteChoice,
@@ -491,18 +490,14 @@ async def tell_residents(
     queued = 0
     what = "open" if kind == CAMPAIGN_OPENED else "result"
     for person_id in person_ids:
-        person = await session.get(Person, person_id)
-        if person is None or person.telegram_user_id is None:
-            continue
-        queued += await outbox.enqueue(
+        queued += await outbox.enqueue_to_person(
             session,
-            chat_id=person.telegram_user_id,
+            person_id,
             kind=kind,
             dedupe_key=f"campaign:{campaign.id}:{what}:{person_id}",
             due_at=now,
             payload={"campaign_id": campaign.id},
             now=now,
-            person_id=person_id,
             community_id=campaign.community_id,
         )
     return queued

@@ -278,18 +278,14 @@ async def _tell_backers(
 ) -> int:
     queued = 0
     for person_id in await topic_backers(session, topic):
-        person = await session.get(Person, person_id)
-        if person is None or person.telegram_user_id is None:
-            continue
-        queued += await outbox.enqueue(
+        queued += await outbox.enqueue_to_person(
             session,
-            chat_id=person.telegram_user_id,
+            person_id,
             kind=TOPIC_NEWS,
             dedupe_key=f"topic:{topic.id}:{what}:{person_id}",
             due_at=now,
             payload={"topic_id": topic.id, "what": what},
             now=now,
-            person_id=person_id,
             community_id=topic.community_id,
         )
     return queued

@@ -434,19 +434,15 @@ async def _queue_to(
     *,
     extra: dict[str, int] | None = None,
 ) -> int:
-    person = await session.get(Person, person_id)
-    if person is None or person.telegram_user_id is None:
-        return 0
     return int(
-        await outbox.enqueue(
+        await outbox.enqueue_to_person(
             session,
-            chat_id=person.telegram_user_id,
+            person_id,
             kind=kind,
             dedupe_key=f"{key}:{person_id}",
             due_at=due_at,
             payload={"meeting_id": meeting.id, **(extra or {})},
             now=now,
-            person_id=person_id,
             community_id=meeting.community_id,
         )
     )
