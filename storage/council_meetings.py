@@ -380,18 +380,8 @@ async def publish_results(session: AsyncSession, meeting: CouncilMeeting, *, now
     meeting.status = MeetingStatus.HELD
     session.add(meeting)
     await session.flush()
-    queued = 0
-    for row, _person in await participants(session, meeting):
-        queued += await _queue_to(
-            session,
-            meeting,
-            row.person_id,
-            MEETING_RESULT,
-            f"meeting:{meeting.id}:result:v{meeting.results_version}",
-            now,
-            now,
-        )
-    return queued
+    key = f"meeting:{meeting.id}:result:v{meeting.results_version}"
+    return await _tell_participants(session, meeting, MEETING_RESULT, key, now)
 
 
 async def cancel_meeting(session: AsyncSession, meeting: CouncilMeeting, *, now: datetime) -> int:
@@ -406,18 +396,8 @@ async def cancel_meeting(session: AsyncSession, meeting: CouncilMeeting, *, now:
             session.add(topic)
     await outbox.cancel(session, key_prefixes=[f"meeting:{meeting.id}:reminder:"])
     await session.flush()
-    queued = 0
-    for row, _person in await participants(session, meeting):
-        queued += await _queue_to(
-            session,
-            meeting,
-            row.person_id,
-            MEETING_CANCELLED,
-            f"meeting:{meeting.id}:cancel",
-            now,
-            now,
-        )
-    return queued
+    key = f"meeting:{meeting.id}:cancel"
+    return await _tell_participants(session, meeting, MEETING_CANCELLED, key, now)
 
 
 # --- the outbox ---------------------------------------------------------------------------------
@@ -446,3 +426,13 @@ async def _queue_to(
             community_id=meeting.community_id,
         )
     )
+
+
+async def _tell_participants(
+    session: AsyncSession, meeting: CouncilMeeting, kind: str, key: str, now: datetime
+) -> int:
+    """One message now to everyone invited to the meeting."""
+    queued = 0
+    for row, _person in await participants(session, meeting):
+        queued += await _queue_to(session, meeting, row.person_id, kind, key, now, now)
+    return queued

@@ -391,19 +391,16 @@ async def answer_handover(
     else:
         offer.declined_at = now
     session.add(offer)
-    old = await session.get(Person, offer.from_person_id)
-    if old is not None and old.telegram_user_id is not None:
-        await outbox.enqueue(
-            session,
-            chat_id=old.telegram_user_id,
-            kind=HANDOVER_ANSWER,
-            dedupe_key=f"handover:{offer.id}:answer",
-            due_at=now,
-            payload={"handover_id": offer.id},
-            now=now,
-            person_id=old.id,
-            community_id=offer.community_id,
-        )
+    await outbox.enqueue_to_person(
+        session,
+        offer.from_person_id,
+        kind=HANDOVER_ANSWER,
+        dedupe_key=f"handover:{offer.id}:answer",
+        due_at=now,
+        payload={"handover_id": offer.id},
+        now=now,
+        community_id=offer.community_id,
+    )
     await session.flush()
     return offer
 
