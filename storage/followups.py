@@ -1,5 +1,6 @@
-"""回访, the follow-up: the resident's verdict on a resolved issue, the one reminder, and
-closing issues nobody answered for as "not followed up".
+"""回访, the follow-up: the resident's verdict on a resolved issue (the step itself,
+`follow_up`), the one reminder, and closing issues nobody answered for as "not followed up"
+(`close_unanswered`).
 
 Timeline (FOLLOWUP_REMINDER_DAYS = d): resolved → the question goes out with the resolution
 notice; after d days without an answer, one reminder; after d more, `close_unanswered_followups`
