@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import followups
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.communities import (
@@ -26,6 +27,8 @@ from storage.communities import (
     create_invite,
     redeem_invite,
 )
+from storage.issue_lifecycle import OPEN, Action
+from storage.issue_support import add_support
 from storage.models import (
     Building,
     Channel,
@@ -317,7 +320,7 @@ async def _resolve(st: Step, c: StepContext) -> object:
 
 
 async def _follow_up(st: Step, c: StepContext) -> object:
-    return await rules.follow_up(
+    return await followups.follow_up(
         c.session,
         c.issue,
         result=FollowUpResult.SOLVED,
@@ -329,7 +332,7 @@ async def _follow_up(st: Step, c: StepContext) -> object:
 
 
 async def _support(st: Step, c: StepContext) -> object:
-    return await rules.add_support(c.session, c.issue, person_id=c.id_of(st.actor), now=c.at)
+    return await add_support(c.session, c.issue, person_id=c.id_of(st.actor), now=c.at)
 
 
 _STEPS: dict[str, StepRunner] = {
@@ -454,8 +457,8 @@ async def announce(session: AsyncSession, *, now: datetime, renderable: Containe
     for issue in issues:
         events = await rules.history(session, issue, public_only=True)
         latest = events[-1] if events else None
-        if latest is not None and latest.kind != rules.Action.REPORT:
+        if latest is not None and latest.kind != Action.REPORT:
             queued += await notify_audience(session, issue, latest, now=now)
-        if STAFF_CARD in renderable and IssueStatus(issue.status) in rules.OPEN:
+        if STAFF_CARD in renderable and IssueStatus(issue.status) in OPEN:
             queued += int(await issue_opened(session, issue, now=now))
     return queued

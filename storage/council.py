@@ -1,5 +1,6 @@
-"""The courtyard council (小院议事堂): topics residents bring, how staff take them up, meetings,
-their minutes and decisions, and the decisions turned into owned issues (the black pen).
+"""The courtyard council (小院议事堂): topics residents bring and how staff take them up, the
+council's time limits and policy, and who the community's staff are. Its meetings, minutes and
+decisions are storage/council_meetings.py; its lines in the weekly digest storage/council_digest.py.
 
 Consultation timing follows the Shaoxing standard (DB3306/T 075-2025, configurable): a quick topic
 is answered within 48 hours, a deep topic's consultation starts within 5 working days (Monday to
@@ -12,10 +13,9 @@ Messages to people go through the outbox, written in the same transaction as the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -24,19 +24,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import issues as rules
 from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
+from storage.issue_support import add_support
 from storage.models import (
     STAFF_ROLES,
     Building,
     Channel,
     Community,
-    CouncilDecision,
-    CouncilMeeting,
     CouncilTopic,
     Issue,
-    IssueEvent,
-    MeetingParticipant,
-    MeetingStatus,
-    MeetingTopic,
     Membership,
     Person,
     Role,
@@ -44,14 +39,10 @@ from storage.models import (
     TopicStatus,
     TopicSupporter,
 )
-from storage.notifications import issue_opened, notify_audience
+from storage.notifications import issue_opened
 
 TOPIC_CARD = "topic_card"  # a new topic, for staff to grade
 TOPIC_NEWS = "topic_news"  # the proposer and supporters hear what became of their topic
-MEETING_INVITE = "meeting_invite"
-MEETING_REMINDER = "meeting_reminder"
-MEETING_RESULT = "meeting_result"  # 结果公示
-MEETING_CANCELLED = "meeting_cancelled"
 
 ON_THE_TABLE = frozenset({TopicStatus.OPEN, TopicStatus.SCHEDULED})  # can still be supported
 RESIDENT_ROLES = (Role.RESIDENT, Role.BUILDING_LEAD, Role.VOLUNTEER)
@@ -93,42 +84,6 @@ def topic_due(
     if grade is TopicGrade.DEEP:
         return add_working_days(raised_at, policy.deep_working_days, tz)
     return raised_at + timedelta(hours=policy.quick_hours)
-
-
-MEETING_TIME = re.compile(
-    r"^\s*(?:(?P<year>\d{4})\s*[-/.年]\s*)?(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
-    r"\s*(?:[ T,，]\s*)?(?P<hour>\d{1,2})\s*(?:[:：点时]\s*(?P<minute>\d{1,2})?\s*分?)?\s*$"
-)
-
-
-def parse_meeting_time(text: str, *, now: datetime, tz: ZoneInfo) -> datetime | None:
-    """ "12-05 19:30", "2026-12-05 19:30", "12月5日 19点30", "12/5 19:30" in community time.
-    Without a year, a date earlier than today means next year. None when not a valid time."""
-    match = MEETING_TIME.match(text.translate({0xFF1A: ":", 0x3000: " "}))
-    if match is None:
-        return None
-    today = now.astimezone(tz).date()
-    try:
-        year = int(match["year"]) if match["year"] else today.year
-        day = date(year, int(match["month"]), int(match["day"]))
-        if not match["year"] and day < today:
-            day = date(year + 1, day.month, day.day)
-        clock = time(int(match["hour"]), int(match["minute"] or 0))
-    except ValueError:
-        return None
-    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
-
-
-def suggested_meeting_times(
-    now: datetime, tz: ZoneInfo, *, at: time = time(19, 30)
-) -> list[datetime]:
-    """The next three evenings at 19:30 (courtyard meetings are held after work)."""
-    local = now.astimezone(tz)
-    first = local.date() + timedelta(days=1)
-    return [
-        datetime.combine(first + timedelta(days=offset), at, tzinfo=tz).astimezone(UTC)
-        for offset in range(3)
-    ]
 
 
 # --- topics -------------------------------------------------------------------------------------
@@ -257,8 +212,8 @@ async def topic_to_issue(
         channel=Channel.TELEGRAM,
         building_id=topic.building_id,
     )
-    for person_id in await _supporters(session, topic):
-        await rules.add_support(session, issue, person_id=person_id, now=now, record=False)
+    for person_id in await topic_supporters(session, topic):
+        await add_support(session, issue, person_id=person_id, now=now, record=False)
     topic.issue_id = issue.id
     topic.status = TopicStatus.TO_ISSUE
     topic.handled_at = topic.handled_at or now
@@ -269,7 +224,7 @@ async def topic_to_issue(
     return issue
 
 
-async def _supporters(session: AsyncSession, topic: CouncilTopic) -> list[int]:
+async def topic_supporters(session: AsyncSession, topic: CouncilTopic) -> list[int]:
     rows = await session.exec(
         select(TopicSupporter.person_id)
         .where(TopicSupporter.topic_id == topic.id)
@@ -281,7 +236,7 @@ async def _supporters(session: AsyncSession, topic: CouncilTopic) -> list[int]:
 async def topic_backers(session: AsyncSession, topic: CouncilTopic) -> list[int]:
     """The proposer, then every supporter."""
     ids = [topic.proposer_id] if topic.proposer_id else []
-    ids.extend(p for p in await _supporters(session, topic) if p not in ids)
+    ids.extend(p for p in await topic_supporters(session, topic) if p not in ids)
     return ids
 
 
@@ -306,23 +261,6 @@ async def topics_of(
     return list(rows.all())
 
 
-async def overdue_topics(
-    session: AsyncSession, community_id: int, now: datetime
-) -> list[CouncilTopic]:
-    """Topics waiting past their time limit (the digest lists them), most overdue first."""
-    rows = await session.exec(
-        select(CouncilTopic)
-        .where(
-            CouncilTopic.community_id == community_id,
-            CouncilTopic.status == TopicStatus.OPEN,
-            col(CouncilTopic.handled_at).is_(None),
-            col(CouncilTopic.due_at) < now,
-        )
-        .order_by(col(CouncilTopic.due_at), col(CouncilTopic.id))
-    )
-    return list(rows.all())
-
-
 def is_overdue(topic: CouncilTopic, now: datetime) -> bool:
     return (
         topic.status == TopicStatus.OPEN
@@ -332,390 +270,7 @@ def is_overdue(topic: CouncilTopic, now: datetime) -> bool:
     )
 
 
-# --- meetings -----------------------------------------------------------------------------------
-
-
-def reminder_due(starts_at: datetime, tz: ZoneInfo, at: time) -> datetime:
-    """The evening before the meeting, at `at` community time."""
-    day_before = starts_at.astimezone(tz).date() - timedelta(days=1)
-    return datetime.combine(day_before, at, tzinfo=tz).astimezone(UTC)
-
-
-async def _residents_of(
-    session: AsyncSession, community_id: int, building_ids: set[int] | None
-) -> list[int]:
-    """Residents of those buildings (None: of the whole community)."""
-    query = select(Membership.person_id).where(
-        Membership.community_id == community_id,
-        col(Membership.active).is_(True),
-        col(Membership.role).in_([str(r) for r in RESIDENT_ROLES]),
-    )
-    if building_ids is not None:
-        query = query.where(col(Membership.building_id).in_(building_ids))
-    return list((await session.exec(query.order_by(col(Membership.person_id)))).all())
-
-
-async def schedule_meeting(
-    session: AsyncSession,
-    *,
-    community_id: int,
-    starts_at: datetime,
-    place: str,
-    topic_ids: Sequence[int],
-    invite_residents: bool,
-    created_by_id: int,
-    now: datetime,
-    policy: CouncilPolicy,
-    tz: ZoneInfo,
-) -> CouncilMeeting:
-    """Schedule a meeting: topics go on the agenda (which counts as starting consultation), the
-    proposers, supporters and optionally the residents of the buildings concerned are invited,
-    and each gets a reminder the evening before."""
-    if starts_at <= now:
-        raise CouncilError("the meeting time has passed")
-    if not place.strip():
-        raise CouncilError("a meeting needs a place")
-    topics = []
-    for topic_id in dict.fromkeys(topic_ids):
-        topic = await topic_in(session, topic_id, community_id)
-        if topic is None or TopicStatus(topic.status) not in ON_THE_TABLE:
-            raise CouncilError("a topic cannot be put on the agenda")
-        topics.append(topic)
-    meeting = CouncilMeeting(
-        community_id=community_id,
-        starts_at=starts_at,
-        place=place.strip()[:200],
-        invite_residents=invite_residents,
-        created_by_id=created_by_id,
-        created_at=now,
-    )
-    session.add(meeting)
-    await session.flush()
-    assert meeting.id is not None
-    invited: dict[int, str] = {}
-    for topic in topics:
-        assert topic.id is not None
-        session.add(MeetingTopic(meeting_id=meeting.id, topic_id=topic.id))
-        if topic.proposer_id:
-            invited.setdefault(topic.proposer_id, "proposer")
-        for person_id in await _supporters(session, topic):
-            invited.setdefault(person_id, "supporter")
-        topic.status = TopicStatus.SCHEDULED
-        topic.handled_at = topic.handled_at or now
-        session.add(topic)
-    if invite_residents and topics:
-        concerned = {t.building_id for t in topics}
-        buildings = None if None in concerned else {b for b in concerned if b is not None}
-        for person_id in await _residents_of(session, community_id, buildings):
-            invited.setdefault(person_id, "resident")
-    for person_id, reason in invited.items():
-        session.add(MeetingParticipant(meeting_id=meeting.id, person_id=person_id, reason=reason))
-    await session.flush()
-    remind_at = max(reminder_due(starts_at, tz, policy.meeting_reminder_at), now)
-    for person_id in invited:
-        await _queue_to(
-            session, meeting, person_id, MEETING_INVITE, f"meeting:{meeting.id}:invite", now, now
-        )
-        if remind_at < starts_at:
-            await _queue_to(
-                session,
-                meeting,
-                person_id,
-                MEETING_REMINDER,
-                f"meeting:{meeting.id}:reminder",
-                remind_at,
-                now,
-                extra={"starts": int(starts_at.timestamp())},
-            )
-    return meeting
-
-
-async def meeting_topics(session: AsyncSession, meeting: CouncilMeeting) -> list[CouncilTopic]:
-    rows = await session.exec(
-        select(CouncilTopic)
-        .join(MeetingTopic, col(MeetingTopic.topic_id) == CouncilTopic.id)
-        .where(MeetingTopic.meeting_id == meeting.id)
-        .order_by(col(CouncilTopic.id))
-    )
-    return list(rows.all())
-
-
-async def participants(
-    session: AsyncSession, meeting: CouncilMeeting
-) -> list[tuple[MeetingParticipant, Person]]:
-    rows = await session.exec(
-        select(MeetingParticipant, Person)
-        .join(Person, col(Person.id) == MeetingParticipant.person_id)
-        .where(MeetingParticipant.meeting_id == meeting.id)
-        .order_by(col(Person.id))
-    )
-    return list(rows.all())
-
-
-async def meetings_of(
-    session: AsyncSession, community_id: int, *, limit: int = 10
-) -> list[CouncilMeeting]:
-    rows = await session.exec(
-        select(CouncilMeeting)
-        .where(
-            CouncilMeeting.community_id == community_id,
-            CouncilMeeting.status != MeetingStatus.CANCELLED,
-        )
-        .order_by(col(CouncilMeeting.starts_at).desc())
-        .limit(limit)
-    )
-    return list(rows.all())
-
-
-async def toggle_attendance(
-    session: AsyncSession, meeting: CouncilMeeting, *, person_id: int, now: datetime
-) -> bool:
-    """Mark a participant present (or no longer present); returns whether they attended."""
-    if meeting.status == MeetingStatus.CANCELLED:
-        raise CouncilError("the meeting was cancelled")
-    row = await session.get(MeetingParticipant, (meeting.id, person_id))
-    if row is None:
-        raise CouncilError("not invited to this meeting")
-    row.attended = not row.attended
-    row.marked_at = now
-    session.add(row)
-    await session.flush()
-    return row.attended
-
-
-async def add_minutes(
-    session: AsyncSession, meeting: CouncilMeeting, *, text: str, now: datetime
-) -> CouncilMeeting:
-    """Minutes are added to, never overwritten (typed in several pieces during a meeting)."""
-    if meeting.status == MeetingStatus.CANCELLED:
-        raise CouncilError("the meeting was cancelled")
-    text = text.strip()
-    if not text:
-        raise CouncilError("the minutes are empty")
-    meeting.minutes = f"{meeting.minutes}\n{text}" if meeting.minutes else text
-    session.add(meeting)
-    await session.flush()
-    return meeting
-
-
-async def record_decision(
-    session: AsyncSession,
-    meeting: CouncilMeeting,
-    *,
-    text: str,
-    topic_id: int | None,
-    actor_id: int,
-    now: datetime,
-) -> CouncilDecision:
-    if meeting.status == MeetingStatus.CANCELLED:
-        raise CouncilError("the meeting was cancelled")
-    if not text.strip():
-        raise CouncilError("the decision is empty")
-    assert meeting.id is not None
-    if topic_id is not None:
-        if await session.get(MeetingTopic, (meeting.id, topic_id)) is None:
-            raise CouncilError("the topic is not on this meeting's agenda")
-        topic = await session.get(CouncilTopic, topic_id)
-        assert topic is not None
-        topic.status = TopicStatus.DECIDED
-        session.add(topic)
-    decision = CouncilDecision(
-        meeting_id=meeting.id,
-        topic_id=topic_id,
-        text=text.strip()[:MAX_TEXT],
-        created_by_id=actor_id,
-        created_at=now,
-    )
-    session.add(decision)
-    await session.flush()
-    return decision
-
-
-async def decisions(session: AsyncSession, meeting: CouncilMeeting) -> list[CouncilDecision]:
-    rows = await session.exec(
-        select(CouncilDecision)
-        .where(CouncilDecision.meeting_id == meeting.id)
-        .order_by(col(CouncilDecision.created_at), col(CouncilDecision.id))
-    )
-    return list(rows.all())
-
-
-async def community_staff(session: AsyncSession, community_id: int) -> list[Person]:
-    """The community's workers and secretary: who may own a decision or take a desk shift."""
-    rows = await session.exec(
-        select(Person)
-        .join(Membership, col(Membership.person_id) == Person.id)
-        .where(
-            Membership.community_id == community_id,
-            col(Membership.active).is_(True),
-            col(Membership.role).in_([str(r) for r in STAFF_ROLES]),
-        )
-        .order_by(col(Person.id))
-    )
-    return list(rows.all())
-
-
-async def is_staff_of(session: AsyncSession, person_id: int, community_id: int) -> bool:
-    row = (
-        await session.exec(
-            select(Membership.role).where(
-                Membership.person_id == person_id,
-                Membership.community_id == community_id,
-                col(Membership.active).is_(True),
-            )
-        )
-    ).first()
-    return row is not None and Role(row) in STAFF_ROLES
-
-
-async def decision_to_issue(
-    session: AsyncSession,
-    decision: CouncilDecision,
-    *,
-    category: str,
-    owner_id: int,
-    plan: str,
-    due_at: datetime | None,
-    actor_id: int,
-    actor_role: Role,
-    now: datetime,
-    limits: TimeLimits,
-) -> Issue:
-    """The black pen: the decision becomes an issue with an owner and a plan. The topic's
-    proposer reports it and its supporters back it, so they hear who owns it and the plan."""
-    if decision.issue_id is not None:
-        raise CouncilError("this decision already has an issue")
-    if actor_role not in STAFF_ROLES:
-        raise CouncilError("only staff give issues an owner")
-    if category not in CATEGORIES:
-        raise CouncilError("unknown category")
-    meeting = await session.get(CouncilMeeting, decision.meeting_id)
-    assert meeting is not None
-    if not await is_staff_of(session, owner_id, meeting.community_id):
-        raise CouncilError("the owner must be a community worker")
-    if not plan.strip():
-        raise CouncilError("a plan cannot be empty")
-    topic = await session.get(CouncilTopic, decision.topic_id) if decision.topic_id else None
-    issue = await rules.create_issue(
-        session,
-        community_id=meeting.community_id,
-        category=category,
-        description=decision.text,
-        now=now,
-        limits=limits,
-        reporter_id=topic.proposer_id if topic else None,
-        logged_by_id=actor_id,
-        channel=Channel.MEETING,
-        building_id=topic.building_id if topic else None,
-    )
-    if topic is not None:
-        for person_id in await _supporters(session, topic):
-            await rules.add_support(session, issue, person_id=person_id, now=now, record=False)
-    action = rules.Action.CLAIM if owner_id == actor_id else rules.Action.ASSIGN
-    if not rules.may(action, role=actor_role, person_id=actor_id, issue=issue):
-        raise CouncilError("not allowed to give this issue an owner")
-    events: list[IssueEvent] = []
-    if owner_id == actor_id:
-        events.append(await rules.claim(session, issue, actor_id=actor_id, now=now))
-    else:
-        events.append(
-            await rules.assign(session, issue, actor_id=actor_id, owner_id=owner_id, now=now)
-        )
-    events.append(
-        await rules.set_plan(
-            session, issue, plan=plan.strip(), due_at=due_at, actor_id=actor_id, now=now
-        )
-    )
-    decision.issue_id = issue.id
-    session.add(decision)
-    await session.flush()
-    await issue_opened(session, issue, now=now)
-    for event in events:
-        await notify_audience(session, issue, event, now=now)
-    return issue
-
-
-async def publish_results(session: AsyncSession, meeting: CouncilMeeting, *, now: datetime) -> int:
-    """结果公示: the decisions go to every participant; publishing again sends the update."""
-    if meeting.status == MeetingStatus.CANCELLED:
-        raise CouncilError("the meeting was cancelled")
-    if not await decisions(session, meeting):
-        raise CouncilError("record a decision first")
-    meeting.results_version += 1
-    meeting.results_published_at = now
-    meeting.status = MeetingStatus.HELD
-    session.add(meeting)
-    await session.flush()
-    queued = 0
-    for row, _person in await participants(session, meeting):
-        queued += await _queue_to(
-            session,
-            meeting,
-            row.person_id,
-            MEETING_RESULT,
-            f"meeting:{meeting.id}:result:v{meeting.results_version}",
-            now,
-            now,
-        )
-    return queued
-
-
-async def cancel_meeting(session: AsyncSession, meeting: CouncilMeeting, *, now: datetime) -> int:
-    """Cancel: invitees are told, pending reminders are dropped, topics go back to waiting."""
-    if meeting.status != MeetingStatus.SCHEDULED:
-        raise CouncilError("only a scheduled meeting can be cancelled")
-    meeting.status = MeetingStatus.CANCELLED
-    session.add(meeting)
-    for topic in await meeting_topics(session, meeting):
-        if topic.status == TopicStatus.SCHEDULED:
-            topic.status = TopicStatus.OPEN
-            session.add(topic)
-    await outbox.cancel(session, key_prefixes=[f"meeting:{meeting.id}:reminder:"])
-    await session.flush()
-    queued = 0
-    for row, _person in await participants(session, meeting):
-        queued += await _queue_to(
-            session,
-            meeting,
-            row.person_id,
-            MEETING_CANCELLED,
-            f"meeting:{meeting.id}:cancel",
-            now,
-            now,
-        )
-    return queued
-
-
 # --- the outbox ---------------------------------------------------------------------------------
-
-
-async def _queue_to(
-    session: AsyncSession,
-    meeting: CouncilMeeting,
-    person_id: int,
-    kind: str,
-    key: str,
-    due_at: datetime,
-    now: datetime,
-    *,
-    extra: dict[str, int] | None = None,
-) -> int:
-    person = await session.get(Person, person_id)
-    if person is None or person.telegram_user_id is None:
-        return 0
-    return int(
-        await outbox.enqueue(
-            session,
-            chat_id=person.telegram_user_id,
-            kind=kind,
-            dedupe_key=f"{key}:{person_id}",
-            due_at=due_at,
-            payload={"meeting_id": meeting.id, **(extra or {})},
-            now=now,
-            person_id=person_id,
-            community_id=meeting.community_id,
-        )
-    )
 
 
 async def _tell_backers(
@@ -723,18 +278,14 @@ async def _tell_backers(
 ) -> int:
     queued = 0
     for person_id in await topic_backers(session, topic):
-        person = await session.get(Person, person_id)
-        if person is None or person.telegram_user_id is None:
-            continue
-        queued += await outbox.enqueue(
+        queued += await outbox.enqueue_to_person(
             session,
-            chat_id=person.telegram_user_id,
+            person_id,
             kind=TOPIC_NEWS,
             dedupe_key=f"topic:{topic.id}:{what}:{person_id}",
             due_at=now,
             payload={"topic_id": topic.id, "what": what},
             now=now,
-            person_id=person_id,
             community_id=topic.community_id,
         )
     return queued
@@ -789,3 +340,34 @@ async def _queue_topic_card(
             community_id=topic.community_id,
         )
     return queued
+
+
+# --- the community's staff ------------------------------------------------------------------------
+
+
+async def community_staff(session: AsyncSession, community_id: int) -> list[Person]:
+    """The community's workers and secretary: who may own a decision or take a desk shift."""
+    rows = await session.exec(
+        select(Person)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.community_id == community_id,
+            col(Membership.active).is_(True),
+            col(Membership.role).in_([str(r) for r in STAFF_ROLES]),
+        )
+        .order_by(col(Person.id))
+    )
+    return list(rows.all())
+
+
+async def is_staff_of(session: AsyncSession, person_id: int, community_id: int) -> bool:
+    row = (
+        await session.exec(
+            select(Membership.role).where(
+                Membership.person_id == person_id,
+                Membership.community_id == community_id,
+                col(Membership.active).is_(True),
+            )
+        )
+    ).first()
+    return row is not None and Role(row) in STAFF_ROLES

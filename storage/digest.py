@@ -34,7 +34,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.categories import CATEGORIES
-from storage.issues import OPEN, Action
+from storage.issue_lifecycle import OPEN, Action
 from storage.models import (
     Building,
     FollowUp,

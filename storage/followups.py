@@ -1,5 +1,6 @@
-"""回访, the follow-up: the resident's verdict on a resolved issue, the one reminder, and
-closing issues nobody answered for as "not followed up".
+"""回访, the follow-up: the resident's verdict on a resolved issue (the step itself,
+`follow_up`), the one reminder, and closing issues nobody answered for as "not followed up"
+(`close_unanswered`).
 
 Timeline (FOLLOWUP_REMINDER_DAYS = d): resolved → the question goes out with the resolution
 notice; after d days without an answer, one reminder; after d more, `close_unanswered_followups`
@@ -13,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import issues as rules
 from storage import outbox
-from storage.issues import Action, ConcurrentChange, IssueError
+from storage.issue_lifecycle import Action, ConcurrentChange, IssueError, NotPermitted, transition
+from storage.issues import reopen
 from storage.models import (
     STAFF_ROLES,
     Community,
@@ -78,6 +79,71 @@ def reminder_still_wanted(issue: Issue, payload_round: object) -> bool:
     )
 
 
+async def follow_up(
+    session: AsyncSession,
+    issue: Issue,
+    *,
+    result: FollowUpResult,
+    satisfaction: Satisfaction | None,
+    comment: str | None,
+    actor_id: int | None,
+    now: datetime,
+) -> IssueEvent:
+    """回访: the resident's verdict. "Not solved" reopens the issue; otherwise it is closed.
+
+    Every answer is also kept as a `FollowUp` row: the rates count them, and reopening clears
+    the verdict on the issue, not the answer that reopened it."""
+    if result is FollowUpResult.NOT_SOLVED:
+        event = await reopen(session, issue, reason=comment or "", actor_id=actor_id, now=now)
+        event.data = {**event.data, "followup_result": str(result)}
+        session.add(event)
+    else:
+        event = await transition(
+            session,
+            issue,
+            Action.FOLLOW_UP,
+            actor_id=actor_id,
+            now=now,
+            changes={
+                "followup_result": result,
+                "satisfaction": satisfaction,
+                "closed_at": now,
+            },
+            text=comment,
+            data={
+                "result": str(result),
+                "satisfaction": str(satisfaction) if satisfaction else None,
+            },
+        )
+    assert issue.id is not None
+    session.add(
+        FollowUp(
+            issue_id=issue.id,
+            community_id=issue.community_id,
+            at=now,
+            actor_id=actor_id,
+            result=result,
+            satisfaction=satisfaction,
+        )
+    )
+    await session.flush()
+    return event
+
+
+async def close_unanswered(session: AsyncSession, issue: Issue, *, now: datetime) -> IssueEvent:
+    """No answer to the follow-up after the reminder: closed, counted as not followed up."""
+    return await transition(
+        session,
+        issue,
+        Action.CLOSE,
+        actor_id=None,
+        now=now,
+        changes={"closed_at": now},
+        public=False,
+        data={"followed_up": False},
+    )
+
+
 async def _tell_owner(
     session: AsyncSession, issue: Issue, event: IssueEvent, *, kind: str, now: datetime
 ) -> bool:
@@ -119,8 +185,8 @@ async def answer(
     other backers; otherwise the issue is closed. Only the reporter answers, only while the
     issue is resolved (raises NotPermitted / TransitionNotAllowed otherwise)."""
     if issue.reporter_id != person_id:
-        raise rules.NotPermitted("only the reporter answers the follow-up")
-    event = await rules.follow_up(
+        raise NotPermitted("only the reporter answers the follow-up")
+    event = await follow_up(
         session,
         issue,
         result=result,
@@ -148,8 +214,8 @@ async def answer_by_phone(
     answer; the event says who recorded it and that it was by phone. Only staff record it, only
     while the issue is resolved (raises NotPermitted / TransitionNotAllowed otherwise)."""
     if staff_role not in STAFF_ROLES:
-        raise rules.NotPermitted("only staff record a follow-up taken by phone")
-    event = await rules.follow_up(
+        raise NotPermitted("only staff record a follow-up taken by phone")
+    event = await follow_up(
         session,
         issue,
         result=result,
@@ -254,7 +320,7 @@ async def close_unanswered_followups(
     closed: list[Issue] = []
     for issue in rows.all():
         try:
-            await rules.close_unanswered(session, issue, now=now)
+            await close_unanswered(session, issue, now=now)
         except (ConcurrentChange, IssueError):
             continue  # someone answered or reopened it this very moment: theirs wins
         assert issue.id is not None

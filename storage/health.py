@@ -313,46 +313,43 @@ def _seconds(now: datetime, then: datetime | None) -> float:
     return 0.0 if then is None else (now - then).total_seconds()
 
 
+async def _count_and_oldest(
+    session: AsyncSession, oldest_of: Any, *where: Any
+) -> tuple[int, datetime | None]:
+    """How many rows match, and the earliest `oldest_of` among them (None: no row)."""
+    query = select(func.count(), func.min(oldest_of)).where(*where)
+    count, oldest = (await session.exec(query)).one()
+    return count, oldest
+
+
 async def _facts(session: AsyncSession, *, now: datetime) -> _Facts:
     last = await session.get(Heartbeat, LAST_UPDATE)
-    inbox_waiting, inbox_oldest = (
-        await session.exec(
-            select(func.count(), func.min(InboxUpdate.received_at)).where(
-                col(InboxUpdate.status) == InboxStatus.PENDING,
-                col(InboxUpdate.received_at) < now - INBOX_WAITING,
-            )
-        )
-    ).one()
-    inbox_failed, inbox_failed_oldest = (
-        await session.exec(
-            select(func.count(), func.min(InboxUpdate.received_at)).where(
-                col(InboxUpdate.status) == InboxStatus.FAILED
-            )
-        )
-    ).one()
-    pending, oldest_due = (
-        await session.exec(
-            select(func.count(), func.min(Outbox.due_at)).where(
-                col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
-            )
-        )
-    ).one()
-    overdue, overdue_oldest = (
-        await session.exec(
-            select(func.count(), func.min(Outbox.due_at)).where(
-                col(Outbox.status) == OutboxStatus.PENDING,
-                col(Outbox.due_at) < now - OUTBOX_STUCK,
-            )
-        )
-    ).one()
-    stale_claims, stale_oldest = (
-        await session.exec(
-            select(func.count(), func.min(Outbox.claimed_at)).where(
-                col(Outbox.status) == OutboxStatus.SENDING,
-                col(Outbox.claimed_at) < now - STALE_CLAIM,
-            )
-        )
-    ).one()
+    inbox_waiting, inbox_oldest = await _count_and_oldest(
+        session,
+        InboxUpdate.received_at,
+        col(InboxUpdate.status) == InboxStatus.PENDING,
+        col(InboxUpdate.received_at) < now - INBOX_WAITING,
+    )
+    inbox_failed, inbox_failed_oldest = await _count_and_oldest(
+        session, InboxUpdate.received_at, col(InboxUpdate.status) == InboxStatus.FAILED
+    )
+    pending, oldest_due = await _count_and_oldest(
+        session,
+        Outbox.due_at,
+        col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+    )
+    overdue, overdue_oldest = await _count_and_oldest(
+        session,
+        Outbox.due_at,
+        col(Outbox.status) == OutboxStatus.PENDING,
+        col(Outbox.due_at) < now - OUTBOX_STUCK,
+    )
+    stale_claims, stale_oldest = await _count_and_oldest(
+        session,
+        Outbox.claimed_at,
+        col(Outbox.status) == OutboxStatus.SENDING,
+        col(Outbox.claimed_at) < now - STALE_CLAIM,
+    )
     failed = (
         await session.exec(
             select(func.count()).where(

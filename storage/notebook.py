@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.issues import OPEN, Action
+from storage.issue_lifecycle import OPEN, Action
 from storage.models import Building, Issue, IssueEvent, Person
 from storage.periods import Period
 from storage.sql import fetch_rows, fetch_value

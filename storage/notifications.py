@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
-from storage.issues import audience
-from storage.models import Community, Issue, IssueEvent, Person, Urgency
+from storage.issue_support import audience
+from storage.models import Community, Issue, IssueEvent, Urgency
 
 ISSUE_EVENT = "issue_event"  # a public step, told to the reporter and supporters
 STAFF_CARD = "staff_card"  # a new issue's card, posted in the community's staff group
@@ -64,18 +64,14 @@ async def notify_audience(
     for person_id in await audience(session, issue):
         if person_id == skip_person_id:
             continue
-        person = await session.get(Person, person_id)
-        if person is None or person.telegram_user_id is None:
-            continue  # logged by phone, no Telegram: staff call them instead
-        queued += await outbox.enqueue(
+        queued += await outbox.enqueue_to_person(
             session,
-            chat_id=person.telegram_user_id,
+            person_id,
             kind=ISSUE_EVENT,
             dedupe_key=f"event:{event.id}:{person_id}",
             due_at=now,
             payload={"issue_id": issue.id, "event_id": event.id},
             now=now,
-            person_id=person_id,
             community_id=issue.community_id,
             urgent=issue.urgency == Urgency.EMERGENCY,
         )

@@ -26,8 +26,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import INSERTS, dialect_of
 from storage.fast.direct import Direct
-from storage.issues import OPEN
-from storage.models import Issue, IssueStatus, Outbox, OutboxStatus
+from storage.issue_lifecycle import OPEN
+from storage.models import Issue, IssueStatus, Outbox, OutboxStatus, Person
 from storage.sessions import OUTBOX_KEPT, OUTBOX_QUEUED
 
 # A row left in "sending" this long (its dispatcher died mid-send) is claimed again.
@@ -111,6 +111,37 @@ async def enqueue(
     if sends_itself:
         session.info.setdefault(QUEUED, []).append(Outbox(id=row_id, **values))
     return True
+
+
+async def enqueue_to_person(
+    session: AsyncSession,
+    person_id: int | None,
+    *,
+    kind: str,
+    dedupe_key: str,
+    due_at: datetime,
+    payload: dict[str, Any],
+    now: datetime,
+    community_id: int | None = None,
+    urgent: bool = False,
+) -> bool:
+    """Queue a message to a person's own chat; False when they have no Telegram chat (logged
+    by phone: staff call them instead) or a row with this dedupe key already exists."""
+    person = await session.get(Person, person_id) if person_id is not None else None
+    if person is None or person.telegram_user_id is None:
+        return False
+    return await enqueue(
+        session,
+        chat_id=person.telegram_user_id,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        due_at=due_at,
+        payload=payload,
+        now=now,
+        person_id=person.id,
+        community_id=community_id,
+        urgent=urgent,
+    )
 
 
 def _claim_statement(for_update: bool) -> Any:

@@ -30,7 +30,7 @@ from sqlmodel import col, delete, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import chat_state
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import (
     STAFF_ROLES,
     Attachment,

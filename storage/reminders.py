@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
-from storage.issues import OPEN
+from storage.issue_lifecycle import OPEN
 from storage.models import Community, Issue, IssueStatus, Membership, Person, Role
 from storage.schedule import local_date, local_today_at, week_start
 

@@ -24,7 +24,7 @@ from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
 from storage.fast.direct import Direct
 from storage.issues import NewAttachment
-from storage.models import Channel, Issue, Person, Urgency
+from storage.models import Channel, Issue, Urgency
 from storage.notifications import issue_opened
 from storage.residents import register_offline_resident
 
@@ -211,18 +211,15 @@ async def file_report(
 async def tell_resident_it_was_logged(
     session: AsyncSession, issue: Issue, *, now: datetime
 ) -> bool:
-    person = await session.get(Person, issue.reporter_id) if issue.reporter_id else None
-    if person is None or person.telegram_user_id is None:
-        return False  # no Telegram: the worker who logged it keeps them informed
-    return await outbox.enqueue(
+    """False when the resident has no Telegram: the worker who logged it keeps them informed."""
+    return await outbox.enqueue_to_person(
         session,
-        chat_id=person.telegram_user_id,
+        issue.reporter_id,
         kind=ISSUE_LOGGED,
         dedupe_key=f"logged:{issue.id}",
         due_at=now,
         payload={"issue_id": issue.id},
         now=now,
-        person_id=person.id,
         community_id=issue.community_id,
         urgent=issue.urgency == Urgency.EMERGENCY,
     )

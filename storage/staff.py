@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import outbox
 from storage.db import KEEPS_OBJECTS
 from storage.fast.direct import Direct
-from storage.issues import ISSUE, OPEN, Action
+from storage.issue_lifecycle import ISSUE, OPEN, Action
 from storage.models import (
     STAFF_ROLES,
     Attachment,

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import chat_state, outbox
 from storage import issues as rules
-from storage.issues import OPEN, Action
+from storage.issue_lifecycle import OPEN, Action, ConcurrentChange
 from storage.models import (
     InviteLink,
     Issue,
@@ -171,7 +171,7 @@ async def _hand_over_record(
     )
     if result.rowcount != 1:
         await session.refresh(issue)
-        raise rules.ConcurrentChange(issue)
+        raise ConcurrentChange(issue)
     await session.refresh(issue)
     assert issue.id is not None
     event = IssueEvent(
@@ -391,19 +391,16 @@ async def answer_handover(
     else:
         offer.declined_at = now
     session.add(offer)
-    old = await session.get(Person, offer.from_person_id)
-    if old is not None and old.telegram_user_id is not None:
-        await outbox.enqueue(
-            session,
-            chat_id=old.telegram_user_id,
-            kind=HANDOVER_ANSWER,
-            dedupe_key=f"handover:{offer.id}:answer",
-            due_at=now,
-            payload={"handover_id": offer.id},
-            now=now,
-            person_id=old.id,
-            community_id=offer.community_id,
-        )
+    await outbox.enqueue_to_person(
+        session,
+        offer.from_person_id,
+        kind=HANDOVER_ANSWER,
+        dedupe_key=f"handover:{offer.id}:answer",
+        due_at=now,
+        payload={"handover_id": offer.id},
+        now=now,
+        community_id=offer.community_id,
+    )
     await session.flush()
     return offer
 

@@ -36,6 +36,7 @@ from sqlmodel import select
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
+from storage.followups import close_unanswered, follow_up
 from storage.models import (
     Building,
     Community,
@@ -119,7 +120,7 @@ async def build_known_month(
         async def answer(
             issue: Issue, when: datetime, result: FollowUpResult, happy: Satisfaction | None
         ) -> None:
-            await rules.follow_up(
+            await follow_up(
                 session,
                 issue,
                 result=result,
@@ -201,7 +202,7 @@ async def build_known_month(
         n10 = await report(cq(11, 18, 9), "drains", "1栋", "雨水管堵塞")
         await rules.claim(session, n10, actor_id=wang.id, now=cq(11, 18, 11))
         await rules.resolve(session, n10, note="已清理", actor_id=wang.id, now=cq(11, 19, 9))
-        await rules.close_unanswered(session, n10, now=cq(11, 26, 9))
+        await close_unanswered(session, n10, now=cq(11, 26, 9))
 
         n11 = await report(cq(11, 20, 9), "noise", "2栋", "晚上太吵", by=neighbour.id)
         await rules.merge(session, n11, into=n8, actor_id=li.id, now=cq(11, 20, 15))

@@ -15,16 +15,18 @@ from storage.consent import (
     BAD_DUPLICATE,
     BAD_FLAG,
     BAD_NO_ROOM,
+    normalise_room,
+    parse_area,
+    parse_household_csv,
+    parse_household_lines,
+)
+from storage.consent_rules import (
     RULES,
     Ballot,
     LoggedVote,
     evaluate,
     more_area_needed,
     more_heads_needed,
-    normalise_room,
-    parse_area,
-    parse_household_csv,
-    parse_household_lines,
     reaches,
     support_series,
 )
@@ -300,7 +302,7 @@ def test_the_chart_is_a_png_with_chinese_labels_from_the_bundled_font() -> None:
     from zoneinfo import ZoneInfo
 
     from handlers.council.campaign_chart import ChartLabels, font_path, support_chart_png
-    from storage.consent import SupportPoint
+    from storage.consent_rules import SupportPoint
 
     assert font_path().name == "SimHei.ttf" and font_path().is_file()
     t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)

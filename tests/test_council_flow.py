@@ -15,7 +15,7 @@ from emulator import BotApiEmulator
 from emulator.driver import UserDriver
 from handlers.council import meeting_decisions, meeting_minutes, meeting_schedule, topics
 from handlers.shared.fallback import STALE
-from storage import council
+from storage import council_digest
 from storage.db import Database
 from storage.models import (
     Channel,
@@ -321,7 +321,7 @@ async def test_a_quick_topic_is_answered_another_becomes_an_issue_and_late_ones_
         # two days on, "Dogs" has had no answer: it is past its limit for the digest and /topics
         clock.advance(hours=49)
         async with db.session() as session:
-            late = await council.overdue_topics(session, community.id, clock())
+            late = await council_digest.overdue_topics(session, community.id, clock())
         assert [t.title for t in late] == ["Dogs"]
         await xie.send("/topics")
         listing = await xie.expect_message(contains="Topics before the courtyard council")

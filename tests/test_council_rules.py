@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from storage import consent, council, roster
+from storage import consent, council, council_digest, council_meetings, roster
 from storage.consent import HouseholdRow
-from storage.council import CouncilPolicy, add_working_days, parse_meeting_time, topic_due
+from storage.council import CouncilPolicy, add_working_days, topic_due
+from storage.council_meetings import parse_meeting_time
 from storage.db import Database
 from storage.models import (
     CampaignStatus,
@@ -75,7 +76,7 @@ def test_meeting_times_are_read_the_way_people_type_them() -> None:
 
 
 def test_reminder_is_the_evening_before() -> None:
-    assert council.reminder_due(cq(5, 19, 30), CQ, time(18, 0)) == cq(4, 18)
+    assert council_meetings.reminder_due(cq(5, 19, 30), CQ, time(18, 0)) == cq(4, 18)
 
 
 async def test_overdue_topics_are_the_open_unhandled_ones_past_their_limit(
@@ -127,19 +128,21 @@ async def test_overdue_topics_are_the_open_unhandled_ones_past_their_limit(
             session, answered, text="下周一起", actor_id=secretary.id, now=clock()
         )
         now = clock() + timedelta(hours=47)
-        assert await council.overdue_topics(session, community.id, now) == []
+        assert await council_digest.overdue_topics(session, community.id, now) == []
         now = clock() + timedelta(hours=49)
-        assert [t.title for t in await council.overdue_topics(session, community.id, now)] == [
+        assert [
+            t.title for t in await council_digest.overdue_topics(session, community.id, now)
+        ] == [
             "无人理睬",
             "路灯",
         ]
         # deep: raised Monday 09:00, five working days -> overdue from Tuesday next week
         late = cq(10, 0) + timedelta(minutes=1)
-        titles = [t.title for t in await council.overdue_topics(session, community.id, late)]
+        titles = [t.title for t in await council_digest.overdue_topics(session, community.id, late)]
         assert titles == ["无人理睬", "路灯", "加装电梯"]
         assert council.is_overdue(deep, late) and not council.is_overdue(answered, late)
         # another community's topics never show
-        assert await council.overdue_topics(session, community.id + 99, late) == []
+        assert await council_digest.overdue_topics(session, community.id + 99, late) == []
         assert waiting.id is not None
 
 
@@ -248,7 +251,7 @@ async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
             HouseholdRow("401", None, None, None),
         ]
         campaign = await make_campaign(session, community, "加装电梯？", now=clock(), rows=rows)
-        draft = await consent.open_campaigns_summary(session, community.id, clock())
+        draft = await council_digest.open_campaigns_summary(session, community.id, clock())
         assert draft == []  # drafts are not open yet
         await consent.open_campaign(session, campaign, now=clock())
         opened = clock()
@@ -260,19 +263,19 @@ async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
         await consent.cast_vote(
             session, campaign, homes["101"], choice=VoteChoice.DISAGREE, now=clock()
         )
-        [summary] = await consent.open_campaigns_summary(session, community.id, clock())
+        [summary] = await council_digest.open_campaigns_summary(session, community.id, clock())
         assert summary.households == 4 and summary.agreeing == 1
         assert summary.support_heads == Fraction(1, 4)
         assert summary.support_area == Fraction(80, 220)  # known areas only
         assert not summary.passed
         # as of a moment before the votes, nothing yet
-        [earlier] = await consent.open_campaigns_summary(
+        [earlier] = await council_digest.open_campaigns_summary(
             session, community.id, opened + timedelta(minutes=30)
         )
         assert earlier.support_heads == 0
         await consent.close_campaign(session, campaign, now=clock())
         assert campaign.status == CampaignStatus.CLOSED
-        assert await consent.open_campaigns_summary(session, community.id, clock()) == []
+        assert await council_digest.open_campaigns_summary(session, community.id, clock()) == []
 
 
 async def test_the_digest_section_gives_support_rates_and_late_topics(

@@ -23,6 +23,7 @@ from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
 from storage.followups import FOLLOWUP_REMINDER, INFO_ADDED, NOT_SOLVED
+from storage.issue_lifecycle import Action
 from storage.models import (
     FollowUp,
     FollowUpResult,
@@ -242,7 +243,7 @@ async def test_replying_to_a_bot_message_adds_to_the_issue_and_reaches_the_staff
     assert kinds == ["photo", "voice"]
     async with db.session() as session:
         added = (
-            await session.exec(select(IssueEvent).where(IssueEvent.kind == rules.Action.ADD_INFO))
+            await session.exec(select(IssueEvent).where(IssueEvent.kind == Action.ADD_INFO))
         ).all()
     assert [e.text for e in added] == ["It is the 3rd floor <east> & west", None, None, None]
     assert added[-1].data == {"latitude": 29.5630, "longitude": 106.5516}
@@ -275,7 +276,7 @@ async def test_withdrawing_an_open_issue_with_a_reason(
     assert issue.status == IssueStatus.WITHDRAWN
     async with db.session() as session:
         event = (
-            await session.exec(select(IssueEvent).where(IssueEvent.kind == rules.Action.WITHDRAW))
+            await session.exec(select(IssueEvent).where(IssueEvent.kind == Action.WITHDRAW))
         ).one()
     assert event.text == "My son fixed it <himself>"
     assert bot_errors(emulator) == []
@@ -304,7 +305,7 @@ async def test_follow_up_solved_satisfied_with_a_comment_closes_the_issue(
     assert issue.satisfaction == Satisfaction.SATISFIED
     async with db.session() as session:
         event = (
-            await session.exec(select(IssueEvent).where(IssueEvent.kind == rules.Action.FOLLOW_UP))
+            await session.exec(select(IssueEvent).where(IssueEvent.kind == Action.FOLLOW_UP))
         ).one()
     assert event.text == "Thank you, Xiao Wang <3"
     reminders = await outbox_rows(db, FOLLOWUP_REMINDER)
@@ -375,7 +376,7 @@ async def test_no_answer_one_reminder_then_closed_as_not_followed_up(
     assert issue.status == IssueStatus.CLOSED and issue.followup_result is None
     async with db.session() as session:
         closing = (
-            await session.exec(select(IssueEvent).where(IssueEvent.kind == rules.Action.CLOSE))
+            await session.exec(select(IssueEvent).where(IssueEvent.kind == Action.CLOSE))
         ).one()
     assert closing.data == {"followed_up": False} and closing.public is False
     assert bot_errors(emulator) == []

@@ -11,7 +11,9 @@ from sqlmodel import select
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
-from storage.issues import Action, ConcurrentChange, TransitionNotAllowed, next_status
+from storage.followups import follow_up
+from storage.issue_lifecycle import Action, ConcurrentChange, TransitionNotAllowed, next_status
+from storage.issue_support import add_support, audience, open_duplicates
 from storage.models import (
     Building,
     FollowUpResult,
@@ -102,7 +104,7 @@ async def test_numbers_time_limits_and_the_full_loop(db: Database, clock: FakeCl
         clock.advance(hours=5)
         await rules.resolve(session, first, note="灯已更换", actor_id=worker.id, now=clock())
         assert first.status == S.RESOLVED and first.resolved_at == clock()
-        await rules.follow_up(
+        await follow_up(
             session,
             first,
             result=FollowUpResult.SOLVED,
@@ -142,7 +144,7 @@ async def test_not_solved_reopens_with_the_owner(db: Database, clock: FakeClock)
         )
         await rules.claim(session, issue, actor_id=worker.id, now=clock())
         await rules.resolve(session, issue, note="已疏通", actor_id=worker.id, now=clock())
-        await rules.follow_up(
+        await follow_up(
             session,
             issue,
             result=FollowUpResult.NOT_SOLVED,
@@ -220,9 +222,9 @@ async def test_merge_carries_supporters_and_me_too_counts(db: Database, clock: F
             category="parking",
             building_id=building.id,
         )
-        assert await rules.add_support(session, dup, person_id=third.id, now=clock())
-        assert not await rules.add_support(session, dup, person_id=third.id, now=clock())
-        assert not await rules.add_support(session, dup, person_id=neighbour.id, now=clock())
+        assert await add_support(session, dup, person_id=third.id, now=clock())
+        assert not await add_support(session, dup, person_id=third.id, now=clock())
+        assert not await add_support(session, dup, person_id=neighbour.id, now=clock())
         # backing it already, they write again: no second "me too", but their words are kept,
         # with the photo and the place they pinned
         photo = rules.NewAttachment(kind="photo", telegram_file_id="f1", file_unique_id="u1")
@@ -246,14 +248,14 @@ async def test_merge_carries_supporters_and_me_too_counts(db: Database, clock: F
         assert dup.support_count == 2
         kinds = [e.kind for e in await rules.history(session, dup, public_only=False)]
         assert kinds.count(Action.SUPPORT) == 3  # 张大爷's "me too", then words twice
-        candidates = await rules.open_duplicates(
+        candidates = await open_duplicates(
             session, community_id=community.id, building_id=building.id, category="parking"
         )
         assert {c.id for c in candidates} == {main.id, dup.id}
         await rules.merge(session, dup, into=main, actor_id=worker.id, now=clock())
         assert dup.status == S.MERGED and dup.merged_into_id == main.id
         assert main.support_count == 3
-        assert set(await rules.audience(session, main)) == {
+        assert set(await audience(session, main)) == {
             resident.id,
             neighbour.id,
             third.id,

@@ -14,6 +14,7 @@ from storage import health, outbox
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
+from storage.followups import follow_up
 from storage.models import FollowUpResult, Heartbeat, Issue, Outbox, Role, Satisfaction
 from tests.factories import FakeClock, make_community, make_member, running_bot
 
@@ -36,7 +37,7 @@ async def test_retention_backup_and_presence_jobs(
         )
         await rules.claim(session, issue, actor_id=wang.id, now=clock())
         await rules.resolve(session, issue, note="已协调", actor_id=wang.id, now=clock())
-        await rules.follow_up(
+        await follow_up(
             session,
             issue,
             result=FollowUpResult.SOLVED,

@@ -11,6 +11,7 @@ from sqlmodel import select
 from storage import issues as rules
 from storage import outbox
 from storage.db import Database
+from storage.followups import follow_up
 from storage.models import FollowUpResult, Outbox, OutboxStatus, Role, Satisfaction
 from tests.factories import FakeClock, make_community, make_issue, make_member
 
@@ -129,7 +130,7 @@ async def test_finished_rows_are_forgotten_after_their_retention_but_not_about_o
         closed = await make_issue(session, community, xu, clock, "楼上太吵")
         await rules.claim(session, closed, actor_id=wang.id, now=clock())
         await rules.resolve(session, closed, note="已协调", actor_id=wang.id, now=clock())
-        await rules.follow_up(
+        await follow_up(
             session,
             closed,
             result=FollowUpResult.SOLVED,

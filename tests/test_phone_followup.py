@@ -11,6 +11,7 @@ from emulator.models import BotMessage
 from handlers.staff.phone_followup import RATE
 from storage import issues as rules
 from storage.db import Database
+from storage.issue_lifecycle import OPEN, Action
 from storage.models import (
     Channel,
     FollowUp,
@@ -107,7 +108,7 @@ async def test_a_worker_records_the_answer_of_a_resident_without_telegram(
     assert [(a.result, a.satisfaction, a.actor_id) for a in answers] == [
         (FollowUpResult.SOLVED, Satisfaction.SATISFIED, room.pid(room.wang))
     ]
-    followed = [e for e in await events_of(db, issue.id) if e.kind == rules.Action.FOLLOW_UP]
+    followed = [e for e in await events_of(db, issue.id) if e.kind == Action.FOLLOW_UP]
     assert [e.data.get("by_phone") for e in followed] == [True]
     assert bot_errors(emulator) == []
 
@@ -141,7 +142,7 @@ async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group
     async with db.session() as session:
         stored = await session.get(Issue, issue.id)
         answers = (await session.exec(select(FollowUp))).all()
-    assert stored is not None and stored.status in rules.OPEN
+    assert stored is not None and stored.status in OPEN
     assert [(a.result, a.satisfaction) for a in answers] == [
         (FollowUpResult.NOT_SOLVED, Satisfaction.DISSATISFIED)
     ]

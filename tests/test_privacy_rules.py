@@ -19,6 +19,8 @@ from storage.categories import TimeLimits
 from storage.chat_state import get_state, set_state
 from storage.db import Database
 from storage.digest import DigestPolicy
+from storage.followups import follow_up
+from storage.issue_support import add_support
 from storage.issues import NewAttachment
 from storage.models import (
     Attachment,
@@ -82,7 +84,7 @@ async def _story(db: Database, clock: FakeClock) -> dict[str, Any]:
         )
         await rules.claim(session, light, actor_id=wang.id, now=clock())
         await rules.resolve(session, light, note="换了灯泡", actor_id=wang.id, now=clock())
-        await rules.follow_up(
+        await follow_up(
             session,
             light,
             result=FollowUpResult.SOLVED,
@@ -109,7 +111,7 @@ async def _story(db: Database, clock: FakeClock) -> dict[str, Any]:
             now=clock(),
             limits=limits,
         )
-        await rules.add_support(session, neighbour, person_id=xu.id, now=clock())
+        await add_support(session, neighbour, person_id=xu.id, now=clock())
         await set_state(
             session,
             chat_id=xu.telegram_user_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from storage.issues import TRANSITIONS, Action
+from storage.issue_lifecycle import TRANSITIONS, Action
 from storage.models import IssueStatus
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "staff.md"

@@ -16,6 +16,7 @@ from emulator import BotApiEmulator
 from storage import issues as rules
 from storage import outbox
 from storage.db import Database
+from storage.issue_support import add_support
 from storage.models import Issue, Outbox, OutboxStatus, Role, Urgency
 from storage.notifications import notify_audience
 from storage.reminders import ReminderPolicy, plan_reminders
@@ -223,7 +224,7 @@ async def test_a_burst_of_200_under_flood_control_all_arrives(
         )
         for user in people[1:]:
             supporter = await make_member(session, community, telegram_user_id=user.id)
-            await rules.add_support(session, issue, person_id=supporter.id, now=clock())
+            await add_support(session, issue, person_id=supporter.id, now=clock())
         event = await rules.accept(session, issue, actor_id=worker.id, now=clock())
         assert await notify_audience(session, issue, event, now=clock()) == 200
     emulator.flood_limit(per_chat_per_second=1, per_group_per_minute=20, global_per_second=30)

@@ -18,6 +18,7 @@ from storage.followups import (
     close_unanswered_followups,
     queue_reminder,
 )
+from storage.issue_lifecycle import NotPermitted, TransitionNotAllowed
 from storage.models import (
     Building,
     Community,
@@ -202,7 +203,7 @@ async def test_only_the_reporter_answers_and_not_solved_tells_the_owner(
     async with db.session() as session:
         fresh = await session.get(Issue, issue.id)
         assert fresh is not None
-        with pytest.raises(rules.NotPermitted):
+        with pytest.raises(NotPermitted):
             await answer(
                 session,
                 fresh,
@@ -224,7 +225,7 @@ async def test_only_the_reporter_answers_and_not_solved_tells_the_owner(
         assert fresh.status == IssueStatus.ASSIGNED and fresh.satisfaction is None
         told = (await session.exec(select(Outbox).where(Outbox.kind == NOT_SOLVED))).one()
         assert told.chat_id == worker.telegram_user_id and told.person_id == worker.id
-        with pytest.raises(rules.TransitionNotAllowed):  # answered already: open again
+        with pytest.raises(TransitionNotAllowed):  # answered already: open again
             await answer(
                 session,
                 fresh,

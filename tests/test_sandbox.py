@@ -28,7 +28,7 @@ from sandbox.runtime import NotLocal, Sandbox, ensure_local, sandbox_settings
 from sandbox.serve import check_database_path
 from sandbox.web import CLIENT_HEADER, make_web_app
 from storage.db import Database
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import (
     Building,
     Channel,

@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from emulator import BotApiEmulator
 from handlers.staff.cards import ACCEPT, PLAN
-from storage import issues as rules
 from storage.db import Database
+from storage.issue_support import add_support, audience
 from storage.models import Community, IssueEvent, IssueStatus, Role
 from tests.factories import FakeClock, bot_errors, make_member, running_bot
 from tests.staffroom import (
@@ -79,7 +79,7 @@ async def test_merge_a_duplicate_carries_its_supporters_and_updates_both_cards(
         async with db.session() as session:
             fresh = await session.get(type(dup), dup.id)
             assert fresh is not None and supporter.id is not None
-            await rules.add_support(session, fresh, person_id=supporter.id, now=clock())
+            await add_support(session, fresh, person_id=supporter.id, now=clock())
         await post_cards(app, clock)
         main_card = await group.expect_message(contains="1号 · ")
         dup_card = await group.expect_message(contains="2号 · ")
@@ -101,7 +101,7 @@ async def test_merge_a_duplicate_carries_its_supporters_and_updates_both_cards(
     async with db.session() as session:
         main_now = await session.get(type(main), main.id)
         assert main_now is not None
-        backers = set(await rules.audience(session, main_now))
+        backers = set(await audience(session, main_now))
     assert backers == {room.pid(room.xu), neighbour.id, supporter.id}
     assert (await load(db, dup.id)).merged_into_id == main.id
     assert bot_errors(emulator) == []

@@ -7,8 +7,8 @@ from sqlmodel import select
 
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
-from storage import issues as rules
 from storage.db import Database
+from storage.followups import follow_up
 from storage.models import (
     Attachment,
     FollowUpResult,
@@ -130,7 +130,7 @@ async def test_report_to_closed_through_the_card(
         async with db.session() as session:
             fresh = await session.get(Issue, issue.id)
             assert fresh is not None
-            await rules.follow_up(
+            await follow_up(
                 session,
                 fresh,
                 result=FollowUpResult.SOLVED,

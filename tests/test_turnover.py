@@ -14,7 +14,7 @@ from storage import outbox, turnover
 from storage.categories import TimeLimits
 from storage.communities import RedeemOutcome, create_invite, redeem_invite
 from storage.db import Database
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import (
     Community,
     Issue,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from storage.consent import SupportPoint
+from storage.consent_rules import SupportPoint
 
 
 @dataclass(frozen=True)

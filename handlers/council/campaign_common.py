@@ -26,9 +26,9 @@ from handlers.shared.members import (
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
-from storage import consent
+from storage import consent, consent_rules
 from storage.chat_state import FlowState
-from storage.consent import Verdict
+from storage.consent_rules import Verdict
 from storage.models import (
     Building,
     CampaignStatus,
@@ -152,7 +152,7 @@ def standing_lines(tr: Translator, verdict: Verdict, homes: list[ConsentHousehol
         )
     if verdict.area_undecided:  # a gap over the known areas alone would mislead
         lines.append(_("• by floor area: enter the missing floor areas to decide"))
-    elif consent.RULES[verdict.rule].uses_area and verdict.more_area is None:
+    elif consent_rules.RULES[verdict.rule].uses_area and verdict.more_area is None:
         lines.append(_("• by floor area: cannot pass even if every other household agrees"))
     elif verdict.more_area:
         lines.append(
@@ -172,7 +172,7 @@ async def campaign_text(
 ) -> str:
     _ = tr.gettext
     homes = await consent.households(session, campaign)
-    verdict = consent.evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
+    verdict = consent_rules.evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
     status = tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
     lines = [
         _("Consent vote #{id}: {question}").format(

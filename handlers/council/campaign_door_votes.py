@@ -31,7 +31,7 @@ from handlers.shared.members import (
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
-from storage import consent
+from storage import consent, consent_rules
 from storage.chat_state import FlowState
 from storage.consent import ConsentError
 from storage.models import (
@@ -56,7 +56,7 @@ async def on_record_vote(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     campaign = found[0]
-    if not consent.may_change_vote(campaign, context.now()):
+    if not consent_rules.may_change_vote(campaign, context.now()):
         await refuse(query, context, _("Voting is not open."))
         return
     await ask(

@@ -36,7 +36,7 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered
-from storage import consent
+from storage import consent, consent_rules
 from storage.consent import ConsentError
 from storage.models import (
     CampaignStatus,
@@ -177,7 +177,7 @@ async def on_ballot(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     campaign, member = found
-    if not consent.may_change_vote(campaign, context.now()):
+    if not consent_rules.may_change_vote(campaign, context.now()):
         await refuse(query, context, _("Voting has closed."))
         return
     await query.answer()

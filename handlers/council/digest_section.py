@@ -11,8 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.shared.fitting import short
 from handlers.shared.members import percent
 from runtime.i18n import Translator
-from storage.consent import open_campaigns_summary
-from storage.council import overdue_topics
+from storage.council_digest import open_campaigns_summary, overdue_topics
 
 LISTED = 10  # items of each kind named in the digest; the rest are counted
 

@@ -20,7 +20,7 @@ from handlers.shared.members import (
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
-from storage import council
+from storage import council_meetings
 from storage.chat_state import FlowState
 from storage.models import (
     CouncilMeeting,
@@ -55,7 +55,7 @@ def when(tr: Translator, moment: datetime) -> str:
 async def topic_lines(session: AsyncSession, meeting: CouncilMeeting, tr: Translator) -> list[str]:
     return [
         tr.gettext("• #{id} {title}").format(id=t.id, title=short(t.title, 80))
-        for t in await council.meeting_topics(session, meeting)
+        for t in await council_meetings.meeting_topics(session, meeting)
     ]
 
 
@@ -64,7 +64,7 @@ async def decision_lines(
 ) -> list[str]:
     _ = tr.gettext
     lines = []
-    for index, decision in enumerate(await council.decisions(session, meeting), start=1):
+    for index, decision in enumerate(await council_meetings.decisions(session, meeting), start=1):
         line = _("{n}. {text}").format(n=index, text=short(decision.text, 300))
         issue = await session.get(Issue, decision.issue_id) if decision.issue_id else None
         if issue is not None:
@@ -82,7 +82,7 @@ async def decision_lines(
 
 async def meeting_card(session: AsyncSession, meeting: CouncilMeeting, tr: Translator) -> str:
     _ = tr.gettext
-    people = await council.participants(session, meeting)
+    people = await council_meetings.participants(session, meeting)
     present = sum(1 for row, _person in people if row.attended)
     lines = [
         _("Courtyard council meeting #{id}").format(id=meeting.id),

@@ -33,7 +33,7 @@ from handlers.shared.members import (
 )
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage import council
+from storage import council, council_meetings
 from storage.categories import COMMUNITY_CATEGORIES
 from storage.chat_state import FlowState
 from storage.council import CouncilError
@@ -68,7 +68,7 @@ async def on_decision(update: Update, context: NotebookContext) -> None:
                 callback_data=ABOUT.data(meeting.id or 0, t.id or 0),
             )
         ]
-        for t in await council.meeting_topics(context.session, meeting)
+        for t in await council_meetings.meeting_topics(context.session, meeting)
     ]
     rows.append(
         [InlineKeyboardButton(_("Another matter"), callback_data=ABOUT.data(meeting.id or 0, 0))]
@@ -116,7 +116,7 @@ async def _save_decision(
     meeting = found[0]
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            decision = await council.record_decision(
+            decision = await council_meetings.record_decision(
                 context.session,
                 meeting,
                 text=text,
@@ -270,7 +270,7 @@ async def on_decision_due(update: Update, context: NotebookContext) -> None:
     now = context.now()
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            issue = await council.decision_to_issue(
+            issue = await council_meetings.decision_to_issue(
                 context.session,
                 decision,
                 category=str(data["category"]),

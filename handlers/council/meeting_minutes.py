@@ -25,7 +25,7 @@ from handlers.shared.members import (
 )
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage import council
+from storage import council_meetings
 from storage.chat_state import FlowState
 from storage.council import CouncilError
 from storage.models import (
@@ -56,7 +56,7 @@ async def _attendance(
     context: NotebookContext, meeting: CouncilMeeting, page: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     _ = context.tr.gettext
-    people = await council.participants(context.session, meeting)
+    people = await council_meetings.participants(context.session, meeting)
     pages = max(1, (len(people) + PAGE - 1) // PAGE)
     page = min(max(page, 0), pages - 1)
     rows = [
@@ -114,7 +114,7 @@ async def on_mark(update: Update, context: NotebookContext) -> None:
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await council.toggle_attendance(
+            await council_meetings.toggle_attendance(
                 context.session, found[0], person_id=person_id, now=context.now()
             )
     except CouncilError:
@@ -156,7 +156,9 @@ async def _save_minutes(
     meeting, member = found
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await council.add_minutes(context.session, meeting, text=text, now=context.now())
+            await council_meetings.add_minutes(
+                context.session, meeting, text=text, now=context.now()
+            )
     except CouncilError:
         await message.reply_text(_("This meeting was cancelled."))
         return
@@ -175,7 +177,9 @@ async def on_publish(update: Update, context: NotebookContext) -> None:
     meeting, member = found
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            sent = await council.publish_results(context.session, meeting, now=context.now())
+            sent = await council_meetings.publish_results(
+                context.session, meeting, now=context.now()
+            )
     except CouncilError:
         await refuse(query, context, _("Record a decision first."))
         return

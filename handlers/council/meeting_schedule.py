@@ -33,7 +33,7 @@ from handlers.shared.members import (
 )
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage import council
+from storage import council, council_meetings
 from storage.chat_state import FlowState
 from storage.council import CouncilError
 from storage.models import (
@@ -60,7 +60,7 @@ async def meetings_menu(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     message, member = found
-    meetings = await council.meetings_of(context.session, member.community_id)
+    meetings = await council_meetings.meetings_of(context.session, member.community_id)
     lines = [_("Courtyard council meetings:")] if meetings else [_("No meetings yet.")]
     buttons = []
     for meeting in meetings:
@@ -96,7 +96,7 @@ async def on_new(update: Update, context: NotebookContext) -> None:
     chat_id = query.message.chat.id
     await ask(context, chat_id, flow=FLOW, step="when", data={"community": member.community_id})
     await query.answer()
-    suggestions = council.suggested_meeting_times(context.now(), context.tr.tz)
+    suggestions = council_meetings.suggested_meeting_times(context.now(), context.tr.tz)
     rows = [
         [
             InlineKeyboardButton(
@@ -286,7 +286,7 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            meeting = await council.schedule_meeting(
+            meeting = await council_meetings.schedule_meeting(
                 context.session,
                 community_id=member.community_id,
                 starts_at=datetime.fromtimestamp(int(state.data["starts"]), UTC),
@@ -302,7 +302,7 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
         await refuse(query, context, _("The meeting could not be scheduled: please start again."))
         return
     await finish(context, query.message.chat.id)
-    invited = len(await council.participants(context.session, meeting))
+    invited = len(await council_meetings.participants(context.session, meeting))
     await query.answer()
     await query.edit_message_text(
         _(
@@ -362,7 +362,7 @@ async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await council.cancel_meeting(context.session, meeting, now=context.now())
+            await council_meetings.cancel_meeting(context.session, meeting, now=context.now())
     except CouncilError:
         await refuse(query, context)
         return
@@ -379,7 +379,7 @@ async def on_time_text(
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    starts = council.parse_meeting_time(text, now=context.now(), tz=context.tr.tz)
+    starts = council_meetings.parse_meeting_time(text, now=context.now(), tz=context.tr.tz)
     if starts is None:
         await message.reply_text(
             _("I could not read that time. Please type it like 12-05 19:30."),

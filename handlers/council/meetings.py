@@ -31,7 +31,7 @@ from handlers.shared.members import fit
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
-from storage import council
+from storage import council_meetings
 from storage.models import CouncilMeeting, MeetingStatus, Outbox
 
 REASONS = {
@@ -73,7 +73,7 @@ async def render_invite(session: AsyncSession, row: Outbox, tr: Translator) -> R
     if meeting is None or meeting.status != MeetingStatus.SCHEDULED:
         return None
     _ = tr.gettext
-    participant = await council.participants(session, meeting)
+    participant = await council_meetings.participants(session, meeting)
     reason = next((p.reason for p, person in participant if person.id == row.person_id), "")
     lines = [
         _("Invitation to the courtyard council (小院议事堂)"),
@@ -114,7 +114,7 @@ async def render_result(session: AsyncSession, row: Outbox, tr: Translator) -> R
     if meeting is None or meeting.status == MeetingStatus.CANCELLED:
         return None
     _ = tr.gettext
-    people = await council.participants(session, meeting)
+    people = await council_meetings.participants(session, meeting)
     lines = [
         _("Results of the courtyard council of {when} (结果公示)").format(
             when=tr.date(meeting.starts_at)
@@ -141,10 +141,10 @@ async def render_cancelled(session: AsyncSession, row: Outbox, tr: Translator) -
 
 
 def register(renderers: Renderers) -> None:
-    renderers.register(council.MEETING_INVITE, render_invite)
-    renderers.register(council.MEETING_REMINDER, render_reminder)
-    renderers.register(council.MEETING_RESULT, render_result)
-    renderers.register(council.MEETING_CANCELLED, render_cancelled)
+    renderers.register(council_meetings.MEETING_INVITE, render_invite)
+    renderers.register(council_meetings.MEETING_REMINDER, render_reminder)
+    renderers.register(council_meetings.MEETING_RESULT, render_result)
+    renderers.register(council_meetings.MEETING_CANCELLED, render_cancelled)
 
 
 # what this feature waits for in a private chat (handlers/shared/flows.py)

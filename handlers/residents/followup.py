@@ -32,7 +32,8 @@ from storage.followups import (
     info_added,
     rate_not_solved,
 )
-from storage.issues import Action, IssueError, may
+from storage.issue_lifecycle import Action, IssueError
+from storage.issues import may
 from storage.models import FollowUpResult, Issue, IssueEvent, IssueStatus, Satisfaction
 from storage.people import role_in
 

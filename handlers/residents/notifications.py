@@ -31,7 +31,7 @@ from storage.followups import (
     queue_reminder,
     reminder_still_wanted,
 )
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import Attachment, Issue, IssueEvent, Outbox
 from storage.notifications import ISSUE_EVENT
 from storage.reports import ISSUE_LOGGED

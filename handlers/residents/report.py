@@ -47,7 +47,9 @@ from handlers.shared.labels import status_label
 from runtime.context import NotebookContext
 from storage import reports
 from storage.followups import support_added
-from storage.issues import NewAttachment, TransitionNotAllowed, add_support, back_with_words
+from storage.issue_lifecycle import TransitionNotAllowed
+from storage.issue_support import add_support
+from storage.issues import NewAttachment, back_with_words
 from storage.models import Issue, Membership, Urgency
 from storage.notifications import issue_changed
 from storage.people import current_membership

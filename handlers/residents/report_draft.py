@@ -22,7 +22,7 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
 from storage.chat_state import clear_state, get_state, set_state
-from storage.issues import backed_by, open_duplicates
+from storage.issue_support import backed_by, open_duplicates
 from storage.models import STAFF_ROLES, Channel, Issue, Person, Role, Urgency
 from storage.reports import FLOW, ReportDraft, Step, next_step
 from storage.residents import buildings_of, find_residents, normalise_phone

@@ -35,7 +35,7 @@ from handlers.shared.offices import community_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import STAFF_ROLES, Building, Community, Membership, Person
 from storage.notebook import (
     BlackEntry,

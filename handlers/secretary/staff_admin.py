@@ -28,7 +28,7 @@ from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
 from storage import turnover
-from storage.issues import IssueError
+from storage.issue_lifecycle import IssueError
 from storage.models import Community, Issue, Outbox, Person, RoleHandover
 from storage.turnover import Refusal, StaffRefusal
 

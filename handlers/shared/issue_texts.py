@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.shared.common import escape
 from handlers.shared.labels import category_label, status_label
 from runtime.i18n import Translator
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import Building, Issue, IssueEvent, Person, Unit
 
 TITLE_CHARS = 60

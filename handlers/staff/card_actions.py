@@ -74,7 +74,7 @@ from handlers.staff.cards import (
 )
 from runtime.context import NotebookContext
 from storage.chat_state import clear_state, get_state
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 
 # --- button presses --------------------------------------------------------------------------
 

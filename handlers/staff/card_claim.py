@@ -21,7 +21,7 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import Difficulty, Role
 from storage.staff import staff_members
 

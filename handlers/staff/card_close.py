@@ -24,7 +24,8 @@ from runtime.context import NotebookContext
 from runtime.i18n import N_
 from storage import issues as rules
 from storage.chat_state import FlowState
-from storage.issues import OPEN, Action, NewAttachment
+from storage.issue_lifecycle import OPEN, Action
+from storage.issues import NewAttachment
 from storage.models import IssueEvent, IssueStatus
 
 # Bodies an issue is commonly transferred to (stored in the community's language).

@@ -30,7 +30,7 @@ from runtime.effects import then
 from storage import issues as rules
 from storage.chat_state import FlowState, get_state, set_state
 from storage.dates import due_in_days, parse_due_date
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 
 DUE_PICKS = {"0": 0, "3": 3, "7": 7}  # in so many days
 # The due-date picker under the plan: a quick pick, "n" no due date, "t" type a date.

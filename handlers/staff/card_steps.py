@@ -36,7 +36,8 @@ from runtime.i18n import N_
 from runtime.rendering import Sent
 from storage import issues as rules
 from storage.chat_state import FlowState, clear_state, get_state, set_state
-from storage.issues import OWNER_OR_SECRETARY, Action, IssueError, TransitionNotAllowed, next_status
+from storage.issue_lifecycle import Action, IssueError, TransitionNotAllowed, next_status
+from storage.issues import OWNER_OR_SECRETARY
 from storage.models import Issue, IssueEvent
 from storage.notifications import notify_audience
 from storage.staff import names

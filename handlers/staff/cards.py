@@ -53,7 +53,7 @@ from runtime.context import Notebook, NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers, Sent
 from storage import outbox
-from storage.issues import OPEN, WORKING
+from storage.issue_lifecycle import OPEN, WORKING
 from storage.models import (
     STAFF_ROLES,
     Channel,

@@ -36,7 +36,7 @@ from runtime.rendering import Rendered, Renderers
 from storage import roster
 from storage.categories import DESK_CATEGORIES
 from storage.council import community_staff
-from storage.issues import IssueError
+from storage.issue_lifecycle import IssueError
 from storage.models import Issue, Outbox, Person
 from storage.roster import DeskHours, Half, RosterError
 

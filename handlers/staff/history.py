@@ -12,7 +12,7 @@ from handlers.shared.labels import channel_label, difficulty_label
 from handlers.staff.cards import CHUNK, cut
 from runtime.i18n import N_, Translator
 from storage import issues as rules
-from storage.issues import Action
+from storage.issue_lifecycle import Action
 from storage.models import Channel, Issue, IssueEvent
 from storage.staff import CONTACT_SHOWN, names
 

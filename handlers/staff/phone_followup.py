@@ -23,7 +23,7 @@ from handlers.staff.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.followups import answer_by_phone
-from storage.issues import IssueError
+from storage.issue_lifecycle import IssueError
 from storage.models import IssueStatus, Person
 
 # The card's button is cards.PHONE_FOLLOW_UP; then the resident's answer, and how satisfied.

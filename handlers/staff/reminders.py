@@ -16,7 +16,7 @@ from handlers.shared.labels import category_label
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
 from storage import reminders
-from storage.issues import OPEN
+from storage.issue_lifecycle import OPEN
 from storage.models import Building, Issue, IssueStatus, Outbox, Person
 
 AGENDA_LIMIT = 30  # items listed in one morning message; the rest are counted

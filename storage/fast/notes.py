@@ -4,7 +4,7 @@ fast path: which database it talks to, and whether held issues or outbox rows ma
 A bulk UPDATE or DELETE of issues or outbox rows goes past the objects the session holds. Such
 a statement sets BULK_CHANGED in session.info, so that a reader who needs them current
 (delivery/dispatch.py: claim_queued) reads them again; one that sets the changed values on the
-objects itself says so with the execution option KEEPS_OBJECTS (storage/issues.py).
+objects itself says so with the execution option KEEPS_OBJECTS (storage/issue_lifecycle.py).
 """
 
 from __future__ import annotations
