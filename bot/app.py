@@ -51,6 +51,7 @@ from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
     card_actions,
+    card_info,
     card_steps,
     cards,
     duty,
@@ -263,7 +264,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in posters.HANDLERS),  # /poster: a building's printable QR poster (staff)
         # staff
         *((0, h) for h in staff_group.HANDLERS),  # /bind: this group is the staff group
-        *((0, h) for h in cards.HANDLERS),  # the card's full text, photos, contact buttons
+        *((0, h) for h in card_info.HANDLERS),  # the card's full text, photos, contact buttons
         *((0, h) for h in card_actions.HANDLERS),  # card buttons + replies to the bot's prompts
         *((0, h) for h in phone_followup.HANDLERS),  # 回访 by telephone, from a resolved card
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
