@@ -16,8 +16,8 @@ from telegram.ext import CommandHandler
 from handlers.council.guards import member_in_private, typed_text
 from handlers.council.topic_staff import FLOW, VIEW, save_answer
 from handlers.shared.fitting import short
-from handlers.shared.flows import Flow, ask, cancel_markup, cancel_row, finish, state_in
-from handlers.shared.members import fit, me_in, refuse
+from handlers.shared.flows import Flow, ask, cancel_markup, cancel_row, finish
+from handlers.shared.members import fit, me_in, refuse, step_press
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
@@ -94,14 +94,12 @@ async def _scope_buttons(context: NotebookContext, data: dict[str, object]) -> I
 
 
 async def on_scope(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    state = await state_in(context, query.message.chat.id, FLOW, "scope")
-    (building_id,) = SCOPE.values(update)  # 0: the whole community
-    if state is None:
-        await refuse(query, context)
+    pressed = await step_press(update, context, FLOW, "scope")
+    if pressed is None:
         return
+    query, chat_id, state = pressed
+    (building_id,) = SCOPE.values(update)  # 0: the whole community
     community_id = int(state.data["community"])
     member = await me_in(context, community_id)
     if member is None:
@@ -124,7 +122,7 @@ async def on_scope(update: Update, context: NotebookContext) -> None:
     except CouncilError:
         await refuse(query, context)
         return
-    await finish(context, query.message.chat.id)
+    await finish(context, chat_id)
     await query.answer()
     await query.edit_message_text(
         _(
