@@ -33,7 +33,7 @@ from delivery.answers import NotebookBot
 from delivery.inbox import DurableUpdateQueue, InboxRequest
 from delivery.rate_limit import ChatRateLimiter
 from delivery.telegram_http import AiohttpRequest
-from handlers.council import campaigns, meetings, topics
+from handlers.council import campaigns, meetings, topic_staff, topics
 from handlers.residents import (
     followup,
     help,
@@ -51,6 +51,7 @@ from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
     card_actions,
+    card_info,
     card_steps,
     cards,
     duty,
@@ -263,7 +264,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in posters.HANDLERS),  # /poster: a building's printable QR poster (staff)
         # staff
         *((0, h) for h in staff_group.HANDLERS),  # /bind: this group is the staff group
-        *((0, h) for h in cards.HANDLERS),  # the card's full text, photos, contact buttons
+        *((0, h) for h in card_info.HANDLERS),  # the card's full text, photos, contact buttons
         *((0, h) for h in card_actions.HANDLERS),  # card buttons + replies to the bot's prompts
         *((0, h) for h in phone_followup.HANDLERS),  # 回访 by telephone, from a resolved card
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
@@ -273,7 +274,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in export.HANDLERS),  # /export (secretary): XLSX, CSV, printable PDF
         # the courtyard council, consent campaigns, the service desk
         *((0, h) for h in flows.HANDLERS),  # the Cancel button of any typed-answer flow
-        *((0, h) for h in topics.HANDLERS),  # /propose, /topics, support, grading (小院议事堂)
+        *((0, h) for h in topics.HANDLERS),  # /propose, /topics, support (小院议事堂)
+        *((0, h) for h in topic_staff.HANDLERS),  # a topic's staff card: grading, answering
         *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
         *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
         *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗), /desk: a visit at the desk
@@ -406,6 +408,7 @@ def build_application(
         notebook.renderers, settings.digest_policy, notebook.db
     )  # the weekly digest (outbox)
     topics.register(notebook.renderers)
+    topic_staff.register(notebook.renderers)
     meetings.register(notebook.renderers)
     campaigns.register(notebook.renderers)
     duty.register(notebook.renderers)

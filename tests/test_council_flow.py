@@ -13,7 +13,13 @@ from sqlmodel import select
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
-from handlers.council import meeting_decisions, meeting_minutes, meeting_schedule, topics
+from handlers.council import (
+    meeting_decisions,
+    meeting_minutes,
+    meeting_schedule,
+    topic_staff,
+    topics,
+)
 from handlers.shared.fallback import STALE
 from storage import council_digest
 from storage.db import Database
@@ -101,7 +107,7 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         assert "Not graded yet" in card.text
         # a forged press whose grade is none of the grades reaches no handler, even the
         # secretary's, and the topic stays ungraded
-        malformed = topics.GRADE.data(1, TopicGrade.QUICK).replace("quick", "soon")
+        malformed = topic_staff.GRADE.data(1, TopicGrade.QUICK).replace("quick", "soon")
         forged = await xie.press_data(card, malformed)
         assert forged.show_alert and forged.text == STALE
         async with db.session() as session:
@@ -126,7 +132,7 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         assert forged.show_alert and "another building" in (forged.text or "")
 
         # residents cannot grade, schedule, or record anything
-        denied = await xu.press_data(own, topics.GRADE.data(1, TopicGrade.QUICK))
+        denied = await xu.press_data(own, topic_staff.GRADE.data(1, TopicGrade.QUICK))
         assert denied.show_alert and "Only community staff" in (denied.text or "")
         await xu.send("/meeting")
         await xu.expect_message(contains="Only community staff can do this.")
@@ -313,7 +319,7 @@ async def test_a_quick_topic_is_answered_another_becomes_an_issue_and_late_ones_
         answer = await xie.press(bench, "Public facilities (stairwell lights, doors)")
         assert "Issue No. 1 opened" in (answer.text or "")
         await xie.expect_edit(bench, contains="Now issue No. 1.")
-        stale = await xie.press_data(bench, topics.CATEGORY.data(2, "facilities"))
+        stale = await xie.press_data(bench, topic_staff.CATEGORY.data(2, "facilities"))
         assert stale.show_alert and "already been taken up" in (stale.text or "")
         await dispatch_due(app, now=clock())
         await li.expect_message(contains="Topic #2 «Broken bench» is now issue No. 1.")

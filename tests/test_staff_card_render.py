@@ -9,7 +9,8 @@ from datetime import timedelta
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.text import utf16_len
-from handlers.staff.cards import cut, split_for_messages
+from handlers.staff.card_info import split_for_messages
+from handlers.staff.cards import cut
 from storage.db import Database
 from storage.issues import NewAttachment, add_attachments
 from storage.models import Issue, Person, Urgency

@@ -30,11 +30,7 @@ from handlers.shared.flows import (
     finish,
     state_in,
 )
-from handlers.shared.members import (
-    me,
-    percent,
-    refuse,
-)
+from handlers.shared.members import me, percent, refuse, staff_press_here, step_press
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
@@ -91,16 +87,14 @@ async def campaigns_menu(update: Update, context: NotebookContext) -> None:
 
 
 async def on_new(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    member = await me(context)
-    if member is None or not member.is_staff:
-        await refuse(query, context, _("Only community staff can do this."))
+    pressed = await staff_press_here(update, context, _("Only community staff can do this."))
+    if pressed is None:
         return
+    query, chat_id, member = pressed
     await ask(
         context,
-        query.message.chat.id,
+        chat_id,
         flow=FLOW,
         step="building",
         data={"community": member.community_id},
@@ -113,7 +107,7 @@ async def on_new(update: Update, context: NotebookContext) -> None:
     rows.append(cancel_row(context.tr))
     await query.answer()
     await context.bot.send_message(
-        query.message.chat.id,
+        chat_id,
         _("Which building is the vote for?"),
         reply_markup=InlineKeyboardMarkup(rows),
     )
@@ -165,13 +159,11 @@ async def _ask_question(context: NotebookContext, chat_id: int, data: dict[str, 
 
 
 async def on_unit(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
-    state = await state_in(context, query.message.chat.id, FLOW, "unit")
-    (unit_id,) = UNIT.values(update)  # 0: the whole building
-    if state is None:
-        await refuse(query, context)
+    pressed = await step_press(update, context, FLOW, "unit")
+    if pressed is None:
         return
+    query, chat_id, state = pressed
+    (unit_id,) = UNIT.values(update)  # 0: the whole building
     if unit_id:
         unit = await context.session.get(Unit, unit_id)
         if unit is None or unit.building_id != state.data["building"]:
@@ -179,7 +171,7 @@ async def on_unit(update: Update, context: NotebookContext) -> None:
             return
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
-    await _ask_question(context, query.message.chat.id, {**state.data, "unit": unit_id or None})
+    await _ask_question(context, chat_id, {**state.data, "unit": unit_id or None})
 
 
 async def on_rule(update: Update, context: NotebookContext) -> None:

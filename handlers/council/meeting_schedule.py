@@ -27,10 +27,7 @@ from handlers.shared.flows import (
     finish,
     state_in,
 )
-from handlers.shared.members import (
-    me,
-    refuse,
-)
+from handlers.shared.members import me, refuse, staff_press_here, step_press
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import council, council_meetings
@@ -86,14 +83,13 @@ async def meetings_menu(update: Update, context: NotebookContext) -> None:
 
 
 async def on_new(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    member = await me(context)
-    if member is None or not member.is_secretary:
-        await refuse(query, context, _("Only the community secretary schedules meetings."))
+    pressed = await staff_press_here(
+        update, context, _("Only the community secretary schedules meetings."), secretary=True
+    )
+    if pressed is None:
         return
-    chat_id = query.message.chat.id
+    query, chat_id, member = pressed
     await ask(context, chat_id, flow=FLOW, step="when", data={"community": member.community_id})
     await query.answer()
     suggestions = council_meetings.suggested_meeting_times(context.now(), context.tr.tz)
@@ -177,13 +173,11 @@ async def _topic_chooser(
 
 
 async def on_toggle_topic(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
-    state = await state_in(context, query.message.chat.id, FLOW, "topics")
-    (topic_id,) = TOPIC.values(update)
-    if state is None:
-        await refuse(query, context)
+    pressed = await step_press(update, context, FLOW, "topics")
+    if pressed is None:
         return
+    query, chat_id, state = pressed
+    (topic_id,) = TOPIC.values(update)
     community_id = int(state.data["community"])
     topic = await council.topic_in(context.session, topic_id, community_id)
     if topic is None:
@@ -193,7 +187,7 @@ async def on_toggle_topic(update: Update, context: NotebookContext) -> None:
     chosen = [t for t in chosen if t != topic_id] if topic_id in chosen else [*chosen, topic_id]
     await ask(
         context,
-        query.message.chat.id,
+        chat_id,
         flow=FLOW,
         step="topics",
         data={**state.data, "topics": chosen},
@@ -204,14 +198,12 @@ async def on_toggle_topic(update: Update, context: NotebookContext) -> None:
 
 
 async def on_topics_done(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    state = await state_in(context, query.message.chat.id, FLOW, "topics")
-    if state is None:
-        await refuse(query, context)
+    pressed = await step_press(update, context, FLOW, "topics")
+    if pressed is None:
         return
-    await ask(context, query.message.chat.id, flow=FLOW, step="invite", data=dict(state.data))
+    query, chat_id, state = pressed
+    await ask(context, chat_id, flow=FLOW, step="invite", data=dict(state.data))
     await query.answer()
     await query.edit_message_text(
         _(
@@ -231,16 +223,14 @@ async def on_topics_done(update: Update, context: NotebookContext) -> None:
 
 
 async def on_invite_choice(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    state = await state_in(context, query.message.chat.id, FLOW, "invite")
-    (choice,) = INVITE.values(update)
-    if state is None:
-        await refuse(query, context)
+    pressed = await step_press(update, context, FLOW, "invite")
+    if pressed is None:
         return
+    query, chat_id, state = pressed
+    (choice,) = INVITE.values(update)
     data = {**state.data, "residents": choice == "yes"}
-    await ask(context, query.message.chat.id, flow=FLOW, step="confirm", data=data)
+    await ask(context, chat_id, flow=FLOW, step="confirm", data=data)
     starts = datetime.fromtimestamp(int(data["starts"]), UTC)
     topics = [
         t

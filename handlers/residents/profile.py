@@ -23,11 +23,12 @@ from telegram import (
 from telegram.ext import CommandHandler
 
 from handlers.residents import report
-from handlers.shared.common import escape, is_private
+from handlers.shared.common import escape
 from handlers.shared.fallback import answer_stale
 from handlers.shared.flows import current_state
 from handlers.shared.issue_texts import home_text
 from handlers.shared.labels import LANGUAGE_NAMES
+from handlers.shared.members import private_only
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.settings import SUPPORTED_LOCALES
@@ -327,12 +328,11 @@ async def on_input(update: Update, context: NotebookContext) -> None:
 
 
 async def show_profile(update: Update, context: NotebookContext) -> None:
+    if not await private_only(update, context):
+        return
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
-        return
     current = await current_membership(context.session, context.person)
     if current is None:
         await message.reply_text(_("Please send /start to join your community first."))

@@ -39,11 +39,12 @@ from handlers.residents.report_draft import (
     save,
     summary_text,
 )
-from handlers.shared.common import acting_in, escape, is_private, send_about_issue
+from handlers.shared.common import acting_in, escape, send_about_issue
 from handlers.shared.fallback import answer_stale
 from handlers.shared.flows import current_state
 from handlers.shared.issue_texts import cut, deadline_text, owner_text
 from handlers.shared.labels import status_label
+from handlers.shared.members import private_only
 from runtime.context import NotebookContext
 from storage import reports
 from storage.followups import support_added
@@ -108,12 +109,11 @@ async def start_from_message(update: Update, context: NotebookContext) -> None:
 
 
 async def report_command(update: Update, context: NotebookContext) -> None:
+    if not await private_only(update, context):
+        return
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
-        return
     draft = await new_draft(context)
     if draft is None:
         await message.reply_text(_("Please send /start to join your community first."))

@@ -12,8 +12,10 @@ from telegram import CallbackQuery, Update
 
 from handlers.shared.common import is_private
 from handlers.shared.fallback import STALE
+from handlers.shared.flows import state_in
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
+from storage.chat_state import FlowState
 from storage.models import STAFF_ROLES, Community, Membership, Role
 from storage.people import current_membership, membership
 
@@ -101,3 +103,32 @@ async def private_only(update: Update, context: NotebookContext) -> bool:
 async def refuse(query: CallbackQuery, context: NotebookContext, text: str | None = None) -> None:
     """A forged, stale or unauthorised press: an alert, and nothing changes."""
     await query.answer(text or context.tr.gettext(STALE), show_alert=True)
+
+
+async def staff_press_here(
+    update: Update, context: NotebookContext, refusal: str, *, secretary: bool = False
+) -> tuple[CallbackQuery, int, Member] | None:
+    """A press only staff (with `secretary`, only the secretary) may make, in the community
+    they are acting in: the press, its chat and the presser's membership; or None once the
+    press is refused with `refusal`."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    member = await me(context)
+    if member is None or not (member.is_secretary if secretary else member.is_staff):
+        await refuse(query, context, refusal)
+        return None
+    return query, query.message.chat.id, member
+
+
+async def step_press(
+    update: Update, context: NotebookContext, flow: str, step: str
+) -> tuple[CallbackQuery, int, FlowState] | None:
+    """A press on a button of `flow` at `step`: the press, its chat and the sender's state; or
+    None once the press is refused (the sender's flow has moved on: an old message's button)."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    state = await state_in(context, query.message.chat.id, flow, step)
+    if state is None:
+        await refuse(query, context)
+        return None
+    return query, query.message.chat.id, state

@@ -9,10 +9,8 @@ one route per kind of message, both through the outbox: it is posted by a STAFF_
 (remembering the message id) and edited in place by a CARD_REFRESH row, whether the change
 was made outside the group (storage/notifications.py: `issue_changed`) or on the card itself
 (`refresh_card`, sent right after the update's commit). An edit that would change nothing is
-not sent (the card's digest). It also answers the card's information
-buttons: the full text, the photos, where the resident said it is (a map pin), and the
-reporter's phone number (each look at it is logged).
-Who may press what is decided here too (`card_access`), for this module, the card's actions
+not sent (the card's digest). The card's information buttons are answered by card_info.py.
+Who may press what is decided here too (`card_access`), for card_info, the card's actions
 (card_steps.card_press), /todo and phone_followup. Every button is a runtime/buttons.py
 `Button`; those on the card itself are declared here.
 """
@@ -33,14 +31,11 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    InputMediaPhoto,
     Message,
-    ReplyParameters,
     Update,
 )
 
 from handlers.shared.common import escape, membership_in
-from handlers.shared.fitting import telegram_length
 from handlers.shared.labels import (
     category_label,
     channel_label,
@@ -62,18 +57,17 @@ from storage.models import (
     Issue,
     IssueStatus,
     Outbox,
-    Person,
     Role,
     Urgency,
 )
 from storage.notifications import CARD_REFRESH, STAFF_CARD
-from storage.staff import CardFacts, card_facts, media_of, record_contact_shown, store_card_message
+from storage.staff import CardFacts, card_facts, store_card_message
 
 log = logging.getLogger(__name__)
 
 # The card's buttons (runtime/buttons.py), each carrying the issue's id. The information
-# buttons are answered here; the actions by handlers/staff/card_actions.py, the follow-up by
-# phone by handlers/staff/phone_followup.py.
+# buttons are answered by handlers/staff/card_info.py; the actions by
+# handlers/staff/card_actions.py, the follow-up by phone by handlers/staff/phone_followup.py.
 INFO = Button("card.info", int, ("photos", "where", "contact", "text"))
 ACCEPT = Button("card.accept", int)
 CLAIM = Button("card.claim", int)
@@ -92,7 +86,6 @@ PHONE_FOLLOW_UP = Button("phone.start", int)  # 回访 by telephone
 DESCRIPTION_ON_CARD = 900  # characters; the rest is behind "full text"
 NOTE_ON_CARD = 300  # plan and last progress, also cut on the card
 CHUNK = 3800  # a part of a long text: Telegram allows 4096 UTF-16 units, its header needs room
-MEDIA_GROUP_SIZE = 10  # Telegram sends at most ten photos in one album
 S = IssueStatus
 
 
@@ -158,34 +151,6 @@ def cut(text: str, limit: int) -> tuple[str, bool]:
     if space > limit * 0.8:
         head = head[:space]
     return head.rstrip() + "…", True
-
-
-def split_for_messages(text: str, limit: int = CHUNK) -> list[str]:
-    """Pieces of at most `limit` UTF-16 units (Telegram counts those), so every piece fits a
-    message with its header. Broken at a line end where possible (the newline is dropped), else
-    before a space (kept at the start of the next piece), so nothing typed is lost."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while rest:
-        if telegram_length(rest) <= limit:
-            pieces.append(rest)
-            break
-        end, units = 0, 0
-        while end < len(rest) and units + telegram_length(rest[end]) <= limit:
-            units += telegram_length(rest[end])
-            end += 1
-        newline = rest.rfind("\n", 0, end)
-        space = rest.rfind(" ", 0, end)
-        if newline > end // 2:
-            pieces.append(rest[:newline])
-            rest = rest[newline + 1 :]
-        elif space > end // 2:
-            pieces.append(rest[:space])
-            rest = rest[space:]
-        else:
-            pieces.append(rest[:end])
-            rest = rest[end:]
-    return pieces
 
 
 def message_link(chat_id: int | None, message_id: int | None) -> str | None:
@@ -505,104 +470,3 @@ async def refresh_card(context: NotebookContext, issue: Issue) -> None:
         community_id=issue.community_id,
         urgent=True,  # an edit makes no sound: the group sees its own change at once, at night too
     )
-
-
-# --- the information buttons -----------------------------------------------------------------
-
-
-async def on_info(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
-    issue_id, what = INFO.values(update)
-    access = await card_access(update, context, issue_id)
-    if access is None:
-        await query.answer(
-            context.tr.gettext("Only the community's staff can use this button."), show_alert=True
-        )
-        return
-    issue = access.issue
-    chat_id = query.message.chat.id
-    if what == "contact":
-        await show_contact(update, context, issue)
-        return
-    await query.answer()
-    if what == "text":
-        await send_full_text(context, chat_id, issue)
-    elif what == "where":
-        await send_location(context, chat_id, issue, card_message_id=query.message.message_id)
-    else:
-        await send_media(context, chat_id, issue)
-
-
-async def show_contact(update: Update, context: NotebookContext, issue: Issue) -> None:
-    """The phone number, in an alert only the presser sees; the look is logged."""
-    query = update.callback_query
-    assert query is not None
-    _ = context.tr.gettext
-    reporter = await context.session.get(Person, issue.reporter_id) if issue.reporter_id else None
-    if reporter is None or not reporter.phone:
-        await query.answer(_("No phone number is known for this issue."), show_alert=True)
-        return
-    assert context.person.id is not None
-    await record_contact_shown(
-        context.session, issue, actor_id=context.person.id, now=context.now()
-    )
-    # An alert is plain text (no HTML), at most 200 characters.
-    text = _("No. {number}: {name}, phone {phone}").format(
-        number=issue.number, name=reporter.full_name[:60], phone=reporter.phone[:40]
-    )
-    await query.answer(text[:200], show_alert=True)
-
-
-async def send_full_text(context: NotebookContext, chat_id: int, issue: Issue) -> None:
-    _ = context.tr.gettext
-    pieces = split_for_messages(issue.description)
-    for index, piece in enumerate(pieces, start=1):
-        header = _("No. {number}, full text ({part}/{parts}):").format(
-            number=issue.number, part=index, parts=len(pieces)
-        )
-        await context.bot.send_message(chat_id, f"<b>{header}</b>\n{escape(piece)}")
-
-
-async def send_location(
-    context: NotebookContext, chat_id: int, issue: Issue, *, card_message_id: int
-) -> None:
-    """Where the resident said the problem is: a map pin, as a reply to the card it belongs to."""
-    if issue.latitude is None or issue.longitude is None:
-        return
-    await context.bot.send_location(
-        chat_id,
-        issue.latitude,
-        issue.longitude,
-        reply_parameters=ReplyParameters(card_message_id, allow_sending_without_reply=True),
-    )
-
-
-async def send_media(context: NotebookContext, chat_id: int, issue: Issue) -> None:
-    """The issue's photos as albums of up to ten, then its voice messages and documents."""
-    _ = context.tr.gettext
-    media = await media_of(context.session, issue)
-    caption = _("No. {number}").format(number=issue.number)
-    photos = [a.telegram_file_id for a in media if a.kind == "photo" and a.telegram_file_id]
-    for start in range(0, len(photos), MEDIA_GROUP_SIZE):
-        batch = photos[start : start + MEDIA_GROUP_SIZE]
-        if len(batch) == 1:
-            await context.bot.send_photo(chat_id, batch[0], caption=caption)
-        else:
-            await context.bot.send_media_group(
-                chat_id,
-                [
-                    InputMediaPhoto(f, caption=caption if i == 0 else None)
-                    for i, f in enumerate(batch)
-                ],
-            )
-    for attachment in media:
-        if attachment.telegram_file_id is None:
-            continue
-        if attachment.kind == "voice":
-            await context.bot.send_voice(chat_id, attachment.telegram_file_id, caption=caption)
-        elif attachment.kind == "document":
-            await context.bot.send_document(chat_id, attachment.telegram_file_id, caption=caption)
-
-
-HANDLERS = [INFO.handler(on_info)]

@@ -25,10 +25,9 @@ from handlers.shared.flows import (
     cancel_row,
     current_state,
     finish,
-    state_in,
 )
 from handlers.shared.labels import category_label
-from handlers.shared.members import me, me_in, private_only, refuse
+from handlers.shared.members import me, me_in, private_only, refuse, staff_press_here, step_press
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
@@ -133,13 +132,13 @@ async def duty(update: Update, context: NotebookContext) -> None:
 
 
 async def on_edit(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    member = await me(context)
-    if member is None or not member.is_secretary:
-        await refuse(query, context, _("Only the community secretary sets the shifts."))
+    pressed = await staff_press_here(
+        update, context, _("Only the community secretary sets the shifts."), secretary=True
+    )
+    if pressed is None:
         return
+    query, chat_id, member = pressed
     staff = await community_staff(context.session, member.community_id)
     rows = [
         [InlineKeyboardButton(p.full_name[:40], callback_data=PERSON.data(p.id))]
@@ -148,7 +147,7 @@ async def on_edit(update: Update, context: NotebookContext) -> None:
     ]
     await query.answer()
     await context.bot.send_message(
-        query.message.chat.id,
+        chat_id,
         _("Whose shifts?"),
         reply_markup=InlineKeyboardMarkup(rows),
     )
@@ -279,13 +278,11 @@ async def desk_command(update: Update, context: NotebookContext) -> None:
 
 
 async def on_visit(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    member = await me(context)
-    if member is None or not member.is_staff:
-        await refuse(query, context, _("Only community staff can do this."))
+    pressed = await staff_press_here(update, context, _("Only community staff can do this."))
+    if pressed is None:
         return
+    query = pressed[0]
     await query.answer()
     assert query.from_user is not None
     await _start_visit(context, query.from_user.id)  # typed answers: in the private chat
@@ -312,17 +309,15 @@ async def _start_visit(context: NotebookContext, chat_id: int) -> None:
 
 
 async def on_category(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.message is not None
     _ = context.tr.gettext
-    state = await state_in(context, query.message.chat.id, FLOW, "category")
-    (category,) = CATEGORY.values(update)
-    if state is None:
-        await refuse(query, context)
+    pressed = await step_press(update, context, FLOW, "category")
+    if pressed is None:
         return
+    query, chat_id, state = pressed
+    (category,) = CATEGORY.values(update)
     await ask(
         context,
-        query.message.chat.id,
+        chat_id,
         flow=FLOW,
         step="name",
         data={**state.data, "category": category},

@@ -8,7 +8,8 @@ import asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import CommandHandler
 
-from handlers.shared.common import deep_link, escape, is_private
+from handlers.shared.common import deep_link, escape
+from handlers.shared.members import private_only
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.posters import PosterText, render_pdf, render_png
@@ -28,12 +29,11 @@ async def _staff_community(context: NotebookContext) -> Community | None:
 
 
 async def poster_menu(update: Update, context: NotebookContext) -> None:
+    if not await private_only(update, context):
+        return
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext
-    if not is_private(update):
-        await message.reply_text(_("Please talk to me in a private chat."))
-        return
     community = await _staff_community(context)
     if community is None or community.id is None:
         await message.reply_text(_("Only community staff can print posters."))
