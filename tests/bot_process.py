@@ -18,7 +18,7 @@ from emulator.server import Signal
 
 
 class BotProcess:
-    """One `python -m bot` run; `env` as tests/test_crash_recovery.py's `_bot_env` makes it."""
+    """One `python -m bot` run; `env` as tests/bot/test_crash_recovery.py's `_bot_env` makes it."""
 
     def __init__(self, env: dict[str, str], folder: Path, name: str = "bot") -> None:
         self.env, self.folder = env, folder

@@ -31,7 +31,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database migrated to the latest revision once per run; each test's `db` is a copy of
     it (a file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL) instead of running
-    every migration again. tests/test_migrations.py runs them on an empty database."""
+    every migration again. tests/storage/test_migrations.py runs them on an empty database."""
     if not TEST_DATABASE_URL:
         path = tmp_path_factory.mktemp("template") / "notebook.db"
         asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))

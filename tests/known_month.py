@@ -1,6 +1,6 @@
 """A known month of issues (November 2026, Chongqing time), built through the domain functions
 with the clock passed in. The digest, notebook page and export tests check their figures
-against values worked out by hand from this timeline (see tests/test_digest.py).
+against values worked out by hand from this timeline (see tests/handlers/secretary/test_digest.py).
 
     No.  reported        category    building  what happened
     1    Oct 20 09:00    parking     3栋       withdrawn Oct 21 09:00

@@ -6,8 +6,8 @@ Its rules (the rest of the code cannot tell it is there):
    nothing outside this fence and delivery/telegram_http.py imports a library's private module.
 2. Same statements on both databases: a `Direct` statement is a Core statement; on SQLite it
    runs on the sqlite3 connection of the session's own transaction (direct.py), on PostgreSQL
-   through SQLAlchemy Core on the session's connection. tests/test_direct.py runs every one on
-   both databases.
+   through SQLAlchemy Core on the session's connection. tests/storage/test_direct.py runs every
+   one on both databases.
 3. What the session would do is done here too: a query first flushes what is pending
    (autoflush); an UPDATE or DELETE of issues or outbox rows notes that held objects may be
    stale (notes.py: BULK_CHANGED); an INSERT binds the columns it does not name to their scalar

@@ -1,7 +1,7 @@
 """What the fault tests share: residents reporting against a real `python -m bot`, and the
 checks a resident or the secretary would make afterwards.
 
-A resident's report is the crash test's (`tests/test_crash_recovery.py`): a text, then four
+A resident's report is the crash test's (`tests/bot/test_crash_recovery.py`): a text, then four
 button presses, the last edit saying "Your issue is No. …". Here a press waits for the edit it
 leads to, not for the answer to the press: an answer owed across an outage comes after
 Telegram's 15 s deadline and is refused as too old, which the resident never notices.
@@ -31,11 +31,11 @@ from emulator.driver import UserDriver
 from storage import migrate
 from storage.db import Database
 from storage.models import InboxUpdate, Issue
+from tests.bot.test_crash_recovery import _bot_env
 from tests.bot_process import BotProcess, HealthWatch
 from tests.factories import PHONE_KEY, FakeClock, make_community
 from tests.pg_cluster import free_port
 from tests.resident_helpers import join
-from tests.test_crash_recovery import _bot_env
 
 FAULT_TESTS = os.environ.get("FAULT_TESTS") != "0"
 # Every fault test module starts with `pytestmark = FAULTS`: part of the suite, as CI runs it;

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from emulator import BotApiEmulator
+from tests.bot.test_crash_recovery import _own_database
 from tests.bot_process import BotProcess
 from tests.faults.api_faults import chat_flood, flood_refusals, refused_by_outage
 from tests.faults.harness import (
@@ -37,7 +38,6 @@ from tests.faults.harness import (
     stop_bot,
 )
 from tests.pg_cluster import free_port
-from tests.test_crash_recovery import _own_database
 
 pytestmark = FAULTS
 

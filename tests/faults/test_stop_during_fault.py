@@ -14,9 +14,9 @@ import pytest
 
 from emulator import BotApiEmulator
 from runtime.settings import normalise_database_url
+from tests.bot.test_crash_recovery import _own_database
 from tests.faults.harness import FAULTS, Burst, Fault, burst_across_fault
 from tests.pg_cluster import remove_cluster, start_private_cluster
-from tests.test_crash_recovery import _own_database
 
 pytestmark = FAULTS
 

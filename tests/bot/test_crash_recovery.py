@@ -40,7 +40,7 @@ from tests.factories import PHONE_KEY, TOKEN, FakeClock, make_community
 from tests.resident_helpers import join
 from tests.transcripts import check_transcript
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 REPORTS = int(os.environ.get("CRASH_REPORTS", "500"))
 RESIDENTS = 50

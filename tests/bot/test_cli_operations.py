@@ -27,7 +27,7 @@ from storage.models import InboxUpdate, Issue
 from storage.types import utcnow
 from tests.factories import PHONE_KEY, TOKEN, FakeClock, make_community, make_member
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

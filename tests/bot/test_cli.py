@@ -13,7 +13,7 @@ import aiohttp
 from emulator import BotApiEmulator
 from tests.factories import TOKEN
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(emulator: BotApiEmulator, tmp_path: Path) -> dict[str, str]:

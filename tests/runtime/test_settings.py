@@ -11,7 +11,7 @@ import pytest
 
 from runtime.settings import SettingsError, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _settings(**values: object):
@@ -105,7 +105,8 @@ def test_bad_database_url_exits_2_with_one_line(tmp_path: Path) -> None:
 def test_commands_that_need_the_token_exit_2_with_one_line(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
-    # Plain `python -m bot` without a token starts the sandbox instead (tests/test_sandbox_cli.py);
+    # Plain `python -m bot` without a token starts the sandbox instead
+    # (tests/sandbox/test_sandbox_cli.py);
     # asking explicitly for the real bot, or for a link only Telegram can resolve, still needs it.
     result = _run_bot({}, tmp_path, *args)
     assert result.returncode == 2

@@ -30,7 +30,7 @@ from tests.sandbox_support import ID, sandbox_on
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Locator, Page
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "sandbox"
 CHROMIUM = Path(os.environ.get("SANDBOX_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

@@ -16,7 +16,7 @@ import aiohttp
 from sandbox.web import CLIENT_HEADER
 from tests.sandbox_support import ID
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from runtime.i18n import LOCALES_DIR, I18n, locale_for_language_code
 from runtime.settings import SUPPORTED_LOCALES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 TAG = re.compile(r"</?[a-z]+")

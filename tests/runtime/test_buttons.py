@@ -84,7 +84,7 @@ def test_every_button_of_the_notebook_goes_through_the_codec() -> None:
     import ast
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent / "handlers"
+    root = Path(__file__).resolve().parents[2] / "handlers"
     by_hand: list[str] = []
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))

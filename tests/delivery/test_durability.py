@@ -27,7 +27,7 @@ from storage import inbox
 from storage.db import Database
 from tests.factories import FakeClock
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _message(update_id: int, text: str = "The lift is stuck") -> dict[str, Any]:
@@ -88,7 +88,7 @@ import asyncio, sys
 from datetime import UTC, datetime
 from delivery.inbox import DurableUpdateQueue
 from storage.db import Database
-from tests.test_durability import _message
+from tests.delivery.test_durability import _message
 
 async def main():
     db = Database(sys.argv[1], schema=sys.argv[2] or None, background_checkpoints=True)
