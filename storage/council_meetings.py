@@ -29,7 +29,7 @@ from storage.council import (
     topic_in,
     topic_supporters,
 )
-from storage.issue_lifecycle import Action
+from storage.issue_lifecycle import Action, may
 from storage.issue_support import add_support
 from storage.models import (
     STAFF_ROLES,
@@ -346,7 +346,7 @@ async def decision_to_issue(
         for person_id in await topic_supporters(session, topic):
             await add_support(session, issue, person_id=person_id, now=now, record=False)
     action = Action.CLAIM if owner_id == actor_id else Action.ASSIGN
-    if not rules.may(action, role=actor_role, person_id=actor_id, issue=issue):
+    if not may(action, role=actor_role, person_id=actor_id, issue=issue):
         raise CouncilError("not allowed to give this issue an owner")
     events: list[IssueEvent] = []
     if owner_id == actor_id:

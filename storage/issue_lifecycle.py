@@ -1,5 +1,6 @@
 """An issue's lifecycle as one explicit state machine: the actions, the state table, the
-refusals a person is told about, and the one way a step is written.
+refusals a person is told about, who may take which action (`may`), and the one way a step is
+written.
 
 Every change goes through `transition`, which checks the state table, writes the new values
 with an optimistic lock (so two workers pressing "claim" at once: one wins, the other learns who
@@ -19,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import KEEPS_OBJECTS
 from storage.fast.direct import Direct, insert_new
-from storage.models import Issue, IssueEvent, IssueStatus
+from storage.models import STAFF_ROLES, Issue, IssueEvent, IssueStatus, Role
 
 S = IssueStatus
 
@@ -200,3 +201,40 @@ async def transition(
     return await record_event(
         session, issue, action, actor_id=actor_id, now=now, text=text, public=public, data=data
     )
+
+
+# --- who may do what (checked on the server for every press) --------------------------------
+
+STAFF_ACTIONS = frozenset(
+    {
+        Action.ACCEPT,
+        Action.CLASSIFY,
+        Action.ASSIGN,
+        Action.CLAIM,
+        Action.PLAN,
+        Action.PROGRESS,
+        Action.TRANSFER,
+        Action.MERGE,
+        Action.REOPEN,
+        Action.CLOSE,
+    }
+)
+OWNER_OR_SECRETARY = frozenset({Action.RESOLVE, Action.RETURN})
+REPORTER_ACTIONS = frozenset({Action.WITHDRAW, Action.ADD_INFO, Action.FOLLOW_UP})
+
+
+def may(action: Action, *, role: Role | None, person_id: int | None, issue: Issue) -> bool:
+    """Whether a person with `role` in the issue's community may take `action` on it."""
+    if role is None or person_id is None:
+        return False
+    is_staff = role in STAFF_ROLES
+    if action in OWNER_OR_SECRETARY or (action is Action.ASSIGN and issue.owner_id is not None):
+        # resolving, returning and reassigning are the owner's or the secretary's call
+        return role is Role.SECRETARY or (is_staff and issue.owner_id == person_id)
+    if action in STAFF_ACTIONS:
+        return is_staff
+    if action in REPORTER_ACTIONS:
+        return issue.reporter_id == person_id or (action is Action.ADD_INFO and is_staff)
+    if action is Action.SUPPORT:
+        return issue.reporter_id != person_id
+    return False

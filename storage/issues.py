@@ -31,7 +31,6 @@ from storage.issue_lifecycle import (
 )
 from storage.issue_support import add_support, add_supporter, backs
 from storage.models import (
-    STAFF_ROLES,
     Attachment,
     Channel,
     Community,
@@ -40,46 +39,8 @@ from storage.models import (
     IssueEvent,
     IssueStatus,
     IssueSupporter,
-    Role,
     Urgency,
 )
-
-# --- who may do what (checked on the server for every press) --------------------------------
-
-STAFF_ACTIONS = frozenset(
-    {
-        Action.ACCEPT,
-        Action.CLASSIFY,
-        Action.ASSIGN,
-        Action.CLAIM,
-        Action.PLAN,
-        Action.PROGRESS,
-        Action.TRANSFER,
-        Action.MERGE,
-        Action.REOPEN,
-        Action.CLOSE,
-    }
-)
-OWNER_OR_SECRETARY = frozenset({Action.RESOLVE, Action.RETURN})
-REPORTER_ACTIONS = frozenset({Action.WITHDRAW, Action.ADD_INFO, Action.FOLLOW_UP})
-
-
-def may(action: Action, *, role: Role | None, person_id: int | None, issue: Issue) -> bool:
-    """Whether a person with `role` in the issue's community may take `action` on it."""
-    if role is None or person_id is None:
-        return False
-    is_staff = role in STAFF_ROLES
-    if action in OWNER_OR_SECRETARY or (action is Action.ASSIGN and issue.owner_id is not None):
-        # resolving, returning and reassigning are the owner's or the secretary's call
-        return role is Role.SECRETARY or (is_staff and issue.owner_id == person_id)
-    if action in STAFF_ACTIONS:
-        return is_staff
-    if action in REPORTER_ACTIONS:
-        return issue.reporter_id == person_id or (action is Action.ADD_INFO and is_staff)
-    if action is Action.SUPPORT:
-        return issue.reporter_id != person_id
-    return False
-
 
 # --- opening an issue ------------------------------------------------------------------------
 

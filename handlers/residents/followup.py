@@ -32,8 +32,7 @@ from storage.followups import (
     info_added,
     rate_not_solved,
 )
-from storage.issue_lifecycle import Action, IssueError
-from storage.issues import may
+from storage.issue_lifecycle import Action, IssueError, may
 from storage.models import FollowUpResult, Issue, IssueEvent, IssueStatus, Satisfaction
 from storage.people import role_in
 

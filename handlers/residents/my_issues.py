@@ -28,9 +28,9 @@ from runtime.i18n import N_
 from storage import issues as rules
 from storage.chat_state import clear_state, get_state, set_state
 from storage.followups import info_added
-from storage.issue_lifecycle import OPEN, Action, IssueError
+from storage.issue_lifecycle import OPEN, Action, IssueError, may
 from storage.issue_support import may_see
-from storage.issues import NewAttachment, may
+from storage.issues import NewAttachment
 from storage.models import Issue, IssueStatus
 from storage.notifications import issue_changed, notify_audience
 from storage.people import role_in

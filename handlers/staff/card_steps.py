@@ -34,10 +34,15 @@ from runtime.context import NotebookContext
 from runtime.effects import Hook, then
 from runtime.i18n import N_
 from runtime.rendering import Sent
-from storage import issues as rules
 from storage.chat_state import FlowState, clear_state, get_state, set_state
-from storage.issue_lifecycle import Action, IssueError, TransitionNotAllowed, next_status
-from storage.issues import OWNER_OR_SECRETARY
+from storage.issue_lifecycle import (
+    OWNER_OR_SECRETARY,
+    Action,
+    IssueError,
+    TransitionNotAllowed,
+    may,
+    next_status,
+)
 from storage.models import Issue, IssueEvent
 from storage.notifications import notify_audience
 from storage.staff import names
@@ -169,7 +174,7 @@ async def run_step(
         if ends_question:
             await clear_state(context.session, chat_id=chat_id, user_id=user_id)
 
-    if not rules.may(action, role=access.role, person_id=me(context), issue=issue):
+    if not may(action, role=access.role, person_id=me(context), issue=issue):
         await close_question()
         await respond(refusal(context, action, issue), True)
         return False
@@ -326,7 +331,7 @@ def card_press(button: Button, action: Action, press: Press, *, one_tap: bool = 
             )
             return
         issue = access.issue
-        if not rules.may(action, role=access.role, person_id=me(context), issue=issue):
+        if not may(action, role=access.role, person_id=me(context), issue=issue):
             await query.answer(refusal(context, action, issue), show_alert=True)
             return
         try:

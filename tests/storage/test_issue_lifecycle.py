@@ -12,7 +12,13 @@ from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.db import Database
 from storage.followups import follow_up
-from storage.issue_lifecycle import Action, ConcurrentChange, TransitionNotAllowed, next_status
+from storage.issue_lifecycle import (
+    Action,
+    ConcurrentChange,
+    TransitionNotAllowed,
+    may,
+    next_status,
+)
 from storage.issue_support import add_support, audience, open_duplicates
 from storage.models import (
     Building,
@@ -276,7 +282,6 @@ async def test_rights_follow_roles_and_ownership(db: Database, clock: FakeClock)
             building_id=building.id,
         )
         await rules.claim(session, issue, actor_id=worker.id, now=clock())
-    may = rules.may
     assert not may(Action.ACCEPT, role=Role.RESIDENT, person_id=resident.id, issue=issue)
     assert may(Action.WITHDRAW, role=Role.RESIDENT, person_id=resident.id, issue=issue)
     assert may(Action.RESOLVE, role=Role.WORKER, person_id=worker.id, issue=issue)
