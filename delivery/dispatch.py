@@ -35,7 +35,7 @@ from telegram.ext import ContextTypes
 from delivery.rate_limit import retry_seconds
 from delivery.telegram_http import call, keyboard_json
 from runtime.i18n import Translator, locale_for_language_code
-from runtime.rendering import Rendered, Sent
+from runtime.rendering import SKIP, Rendered, Sent
 from storage import health, outbox
 from storage.db import BULK_CHANGED
 from storage.models import Community, Issue, Outbox, OutboxStatus, Person
@@ -119,7 +119,17 @@ async def _deliver(
         params["message_id"] = rendered.edit_message_id
         method = "edit_message_text"
     try:
-        sent = Sent.of(await call(app.bot, method, params))
+        try:
+            sent = Sent.of(await call(app.bot, method, params))
+        except BadRequest as exc:
+            if method == "send_message" or not _gone(exc) or rendered.when_gone is None:
+                raise
+            if rendered.when_gone == SKIP:
+                await _record(app, row, "sent", _marking_sent(row, None, app.bot, None, now))
+                return None
+            # REPOST: the message was deleted, so the card (or notice) is posted again
+            del params["message_id"]
+            sent = Sent.of(await call(app.bot, "send_message", params))
     except RetryAfter as exc:  # Telegram took nothing: not an attempt
         at = now + timedelta(seconds=retry_seconds(exc))
         await _record(app, row, "postponed (429)", _postponing(row, at, "429 flood control"))
@@ -145,6 +155,11 @@ async def _deliver(
         write = _marking_sent(row, sent, app.bot, rendered.after_send, now)
         await _record(app, row, "sent", write)
     return None
+
+
+def _gone(exc: BadRequest) -> bool:
+    """Telegram's answer to an edit of a message that no longer exists."""
+    return "message to edit not found" in exc.message.lower()
 
 
 def _log_given_up(row: Outbox, reason: str) -> None:

@@ -195,6 +195,10 @@ class ChatDriver:
         target.edits_seen = len(target.edits)
         return target
 
+    def delete(self, message: MessageRef) -> None:
+        """Someone in the chat deletes this message; the bot is not told."""
+        self._emu.delete_by_member(self.chat, self._message_id_of(message))
+
     async def expect_deleted(self, message: MessageRef, timeout: float = DEFAULT_TIMEOUT) -> None:
         target = self._bot_message(message)
         try:

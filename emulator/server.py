@@ -1515,6 +1515,21 @@ class EmulatorCore:
             text_key="caption" if message.media_type else "text",
         )
 
+    def delete_by_member(self, chat: ChatRecord, message_id: int) -> None:
+        """A member deletes a message (an admin tidying a group, a person clearing their
+        chat). Telegram tells the bot nothing: an edit of it then answers "message to edit not
+        found"."""
+        if message_id not in chat.messages or message_id in chat.deleted:
+            raise AssertionError(f"message {message_id} is not in chat {chat.id}")
+        chat.deleted.add(message_id)
+        bot_message = chat.bot_messages.get(message_id)
+        if bot_message is not None:
+            bot_message.deleted = True
+        raw = chat.messages[message_id]
+        text = str(raw.get("text") or raw.get("caption") or "")
+        self._record(chat, "deleted", message_id, text, raw.get("reply_markup"))
+        self._signal.fire()
+
     def _delete_one(self, chat: ChatRecord, message_id: int) -> None:
         raw = chat.messages.get(message_id)
         if raw is None or message_id in chat.deleted:

@@ -24,14 +24,21 @@ class Rendered:
     """What to send for one outbox row.
 
     `edit_message_id`: edit that message in place instead of sending a new one (a card
-    refresh); "message is not modified" then counts as done. `after_send` runs in the row's
-    session with the message Telegram returned (`Sent`: to remember a card's message id, say).
+    refresh); "message is not modified" then counts as done. `when_gone`: what to do when that
+    message is gone (someone deleted it): None gives the row up, REPOST sends the text as a new
+    message, SKIP counts the row as done. `after_send` runs in the row's session with the
+    message Telegram returned (`Sent`: to remember a card's message id, say).
     """
 
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
     edit_message_id: int | None = None
     after_send: Callable[[AsyncSession, Bot, Sent], Awaitable[None]] | None = None
+    when_gone: str | None = None
+
+
+REPOST = "repost"  # Rendered.when_gone: the edited message is gone, send it again
+SKIP = "skip"  # Rendered.when_gone: the edited message is gone, nothing left to do
 
 
 @dataclass(frozen=True)

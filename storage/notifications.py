@@ -17,6 +17,7 @@ from storage.models import Community, Issue, IssueEvent, Urgency
 ISSUE_EVENT = "issue_event"  # a public step, told to the reporter and supporters
 STAFF_CARD = "staff_card"  # a new issue's card, posted in the community's staff group
 CARD_REFRESH = "card_refresh"  # the card, edited in place after the issue changed
+CARD_RETIRED = "card_retired"  # an older copy of a card posted again: its buttons taken away
 
 
 async def _to_staff_group(

@@ -153,6 +153,18 @@ async def store_card_message(
         set_committed_value(held, "staff_card_digest", digest)
 
 
+async def replace_card_message(
+    session: AsyncSession, issue_id: int, message_id: int, digest: str | None
+) -> int | None:
+    """Remember a card just posted; the id of an older copy still in the staff group (the card
+    was posted twice, or posted again while the old one was kept), whose buttons must go."""
+    older = (
+        await session.exec(select(Issue.staff_message_id).where(col(Issue.id) == issue_id))
+    ).first()
+    await store_card_message(session, issue_id, message_id, digest)
+    return older if older is not None and older != message_id else None
+
+
 # --- who can own an issue --------------------------------------------------------------------
 
 

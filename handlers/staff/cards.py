@@ -46,7 +46,7 @@ from handlers.shared.labels import (
 from runtime.buttons import Button
 from runtime.context import Notebook, NotebookContext
 from runtime.i18n import Translator
-from runtime.rendering import Rendered, Renderers, Sent
+from runtime.rendering import REPOST, SKIP, Rendered, Renderers, Sent
 from storage import outbox
 from storage.issue_lifecycle import OPEN, WORKING
 from storage.models import (
@@ -60,8 +60,8 @@ from storage.models import (
     Role,
     Urgency,
 )
-from storage.notifications import CARD_REFRESH, STAFF_CARD
-from storage.staff import CardFacts, card_facts, store_card_message
+from storage.notifications import CARD_REFRESH, CARD_RETIRED, STAFF_CARD
+from storage.staff import CardFacts, card_facts, replace_card_message
 
 log = logging.getLogger(__name__)
 
@@ -398,17 +398,32 @@ def card_digest(text: str, markup: InlineKeyboardMarkup | None) -> str:
 
 
 def _remember_card(
-    issue_id: int, digest: str
+    row: Outbox, issue_id: int, digest: str, now: datetime
 ) -> Callable[[AsyncSession, Bot, Sent], Awaitable[None]]:
     async def after_send(session: AsyncSession, bot: Bot, message: Sent) -> None:
-        await store_card_message(session, issue_id, message.message_id, digest)
+        older = await replace_card_message(session, issue_id, message.message_id, digest)
+        if older is None:
+            return
+        # One card per issue in the group: an older copy keeps its text but loses its buttons,
+        # so nobody acts on a card that no longer changes.
+        await outbox.enqueue(
+            session,
+            chat_id=message.chat_id,
+            kind=CARD_RETIRED,
+            dedupe_key=f"card:{issue_id}:retired:{older}",
+            due_at=now,
+            payload={"issue_id": issue_id, "message_id": older},
+            now=now,
+            community_id=row.community_id,
+            urgent=True,
+        )
 
     return after_send
 
 
-async def _render(
-    session: AsyncSession, row: Outbox, tr: Translator, *, edit: bool
-) -> Rendered | None:
+async def render_card_row(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    """The card for a STAFF_CARD or CARD_REFRESH row: posted once, then edited in place. A card
+    whose message was deleted is posted again (REPOST)."""
     issue = await session.get(Issue, row.payload.get("issue_id"))
     if issue is None or issue.id is None:
         return None
@@ -420,32 +435,44 @@ async def _render(
     now = row.claimed_at or row.due_at
     text, markup = render_card(facts, tr, now)
     digest = card_digest(text, markup)
-    if edit and issue.staff_message_id is not None:
-        if digest == issue.staff_card_digest:
-            return None  # the card already shows exactly this
-        return Rendered(
-            text,
-            markup,
-            edit_message_id=issue.staff_message_id,
-            after_send=_remember_card(issue.id, digest),
-        )
-    return Rendered(text, markup, after_send=_remember_card(issue.id, digest))
+    after_send = _remember_card(row, issue.id, digest, now)
+    if issue.staff_message_id is None:
+        return Rendered(text, markup, after_send=after_send)
+    if digest == issue.staff_card_digest:
+        return None  # the card already shows exactly this
+    return Rendered(
+        text,
+        markup,
+        edit_message_id=issue.staff_message_id,
+        after_send=after_send,
+        when_gone=REPOST,
+    )
 
 
-async def render_staff_card(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
-    return await _render(session, row, tr, edit=False)
-
-
-async def render_card_refresh(
+async def render_card_retired(
     session: AsyncSession, row: Outbox, tr: Translator
 ) -> Rendered | None:
-    # No card yet (the group was bound after the report, or the post failed): post one now.
-    return await _render(session, row, tr, edit=True)
+    """An older copy of a card: what it showed, without buttons, and where the card is now."""
+    issue = await session.get(Issue, row.payload.get("issue_id"))
+    if issue is None:
+        return None
+    facts = await card_facts(session, issue)
+    text, _markup = render_card(facts, tr, row.claimed_at or row.due_at)
+    note = tr.gettext("This card was posted again below; use the newest one.")
+    return Rendered(
+        f"{text}\n\n<i>{note}</i>",
+        None,
+        edit_message_id=int(row.payload["message_id"]),
+        when_gone=SKIP,
+    )
 
 
 def register(renderers: Renderers) -> None:
-    renderers.register(STAFF_CARD, render_staff_card)
-    renderers.register(CARD_REFRESH, render_card_refresh)
+    # a new card and a refresh render alike: a card with no message yet is posted, one with a
+    # message is edited (so a card queued twice is still one card)
+    renderers.register(STAFF_CARD, render_card_row)
+    renderers.register(CARD_REFRESH, render_card_row)
+    renderers.register(CARD_RETIRED, render_card_retired)
 
 
 async def refresh_card(context: NotebookContext, issue: Issue) -> None:
