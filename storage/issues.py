@@ -362,7 +362,9 @@ async def resolve(
 async def reopen(
     session: AsyncSession, issue: Issue, *, reason: str, actor_id: int | None, now: datetime
 ) -> IssueEvent:
-    """重办: back to work, with its owner if it had one."""
+    """重办: back to work, with its owner if it had one. The old due date no longer counts: the
+    owner sets a new one (the card and the owner's notice ask for it), so a reopened issue is
+    not "overdue" the moment it reopens."""
     target = S.ASSIGNED if issue.owner_id or issue.owner_group else S.ACCEPTED
     return await transition(
         session,
@@ -378,6 +380,7 @@ async def reopen(
             "followup_result": None,
             "satisfaction": None,
             "transferred_to": None,
+            "due_at": None,
         },
         text=reason,
     )

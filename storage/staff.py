@@ -211,6 +211,7 @@ class CardFacts:
     last_progress: IssueEvent | None
     last_progress_by: str | None
     merged_into_number: int | None
+    last_reopen: IssueEvent | None = None  # 重办: why it was reopened (the resident's words)
 
 
 _MEDIA = (
@@ -252,15 +253,23 @@ def _media_count(*kinds: str) -> Any:
 
 # What a card counts, in one statement (every card posted or refreshed runs it): the issue's
 # photos, all its media, and its latest progress note.
+def _latest(action: Action) -> Any:
+    """The id of the issue's latest event of this kind (None if there is none)."""
+    return (
+        select(EVENT.c.id)
+        .where(EVENT.c.issue_id == bindparam("issue_id"), EVENT.c.kind == str(action))
+        .order_by(EVENT.c.at.desc(), EVENT.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 _CARD_COUNTS = Direct(
     select(
         _media_count("photo"),
         _media_count(*MEDIA_KINDS),
-        select(EVENT.c.id)
-        .where(EVENT.c.issue_id == bindparam("issue_id"), EVENT.c.kind == str(Action.PROGRESS))
-        .order_by(EVENT.c.at.desc(), EVENT.c.id.desc())
-        .limit(1)
-        .scalar_subquery(),
+        _latest(Action.PROGRESS),
+        _latest(Action.REOPEN),
     )
 )
 
@@ -272,8 +281,11 @@ async def card_facts(session: AsyncSession, issue: Issue) -> CardFacts:
     unit = await session.get(Unit, issue.unit_id) if issue.unit_id else None
     reporter = await session.get(Person, issue.reporter_id) if issue.reporter_id else None
     owner = await session.get(Person, issue.owner_id) if issue.owner_id else None
-    ((photos, media, progress_id),) = await _CARD_COUNTS.rows(session, {"issue_id": issue.id})
+    ((photos, media, progress_id, reopen_id),) = await _CARD_COUNTS.rows(
+        session, {"issue_id": issue.id}
+    )
     progress = await session.get(IssueEvent, progress_id) if progress_id is not None else None
+    reopened = await session.get(IssueEvent, reopen_id) if reopen_id is not None else None
     by = await names(session, [progress.actor_id]) if progress else {}
     merged_into = await session.get(Issue, issue.merged_into_id) if issue.merged_into_id else None
     return CardFacts(
@@ -288,6 +300,7 @@ async def card_facts(session: AsyncSession, issue: Issue) -> CardFacts:
         last_progress=progress,
         last_progress_by=by.get(progress.actor_id) if progress and progress.actor_id else None,
         merged_into_number=merged_into.number if merged_into else None,
+        last_reopen=reopened,
     )
 
 

@@ -173,6 +173,7 @@ async def render_not_solved(session: AsyncSession, row: Outbox, tr: Translator) 
     ).format(number=issue.number, resident=await person_name(session, issue.reporter_id))
     if event.text:
         text += "\n" + _("They said: {comment}").format(comment=escape(cut(event.text, 2000)))
+    text += "\n" + _("The old due date no longer counts: please set a new one on the card.")
     return Rendered(f"{text}\n{_quoted(issue)}")
 
 

@@ -252,6 +252,17 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
     if issue.status == S.MERGED and facts.merged_into_number is not None:
         status += " → " + _("No. {number}").format(number=facts.merged_into_number)
     lines.append(f"<b>{status}</b>")
+    reopened = facts.last_reopen
+    if issue.reopened_count and IssueStatus(issue.status) in OPEN and reopened is not None:
+        words = (reopened.text or "").strip()
+        mark = (
+            _("Reopened ({count}×): {reason}").format(
+                count=issue.reopened_count, reason=escape(cut(words, NOTE_ON_CARD)[0])
+            )
+            if words
+            else _("Reopened ({count}×)").format(count=issue.reopened_count)
+        )
+        lines.append(f"<b>🔁 {mark}</b>")
 
     lines.append("")
     if facts.owner is not None:
@@ -268,6 +279,8 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
         if issue.due_at < now and IssueStatus(issue.status) in OPEN:
             due += " ⚠️ " + _("overdue")
         lines.append(due)
+    elif issue.reopened_count and IssueStatus(issue.status) in OPEN:
+        lines.append(_("Due: to be set again after the reopening"))
     progress = facts.last_progress
     if progress is not None:
         template = (

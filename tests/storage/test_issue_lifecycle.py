@@ -149,7 +149,16 @@ async def test_not_solved_reopens_with_the_owner(db: Database, clock: FakeClock)
             building_id=building.id,
         )
         await rules.claim(session, issue, actor_id=worker.id, now=clock())
+        await rules.set_plan(
+            session,
+            issue,
+            plan="疏通",
+            due_at=clock() + timedelta(days=1),
+            actor_id=worker.id,
+            now=clock(),
+        )
         await rules.resolve(session, issue, note="已疏通", actor_id=worker.id, now=clock())
+        clock.advance(days=5)  # the resident answers days after the old due date
         await follow_up(
             session,
             issue,
@@ -163,6 +172,9 @@ async def test_not_solved_reopens_with_the_owner(db: Database, clock: FakeClock)
         assert issue.owner_id == worker.id
         assert issue.reopened_count == 1
         assert issue.resolved_at is None
+        # the old due date no longer counts: nobody is told it is four days overdue
+        assert issue.due_at is None
+        assert issue.plan == "疏通"  # the plan stays, for the owner to revise
 
 
 async def test_two_workers_claim_at_once_one_wins(db: Database, clock: FakeClock) -> None:

@@ -337,6 +337,7 @@ async def test_follow_up_not_solved_reopens_the_issue_and_tells_the_owner(
             contains="No. 1 is open again: Lao Xu says it is not solved"
         )
         assert "«Stairwell light broken»" in told.text
+        assert "The old due date no longer counts: please set a new one" in told.text
         await li.expect_message(contains="No. 1 has been reopened")
         await xu.send("Still dark on the 3rd floor")
         await xu.expect_message(contains="passed it on with No. 1")

@@ -149,6 +149,8 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         await group.send(xie, "街道退回，社区自己协调", reply_to=reopen_prompt)
         await group.expect_message(contains="1号已重新办理。")
         await group.expect_edit(card, contains="状态：已受理")
+        # the card says it is a 重办, and why, in the secretary's words
+        assert "重办（第1次）：街道退回，社区自己协调" in card.text
         await xu.expect_message(contains="1号问题已重新办理。")
     issue = await load(db, first.id)
     assert issue.status == IssueStatus.ACCEPTED and issue.transferred_to is None
