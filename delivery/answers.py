@@ -43,15 +43,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardMarkup
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import RequestData
-from telegram.request._requestparameter import RequestParameter
 
 from delivery.rate_limit import retry_seconds
-from delivery.telegram_http import call, keyboard_json
+from delivery.telegram_http import (
+    DEFAULT_NONE,
+    JSONDict,
+    ODVInput,
+    RequestParameter,
+    call,
+    keyboard_json,
+)
 from runtime.context import CURRENT_SCOPE
 from runtime.effects import AFTER_SEND, Hook
 from runtime.rendering import Sent

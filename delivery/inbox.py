@@ -30,10 +30,9 @@ from datetime import datetime
 from typing import Any
 
 from telegram import Bot, Update
-from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
-from delivery.telegram_http import AiohttpRequest
+from delivery.telegram_http import AiohttpRequest, ODVInput
 from storage import cleaning, inbox
 from storage.db import Database
 from storage.models import InboxUpdate

@@ -22,11 +22,25 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
+
+# python-telegram-bot's internals the delivery package needs (its request types, its "no value
+# given" default) are imported here only: the transport is the one place that knows them.
+from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
+from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
+
+__all__ = [
+    "DEFAULT_NONE",
+    "AiohttpRequest",
+    "JSONDict",
+    "ODVInput",
+    "RequestParameter",
+    "call",
+    "keyboard_json",
+]
 
 _JSON = {"Content-Type": "application/json"}
 # Methods whose text is parsed as the bot's default parse mode (HTML) unless the call says not.

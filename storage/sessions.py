@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlmodel import Session
 
-from storage.fast.notes import _note_bulk_change
+from storage.fast.notes import listen_for_bulk_changes
 from storage.models import Building, Community, Issue, IssueEvent, Membership, Person, Unit
 
 KEPT_ALIVE = (Community, Person, Building, Unit, Membership, Issue, IssueEvent)
@@ -108,7 +108,7 @@ event.listen(NotebookSession, "loaded_as_persistent", _loaded)
 event.listen(NotebookSession, "detached_to_persistent", _loaded)  # storage/fast/direct.py: adopt
 event.listen(NotebookSession, "pending_to_persistent", _keep_alive)
 event.listen(NotebookSession, "after_flush", _after_flush)
-event.listen(NotebookSession, "do_orm_execute", _note_bulk_change)
+event.listen(NotebookSession, "do_orm_execute", listen_for_bulk_changes)
 event.listen(NotebookSession, "after_commit", _committed)
 event.listen(NotebookSession, "after_transaction_create", _savepoint_begun)
 event.listen(NotebookSession, "after_soft_rollback", _rolled_back)

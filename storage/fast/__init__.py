@@ -3,7 +3,8 @@ into the session's objects without the ORM's loading.
 
 Its rules (the rest of the code cannot tell it is there):
 1. Only here: nothing outside storage/fast/ uses aiosqlite's or SQLAlchemy's internals, and
-   nothing outside this fence and delivery/telegram_http.py imports a library's private module.
+   nothing outside this fence and delivery/telegram_http.py imports a library's private module
+   (tests/test_layering.py checks it).
 2. Same statements on both databases: a `Direct` statement is a Core statement; on SQLite it
    runs on the sqlite3 connection of the session's own transaction (direct.py), on PostgreSQL
    through SQLAlchemy Core on the session's connection. tests/storage/test_direct.py runs every

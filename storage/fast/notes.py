@@ -32,7 +32,7 @@ def note_bulk_change(session: OrmSession, statement: Any, execution_options: Any
         session.info[BULK_CHANGED] = True
 
 
-def _note_bulk_change(state: ORMExecuteState) -> None:
+def listen_for_bulk_changes(state: ORMExecuteState) -> None:
     if state.is_update or state.is_delete:
         note_bulk_change(state.session, state.statement, state.execution_options)
 
