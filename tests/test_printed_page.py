@@ -17,6 +17,7 @@ The week is Monday Dec 7 to Sunday Dec 13; "now" is Wednesday Dec 9 14:00.
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,7 +28,7 @@ from sqlmodel import select
 
 from emulator import BotApiEmulator
 from handlers.secretary.documents import notebook_pdf
-from handlers.secretary.export import printed_notebook
+from handlers.secretary.export import printed_notebook, spreadsheet
 from handlers.secretary.notebook_page import hide_phones
 from runtime.i18n import I18n
 from storage import issues as rules
@@ -363,3 +364,22 @@ async def test_the_wall_pdf_prints_without_internal_notes(db: Database, clock: F
     assert sum(len(d.black) for d in inside.days) == 4
     assert sum(len(d.black) for d in wall.days) == 3 and wall.wall
     assert notebook_pdf(ZH, wall).startswith(b"%PDF")
+
+
+async def test_a_past_week_exports_as_it_stood_when_it_ended(
+    db: Database, clock: FakeClock
+) -> None:
+    week = await build_week(db, clock)
+    async with db.reading() as session:
+        community = await session.get(Community, week.community.id)
+        assert community is not None
+        raw = await spreadsheet(session, ZH, community, WEEK_BEFORE, "csv", now=NOW)
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    # No. 2 was resolved on Dec 1 and reopened after the week: the file says "resolved";
+    # No. 3 was closed in it; No. 4 was resolved before the week and is not in it.
+    assert [(r["编号"], r["新增/重办/结转"], r["期末状态"]) for r in rows] == [
+        ("1", "上期结转", "办理中"),
+        ("2", "上期结转", "已办结"),
+        ("3", "上期结转", "已结案"),
+    ]
+    assert rows[0]["期末办结情况"] == "已超期"
