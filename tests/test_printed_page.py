@@ -265,7 +265,7 @@ async def test_the_week_holds_every_issue_open_in_it(db: Database, clock: FakeCl
 
 def test_phone_numbers_are_hidden_for_the_wall() -> None:
     assert hide_phones("联系13812345678或 010-6512 3456") == "联系138****78或 010****56"
-    assert hide_phones("3楼 12号") == "3楼 12号"
+    assert hide_phones("3楼 12号，2026-12-05 修好") == "3楼 12号，2026-12-05 修好"
 
 
 # --- through the emulator, as the secretary sees it ----------------------------------------------

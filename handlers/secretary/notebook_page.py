@@ -1,10 +1,12 @@
 """/notebook: the notebook page for a day or a week, for the community's staff.
 
-Red entries (problems that came in, and to-dos still open) and black entries (owner, plan,
-progress), like the secretary's paper notebook. Buttons move a day or a week, switch between
-day and week, narrow the page to one building or one owner, and turn pages. Every page is one
-message within Telegram's limit, user text escaped. The view (day, day or week, filters, page)
-travels in the buttons' callback data; every press is checked again on the server.
+Red entries (every issue open in the day or week: new, reopened or carried over, with its
+status and clocks as they stood at its end) and black entries (owner, plan, replies and
+internal notes, each labelled), like the secretary's paper notebook. Buttons move a day or a
+week, switch between day and week, narrow the page to one building or one owner, and turn
+pages. Every page is one message within Telegram's limit, user text escaped. The view (day,
+day or week, filters, page) travels in the buttons' callback data; every press is checked
+again on the server.
 
 `/notebook` = today, `/notebook week` = this week, `/notebook 2026-11-05` = that day,
 `/notebook 2026-11-05 week` = that day's week (Monday to Sunday).
@@ -119,8 +121,10 @@ def _moment(tr: Translator, at: datetime, week: bool) -> str:
     return tr.gettext("{day} {time}").format(day=short_day(tr, at), time=tr.time(at))
 
 
-# A run of 7 or more digits, spaces or dashes between them allowed: a phone number, perhaps.
+# A run of 7 or more digits, spaces or dashes between them allowed: a phone number, perhaps
+# (but not a date written 2026-11-05).
 PHONE = re.compile(r"(?<!\d)\+?\d(?:[ \-]?\d){6,}(?!\d)")
+DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 
 
 def hide_phones(text: str | None) -> str:
@@ -128,14 +132,12 @@ def hide_phones(text: str | None) -> str:
     two digits (138****78), so nobody's phone is printed for the building to read."""
 
     def masked(found: re.Match[str]) -> str:
+        if DATE.fullmatch(found.group(0)):
+            return found.group(0)
         digits = "".join(ch for ch in found.group(0) if ch.isdigit())
         return digits[:3] + "****" + digits[-2:]
 
     return PHONE.sub(masked, text or "")
-
-
-def _when(tr: Translator, at: datetime) -> str:
-    return tr.gettext("{day} {time}").format(day=short_day(tr, at), time=tr.time(at))
 
 
 def standing_tag(tr: Translator, entry: RedEntry) -> str:
@@ -158,11 +160,15 @@ def clock_tags(tr: Translator, entry: RedEntry) -> list[str]:
     tags = []
     if entry.respond_by is not None:
         if entry.response is ResponseClock.RUNNING:
-            tags.append(_("reply due {when}").format(when=_when(tr, entry.respond_by)))
+            tags.append(_("reply due {when}").format(when=_moment(tr, entry.respond_by, True)))
         elif entry.response is ResponseClock.OVERDUE:
-            tags.append(_("reply overdue since {when}").format(when=_when(tr, entry.respond_by)))
+            tags.append(
+                _("reply overdue since {when}").format(when=_moment(tr, entry.respond_by, True))
+            )
         elif entry.response is ResponseClock.MISSED:
-            tags.append(_("first reply late (due {when})").format(when=_when(tr, entry.respond_by)))
+            tags.append(
+                _("first reply late (due {when})").format(when=_moment(tr, entry.respond_by, True))
+            )
     if entry.due_at is not None:
         if entry.overdue:
             tags.append(
