@@ -4,8 +4,11 @@ Spreadsheets hold what people typed verbatim (no HTML escaping), but a cell that
 =, +, - or @ (or a tab or carriage return) gets a leading apostrophe, so a spreadsheet program
 never runs it as a formula (formula injection). Dates are local times in the community's zone,
 as real date cells in XLSX. The PDF prints each day's red entries in red ink and black entries
-in black ink, in SimHei embedded from the mplfonts package; user text is escaped for
-reportlab's paragraph markup. Builders are plain functions: callers run them in a thread.
+in black ink (an internal note labelled as one, apart from replies to residents), then every
+issue open in the period with its status and clocks at the period's end, in SimHei embedded
+from the mplfonts package; user text is escaped for reportlab's paragraph markup. The wall's
+PDF leaves out internal notes, residents' names and phone numbers. Builders are plain
+functions: callers run them in a thread.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from handlers.shared.labels import (
 from runtime.fonts import cjk_font_path
 from runtime.i18n import N_, Translator
 from storage.export import ExportRow
-from storage.notebook import BlackEntry, RedEntry
+from storage.notebook import BlackEntry, RedEntry, ResponseClock, Standing
 from storage.periods import Period
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -46,6 +49,7 @@ PRINTING = threading.Lock()
 COLUMNS = (
     N_("No."),
     N_("Reported"),
+    N_("New, reopened or carried over"),
     N_("Channel"),
     N_("Category"),
     N_("Problem"),
@@ -53,10 +57,13 @@ COLUMNS = (
     N_("Unit"),
     N_("Urgency"),
     N_("Difficulty"),
-    N_("Status"),
+    N_("Status at the period's end"),
     N_("Owner"),
     N_("Plan"),
-    N_("Due"),
+    N_("Response deadline"),
+    N_("Response at the period's end"),
+    N_("Completion due"),
+    N_("Completion at the period's end"),
     N_("Accepted"),
     N_("First response"),
     N_("Resolved"),
@@ -81,11 +88,32 @@ def _local(tr: Translator, moment: datetime | None) -> datetime | None:
     return moment.astimezone(tr.tz).replace(tzinfo=None) if moment else None
 
 
+STANDING_CELLS = {
+    Standing.NEW: N_("new in the period"),
+    Standing.REOPENED: N_("reopened in the period"),
+    Standing.CARRIED_OVER: N_("carried over"),
+}
+RESPONSE_CELLS = {
+    ResponseClock.RUNNING: N_("awaiting a reply, in time"),
+    ResponseClock.OVERDUE: N_("awaiting a reply, overdue"),
+    ResponseClock.MET: N_("replied in time"),
+    ResponseClock.MISSED: N_("replied late"),
+    ResponseClock.STOPPED: N_("no reply needed any more"),
+}
+
+
+def _completion(tr: Translator, row: ExportRow) -> str:
+    if row.due_at is None:
+        return ""
+    return tr.gettext("overdue") if row.overdue else tr.gettext("not overdue")
+
+
 def row_values(tr: Translator, row: ExportRow) -> list[Any]:
     """One issue as cells: numbers as numbers, times as local datetimes, text defused."""
     return [
         row.number,
         _local(tr, row.created_at),
+        tr.gettext(STANDING_CELLS[row.standing]),
         channel_label(tr, row.channel),
         category_label(tr, row.category),
         defuse(row.description),
@@ -96,7 +124,10 @@ def row_values(tr: Translator, row: ExportRow) -> list[Any]:
         status_label(tr, row.status),
         defuse(row.owner),
         defuse(row.plan),
+        _local(tr, row.respond_by),
+        tr.gettext(RESPONSE_CELLS[row.response]) if row.response else "",
         _local(tr, row.due_at),
+        _completion(tr, row),
         _local(tr, row.accepted_at),
         _local(tr, row.first_response_at),
         _local(tr, row.resolved_at),
@@ -138,7 +169,32 @@ class CsvFile:
 class XlsxFile:
     """An XLSX written batch by batch (openpyxl's write-only mode keeps memory flat)."""
 
-    WIDTHS = (7, 17, 10, 18, 40, 10, 8, 9, 12, 10, 12, 30, 17, 17, 17, 17, 17, 10, 8, 8)
+    WIDTHS = (
+        7,
+        17,
+        12,
+        10,
+        18,
+        40,
+        10,
+        8,
+        9,
+        12,
+        10,
+        12,
+        30,
+        17,
+        14,
+        17,
+        12,
+        17,
+        17,
+        17,
+        17,
+        10,
+        8,
+        8,
+    )
 
     def __init__(self, tr: Translator, title: str) -> None:
         from openpyxl import Workbook
@@ -205,8 +261,9 @@ class PrintedNotebook:
     community: str
     period: Period
     days: list[PrintedDay]
-    still_open: list[RedEntry]
+    open_in_period: list[RedEntry]  # every issue open at any time in the period
     left_out: int = 0  # entries beyond the printing limit
+    wall: bool = False  # for the notice board: no internal notes, residents' names or phones
 
 
 def _register_font() -> str:
@@ -261,23 +318,48 @@ def _print(tr: Translator, notebook: PrintedNotebook) -> bytes:
         para(period_label(tr, notebook.period), note),
         Spacer(1, 6 * mm),
     ]
-    if not notebook.days and not notebook.still_open:
+    wall = notebook.wall
+    if wall:
+        story.insert(
+            2,
+            para(
+                _(
+                    "For the wall: without internal notes, residents' names or phone numbers "
+                    "(phone numbers in what residents wrote are hidden)."
+                ),
+                note,
+            ),
+        )
+    if not notebook.days and not notebook.open_in_period:
         story.append(para(_("Nothing was written in the notebook for this time."), note))
     for day in notebook.days:
         story.append(para(weekday_label(tr, day.day.start), heading))
         if day.red:
-            story.append(para(_("Red pen: problems that came in"), red))
+            story.append(para(_("Red pen: problems that came in or were reopened"), red))
         for entry in day.red:
-            story.append(para("● " + red_line(tr, entry, week=False, cut=PRINT_TEXT_LIMIT), red))
+            line = red_line(tr, entry, week=False, cut=PRINT_TEXT_LIMIT, wall=wall)
+            story.append(para("● " + line, red))
         if day.black:
             story.append(para(_("Black pen: owners, plans and progress"), black))
         for item in day.black:
-            story.append(para("● " + black_line(tr, item, week=False, cut=PRINT_TEXT_LIMIT), black))
+            line = black_line(tr, item, week=False, cut=PRINT_TEXT_LIMIT, wall=wall)
+            story.append(para("● " + line, black))
         story.append(Spacer(1, 4 * mm))
-    if notebook.still_open:
-        story.append(para(_("Still open: the to-do list"), heading))
-        for entry in notebook.still_open:
-            story.append(para("● " + red_line(tr, entry, week=True, cut=PRINT_TEXT_LIMIT), red))
+    if notebook.open_in_period:
+        story.append(para(_("The to-do list: every issue open in this time"), heading))
+        as_of = notebook.open_in_period[0].as_of
+        if as_of is not None:
+            story.append(
+                para(
+                    _("Status and deadlines as they stood at {when}.").format(
+                        when=tr.datetime(as_of, "short")
+                    ),
+                    note,
+                )
+            )
+        for entry in notebook.open_in_period:
+            line = red_line(tr, entry, week=True, cut=PRINT_TEXT_LIMIT, wall=wall)
+            story.append(para("● " + line, red))
     if notebook.left_out:
         story.append(Spacer(1, 4 * mm))
         story.append(

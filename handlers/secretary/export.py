@@ -2,15 +2,18 @@
 CSV), or the notebook pages as a printable PDF, sent as documents.
 
 `/export` = the last 7 days, `/export 2026-11` = a month, `/export 2026-11-01 2026-11-15` =
-those days. The command answers with one button per file; the period travels in the button
-(`ex:xlsx:20261101:20261130`), and the secretary's rights are checked again on every press.
+those days. Every file holds every issue open at any time in the period (new, reopened or
+carried over), with its status and clocks at the period's end; "for the wall" is the PDF without
+internal notes, residents' names or phone numbers. The command answers with one button per
+file; the period travels in the button (`FILE`), and the secretary's rights are checked again
+on every press.
 Files are written in a worker thread, batch by batch, from rows streamed out of the database.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,66 +38,87 @@ from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.export import issue_batches
 from storage.models import Community
-from storage.notebook import black_entries, count_black, count_red, red_entries
+from storage.notebook import Scope, black_entries, count_black, count_red, red_entries
 from storage.periods import MAX_DAYS, Period, day_code, parse_day_code, parse_period
 
-FORMATS = ("xlsx", "csv", "pdf")
+FORMATS = ("xlsx", "csv", "pdf", "wall")  # wall: the PDF for the notice board
 FILE = Button("ex.file", FORMATS, str, str)  # the format, the first and the last day
 PDF_ENTRY_LIMIT = 3000  # entries on paper; beyond that the PDF says how many were left out
 
 
-def _file_name(period: Period, extension: str) -> str:
+def _file_name(period: Period, kind: str) -> str:
     first, last = period.first_day.isoformat(), period.last_day.isoformat()
-    return (
-        f"notebook-{first}-{last}.{extension}" if first != last else f"notebook-{first}.{extension}"
-    )
+    days = f"{first}-{last}" if first != last else first
+    return f"notebook-{days}-wall.pdf" if kind == "wall" else f"notebook-{days}.{kind}"
 
 
 async def spreadsheet(
-    session: AsyncSession, tr: Translator, community: Community, period: Period, kind: str
+    session: AsyncSession,
+    tr: Translator,
+    community: Community,
+    period: Period,
+    kind: str,
+    *,
+    now: datetime | None = None,
 ) -> bytes:
+    """Every issue open in the period, with its status and clocks at the period's end (or at
+    `now`, for a period still running)."""
     assert community.id is not None
     document = XlsxFile(tr, community.name) if kind == "xlsx" else CsvFile(tr)
-    async for batch in issue_batches(session, community_id=community.id, period=period):
+    async for batch in issue_batches(
+        session, community_id=community.id, period=period, now=now or period.end
+    ):
         await asyncio.to_thread(document.add, batch)
     return await asyncio.to_thread(document.finish)
 
 
 async def printed_notebook(
-    session: AsyncSession, community: Community, period: Period, limit: int = PDF_ENTRY_LIMIT
+    session: AsyncSession,
+    community: Community,
+    period: Period,
+    limit: int = PDF_ENTRY_LIMIT,
+    *,
+    now: datetime | None = None,
+    wall: bool = False,
 ) -> PrintedNotebook:
-    """Each day's new problems and staff steps, then what is still open, up to `limit`."""
+    """Each day's new and reopened problems and staff steps, then every issue open in the
+    period with its status and clocks at its end (or at `now`), up to `limit` entries.
+    `wall`: for the notice board, without internal notes (names and phones are left out when
+    it is printed)."""
     assert community.id is not None
     cid = community.id
+    now = now or period.end
     room = limit
     days = []
     for day in period.day_by_day():
         printed = PrintedDay(day)
         if room > 0:
             printed.red = await red_entries(
-                session, community_id=cid, period=day, carry_over=False, limit=room
+                session, community_id=cid, period=day, now=now, scope=Scope.ARRIVED, limit=room
             )
             room -= len(printed.red)
         if room > 0:
-            printed.black = await black_entries(session, community_id=cid, period=day, limit=room)
+            printed.black = await black_entries(
+                session, community_id=cid, period=day, public_only=wall, limit=room
+            )
             room -= len(printed.black)
         if printed.red or printed.black:
             days.append(printed)
-    still_open = []
+    open_in_period = []
     if room > 0:
-        still_open = await red_entries(
-            session, community_id=cid, period=period, open_only=True, limit=room
+        open_in_period = await red_entries(
+            session, community_id=cid, period=period, now=now, limit=room
         )
-        room -= len(still_open)
+        room -= len(open_in_period)
     left_out = 0
     if room <= 0:  # the limit was reached: count what did not fit
         total = (
-            await count_red(session, community_id=cid, period=period, carry_over=False)
-            + await count_black(session, community_id=cid, period=period)
-            + await count_red(session, community_id=cid, period=period, open_only=True)
+            await count_red(session, community_id=cid, period=period, scope=Scope.ARRIVED)
+            + await count_black(session, community_id=cid, period=period, public_only=wall)
+            + await count_red(session, community_id=cid, period=period)
         )
         left_out = max(total - limit, 0)
-    return PrintedNotebook(community.name, period, days, still_open, left_out)
+    return PrintedNotebook(community.name, period, days, open_in_period, left_out, wall=wall)
 
 
 async def export_command(update: Update, context: NotebookContext) -> None:
@@ -138,6 +162,12 @@ async def export_command(update: Update, context: NotebookContext) -> None:
                         _("Notebook pages to print (PDF)"), callback_data=FILE.data("pdf", *days)
                     )
                 ],
+                [
+                    InlineKeyboardButton(
+                        _("For the wall (PDF, no internal notes, names or phones)"),
+                        callback_data=FILE.data("wall", *days),
+                    )
+                ],
             ]
         ),
     )
@@ -174,15 +204,24 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     label = period_label(tr, period)
     name = escape(clip(community.name, 100))  # the caption stays far below 1024 characters
     async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
-        if kind == "pdf":
-            printed = await printed_notebook(reader, community, period)
+        if kind in ("pdf", "wall"):
+            printed = await printed_notebook(
+                reader, community, period, now=context.now(), wall=kind == "wall"
+            )
         else:
-            data = await spreadsheet(reader, tr, community, period, kind)
-    if kind == "pdf":
+            data = await spreadsheet(reader, tr, community, period, kind, now=context.now())
+    if kind == "wall":
+        data = await asyncio.to_thread(notebook_pdf, tr, printed)
+        caption = _("{community}: the notebook for the wall, {period}").format(
+            community=name, period=label
+        )
+    elif kind == "pdf":
         data = await asyncio.to_thread(notebook_pdf, tr, printed)
         caption = _("{community}: the notebook, {period}").format(community=name, period=label)
     else:
-        caption = _("{community}: issues reported {period}").format(community=name, period=label)
+        caption = _("{community}: every issue open in {period}").format(
+            community=name, period=label
+        )
     await context.bot.send_document(
         chat_id, document=data, filename=_file_name(period, kind), caption=caption
     )

@@ -1,10 +1,12 @@
 """/notebook: the notebook page for a day or a week, for the community's staff.
 
-Red entries (problems that came in, and to-dos still open) and black entries (owner, plan,
-progress), like the secretary's paper notebook. Buttons move a day or a week, switch between
-day and week, narrow the page to one building or one owner, and turn pages. Every page is one
-message within Telegram's limit, user text escaped. The view (day, day or week, filters, page)
-travels in the buttons' callback data; every press is checked again on the server.
+Red entries (every issue open in the day or week: new, reopened or carried over, with its
+status and clocks as they stood at its end) and black entries (owner, plan, replies and
+internal notes, each labelled), like the secretary's paper notebook. Buttons move a day or a
+week, switch between day and week, narrow the page to one building or one owner, and turn
+pages. Every page is one message within Telegram's limit, user text escaped. The view (day,
+day or week, filters, page) travels in the buttons' callback data; every press is checked
+again on the server.
 
 `/notebook` = today, `/notebook week` = this week, `/notebook 2026-11-05` = that day,
 `/notebook 2026-11-05 week` = that day's week (Monday to Sunday).
@@ -12,6 +14,7 @@ travels in the buttons' callback data; every press is checked again on the serve
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -42,6 +45,8 @@ from storage.notebook import (
     NotebookPage,
     PageFilter,
     RedEntry,
+    ResponseClock,
+    Standing,
     notebook_page,
 )
 from storage.people import is_staff
@@ -116,27 +121,85 @@ def _moment(tr: Translator, at: datetime, week: bool) -> str:
     return tr.gettext("{day} {time}").format(day=short_day(tr, at), time=tr.time(at))
 
 
-def red_line(tr: Translator, entry: RedEntry, *, week: bool, cut: int) -> str:
-    """One red-pen entry, as plain text (escape it for where it goes)."""
+# A run of 7 or more digits, spaces or dashes between them allowed: a phone number, perhaps
+# (but not a date written 2026-11-05).
+PHONE = re.compile(r"(?<!\d)\+?\d(?:[ \-]?\d){6,}(?!\d)")
+DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+
+
+def hide_phones(text: str | None) -> str:
+    """For the wall: every number long enough to be a phone shown as its first three and last
+    two digits (138****78), so nobody's phone is printed for the building to read."""
+
+    def masked(found: re.Match[str]) -> str:
+        if DATE.fullmatch(found.group(0)):
+            return found.group(0)
+        digits = "".join(ch for ch in found.group(0) if ch.isdigit())
+        return digits[:3] + "****" + digits[-2:]
+
+    return PHONE.sub(masked, text or "")
+
+
+def standing_tag(tr: Translator, entry: RedEntry) -> str:
+    """New, reopened or carried over: how the issue came onto this period's page."""
+    _ = tr.gettext
+    if entry.standing is Standing.NEW:
+        if entry.reopened_at is not None:
+            reopened = short_day(tr, entry.reopened_at)
+            return _("newly reported, reopened {date}").format(date=reopened)
+        return _("newly reported")
+    if entry.standing is Standing.REOPENED and entry.reopened_at is not None:
+        return _("reopened {date}").format(date=short_day(tr, entry.reopened_at))
+    return _("carried over, open since {date}").format(date=short_day(tr, entry.created_at))
+
+
+def clock_tags(tr: Translator, entry: RedEntry) -> list[str]:
+    """The response deadline while it runs (or once missed) and the completion due date, as
+    they stood at the page's moment."""
+    _ = tr.gettext
+    tags = []
+    if entry.respond_by is not None:
+        if entry.response is ResponseClock.RUNNING:
+            tags.append(_("reply due {when}").format(when=_moment(tr, entry.respond_by, True)))
+        elif entry.response is ResponseClock.OVERDUE:
+            tags.append(
+                _("reply overdue since {when}").format(when=_moment(tr, entry.respond_by, True))
+            )
+        elif entry.response is ResponseClock.MISSED:
+            tags.append(
+                _("first reply late (due {when})").format(when=_moment(tr, entry.respond_by, True))
+            )
+    if entry.due_at is not None:
+        if entry.overdue:
+            tags.append(
+                _("completion overdue since {date}").format(date=short_day(tr, entry.due_at))
+            )
+        else:
+            tags.append(_("completion due {date}").format(date=short_day(tr, entry.due_at)))
+    return tags
+
+
+def red_line(tr: Translator, entry: RedEntry, *, week: bool, cut: int, wall: bool = False) -> str:
+    """One red-pen entry, as plain text (escape it for where it goes): the problem, then how it
+    came onto the page, its status and its clocks. `wall`: phone numbers hidden."""
     _ = tr.gettext
     names = min(cut, NAME_LIMIT)
     state = status_label(tr, entry.status)
     if entry.owner:
         state = _("{status}, {owner}").format(status=state, owner=clip(entry.owner, names))
+    description = hide_phones(entry.description) if wall else entry.description
     values = {
         "number": entry.number,
         "building": clip(entry.building, names) or _("no building given"),
         "category": category_label(tr, entry.category),
-        "text": clip(entry.description, cut),
-        "state": state,
+        "text": clip(description, cut),
+        "tags": _("; ").join([standing_tag(tr, entry), state, *clock_tags(tr, entry)]),
     }
-    if entry.carried_over:
-        return _(
-            "No. {number} · {building} · {category}: {text} [{state}; open since {date}]"
-        ).format(date=short_day(tr, entry.created_at), **values)
-    return _("{time} No. {number} · {building} · {category}: {text} [{state}]").format(
-        time=_moment(tr, entry.created_at, week), **values
-    )
+    if entry.standing is Standing.NEW:
+        return _("{time} No. {number} · {building} · {category}: {text} [{tags}]").format(
+            time=_moment(tr, entry.created_at, week), **values
+        )
+    return _("No. {number} · {building} · {category}: {text} [{tags}]").format(**values)
 
 
 def _due(tr: Translator, raw: object) -> str | None:
@@ -148,16 +211,28 @@ def _due(tr: Translator, raw: object) -> str | None:
         return None
 
 
-def black_line(tr: Translator, entry: BlackEntry, *, week: bool, cut: int) -> str:
-    """One black-pen entry, as plain text (escape it for where it goes)."""
+def black_line(
+    tr: Translator, entry: BlackEntry, *, week: bool, cut: int, wall: bool = False
+) -> str:
+    """One black-pen entry, as plain text (escape it for where it goes). An internal note says
+    so, in words distinct from a reply to the resident. `wall`: phone numbers hidden and a
+    resident named as "a resident"."""
+    line = _black_words(tr, entry, week=week, cut=cut, wall=wall)
+    if not entry.public and Action(entry.kind) is not Action.PROGRESS:
+        line = tr.gettext("{entry} (internal)").format(entry=line)
+    return line
+
+
+def _black_words(tr: Translator, entry: BlackEntry, *, week: bool, cut: int, wall: bool) -> str:
     _ = tr.gettext
     names = min(cut, NAME_LIMIT)
     data = entry.data
-    text = clip(entry.text, cut)
+    text = clip(hide_phones(entry.text) if wall else entry.text, cut)
+    actor = entry.actor if entry.actor_is_staff or not wall or not entry.actor else _("a resident")
     values: dict[str, object] = {
         "time": _moment(tr, entry.at, week),
         "number": entry.number,
-        "actor": clip(entry.actor, names) or _("the notebook"),
+        "actor": clip(actor, names) or _("the notebook"),
         "text": text,
     }
     kind = Action(entry.kind)
@@ -178,7 +253,11 @@ def black_line(tr: Translator, entry: BlackEntry, *, week: bool, cut: int) -> st
             )
         return _("{time} No. {number}: plan by {actor}: {text}").format(**values)
     if kind is Action.PROGRESS:
-        return _("{time} No. {number}: progress from {actor}: {text}").format(**values)
+        if entry.public:
+            return _("{time} No. {number}: reply to the resident from {actor}: {text}").format(
+                **values
+            )
+        return _("{time} No. {number}: internal note from {actor}: {text}").format(**values)
     if kind is Action.RETURN:
         return _("{time} No. {number}: {actor} handed it back: {text}").format(**values)
     if kind is Action.TRANSFER:
@@ -192,7 +271,9 @@ def black_line(tr: Translator, entry: BlackEntry, *, week: bool, cut: int) -> st
     if kind is Action.RESOLVE:
         return _("{time} No. {number}: resolved by {actor}: {text}").format(**values)
     if kind is Action.REOPEN:
-        return _("{time} No. {number}: reopened: {text}").format(**values)
+        if text:
+            return _("{time} No. {number}: reopened: {text}").format(**values)
+        return _("{time} No. {number}: reopened, no reason given").format(**values)
     result = str(data.get("result") or "")
     if kind is Action.FOLLOW_UP and result:
         return _("{time} No. {number}: follow-up: {result}, {satisfaction}").format(
@@ -236,10 +317,13 @@ def page_text(
     if page.red:
         lines += [
             "",
-            _("🔴 <b>Red pen</b>: problems and to-dos ({count})").format(
+            _("🔴 <b>Red pen</b>: every issue open in this time ({count})").format(
                 count=tr.number(page.red_total)
             ),
         ]
+        as_of = page.red[0].as_of
+        if as_of is not None and as_of >= period.end:
+            lines.append(_("Status and deadlines as they stood at the end of this time."))
         lines += ["• " + escape(red_line(tr, entry, week=view.week, cut=cut)) for entry in page.red]
     if page.black:
         lines += [
@@ -317,8 +401,14 @@ def page_keyboard(
 
 
 async def render_view(
-    session: AsyncSession, tr: Translator, community: Community, view: View
+    session: AsyncSession,
+    tr: Translator,
+    community: Community,
+    view: View,
+    now: datetime | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """The page of `view`, its status and clocks as at `now` (the period's end if it is over,
+    or not given)."""
     assert community.id is not None
     period = view.period(ZoneInfo(community.timezone))
     where = PageFilter(building_id=view.building_id or None, owner_id=view.owner_id or None)
@@ -326,6 +416,7 @@ async def render_view(
         session,
         community_id=community.id,
         period=period,
+        now=now or period.end,
         where=where,
         page=view.page,
         per_page=PER_PAGE,
@@ -353,7 +444,7 @@ async def _render_view(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The page, read off the loop (storage/db.py: reading): every chat goes on meanwhile."""
     async with context.notebook.db.reading() as reader:
-        return await render_view(reader, context.tr, community, view)
+        return await render_view(reader, context.tr, community, view, context.now())
 
 
 async def building_menu(

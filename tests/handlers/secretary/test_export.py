@@ -28,9 +28,11 @@ from tests.known_month import CQ, build_known_month, cq
 I18N = I18n(default_locale="zh_Hans")
 ZH = I18N.translator("zh_Hans", CQ)
 NOVEMBER = Period.month(2026, 11, CQ)
+LATER = cq(12, 1, 8)  # the month is over: files hold what stood at its end
 HEADER = [
     "编号",
     "反映时间",
+    "新增/重办/结转",
     "渠道",
     "类别",
     "问题",
@@ -38,10 +40,13 @@ HEADER = [
     "单元",
     "紧急程度",
     "难易程度",
-    "状态",
+    "期末状态",
     "负责人",
     "方案",
-    "约定完成时间",
+    "答复时限",
+    "期末答复情况",
+    "办结期限",
+    "期末办结情况",
     "受理时间",
     "首次答复时间",
     "办结时间",
@@ -84,7 +89,7 @@ def test_cells_that_could_run_as_formulas_get_an_apostrophe() -> None:
     sheet_file.add([row])
     sheet = load_workbook(io.BytesIO(sheet_file.finish())).active
     assert sheet is not None
-    cells = {sheet.cell(1, c).value: sheet.cell(2, c) for c in range(1, 21)}
+    cells = {sheet.cell(1, c).value: sheet.cell(2, c) for c in range(1, len(HEADER) + 1)}
     assert cells["问题"].value == '\'=HYPERLINK("http://x","点我")'
     assert cells["问题"].data_type == "s"  # a string, not a formula
     assert (cells["楼栋"].value, cells["单元"].value) == ("'@楼", "'-1")
@@ -93,7 +98,7 @@ def test_cells_that_could_run_as_formulas_get_an_apostrophe() -> None:
     csv_file = CsvFile(ZH)
     csv_file.add([row])
     lines = list(csv.reader(io.StringIO(csv_file.finish().decode("utf-8-sig"))))
-    assert lines[1][4] == '\'=HYPERLINK("http://x","点我")' and lines[1][11] == "普通方案 <b>&amp;"
+    assert lines[1][5] == '\'=HYPERLINK("http://x","点我")' and lines[1][12] == "普通方案 <b>&amp;"
 
 
 async def test_spreadsheets_of_the_month_open_and_hold_the_words_verbatim(
@@ -103,20 +108,32 @@ async def test_spreadsheets_of_the_month_open_and_hold_the_words_verbatim(
     async with db.session() as session:
         community = await session.get(Community, month.community.id)
         assert community is not None
-        xlsx = await spreadsheet(session, ZH, community, NOVEMBER, "xlsx")
-        raw_csv = await spreadsheet(session, ZH, community, NOVEMBER, "csv")
+        xlsx = await spreadsheet(session, ZH, community, NOVEMBER, "xlsx", now=LATER)
+        raw_csv = await spreadsheet(session, ZH, community, NOVEMBER, "csv", now=LATER)
 
     assert raw_csv.startswith(b"\xef\xbb\xbf")  # Excel needs the BOM to read UTF-8
     rows = list(csv.reader(io.StringIO(raw_csv.decode("utf-8-sig"))))
     assert rows[0] == HEADER
-    assert [r[0] for r in rows[1:]] == [str(n) for n in range(3, 13)]  # reported in November
+    # every issue open in November: Nos. 3 to 12 reported in it, and No. 2, reported in
+    # October and open until it was resolved on November 1
+    assert [r[0] for r in rows[1:]] == [str(n) for n in range(2, 13)]
     by_number = {int(r[0]): dict(zip(HEADER, r, strict=True)) for r in rows[1:]}
+    assert (by_number[2]["新增/重办/结转"], by_number[3]["新增/重办/结转"]) == (
+        "上期结转",
+        "本期新反映",
+    )
+    assert (by_number[6]["期末办结情况"], by_number[6]["期末答复情况"]) == ("已超期", "按时答复")
+    assert by_number[4]["期末答复情况"] == "超时答复"  # claimed after 26 h of 24
     three = by_number[3]
     assert three["问题"] == "下水道堵了 <厨房> & 卫生间"
     assert three["反映时间"] == "2026-11-02 09:00"
     assert (three["渠道"], three["类别"], three["楼栋"]) == ("Telegram", "下水道堵塞", "1栋")
-    assert (three["状态"], three["负责人"], three["方案"]) == ("已结案", "王网格", "联系物业疏通")
-    assert (three["约定完成时间"], three["首次答复时间"]) == (
+    assert (three["期末状态"], three["负责人"], three["方案"]) == (
+        "已结案",
+        "王网格",
+        "联系物业疏通",
+    )
+    assert (three["办结期限"], three["首次答复时间"]) == (
         "2026-11-03 18:00",
         "2026-11-02 10:00",
     )
@@ -128,19 +145,19 @@ async def test_spreadsheets_of_the_month_open_and_hold_the_words_verbatim(
     assert by_number[6]["方案"] == "'=请环卫车抽污"  # defused, otherwise verbatim
     assert (by_number[5]["重办次数"], by_number[5]["满意度"]) == ("1", "基本满意")
     assert by_number[8]["附议人数"] == "1"  # No. 11's reporter backs No. 8 after the merge
-    assert by_number[9]["负责人"] == "" and by_number[9]["状态"] == "待受理"
+    assert by_number[9]["负责人"] == "" and by_number[9]["期末状态"] == "待受理"
 
     book = load_workbook(io.BytesIO(xlsx))
     sheet = book.active
     assert sheet is not None and sheet.title == "邢家桥社区"
     values = list(sheet.iter_rows(values_only=True))
     assert list(values[0]) == HEADER
-    assert len(values) == 11
-    xlsx_three = dict(zip(HEADER, values[1], strict=True))
+    assert len(values) == 12
+    xlsx_three = dict(zip(HEADER, values[2], strict=True))
     assert xlsx_three["问题"] == "下水道堵了 <厨房> & 卫生间"
     assert xlsx_three["反映时间"] == datetime(2026, 11, 2, 9, 0)  # a real date cell, local time
     assert xlsx_three["编号"] == 3 and xlsx_three["附议人数"] == 0
-    assert dict(zip(HEADER, values[4], strict=True))["方案"] == "'=请环卫车抽污"
+    assert dict(zip(HEADER, values[5], strict=True))["方案"] == "'=请环卫车抽污"
 
 
 def _pdf_objects(pdf: bytes) -> dict[int, tuple[bytes, bytes | None]]:
@@ -195,9 +212,10 @@ async def test_the_printed_notebook_embeds_a_font_with_every_chinese_glyph(
     async with db.session() as session:
         community = await session.get(Community, month.community.id)
         assert community is not None
-        printed = await printed_notebook(session, community, NOVEMBER)
+        printed = await printed_notebook(session, community, NOVEMBER, now=LATER)
     assert [d.day.first_day.day for d in printed.days][:3] == [1, 2, 3]
-    assert [e.number for e in printed.still_open] == [6, 7, 8, 9, 12]
+    # every issue open in November: those reported in it, then No. 2, carried over
+    assert [e.number for e in printed.open_in_period] == [*range(3, 13), 2]
     pdf = notebook_pdf(ZH, printed)
     assert pdf.startswith(b"%PDF")
     assert re.search(rb"/BaseFont /[A-Z]{6}\+SimHei", pdf)  # embedded as a subset
@@ -226,12 +244,13 @@ async def test_a_long_period_prints_up_to_the_limit_and_says_what_is_left_out(
     async with db.session() as session:
         community = await session.get(Community, month.community.id)
         assert community is not None
-        printed = await printed_notebook(session, community, NOVEMBER, limit=5)
+        printed = await printed_notebook(session, community, NOVEMBER, limit=5, now=LATER)
     printed_entries = sum(len(d.red) + len(d.black) for d in printed.days)
-    assert printed_entries + len(printed.still_open) == 5
-    # November: 10 reports; 24 black-pen steps (2 on No. 2, 4 on No. 3, 3 on No. 4, 5 on
-    # No. 5, 2 on No. 6, 3 on No. 8, 2 on No. 10, 1 on No. 11, 2 on No. 12); 5 still open.
-    assert printed.left_out == 10 + 24 + 5 - 5
+    assert printed_entries + len(printed.open_in_period) == 5
+    # November: 10 reports (No. 5's reopening is in the month it was reported); 24 black-pen
+    # steps (2 on No. 2, 4 on No. 3, 3 on No. 4, 5 on No. 5, 2 on No. 6, 3 on No. 8, 2 on
+    # No. 10, 1 on No. 11, 2 on No. 12); 11 issues open at some time in it.
+    assert printed.left_out == 10 + 24 + 11 - 5
     assert notebook_pdf(ZH, printed).startswith(b"%PDF")
 
 
@@ -250,10 +269,10 @@ async def test_the_secretary_gets_each_file_as_a_document(
         assert not answer.show_alert
         xlsx = await xie.expect_message(predicate=lambda m: m.document is not None)
         assert xlsx.filename == "notebook-2026-11-01-2026-11-30.xlsx"
-        assert "邢家桥社区：2026年11月1日至2026年11月30日反映的问题" in (xlsx.caption or "")
+        assert "邢家桥社区：2026年11月1日至2026年11月30日所有在办问题" in (xlsx.caption or "")
         assert xlsx.document is not None
         sheet = load_workbook(io.BytesIO(xlsx.document)).active
-        assert sheet is not None and sheet.max_row == 11
+        assert sheet is not None and sheet.max_row == 12
 
         await xie.press(menu, "表格（CSV）")
         table = await xie.expect_message(predicate=lambda m: m.document is not None)

@@ -11,7 +11,7 @@ from runtime.i18n import I18n
 from storage import issues as rules
 from storage.db import Database
 from storage.models import Community
-from storage.notebook import PageFilter, black_entries, notebook_page, red_entries
+from storage.notebook import PageFilter, Standing, black_entries, notebook_page, red_entries
 from storage.periods import Period
 from tests.factories import FakeClock, bot_errors, make_community, running_bot
 from tests.known_month import CQ, LIMITS, build_known_month, cq
@@ -19,24 +19,37 @@ from tests.known_month import CQ, LIMITS, build_known_month, cq
 ZH = I18n(default_locale="zh_Hans").translator("zh_Hans", CQ)
 THURSDAY = Period.days(date(2026, 11, 12), date(2026, 11, 12), CQ)
 WEEK = Period.days(date(2026, 11, 9), date(2026, 11, 15), CQ)
+LATER = cq(12, 1, 8)  # the month is over: pages are as things stood at their end
 
 
 async def test_red_and_black_entries_of_a_day_and_a_week(db: Database, clock: FakeClock) -> None:
     month = await build_known_month(db, clock)
     cid = month.community.id
     async with db.session() as session:
-        red = await red_entries(session, community_id=cid, period=THURSDAY)
+        red = await red_entries(session, community_id=cid, period=THURSDAY, now=LATER)
         black = await black_entries(session, community_id=cid, period=THURSDAY)
-        # No. 8 came in; Nos. 6 and 7 were reported earlier and are still open.
-        assert [(e.number, e.carried_over) for e in red] == [(8, False), (6, True), (7, True)]
+        # No. 8 came in; Nos. 5, 6 and 7 were reported earlier and open when the day began
+        # (No. 5 was resolved that morning: the page says so, though it has been closed since).
+        assert [(e.number, e.standing, e.status) for e in red] == [
+            (8, Standing.NEW, "in_progress"),
+            (5, Standing.CARRIED_OVER, "resolved"),
+            (6, Standing.CARRIED_OVER, "in_progress"),
+            (7, Standing.CARRIED_OVER, "accepted"),
+        ]
+        assert [e.overdue for e in red] == [False, False, True, False]  # No. 6 was due Nov 10
         assert [(e.number, e.kind, e.actor) for e in black] == [
             (5, "resolved", "李网格"),
             (8, "claimed", "李网格"),
             (8, "planned", "李网格"),
         ]
-        week_red = await red_entries(session, community_id=cid, period=WEEK)
+        week_red = await red_entries(session, community_id=cid, period=WEEK, now=LATER)
         week_black = await black_entries(session, community_id=cid, period=WEEK)
-        assert [e.number for e in week_red] == [7, 8, 6]
+        assert [(e.number, e.standing) for e in week_red] == [
+            (7, Standing.NEW),
+            (8, Standing.NEW),
+            (5, Standing.REOPENED),  # reopened on Monday the 9th
+            (6, Standing.CARRIED_OVER),
+        ]
         assert [(e.number, e.kind) for e in week_black] == [
             (5, "reopened"),
             (5, "resolved"),
@@ -47,21 +60,22 @@ async def test_red_and_black_entries_of_a_day_and_a_week(db: Database, clock: Fa
         ]
         in_2 = PageFilter(building_id=month.buildings["2栋"])
         page = await notebook_page(
-            session, community_id=cid, period=WEEK, where=in_2, page=0, per_page=4
+            session, community_id=cid, period=WEEK, now=LATER, where=in_2, page=0, per_page=4
         )
-        assert (page.red_total, page.black_total, page.pages) == (1, 6, 2)
-        assert [e.number for e in page.red] == [8] and len(page.black) == 3
+        assert (page.red_total, page.black_total, page.pages) == (2, 6, 2)
+        assert [e.number for e in page.red] == [8, 5] and len(page.black) == 2
         second = await notebook_page(
-            session, community_id=cid, period=WEEK, where=in_2, page=9, per_page=4
+            session, community_id=cid, period=WEEK, now=LATER, where=in_2, page=9, per_page=4
         )
         assert second.page == 1 and [e.kind for e in second.black] == [
+            "claimed",
             "planned",
             "followed_up",
             "progress",
         ]
         wangs = PageFilter(owner_id=month.wang.id)
         page = await notebook_page(
-            session, community_id=cid, period=WEEK, where=wangs, page=0, per_page=8
+            session, community_id=cid, period=WEEK, now=LATER, where=wangs, page=0, per_page=8
         )
         assert ([e.number for e in page.red], page.black_total) == ([6], 0)
 
@@ -97,18 +111,30 @@ async def test_staff_page_through_filter_and_move_by_buttons(
         await xie.send("/notebook")  # today, Thursday Nov 12
         page = await xie.expect_message(contains="民情本：邢家桥社区")
         assert "2026年11月12日星期四" in page.text
-        assert "09:00 8号 · 2栋 · 噪音扰民：夜里有人喧哗【办理中，李网格】" in page.text
-        assert "6号 · 1栋 · 下水道堵塞：化粪池满了【办理中，王网格；11月6日起未办完】" in page.text
+        assert (
+            "09:00 8号 · 2栋 · 噪音扰民：夜里有人喧哗【新反映；办理中，李网格；办结期限11月20日】"
+            in page.text
+        )
+        assert (
+            "6号 · 1栋 · 下水道堵塞：化粪池满了【上期结转，11月6日起未办完；办理中，王网格；"
+            "已超过办结期限（11月10日）】" in page.text
+        )
+        assert (
+            "5号 · 2栋 · 噪音扰民：楼上装修太吵【上期结转，11月5日起未办完；已办结，李网格】"
+            in (
+                page.text  # open when the day began, resolved at 09:00: as it stood that evening
+            )
+        )
         assert "11:00 8号 李网格定的方案：晚上巡查（11月20日前办好）" in page.text
 
         await xie.press(page, "看整周")
         await xie.expect_edit(page, contains="2026年11月9日至2026年11月15日")
         assert "11月9日 09:00 5号 重办" in page.text
-        assert "第1页，共2页" in page.text  # 3 red and 6 black entries, 8 to a page
+        assert "第1页，共2页" in page.text  # 4 red and 6 black entries, 8 to a page
         await xie.press(page, "下一页 ▶")
         await xie.expect_edit(page, contains="第2页，共2页")
         # user text shown as typed (the bot escaped it for HTML)
-        assert "11月14日 20:00 8号 李网格的进展：已找到住户 <3楼> 谈话" in page.text
+        assert "11月14日 20:00 8号 李网格的内部记录：已找到住户 <3楼> 谈话" in page.text
 
         await xie.press(page, "楼栋：全部")
         await xie.expect_edit(page, contains="看哪栋楼的记录？")
