@@ -87,12 +87,15 @@ async def bot_process(
     emu: BotApiEmulator, url: str, which: str, staff_chat_id: int | None, cwd: str
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """The bot (`which`: notebook, echo or mirror) as its own process on the emulator, for as
-    long as the block runs; stopped with SIGTERM, as systemd would."""
-    module = "bot" if which == "notebook" else "bench.echo_bot"
+    long as the block runs; stopped with SIGTERM, as systemd would. With `BENCH_PROFILE=file`
+    the notebook runs under cProfile and leaves its statistics there."""
+    module = ["-m", "bot"] if which == "notebook" else ["-m", "bench.echo_bot"]
+    profile = os.environ.get("BENCH_PROFILE")  # a file for the notebook's cProfile statistics
+    if profile and which == "notebook":
+        module = ["-m", "cProfile", "-o", profile, *module]
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        module,
+        *module,
         env=_env(emu, url, which, staff_chat_id),
         cwd=cwd,
         stdout=asyncio.subprocess.DEVNULL,

@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from bot import jobs, logs, operations
+from bot.per_chat import PerChatUpdates
 from delivery import answers, dispatch
 from delivery.answers import NotebookBot
 from delivery.inbox import DurableUpdateQueue, InboxRequest
@@ -373,6 +374,7 @@ def build_application(
         ApplicationBuilder()
         .bot(bot)
         .update_queue(queue)
+        .concurrent_updates(PerChatUpdates())  # a chat waiting on a heavy read holds up no other
         .application_class(NotebookApplication, kwargs={"notebook": notebook})
         .context_types(ContextTypes(context=NotebookContext))
         .post_init(on_startup)
