@@ -1,13 +1,17 @@
-"""Updates of different chats handled side by side; each chat's one after the other.
+"""Updates handled one at a time, in the order they came, except that an update waiting
+(off the event loop) lets the next ones go meanwhile; one chat's updates always in order.
 
 python-telegram-bot handles one update at a time by default: an update that waits (the digest,
-the notebook page or an export reading off the event loop through `Database.reading()`, a chart
-drawn on a worker thread) holds every chat up for as long as it waits, seconds for an export.
-With this processor the next chat's updates go on meanwhile. With SQLite on the loop's thread
-(storage/fast/sqlite_inline.py) an update waits only there, so updates still run one at a time
-between such waits. A chat's own updates keep their order: each waits for the one before it in
-the same chat (a press is never handled before the message that showed its button); updates
-with no chat (none in the notebook's allowed updates today) keep theirs among themselves.
+the notebook page or an export reading through `Database.reading()`, a chart drawn on a worker
+thread) would hold every chat up for as long as it waits, seconds for an export. Here each
+update takes the turn in the order the updates were queued and keeps it until it is done, or
+until it has waited `TURN` seconds: with SQLite on the loop's thread
+(storage/fast/sqlite_inline.py) an update that has not finished by then is waiting, not
+working, and the next update takes the turn. Everything else stays as it was with one update at
+a time: an update's answers go out between updates (bot/app.py: `process_update`), so few are
+ever sent and not yet recorded (delivery/answers.py). A chat's own updates never overtake each
+other: each waits for the one before it in the same chat to be done (a press is never handled
+before the message that showed its button); updates without a chat keep theirs among themselves.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-# No limit of its own: python-telegram-bot makes a task of every queued update anyway, and a
+TURN = 0.05  # seconds an update keeps the turn while it waits
+# No limit of python-telegram-bot's: it makes a task of every queued update anyway, and a
 # semaphore that made them queue again could let one chat's updates overtake each other there.
 UNLIMITED = 1 << 30
 
@@ -35,11 +40,12 @@ def _chat_key(update: object) -> int | None:
 class PerChatUpdates(BaseUpdateProcessor):
     def __init__(self) -> None:
         super().__init__(UNLIMITED)
+        self._turn = asyncio.Lock()  # FIFO: the turns go in the order they were asked for
         self._tails: dict[int | None, asyncio.Future[None]] = {}  # chat -> its last update
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the chat's previous update, then handle this one. Called in the order the
-        updates were queued (one task each, started in that order), so the chain keeps it."""
+        """Called in the order the updates were queued (one task each, started in that order):
+        wait for the chat's previous update, then for the turn."""
         key = _chat_key(update)
         before = self._tails.get(key)
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -47,7 +53,10 @@ class PerChatUpdates(BaseUpdateProcessor):
         try:
             if before is not None:
                 await asyncio.shield(before)  # a cancelled waiter leaves the chain intact
-            await coroutine
+            async with self._turn:
+                handling = asyncio.ensure_future(coroutine)
+                await asyncio.wait({handling}, timeout=TURN)
+            await handling  # still waiting: the next update has the turn meanwhile
         finally:
             mine.set_result(None)
             if self._tails.get(key) is mine:
