@@ -42,7 +42,7 @@ async def everyone_answered(emu: BotApiEmulator, users: list[UserDriver]) -> Non
     await emu.signal.wait_for(answered, PATIENCE)
 
 
-async def run(which: str, people: int, issues: int) -> dict[str, float]:
+async def run(which: str, people: int, issues: int) -> tuple[dict[str, float], str]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'first.db'}"
         async with BotApiEmulator(token=TOKEN, bot_username="bench_bot") as emu:
@@ -57,13 +57,14 @@ async def run(which: str, people: int, issues: int) -> dict[str, float]:
             async with bot_process(emu, url, which, group.id if group else None, tmp) as proc:
                 await warm_up.send("hello")  # start-up is not load; a stranger too
                 await everyone_answered(emu, [warm_up])
+                answer = next(iter(warm_up.chat.bot_messages.values())).text
                 began, cpu_began = time.perf_counter(), cpu_seconds(proc.pid)
                 for user in crowd:  # all at once: queued in the emulator before the bot polls
                     await user.send(f"hello from {user.first_name}, the light is broken")
                 await everyone_answered(emu, crowd)
                 elapsed = time.perf_counter() - began
                 cpu = cpu_seconds(proc.pid) - cpu_began
-    return {"seconds": elapsed, "cpu_ms": cpu / people * 1000}
+    return {"seconds": elapsed, "cpu_ms": cpu / people * 1000}, answer
 
 
 def main() -> None:
@@ -76,12 +77,16 @@ def main() -> None:
     ratios: list[float] = []
     for round_ in range(1, args.rounds + 1):
         # echo, notebook, echo again: a drift of the shared machine weighs on both sides alike
-        figures = {
+        runs = {
             which: asyncio.run(
                 run(which.split()[0], args.people, args.issues if which == "notebook" else 0)
             )
             for which in names
         }
+        figures = {which: r for which, (r, _answer) in runs.items()}
+        if round_ == 1:
+            first_line = runs["notebook"][1].splitlines()[0]
+            print(f"the notebook answers a stranger: {first_line[:90]!r}")
         print(f"round {round_} of {args.rounds}")
         for which, r in figures.items():
             print(
