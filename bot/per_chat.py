@@ -5,7 +5,7 @@ python-telegram-bot handles one update at a time by default: an update that wait
 the notebook page or an export reading through `Database.reading()`, a chart drawn on a worker
 thread) would hold every chat up for as long as it waits, seconds for an export. Here each
 update takes the turn in the order the updates were queued and keeps it until it is done, or
-until it has waited `TURN` seconds: with SQLite on the loop's thread
+until it has been handled for `TURN` seconds: with SQLite on the loop's thread
 (storage/fast/sqlite_inline.py) an update that has not finished by then is waiting, not
 working, and the next update takes the turn. Everything else stays as it was with one update at
 a time: an update's answers go out between updates (bot/app.py: `process_update`), so few are
@@ -44,20 +44,31 @@ class PerChatUpdates(BaseUpdateProcessor):
         self._tails: dict[int | None, asyncio.Future[None]] = {}  # chat -> its last update
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Called in the order the updates were queued (one task each, started in that order):
-        wait for the chat's previous update, then for the turn."""
+        """Called in the order the updates were queued (one task each, started in that order),
+        so the turns are asked for in that order. An update whose chat's previous one still
+        waits gives its turn back until that one is done, then asks again."""
         key = _chat_key(update)
         before = self._tails.get(key)
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tails[key] = mine
+        held = False
         try:
-            if before is not None:
+            await self._turn.acquire()
+            held = True
+            while before is not None and not before.done():
+                self._turn.release()
+                held = False
                 await asyncio.shield(before)  # a cancelled waiter leaves the chain intact
-            async with self._turn:
-                handling = asyncio.ensure_future(coroutine)
-                await asyncio.wait({handling}, timeout=TURN)
+                await self._turn.acquire()
+                held = True
+            handling = asyncio.ensure_future(coroutine)
+            await asyncio.wait({handling}, timeout=TURN)
+            self._turn.release()
+            held = False
             await handling  # still waiting: the next update has the turn meanwhile
         finally:
+            if held:
+                self._turn.release()
             mine.set_result(None)
             if self._tails.get(key) is mine:
                 del self._tails[key]
