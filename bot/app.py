@@ -110,6 +110,8 @@ class NotebookApplication(Application):
         queue = self.update_queue if isinstance(self.update_queue, DurableUpdateQueue) else None
         if self.notebook.stopping.is_set() and update_id is not None:
             return  # left pending and held by this instance: its next start takes it first
+        if queue is not None and update_id is not None:
+            queue.begin(update_id)
         started = time.monotonic()
         scope: UpdateScope | None = None
         with logs.update_context(update):
