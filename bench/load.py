@@ -23,7 +23,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,32 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+@asynccontextmanager
+async def bot_process(
+    emu: BotApiEmulator, url: str, which: str, staff_chat_id: int | None, cwd: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The bot (`which`: notebook, echo or mirror) as its own process on the emulator, for as
+    long as the block runs; stopped with SIGTERM, as systemd would. With `BENCH_PROFILE=file`
+    the notebook runs under cProfile and leaves its statistics there."""
+    module = ["-m", "bot"] if which == "notebook" else ["-m", "bench.echo_bot"]
+    profile = os.environ.get("BENCH_PROFILE")  # a file for the notebook's cProfile statistics
+    if profile and which == "notebook":
+        module = ["-m", "cProfile", "-o", profile, *module]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *module,
+        env=_env(emu, url, which, staff_chat_id),
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
 
 
 async def seed(url: str, residents: int, issues: int, staff_group_id: int) -> None:
@@ -218,18 +245,8 @@ async def run(
             group = emu.group(title="staff", members=[worker]) if which != "echo" else None
             if which == "notebook" and group is not None:
                 await seed(url, residents, issues, group.id)
-            module = "bot" if which == "notebook" else "bench.echo_bot"
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                module,
-                env=_env(emu, url, which, group.id if group else None),
-                cwd=tmp,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
             flow = FLOWS[which]
-            try:
+            async with bot_process(emu, url, which, group.id if group else None, tmp) as proc:
                 await flow(users[0], "warm-up", Latencies())  # start-up is not load
                 closed = Latencies()
                 # the warm-up's card and one per report, all claimed before the clock stops
@@ -249,9 +266,6 @@ async def run(
                 paced_lat = Latencies()
                 await _paced(flow, users, paced, paced_lat)
                 rss = peak_rss_mb(proc.pid)
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                await proc.wait()
     return {
         "updates_per_s": handled / elapsed,
         "cpu_ms": cpu / handled * 1000,

@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from bot import jobs, logs, operations
+from bot.per_chat import PerChatUpdates
 from delivery import answers, dispatch
 from delivery.answers import NotebookBot
 from delivery.inbox import DurableUpdateQueue, InboxRequest
@@ -112,6 +113,8 @@ class NotebookApplication(Application):
         queue = self.update_queue if isinstance(self.update_queue, DurableUpdateQueue) else None
         if self.notebook.stopping.is_set() and update_id is not None:
             return  # left pending and held by this instance: its next start takes it first
+        if queue is not None and update_id is not None:
+            queue.begin(update_id)
         started = time.monotonic()
         scope: UpdateScope | None = None
         with logs.update_context(update):
@@ -390,6 +393,7 @@ def build_application(
         ApplicationBuilder()
         .bot(bot)
         .update_queue(queue)
+        .concurrent_updates(PerChatUpdates())  # a chat waiting on a heavy read holds up no other
         .application_class(NotebookApplication, kwargs={"notebook": notebook})
         .context_types(ContextTypes(context=NotebookContext))
         .post_init(on_startup)

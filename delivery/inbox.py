@@ -61,7 +61,8 @@ class DurableUpdateQueue(asyncio.Queue):
         self.stopping = stopping or asyncio.Event()
         self.fetched: set[int] = set()  # stored by InboxRequest, not yet put
         self.fresh: set[int] = set()  # of those, the ones new to us
-        self._drained = asyncio.Event()  # set when an update taken leaves LOW_WATER or fewer
+        self._drained = asyncio.Event()  # set when LOW_WATER or fewer have not begun
+        self._taken: set[int] = set()  # taken by python-telegram-bot, their handling not begun
         self.held: dict[int, Update] = {}  # queued or being handled here
         self.attempts: dict[int, int] = {}  # failures of its own a held update had before
         self.waiting: dict[int, tuple[Update, datetime]] = {}  # to try again here, and when
@@ -69,17 +70,32 @@ class DurableUpdateQueue(asyncio.Queue):
 
     def get_nowait(self) -> Any:
         item = super().get_nowait()  # asyncio.Queue.get ends here too
-        if self.qsize() <= LOW_WATER:
-            self._drained.set()
+        if isinstance(item, Update):
+            self._taken.add(item.update_id)
+        self._note_drained()
         return item
 
+    def begin(self, update_id: int) -> None:
+        """Its handling begins (bot/app.py): python-telegram-bot takes every queued update at
+        once, each to wait for its turn (bot/per_chat.py), so only this says it is no longer
+        waiting."""
+        self._taken.discard(update_id)
+        self._note_drained()
+
+    def _not_begun(self) -> int:
+        return self.qsize() + len(self._taken)
+
+    def _note_drained(self) -> None:
+        if self._not_begun() <= LOW_WATER:
+            self._drained.set()
+
     async def drained(self) -> None:
-        """Wait until python-telegram-bot has taken all but LOW_WATER of the queued updates.
+        """Wait until the handling of all but LOW_WATER of the queued updates has begun.
         getUpdates waits for this: what arrives meanwhile stays with Telegram and comes in the
         next batch, so under load one request, one answer to parse and one inbox transaction
         serve several updates instead of one each. The few left queued keep the bot busy while
         that request is on its way. A stopping bot waits no longer."""
-        while self.qsize() > LOW_WATER and not self.stopping.is_set():
+        while self._not_begun() > LOW_WATER and not self.stopping.is_set():
             self._drained.clear()
             stop = asyncio.ensure_future(self.stopping.wait())
             drained = asyncio.ensure_future(self._drained.wait())

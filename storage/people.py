@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.chat_state import CHAT_STATE, remember
-from storage.fast.direct import Direct, adopt
+from storage.fast.direct import Direct, adopt, insert_new
 from storage.models import STAFF_ROLES, Community, Membership, Person, Role
 
 
@@ -83,25 +84,23 @@ async def identify(
             user_id=identity.user_id,
             row=state if state[0] is not None else None,
         )
-    person = adopt(session, Person, rows[0][:_M]) if rows else None
-    fresh = person is None
-    if person is None:
-        person = Person(telegram_user_id=identity.user_id)
-        session.add(person)
-    # Only what changed is set: an attribute set, even to the value it had, makes the commit
-    # compare the whole person with what was read (most updates change nothing here).
-    seen = {
+    seen: dict[str, Any] = {
         "full_name": identity.full_name[:200],
         "username": identity.username,
         "telegram_language_code": identity.language_code,
     }
     if in_private_chat:  # they wrote to the bot itself, so they have not blocked it
         seen["unreachable_since"] = None
+    if not rows:  # first contact: inserted now for its id, past the ORM's flush
+        person = await insert_new(session, Person, {"telegram_user_id": identity.user_id, **seen})
+        return person, None
+    person = adopt(session, Person, rows[0][:_M])
+    # Only what changed is set: an attribute set, even to the value it had, makes the commit
+    # compare the whole person with what was read (most updates change nothing here); changes
+    # to a known person are flushed with the update.
     for name, value in seen.items():
-        if fresh or getattr(person, name) != value:
+        if getattr(person, name) != value:
             setattr(person, name, value)
-    if fresh:
-        await session.flush()  # its id; changes to a known person are flushed with the update
     held = [
         (adopt(session, Membership, row[_M:_C]), adopt(session, Community, row[_C:_S]))
         for row in rows

@@ -57,6 +57,10 @@ def deep_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start={token}"
 
 
+# in UpdateScope.extra: `load_person` found no active membership
+_NO_MEMBERSHIP = "no_membership"
+
+
 async def load_person(update: object, context: NotebookContext) -> None:
     """Group -2: record who wrote and pick their language and time zone for this update."""
     if not isinstance(update, Update):
@@ -87,6 +91,7 @@ async def load_person(update: object, context: NotebookContext) -> None:
             person.unreachable_since = None
             context.session.add(person)
     context.scope.acting, context.scope.acting_chosen = current, person.current_community_id
+    context.scope.extra[_NO_MEMBERSHIP] = current is None
     default_locale = current[1].default_locale if current else settings.default_locale
     tz = ZoneInfo(current[1].timezone) if current else settings.tz
     locale = person.locale or locale_for_language_code(user.language_code, default_locale)
@@ -106,6 +111,15 @@ def _acting_as_read(context: NotebookContext) -> tuple[Membership, Community] | 
 
 async def acting_in(context: NotebookContext) -> tuple[Membership, Community] | None:
     """The sender's membership and the community they act in (storage.people.current_membership)."""
+    scope = context.scope
+    if (
+        scope.extra.get(_NO_MEMBERSHIP)
+        and scope.person is not None
+        and scope.person.current_community_id is None
+    ):
+        # `load_person` found none (a first contact, most often), and nothing has joined them
+        # since: joining makes the community their chosen one
+        return None
     return _acting_as_read(context) or await current_membership(context.session, context.person)
 
 
