@@ -400,14 +400,14 @@ async def cast_vote(
     proxy_name = _clean(proxy_name, 200)
     evidence = _clean(evidence, 1000)
     if channel is Channel.TELEGRAM:
-        voter = await _membership(session, cast_by_id, campaign.community_id)
+        voter = await membership_of(session, cast_by_id, campaign.community_id)
         home = await home_of(session, voter) if voter is not None else None
         refusal = chat_vote_refusal(voter, home, campaign, household.room)
         if refusal is not None:
             raise ConsentError("not a verified member of this household", refusal)
         recorded_by_id = proxy_name = evidence = None
     else:
-        worker = await _membership(session, recorded_by_id, campaign.community_id)
+        worker = await membership_of(session, recorded_by_id, campaign.community_id)
         if worker is None or may_vote_as_resident(worker.role) or not worker.active:
             raise ConsentError("only a worker records a vote given in person", Refusal.STAFF)
         if evidence is None:
@@ -449,7 +449,7 @@ def _clean(text: str | None, limit: int) -> str | None:
     return text or None
 
 
-async def _membership(
+async def membership_of(
     session: AsyncSession, person_id: int | None, community_id: int
 ) -> Membership | None:
     if person_id is None:
@@ -461,6 +461,17 @@ async def _membership(
             )
         )
     ).first()
+
+
+async def names_of_voters(session: AsyncSession, campaign: ConsentCampaign) -> dict[int, str]:
+    """The names of everyone in the campaign's log (who cast a vote, who recorded one)."""
+    ids: set[int] = set()
+    for entry in await vote_log(session, campaign):
+        ids.update(i for i in (entry.cast_by_id, entry.recorded_by_id) if i is not None)
+    if not ids:
+        return {}
+    rows = await session.exec(select(Person).where(col(Person.id).in_(ids)))
+    return {p.id: p.full_name for p in rows.all() if p.id is not None}
 
 
 async def add_concerns(
