@@ -90,13 +90,12 @@ CHANNEL_LABELS = {
 # Why a vote, a code or a verification was refused, in the person's words. Nothing was recorded.
 REFUSALS = {
     Refusal.STAFF: N_(
-        "Community staff do not vote as residents of the buildings they serve. To record a "
-        "household's vote, use Record a vote on the campaign card."
+        "Community staff do not vote as residents of the buildings they serve. Record a "
+        "household's vote from the campaign card."
     ),
     Refusal.NOT_VERIFIED: N_(
-        "Your household is not verified yet, so I cannot take a vote from you; nothing was "
-        "recorded. If the community gave you a household code, type it now. Otherwise please "
-        "ask your grid worker to verify your home."
+        "Your household is not verified yet: nothing was recorded. Send /vote to type your "
+        "household code, or ask your grid worker."
     ),
     Refusal.OTHER_SCOPE: N_("This vote is for another building."),
     Refusal.OTHER_HOUSEHOLD: N_(
@@ -124,6 +123,14 @@ STATUS_LABELS = {
 
 def choice_label(tr: Translator, choice: str | None) -> str:
     return tr.gettext(CHOICE_LABELS[VoteChoice(choice)]) if choice else tr.gettext("not yet")
+
+
+# (a press's alert holds 200 characters: the refusals above are short; this one is a message)
+ASK_FOR_CODE = N_(
+    "Your household is not verified yet, so I cannot take a vote from you; nothing was "
+    "recorded. If the community gave you a household code, type it now. Otherwise please "
+    "ask your grid worker to verify your home."
+)
 
 
 def refusal_text(tr: Translator, refusal: Refusal | None) -> str:

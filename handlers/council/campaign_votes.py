@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.campaign_chart import ChartLabels, support_chart_png
 from handlers.council.campaign_common import (
+    ASK_FOR_CODE,
     CHART,
     VOTE_FLOW,
     campaign_text,
@@ -149,7 +150,7 @@ async def show_ballot(
         await ask(context, chat_id, flow=VOTE_FLOW, step="code", data={"campaign": campaign.id})
         await context.bot.send_message(
             chat_id,
-            refusal_text(context.tr, Refusal.NOT_VERIFIED),
+            context.tr.gettext(ASK_FOR_CODE),
             reply_markup=cancel_markup(context.tr),
         )
         return
