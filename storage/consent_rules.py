@@ -60,7 +60,9 @@ RULES: dict[ConsentRule, RuleSpec] = {
     ConsentRule.UNANIMITY: RuleSpec(Fraction(1), Fraction(1), strict=False, uses_area=False),
 }
 
-VOTE_CHANNELS = (Channel.TELEGRAM, Channel.VISIT, Channel.MEETING)  # app, door to door, meeting
+# the ways a worker records a vote given in person (always with the evidence they saw)
+RECORDED_CHANNELS = (Channel.VISIT, Channel.MEETING, Channel.PAPER, Channel.PROXY)
+VOTE_CHANNELS = (Channel.TELEGRAM, *RECORDED_CHANNELS)  # the phone, or recorded by a worker
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ async def open_campaigns_summary(
                 building_id=campaign.building_id,
                 unit_id=campaign.unit_id,
                 households=len(homes),
-                agreeing=sum(1 for h in homes if h.choice == VoteChoice.AGREE),
+                agreeing=sum(1 for h in homes if h.choice == VoteChoice.AGREE and h.vote_verified),
                 support_heads=points[-1].heads if points else Fraction(0),
                 support_area=points[-1].area if points else standing.area.support,
                 passed=standing.passed,

@@ -43,6 +43,8 @@ class Channel(StrEnum):
     DESK = "desk"
     VISIT = "visit"
     MEETING = "meeting"
+    PAPER = "paper"  # a consent vote signed on a paper form and handed in
+    PROXY = "proxy"  # a consent vote given by someone the owner authorised in writing (委托书)
 
 
 class IssueStatus(StrEnum):
@@ -533,6 +535,9 @@ class ConsentHousehold(SQLModel, table=True):
     voted_by_id: int | None = Field(default=None, foreign_key="person.id")
     recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
     voted_at: datetime | None = _when()
+    # The current vote was cast by a verified member or recorded by a worker with evidence:
+    # only such votes count under the rule (older votes, typed for any room, do not).
+    vote_verified: bool = Field(default=False)
     created_at: datetime = _created()
 
 
@@ -550,6 +555,48 @@ class ConsentVoteLog(SQLModel, table=True):
     channel: str = Field(max_length=20)
     cast_by_id: int | None = Field(default=None, foreign_key="person.id")
     recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
+    proxy_name: str | None = Field(default=None, max_length=200)  # who voted for the owner
+    evidence: str | None = Field(default=None, sa_type=sa.Text)  # what the worker saw
+    verified: bool = Field(default=False)  # a verified member, or a worker with evidence
+
+
+class HouseholdCode(SQLModel, table=True):
+    """A printed, single-use invitation for one household (building, unit, room): whoever
+    redeems it becomes a verified member of that household. Print one per family member."""
+
+    __tablename__ = "household_code"
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    building_id: int = Field(foreign_key="building.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    room: str = Field(max_length=50)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _created()
+    used_by_id: int | None = Field(default=None, foreign_key="person.id")
+    used_at: datetime | None = _when()
+
+
+class VerifiedHome(SQLModel, table=True):
+    """A resident's household as the community confirmed it (a worker's check, or a household
+    code): not what they typed or picked in /profile. One per person and community; several
+    people may share a household. Only a verified household votes from the phone."""
+
+    __tablename__ = "verified_home"
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "community_id"),
+        sa.Index("ix_verified_home_building", "community_id", "building_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    community_id: int = Field(foreign_key="community.id")
+    building_id: int = Field(foreign_key="building.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    room: str = Field(max_length=50)
+    via: str = Field(max_length=20)  # "worker" or "code"
+    verified_by_id: int | None = Field(default=None, foreign_key="person.id")  # the worker
+    code_id: int | None = Field(default=None, foreign_key="household_code.id")
+    verified_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class ConsentMediation(SQLModel, table=True):

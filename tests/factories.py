@@ -203,6 +203,42 @@ async def make_campaign(
     return campaign
 
 
+async def record_vote(
+    session: Any, campaign: Any, household: Any, choice: Any, *, now: datetime
+) -> Any:
+    """A household's vote recorded door to door by a worker of the campaign's community (made
+    on first use), with the evidence: the way a test casts a verified vote without a phone."""
+    from sqlmodel import select
+
+    from storage import consent
+    from storage.models import Channel, Community, Membership, Role
+
+    worker = (
+        await session.exec(
+            select(Membership).where(
+                Membership.community_id == campaign.community_id,
+                Membership.role == Role.WORKER,
+            )
+        )
+    ).first()
+    if worker is None:
+        community = await session.get(Community, campaign.community_id)
+        person = await make_member(session, community, Role.WORKER, name="门访网格员")
+        worker_id = person.id
+    else:
+        worker_id = worker.person_id
+    return await consent.cast_vote(
+        session,
+        campaign,
+        household,
+        choice=choice,
+        channel=Channel.VISIT,
+        recorded_by_id=worker_id,
+        evidence="signed form",
+        now=now,
+    )
+
+
 def bot_errors(emulator: BotApiEmulator) -> list[Any]:
     """Errors the bot's own requests caused. getUpdates 409s are Telegram's normal answer to
     the long poll that shutdown abandons (the newer request terminates the older one)."""

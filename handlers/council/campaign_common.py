@@ -29,6 +29,7 @@ from runtime.i18n import N_, Translator
 from storage import consent, consent_rules
 from storage.chat_state import FlowState
 from storage.consent_rules import Verdict
+from storage.households import Refusal
 from storage.models import (
     Building,
     CampaignStatus,
@@ -54,6 +55,9 @@ HOUSEHOLDS = Button("camp.homes", int)  # campaign_households
 CHART = Button("camp.chart", int)  # campaign_votes
 RECORD = Button("camp.record", int)  # campaign_door_votes
 MEDIATE = Button("camp.mediate", int)  # campaign_mediation
+VERIFY = Button("camp.verify", int)  # campaign_verify
+CODES = Button("camp.codes", int)  # campaign_verify
+EXPORT = Button("camp.export", int)  # campaign_verify
 
 RULE_LABELS = {
     ConsentRule.ART278: N_(
@@ -80,6 +84,32 @@ CHANNEL_LABELS = {
     Channel.TELEGRAM: N_("from the phone"),
     Channel.VISIT: N_("door to door"),
     Channel.MEETING: N_("at a meeting"),
+    Channel.PAPER: N_("on paper"),
+    Channel.PROXY: N_("by proxy"),
+}
+# Why a vote, a code or a verification was refused, in the person's words. Nothing was recorded.
+REFUSALS = {
+    Refusal.STAFF: N_(
+        "Community staff do not vote as residents of the buildings they serve. Record a "
+        "household's vote from the campaign card."
+    ),
+    Refusal.NOT_VERIFIED: N_(
+        "Your household is not verified yet: nothing was recorded. Send /vote to type your "
+        "household code, or ask your grid worker."
+    ),
+    Refusal.OTHER_SCOPE: N_("This vote is for another building."),
+    Refusal.OTHER_HOUSEHOLD: N_(
+        "You can vote only for your own verified household; nothing was recorded."
+    ),
+    Refusal.UNKNOWN_CODE: N_(
+        "That is not a household code I know, so nothing was recorded. Please check it "
+        "(10 letters and digits), or ask your grid worker to verify your home."
+    ),
+    Refusal.USED_CODE: N_(
+        "This household code has already been used. Each code works once: please ask the "
+        "community office for another."
+    ),
+    Refusal.NOT_RESIDENT: N_("Only a registered resident of the household can vote."),
 }
 STATUS_LABELS = {
     CampaignStatus.DRAFT: N_("being prepared"),
@@ -93,6 +123,18 @@ STATUS_LABELS = {
 
 def choice_label(tr: Translator, choice: str | None) -> str:
     return tr.gettext(CHOICE_LABELS[VoteChoice(choice)]) if choice else tr.gettext("not yet")
+
+
+# (a press's alert holds 200 characters: the refusals above are short; this one is a message)
+ASK_FOR_CODE = N_(
+    "Your household is not verified yet, so I cannot take a vote from you; nothing was "
+    "recorded. If the community gave you a household code, type it now. Otherwise please "
+    "ask your grid worker to verify your home."
+)
+
+
+def refusal_text(tr: Translator, refusal: Refusal | None) -> str:
+    return tr.gettext(REFUSALS[refusal or Refusal.NOT_RESIDENT])
 
 
 def m2(tr: Translator, value: Decimal | None) -> str:
@@ -173,6 +215,7 @@ async def campaign_text(
     _ = tr.gettext
     homes = await consent.households(session, campaign)
     verdict = consent_rules.evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
+    checked = await consent.verification(session, campaign, homes)
     status = tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
     lines = [
         _("Consent vote #{id}: {question}").format(
@@ -181,9 +224,18 @@ async def campaign_text(
         _("Scope: {scope}").format(scope=await scope_text(session, campaign, tr)),
         _("Rule: {rule}").format(rule=tr.gettext(RULE_LABELS[ConsentRule(campaign.rule)])),
         _("Status: {status}").format(status=status),
+        _("Verified households: {verified} of {total} (only they vote from the phone).").format(
+            verified=checked.verified, total=checked.households
+        ),
         "",
         *standing_lines(tr, verdict, homes),
     ]
+    if checked.uncounted:
+        lines.append(
+            _("Votes not verified, not counted: {count} households.").format(
+                count=checked.uncounted
+            )
+        )
     if staff:
         concerned = sum(1 for h in homes if h.concerns)
         mediations = await consent.mediations(session, campaign)
@@ -219,6 +271,13 @@ def staff_buttons(campaign: ConsentCampaign, tr: Translator) -> InlineKeyboardMa
             InlineKeyboardButton(_("Support chart"), callback_data=CHART.data(cid)),
         ]
     )
+    rows.append(
+        [
+            InlineKeyboardButton(_("Verify a household"), callback_data=VERIFY.data(cid)),
+            InlineKeyboardButton(_("Household codes"), callback_data=CODES.data(cid)),
+        ]
+    )
+    rows.append([InlineKeyboardButton(_("Export (CSV)"), callback_data=EXPORT.data(cid))])
     if status is CampaignStatus.OPEN:
         rows.append(
             [

@@ -1,4 +1,6 @@
-"""Consent campaigns, staff: recording a household's vote given door to door or at a meeting."""
+"""Consent campaigns, staff: recording a household's vote given in person: door to door, at a
+meeting, on a paper form, or by a proxy (whose name is kept). The worker who records it is named
+in the log, with the evidence they saw (a signed form, an ID checked, a 委托书)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from handlers.shared.members import (
 )
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from runtime.i18n import Translator
+from runtime.i18n import N_, Translator
 from storage import consent, consent_rules
 from storage.chat_state import FlowState
 from storage.consent import ConsentError
@@ -44,7 +46,7 @@ from storage.models import (
 # --- staff: recording a vote given door to door or at a meeting ---------------------------------
 
 CHOICE = Button("camp.rchoice", VoteChoice)
-CHANNEL = Button("camp.rchannel", (Channel.VISIT.value, Channel.MEETING.value))
+CHANNEL = Button("camp.rchannel", tuple(c.value for c in consent_rules.RECORDED_CHANNELS))
 NO_CONCERNS = Button("camp.rnone")
 
 
@@ -101,8 +103,14 @@ async def _record_step(
 async def on_record_choice(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
     ways = [
-        InlineKeyboardButton(_("Door to door"), callback_data=CHANNEL.data(Channel.VISIT)),
-        InlineKeyboardButton(_("At a meeting"), callback_data=CHANNEL.data(Channel.MEETING)),
+        [
+            InlineKeyboardButton(_("Door to door"), callback_data=CHANNEL.data(Channel.VISIT)),
+            InlineKeyboardButton(_("At a meeting"), callback_data=CHANNEL.data(Channel.MEETING)),
+        ],
+        [
+            InlineKeyboardButton(_("On paper"), callback_data=CHANNEL.data(Channel.PAPER)),
+            InlineKeyboardButton(_("By proxy"), callback_data=CHANNEL.data(Channel.PROXY)),
+        ],
     ]
     (choice,) = CHOICE.values(update)
     await _record_step(
@@ -111,25 +119,27 @@ async def on_record_choice(update: Update, context: NotebookContext) -> None:
         step="rv_choice",
         field="choice",
         value=choice,
-        then=("rv_channel", _("How was it given?"), [ways]),
+        then=("rv_channel", _("How was it given?"), ways),
     )
+
+
+EVIDENCE_QUESTION = N_(
+    "What is the evidence? For example: signed form no. 12, ID checked at the door, written "
+    "authorisation (委托书) seen."
+)
 
 
 async def on_record_channel(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
-    none = InlineKeyboardButton(_("No concerns"), callback_data=NO_CONCERNS.data())
     (channel,) = CHANNEL.values(update)
+    then: tuple[str, str, list[list[InlineKeyboardButton]]]
+    if channel == Channel.PROXY:
+        question = _("Who voted for the owner? Type the proxy's name.")
+        then = ("rv_proxy", question, [])
+    else:
+        then = ("rv_evidence", _(EVIDENCE_QUESTION), [])
     await _record_step(
-        update,
-        context,
-        step="rv_channel",
-        field="channel",
-        value=channel,
-        then=(
-            "rv_concerns",
-            _("Did they raise concerns? Type them, or press No concerns."),
-            [[none]],
-        ),
+        update, context, step="rv_channel", field="channel", value=channel, then=then
     )
 
 
@@ -184,18 +194,24 @@ async def _record(
                 channel=Channel(str(data["channel"])),
                 recorded_by_id=context.person.id,
                 concerns=concerns,
+                proxy_name=str(data.get("proxy") or "") or None,
+                evidence=str(data.get("evidence") or ""),
                 now=context.now(),
             )
     except ConsentError:
         return _("Voting is not open.")
     verdict = await consent.verdict(context.session, campaign)
-    return _(
-        "Recorded for room {room}: {choice} ({channel}). Support now: {heads} of households."
-    ).format(
-        room=short(household.room, 20),
-        choice=choice_label(context.tr, household.choice),
-        channel=context.tr.gettext(CHANNEL_LABELS[Channel(str(data["channel"]))]),
-        heads=percent(context.tr, verdict.heads.support),
+    return (
+        _(
+            "Recorded for room {room}: {choice} ({channel}). Support now: {heads} of households."
+        ).format(
+            room=short(household.room, 20),
+            choice=choice_label(context.tr, household.choice),
+            channel=context.tr.gettext(CHANNEL_LABELS[Channel(str(data["channel"]))]),
+            heads=percent(context.tr, verdict.heads.support),
+        )
+        + "\n"
+        + _("Evidence: {evidence}").format(evidence=short(str(data.get("evidence")), 200))
     )
 
 
@@ -266,7 +282,59 @@ async def on_concerns_text(
     await message.reply_text(reply, reply_markup=_after_record(campaign, context.tr))
 
 
-STEPS: dict[str, Step] = {"rv_room": on_room_text, "rv_concerns": on_concerns_text}
+async def on_proxy_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    """The proxy's name, then the evidence (their written authorisation)."""
+    await _typed_step(update, context, state, "proxy", text[:200], "rv_evidence", EVIDENCE_QUESTION)
+
+
+async def on_evidence_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    await _typed_step(
+        update,
+        context,
+        state,
+        "evidence",
+        text[:1000],
+        "rv_concerns",
+        N_("Did they raise concerns? Type them, or press No concerns."),
+    )
+
+
+async def _typed_step(
+    update: Update,
+    context: NotebookContext,
+    state: FlowState,
+    field: str,
+    value: str,
+    next_step: str,
+    question: str,
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    campaign = await flow_campaign(update, context, state)
+    member = await me_in(context, campaign.community_id) if campaign else None
+    if campaign is None or member is None or not member.is_staff:
+        await finish(context, message.chat.id)
+        await message.reply_text(_("Only community staff can do this."))
+        return
+    data = {**state.data, field: value}
+    await ask(context, message.chat.id, flow=FLOW, step=next_step, data=data)
+    rows = [cancel_row(context.tr)]
+    if next_step == "rv_concerns":
+        rows.insert(0, [InlineKeyboardButton(_("No concerns"), callback_data=NO_CONCERNS.data())])
+    await message.reply_text(_(question), reply_markup=InlineKeyboardMarkup(rows))
+
+
+STEPS: dict[str, Step] = {
+    "rv_room": on_room_text,
+    "rv_proxy": on_proxy_text,
+    "rv_evidence": on_evidence_text,
+    "rv_concerns": on_concerns_text,
+}
 
 
 HANDLERS = [

@@ -1,6 +1,11 @@
 """Consent campaigns, residents: /vote (or the button in the announcement), casting the
 household's vote from the phone, changing it until voting closes, adding concerns; and the
 support-rate chart, for staff and residents of the campaign's scope.
+
+Only a verified member of a household on the campaign's list votes from the phone, and only for
+that household. A resident whose household is not verified is told so and may type the
+household code the community printed for it; typing a room number verifies nothing. Staff do
+not vote as residents (they record votes given in person, campaign_door_votes).
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.campaign_chart import ChartLabels, support_chart_png
 from handlers.council.campaign_common import (
+    ASK_FOR_CODE,
     CHART,
     VOTE_FLOW,
     campaign_text,
     choice_label,
+    refusal_text,
     scope_text,
 )
 from handlers.council.guards import member_in_private, typed_text
+from handlers.residents.profile import redeem_home_code
 from handlers.shared.fallback import STALE
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
@@ -38,6 +46,7 @@ from runtime.i18n import Translator
 from runtime.rendering import Rendered
 from storage import consent, consent_rules
 from storage.consent import ConsentError
+from storage.households import Refusal, home_in_scope
 from storage.models import (
     CampaignStatus,
     ConsentCampaign,
@@ -59,12 +68,15 @@ async def vote_command(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     message, member = found
+    if member.is_staff:
+        await message.reply_text(refusal_text(context.tr, Refusal.STAFF))
+        return
     campaigns = [
         c
         for c in await consent.campaigns_of(
             context.session, member.community_id, statuses=[CampaignStatus.OPEN]
         )
-        if consent.lives_in_scope(member.membership, c)
+        if await consent.concerns_campaign(context.session, c, member.membership)
     ]
     if not campaigns:
         await message.reply_text(_("There is no vote for your building right now."))
@@ -122,31 +134,34 @@ async def ballot_text(
 async def show_ballot(
     context: NotebookContext, chat_id: int, campaign: ConsentCampaign, member: Member
 ) -> None:
+    """The ballot of the member's verified household; otherwise why not, and for a resident
+    not verified yet, a chance to type their household code."""
     _ = context.tr.gettext
     household = await consent.household_of(context.session, campaign, member.membership)
-    if household is None and member.membership.room:
+    if household is not None:
         await context.bot.send_message(
             chat_id,
-            _(
-                "Your room {room} is not on this vote's list. Please ask the community office."
-            ).format(room=short(member.membership.room, 20)),
+            await ballot_text(context, campaign, household),
+            reply_markup=ballot_buttons(campaign, context.tr),
         )
         return
-    if household is None:
-        await ask(context, chat_id, flow=VOTE_FLOW, step="room", data={"campaign": campaign.id})
+    home = await consent.home_of(context.session, member.membership)
+    if home is None:
+        await ask(context, chat_id, flow=VOTE_FLOW, step="code", data={"campaign": campaign.id})
         await context.bot.send_message(
             chat_id,
-            _(
-                "To vote for your household, please type your room number (for example: 301). "
-                "I will remember it."
-            ),
+            context.tr.gettext(ASK_FOR_CODE),
             reply_markup=cancel_markup(context.tr),
         )
         return
+    if not home_in_scope(home, campaign):
+        await context.bot.send_message(chat_id, refusal_text(context.tr, Refusal.OTHER_SCOPE))
+        return
     await context.bot.send_message(
         chat_id,
-        await ballot_text(context, campaign, household),
-        reply_markup=ballot_buttons(campaign, context.tr),
+        _("Your room {room} is not on this vote's list. Please ask the community office.").format(
+            room=short(home.room, 20)
+        ),
     )
 
 
@@ -162,7 +177,10 @@ async def _voter(
     if campaign is None or member is None:
         await refuse(query, context)
         return None
-    if not consent.lives_in_scope(member.membership, campaign):
+    if member.is_staff:
+        await refuse(query, context, refusal_text(context.tr, Refusal.STAFF))
+        return None
+    if not await consent.concerns_campaign(context.session, campaign, member.membership):
         await refuse(query, context, _("This vote is for another building."))
         return None
     return campaign, member
@@ -195,7 +213,9 @@ async def on_vote(update: Update, context: NotebookContext) -> None:
     campaign, member = found
     household = await consent.household_of(context.session, campaign, member.membership)
     if household is None:
-        await refuse(query, context, _("Only a registered resident of the household can vote."))
+        home = await consent.home_of(context.session, member.membership)
+        refusal = Refusal.NOT_VERIFIED if home is None else Refusal.OTHER_HOUSEHOLD
+        await refuse(query, context, refusal_text(context.tr, refusal))
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
@@ -207,8 +227,11 @@ async def on_vote(update: Update, context: NotebookContext) -> None:
                 cast_by_id=context.person.id,
                 now=context.now(),
             )
-    except ConsentError:
-        await refuse(query, context, _("Voting has closed."))
+    except ConsentError as refused:
+        text = _("Voting has closed.")
+        if refused.refusal is not None:
+            text = refusal_text(context.tr, refused.refusal)
+        await refuse(query, context, text)
         return
     await ask(
         context,
@@ -258,27 +281,20 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
     if (
         campaign is None
         or member is None
-        or not consent.lives_in_scope(member.membership, campaign)
+        or not await consent.concerns_campaign(context.session, campaign, member.membership)
     ):
         await finish(context, message.chat.id)
         await message.reply_text(_("This vote is for another building."))
         return
-    if state.step == "room":
-        household = await consent.link_home(context.session, campaign, member.membership, text)
-        if household is None:
+    if state.step == "code":  # a household code; a room number verifies nothing
+        redeemed = await redeem_home_code(context, message.chat.id, text[:100])
+        if isinstance(redeemed, Refusal):
             await message.reply_text(
-                _(
-                    "Room {room} is not on this vote's list. Please check the number, or ask "
-                    "the community office."
-                ).format(room=short(text, 20)),
-                reply_markup=cancel_markup(context.tr),
+                refusal_text(context.tr, redeemed), reply_markup=cancel_markup(context.tr)
             )
             return
         await finish(context, message.chat.id)
-        await message.reply_text(
-            await ballot_text(context, campaign, household),
-            reply_markup=ballot_buttons(campaign, context.tr),
-        )
+        await show_ballot(context, message.chat.id, campaign, member)
         return
     household = await consent.household_of(context.session, campaign, member.membership)
     await finish(context, message.chat.id)
@@ -312,7 +328,9 @@ async def on_chart(update: Update, context: NotebookContext) -> None:
     if campaign is None or member is None:
         await refuse(query, context)
         return
-    if not member.is_staff and not consent.lives_in_scope(member.membership, campaign):
+    if not member.is_staff and not await consent.concerns_campaign(
+        context.session, campaign, member.membership
+    ):
         await refuse(query, context, _("This vote is for another building."))
         return
     points = await consent.series(context.session, campaign, now=context.now())

@@ -7,11 +7,12 @@ ones kept; campaign_households), open and close voting (campaign_setup), record 
 to door or at a meeting (campaign_door_votes), record mediations (campaign_mediation), and watch
 the standing and the support-rate chart. Residents (/vote, or the button in the announcement):
 cast their household's vote from the phone, change it until voting closes, and add their
-concerns (campaign_votes).
+concerns (campaign_votes), once their household is verified by a worker or a household code
+(campaign_verify, which also has the export).
 
 Typed answers wait in `chat_state` (flow "campaign" for staff, "vote" for residents). Every press
-re-checks rights: staff of the campaign's community, or a registered resident of the campaign's
-scope whose membership is linked to a household by room.
+re-checks rights: staff of the campaign's community, or a resident (never staff) whose verified
+household is on the campaign's list.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from handlers.council import (
     campaign_households,
     campaign_mediation,
     campaign_setup,
+    campaign_verify,
     campaign_votes,
 )
 from handlers.council.campaign_common import FLOW, VOTE_FLOW, Step
@@ -40,6 +42,7 @@ STEPS: dict[str, Step] = {
     **campaign_households.STEPS,
     **campaign_door_votes.STEPS,
     **campaign_mediation.STEPS,
+    **campaign_verify.STEPS,
 }
 
 
@@ -86,4 +89,5 @@ HANDLERS = [
     *campaign_door_votes.HANDLERS,
     *campaign_mediation.HANDLERS,
     *campaign_votes.HANDLERS,
+    *campaign_verify.HANDLERS,
 ]

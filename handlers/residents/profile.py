@@ -33,6 +33,7 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.settings import SUPPORTED_LOCALES
 from storage.chat_state import FlowState, clear_state, get_state, set_state
+from storage.households import HouseholdError, Redeemed, Refusal, redeem_code, verified_home
 from storage.models import STAFF_ROLES, Membership, Role
 from storage.people import current_membership, set_locale
 from storage.reports import FLOW as REPORT_FLOW
@@ -324,6 +325,38 @@ async def on_input(update: Update, context: NotebookContext) -> None:
     await message.reply_text(_("Please choose with the buttons above, or press Skip."))
 
 
+# --- a household code (printed by the community, typed or scanned) --------------------------------
+
+
+async def redeem_home_code(
+    context: NotebookContext, chat_id: int, typed: str
+) -> Redeemed | Refusal:
+    """Use a household code: the person becomes a verified member of its household (joining the
+    community if needed) and is told so; on a refusal nothing is changed and the caller says
+    why. A new member is then asked the rest of their details."""
+    _ = context.tr.gettext
+    try:
+        async with context.session.begin_nested():  # a refused code changes nothing
+            redeemed = await redeem_code(
+                context.session, typed=typed, person=context.person, now=context.now()
+            )
+    except HouseholdError as refused:
+        return refused.refusal
+    home = await home_text(context.session, redeemed.home.building_id, redeemed.home.unit_id)
+    await context.bot.send_message(
+        chat_id,
+        _(
+            "Your household {home}, room {room}, is now verified in {community}. You can vote "
+            "for it from your phone when the community asks."
+        ).format(
+            home=home, room=escape(redeemed.home.room), community=escape(redeemed.community.name)
+        ),
+    )
+    if redeemed.joined:
+        await after_join(context, chat_id, redeemed.membership, new=True)
+    return redeemed
+
+
 # --- /profile ------------------------------------------------------------------------------------
 
 
@@ -340,10 +373,21 @@ async def show_profile(update: Update, context: NotebookContext) -> None:
     member, community = current
     home = await home_text(context.session, member.building_id, member.unit_id)
     not_given = _("not given")
+    verified = await verified_home(
+        context.session, person_id=member.person_id, community_id=member.community_id
+    )
     locale = context.person.locale
     lines = [
         _("Your details in {community}:").format(community=escape(community.name)),
         _("Building: {home}").format(home=home or not_given),
+        (
+            _("Verified household: {home}, room {room}").format(
+                home=await home_text(context.session, verified.building_id, verified.unit_id),
+                room=escape(verified.room),
+            )
+            if verified is not None
+            else _("Household: not verified (a grid worker or a household code verifies it)")
+        ),
         _("Language: {language}").format(
             language=LANGUAGE_NAMES.get(locale or "", "") or LANGUAGE_NAMES[context.tr.locale]
         ),

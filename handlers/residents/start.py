@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
 from handlers.residents.help import help_text
-from handlers.residents.profile import after_join
+from handlers.residents.profile import after_join, redeem_home_code
 from handlers.shared.common import escape, is_private
 from handlers.shared.fallback import answer_stale
 from handlers.shared.labels import role_label
@@ -24,6 +24,7 @@ from storage.communities import (
     list_communities,
     redeem_invite,
 )
+from storage.households import LINK_PREFIX, Refusal
 from storage.models import Community, Role
 from storage.people import current_membership
 
@@ -36,6 +37,15 @@ async def start(update: Update, context: NotebookContext) -> None:
     _ = context.tr.gettext
     if not is_private(update):
         await message.reply_text(_("Please talk to me in a private chat."))
+        return
+    if context.args and context.args[0].startswith(LINK_PREFIX):  # a printed household code
+        if isinstance(await redeem_home_code(context, message.chat_id, context.args[0]), Refusal):
+            await message.reply_text(
+                _(
+                    "This household code does not work (unknown or already used). Please ask "
+                    "the community office for another."
+                )
+            )
         return
     if context.args:
         await redeem(update, context, context.args[0])

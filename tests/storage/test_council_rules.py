@@ -25,7 +25,7 @@ from storage.models import (
     VoteChoice,
 )
 from storage.roster import DeskHours, Half
-from tests.factories import FakeClock, make_campaign, make_community, make_member
+from tests.factories import FakeClock, make_campaign, make_community, make_member, record_vote
 
 CQ = ZoneInfo("Asia/Shanghai")
 POLICY = CouncilPolicy()
@@ -257,12 +257,8 @@ async def test_open_campaigns_summary_gives_support_by_headcount_and_area(
         opened = clock()
         clock.advance(hours=1)
         homes = {h.room: h for h in await consent.households(session, campaign)}
-        await consent.cast_vote(
-            session, campaign, homes["201"], choice=VoteChoice.AGREE, now=clock()
-        )
-        await consent.cast_vote(
-            session, campaign, homes["101"], choice=VoteChoice.DISAGREE, now=clock()
-        )
+        await record_vote(session, campaign, homes["201"], VoteChoice.AGREE, now=clock())
+        await record_vote(session, campaign, homes["101"], VoteChoice.DISAGREE, now=clock())
         [summary] = await council_digest.open_campaigns_summary(session, community.id, clock())
         assert summary.households == 4 and summary.agreeing == 1
         assert summary.support_heads == Fraction(1, 4)
@@ -292,7 +288,7 @@ async def test_the_digest_section_gives_support_rates_and_late_topics(
         campaign = await make_campaign(session, community, "加装电梯 <1栋>", now=clock())
         await consent.open_campaign(session, campaign, now=clock())
         [home, *_rest] = await consent.households(session, campaign)
-        await consent.cast_vote(session, campaign, home, choice=VoteChoice.AGREE, now=clock())
+        await record_vote(session, campaign, home, VoteChoice.AGREE, now=clock())
         await council.propose_topic(
             session,
             community_id=community.id,

@@ -1,6 +1,9 @@
 """A consent campaign for adding an elevator, through the emulator (the seed story: support
 climbed from 23% to over 90% through meetings, door-to-door visits and mediation).
 
+Households vote from the phone only once verified: the worker verifies residents from the card,
+老许 uses the household code printed for 101.
+
 A worker sets it up for 1栋 2单元 and imports the households from a CSV file (bad lines are
 reported, good ones kept); residents vote from their phones, the worker records door-to-door
 and meeting votes, the ground-floor household (own space occupied) objects, a mediation is
@@ -67,7 +70,7 @@ async def people(db: Database, clock: FakeClock, emulator: BotApiEmulator):
         emulator,
         community,
         [
-            ("王网格", Role.WORKER, None),
+            ("王网格", Role.WORKER, "1栋"),  # the building he serves, not his home
             ("老许", Role.RESIDENT, "1栋"),
             ("李阿姨", Role.RESIDENT, "1栋"),
             ("孙叔", Role.RESIDENT, "1栋"),
@@ -81,14 +84,12 @@ async def people(db: Database, clock: FakeClock, emulator: BotApiEmulator):
 async def vote_from_phone(
     user: UserDriver, announcement, room: str | None, choice: str, concerns: str | None = None
 ):
-    """Press Vote in the announcement (or /vote), give the room once, choose, add concerns."""
+    """Press Vote in the announcement (or /vote), choose, add concerns (the household is
+    verified already; `room` is only a reminder of whose it is)."""
     if announcement is not None:
         await user.press(announcement, "Vote")
     else:
         await user.send("/vote")
-    if room is not None:
-        await user.expect_message(contains="please type your room number")
-        await user.send(room)
     ballot = await user.expect_message(contains="Your household: room")
     answer = await user.press(ballot, choice)
     assert not answer.show_alert, answer.text
@@ -102,7 +103,15 @@ async def vote_from_phone(
     return await user.expect_edit(ballot, contains="Its vote:")
 
 
-async def record_door_to_door(worker: UserDriver, card, room: str, choice: str, how: str) -> None:
+async def record_door_to_door(
+    worker: UserDriver,
+    card,
+    room: str,
+    choice: str,
+    how: str,
+    evidence: str = "ID checked at the door",
+    proxy: str | None = None,
+) -> None:
     await worker.press(card, "Record a vote")
     await worker.expect_message(contains="Which household? Type the room number")
     await worker.send(room)
@@ -110,9 +119,38 @@ async def record_door_to_door(worker: UserDriver, card, room: str, choice: str, 
     await worker.press(pick, choice)
     await worker.expect_edit(pick, contains="How was it given?")
     await worker.press(pick, how)
-    await worker.expect_edit(pick, contains="Did they raise concerns?")
-    await worker.press(pick, "No concerns")
-    await worker.expect_edit(pick, contains=f"Recorded for room {room}")
+    if proxy is not None:
+        await worker.expect_edit(pick, contains="Type the proxy's name")
+        await worker.send(proxy)
+        await worker.expect_message(contains="What is the evidence?")
+    else:
+        await worker.expect_edit(pick, contains="What is the evidence?")
+    await worker.send(evidence)
+    ask = await worker.expect_message(contains="Did they raise concerns?")
+    await worker.press(ask, "No concerns")
+    await worker.expect_edit(ask, contains=f"Recorded for room {room}")
+
+
+async def verify(worker: UserDriver, card, room: str, name: str) -> None:
+    """The worker verifies a resident as a member of `room` from the campaign card."""
+    await worker.press(card, "Verify a household")
+    await worker.expect_message(contains="Which household did you check?")
+    await worker.send(room)
+    pick = await worker.expect_message(contains=f"Room {room}: who did you check")
+    await worker.press(pick, pick_button(pick, name))
+    await worker.expect_edit(pick, contains=f"is now a verified member of room {room}")
+
+
+def pick_button(message, name: str) -> str:
+    return next(b.text for row in message.buttons for b in row if b.text.startswith(name))
+
+
+def code_for(sheet: bytes, room: str) -> str:
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(sheet.decode("utf-8-sig"))))
+    return next(r[2] for r in rows[1:] if r[0] == room)
 
 
 async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_mediation(
@@ -170,6 +208,23 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         for name in ("老许", "李阿姨", "孙叔", "陈姐"):
             notices[name] = await u[name].expect_message(contains="Consent vote for 1栋, 2单元")
         await zhao.expect_no_message(timeout=0.5)  # 2栋 is not asked
+        await wang.expect_no_message(timeout=0.5)  # nor the worker who serves 1栋
+
+        # the worker verifies three households he checked; 老许 gets 101's printed code
+        for room, name in (("302", "李阿姨"), ("301", "孙叔"), ("601", "陈姐")):
+            await verify(wang, card, room, name)
+        assert "Verified households: 3 of 13" in (await view_card(wang)).text
+        await wang.press(card, "Household codes")
+        sheet = await wang.expect_message(predicate=lambda m: m.document is not None)
+        assert sheet.document is not None and "Household codes for vote #1" in sheet.text
+        code = code_for(sheet.document, "101")
+        await xu.send("/vote")
+        await xu.expect_message(contains="Your household is not verified yet")
+        await xu.send("101")  # a room number is not a code: refused, nothing recorded
+        await xu.expect_message(contains="not a household code I know")
+        await xu.send(code.lower())
+        await xu.expect_message(contains="room 101, is now verified")
+        await xu.expect_message(contains="Your household: room 101")
 
         # a resident of another building cannot vote, even with a forged button
         await zhao.send("/vote")
@@ -185,7 +240,7 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         # day one: three households agree from their phones: 23%
         await vote_from_phone(li, notices["李阿姨"], "302", "Agree")
         clock.advance(hours=2)
-        await vote_from_phone(sun, notices["孙叔"], "301室", "Agree")
+        await vote_from_phone(sun, notices["孙叔"], "301", "Agree")
         clock.advance(hours=2)
         ballot = await vote_from_phone(
             chen, notices["陈姐"], "601", "Agree", concerns="Please keep the stairwell window."
@@ -215,7 +270,7 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         # the next days: courtyard meeting and door-to-door visits
         for day, (room, choice, how) in enumerate(
             [
-                ("102", "Agree", "Door to door"),
+                ("102", "Agree", "On paper"),
                 ("201", "Agree", "Door to door"),
                 ("202", "Agree", "At a meeting"),
                 ("401", "Agree", "Door to door"),
@@ -263,7 +318,9 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         clock.advance(days=1)
         ballot = await vote_from_phone(xu, None, None, "Agree")
         assert "✅ Passes under the rule." in ballot.text
-        await record_door_to_door(wang, card, "402", "Agree", "Door to door")
+        await record_door_to_door(
+            wang, card, "402", "Agree", "By proxy", "委托书 signed by 吴家", proxy="吴小明"
+        )
 
         await wang.press(card, "Support chart")
         chart = await wang.expect_message(contains="Support now: 92.3% of households")
@@ -281,7 +338,13 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         listing = await wang.expect_message(contains="Households of vote #1")
         assert "101 许大爷 60.5 m² ⚑: agree (from the phone)" in listing.text
         assert "Concerns: Noise, no privacy, a narrow stairwell." in listing.text
-        assert "402 吴家 80 m²: agree (door to door)" in listing.text
+        assert "402 吴家 80 m²: agree (by proxy)" in listing.text
+        await wang.press(card, "Export (CSV)")
+        export = await wang.expect_message(predicate=lambda m: m.document is not None)
+        assert "verified households 4 of 13" in export.text and export.document is not None
+        table = export.document.decode("utf-8-sig")
+        assert "Verified households,4 of 13" in table
+        assert "吴小明,委托书 signed by 吴家,yes" in table and "王网格" in table
 
         await wang.press(card, "Close voting")
         await wang.expect_edit(
@@ -321,12 +384,20 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         ("disagree", "agree", "telegram"),
     ]
     assert log[1].concerns == "Noise, no privacy, a narrow stairwell."
-    assert homes["402"].vote_channel == Channel.VISIT and homes["402"].recorded_by_id is not None
+    assert homes["402"].vote_channel == Channel.PROXY and homes["402"].recorded_by_id is not None
+    assert homes["102"].vote_channel == Channel.PAPER and homes["102"].vote_verified
     assert homes["302"].vote_channel == Channel.TELEGRAM and homes["302"].voted_by_id is not None
     assert mediation.reached and "security door" in mediation.agreement
     assert [m.household_id for m in linked] == [homes["101"].id]
-    assert xu_home == ["101"]  # 老许's membership is linked to his household by room
+    assert xu_home == ["101"]  # 老许's membership follows his verified household
     assert bot_errors(emulator) == []
+
+
+async def view_card(worker: UserDriver):
+    await worker.send("/campaign")
+    menu = await worker.expect_message(contains="Consent votes:")
+    await worker.press(menu, "Open #1")
+    return await worker.expect_message(contains="Consent vote #1")
 
 
 def latest_ballot(user: UserDriver):
@@ -354,9 +425,38 @@ async def open_vote_for_302(db: Database, clock: FakeClock, community) -> None:
             created_by_id=None,
             now=clock(),
         )
-        rows = [HouseholdRow("302", "李阿姨", Decimal("80"), None)]
+        rows = [
+            HouseholdRow("302", "李阿姨", Decimal("80"), None),
+            HouseholdRow("101", "许大爷", Decimal("60"), True),
+        ]
         await consent.save_households(session, campaign, rows, now=clock())
         await consent.open_campaign(session, campaign, now=clock())
+        await verify_in_storage(session, campaign, "李阿姨", "302", clock)
+
+
+async def verify_in_storage(session, campaign, name: str, room: str, clock: FakeClock) -> None:
+    """王网格 verifies `name` as a member of `room` (the domain function the card uses)."""
+    from storage import households
+    from storage.models import Person
+
+    def member_named(person_name: str):
+        return (
+            select(Membership)
+            .join(Person, Person.id == Membership.person_id)  # type: ignore[arg-type]
+            .where(Person.full_name == person_name)
+        )
+
+    resident = (await session.exec(member_named(name))).one()
+    worker = (await session.exec(member_named("王网格"))).one()
+    await households.verify_by_worker(
+        session,
+        resident,
+        worker=worker,
+        building_id=campaign.building_id,
+        unit_id=campaign.unit_id,
+        room=room,
+        now=clock(),
+    )
 
 
 async def test_a_message_long_after_the_vote_is_not_taken_as_concerns(
@@ -373,15 +473,15 @@ async def test_a_message_long_after_the_vote_is_not_taken_as_concerns(
         await li.expect_message(contains="What is the problem about?")
         await li.expect_no_message()
     async with db.session() as session:
-        home = (await session.exec(select(ConsentHousehold))).one()
+        home = (
+            await session.exec(select(ConsentHousehold).where(ConsentHousehold.room == "302"))
+        ).one()
     assert home.choice == "agree" and home.concerns is None
     assert bot_errors(emulator) == []
 
 
 async def vote_from_phone_without_concerns(user: UserDriver) -> None:
     await user.send("/vote")
-    await user.expect_message(contains="please type your room number")
-    await user.send("302")
     ballot = await user.expect_message(contains="Your household: room")
     await user.press(ballot, "Agree")
     await user.expect_message(contains="If you have worries")
@@ -409,7 +509,79 @@ async def test_a_forged_vote_press_with_a_malformed_value_changes_nothing(
             assert forged.show_alert and forged.text == STALE, data
         await li.expect_no_message(timeout=0.5)
     async with db.session() as session:
-        home = (await session.exec(select(ConsentHousehold))).one()
+        home = (
+            await session.exec(select(ConsentHousehold).where(ConsentHousehold.room == "302"))
+        ).one()
         votes = (await session.exec(select(ConsentVoteLog))).all()
     assert home.choice == "agree" and len(votes) == 1
+    assert bot_errors(emulator) == []
+
+
+async def test_an_unverified_household_or_a_worker_cannot_vote_and_nothing_is_recorded(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """赵姐 lives in 2栋 but says 1栋 in her profile and types 101 (许大爷's room, whose own
+    consent the rule needs): refused, nothing recorded. 王网格 serves 1栋: he is not invited and
+    cannot vote as its resident, even with a forged press or a household code."""
+    community, u = await people(db, clock, emulator)
+    zhao, wang, li = u["赵姐"], u["王网格"], u["李阿姨"]
+    await open_vote_for_302(db, clock, community)
+    async with db.session() as session:
+        claimed = (await session.exec(select(Building).where(Building.name == "1栋"))).one()
+        campaign = (await session.exec(select(ConsentCampaign))).one()
+        from storage import consent
+
+        invited = await consent.residents_in_scope(session, campaign)
+        members = (await session.exec(select(Membership))).all()
+        zhao_member = next(
+            m for m in members if m.building_id != claimed.id and m.role == "resident"
+        )
+        zhao_member.building_id = claimed.id  # her claim, picked in /profile
+        session.add(zhao_member)
+        worker_id = next(m.person_id for m in members if m.role == Role.WORKER)
+    assert worker_id not in invited
+    async with running_bot(emulator, db, clock):
+        await zhao.send("/vote")
+        await zhao.expect_message(contains="Your household is not verified yet")
+        await zhao.send("101")
+        refused = await zhao.expect_message(contains="not a household code I know")
+        assert "nothing was recorded" in refused.text
+        forged = await zhao.press_data(refused, campaign_votes.CAST.data(1, VoteChoice.AGREE))
+        assert forged.show_alert and "not verified" in (forged.text or "")
+
+        await wang.send("/vote")
+        staff = await wang.expect_message(contains="Community staff do not vote as residents")
+        for data in (
+            campaign_votes.CAST.data(1, VoteChoice.AGREE),
+            campaign_votes.BALLOT.data(1),
+        ):
+            forged = await wang.press_data(staff, data)
+            assert forged.show_alert and "do not vote as residents" in (forged.text or "")
+        # the worker prints the codes; his own use of one is refused
+        await wang.send("/campaign")
+        menu = await wang.expect_message(contains="Consent votes:")
+        await wang.press(menu, "Open #1")
+        card = await wang.expect_message(contains="Verified households: 1 of 2")
+        await wang.press(card, "Household codes")
+        sheet = await wang.expect_message(predicate=lambda m: m.document is not None)
+        assert sheet.document is not None
+        code = code_for(sheet.document, "101")
+        await wang.send(f"/start home-{code}")
+        await wang.expect_message(contains="This household code does not work")
+
+        # the verified member of 302 votes for 302 only
+        await vote_from_phone_without_concerns(li)
+    async with db.session() as session:
+        homes = {h.room: h for h in (await session.exec(select(ConsentHousehold))).all()}
+        votes = (await session.exec(select(ConsentVoteLog))).all()
+        from storage.models import HouseholdCode
+
+        unused = (
+            await session.exec(select(HouseholdCode).where(HouseholdCode.room == "101"))
+        ).one()
+    assert homes["101"].choice is None and homes["302"].choice == "agree"
+    assert [(v.household_id, v.channel, v.verified) for v in votes] == [
+        (homes["302"].id, "telegram", True)
+    ]
+    assert votes[0].cast_by_id is not None and unused.used_at is None
     assert bot_errors(emulator) == []

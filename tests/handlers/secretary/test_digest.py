@@ -18,7 +18,7 @@ from runtime.i18n import I18n
 from storage.db import Database
 from storage.digest import Digest, DigestPolicy, OverdueItem, OwnerLoad, Rates, build_digest
 from storage.periods import Period
-from tests.factories import FakeClock, bot_errors, make_campaign, running_bot
+from tests.factories import FakeClock, bot_errors, make_campaign, record_vote, running_bot
 from tests.known_month import CQ, build_known_month, cq
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -211,7 +211,7 @@ async def test_the_weekly_digest_shows_open_consent_votes_and_late_council_topic
         campaign = await make_campaign(session, community, "2栋加装电梯？", now=clock())
         await consent.open_campaign(session, campaign, now=clock())
         homes = await consent.households(session, campaign)
-        await consent.cast_vote(session, campaign, homes[0], choice=VoteChoice.AGREE, now=clock())
+        await record_vote(session, campaign, homes[0], VoteChoice.AGREE, now=clock())
         await propose_topic(
             session,
             community_id=community.id,
