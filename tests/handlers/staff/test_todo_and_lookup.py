@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from emulator import BotApiEmulator
 from storage import issues as rules
+from storage.clocks import is_overdue
 from storage.db import Database
 from storage.models import Issue, Role
-from storage.clocks import is_overdue
 from storage.staff import todo_for, todo_order, waiting_for_owner
 from tests.factories import FakeClock, bot_errors, running_bot
 from tests.staffroom import bind, post_cards, report, staffroom
@@ -132,7 +132,9 @@ async def test_todo_in_private_with_quick_actions(
         assert lines[1] == (
             "⚠️ 2号 · 环境卫生：问题2：楼下 <垃圾> 没人清 · 完成期限2026年11月1日 · 已超期 · 办理中"
         )
-        assert lines[2] == "1号 · 环境卫生：问题1：楼下 <垃圾> 没人清 · 完成期限2026年11月5日 · 办理中"
+        assert lines[2] == (
+            "1号 · 环境卫生：问题1：楼下 <垃圾> 没人清 · 完成期限2026年11月5日 · 办理中"
+        )
         assert lines[3] == "3号 · 环境卫生：问题3：楼下 <垃圾> 没人清 · 已派单"
         assert "等待认领：1件" in todo.text
         assert "问题1：楼下 <垃圾> 没人清" in todo.text
