@@ -87,6 +87,11 @@ PUBLIC_ACTIONS = frozenset(
 )
 
 
+# Public steps taken by the resident, not the community: they never stop the response clock
+# (storage/clocks.py), which stops at the first contact *with* the resident.
+RESIDENT_STEPS = frozenset({Action.REPORT, Action.WITHDRAW, Action.FOLLOW_UP})
+
+
 class IssueError(Exception):
     """Base for refusals a person should be told about in plain words."""
 
@@ -187,7 +192,7 @@ async def transition(
     values["status"] = status
     values["last_activity_at"] = now
     is_public = action in PUBLIC_ACTIONS if public is None else public
-    if is_public and action is not Action.REPORT and issue.first_response_at is None:
+    if is_public and action not in RESIDENT_STEPS and issue.first_response_at is None:
         values["first_response_at"] = now
     values["version"] = issue.version + 1
     written = await _locked_update(tuple(values)).execute(

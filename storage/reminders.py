@@ -5,6 +5,13 @@ activity) and queues what is due at `now`, each under a dedupe key, so running i
 minutes, after a restart, or from two instances at once queues every reminder exactly once.
 Nothing is scheduled ahead as a job: a changed due date simply makes a new key, and a resolved
 issue stops producing nudges (renderers check the issue again before sending).
+
+Each reminder reads one of the two clocks (storage/clocks.py): "unanswered" the response clock
+(答复时限: it ran out and nobody has contacted the resident); "due soon", "overdue" and
+"escalation" the completion clock (办结期限: the plan's due date). A reminder is never sent after
+the moment it warns about: a "due soon" held back (quiet hours, a busy chat) until its due date
+has passed is dropped at send time (handlers/staff/reminders.py), and the morning's "overdue"
+says it instead.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import outbox
+from storage import clocks, outbox
+from storage.clocks import ClockState
 from storage.issue_lifecycle import OPEN
 from storage.models import Community, Issue, IssueStatus, Membership, Person, Role
 from storage.schedule import local_date, local_today_at, week_start
@@ -45,8 +53,9 @@ class ReminderPolicy:
 
 
 def due_soon_at(issue: Issue, policy: ReminderPolicy) -> datetime | None:
-    """24 h before the due date; for short limits (at most twice that long from the report,
-    where "24 h before" would be almost at once), when the last quarter of the time begins."""
+    """When the completion clock's "due soon" fires: 24 h before the due date; for short
+    limits (at most twice that long from the report, where "24 h before" would be almost at
+    once), when the last quarter of the time begins."""
     if issue.due_at is None:
         return None
     window = issue.due_at - issue.created_at
@@ -146,8 +155,8 @@ async def _issue_reminders(
     ids = {"issue_id": issue.id}
     emergency = issue.urgency == "emergency"
     cid = issue.community_id
-    if issue.status == IssueStatus.NEW and issue.respond_by and now >= issue.respond_by:
-        for secretary in secretaries:  # the promised answer time passed and nobody took it
+    if clocks.response_clock(issue, now).overdue:
+        for secretary in secretaries:  # the promised answer time passed and nobody answered
             queued += await _queue(
                 session,
                 secretary,
@@ -158,10 +167,16 @@ async def _issue_reminders(
                 community_id=cid,
                 urgent=emergency,
             )
-    if issue.due_at is not None and owner is not None and owner.telegram_user_id is not None:
+    completion = clocks.completion_clock(issue, now)  # None before a plan set a due date
+    if (
+        completion is not None
+        and issue.due_at is not None
+        and owner is not None
+        and owner.telegram_user_id is not None
+    ):
         due = int(issue.due_at.timestamp())
         remind_at = due_soon_at(issue, policy)
-        if remind_at is not None and remind_at <= now < issue.due_at:
+        if remind_at is not None and remind_at <= now and completion.state is ClockState.RUNNING:
             queued += await _queue(
                 session,
                 owner,
@@ -172,7 +187,7 @@ async def _issue_reminders(
                 community_id=cid,
                 urgent=emergency,
             )
-        if now >= issue.due_at and now >= local_today_at(now, tz, policy.overdue_nudge_at):
+        if completion.overdue and now >= local_today_at(now, tz, policy.overdue_nudge_at):
             queued += await _queue(
                 session,
                 owner,
@@ -183,7 +198,12 @@ async def _issue_reminders(
                 community_id=cid,
                 urgent=emergency,
             )
-    if issue.due_at is not None and now - issue.due_at >= policy.escalate_after:
+    if (
+        completion is not None
+        and completion.overdue
+        and issue.due_at is not None
+        and completion.delta >= policy.escalate_after
+    ):
         due = int(issue.due_at.timestamp())
         for secretary in secretaries:
             queued += await _queue(

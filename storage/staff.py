@@ -19,7 +19,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import outbox
+from storage import clocks, outbox
 from storage.db import KEEPS_OBJECTS
 from storage.fast.direct import Direct
 from storage.issue_lifecycle import ISSUE, OPEN, Action
@@ -320,22 +320,14 @@ async def record_contact_shown(
 # --- a worker's to-do list -------------------------------------------------------------------
 
 
-def deadline(issue: Issue) -> datetime | None:
-    """The date that counts for the worker: the plan's due date, else the promised time limit."""
-    return issue.due_at or issue.respond_by
-
-
-def is_overdue(issue: Issue, now: datetime) -> bool:
-    when = deadline(issue)
-    return IssueStatus(issue.status) in OPEN and when is not None and when < now
-
-
 def todo_order(issues: Iterable[Issue], now: datetime) -> list[Issue]:
-    """Overdue first, then by deadline (soonest first, none last), then by number."""
+    """Overdue first, then by the moment of the clock that governs each issue now (the plan's
+    due date once set, else the reply-by time while nobody has answered; storage/clocks.py),
+    soonest first, those with no running clock last, then by number."""
     far = datetime.max.replace(tzinfo=now.tzinfo)
 
     def key(issue: Issue) -> tuple[bool, datetime, int]:
-        return (not is_overdue(issue, now), deadline(issue) or far, issue.number)
+        return (not clocks.is_overdue(issue, now), clocks.deadline(issue, now) or far, issue.number)
 
     return sorted(issues, key=key)
 

@@ -69,7 +69,7 @@ async def list_mine(update: Update, context: NotebookContext) -> None:
     for issue in issues[:LIST_LIMIT]:
         backed = "" if issue.reporter_id == person_id else " " + _("(you back it)")
         entry = f"<b>{header(context.tr, issue)}</b>{backed}\n{title(issue)}\n" + await status_line(
-            context.session, context.tr, issue
+            context.session, context.tr, issue, context.now()
         )
         budget -= len(entry) + 2
         if budget < 0:  # one message holds at most 4096 characters
@@ -104,7 +104,7 @@ async def detail_text(context: NotebookContext, issue: Issue) -> tuple[str, bool
     lines = [
         f"<b>{header(context.tr, issue)}</b>",
         escape(cut(issue.description, DETAIL_DESCRIPTION_CHARS)),
-        await status_line(session, context.tr, issue),
+        await status_line(session, context.tr, issue, context.now()),
     ]
     if issue.plan:
         lines.append(_("Plan: {plan}").format(plan=escape(cut(issue.plan, 500))))

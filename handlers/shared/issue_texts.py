@@ -7,13 +7,14 @@ Everything a person typed goes through `escape` here; long texts are cut *before
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.shared.common import escape
 from handlers.shared.labels import category_label, status_label
 from runtime.i18n import Translator
+from storage import clocks
 from storage.issue_lifecycle import Action
 from storage.models import Building, Issue, IssueEvent, Person, Unit
 
@@ -84,16 +85,30 @@ async def home_text(session: AsyncSession, building_id: int | None, unit_id: int
     return escape(await home_names(session, building_id, unit_id))
 
 
-async def status_line(session: AsyncSession, tr: Translator, issue: Issue) -> str:
-    """Status · owner · due date · last update, for /my and the detail view."""
+def clock_parts(tr: Translator, issue: Issue, now: datetime) -> list[str]:
+    """The clock that governs the issue now, named (storage/clocks.py): before a plan, while the
+    community has not yet answered, when it will ("reply by", 答复时限); once a plan set a due
+    date, that date ("due", 完成期限). Nothing when no clock runs (answered, no plan yet; done)."""
+    _ = tr.gettext
+    current = clocks.current_clock(issue, now)
+    if current is None:
+        return []
+    name, clock = current
+    if name == "response":
+        text = _("reply by: {when}").format(when=tr.datetime(clock.moment, "short"))
+    else:
+        text = _("due: {date}").format(date=tr.date(clock.moment, "short"))
+    return [text + (" ⚠️ " + _("overdue") if clock.overdue else "")]
+
+
+async def status_line(session: AsyncSession, tr: Translator, issue: Issue, now: datetime) -> str:
+    """Status · owner · the running clock · last update, for /my and the detail view."""
     _ = tr.gettext
     parts = [status_label(tr, issue.status)]
     owner = await owner_text(session, issue)
     if owner:
         parts.append(_("owner: {owner}").format(owner=owner))
-    due = issue.due_at or issue.respond_by
-    if due is not None and issue.closed_at is None:
-        parts.append(_("due: {date}").format(date=tr.date(due, "short")))
+    parts.extend(clock_parts(tr, issue, now))
     if issue.last_activity_at is not None:
         parts.append(_("updated: {date}").format(date=when(tr, issue.last_activity_at)))
     return " · ".join(parts)
@@ -142,9 +157,10 @@ async def event_line(session: AsyncSession, tr: Translator, event: IssueEvent) -
 
 
 def deadline_text(tr: Translator, issue: Issue) -> str:
-    """ "within 7 days (by 2026/11/9 09:00)": the promise made when the issue was opened."""
+    """ "within 7 days (by 2026/11/9 09:00)": the promise made when the issue was opened (the
+    response clock, 答复时限)."""
     _ = tr.gettext
-    by = issue.respond_by or (issue.created_at + timedelta(hours=issue.time_limit_hours))
+    by = clocks.reply_by(issue)
     return _("within {limit} (by {deadline})").format(
         limit=time_limit_text(tr, issue.time_limit_hours), deadline=when(tr, by)
     )

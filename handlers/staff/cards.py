@@ -2,7 +2,8 @@
 
 Red pen: number, category, place, urgency, difficulty, the description (cut, with the full text
 one tap away), photos, who reported it and since when, "me too" count, the time limit and how
-much is left, the status. Black pen: owner, plan, due date, last progress.
+much is left (the response clock, 答复时限), the status. Black pen: owner, plan, due date
+(the completion clock, 办结期限), last progress.
 
 This module renders the card (in the group's language: the community's default). A card has
 one route per kind of message, both through the outbox: it is posted by a STAFF_CARD row
@@ -47,7 +48,8 @@ from runtime.buttons import Button
 from runtime.context import Notebook, NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import REPOST, SKIP, Rendered, Renderers, Sent
-from storage import outbox
+from storage import clocks, outbox
+from storage.clocks import ClockState
 from storage.issue_lifecycle import OPEN, WORKING
 from storage.models import (
     STAFF_ROLES,
@@ -167,29 +169,56 @@ def _place(facts: CardFacts) -> str:
     return " ".join(escape(part) for part in (facts.building, facts.unit) if part)
 
 
-def _time_limit_line(issue: Issue, tr: Translator, now: datetime) -> str:
+def reply_by_line(issue: Issue, tr: Translator, now: datetime) -> str:
+    """The response clock (答复时限, storage/clocks.py): time left or overdue while it runs; once
+    stopped, whether the first contact with the resident came in time (said once, never
+    changed by what came later)."""
     _ = tr.gettext
     limit = tr.duration(timedelta(hours=issue.time_limit_hours))
-    status = IssueStatus(issue.status)
-    if issue.respond_by is None:
-        return _("Time limit: {limit}").format(limit=limit)
-    if status in OPEN:
-        if issue.respond_by >= now:
-            return _("Time limit: {limit}, {left} left (until {deadline})").format(
-                limit=limit,
-                left=tr.duration(issue.respond_by - now),
-                deadline=tr.datetime(issue.respond_by, "short"),
-            )
-        return _("Time limit: {limit}, ⚠️ overdue by {late}").format(
-            limit=limit, late=tr.duration(now - issue.respond_by)
+    clock = clocks.response_clock(issue, now)
+    state = clock.state
+    if state is ClockState.RUNNING:
+        return _("Reply by: {limit}, {left} left (until {deadline})").format(
+            limit=limit, left=tr.duration(clock.delta), deadline=tr.datetime(clock.moment, "short")
         )
-    if status in (S.RESOLVED, S.CLOSED) and issue.resolved_at is not None:
-        if issue.resolved_at <= issue.respond_by:
-            return _("Time limit: {limit}, resolved in time").format(limit=limit)
-        return _("Time limit: {limit}, resolved {late} late").format(
-            limit=limit, late=tr.duration(issue.resolved_at - issue.respond_by)
+    if state is ClockState.OVERDUE:
+        return _("Reply by: {limit}, ⚠️ overdue by {late}").format(
+            limit=limit, late=tr.duration(clock.delta)
         )
-    return _("Time limit: {limit}").format(limit=limit)
+    stopped = tr.datetime(clock.stopped_at, "short") if clock.stopped_at else ""
+    if state is ClockState.MET:
+        return _("Reply by: {limit}, answered in time ({when})").format(limit=limit, when=stopped)
+    if state is ClockState.MISSED:
+        return _("Reply by: {limit}, answered {late} late ({when})").format(
+            limit=limit, late=tr.duration(clock.delta), when=stopped
+        )
+    return _("Reply by: {limit}").format(limit=limit)
+
+
+def due_line(issue: Issue, tr: Translator, now: datetime) -> str | None:
+    """The completion clock (办结期限): the plan's due date, with time left, how overdue, or how
+    办结 went against it; None before a due date is set."""
+    _ = tr.gettext
+    clock = clocks.completion_clock(issue, now)
+    if clock is None:
+        if issue.reopened_count and IssueStatus(issue.status) in OPEN:
+            return _("Due: to be set again after the reopening")
+        return None
+    date = tr.date(clock.moment)
+    state = clock.state
+    if state is ClockState.RUNNING:
+        return _("Due: {date}, {left} left").format(date=date, left=tr.duration(clock.delta))
+    if state is ClockState.OVERDUE:
+        return _("Due: {date}, ⚠️ overdue by {late}").format(
+            date=date, late=tr.duration(clock.delta)
+        )
+    if state is ClockState.MET:
+        return _("Due: {date}, resolved in time").format(date=date)
+    if state is ClockState.MISSED:
+        return _("Due: {date}, resolved {late} late").format(
+            date=date, late=tr.duration(clock.delta)
+        )
+    return _("Due: {date}").format(date=date)
 
 
 def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, bool]:
@@ -245,7 +274,7 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
         )
     if issue.support_count:
         lines.append(_("Neighbours who said “me too”: {count}").format(count=issue.support_count))
-    lines.append(_time_limit_line(issue, tr, now))
+    lines.append(reply_by_line(issue, tr, now))
     status = _("Status: {status}").format(status=status_label(tr, issue.status))
     if issue.status == S.TRANSFERRED and issue.transferred_to:
         status += " → " + escape(issue.transferred_to)
@@ -274,13 +303,9 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
     lines.append("✒️ " + _("Owner: {owner}").format(owner=owner))
     if issue.plan:
         lines.append(_("Plan: {plan}").format(plan=escape(cut(issue.plan, NOTE_ON_CARD)[0])))
-    if issue.due_at is not None:
-        due = _("Due: {date}").format(date=tr.date(issue.due_at))
-        if issue.due_at < now and IssueStatus(issue.status) in OPEN:
-            due += " ⚠️ " + _("overdue")
+    due = due_line(issue, tr, now)
+    if due is not None:
         lines.append(due)
-    elif issue.reopened_count and IssueStatus(issue.status) in OPEN:
-        lines.append(_("Due: to be set again after the reopening"))
     progress = facts.last_progress
     if progress is not None:
         template = (

@@ -3,6 +3,8 @@ with its time and who did it, packed into messages that fit Telegram's limit."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.shared.common import escape
@@ -11,8 +13,10 @@ from handlers.shared.issue_texts import marks
 from handlers.shared.labels import channel_label, difficulty_label
 from handlers.staff.cards import CHUNK, cut
 from runtime.i18n import N_, Translator
+from storage import clocks
 from storage import issues as rules
-from storage.issue_lifecycle import Action
+from storage.clocks import ClockState
+from storage.issue_lifecycle import RESIDENT_STEPS, Action
 from storage.models import Channel, Issue, IssueEvent
 from storage.staff import CONTACT_SHOWN, names
 
@@ -60,7 +64,10 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
     if action is Action.CLAIM:
         return _("took it on")
     if action is Action.PLAN:
-        return _("plan: {plan}").format(plan=text)
+        due = _due(data.get("due_at"))
+        if due is None:
+            return _("plan: {plan}").format(plan=text)
+        return _("plan: {plan} · due {date}").format(plan=text, date=tr.date(due))
     if action is Action.PROGRESS:
         if event.public:
             return _("replied to the resident: {text}").format(text=text)
@@ -106,18 +113,44 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
     return escape(kind)
 
 
-async def history_lines(session: AsyncSession, issue: Issue, tr: Translator) -> list[str]:
+def _due(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _response_mark(issue: Issue, tr: Translator, now: datetime) -> str:
+    """Said once, on the step that stopped the response clock (答复时限): in time or how late."""
+    clock = clocks.response_clock(issue, now)
+    if clock.state is ClockState.MET:
+        return " · ⏱ " + tr.gettext("reply-by time met")
+    if clock.state is ClockState.MISSED:
+        return " · ⏱ " + tr.gettext("reply-by time missed by {late}").format(
+            late=tr.duration(clock.delta)
+        )
+    return ""
+
+
+async def history_lines(
+    session: AsyncSession, issue: Issue, tr: Translator, now: datetime
+) -> list[str]:
     events = await rules.history(session, issue, public_only=False)
     people = await names(
         session, [e.actor_id for e in events] + [e.data.get("owner_id") for e in events]
     )
+    stopped = clocks.responded_at(issue)
+    marked = False
     lines = []
     for event in events:
         actor = escape(people.get(event.actor_id, "")[:100]) if event.actor_id else ""
         who = actor or tr.gettext("the notebook")
-        lines.append(
-            f"{tr.datetime(event.at, 'short')} · <b>{who}</b> · {_what(event, tr, people)}"
-        )
+        line = f"{tr.datetime(event.at, 'short')} · <b>{who}</b> · {_what(event, tr, people)}"
+        stops = event.kind not in RESIDENT_STEPS and event.at == stopped
+        if not marked and stopped is not None and stops:
+            line += _response_mark(issue, tr, now)
+            marked = True
+        lines.append(line)
     return lines
 
 

@@ -42,7 +42,7 @@ async def send_issue_view(context: NotebookContext, chat_id: int, issue: Issue) 
     facts = await card_facts(context.session, issue)
     text, markup = render_private_copy(facts, context.tr, context.now())
     await context.bot.send_message(chat_id, text, reply_markup=markup)
-    lines = await history_lines(context.session, issue, context.tr)
+    lines = await history_lines(context.session, issue, context.tr, context.now())
     header = "<b>" + _("History of No. {number}:").format(number=issue.number) + "</b>"
     for part in pack_lines(header, lines):
         await context.bot.send_message(chat_id, part)

@@ -15,7 +15,8 @@ from handlers.shared.common import escape
 from handlers.shared.labels import category_label
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
-from storage import reminders
+from storage import clocks, reminders
+from storage.clocks import ClockState
 from storage.issue_lifecycle import OPEN
 from storage.models import Building, Issue, IssueStatus, Outbox, Person
 
@@ -23,7 +24,9 @@ AGENDA_LIMIT = 30  # items listed in one morning message; the rest are counted
 
 
 def _now(row: Outbox) -> datetime:
-    return row.due_at  # the moment the planner queued it for
+    """The moment it is sent: the dispatcher stamps the row when it claims it (the injected clock
+    in tests); a row postponed by quiet hours is sent hours after the planner queued it."""
+    return row.claimed_at or row.due_at
 
 
 async def _open_issue(session: AsyncSession, row: Outbox) -> Issue | None:
@@ -44,8 +47,13 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 async def render_due_soon(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    """The completion clock's warning, only while it still warns of something: held back past
+    the due date (quiet hours), it is dropped; the morning's "overdue" reminder says it."""
     issue = await _open_issue(session, row)
     if issue is None or issue.due_at is None or int(issue.due_at.timestamp()) != row.payload["due"]:
+        return None
+    clock = clocks.completion_clock(issue, _now(row))
+    if clock is None or clock.state is not ClockState.RUNNING:
         return None
     _ = tr.gettext
     return Rendered(
@@ -97,8 +105,9 @@ async def render_escalation(session: AsyncSession, row: Outbox, tr: Translator) 
 
 
 async def render_unanswered(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    """The response clock ran out: sent only while nobody has contacted the resident yet."""
     issue = await _open_issue(session, row)
-    if issue is None or issue.status != IssueStatus.NEW:
+    if issue is None or not clocks.response_clock(issue, _now(row)).overdue:
         return None
     _ = tr.gettext
     return Rendered(

@@ -1,4 +1,5 @@
-"""/todo: a worker's open items in a private chat, overdue first, then by due date, with quick
+"""/todo: a worker's open items in a private chat, overdue first, then by the running clock (the
+plan's due date, 完成期限, or before a plan the reply-by time, 答复时限), with quick
 actions: open the card in the staff group (where every action is), read it here, or claim an
 issue nobody owns yet (a one-tap action that works from here)."""
 
@@ -16,9 +17,10 @@ from handlers.staff.issue_lookup import send_issue_view
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
+from storage import clocks
 from storage.models import STAFF_ROLES, Community, Issue, Role
 from storage.people import current_membership
-from storage.staff import deadline, is_overdue, todo_for, waiting_for_owner
+from storage.staff import todo_for, waiting_for_owner
 
 SHOW = Button("todo.show", int)  # an item's card, here in the private chat
 SHOWN_MINE = 20  # items listed with buttons; the rest are counted
@@ -31,14 +33,17 @@ def item_line(issue: Issue, tr: Translator, now: datetime) -> str:
     line = _("No. {number} · {category}: {snippet}").format(
         number=issue.number, category=category_label(tr, issue.category), snippet=snippet
     )
-    when = deadline(issue)
-    if is_overdue(issue, now):
-        assert when is not None
-        line = "⚠️ " + line + " · " + _("overdue since {date}").format(date=tr.date(when))
-    elif issue.due_at is not None:
-        line += " · " + _("due {date}").format(date=tr.date(issue.due_at))
-    elif when is not None:
-        line += " · " + _("time limit {date}").format(date=tr.date(when))
+    current = clocks.current_clock(issue, now)
+    if current is not None:
+        name, clock = current
+        if name == "completion":
+            when = _("due {date}").format(date=tr.date(clock.moment))
+        else:
+            when = _("reply by {when}").format(when=tr.datetime(clock.moment, "short"))
+        if clock.overdue:
+            line = "⚠️ " + line + " · " + when + " · " + _("overdue")
+        else:
+            line += " · " + when
     return line + " · " + status_label(tr, issue.status)
 
 

@@ -185,7 +185,9 @@ async def test_my_lists_own_and_backed_issues_and_nobody_else_sees_them(
         await xu.send("/my")
         listing = await xu.expect_message(contains="Your issues")
         assert "No. 1 · Public facilities" in listing.text
-        assert "assigned · owner: Wang <Grid> · due: 11/9/26" in listing.text
+        # claimed: the reply-by clock stopped and no plan set a due date yet, so no date shows
+        assert "assigned · owner: Wang <Grid> · updated:" in listing.text
+        assert "reply by" not in listing.text and "due:" not in listing.text
         await xu.press(listing, "No. 1: Stairwell light broken")
         detail = await xu.expect_message(contains="Stairwell light broken")
         assert "problem reported" in detail.text and "Wang <Grid> is responsible" in detail.text
@@ -412,4 +414,71 @@ async def test_a_long_my_list_fits_one_message(
         assert len(listing.text) <= 4096
         assert "older ones." in listing.text
         assert len(listing.buttons) <= 20
+    assert bot_errors(emulator) == []
+
+
+async def test_my_names_the_clock_it_shows_reply_by_then_due(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """#22: in /my "期限" meant the reply deadline for some items and the plan's due date for
+    others. Now: 答复时限 / "reply by" until the community answers, 完成期限 / "due" once a plan
+    set a date, nothing in between; "overdue" only by the clock shown."""
+    community, xu, _li, _wang, worker = await _setup(emulator, db, clock)
+    zhou = emulator.user(first_name="老周", language_code="zh-hans")
+    await join(db, community, zhou)
+    async with running_bot(emulator, db, clock) as app:
+        await report_with_taps(xu, "Stairwell light broken", "Public facilities")
+        await xu.send("/my")
+        listing = await xu.expect_message(contains="Your issues")
+        assert "new · reply by: 11/9/26, 9:00\u202fAM · updated:" in listing.text
+        assert "due:" not in listing.text and "overdue" not in listing.text
+        clock.advance(days=8)  # nobody answered within the 7 days promised
+        await xu.send("/my")
+        listing = await xu.expect_message(contains="Your issues")
+        assert "reply by: 11/9/26, 9:00\u202fAM ⚠️ overdue" in listing.text
+
+        await staff(app, db, clock, lambda s, i: rules.claim(s, i, actor_id=worker.id, now=clock()))
+        await xu.expect_message(contains="is now responsible")
+        due = clock() + timedelta(days=2)
+        await staff(
+            app,
+            db,
+            clock,
+            lambda s, i: rules.set_plan(
+                s, i, plan="New bulb", due_at=due, actor_id=worker.id, now=clock()
+            ),
+        )
+        await xu.expect_message(contains="New bulb")
+        await xu.send("/my")
+        listing = await xu.expect_message(contains="Your issues")
+        assert "in progress · owner: Wang <Grid> · due: 11/12/26 · updated:" in listing.text
+        assert "reply by" not in listing.text and "overdue" not in listing.text
+
+        async with db.session() as session:  # the same clocks in Chinese, for 老周's own issue
+            person = (
+                await session.exec(select(Person).where(Person.telegram_user_id == zhou.id))
+            ).one()
+            mine = await rules.create_issue(
+                session,
+                community_id=community.id or 0,
+                reporter_id=person.id,
+                category="facilities",
+                description="单元门坏了",
+                now=clock(),
+                limits=TimeLimits(),
+            )
+            await rules.claim(session, mine, actor_id=worker.id, now=clock())
+            await rules.set_plan(
+                session,
+                mine,
+                plan="换锁",
+                due_at=clock() + timedelta(days=1),
+                actor_id=worker.id,
+                now=clock(),
+            )
+        clock.advance(days=3)
+        await zhou.send("/my")
+        listing = await zhou.expect_message(contains="2号")
+        assert "完成期限：2026/11/11 ⚠️ 已超期" in listing.text
+        assert "答复时限" not in listing.text
     assert bot_errors(emulator) == []

@@ -237,3 +237,31 @@ async def test_a_burst_of_200_under_flood_control_all_arrives(
             clock.advance(seconds=5)
     assert all(any("社区已受理" in m.text for m in u.messages) for u in people)
     assert any(e.error_code == 429 for e in emulator.errors)  # flood control did bite
+
+
+async def test_a_due_soon_held_by_quiet_hours_past_its_due_date_is_not_sent(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """#22: "应在02:31前办好" arrived at 07:35. A warning is never sent after the moment it warns
+    about: held by quiet hours past the due date, it is dropped, and the morning's overdue
+    reminder (the completion clock, 完成期限) says what is true."""
+    clock.current = cq(2, 20, 0)  # Monday 20:00: planned, due at 02:31 in the night
+    community, users, worker, _sec, resident = await _people(db, clock, emulator)
+    await _planned_issue(db, clock, community, worker, resident, due=cq(3, 2, 31))
+    w = users["worker"]
+    async with running_bot(emulator, db, clock) as app:
+        clock.current = cq(3, 1, 0)  # the last quarter begins: queued, but quiet hours hold it
+        assert await run_reminders(app) == 1
+        await w.expect_no_message()
+        clock.current = cq(3, 7, 35)  # quiet hours are over, the due date has passed
+        await dispatch_due(app, now=clock())
+        await w.expect_no_message()
+        async with db.session() as session:
+            rows = (await session.exec(select(Outbox).where(Outbox.kind == "due_soon"))).all()
+        assert [r.status for r in rows] == [OutboxStatus.CANCELLED]  # dropped, not waiting
+        clock.current = cq(3, 9, 0)
+        await run_reminders(app)
+        nudge = await w.expect_message(contains="1号问题已超期")
+        assert "应在" not in nudge.text
+    assert not any("提醒：1号问题" in m.text for m in w.messages)
+    assert bot_errors(emulator) == []

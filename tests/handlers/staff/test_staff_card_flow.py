@@ -46,7 +46,7 @@ async def test_report_to_closed_through_the_card(
             "楼道灯坏了三天",
             "照片：2张",
             "反映人：老许",
-            "办理时限：7天，还剩7天",
+            "答复时限：7天，还剩7天",
             "状态：待受理",
             "负责人：暂无",
         ):
@@ -59,6 +59,7 @@ async def test_report_to_closed_through_the_card(
         answer = await group.press(wang, card, "受理")
         assert answer.text == "1号已受理。" and not answer.show_alert
         await group.expect_edit(card, contains="状态：已受理")
+        assert "答复时限：7天，已按时答复" in card.text  # the response clock stopped, met
         await xu.expect_message(contains="您反映的1号问题，社区已受理。")
         # the card is refreshed the one way every refresh goes: a card_refresh row
         async with db.session() as session:
@@ -123,7 +124,7 @@ async def test_report_to_closed_through_the_card(
         await group.send(li, "灯已换好，楼道亮了。", reply_to=words)
         await group.expect_message(contains="1号已办结")
         await group.expect_edit(card, contains="状态：已办结")
-        assert "已按时办结" in card.text and "照片：3张" in card.text
+        assert "完成期限：2026年11月13日，按期办结" in card.text and "照片：3张" in card.text
         await xu.expect_message(contains="1号问题已办结：灯已换好，楼道亮了。")
 
         # the resident's follow-up (the resident side) refreshes the card through the outbox

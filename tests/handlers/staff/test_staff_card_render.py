@@ -130,7 +130,7 @@ async def test_an_english_card_counts_down_the_time_limit_and_warns_about_a_bloc
             "Urgency: emergency · Difficulty: not classified yet",
             "Gas smell in the stairwell of building 1 & the lift",
             "Reported by Bob, 11/2/26, 9:00\u202fAM",
-            "Time limit: 2 hours, 2 hours left (until 11/2/26, 11:00\u202fAM)",
+            "Reply by: 2 hours, 2 hours left (until 11/2/26, 11:00\u202fAM)",
             "Status: new",
             "Owner: nobody yet",
         ):
@@ -146,11 +146,14 @@ async def test_an_english_card_counts_down_the_time_limit_and_warns_about_a_bloc
             assert stored is not None
             assert await issue_changed(session, stored, now=clock())
         await dispatch_due(app, now=clock())
-        await group.expect_edit(card, contains="Time limit: 2 hours, ⚠️ overdue by 2 hours")
+        await group.expect_edit(card, contains="Reply by: 2 hours, ⚠️ overdue by 2 hours")
         assert "⚠️ Bob has blocked the bot since Nov 2, 2026: please call them." in card.text
 
         await group.press(room.wang, card, "Claim")
         await group.expect_edit(card, contains="Owner: Tom")
+        # claiming stopped the response clock: missed, said once, no longer "overdue"
+        assert "Reply by: 2 hours, answered 2 hours late (11/2/26, 1:00\u202fPM)" in card.text
+        assert "overdue" not in card.text
     assert bot_errors(emulator) == []
     assert timedelta(hours=2) == timedelta(hours=issue.time_limit_hours)
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from emulator import BotApiEmulator
 from storage import issues as rules
+from storage.clocks import is_overdue
 from storage.db import Database
 from storage.models import Issue, Role
-from storage.staff import is_overdue, todo_for, todo_order, waiting_for_owner
+from storage.staff import todo_for, todo_order, waiting_for_owner
 from tests.factories import FakeClock, bot_errors, running_bot
 from tests.staffroom import bind, post_cards, report, staffroom
 
@@ -126,12 +127,15 @@ async def test_todo_in_private_with_quick_actions(
             for n in ("1号", "2号", "3号", "4号")
             if line.startswith(("⚠️ " + n, n))
         ]
-        assert order == ["2号", "1号", "3号", "4号"]  # overdue, due Thursday, time limit; waiting
-        assert (
-            lines[1] == "⚠️ 2号 · 环境卫生：问题2：楼下 <垃圾> 没人清 · 2026年11月1日起超期 · 办理中"
+        # overdue, due Thursday, answered without a plan yet (no clock runs); waiting
+        assert order == ["2号", "1号", "3号", "4号"]
+        assert lines[1] == (
+            "⚠️ 2号 · 环境卫生：问题2：楼下 <垃圾> 没人清 · 完成期限2026年11月1日 · 已超期 · 办理中"
         )
-        assert lines[2] == "1号 · 环境卫生：问题1：楼下 <垃圾> 没人清 · 2026年11月5日到期 · 办理中"
-        assert lines[3].endswith("时限2026年11月9日 · 已派单")
+        assert lines[2] == (
+            "1号 · 环境卫生：问题1：楼下 <垃圾> 没人清 · 完成期限2026年11月5日 · 办理中"
+        )
+        assert lines[3] == "3号 · 环境卫生：问题3：楼下 <垃圾> 没人清 · 已派单"
         assert "等待认领：1件" in todo.text
         assert "问题1：楼下 <垃圾> 没人清" in todo.text
         link = todo.button("↗ 1号卡片")
@@ -147,7 +151,9 @@ async def test_todo_in_private_with_quick_actions(
         assert copy.button("受理") is None  # act on the card in the group
         history = await wang.expect_message(contains="1号问题的办理记录：")
         assert "内部备注：物业说明天来 & 清理" in history.text
-        assert "办理方案：周五前清理" in history.text
+        assert "办理方案：周五前清理 · 完成期限2026年11月5日" in history.text
+        assert "王网格 · 认领 · ⏱ 按时答复" in history.text  # said once, where it stopped
+        assert history.text.count("⏱") == 1
 
         await wang.send("/help")
         await wang.expect_message(contains="/todo：您的待办事项，超期的排在前面")
