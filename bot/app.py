@@ -56,6 +56,7 @@ from handlers.staff import (
     card_steps,
     cards,
     duty,
+    escalations,
     issue_lookup,
     log_for_resident,
     phone_followup,
@@ -408,6 +409,7 @@ def build_application(
     )
     reminders.register(notebook.renderers)
     cards.register(notebook.renderers)  # the staff card: posted, then edited in place
+    escalations.register(notebook.renderers)  # pages, missed promises, 上报, late transfers
     digest.register(
         notebook.renderers, settings.digest_policy, notebook.db
     )  # the weekly digest (outbox)

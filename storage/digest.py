@@ -34,6 +34,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.categories import CATEGORIES
+from storage.escalation import escalated_open
 from storage.issue_lifecycle import OPEN, Action
 from storage.models import (
     Building,
@@ -176,6 +177,7 @@ class Digest:
     owners_total: int
     unassigned_open: int
     weeks: list[WeekCount]  # the CHART_WEEKS weeks up to the period's end
+    escalated: list[int] = field(default_factory=list)  # open issues marked 上报, by number
 
 
 def _in(column: Any, period: Period) -> ColumnElement[bool]:
@@ -424,4 +426,5 @@ async def build_digest(
         owners_total=owners_total,
         unassigned_open=unassigned,
         weeks=await _weeks(session, community_id, period),
+        escalated=await escalated_open(session, community_id),
     )

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import escalation
 from storage.categories import CATEGORIES, TimeLimits, time_limit_hours
 from storage.fast.direct import Direct, adopt, insert_new
 from storage.issue_lifecycle import (
@@ -176,7 +177,8 @@ async def accept(
 async def classify(
     session: AsyncSession, issue: Issue, *, difficulty: Difficulty, actor_id: int, now: datetime
 ) -> IssueEvent:
-    return await transition(
+    newly_escalated = difficulty is Difficulty.ESCALATE and issue.difficulty != difficulty
+    event = await transition(
         session,
         issue,
         Action.CLASSIFY,
@@ -185,6 +187,10 @@ async def classify(
         changes={"difficulty": difficulty},
         data={"difficulty": str(difficulty)},
     )
+    if newly_escalated:  # 上报: the secretary hears of it directly
+        assert event.id is not None
+        await escalation.escalated(session, issue, event_id=event.id, actor_id=actor_id, now=now)
+    return event
 
 
 def _accepted(issue: Issue, now: datetime) -> dict[str, Any]:
@@ -290,20 +296,30 @@ async def return_issue(
 
 
 async def transfer(
-    session: AsyncSession, issue: Issue, *, to: str, note: str, actor_id: int, now: datetime
+    session: AsyncSession,
+    issue: Issue,
+    *,
+    to: str,
+    note: str,
+    actor_id: int,
+    now: datetime,
+    answer_by: datetime | None = None,
 ) -> IssueEvent:
-    """The matter belongs to another body (street office, utility company…): hand it on."""
+    """The matter belongs to another body (street office, utility company…): hand it on. It
+    stays tracked: `due_at` becomes the date their answer is due (by default the category's
+    time limit from now), and its owner is reminded when that passes (storage/escalation.py)."""
     if not to.strip():
         raise IssueError("say which body the issue goes to")
+    answer_by = answer_by or escalation.transfer_answer_due(issue, now)
     return await transition(
         session,
         issue,
         Action.TRANSFER,
         actor_id=actor_id,
         now=now,
-        changes={"transferred_to": to},
+        changes={"transferred_to": to, "due_at": answer_by},
         text=note,
-        data={"to": to},
+        data={"to": to, "answer_by": answer_by.isoformat()},
     )
 
 

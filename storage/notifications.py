@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import outbox
+from storage import escalation, outbox
 from storage.issue_support import audience
 from storage.models import Community, Issue, IssueEvent, Urgency
 
@@ -40,7 +40,9 @@ async def _to_staff_group(
 
 
 async def issue_opened(session: AsyncSession, issue: Issue, *, now: datetime) -> bool:
-    """Queue the new issue's card for the staff group (once; nothing if no group is bound)."""
+    """Queue the new issue's card for the staff group (once; nothing if no group is bound), and
+    for an urgent issue page the people responsible at once (storage/escalation.py)."""
+    await escalation.urgent_opened(session, issue, now=now)
     return await _to_staff_group(session, issue, kind=STAFF_CARD, key=f"card:{issue.id}", now=now)
 
 

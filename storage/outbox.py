@@ -280,8 +280,9 @@ async def next_due(session: AsyncSession) -> datetime | None:
 
 
 # Issues whose messages' dedupe keys still matter: reminders about them are planned again and
-# again (storage/reminders.py), and a forgotten key would queue one a second time.
-_LIVE_ISSUE = frozenset({*OPEN, IssueStatus.RESOLVED})
+# again (storage/reminders.py; storage/escalation.py, which also follows transferred issues),
+# and a forgotten key would queue one a second time.
+_LIVE_ISSUE = frozenset({*OPEN, IssueStatus.RESOLVED, IssueStatus.TRANSFERRED})
 
 
 async def prune(session: AsyncSession, *, sent_before: datetime, failed_before: datetime) -> int:

@@ -164,6 +164,16 @@ def _sections(
         lines += _more(tr, len(shown), digest.overdue_total)
     else:
         lines.append(_("<b>Overdue</b>: nothing. Well done."))
+    if digest.escalated:  # 上报: what needs the secretary
+        lines.append(
+            _("<b>Escalated to the secretary</b> ({count}): {numbers}").format(
+                count=tr.number(len(digest.escalated)),
+                numbers=_("No. {numbers}").format(
+                    numbers=", ".join(str(n) for n in digest.escalated[: caps.overdue])
+                )
+                + ("…" if len(digest.escalated) > caps.overdue else ""),
+            )
+        )
 
     if digest.categories:
         lines += ["", _("<b>Most reported</b> (change from the period before)")]

@@ -102,12 +102,13 @@ async def test_each_reminder_is_sent_once_by_two_instances(
     community = await make_community(db, clock)
     xie = emulator.user(first_name="谢兰", language_code="zh-hans")
     wang = emulator.user(first_name="王网格", language_code="zh-hans")
+    xu = emulator.user(first_name="老许", language_code="zh-hans")
     async with db.session() as session:
         await make_member(session, community, Role.SECRETARY, name="谢兰", telegram_user_id=xie.id)
         worker = await make_member(
             session, community, Role.WORKER, name="王网格", telegram_user_id=wang.id
         )
-        resident = await make_member(session, community, name="老许")
+        resident = await make_member(session, community, name="老许", telegram_user_id=xu.id)
         for n in range(3):  # overdue for days, untouched: nudge, agenda, stale, escalation
             issue = await rules.create_issue(
                 session,
@@ -140,9 +141,17 @@ async def test_each_reminder_is_sent_once_by_two_instances(
     assert sum(queued) == len(rows) > 0  # every row was queued by exactly one of the four runs
     assert {r.status for r in rows} == {OutboxStatus.SENT}
     kinds = Counter(r.kind for r in rows)
-    assert kinds == {"overdue": 3, "escalation": 3, "stale": 3, "agenda": 1, "digest": 1}
+    assert kinds == {
+        "overdue": 3,
+        "escalation": 3,
+        "stale": 3,
+        "agenda": 1,
+        "digest": 1,
+        "promise_missed": 3,  # the resident told of each missed due date (storage/escalation.py)
+        "promise_missed_staff": 3,  # and the owner, of what the resident now expects
+    }
     # one message per row (the digest's chart follows its text as a photo of its own)
-    sent = [m.text for m in [*wang.messages, *xie.messages] if m.photo is None]
+    sent = [m.text for m in [*wang.messages, *xie.messages, *xu.messages] if m.photo is None]
     assert len(sent) == len(rows)  # nothing sent twice
     assert len(set(sent)) == len(sent)
     assert bot_errors(emulator) == []

@@ -92,7 +92,9 @@ async def test_each_kind_fires_at_its_local_time_once(
 
         clock.current = cq(5, 8, 59)  # overdue, but the nudge waits for the morning
         queued = await run_reminders(app)
-        assert queued == 1  # Thursday's agenda only
+        # Thursday's agenda, and the missed due date told to the resident and to the owner
+        # (storage/escalation.py); the nudge waits for the morning
+        assert queued == 3
         await w.expect_message(contains="早上好")
         clock.current = cq(5, 9, 0)  # overdue nudge + no progress note for 3 days
         assert await run_reminders(app) == 2
