@@ -35,7 +35,8 @@ from handlers.shared.labels import (
 from runtime.fonts import cjk_font_path
 from runtime.i18n import N_, Translator
 from storage.export import ExportRow
-from storage.notebook import BlackEntry, RedEntry, ResponseClock, Standing
+from storage.notebook import BlackEntry, RedEntry
+from storage.period_issues import ResponseClock, Standing
 from storage.periods import Period
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -43,15 +43,13 @@ from storage.models import (
     Role,
     Satisfaction,
 )
-from storage.notebook import (
+from storage.notebook import black_entries, count_red, red_entries
+from storage.period_issues import (
     AsOf,
     ResponseClock,
     Scope,
     Standing,
     Step,
-    black_entries,
-    count_red,
-    red_entries,
     response_clock,
     standing_at,
 )
