@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-from handlers.secretary.notebook_page import black_line, red_line
+from handlers.secretary.notebook_entries import black_line, red_line
 from handlers.shared.formats import period_label, weekday_label
 from handlers.shared.labels import (
     category_label,
