@@ -11,7 +11,7 @@ from fractions import Fraction
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import consent
+from storage import consent, consent_votes
 from storage.consent_rules import evaluate
 from storage.models import CampaignStatus, ConsentRule, CouncilTopic, TopicStatus, VoteChoice
 
@@ -40,8 +40,8 @@ async def open_campaigns_summary(
         if campaign.opened_at is not None and campaign.opened_at > now:
             continue
         homes = await consent.households(session, campaign)
-        points = await consent.support_points(session, campaign, homes, now)
-        standing = evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
+        points = await consent_votes.support_points(session, campaign, homes, now)
+        standing = evaluate(ConsentRule(campaign.rule), consent_votes.ballots(homes))
         assert campaign.id is not None
         result.append(
             CampaignSummary(

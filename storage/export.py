@@ -1,6 +1,6 @@
 """The issues of a period, one row each, for the spreadsheets sent to the street office.
 
-A period's rows are every issue open at any time in it (storage/notebook.py: `in_period`):
+A period's rows are every issue open at any time in it (storage/period_issues.py: `in_period`):
 reported in it, reopened in it, or carried over from before, each saying which, with its status
 and its two clocks as they stood at the period's end. Rows are streamed from the database in
 batches (one query with its joins), so an export of a busy year never holds every issue in
@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.issue_lifecycle import Action
 from storage.models import Building, Issue, IssueEvent, Person, Unit
-from storage.notebook import (
+from storage.period_issues import (
     AsOf,
     ResponseClock,
     Standing,

@@ -6,7 +6,7 @@ A household is verified, and so votes from the phone, only when the community co
 belongs to it: a worker checked it (at the door, from the household list) or the resident
 redeemed a single-use household code the community printed for it. What someone types or picks
 in /profile is a claim, never proof. Staff never vote as residents: the building a worker
-serves is not their home. Used by storage/consent.py.
+serves is not their home. Used by storage/consent.py and consent_votes.py.
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ async def make_campaign(
     from sqlmodel import select
 
     from storage import consent
-    from storage.consent import HouseholdRow
+    from storage.households import HouseholdRow
     from storage.models import Building, ConsentRule
 
     assert community.id is not None
@@ -210,7 +210,7 @@ async def record_vote(
     on first use), with the evidence: the way a test casts a verified vote without a phone."""
     from sqlmodel import select
 
-    from storage import consent
+    from storage import consent_votes
     from storage.models import Channel, Community, Membership, Role
 
     worker = (
@@ -227,7 +227,7 @@ async def record_vote(
         worker_id = person.id
     else:
         worker_id = worker.person_id
-    return await consent.cast_vote(
+    return await consent_votes.cast_vote(
         session,
         campaign,
         household,

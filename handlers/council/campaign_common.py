@@ -26,7 +26,7 @@ from handlers.shared.members import (
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
-from storage import consent, consent_rules
+from storage import consent, consent_rules, consent_votes
 from storage.chat_state import FlowState
 from storage.consent_rules import Verdict
 from storage.households import Refusal
@@ -214,8 +214,8 @@ async def campaign_text(
 ) -> str:
     _ = tr.gettext
     homes = await consent.households(session, campaign)
-    verdict = consent_rules.evaluate(ConsentRule(campaign.rule), consent.ballots(homes))
-    checked = await consent.verification(session, campaign, homes)
+    verdict = consent_rules.evaluate(ConsentRule(campaign.rule), consent_votes.ballots(homes))
+    checked = await consent_votes.verification(session, campaign, homes)
     status = tr.gettext(STATUS_LABELS[CampaignStatus(campaign.status)])
     lines = [
         _("Consent vote #{id}: {question}").format(

@@ -33,7 +33,7 @@ from handlers.shared.members import (
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
-from storage import consent, consent_rules
+from storage import consent, consent_rules, consent_votes
 from storage.chat_state import FlowState
 from storage.consent import ConsentError
 from storage.models import (
@@ -186,7 +186,7 @@ async def _record(
         return _(STALE)
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await consent.cast_vote(
+            await consent_votes.cast_vote(
                 context.session,
                 campaign,
                 household,
@@ -200,7 +200,7 @@ async def _record(
             )
     except ConsentError:
         return _("Voting is not open.")
-    verdict = await consent.verdict(context.session, campaign)
+    verdict = await consent_votes.verdict(context.session, campaign)
     return (
         _(
             "Recorded for room {room}: {choice} ({channel}). Support now: {heads} of households."

@@ -31,9 +31,10 @@ from handlers.shared.members import (
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
-from storage import consent
+from storage import consent, households
 from storage.chat_state import FlowState
-from storage.consent import ConsentError, ParsedRows
+from storage.consent import ConsentError
+from storage.households import ParsedRows
 from storage.models import (
     CampaignStatus,
     Channel,
@@ -43,12 +44,12 @@ from storage.models import (
 PAGE = 25  # households per page of the list
 CSV_MAX_BYTES = 1_000_000
 BAD_REASONS = {
-    consent.BAD_NO_ROOM: N_("no room number"),
-    consent.BAD_ROOM_TOO_LONG: N_("room number too long"),
-    consent.BAD_AREA: N_("floor area is not a number of m² (up to two decimals)"),
-    consent.BAD_FLAG: N_("the last column must be yes or no (own space occupied)"),
-    consent.BAD_COLUMNS: N_("too many columns"),
-    consent.BAD_DUPLICATE: N_("this room appears twice"),
+    households.BAD_NO_ROOM: N_("no room number"),
+    households.BAD_ROOM_TOO_LONG: N_("room number too long"),
+    households.BAD_AREA: N_("floor area is not a number of m² (up to two decimals)"),
+    households.BAD_FLAG: N_("the last column must be yes or no (own space occupied)"),
+    households.BAD_COLUMNS: N_("too many columns"),
+    households.BAD_DUPLICATE: N_("this room appears twice"),
 }
 HOMES_PAGE = Button("camp.homespage", int, int)  # the campaign, the page
 
@@ -156,7 +157,7 @@ async def read_csv(update: Update, context: NotebookContext, campaign_id: int) -
     if data is None:
         await message.reply_text(_("The file is too large (at most 1 MB)."))
         return
-    await _save_rows(update, context, campaign_id, consent.parse_household_csv(data))
+    await _save_rows(update, context, campaign_id, households.parse_household_csv(data))
 
 
 async def on_households(update: Update, context: NotebookContext) -> None:
@@ -193,7 +194,7 @@ async def _households_page(
         line = _("{room} {owner} {area}{flag}: {choice}").format(
             room=short(home.room, 20),
             owner=short(home.owner_name or "", 20),
-            area=m2(context.tr, consent.from_dm2(home.area_dm2)),
+            area=m2(context.tr, households.from_dm2(home.area_dm2)),
             flag=" ⚑" if home.own_space_occupied else "",
             choice=choice_label(context.tr, home.choice),
         )
@@ -225,7 +226,7 @@ async def on_lines_text(
     update: Update, context: NotebookContext, state: FlowState, text: str
 ) -> None:
     campaign_id = int(state.data["campaign"])
-    await _save_rows(update, context, campaign_id, consent.parse_household_lines(text))
+    await _save_rows(update, context, campaign_id, households.parse_household_lines(text))
 
 
 STEPS: dict[str, Step] = {"lines": on_lines_text, "csv": on_lines_text}

@@ -35,7 +35,7 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered
-from storage import consent
+from storage import consent, consent_votes
 from storage.chat_state import FlowState
 from storage.consent import ConsentError
 from storage.models import (
@@ -322,7 +322,7 @@ async def render_closed(session: AsyncSession, row: Outbox, tr: Translator) -> R
     if campaign is None or campaign.status != CampaignStatus.CLOSED:
         return None
     _ = tr.gettext
-    verdict = await consent.verdict(session, campaign)
+    verdict = await consent_votes.verdict(session, campaign)
     outcome = _("It passed.") if verdict.passed else _("It did not pass.")
     return Rendered(
         _(

@@ -36,7 +36,7 @@ from handlers.shared.flows import ask, cancel_markup, cancel_row, finish
 from handlers.shared.members import me_in, refuse
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage import consent, households
+from storage import consent, consent_votes, households
 from storage.chat_state import FlowState
 from storage.households import HouseholdError
 from storage.models import Channel, ConsentHousehold, Membership, Person
@@ -90,7 +90,9 @@ async def on_room_text(
             reply_markup=cancel_markup(context.tr),
         )
         return
-    people = await consent.claimants(context.session, campaign, household, limit=MAX_CANDIDATES)
+    people = await consent_votes.claimants(
+        context.session, campaign, household, limit=MAX_CANDIDATES
+    )
     if not people:
         await finish(context, message.chat.id)
         await message.reply_text(
@@ -136,12 +138,12 @@ async def on_pick(update: Update, context: NotebookContext) -> None:
     (person_id,) = PICK.values(update)
     household = await context.session.get(ConsentHousehold, int(str(data["household"])))
     worker = await me_in(context, campaign.community_id)
-    resident = await consent.membership_of(context.session, person_id, campaign.community_id)
+    resident = await consent_votes.membership_of(context.session, person_id, campaign.community_id)
     person = await context.session.get(Person, person_id)
     if household is None or household.campaign_id != campaign.id or worker is None:
         await refuse(query, context)
         return
-    if resident is None or person is None or not consent.lives_in_scope(resident, campaign):
+    if resident is None or person is None or not consent_votes.lives_in_scope(resident, campaign):
         await refuse(query, context, _("This vote is for another building."))
         return
     try:
@@ -217,8 +219,8 @@ async def on_export(update: Update, context: NotebookContext) -> None:
         return
     campaign = found[0]
     homes = await consent.households(context.session, campaign)
-    checked = await consent.verification(context.session, campaign, homes)
-    names = await consent.names_of_voters(context.session, campaign)
+    checked = await consent_votes.verification(context.session, campaign, homes)
+    names = await consent_votes.names_of_voters(context.session, campaign)
     tr = context.tr
     out = io.StringIO()
     writer = csv.writer(out)
@@ -262,7 +264,7 @@ async def on_export(update: Update, context: NotebookContext) -> None:
         ]
     )
     rooms = {h.id: h.room for h in homes}
-    for entry in await consent.vote_log(context.session, campaign):
+    for entry in await consent_votes.vote_log(context.session, campaign):
         writer.writerow(
             [
                 entry.at.astimezone(tr.tz).strftime("%Y-%m-%d %H:%M"),

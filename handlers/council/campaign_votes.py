@@ -44,7 +44,7 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered
-from storage import consent, consent_rules
+from storage import consent, consent_rules, consent_votes
 from storage.consent import ConsentError
 from storage.households import Refusal, home_in_scope
 from storage.models import (
@@ -76,7 +76,7 @@ async def vote_command(update: Update, context: NotebookContext) -> None:
         for c in await consent.campaigns_of(
             context.session, member.community_id, statuses=[CampaignStatus.OPEN]
         )
-        if await consent.concerns_campaign(context.session, c, member.membership)
+        if await consent_votes.concerns_campaign(context.session, c, member.membership)
     ]
     if not campaigns:
         await message.reply_text(_("There is no vote for your building right now."))
@@ -137,7 +137,7 @@ async def show_ballot(
     """The ballot of the member's verified household; otherwise why not, and for a resident
     not verified yet, a chance to type their household code."""
     _ = context.tr.gettext
-    household = await consent.household_of(context.session, campaign, member.membership)
+    household = await consent_votes.household_of(context.session, campaign, member.membership)
     if household is not None:
         await context.bot.send_message(
             chat_id,
@@ -145,7 +145,7 @@ async def show_ballot(
             reply_markup=ballot_buttons(campaign, context.tr),
         )
         return
-    home = await consent.home_of(context.session, member.membership)
+    home = await consent_votes.home_of(context.session, member.membership)
     if home is None:
         await ask(context, chat_id, flow=VOTE_FLOW, step="code", data={"campaign": campaign.id})
         await context.bot.send_message(
@@ -180,7 +180,7 @@ async def _voter(
     if member.is_staff:
         await refuse(query, context, refusal_text(context.tr, Refusal.STAFF))
         return None
-    if not await consent.concerns_campaign(context.session, campaign, member.membership):
+    if not await consent_votes.concerns_campaign(context.session, campaign, member.membership):
         await refuse(query, context, _("This vote is for another building."))
         return None
     return campaign, member
@@ -211,15 +211,15 @@ async def on_vote(update: Update, context: NotebookContext) -> None:
     if found is None:
         return
     campaign, member = found
-    household = await consent.household_of(context.session, campaign, member.membership)
+    household = await consent_votes.household_of(context.session, campaign, member.membership)
     if household is None:
-        home = await consent.home_of(context.session, member.membership)
+        home = await consent_votes.home_of(context.session, member.membership)
         refusal = Refusal.NOT_VERIFIED if home is None else Refusal.OTHER_HOUSEHOLD
         await refuse(query, context, refusal_text(context.tr, refusal))
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await consent.cast_vote(
+            await consent_votes.cast_vote(
                 context.session,
                 campaign,
                 household,
@@ -281,7 +281,7 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
     if (
         campaign is None
         or member is None
-        or not await consent.concerns_campaign(context.session, campaign, member.membership)
+        or not await consent_votes.concerns_campaign(context.session, campaign, member.membership)
     ):
         await finish(context, message.chat.id)
         await message.reply_text(_("This vote is for another building."))
@@ -296,14 +296,14 @@ async def on_vote_text(update: Update, context: NotebookContext) -> None:
         await finish(context, message.chat.id)
         await show_ballot(context, message.chat.id, campaign, member)
         return
-    household = await consent.household_of(context.session, campaign, member.membership)
+    household = await consent_votes.household_of(context.session, campaign, member.membership)
     await finish(context, message.chat.id)
     if household is None or household.id != state.data.get("household"):
         await message.reply_text(_(STALE))
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await consent.add_concerns(
+            await consent_votes.add_concerns(
                 context.session,
                 campaign,
                 household,
@@ -328,12 +328,12 @@ async def on_chart(update: Update, context: NotebookContext) -> None:
     if campaign is None or member is None:
         await refuse(query, context)
         return
-    if not member.is_staff and not await consent.concerns_campaign(
+    if not member.is_staff and not await consent_votes.concerns_campaign(
         context.session, campaign, member.membership
     ):
         await refuse(query, context, _("This vote is for another building."))
         return
-    points = await consent.series(context.session, campaign, now=context.now())
+    points = await consent_votes.series(context.session, campaign, now=context.now())
     if not points:
         await query.answer(_("No votes yet: nothing to draw."), show_alert=True)
         return

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-from handlers.secretary.notebook_page import black_line, red_line
+from handlers.secretary.notebook_entries import black_line, red_line
 from handlers.shared.formats import period_label, weekday_label
 from handlers.shared.labels import (
     category_label,
@@ -35,7 +35,8 @@ from handlers.shared.labels import (
 from runtime.fonts import cjk_font_path
 from runtime.i18n import N_, Translator
 from storage.export import ExportRow
-from storage.notebook import BlackEntry, RedEntry, ResponseClock, Standing
+from storage.notebook import BlackEntry, RedEntry
+from storage.period_issues import ResponseClock, Standing
 from storage.periods import Period
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

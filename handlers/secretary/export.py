@@ -38,7 +38,8 @@ from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage.export import issue_batches
 from storage.models import Community
-from storage.notebook import Scope, black_entries, count_black, count_red, red_entries
+from storage.notebook import black_entries, count_black, count_red, red_entries
+from storage.period_issues import Scope
 from storage.periods import MAX_DAYS, Period, day_code, parse_day_code, parse_period
 
 FORMATS = ("xlsx", "csv", "pdf", "wall")  # wall: the PDF for the notice board

@@ -10,16 +10,6 @@ from fractions import Fraction
 
 import pytest
 
-from storage.consent import (
-    BAD_AREA,
-    BAD_DUPLICATE,
-    BAD_FLAG,
-    BAD_NO_ROOM,
-    normalise_room,
-    parse_area,
-    parse_household_csv,
-    parse_household_lines,
-)
 from storage.consent_rules import (
     RULES,
     Ballot,
@@ -29,6 +19,16 @@ from storage.consent_rules import (
     more_heads_needed,
     reaches,
     support_series,
+)
+from storage.households import (
+    BAD_AREA,
+    BAD_DUPLICATE,
+    BAD_FLAG,
+    BAD_NO_ROOM,
+    normalise_room,
+    parse_area,
+    parse_household_csv,
+    parse_household_lines,
 )
 from storage.models import ConsentRule, VoteChoice
 

@@ -11,10 +11,10 @@ from fractions import Fraction
 import pytest
 from sqlmodel import select
 
-from storage import consent, households
-from storage.consent import ConsentError, HouseholdRow
+from storage import consent, consent_votes, households
+from storage.consent import ConsentError
 from storage.db import Database
-from storage.households import HouseholdError, Refusal
+from storage.households import HouseholdError, HouseholdRow, Refusal
 from storage.models import (
     Building,
     Channel,
@@ -65,16 +65,18 @@ async def test_scope_and_verifying_a_household(db: Database, clock: FakeClock) -
         unknown = await make_member(session, community, name="无楼栋")
         worker = await make_member(session, community, Role.WORKER, building_id=b1.id, name="王")
         m_here, m_there, m_unknown, m_worker = await _members(session, here, there, unknown, worker)
-        assert consent.lives_in_scope(m_here, campaign)
-        assert not consent.lives_in_scope(m_there, campaign)
-        assert not consent.lives_in_scope(m_unknown, campaign)  # building not known: not asked
-        assert not consent.lives_in_scope(m_worker, campaign)  # 1栋 is where he works
+        assert consent_votes.lives_in_scope(m_here, campaign)
+        assert not consent_votes.lives_in_scope(m_there, campaign)
+        assert not consent_votes.lives_in_scope(
+            m_unknown, campaign
+        )  # building not known: not asked
+        assert not consent_votes.lives_in_scope(m_worker, campaign)  # 1栋 is where he works
         other_unit = await consent.unit_named(session, building_id=b1.id or 0, name="1单元")
         m_here.unit_id = other_unit.id
-        assert not consent.lives_in_scope(m_here, campaign)  # same building, another unit
+        assert not consent_votes.lives_in_scope(m_here, campaign)  # same building, another unit
         m_here.unit_id = None
         # a claim is not a household: nobody may vote until the community verifies them
-        assert await consent.household_of(session, campaign, m_here) is None
+        assert await consent_votes.household_of(session, campaign, m_here) is None
         with pytest.raises(HouseholdError) as refused:  # only staff verify
             await households.verify_by_worker(
                 session,
@@ -107,10 +109,10 @@ async def test_scope_and_verifying_a_household(db: Database, clock: FakeClock) -
         )
         assert home.via == households.VIA_WORKER and home.verified_by_id == worker.id
         assert m_here.room == "１０１室" and m_here.unit_id == unit.id  # the profile follows
-        found = await consent.household_of(session, campaign, m_here)
+        found = await consent_votes.household_of(session, campaign, m_here)
         assert found is not None and found.room == "101"
         assert set(await consent.residents_in_scope(session, campaign)) == {here.id}
-        checked = await consent.verification(
+        checked = await consent_votes.verification(
             session, campaign, await consent.households(session, campaign)
         )
         assert (checked.verified, checked.households) == (1, 2)
@@ -226,7 +228,7 @@ async def test_one_vote_per_household_changeable_while_open_and_logged(
         neighbour = await make_member(session, community, building_id=_b1.id, name="邻居")
         home, other = await consent.households(session, campaign)
         with pytest.raises(ConsentError):  # a draft takes no votes
-            await consent.cast_vote(
+            await consent_votes.cast_vote(
                 session, campaign, home, choice=VoteChoice.AGREE, cast_by_id=voter.id, now=clock()
             )
         await consent.open_campaign(session, campaign, now=clock())
@@ -240,7 +242,7 @@ async def test_one_vote_per_household_changeable_while_open_and_logged(
             (None, home, Refusal.NOT_RESIDENT),
         ):
             with pytest.raises(ConsentError) as refused:
-                await consent.cast_vote(
+                await consent_votes.cast_vote(
                     session,
                     campaign,
                     household,
@@ -249,7 +251,7 @@ async def test_one_vote_per_household_changeable_while_open_and_logged(
                     now=clock(),
                 )
             assert refused.value.refusal is why
-        await consent.cast_vote(
+        await consent_votes.cast_vote(
             session,
             campaign,
             home,
@@ -267,7 +269,7 @@ async def test_one_vote_per_household_changeable_while_open_and_logged(
             (worker.id, "signed", Channel.VISIT, "张三"),  # a name without a proxy
         ):
             with pytest.raises(ConsentError):
-                await consent.cast_vote(
+                await consent_votes.cast_vote(
                     session,
                     campaign,
                     home,
@@ -278,7 +280,7 @@ async def test_one_vote_per_household_changeable_while_open_and_logged(
                     proxy_name=proxy,
                     now=clock(),
                 )
-        await consent.cast_vote(
+        await consent_votes.cast_vote(
             session,
             campaign,
             home,
@@ -291,7 +293,7 @@ async def test_one_vote_per_household_changeable_while_open_and_logged(
         )
         assert home.choice == VoteChoice.AGREE and home.concerns == "噪音"  # concerns kept
         with pytest.raises(ConsentError):
-            await consent.cast_vote(
+            await consent_votes.cast_vote(
                 session,
                 campaign,
                 home,
@@ -303,7 +305,7 @@ async def test_one_vote_per_household_changeable_while_open_and_logged(
             )
         await consent.close_campaign(session, campaign, now=clock())
         with pytest.raises(ConsentError):
-            await consent.cast_vote(
+            await consent_votes.cast_vote(
                 session,
                 campaign,
                 home,
@@ -334,7 +336,7 @@ async def test_only_verified_votes_count(db: Database, clock: FakeClock) -> None
         voter, _worker = await _verified_voter(session, community, campaign, "201", clock)
         await consent.open_campaign(session, campaign, now=clock())
         homes = {h.room: h for h in await consent.households(session, campaign)}
-        await consent.cast_vote(
+        await consent_votes.cast_vote(
             session,
             campaign,
             homes["201"],
@@ -356,9 +358,9 @@ async def test_only_verified_votes_count(db: Database, clock: FakeClock) -> None
             )
         )
         await session.flush()
-        verdict = await consent.verdict(session, campaign)
-        checked = await consent.verification(session, campaign, list(homes.values()))
-        points = await consent.series(session, campaign, now=clock())
+        verdict = await consent_votes.verdict(session, campaign)
+        checked = await consent_votes.verification(session, campaign, list(homes.values()))
+        points = await consent_votes.series(session, campaign, now=clock())
     assert verdict.heads.agreeing == 1 and verdict.heads.participating == 1
     assert checked.uncounted == 1 and checked.verified == 1
     assert [p.heads for p in points][-1] == Fraction(1, 2)
@@ -372,7 +374,7 @@ async def test_corrections_keep_votes_and_mediations_name_their_households(
         voter, _worker = await _verified_voter(session, community, campaign, "201", clock)
         await consent.open_campaign(session, campaign, now=clock())
         homes = {h.room: h for h in await consent.households(session, campaign)}
-        await consent.cast_vote(
+        await consent_votes.cast_vote(
             session,
             campaign,
             homes["201"],

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from storage import consent, council, council_digest, council_meetings, roster
-from storage.consent import HouseholdRow
 from storage.council import CouncilPolicy, add_working_days, topic_due
 from storage.council_meetings import parse_meeting_time
 from storage.db import Database
+from storage.households import HouseholdRow
 from storage.models import (
     CampaignStatus,
     Channel,

@@ -410,7 +410,7 @@ async def open_vote_for_302(db: Database, clock: FakeClock, community) -> None:
     from decimal import Decimal
 
     from storage import consent
-    from storage.consent import HouseholdRow
+    from storage.households import HouseholdRow
     from storage.models import ConsentRule
 
     async with db.session() as session:

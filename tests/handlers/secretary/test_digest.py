@@ -207,8 +207,8 @@ async def test_the_weekly_digest_shows_open_consent_votes_and_late_council_topic
 
     from runtime.settings import load_settings
     from storage import consent
-    from storage.consent import VoteChoice
     from storage.council import propose_topic
+    from storage.models import VoteChoice
 
     xie, wang, li = (emulator.user(first_name=n, language_code="zh-hans") for n in "谢王李")
     month = await build_known_month(db, clock, secretary_tg=xie.id, worker_tg=wang.id, li_tg=li.id)

@@ -11,7 +11,8 @@ from runtime.i18n import I18n
 from storage import issues as rules
 from storage.db import Database
 from storage.models import Community
-from storage.notebook import PageFilter, Standing, black_entries, notebook_page, red_entries
+from storage.notebook import PageFilter, black_entries, notebook_page, red_entries
+from storage.period_issues import Standing
 from storage.periods import Period
 from tests.factories import FakeClock, bot_errors, make_community, running_bot
 from tests.known_month import CQ, LIMITS, build_known_month, cq

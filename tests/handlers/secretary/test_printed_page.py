@@ -29,7 +29,7 @@ from sqlmodel import select
 from emulator import BotApiEmulator
 from handlers.secretary.documents import notebook_pdf
 from handlers.secretary.export import printed_notebook, spreadsheet
-from handlers.secretary.notebook_page import hide_phones
+from handlers.secretary.notebook_entries import hide_phones
 from runtime.i18n import I18n
 from storage import issues as rules
 from storage.db import Database
@@ -43,15 +43,13 @@ from storage.models import (
     Role,
     Satisfaction,
 )
-from storage.notebook import (
+from storage.notebook import black_entries, count_red, red_entries
+from storage.period_issues import (
     AsOf,
     ResponseClock,
     Scope,
     Standing,
     Step,
-    black_entries,
-    count_red,
-    red_entries,
     response_clock,
     standing_at,
 )
