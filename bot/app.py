@@ -52,9 +52,9 @@ from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
     card_actions,
+    card_delivery,
     card_info,
     card_steps,
-    cards,
     duty,
     escalations,
     issue_lookup,
@@ -408,7 +408,7 @@ def build_application(
         notebook.renderers, reminder_after=timedelta(days=settings.followup_reminder_days)
     )
     reminders.register(notebook.renderers)
-    cards.register(notebook.renderers)  # the staff card: posted, then edited in place
+    card_delivery.register(notebook.renderers)  # the staff card: posted, then edited in place
     escalations.register(notebook.renderers)  # pages, missed promises, 上报, late transfers
     digest.register(
         notebook.renderers, settings.digest_policy, notebook.db

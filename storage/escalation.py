@@ -36,7 +36,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import outbox
+from storage import clocks, outbox
 from storage.issue_lifecycle import OPEN
 from storage.issue_support import audience
 from storage.models import (
@@ -105,10 +105,13 @@ def missed_promise(issue: Issue, now: datetime) -> tuple[str, datetime] | None:
     first response, else the planned due date of an issue still being worked on."""
     if IssueStatus(issue.status) not in OPEN:
         return None
-    if issue.first_response_at is None and issue.respond_by and issue.respond_by <= now:
-        return RESPOND, issue.respond_by
-    if issue.due_at is not None and issue.due_at <= now:
-        return DUE, issue.due_at
+    # the same two clocks the card and the reminders read (storage/clocks.py)
+    response = clocks.response_clock(issue, now)
+    if response.overdue:
+        return RESPOND, response.moment
+    completion = clocks.completion_clock(issue, now)
+    if completion is not None and completion.overdue:
+        return DUE, completion.moment
     return None
 
 

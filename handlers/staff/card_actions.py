@@ -16,7 +16,7 @@ not of a button's exact shape reaches no handler, and the rest is checked): the 
 belong to a community where the person is staff, a group press counts only in that
 community's staff group (`cards.card_access`), and `storage.issues.may` decides the rest. Public
 steps queue a message to the resident (`notify_audience`) in the same transaction, and every
-step queues the card's refresh (`cards.refresh_card`), sent right after the commit.
+step queues the card's refresh (`card_delivery.refresh_card`), sent right after the commit.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A step (`run_step`) checks the presser's rights, writes the change in a savepoint (a refused
 step undoes itself only), queues the resident's message when it is public, answers, and queues
-the card's refresh (`cards.refresh_card`). Words are asked for with a ForceReply prompt in the
-staff group that mentions the worker (`ask`); who is typing what for which issue is a
+the card's refresh (`card_delivery.refresh_card`). Words are asked for with a ForceReply prompt
+in the staff group that mentions the worker (`ask`); who is typing what for which issue is a
 chat_state row keyed by the group and the worker, and the prompt's message id is noted once it
 is sent (`AFTER_SEND`). The actions themselves: card_claim (who owns it), card_plan (plan, due
 date, notes and replies), card_close (resolve, return, transfer, merge, reopen); card_actions
@@ -28,7 +28,8 @@ from telegram.helpers import mention_html
 
 from handlers.shared.common import escape
 from handlers.shared.labels import status_label
-from handlers.staff.cards import Access, card_access, mark_menu, refresh_card
+from handlers.staff.card_delivery import refresh_card
+from handlers.staff.cards import Access, card_access, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.effects import Hook, then

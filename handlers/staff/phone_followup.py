@@ -19,7 +19,8 @@ from telegram.helpers import mention_html
 
 from handlers.residents.followup import RESULTS, SATISFACTIONS
 from handlers.shared.common import escape
-from handlers.staff.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu, refresh_card
+from handlers.staff.card_delivery import refresh_card
+from handlers.staff.cards import PHONE_FOLLOW_UP, Access, card_access, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.followups import answer_by_phone

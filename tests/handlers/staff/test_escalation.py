@@ -140,17 +140,17 @@ async def test_a_missed_response_deadline_is_told_to_the_resident_once(
             reporter_id=room.pid(room.xu),
             category="utilities",  # 24 hours
         )
-        clock.current = cq(3, 9, 59)
+        clock.current = cq(3, 10, 0)  # on the dot the promise still holds
         await run_reminders(app)
         await room.xu.expect_no_message()
-        clock.current = cq(3, 10, 0)
+        clock.current = cq(3, 10, 1)
         await run_reminders(app)
         told = await room.xu.expect_message(contains="1号")
         assert "2026/11/3 10:00前答复" in told.text  # the promise
-        assert "已提醒社区，2026/11/4 10:00前会给您答复" in told.text  # the new expectation
+        assert "已提醒社区，2026/11/4 10:01前会给您答复" in told.text  # from when told
         await room.secretary.expect_message(contains="仍未受理")  # the reminder she gets
         staff = await room.secretary.expect_message(contains="已告知居民")  # nobody owns it
-        assert "2026/11/4 10:00" in staff.text
+        assert "2026/11/4 10:01" in staff.text
         clock.current = cq(3, 12, 0)
         await run_reminders(app)
         await room.xu.expect_no_message()  # once per promise
@@ -176,7 +176,7 @@ async def test_a_missed_due_date_is_told_once_and_not_after_it_is_met(
                 actor_id=room.pid(room.wang),
                 now=clock(),
             )
-        clock.current = cq(4, 18, 0)
+        clock.current = cq(4, 18, 1)
         await run_reminders(app)
         told = await room.xu.expect_message(contains="没有办好")
         assert "已提醒社区" in told.text
@@ -284,7 +284,9 @@ def test_the_planning_rules() -> None:
     assert escalation.repage_at(urgent) == start + timedelta(hours=1)
     assert escalation.missed_promise(urgent, start + timedelta(hours=1, minutes=59)) is None
     missed_at = start + timedelta(hours=2)
-    assert escalation.missed_promise(urgent, missed_at) == (escalation.RESPOND, missed_at)
+    assert escalation.missed_promise(urgent, missed_at) is None  # on the dot it still holds
+    after = timedelta(minutes=1)
+    assert escalation.missed_promise(urgent, missed_at + after) == (escalation.RESPOND, missed_at)
     policy = EscalationPolicy()
     assert escalation.new_expectation(urgent, missed_at, policy) == missed_at + timedelta(hours=2)
     general = Issue(
@@ -295,7 +297,7 @@ def test_the_planning_rules() -> None:
     assert escalation.acted(urgent)
     assert escalation.missed_promise(urgent, missed_at) is None
     urgent.due_at = start + timedelta(days=1)
-    assert escalation.missed_promise(urgent, start + timedelta(days=1)) == (
+    assert escalation.missed_promise(urgent, start + timedelta(days=1) + after) == (
         escalation.DUE,
         start + timedelta(days=1),
     )

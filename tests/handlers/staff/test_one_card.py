@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import GroupDriver
-from handlers.staff import cards
+from handlers.staff import card_delivery
 from runtime.rendering import Sent
 from storage import issues as rules
 from storage.db import Database
@@ -100,7 +100,9 @@ async def test_a_card_posted_again_takes_the_buttons_off_the_old_copy(
         async with db.session() as session:
             row = (await session.exec(select(Outbox).where(Outbox.kind == CARD_REFRESH))).one()
             row.claimed_at = clock()
-            crossing = await cards.render_card_row(session, row, tr)  # rendered: no card yet
+            crossing = await card_delivery.render_card_row(
+                session, row, tr
+            )  # rendered: no card yet
         assert crossing is not None and crossing.edit_message_id is None
         await dispatch_due(app, now=clock())  # meanwhile the card itself is posted
         first = await room.group.expect_message(contains="1号 · ")
