@@ -63,8 +63,11 @@ class Reading:
         return self.state is ClockState.OVERDUE
 
 
-def _read(moment: datetime, stopped_at: datetime | None, now: datetime, *, ended: bool) -> Reading:
-    if stopped_at is not None:
+def read(moment: datetime, stopped_at: datetime | None, now: datetime, *, ended: bool) -> Reading:
+    """A clock due at `moment`, stopped at `stopped_at` (a stop after `now` has not happened
+    yet: the clock read as it stood at a past moment), ENDED if the issue left the open states
+    without stopping it. The one rule every clock of the notebook is read by."""
+    if stopped_at is not None and stopped_at <= now:
         if stopped_at <= moment:
             return Reading(ClockState.MET, moment, stopped_at, moment - stopped_at)
         return Reading(ClockState.MISSED, moment, stopped_at, stopped_at - moment)
@@ -94,7 +97,7 @@ def response_clock(issue: Issue, now: datetime) -> Reading:
     """The response clock at `now`. An issue that left the open states without anyone
     contacting the resident (withdrawn by its reporter first) has an ENDED clock."""
     ended = IssueStatus(issue.status) not in OPEN
-    return _read(reply_by(issue), responded_at(issue), now, ended=ended)
+    return read(reply_by(issue), responded_at(issue), now, ended=ended)
 
 
 # --- the completion clock (办结期限) ------------------------------------------------------------
@@ -108,7 +111,7 @@ def completion_clock(issue: Issue, now: datetime) -> Reading | None:
         return None
     status = IssueStatus(issue.status)
     done = issue.resolved_at if status in (IssueStatus.RESOLVED, IssueStatus.CLOSED) else None
-    return _read(issue.due_at, done, now, ended=status not in OPEN)
+    return read(issue.due_at, done, now, ended=status not in OPEN)
 
 
 # --- what counts now ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import clocks
 from storage.issue_lifecycle import OPEN, TRANSITIONS, Action
 from storage.models import Issue, IssueEvent, IssueStatus
 from storage.periods import Period
@@ -135,19 +136,29 @@ def response_clock(
     status: str,
     moment: datetime,
 ) -> ResponseClock | None:
-    """The response clock at `moment` (None: the issue never had one)."""
+    """The response clock at `moment` (None: the issue never had one), read by the same rule
+    as everywhere else (storage/clocks.py: `read`)."""
     if respond_by is None:
         return None
-    if first_response_at is not None and first_response_at < moment:
-        return ResponseClock.MET if first_response_at <= respond_by else ResponseClock.MISSED
-    if IssueStatus(status) not in OPEN:
-        return ResponseClock.STOPPED
-    return ResponseClock.OVERDUE if respond_by < moment else ResponseClock.RUNNING
+    still_open = IssueStatus(status) in OPEN
+    reading = clocks.read(respond_by, first_response_at, moment, ended=not still_open)
+    return _RESPONSE[reading.state]
+
+
+_RESPONSE = {
+    clocks.ClockState.RUNNING: ResponseClock.RUNNING,
+    clocks.ClockState.OVERDUE: ResponseClock.OVERDUE,
+    clocks.ClockState.MET: ResponseClock.MET,
+    clocks.ClockState.MISSED: ResponseClock.MISSED,
+    clocks.ClockState.ENDED: ResponseClock.STOPPED,
+}
 
 
 def completion_overdue(*, due_at: datetime | None, status: str, moment: datetime) -> bool:
     """The completion clock (办结期限): past its date at `moment` while still open."""
-    return due_at is not None and due_at < moment and IssueStatus(status) in OPEN
+    if due_at is None:
+        return False
+    return clocks.read(due_at, None, moment, ended=IssueStatus(status) not in OPEN).overdue
 
 
 def came_in(period: Period) -> ColumnElement[bool]:
