@@ -6,7 +6,9 @@ injected; Chongqing is UTC+8, quiet hours 22:00–07:30."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
@@ -123,6 +125,23 @@ async def test_acting_before_half_the_limit_stops_the_second_page(
     assert [r.dedupe_key.split(":")[0] for r in await _rows(db, escalation.URGENT_PAGE)] == ["page"]
 
 
+async def _wang_claims(
+    db: Database,
+    room: Staffroom,
+    clock: FakeClock,
+    issue_id: int | None,
+    then: Callable[..., Awaitable[object]],
+    **step: Any,
+) -> None:
+    """王网格 claims the issue, then takes the step `then(**step)` in the same transaction."""
+    async with db.session() as session:
+        stored = await session.get(Issue, issue_id)
+        assert stored is not None
+        worker = room.pid(room.wang)
+        await rules.claim(session, stored, actor_id=worker, now=clock())
+        await then(session, stored, actor_id=worker, now=clock(), **step)
+
+
 # --- a missed promise is told to the resident ---------------------------------------------------
 
 
@@ -164,18 +183,9 @@ async def test_a_missed_due_date_is_told_once_and_not_after_it_is_met(
     room = await staffroom(emulator, db, clock)
     async with running_bot(emulator, db, clock) as app:
         issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
-        async with db.session() as session:
-            stored = await session.get(Issue, issue.id)
-            assert stored is not None
-            await rules.claim(session, stored, actor_id=room.pid(room.wang), now=clock())
-            await rules.set_plan(
-                session,
-                stored,
-                plan="换灯泡",
-                due_at=cq(4, 18, 0),
-                actor_id=room.pid(room.wang),
-                now=clock(),
-            )
+        await _wang_claims(
+            db, room, clock, issue.id, rules.set_plan, plan="换灯泡", due_at=cq(4, 18, 0)
+        )
         clock.current = cq(4, 18, 1)
         await run_reminders(app)
         told = await room.xu.expect_message(contains="没有办好")
@@ -234,18 +244,9 @@ async def test_a_transferred_issue_keeps_a_due_date_and_reminds_its_owner(
     room = await staffroom(emulator, db, clock)
     async with running_bot(emulator, db, clock) as app:
         issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
-        async with db.session() as session:
-            stored = await session.get(Issue, issue.id)
-            assert stored is not None
-            await rules.claim(session, stored, actor_id=room.pid(room.wang), now=clock())
-            await rules.transfer(
-                session,
-                stored,
-                to="物业<公司>",
-                note="归物业管",
-                actor_id=room.pid(room.wang),
-                now=clock(),
-            )
+        await _wang_claims(
+            db, room, clock, issue.id, rules.transfer, to="物业<公司>", note="归物业管"
+        )
         transferred = await load(db, issue.id or 0)
         assert transferred.status == IssueStatus.TRANSFERRED
         assert transferred.due_at == cq(9, 10, 0)  # the category's 7 days
