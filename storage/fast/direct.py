@@ -43,7 +43,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.orm import Mapper, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -220,6 +220,8 @@ def adopt(session: AsyncSession, model: type[Model], values: Sequence[Any]) -> M
     loaded it: persistent, unchanged, kept alive with the rest (storage/db.py). Made this way
     it costs a fraction of the ORM's loading."""
     mapper = inspect(model)
+    if not mapper.configured:  # as the ORM does before its first load of a newly mapped class
+        configure_mappers()
     names = _attribute_names(mapper)
     sync = session.sync_session
     key = mapper.identity_key_from_primary_key(

@@ -4,7 +4,11 @@ would, inside the session's transaction, on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.db import BULK_CHANGED, INSERTS, Database
 from storage.fast.direct import Direct, adopt, insert_new
 from storage.models import Community, InboxUpdate, Issue, Outbox, Person
+
+ROOT = Path(__file__).resolve().parents[2]
 
 INBOX = InboxUpdate.metadata.tables["inbox_update"]
 SET_ANSWERS = Direct(
@@ -244,3 +250,38 @@ async def test_a_row_inserted_directly_has_the_models_defaults_and_its_new_id(
         assert stored is not None
         assert (stored.number, stored.description, stored.status) == (1, "楼上太吵 <b>", "new")
         assert stored.created_at.tzinfo is not None  # the model's default, an aware time
+
+
+def test_a_direct_read_is_the_first_thing_a_fresh_process_does(tmp_path: Path) -> None:
+    """A process whose first load of a class is a `Direct` read (the retry job noting a failed
+    update, before any ORM query ran) gets the row, as the ORM would: the mappers are
+    configured first. Run in a fresh interpreter: in the suite's workers another test has
+    usually configured them already."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from datetime import UTC, datetime
+
+        from storage import inbox, migrate
+        from storage.db import Database
+
+        async def main() -> None:
+            db = Database("sqlite+aiosqlite:///{tmp_path / "fresh.db"}")
+            await migrate.upgrade(db)
+            now = datetime(2026, 11, 2, tzinfo=UTC)
+            async with db.session() as session:
+                await inbox.store(session, update_id=1, payload={{"update_id": 1}}, now=now)
+                await inbox.failed_attempt(
+                    session, update_id=1, now=now, error="RuntimeError", counts=True
+                )
+            await db.dispose()
+            print("noted")
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "noted"
