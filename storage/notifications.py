@@ -50,8 +50,14 @@ async def issue_changed(session: AsyncSession, issue: Issue, *, now: datetime) -
     """Queue an in-place refresh of the staff card after a change made outside the group
     (the resident added a photo, withdrew, answered the follow-up, a neighbour said "me too")."""
     return await _to_staff_group(
-        session, issue, kind=CARD_REFRESH, key=f"card:{issue.id}:v{issue.version}", now=now
+        session, issue, kind=CARD_REFRESH, key=card_state_key(issue), now=now
     )
+
+
+def card_state_key(issue: Issue) -> str:
+    """The dedupe key of a card refresh: once per state of the card, whichever route queues
+    it. "Me too" and a merge add supporters without a new version, so the count is part of it."""
+    return f"card:{issue.id}:v{issue.version}:s{issue.support_count}"
 
 
 async def notify_audience(

@@ -32,7 +32,7 @@ from storage.models import (
     Issue,
     Outbox,
 )
-from storage.notifications import CARD_REFRESH, CARD_RETIRED, STAFF_CARD
+from storage.notifications import CARD_REFRESH, CARD_RETIRED, STAFF_CARD, card_state_key
 from storage.staff import card_facts, replace_card_message
 
 
@@ -133,9 +133,7 @@ async def refresh_card(context: NotebookContext, issue: Issue) -> None:
         context.session,
         chat_id=community.staff_chat_id,
         kind=CARD_REFRESH,
-        # Once per state of the card: a merge adds supporters to its target without a new
-        # version, so the support count is part of the key.
-        dedupe_key=f"card:{issue.id}:v{issue.version}:s{issue.support_count}",
+        dedupe_key=card_state_key(issue),  # once per state of the card, whoever queues it
         due_at=now,
         payload={"issue_id": issue.id},
         now=now,

@@ -14,6 +14,7 @@ from handlers.staff import card_delivery
 from runtime.rendering import Sent
 from storage import issues as rules
 from storage.db import Database
+from storage.issue_support import add_support
 from storage.models import Issue, Outbox
 from storage.notifications import CARD_REFRESH, issue_changed, issue_opened
 from storage.reminders import ReminderPolicy, plan_reminders
@@ -129,3 +130,24 @@ async def load_in(session: AsyncSession, issue_id: int | None) -> Issue:
     found = await session.get(Issue, issue_id)
     assert found is not None
     return found
+
+
+async def test_every_me_too_shows_on_the_card(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """ "Me too" adds a supporter without a new version of the issue: each one still refreshes
+    the card (the refresh is keyed by the card's state, not the version alone)."""
+    room = await staffroom(emulator, db, clock)
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
+        await dispatch_due(app, now=clock())
+        card = await room.group.expect_message(contains="1号 · ")
+        for count, neighbour in enumerate((room.li, room.secretary), start=1):
+            async with db.session() as session:
+                fresh = await load_in(session, issue.id)
+                assert await add_support(session, fresh, person_id=room.pid(neighbour), now=clock())
+                assert await issue_changed(session, fresh, now=clock())
+            await dispatch_due(app, now=clock())
+            assert f"附议的邻居：{count}人" in card.text
+    assert bot_errors(emulator) == []
