@@ -17,7 +17,13 @@ Definitions (docs/secretary.md, "The weekly digest"):
   response = answers on issues first answered by the promised time (first_response_at <=
   respond_by); resolution = answers "solved" (and "partly", if the policy says so);
   satisfaction = (满意 + factor × 基本满意); each ÷ answers. composite = weighted sum.
-- overdue: open issues whose due date has passed at `now`.
+- overdue, by the two clocks of storage/clocks.py (`is_overdue`), as two groups:
+  due passed (完成期限): open issues whose completion due date (`due_at`) has passed at `now`;
+  reply-by passed, not yet answered (答复时限): open issues without a due date whose response
+  deadline (`respond_by`) has passed at `now` with no acceptance and no first response by then.
+  An issue is in one group at most (a due date makes the completion clock the one that counts).
+  Rows without a stored `respond_by` have no response clock here, as on the notebook page.
+  An owner's overdue count is the two groups together.
 - repeat problems: the same category in the same building reported `repeat_min_issues` times
   or more in the `repeat_window` before the period's end (merged duplicates and withdrawn
   reports do not count).
@@ -122,6 +128,16 @@ class OverdueItem:
 
 
 @dataclass(frozen=True)
+class ReplyLateItem:
+    """An open issue whose response deadline (答复时限) passed with nobody having answered."""
+
+    number: int
+    building: str | None
+    owner: str | None
+    respond_by: datetime
+
+
+@dataclass(frozen=True)
 class Trend:
     """A category (its key) or a building (its name): issues now and in the period before."""
 
@@ -178,6 +194,9 @@ class Digest:
     unassigned_open: int
     weeks: list[WeekCount]  # the CHART_WEEKS weeks up to the period's end
     escalated: list[int] = field(default_factory=list)  # open issues marked 上报, by number
+    # open issues past their response deadline (答复时限) that nobody has answered yet
+    reply_late: list[ReplyLateItem] = field(default_factory=list)
+    reply_late_total: int = 0
 
 
 def _in(column: Any, period: Period) -> ColumnElement[bool]:
@@ -223,15 +242,35 @@ async def _rates(
     return Rates(answers, timely, resolved, satisfied, basic, policy)
 
 
-async def _overdue(
-    session: AsyncSession, community_id: int, now: datetime, limit: int
-) -> tuple[list[OverdueItem], int]:
-    overdue = (
-        col(Issue.community_id) == community_id,
+def _due_passed(now: datetime) -> ColumnElement[bool]:
+    """The completion clock (完成期限) ran out: an open issue's due date has passed."""
+    return and_(col(Issue.status).in_(list(OPEN)), col(Issue.due_at) < now)
+
+
+def _reply_passed(now: datetime) -> ColumnElement[bool]:
+    """The response clock (答复时限) ran out with nobody having answered: an open issue without
+    a due date (else the completion clock counts), its `respond_by` passed, and neither an
+    acceptance nor a first response by `now` (storage/clocks.py: `is_overdue`)."""
+    return and_(
         col(Issue.status).in_(list(OPEN)),
-        col(Issue.due_at) < now,
+        col(Issue.due_at).is_(None),
+        col(Issue.respond_by).is_not(None),
+        col(Issue.respond_by) < now,
+        (col(Issue.accepted_at).is_(None)) | (col(Issue.accepted_at) > now),
+        (col(Issue.first_response_at).is_(None)) | (col(Issue.first_response_at) > now),
     )
-    total = await _count(session, community_id, *overdue)
+
+
+async def _late(
+    session: AsyncSession,
+    community_id: int,
+    condition: ColumnElement[bool],
+    moment: Any,
+    limit: int,
+) -> tuple[list[tuple[int, str | None, str | None, datetime]], int]:
+    """The first `limit` issues matching `condition` (number, building, owner, the passed
+    moment), longest past first, and how many there are: a count and a limited list."""
+    total = await _count(session, community_id, condition)
     rows = await fetch_rows(
         session,
         select(
@@ -239,20 +278,34 @@ async def _overdue(
             col(Building.name),
             col(Person.full_name),
             col(Issue.owner_group),
-            col(Issue.due_at),
+            col(moment),
         )
         .outerjoin(Building, col(Building.id) == col(Issue.building_id))
         .outerjoin(Person, col(Person.id) == col(Issue.owner_id))
-        .where(*overdue)
-        .order_by(col(Issue.due_at), col(Issue.number))
+        .where(col(Issue.community_id) == community_id, condition)
+        .order_by(col(moment), col(Issue.number))
         .limit(limit),
     )
     items = [
-        OverdueItem(number, building, owner or group, due_at)
-        for number, building, owner, group, due_at in rows
-        if due_at is not None
+        (number, building, owner or group, at)
+        for number, building, owner, group, at in rows
+        if at is not None
     ]
     return items, total
+
+
+async def _overdue(
+    session: AsyncSession, community_id: int, now: datetime, limit: int
+) -> tuple[list[OverdueItem], int]:
+    rows, total = await _late(session, community_id, _due_passed(now), Issue.due_at, limit)
+    return [OverdueItem(*row) for row in rows], total
+
+
+async def _reply_late(
+    session: AsyncSession, community_id: int, now: datetime, limit: int
+) -> tuple[list[ReplyLateItem], int]:
+    rows, total = await _late(session, community_id, _reply_passed(now), Issue.respond_by, limit)
+    return [ReplyLateItem(*row) for row in rows], total
 
 
 async def _trends(
@@ -320,7 +373,7 @@ async def _owners(
             col(Person.full_name),
             col(Issue.owner_group),
             load,
-            _count_if(col(Issue.due_at) < now),
+            _count_if(_due_passed(now) | _reply_passed(now)),
         )
         .outerjoin(Person, col(Person.id) == col(Issue.owner_id))
         .where(
@@ -375,7 +428,8 @@ async def build_digest(
     policy: DigestPolicy,
     list_limit: int = 20,
 ) -> Digest:
-    """Every figure of the digest for `period`; "overdue" and loads are as of `now`."""
+    """Every figure of the digest for `period`; "overdue" (both clocks) and loads are as of
+    `now`."""
     reopened = await fetch_value(
         session,
         select(func.count(func.distinct(col(IssueEvent.issue_id))))
@@ -395,6 +449,7 @@ async def build_digest(
     )
     overdue, overdue_total = await _overdue(session, community_id, now, list_limit)
     repeats, repeats_total = await _repeats(session, community_id, period, policy, list_limit)
+    reply_late, reply_late_total = await _reply_late(session, community_id, now, list_limit)
     owners, owners_total, unassigned = await _owners(session, community_id, now, list_limit)
     return Digest(
         period=period,
@@ -427,4 +482,6 @@ async def build_digest(
         unassigned_open=unassigned,
         weeks=await _weeks(session, community_id, period),
         escalated=await escalated_open(session, community_id),
+        reply_late=reply_late,
+        reply_late_total=reply_late_total,
     )

@@ -48,13 +48,14 @@ class ListCaps:
     """How many lines each list may show; halved until the message fits."""
 
     overdue: int = 10
+    reply_late: int = 10
     categories: int = 5
     buildings: int = 5
     repeats: int = 5
     owners: int = 10
 
     def smaller(self) -> ListCaps | None:
-        fields = ("overdue", "owners", "categories", "buildings", "repeats")
+        fields = ("overdue", "reply_late", "owners", "categories", "buildings", "repeats")
         largest = max(fields, key=lambda name: getattr(self, name))
         value = getattr(self, largest)
         return None if value <= 1 else replace(self, **{largest: value // 2})
@@ -99,6 +100,16 @@ def _days_overdue(tr: Translator, due_at: datetime, now: datetime) -> str:
     if days == 0:
         return tr.gettext("overdue since today")
     return tr.ngettext("{days} day overdue", "{days} days overdue", days).format(
+        days=tr.number(days)
+    )
+
+
+def _days_reply_late(tr: Translator, respond_by: datetime, now: datetime) -> str:
+    """How long ago the response deadline (答复时限) passed, worded as the card words it."""
+    days = max((now - respond_by) // timedelta(days=1), 0)
+    if days == 0:
+        return tr.gettext("reply overdue since today")
+    return tr.ngettext("reply {days} day overdue", "reply {days} days overdue", days).format(
         days=tr.number(days)
     )
 
@@ -149,8 +160,13 @@ def _sections(
     )
 
     lines.append("")
+    # The two clocks, named as the card names them: 完成期限 ("Due") and 答复时限 ("Reply by").
     if digest.overdue_total:
-        lines.append(_("<b>Overdue</b> ({count})").format(count=tr.number(digest.overdue_total)))
+        lines.append(
+            _("<b>Overdue: Due date passed</b> ({count})").format(
+                count=tr.number(digest.overdue_total)
+            )
+        )
         shown = digest.overdue[: caps.overdue]
         for item in shown:
             lines.append(
@@ -162,7 +178,24 @@ def _sections(
                 )
             )
         lines += _more(tr, len(shown), digest.overdue_total)
-    else:
+    if digest.reply_late_total:
+        lines.append(
+            _("<b>Reply-by passed, not yet answered</b> ({count})").format(
+                count=tr.number(digest.reply_late_total)
+            )
+        )
+        shown_replies = digest.reply_late[: caps.reply_late]
+        for reply in shown_replies:
+            lines.append(
+                _("• No. {number} · {building} · {owner} · {late}").format(
+                    number=reply.number,
+                    building=_name(reply.building),
+                    owner=_name(reply.owner) if reply.owner else _("nobody yet"),
+                    late=_days_reply_late(tr, reply.respond_by, digest.now),
+                )
+            )
+        lines += _more(tr, len(shown_replies), digest.reply_late_total)
+    if not digest.overdue_total and not digest.reply_late_total:
         lines.append(_("<b>Overdue</b>: nothing. Well done."))
     if digest.escalated:  # 上报: what needs the secretary
         lines.append(

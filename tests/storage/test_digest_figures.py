@@ -3,11 +3,13 @@ out by hand from its timeline, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
+from storage import clocks
+from storage import issues as rules
 from storage.db import Database
 from storage.digest import DigestPolicy, build_digest
 from storage.models import FollowUp, Issue
@@ -61,6 +63,11 @@ async def test_every_figure_of_the_known_month(db: Database, clock: FakeClock) -
         (6, "1栋", "王网格", cq(11, 10, 18)),
         (8, "2栋", "李网格", cq(11, 20, 18)),
     ]
+    # No. 9 (sanitation, 7 days from Nov 16 09:00): nobody has answered, no due date.
+    assert digest.reply_late_total == 1
+    assert [(r.number, r.building, r.owner, r.respond_by) for r in digest.reply_late] == [
+        (9, "3栋", None, cq(11, 23, 9)),
+    ]
 
     # New issues against October (No. 1 parking, No. 2 noise).
     assert [(t.key, t.count, t.previous, t.change) for t in digest.categories] == [
@@ -95,6 +102,50 @@ async def test_every_figure_of_the_known_month(db: Database, clock: FakeClock) -
     ] + [cq(11, d, 0) for d in (10, 17, 24)]
     assert [w.opened for w in digest.weeks] == [0, 0, 1, 2, 3, 3, 2, 1]
     assert [w.resolved for w in digest.weeks] == [0, 0, 0, 1, 2, 1, 1, 0]
+
+
+async def test_reply_by_passed_unanswered_is_a_group_of_its_own(
+    db: Database, clock: FakeClock
+) -> None:
+    """The digest's two overdue groups follow storage/clocks.py with the clock passed in: the
+    completion clock (due_at) and, before any due date, the response clock (respond_by) run out
+    with nobody having accepted or answered by `now`."""
+    month = await build_known_month(db, clock)
+    community_id = month.community.id
+    assert community_id is not None
+
+    async def late_at(now: datetime) -> tuple[list[int], list[int], int]:
+        async with db.session() as session:
+            digest = await build_digest(
+                session, community_id=community_id, period=NOVEMBER, now=now, policy=DigestPolicy()
+            )
+        assert digest.overdue_total == len(digest.overdue)
+        assert digest.reply_late_total == len(digest.reply_late)
+        wang = next(o for o in digest.owners if o.name == "王网格")
+        return (
+            [o.number for o in digest.overdue],
+            [r.number for r in digest.reply_late],
+            wang.overdue,
+        )
+
+    # No. 9's reply-by moment is Nov 23 09:00; No. 7 (accepted, no due date) is never late.
+    assert await late_at(cq(11, 23, 8)) == ([6, 8], [], 1)
+    assert await late_at(cq(11, 23, 10)) == ([6, 8], [9], 1)
+
+    # 王 accepts No. 9 on Nov 24 at 09:00 (a day late): the response clock stops, MISSED, no
+    # longer overdue. Read as of a moment before the acceptance, it still was.
+    async with db.session() as session:
+        nine = await session.get(Issue, month.issues[9])
+        assert nine is not None and month.wang.id is not None
+        await rules.accept(session, nine, actor_id=month.wang.id, now=cq(11, 24, 9))
+    assert await late_at(cq(11, 24, 8)) == ([6, 8], [9], 1)
+    assert await late_at(NOW) == ([6, 8], [], 1)
+
+    # The same verdict as clocks.is_overdue for every issue of the month, now.
+    async with db.session() as session:
+        issues = (await session.exec(select(Issue).where(Issue.community_id == community_id))).all()
+    by_clock = sorted(i.number for i in issues if clocks.is_overdue(i, NOW))
+    assert by_clock == [6, 8]
 
 
 async def test_weights_factor_and_partly_are_settings(db: Database, clock: FakeClock) -> None:

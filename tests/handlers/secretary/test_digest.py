@@ -17,7 +17,15 @@ from handlers.shared.fitting import telegram_length
 from runtime.fonts import cjk_font_path
 from runtime.i18n import I18n
 from storage.db import Database
-from storage.digest import Digest, DigestPolicy, OverdueItem, OwnerLoad, Rates, build_digest
+from storage.digest import (
+    Digest,
+    DigestPolicy,
+    OverdueItem,
+    OwnerLoad,
+    Rates,
+    ReplyLateItem,
+    build_digest,
+)
 from storage.periods import Period
 from tests.factories import FakeClock, bot_errors, make_campaign, record_vote, running_bot
 from tests.known_month import CQ, build_known_month, cq
@@ -53,9 +61,12 @@ async def test_the_digest_reads_every_figure_in_chinese_and_english(
         "响应率 80.0% · 解决率 60.0% · 满意率 76.0%",
         "综合 68.4%",
         "首次答复一般用时 3小时 · 办结一般用时 36小时",
-        "<b>超期</b>（2件）",
+        # the two clocks, named as the card names them (完成期限 / 答复时限)
+        "<b>超期：已过完成期限</b>（2件）",
         "• 6号 · 1栋 · 王网格 · 超期20天",
         "• 8号 · 2栋 · 李网格 · 超期10天",
+        "<b>答复超时未答复</b>（已过答复时限，1件）",
+        "• 9号 · 3栋 · 暂无 · 答复已超时7天",
         "• 下水道堵塞：4（+4）",
         "• 噪音扰民：3（+2）",
         "• 停车：1（±0）",
@@ -76,7 +87,10 @@ async def test_the_digest_reads_every_figure_in_chinese_and_english(
         "response 80.0% · resolution 60.0% · satisfaction 76.0%",
         "composite 68.4%",
         "Median time to a first response: 3 hours · to resolution: 36 hours",
+        "<b>Overdue: Due date passed</b> (2)",
         "• No. 6 · 1栋 · 王网格 · 20 days overdue",
+        "<b>Reply-by passed, not yet answered</b> (1)",
+        "• No. 9 · 3栋 · nobody yet · reply 7 days overdue",
         "• Blocked drains: 4 (+4)",
         "• nobody yet: 2 open",
     ]:
@@ -111,10 +125,16 @@ def test_long_lists_are_cut_and_say_how_many_more() -> None:
         owners_total=65,
         unassigned_open=3,
         weeks=[],
+        reply_late=[
+            ReplyLateItem(n, long_name, None, cq(11, 10, 9) - timedelta(days=n))
+            for n in range(100, 120)
+        ],
+        reply_late_total=300,
     )
     text = digest_text(ZH, digest, long_name * 3)
     assert telegram_length(text) <= 4096
-    assert "……还有470条" in text  # 480 overdue, ten shown
+    assert "……还有475条" in text  # 480 overdue, the list halved to five to fit
+    assert "……还有290条" in text  # 300 past their reply-by time, ten shown
     assert "……还有55条" in text  # 65 owners, ten shown
     assert "&lt;很长的楼栋名字&gt; &amp;" in text  # user text escaped, cut before escaping
     assert "<b>三率</b>：这段时间没有回访。" in text
@@ -184,12 +204,19 @@ async def test_digest_on_demand_for_staff_only(
         await xie.send("/digest 2026-11")
         text = await xie.expect_message(contains="民情汇总：邢家桥社区")
         assert "响应率 80.0% · 解决率 60.0% · 满意率 76.0%" in text.text
+        # both clocks, as the card names them: No. 9 was never answered (答复时限 Nov 23 09:00)
+        assert "超期：已过完成期限（2件）" in text.text
+        assert "• 6号 · 1栋 · 王网格 · 超期20天" in text.text
+        assert "答复超时未答复（已过答复时限，1件）" in text.text
+        assert "• 9号 · 3栋 · 暂无 · 答复已超时7天" in text.text
         chart = await xie.expect_message(predicate=lambda m: m.photo is not None)
         assert chart.photo is not None and chart.photo.startswith(PNG)
 
         await wang.send("/digest")  # the last 7 days: Nov 25 - Dec 1
         week = await wang.expect_message(contains="Nov 25, 2026 – Dec 1, 2026")
         assert "New 1 · accepted 1 · resolved 0 · closed 1 · reopened 0" in week.text
+        assert "Reply-by passed, not yet answered (1)" in week.text
+        assert "• No. 9 · 3栋 · nobody yet · reply 7 days overdue" in week.text
         await wang.expect_message(predicate=lambda m: m.photo is not None)
 
         await wang.send("/digest last month please")
