@@ -348,6 +348,26 @@ async def todo_for(
     return todo_order(rows.all(), now)
 
 
+async def transferred_for(
+    session: AsyncSession, *, person_id: int, community_id: int, role: Role
+) -> list[Issue]:
+    """A worker's issues handed on to another body (转办), still theirs to follow up: earliest
+    answer date first (`due_at` is the date the body should answer by)."""
+    mine = col(Issue.owner_id) == person_id
+    if role is Role.SECRETARY:
+        mine = mine | col(Issue.owner_group).is_not(None)
+    rows = await session.exec(
+        select(Issue)
+        .where(
+            Issue.community_id == community_id,
+            Issue.status == IssueStatus.TRANSFERRED,
+            mine,
+        )
+        .order_by(col(Issue.due_at).asc().nulls_last(), col(Issue.number))
+    )
+    return list(rows.all())
+
+
 async def waiting_for_owner(session: AsyncSession, *, community_id: int) -> list[Issue]:
     """Open issues nobody owns yet, oldest first: what a worker can claim."""
     rows = await session.exec(

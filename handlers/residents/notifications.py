@@ -10,7 +10,7 @@ so a resident's reply to it is added to that issue.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlmodel import select
@@ -99,6 +99,11 @@ async def render_issue_event(
         body = _("No. {number} has been passed on to {body}: {note}").format(
             number=number, body=escape(issue.transferred_to), note=text
         )
+        answer_by = event.data.get("answer_by")
+        if answer_by:
+            body += "\n" + _("They should answer by {date}.").format(
+                date=tr.date(datetime.fromisoformat(answer_by))
+            )
     elif kind is Action.MERGE:
         body = _(
             "No. {number} is the same problem as No. {other}. "

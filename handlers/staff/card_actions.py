@@ -37,13 +37,16 @@ from handlers.staff.card_claim import (
     press_owner_menu,
 )
 from handlers.staff.card_close import (
+    TRANSFER_DUE,
     TRANSFER_TO,
     answer_merge,
     answer_reopen,
     answer_resolve,
     answer_return,
     answer_transfer_body,
+    answer_transfer_due_text,
     answer_transfer_note,
+    press_transfer_due,
     press_transfer_menu,
     press_transfer_to,
 )
@@ -95,6 +98,7 @@ PRESSES = [
     card_press(RETURN, Action.RETURN, asker("return")),
     card_press(TRANSFER, Action.TRANSFER, press_transfer_menu),  # the menu of bodies
     card_press(TRANSFER_TO, Action.TRANSFER, press_transfer_to),
+    card_press(TRANSFER_DUE, Action.TRANSFER, press_transfer_due),  # by when they answer
     card_press(MERGE, Action.MERGE, asker("merge")),
     card_press(REOPEN, Action.REOPEN, asker("reopen")),
     CANCEL.handler(on_cancel),
@@ -147,6 +151,8 @@ ANSWERS: dict[str, Answer] = {
     "group_name": answer_group_name,
     "transfer_body": answer_transfer_body,
     "transfer_note": answer_transfer_note,
+    "transfer_due": answer_transfer_due_text,  # a reply to the picker: taken as a date
+    "transfer_due_text": answer_transfer_due_text,
     "merge": answer_merge,
     "reopen": answer_reopen,
 }

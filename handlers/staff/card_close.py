@@ -4,26 +4,36 @@ queue, transfer it to another body, merge it into another issue, reopen it."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from telegram import InlineKeyboardButton, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.helpers import mention_html
 
+from handlers.shared.common import escape
 from handlers.shared.labels import status_label
 from handlers.staff.card_steps import (
+    FLOW,
+    PROMPT_SENT,
+    Respond,
     ask,
     ask_again,
+    cancel_button,
     me,
     reason_answer,
     respond_to_message,
     run_step,
     send_menu,
-    typed_step,
+    typing_key,
 )
 from handlers.staff.cards import Access, community_translator, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
+from runtime.effects import then
 from runtime.i18n import N_
+from storage import escalation
 from storage import issues as rules
-from storage.chat_state import FlowState
+from storage.chat_state import FlowState, get_state, set_state
+from storage.dates import parse_due_date
 from storage.issue_lifecycle import OPEN, Action
 from storage.issues import NewAttachment
 from storage.models import IssueEvent, IssueStatus
@@ -37,6 +47,8 @@ TRANSFER_BODIES = {
     "city": N_("city management"),
 }
 TRANSFER_TO = Button("card.transferto", int, (*TRANSFER_BODIES, "other"))  # "other": typed
+# By when the body should answer: "d" the category's limit, "t" type a date.
+TRANSFER_DUE = Button("card.xferdue", int, ("d", "t"))
 
 
 async def press_transfer_menu(update: Update, context: NotebookContext, access: Access) -> None:
@@ -144,22 +156,163 @@ async def answer_transfer_body(
 async def answer_transfer_note(
     update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
 ) -> None:
+    """The note for the resident is written: ask by when the body should answer (the
+    category's limit with one press, or a typed date)."""
+    message = update.effective_message
+    assert message is not None
     _ = context.tr.gettext
+    if not text:
+        await ask_again(update, context, access, state, _("Please write a short note."))
+        return
+    issue = access.issue
     body = str(state.data.get("to", ""))
-    await typed_step(
+    default = escalation.transfer_answer_due(issue, context.now())
+
+    def pick(label: str, code: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(label, callback_data=TRANSFER_DUE.data(access.issue_id, code))
+
+    chat_id, user_id = typing_key(update)
+    data = {k: v for k, v in state.data.items() if k != "prompt"}
+    await set_state(
+        context.session,
+        chat_id=chat_id,
+        user_id=user_id,
+        flow=FLOW,
+        step="transfer_due",
+        data={**data, "note": text, "sending": update.update_id},
+        now=context.now(),
+    )
+    with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
+        await message.reply_text(
+            _("{worker}, by when should {body} answer about No. {number}?").format(
+                worker=mention_html(user_id, context.person.full_name or str(user_id)),
+                body=escape(body),
+                number=issue.number,
+            ),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        pick(
+                            _("By {date} (the category's limit)").format(
+                                date=context.tr.date(default)
+                            ),
+                            "d",
+                        )
+                    ],
+                    [pick(_("Type a date…"), "t")],
+                    [cancel_button(_("Cancel"), issue)],
+                ]
+            ),
+        )
+
+
+async def press_transfer_due(
+    update: Update, context: NotebookContext, access: Access, pick: str
+) -> None:
+    """The answer-date picker under the transfer: the category's limit, or "type a date"."""
+    query = update.callback_query
+    assert query is not None
+    _ = context.tr.gettext
+    chat_id, user_id = typing_key(update)
+    state = await get_state(context.session, chat_id=chat_id, user_id=user_id)
+    if (
+        state is None
+        or state.flow != FLOW
+        or state.step != "transfer_due"
+        or state.data.get("issue") != access.issue.id
+    ):
+        await query.answer(
+            _("This question is for someone else, or it has expired."), show_alert=True
+        )
+        return
+    body, note = str(state.data.get("to", "")), str(state.data.get("note", ""))
+    if pick == "t":
+        await query.answer()
+        await mark_menu(query, _("Type a date"))
+        await ask(update, context, access, "transfer_due_text", to=body, note=note)
+        return
+    due = escalation.transfer_answer_due(access.issue, context.now())
+    await mark_menu(query, context.tr.date(due))
+    respond = _respond_in_group(update, context, query)
+    await _save_transfer(update, context, access, body, note, due, respond)
+
+
+def _respond_in_group(update: Update, context: NotebookContext, query: CallbackQuery) -> Respond:
+    """A refusal is the press's alert; the confirmation goes to the group, as it does after a
+    typed date, so everyone sees where the issue went and by when."""
+    chat_id, _user_id = typing_key(update)
+
+    async def respond(text: str, alert: bool) -> None:
+        if alert:
+            await query.answer(text[:200], show_alert=True)
+            return
+        await query.answer()
+        await context.bot.send_message(chat_id, escape(text))
+
+    return respond
+
+
+async def answer_transfer_due_text(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, text: str
+) -> None:
+    """A typed answer date (or a reply to the picker instead of a press), read like the
+    plan's due date."""
+    message = update.effective_message
+    assert message is not None
+    _ = context.tr.gettext
+    tz = community_translator(context.notebook, access.community).tz
+    due = parse_due_date(text, context.now(), tz, context.tr.locale)
+    if due is None:
+        lead = _("I could not read “{text}” as a date.").format(text=text[:50])
+        await ask_again_date(update, context, access, state, lead)
+        return
+    if due < context.now():
+        lead = _("{date} has already passed.").format(date=context.tr.date(due))
+        await ask_again_date(update, context, access, state, lead)
+        return
+    body, note = str(state.data.get("to", "")), str(state.data.get("note", ""))
+    await _save_transfer(
+        update, context, access, body, note, due, respond_to_message(context, message)
+    )
+
+
+async def ask_again_date(
+    update: Update, context: NotebookContext, access: Access, state: FlowState, lead: str
+) -> None:
+    """Ask for the typed date again (also when the reply was to the picker)."""
+    data = {k: v for k, v in state.data.items() if k not in ("issue", "prompt", "asked")}
+    await ask(update, context, access, "transfer_due_text", lead=lead, **data)
+
+
+async def _save_transfer(
+    update: Update,
+    context: NotebookContext,
+    access: Access,
+    body: str,
+    note: str,
+    due: datetime,
+    respond: Respond,
+) -> None:
+    issue = access.issue
+    await run_step(
         update,
         context,
         access,
-        state,
-        text,
         Action.TRANSFER,
-        rules.transfer,
-        {"to": body, "note": text},
-        done=_("No. {number} is transferred to {body}.").format(
-            number=access.issue.number, body=body
+        lambda: rules.transfer(
+            context.session,
+            issue,
+            to=body,
+            note=note,
+            answer_by=due,
+            actor_id=me(context),
+            now=context.now(),
         ),
+        respond=respond,
+        done=context.tr.gettext(
+            "No. {number} is transferred to {body}; they should answer by {date}."
+        ).format(number=issue.number, body=body, date=context.tr.date(due)),
         public=True,
-        empty=_("Please write a short note."),
     )
 
 

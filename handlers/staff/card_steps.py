@@ -82,6 +82,10 @@ QUESTIONS = {
     "transfer_note": N_(
         "{worker}, No. {number} goes to {body}. Reply with a note for the resident."
     ),
+    "transfer_due_text": N_(
+        "{worker}, by when should {body} answer about No. {number}? Reply with a date, "
+        "for example 下周五, next Friday, 12-05 or 2026-12-05."
+    ),
     "merge": N_(
         "{worker}, No. {number} is the same problem as which issue? Reply with its number."
     ),

@@ -1,5 +1,6 @@
 """/todo: a worker's open items in a private chat, overdue first, then by the running clock (the
-plan's due date, 完成期限, or before a plan the reply-by time, 答复时限), with quick
+plan's due date, 完成期限, or before a plan the reply-by time, 答复时限); then the issues they
+transferred to another body (转办), with the date that body should answer by; with quick
 actions: open the card in the staff group (where every action is), read it here, or claim an
 issue nobody owns yet (a one-tap action that works from here)."""
 
@@ -20,7 +21,7 @@ from runtime.i18n import Translator
 from storage import clocks
 from storage.models import STAFF_ROLES, Community, Issue, Role
 from storage.people import current_membership
-from storage.staff import todo_for, waiting_for_owner
+from storage.staff import todo_for, transferred_for, waiting_for_owner
 
 SHOW = Button("todo.show", int)  # an item's card, here in the private chat
 SHOWN_MINE = 20  # items listed with buttons; the rest are counted
@@ -45,6 +46,23 @@ def item_line(issue: Issue, tr: Translator, now: datetime) -> str:
         else:
             line += " · " + when
     return line + " · " + status_label(tr, issue.status)
+
+
+def transferred_line(issue: Issue, tr: Translator, now: datetime) -> str:
+    """A transferred issue: the body it went to and the date their answer is due, flagged
+    when that date has passed."""
+    _ = tr.gettext
+    snippet = escape(cut(issue.description, 40)[0])
+    line = _("No. {number} · {category}: {snippet}").format(
+        number=issue.number, category=category_label(tr, issue.category), snippet=snippet
+    )
+    line += " · " + _("transferred → {body}, answer due {date}").format(
+        body=escape(issue.transferred_to or ""),
+        date=tr.date(issue.due_at) if issue.due_at else "—",
+    )
+    if issue.due_at is not None and issue.due_at < now:
+        line = "⚠️ " + line + " · " + _("overdue")
+    return line
 
 
 def item_buttons(issue: Issue, community: Community, tr: Translator) -> list[InlineKeyboardButton]:
@@ -92,6 +110,12 @@ async def todo(update: Update, context: NotebookContext) -> None:
         role=Role(membership.role),
         now=now,
     )
+    transferred = await transferred_for(
+        context.session,
+        person_id=context.person.id,
+        community_id=community.id,
+        role=Role(membership.role),
+    )
     waiting = await waiting_for_owner(context.session, community_id=community.id)
     lines = [
         "<b>"
@@ -108,6 +132,20 @@ async def todo(update: Update, context: NotebookContext) -> None:
         rows.append(item_buttons(issue, community, tr))
     if len(mine) > SHOWN_MINE:
         lines.append(_("…and {count} more.").format(count=len(mine) - SHOWN_MINE))
+    if transferred:
+        lines.append("")
+        lines.append(
+            "<b>"
+            + _("Transferred, waiting for the body's answer: {count}").format(
+                count=len(transferred)
+            )
+            + "</b>"
+        )
+        for issue in transferred[:SHOWN_MINE]:
+            lines.append(transferred_line(issue, tr, now))
+            rows.append(item_buttons(issue, community, tr))
+        if len(transferred) > SHOWN_MINE:
+            lines.append(_("…and {count} more.").format(count=len(transferred) - SHOWN_MINE))
     if waiting:
         lines.append("")
         lines.append("<b>" + _("Waiting for an owner: {count}").format(count=len(waiting)) + "</b>")

@@ -129,9 +129,16 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         assert menu.buttons == []
         prompt = await group.expect_message(contains="1号转交街道办事处。请回复一句给居民的说明")
         await group.send(wang, "加装电梯要街道审批", reply_to=prompt)
-        await group.expect_message(contains="1号已转交街道办事处。")
+        # by when should they answer: the category's limit is one press away
+        picker = await group.expect_message(contains="街道办事处应在什么时候之前答复1号？")
+        labels = [b.text for row in picker.buttons for b in row]
+        assert labels == ["2026年11月17日前（按该类问题的时限）", "自己填日期…", "取消"]
+        await group.press(wang, picker, labels[0])
+        await group.expect_edit(picker, contains="→ 2026年11月17日")
+        await group.expect_message(contains="1号已转交街道办事处，答复期限2026年11月17日。")
         await group.expect_edit(card, contains="状态：已转办 → 街道办事处")
-        await xu.expect_message(contains="1号问题已转交街道办事处办理：加装电梯要街道审批")
+        notice = await xu.expect_message(contains="1号问题已转交街道办事处办理：加装电梯要街道审批")
+        assert "答复期限：2026年11月17日。" in notice.text
 
         # another body, typed
         await group.press(wang, other_card, "转办…")
@@ -141,7 +148,17 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         await group.send(wang, "区住建委 <维修科>", reply_to=body_prompt)
         note_prompt = await group.expect_message(contains="2号转交区住建委 <维修科>。")
         await group.send(wang, "属于他们管", reply_to=note_prompt)
+        picker = await group.expect_message(contains="区住建委 <维修科>应在什么时候之前答复2号？")
+        await group.press(wang, picker, "自己填日期…")
+        date_prompt = await group.expect_message(contains="请回复日期")
+        await group.send(wang, "改天吧", reply_to=date_prompt)
+        again = await group.expect_message(contains="我没看懂“改天吧”是哪一天。")
+        await group.send(wang, "2026-11-01", reply_to=again)
+        again = await group.expect_message(contains="2026年11月1日已经过去了。")
+        await group.send(wang, "2026-11-20", reply_to=again)
+        await group.expect_message(contains="2号已转交区住建委 <维修科>，答复期限2026年11月20日。")
         await group.expect_edit(other_card, contains="状态：已转办 → 区住建委 <维修科>")
+        await xu.expect_message(contains="答复期限：2026年11月20日。")
 
         # the secretary reopens the first one: back to work, the resident is told
         await group.press(xie, card, "重新办理…")
@@ -152,6 +169,11 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         # the card says it is a 重办, and why, in the secretary's words
         assert "重办（第1次）：街道退回，社区自己协调" in card.text
         await xu.expect_message(contains="1号问题已重新办理。")
+    second = await load(db, first.id + 1)
+    assert second.status == IssueStatus.TRANSFERRED
+    assert second.due_at is not None and second.due_at.astimezone(UTC) == datetime(
+        2026, 11, 20, 15, 59, tzinfo=UTC
+    )  # the end of that day in the community's time
     issue = await load(db, first.id)
     assert issue.status == IssueStatus.ACCEPTED and issue.transferred_to is None
     kinds = [e.kind for e in await events_of(db, first.id)]

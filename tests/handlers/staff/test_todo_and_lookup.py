@@ -10,7 +10,7 @@ from storage import issues as rules
 from storage.clocks import is_overdue
 from storage.db import Database
 from storage.models import Issue, Role
-from storage.staff import todo_for, todo_order, waiting_for_owner
+from storage.staff import todo_for, todo_order, transferred_for, waiting_for_owner
 from tests.factories import FakeClock, bot_errors, running_bot
 from tests.staffroom import bind, post_cards, report, staffroom
 
@@ -66,8 +66,19 @@ async def test_todo_lists_only_ones_own_open_items_and_the_secretary_follows_gro
             session, person_id=xie, community_id=community_id, role=Role.SECRETARY, now=clock()
         )
         waiting = await waiting_for_owner(session, community_id=community_id)
+        await rules.transfer(
+            session, one, to="街道办事处", note="归街道", actor_id=wang, now=clock()
+        )
+        handed_on = await transferred_for(
+            session, person_id=wang, community_id=community_id, role=Role.WORKER
+        )
+        still_open = await todo_for(
+            session, person_id=wang, community_id=community_id, role=Role.WORKER, now=clock()
+        )
     assert [i.number for i in mine] == [1]
     assert [i.number for i in secretary] == [3]
+    assert [i.number for i in handed_on] == [1]
+    assert still_open == []  # a transfer is not among the open items
     assert waiting == []
 
 
@@ -88,14 +99,27 @@ async def test_todo_in_private_with_quick_actions(
                 description=f"问题{n}：楼下 <垃圾> 没人清",
                 category="sanitation",
             )
-            for n in range(1, 5)
+            for n in range(1, 7)
         ]
         async with db.session() as session:
-            one, two, three, _four = [await session.get(Issue, i.id) for i in made]
-            assert one and two and three
+            one, two, three, _four, five, six = [await session.get(Issue, i.id) for i in made]
+            assert one and two and three and five and six
             me = room.pid(wang)
-            for issue in (one, two, three):
+            for issue in (one, two, three, five, six):
                 await rules.claim(session, issue, actor_id=me, now=clock())
+            # handed on: one whose answer is late, one with the category's limit (7 days)
+            await rules.transfer(
+                session,
+                five,
+                to="环卫所 <二队>",
+                note="归他们管",
+                answer_by=clock() - timedelta(days=1),
+                actor_id=me,
+                now=clock(),
+            )
+            await rules.transfer(
+                session, six, to="街道办事处", note="归街道", actor_id=me, now=clock()
+            )
             await rules.set_plan(
                 session,
                 one,
@@ -136,6 +160,14 @@ async def test_todo_in_private_with_quick_actions(
             "1号 · 环境卫生：问题1：楼下 <垃圾> 没人清 · 完成期限2026年11月5日 · 办理中"
         )
         assert lines[3] == "3号 · 环境卫生：问题3：楼下 <垃圾> 没人清 · 已派单"
+        # then what was handed on, late answers flagged, after the open ones
+        assert lines[4:8] == [
+            "",
+            "已转办、等待对方答复：2件",
+            "⚠️ 5号 · 环境卫生：问题5：楼下 <垃圾> 没人清 · 转办 → 环卫所 <二队>，"
+            "答复期限2026年11月1日 · 已超期",
+            "6号 · 环境卫生：问题6：楼下 <垃圾> 没人清 · 转办 → 街道办事处，答复期限2026年11月9日",
+        ]
         assert "等待认领：1件" in todo.text
         assert "问题1：楼下 <垃圾> 没人清" in todo.text
         link = todo.button("↗ 1号卡片")
