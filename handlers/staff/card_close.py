@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import partial
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, Update
 from telegram.helpers import mention_html
 
 from handlers.shared.common import escape
 from handlers.shared.labels import status_label
 from handlers.staff.card_steps import (
-    FLOW,
-    PROMPT_SENT,
     Respond,
     ask,
     ask_again,
+    ask_for_a_date,
     cancel_button,
+    date_question,
     me,
     reason_answer,
     respond_to_message,
@@ -28,11 +29,10 @@ from handlers.staff.card_steps import (
 from handlers.staff.cards import Access, community_translator, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from runtime.effects import then
 from runtime.i18n import N_
 from storage import escalation
 from storage import issues as rules
-from storage.chat_state import FlowState, get_state, set_state
+from storage.chat_state import FlowState
 from storage.dates import parse_due_date
 from storage.issue_lifecycle import OPEN, Action
 from storage.issues import NewAttachment
@@ -171,39 +171,25 @@ async def answer_transfer_note(
     def pick(label: str, code: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=TRANSFER_DUE.data(access.issue_id, code))
 
-    chat_id, user_id = typing_key(update)
-    data = {k: v for k, v in state.data.items() if k != "prompt"}
-    await set_state(
-        context.session,
-        chat_id=chat_id,
-        user_id=user_id,
-        flow=FLOW,
+    limit = _("By {date} (the category's limit)").format(date=context.tr.date(default))
+    user_id = typing_key(update)[1]
+    await ask_for_a_date(
+        update,
+        context,
+        state,
         step="transfer_due",
-        data={**data, "note": text, "sending": update.update_id},
-        now=context.now(),
+        keep={"note": text},
+        question=_("{worker}, by when should {body} answer about No. {number}?").format(
+            worker=mention_html(user_id, context.person.full_name or str(user_id)),
+            body=escape(body),
+            number=issue.number,
+        ),
+        rows=[
+            [pick(limit, "d")],
+            [pick(_("Type a date…"), "t")],
+            [cancel_button(_("Cancel"), issue)],
+        ],
     )
-    with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
-        await message.reply_text(
-            _("{worker}, by when should {body} answer about No. {number}?").format(
-                worker=mention_html(user_id, context.person.full_name or str(user_id)),
-                body=escape(body),
-                number=issue.number,
-            ),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    [
-                        pick(
-                            _("By {date} (the category's limit)").format(
-                                date=context.tr.date(default)
-                            ),
-                            "d",
-                        )
-                    ],
-                    [pick(_("Type a date…"), "t")],
-                    [cancel_button(_("Cancel"), issue)],
-                ]
-            ),
-        )
 
 
 async def press_transfer_due(
@@ -213,17 +199,8 @@ async def press_transfer_due(
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
-    chat_id, user_id = typing_key(update)
-    state = await get_state(context.session, chat_id=chat_id, user_id=user_id)
-    if (
-        state is None
-        or state.flow != FLOW
-        or state.step != "transfer_due"
-        or state.data.get("issue") != access.issue.id
-    ):
-        await query.answer(
-            _("This question is for someone else, or it has expired."), show_alert=True
-        )
+    state = await date_question(update, context, access, "transfer_due")
+    if state is None:
         return
     body, note = str(state.data.get("to", "")), str(state.data.get("note", ""))
     if pick == "t":
@@ -294,25 +271,21 @@ async def _save_transfer(
     respond: Respond,
 ) -> None:
     issue = access.issue
+    done = context.tr.gettext(
+        "No. {number} is transferred to {body}; they should answer by {date}."
+    ).format(number=issue.number, body=body, date=context.tr.date(due))
+    step = partial(
+        rules.transfer,
+        context.session,
+        issue,
+        to=body,
+        note=note,
+        answer_by=due,
+        actor_id=me(context),
+        now=context.now(),
+    )
     await run_step(
-        update,
-        context,
-        access,
-        Action.TRANSFER,
-        lambda: rules.transfer(
-            context.session,
-            issue,
-            to=body,
-            note=note,
-            answer_by=due,
-            actor_id=me(context),
-            now=context.now(),
-        ),
-        respond=respond,
-        done=context.tr.gettext(
-            "No. {number} is transferred to {body}; they should answer by {date}."
-        ).format(number=issue.number, body=body, date=context.tr.date(due)),
-        public=True,
+        update, context, access, Action.TRANSFER, step, respond=respond, done=done, public=True
     )
 
 

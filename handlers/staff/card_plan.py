@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, Update
 from telegram.helpers import mention_html
 
 from handlers.staff.card_steps import (
-    FLOW,
-    PROMPT_SENT,
     Answer,
     Respond,
     ask,
     ask_again,
+    ask_for_a_date,
     cancel_button,
+    date_question,
     me,
     respond_to_message,
     respond_to_press,
@@ -26,9 +26,8 @@ from handlers.staff.card_steps import (
 from handlers.staff.cards import Access, community_translator, mark_menu
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from runtime.effects import then
 from storage import issues as rules
-from storage.chat_state import FlowState, get_state, set_state
+from storage.chat_state import FlowState
 from storage.dates import due_in_days, parse_due_date
 from storage.issue_lifecycle import Action
 
@@ -48,17 +47,8 @@ async def press_due(update: Update, context: NotebookContext, access: Access, pi
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
-    chat_id, user_id = typing_key(update)
-    state = await get_state(context.session, chat_id=chat_id, user_id=user_id)
-    if (
-        state is None
-        or state.flow != FLOW
-        or state.step != "plan_due"
-        or state.data.get("issue") != access.issue.id
-    ):
-        await query.answer(
-            _("This question is for someone else, or it has expired."), show_alert=True
-        )
+    state = await date_question(update, context, access, "plan_due")
+    if state is None:
         return
     plan = str(state.data.get("plan", ""))
     if pick == "t":
@@ -114,31 +104,23 @@ async def answer_plan_text(
     def pick(label: str, code: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=DUE.data(access.issue_id, code))
 
-    chat_id, user_id = typing_key(update)
-    data = {k: v for k, v in state.data.items() if k != "prompt"}
-    await set_state(
-        context.session,
-        chat_id=chat_id,
-        user_id=user_id,
-        flow=FLOW,
+    user_id = typing_key(update)[1]
+    await ask_for_a_date(
+        update,
+        context,
+        state,
         step="plan_due",
-        data={**data, "plan": text, "sending": update.update_id},
-        now=context.now(),
+        keep={"plan": text},
+        question=_("{worker}, by when will No. {number} be done?").format(
+            worker=mention_html(user_id, context.person.full_name or str(user_id)),
+            number=issue.number,
+        ),
+        rows=[
+            [pick(_("Today"), "0"), pick(_("In 3 days"), "3"), pick(_("In a week"), "7")],
+            [pick(_("Type a date…"), "t"), pick(_("No due date"), "n")],
+            [cancel_button(_("Cancel"), issue)],
+        ],
     )
-    with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
-        await message.reply_text(
-            _("{worker}, by when will No. {number} be done?").format(
-                worker=mention_html(user_id, context.person.full_name or str(user_id)),
-                number=issue.number,
-            ),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    [pick(_("Today"), "0"), pick(_("In 3 days"), "3"), pick(_("In a week"), "7")],
-                    [pick(_("Type a date…"), "t"), pick(_("No due date"), "n")],
-                    [cancel_button(_("Cancel"), issue)],
-                ]
-            ),
-        )
 
 
 async def answer_due_text(

@@ -207,6 +207,58 @@ def typing_key(update: Update) -> tuple[int, int]:
     return update.effective_chat.id, update.effective_user.id
 
 
+async def date_question(
+    update: Update, context: NotebookContext, access: Access, step: str
+) -> FlowState | None:
+    """The presser's open date question (`step`) about this issue; anyone else, or a question
+    that has moved on, is told so and gets None."""
+    query = update.callback_query
+    assert query is not None
+    chat_id, user_id = typing_key(update)
+    state = await get_state(context.session, chat_id=chat_id, user_id=user_id)
+    if (
+        state is None
+        or state.flow != FLOW
+        or state.step != step
+        or state.data.get("issue") != access.issue.id
+    ):
+        await query.answer(
+            context.tr.gettext("This question is for someone else, or it has expired."),
+            show_alert=True,
+        )
+        return None
+    return state
+
+
+async def ask_for_a_date(
+    update: Update,
+    context: NotebookContext,
+    state: FlowState,
+    *,
+    step: str,
+    keep: dict[str, Any],
+    question: str,
+    rows: list[list[InlineKeyboardButton]],
+) -> None:
+    """After a typed answer (a plan, a note to the resident): remember it with the rest of the
+    flow (`keep`), and ask the worker for a date with buttons (the due date, the answer date)."""
+    message = update.effective_message
+    assert message is not None
+    chat_id, user_id = typing_key(update)
+    data = {k: v for k, v in state.data.items() if k != "prompt"}
+    await set_state(
+        context.session,
+        chat_id=chat_id,
+        user_id=user_id,
+        flow=FLOW,
+        step=step,
+        data={**data, **keep, "sending": update.update_id},
+        now=context.now(),
+    )
+    with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
+        await message.reply_text(question, reply_markup=InlineKeyboardMarkup(rows))
+
+
 async def ask(
     update: Update,
     context: NotebookContext,
