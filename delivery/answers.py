@@ -223,7 +223,6 @@ class Answers:
         self._paid: list[int] = []
         self._flusher: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
-        self._records = _GroupRecords(self)
 
     @property
     def _stopping(self) -> asyncio.Event:
@@ -343,11 +342,7 @@ class Answers:
 
     async def _record(self, owed: Owed, *, answer: Answer | None = None, sent: Any = None) -> None:
         """Write what went out of this update's answers, and run the sent message's hook, in
-        one transaction (a failure is logged: at worst the message is sent again at a start).
-        Without a hook, records of several chats' messages share one transaction."""
-        if (answer is None or "then" not in answer) and owed.update_id is not None:
-            await self._records.write(owed.update_id, kept_calls(owed))
-            return
+        one transaction (a failure is logged: at worst the message is sent again at a start)."""
         try:
             async with self.app.notebook.db.session() as session:
                 hook = (answer or {}).get("then")
@@ -464,38 +459,3 @@ async def _stopped_within(stopping: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), seconds)
     return stopping.is_set()
-
-
-class _GroupRecords:
-    """Records of messages sent, written together: a record waits at most for the transaction
-    already under way, then goes in the next one with every record that came meanwhile (a
-    burst of first contacts would otherwise make a transaction per message sent)."""
-
-    def __init__(self, answers: Answers) -> None:
-        self.answers = answers
-        self._pending: dict[int, list[Any]] = {}  # update -> what it still owes, the latest
-        self._written: asyncio.Future[None] | None = None  # done when `_pending` is written
-        self._writer: asyncio.Task[None] | None = None
-
-    async def write(self, update_id: int, owed: list[Any]) -> None:
-        self._pending[update_id] = owed
-        if self._written is None:
-            self._written = asyncio.get_running_loop().create_future()
-        written = self._written
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all())
-        await asyncio.shield(written)
-
-    async def _write_all(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, {}
-            written, self._written = self._written, None
-            try:
-                async with self.answers.app.notebook.db.session() as session:
-                    for update_id, owed in batch.items():
-                        await inbox.owe(session, update_id=update_id, answers=owed)
-            except Exception:
-                log.exception("could not record what %d updates sent", len(batch))
-            finally:
-                if written is not None:
-                    written.set_result(None)
