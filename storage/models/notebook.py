@@ -1,4 +1,4 @@
-"""The notebook's tables.
+"""The notebook's own tables: issues, people, communities and the delivery records.
 
 Red pen: `Issue` (what residents raised) and its `Attachment`s. Black pen: the owner, plan and due
 date on the issue, and every step in the append-only `IssueEvent` log; every follow-up answer
@@ -6,8 +6,7 @@ date on the issue, and every step in the append-only `IssueEvent` log; every fol
 buildings and units, people and their `Membership` (role) per community, invite links, the
 `Outbox` of every message the bot sends later, `IssueMessage` (which bot message speaks of
 which issue, so replies find their issue), and `ChatState` (conversation drafts) so that no
-state lives only in one process's memory. Operations: `RoleHandover` (the secretary's role
-changing hands) and `Heartbeat` (liveness, shared by every instance).
+state lives only in one process's memory. The council's tables are in `council.py`.
 
 Enumerations are stored as short strings (portable across SQLite and PostgreSQL, and migrations
 stay simple); the StrEnum classes below are the allowed values.
@@ -90,11 +89,11 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-def _created() -> Any:
+def created_column() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-def _when(*, index: bool = False) -> Any:
+def when_column(*, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
 
 
@@ -109,7 +108,7 @@ class Community(SQLModel, table=True):
     default_locale: str = Field(default="zh_Hans", max_length=16)
     staff_chat_id: int | None = _telegram_id(unique=True)
     next_issue_number: int = Field(default=1)
-    created_at: datetime = _created()
+    created_at: datetime = created_column()
 
 
 class Building(SQLModel, table=True):
@@ -139,9 +138,9 @@ class Person(SQLModel, table=True):
     telegram_language_code: str | None = Field(default=None, max_length=35)
     locale: str | None = Field(default=None, max_length=16)  # chosen with /language
     current_community_id: int | None = Field(default=None, foreign_key="community.id")
-    unreachable_since: datetime | None = _when()  # 403: the person blocked the bot
-    anonymised_at: datetime | None = _when()  # /forget: only the facts of their issues remain
-    created_at: datetime = _created()
+    unreachable_since: datetime | None = when_column()  # 403: the person blocked the bot
+    anonymised_at: datetime | None = when_column()  # /forget: only the facts of their issues remain
+    created_at: datetime = created_column()
 
 
 class Membership(SQLModel, table=True):
@@ -156,7 +155,7 @@ class Membership(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     room: str | None = Field(default=None, max_length=50)
     active: bool = Field(default=True)
-    created_at: datetime = _created()
+    created_at: datetime = created_column()
 
 
 class InviteLink(SQLModel, table=True):
@@ -171,9 +170,9 @@ class InviteLink(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="person.id")
     max_uses: int | None = Field(default=None)  # None: reusable (community/building links)
     use_count: int = Field(default=0)
-    expires_at: datetime | None = _when()
-    revoked_at: datetime | None = _when()
-    created_at: datetime = _created()
+    expires_at: datetime | None = when_column()
+    revoked_at: datetime | None = when_column()
+    created_at: datetime = created_column()
 
 
 class Issue(SQLModel, table=True):
@@ -206,11 +205,11 @@ class Issue(SQLModel, table=True):
     difficulty: str | None = Field(default=None, max_length=20)
     status: str = Field(default=IssueStatus.NEW, max_length=20)
     time_limit_hours: int = Field(default=168)
-    respond_by: datetime | None = _when()
+    respond_by: datetime | None = when_column()
     owner_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     owner_group: str | None = Field(default=None, max_length=200)  # volunteers / self-governance
     plan: str | None = Field(default=None, sa_type=sa.Text)
-    due_at: datetime | None = _when(index=True)
+    due_at: datetime | None = when_column(index=True)
     transferred_to: str | None = Field(default=None, max_length=200)
     merged_into_id: int | None = Field(default=None, foreign_key="issue.id")
     support_count: int = Field(default=0)
@@ -221,13 +220,13 @@ class Issue(SQLModel, table=True):
     staff_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     staff_card_digest: str | None = Field(default=None, max_length=64)  # what the card shows
     version: int = Field(default=1)  # optimistic lock: two workers acting at once, one wins
-    created_at: datetime = _created()
-    accepted_at: datetime | None = _when()
-    first_response_at: datetime | None = _when()
-    resolved_at: datetime | None = _when()
-    closed_at: datetime | None = _when()
-    last_activity_at: datetime | None = _when()
-    anonymised_at: datetime | None = _when()  # personal data removed after the retention period
+    created_at: datetime = created_column()
+    accepted_at: datetime | None = when_column()
+    first_response_at: datetime | None = when_column()
+    resolved_at: datetime | None = when_column()
+    closed_at: datetime | None = when_column()
+    last_activity_at: datetime | None = when_column()
+    anonymised_at: datetime | None = when_column()  # personal data removed after retention
 
 
 class IssueEvent(SQLModel, table=True):
@@ -241,7 +240,7 @@ class IssueEvent(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id", index=True)
-    at: datetime = _created()
+    at: datetime = created_column()
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     kind: str = Field(max_length=40)
     public: bool = Field(default=False)
@@ -274,7 +273,7 @@ class IssueSupporter(SQLModel, table=True):
     __tablename__ = "issue_supporter"
     issue_id: int = Field(foreign_key="issue.id", primary_key=True)
     person_id: int = Field(foreign_key="person.id", primary_key=True)
-    created_at: datetime = _created()
+    created_at: datetime = created_column()
 
 
 class Attachment(SQLModel, table=True):
@@ -286,7 +285,7 @@ class Attachment(SQLModel, table=True):
     file_unique_id: str | None = Field(default=None, max_length=255)
     mime_type: str | None = Field(default=None, max_length=100)
     caption: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = _created()
+    created_at: datetime = created_column()
 
 
 class IssueMessage(SQLModel, table=True):
@@ -299,7 +298,7 @@ class IssueMessage(SQLModel, table=True):
         sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
     )
     issue_id: int = Field(foreign_key="issue.id", index=True)
-    created_at: datetime = _created()
+    created_at: datetime = created_column()
 
 
 class Outbox(SQLModel, table=True):
@@ -317,10 +316,10 @@ class Outbox(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     status: str = Field(default=OutboxStatus.PENDING, max_length=20)
     attempts: int = Field(default=0)
-    claimed_at: datetime | None = _when()
-    sent_at: datetime | None = _when()
+    claimed_at: datetime | None = when_column()
+    sent_at: datetime | None = when_column()
     last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = _created()
+    created_at: datetime = created_column()
 
 
 class InboxStatus(StrEnum):
@@ -349,8 +348,8 @@ class InboxUpdate(SQLModel, table=True):
     )
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     status: str = Field(default=InboxStatus.PENDING, max_length=20)
-    received_at: datetime = _created()
-    processed_at: datetime | None = _when()
+    received_at: datetime = created_column()
+    processed_at: datetime | None = when_column()
     # The answers the update still owes Telegram (delivery/answers.py): Bot API calls made after
     # its commit, kept here until they went out, so a crash in between sends them at the start.
     answers: list[dict[str, Any]] | None = Field(
@@ -366,7 +365,7 @@ class InboxUpdate(SQLModel, table=True):
     )
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     owner: str | None = Field(default=None, max_length=100)
-    lease_until: datetime | None = _when()
+    lease_until: datetime | None = when_column()
 
 
 class ChatState(SQLModel, table=True):
@@ -378,279 +377,4 @@ class ChatState(SQLModel, table=True):
     flow: str = Field(max_length=40)
     step: str = Field(max_length=40)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
-    updated_at: datetime = _created()
-
-
-# --- courtyard council (小院议事堂), consent campaigns, service-desk roster (百通岗) -------------
-
-
-class TopicStatus(StrEnum):
-    OPEN = "open"  # raised, waiting for an answer or a meeting
-    ANSWERED = "answered"  # a quick topic answered in writing
-    SCHEDULED = "scheduled"  # on a meeting's agenda
-    DECIDED = "decided"  # a meeting recorded a decision on it
-    TO_ISSUE = "to_issue"  # turned straight into an issue
-
-
-class TopicGrade(StrEnum):
-    QUICK = "quick"  # answered within 48 h (Shaoxing standard, configurable)
-    DEEP = "deep"  # consultation started within 5 working days
-
-
-class CouncilTopic(SQLModel, table=True):
-    """A matter a resident brings to the courtyard council, and how it was taken up."""
-
-    __tablename__ = "council_topic"
-    __table_args__ = (sa.Index("ix_council_topic_community_status", "community_id", "status"),)
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int = Field(foreign_key="community.id")
-    proposer_id: int | None = Field(default=None, foreign_key="person.id")
-    title: str = Field(max_length=200)
-    description: str = Field(sa_type=sa.Text)
-    building_id: int | None = Field(default=None, foreign_key="building.id")  # None: everyone
-    status: str = Field(default=TopicStatus.OPEN, max_length=20)
-    grade: str | None = Field(default=None, max_length=20)
-    graded_by_id: int | None = Field(default=None, foreign_key="person.id")
-    graded_at: datetime | None = _when()
-    due_at: datetime | None = _when(index=True)  # answer (quick) or start (deep) by then
-    handled_at: datetime | None = _when()  # answered, put on an agenda or turned into an issue
-    answer: str | None = Field(default=None, sa_type=sa.Text)
-    answered_by_id: int | None = Field(default=None, foreign_key="person.id")
-    issue_id: int | None = Field(default=None, foreign_key="issue.id")
-    support_count: int = Field(default=0)
-    created_at: datetime = _created()
-
-
-class TopicSupporter(SQLModel, table=True):
-    """One resident backing a topic (one support per person)."""
-
-    __tablename__ = "topic_supporter"
-    topic_id: int = Field(foreign_key="council_topic.id", primary_key=True)
-    person_id: int = Field(foreign_key="person.id", primary_key=True)
-    created_at: datetime = _created()
-
-
-class MeetingStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    HELD = "held"  # results published (结果公示)
-    CANCELLED = "cancelled"
-
-
-class CouncilMeeting(SQLModel, table=True):
-    __tablename__ = "council_meeting"
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int = Field(foreign_key="community.id", index=True)
-    starts_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    place: str = Field(max_length=200)
-    status: str = Field(default=MeetingStatus.SCHEDULED, max_length=20)
-    invite_residents: bool = Field(default=False)  # the residents of the buildings concerned
-    created_by_id: int | None = Field(default=None, foreign_key="person.id")
-    minutes: str | None = Field(default=None, sa_type=sa.Text)
-    results_version: int = Field(default=0)  # how many times the results were published
-    results_published_at: datetime | None = _when()
-    created_at: datetime = _created()
-
-
-class MeetingTopic(SQLModel, table=True):
-    __tablename__ = "meeting_topic"
-    meeting_id: int = Field(foreign_key="council_meeting.id", primary_key=True)
-    topic_id: int = Field(foreign_key="council_topic.id", primary_key=True)
-
-
-class MeetingParticipant(SQLModel, table=True):
-    """Someone invited to a meeting (as proposer, supporter or resident), and whether they came."""
-
-    __tablename__ = "meeting_participant"
-    meeting_id: int = Field(foreign_key="council_meeting.id", primary_key=True)
-    person_id: int = Field(foreign_key="person.id", primary_key=True)
-    reason: str = Field(max_length=20)  # proposer, supporter, resident
-    attended: bool = Field(default=False)
-    marked_at: datetime | None = _when()
-
-
-class CouncilDecision(SQLModel, table=True):
-    """What a meeting decided; the black pen: the issue it became, with owner and plan."""
-
-    __tablename__ = "council_decision"
-    id: int | None = Field(default=None, primary_key=True)
-    meeting_id: int = Field(foreign_key="council_meeting.id", index=True)
-    topic_id: int | None = Field(default=None, foreign_key="council_topic.id")
-    text: str = Field(sa_type=sa.Text)
-    issue_id: int | None = Field(default=None, foreign_key="issue.id")
-    created_by_id: int | None = Field(default=None, foreign_key="person.id")
-    created_at: datetime = _created()
-
-
-class ConsentRule(StrEnum):
-    ART278 = "art278"  # PRC Civil Code Art. 278, 改建: 2/3 take part, 3/4 of them agree
-    UNANIMITY = "unanimity"  # every household of the scope agrees
-    MAJORITY = "majority"  # 2/3 take part, more than half of them agree
-
-
-class CampaignStatus(StrEnum):
-    DRAFT = "draft"  # households being entered
-    OPEN = "open"  # voting
-    CLOSED = "closed"
-
-
-class VoteChoice(StrEnum):
-    AGREE = "agree"
-    DISAGREE = "disagree"
-    ABSTAIN = "abstain"
-
-
-class ConsentCampaign(SQLModel, table=True):
-    """A building project's consent vote (adding an elevator…), over a building or a unit."""
-
-    __tablename__ = "consent_campaign"
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int = Field(foreign_key="community.id", index=True)
-    building_id: int = Field(foreign_key="building.id")
-    unit_id: int | None = Field(default=None, foreign_key="unit.id")  # None: the whole building
-    question: str = Field(sa_type=sa.Text)
-    rule: str = Field(default=ConsentRule.ART278, max_length=20)
-    status: str = Field(default=CampaignStatus.DRAFT, max_length=20)
-    created_by_id: int | None = Field(default=None, foreign_key="person.id")
-    created_at: datetime = _created()
-    opened_at: datetime | None = _when()
-    closed_at: datetime | None = _when()
-
-
-class ConsentHousehold(SQLModel, table=True):
-    """One household of a campaign's scope and its current vote (one vote per household).
-
-    Floor area is kept in dm² (hundredths of a m²) as an integer: exact on every backend."""
-
-    __tablename__ = "consent_household"
-    __table_args__ = (sa.UniqueConstraint("campaign_id", "room"),)
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="consent_campaign.id", index=True)
-    room: str = Field(max_length=50)
-    owner_name: str | None = Field(default=None, max_length=200)
-    area_dm2: int | None = None
-    own_space_occupied: bool = Field(default=False)  # must consent individually
-    choice: str | None = Field(default=None, max_length=20)
-    concerns: str | None = Field(default=None, sa_type=sa.Text)
-    vote_channel: str | None = Field(default=None, max_length=20)
-    voted_by_id: int | None = Field(default=None, foreign_key="person.id")
-    recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
-    voted_at: datetime | None = _when()
-    # The current vote was cast by a verified member or recorded by a worker with evidence:
-    # only such votes count under the rule (older votes, typed for any room, do not).
-    vote_verified: bool = Field(default=False)
-    created_at: datetime = _created()
-
-
-class ConsentVoteLog(SQLModel, table=True):
-    """Append-only: every vote and every change of vote, by whom, through which channel."""
-
-    __tablename__ = "consent_vote_log"
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="consent_campaign.id", index=True)
-    household_id: int = Field(foreign_key="consent_household.id", index=True)
-    at: datetime = _created()
-    choice: str = Field(max_length=20)
-    previous_choice: str | None = Field(default=None, max_length=20)
-    concerns: str | None = Field(default=None, sa_type=sa.Text)
-    channel: str = Field(max_length=20)
-    cast_by_id: int | None = Field(default=None, foreign_key="person.id")
-    recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
-    proxy_name: str | None = Field(default=None, max_length=200)  # who voted for the owner
-    evidence: str | None = Field(default=None, sa_type=sa.Text)  # what the worker saw
-    verified: bool = Field(default=False)  # a verified member, or a worker with evidence
-
-
-class HouseholdCode(SQLModel, table=True):
-    """A printed, single-use invitation for one household (building, unit, room): whoever
-    redeems it becomes a verified member of that household. Print one per family member."""
-
-    __tablename__ = "household_code"
-    id: int | None = Field(default=None, primary_key=True)
-    token: str = Field(max_length=64, unique=True)
-    community_id: int = Field(foreign_key="community.id", index=True)
-    building_id: int = Field(foreign_key="building.id")
-    unit_id: int | None = Field(default=None, foreign_key="unit.id")
-    room: str = Field(max_length=50)
-    created_by_id: int | None = Field(default=None, foreign_key="person.id")
-    created_at: datetime = _created()
-    used_by_id: int | None = Field(default=None, foreign_key="person.id")
-    used_at: datetime | None = _when()
-
-
-class VerifiedHome(SQLModel, table=True):
-    """A resident's household as the community confirmed it (a worker's check, or a household
-    code): not what they typed or picked in /profile. One per person and community; several
-    people may share a household. Only a verified household votes from the phone."""
-
-    __tablename__ = "verified_home"
-    __table_args__ = (
-        sa.UniqueConstraint("person_id", "community_id"),
-        sa.Index("ix_verified_home_building", "community_id", "building_id"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id")
-    community_id: int = Field(foreign_key="community.id")
-    building_id: int = Field(foreign_key="building.id")
-    unit_id: int | None = Field(default=None, foreign_key="unit.id")
-    room: str = Field(max_length=50)
-    via: str = Field(max_length=20)  # "worker" or "code"
-    verified_by_id: int | None = Field(default=None, foreign_key="person.id")  # the worker
-    code_id: int | None = Field(default=None, foreign_key="household_code.id")
-    verified_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-
-
-class ConsentMediation(SQLModel, table=True):
-    """A mediation between households of a campaign: who, their positions, what was agreed."""
-
-    __tablename__ = "consent_mediation"
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="consent_campaign.id", index=True)
-    parties: str = Field(sa_type=sa.Text)
-    positions: str = Field(sa_type=sa.Text)
-    agreement: str = Field(sa_type=sa.Text)
-    reached: bool = Field(default=False)
-    recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
-    at: datetime = _created()
-
-
-class MediationHousehold(SQLModel, table=True):
-    __tablename__ = "mediation_household"
-    mediation_id: int = Field(foreign_key="consent_mediation.id", primary_key=True)
-    household_id: int = Field(foreign_key="consent_household.id", primary_key=True)
-
-
-class DutyShift(SQLModel, table=True):
-    """A worker's weekly half-day at the service desk (百通岗): weekday 0 = Monday."""
-
-    __tablename__ = "duty_shift"
-    __table_args__ = (sa.UniqueConstraint("community_id", "person_id", "weekday", "half"),)
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int = Field(foreign_key="community.id", index=True)
-    person_id: int = Field(foreign_key="person.id")
-    weekday: int
-    half: str = Field(max_length=2)  # am, pm
-    created_at: datetime = _created()
-
-
-class RoleHandover(SQLModel, table=True):
-    """The secretary offers their role to a worker; it changes hands when the worker accepts."""
-
-    __tablename__ = "role_handover"
-    id: int | None = Field(default=None, primary_key=True)
-    community_id: int = Field(foreign_key="community.id", index=True)
-    from_person_id: int = Field(foreign_key="person.id")
-    to_person_id: int = Field(foreign_key="person.id")
-    created_at: datetime = _created()
-    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    accepted_at: datetime | None = _when()
-    declined_at: datetime | None = _when()
-    cancelled_at: datetime | None = _when()
-
-
-class Heartbeat(SQLModel, table=True):
-    """Liveness shared by every instance: `update` (the last processed update) and one
-    `instance:<host>:<pid>:<id>` row per running bot process (see storage/health.py)."""
-
-    name: str = Field(max_length=120, primary_key=True)
-    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    updated_at: datetime = created_column()
