@@ -19,6 +19,7 @@ from storage.fast.direct import Direct
 from storage.models import (
     STAFF_ROLES,
     Building,
+    ContactLook,
     InviteLink,
     IssueMessage,
     Membership,
@@ -172,6 +173,38 @@ async def find_residents(
             found.setdefault(person.id, (person, member))
     ordered = sorted(found.values(), key=lambda pm: (pm[0].full_name, pm[0].id or 0))
     return ordered[:limit]
+
+
+LOOK_VIA_LOG = "log"  # a look at a phone in /log's search for a resident
+
+
+async def record_phone_look(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    person_id: int,
+    actor_id: int,
+    via: str,
+    now: datetime,
+) -> ContactLook:
+    """A worker revealed a resident's phone outside any issue: who, whose, when (a look from
+    an issue card is that issue's `contact_shown` event, storage/staff.py)."""
+    look = ContactLook(
+        community_id=community_id, person_id=person_id, actor_id=actor_id, via=via, at=now
+    )
+    session.add(look)
+    await session.flush()
+    return look
+
+
+async def phone_looks(session: AsyncSession, *, person_id: int) -> list[ContactLook]:
+    """Every recorded look at a person's phone outside an issue, oldest first."""
+    rows = await session.exec(
+        select(ContactLook)
+        .where(ContactLook.person_id == person_id)
+        .order_by(col(ContactLook.at), col(ContactLook.id))
+    )
+    return list(rows.all())
 
 
 async def register_offline_resident(
