@@ -29,7 +29,7 @@ from typing import Any
 from sqlmodel import col, delete, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import chat_state
+from storage import chat_state, phones
 from storage.issue_lifecycle import Action
 from storage.models import (
     STAFF_ROLES,
@@ -55,19 +55,10 @@ ANONYMOUS_NAME = "匿名 · Anonymous"  # shown wherever the person's name used 
 REDACTED = "***"
 CLOSED_FOR_GOOD = (IssueStatus.CLOSED, IssueStatus.WITHDRAWN, IssueStatus.MERGED)
 
-# Mainland mobile numbers (with or without +86, spaces or dashes), international +numbers, and
-# landlines written with an area code (023-6388 1234).
-# Chinese text runs straight into numbers ("电话13812345678"), so only ASCII letters and digits
-# count as "inside a word".
-PHONE = re.compile(
-    r"(?<![0-9A-Za-z+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)"
-    r"|\+\d(?:[\s-]?\d){6,14}"
-    r"|(?<![0-9A-Za-z+])0\d{2,3}[\s-]\d{3,4}[\s-]?\d{4}(?!\d)"
-)
-
 
 def redact_phones(text: str, replacement: str = REDACTED) -> str:
-    return PHONE.sub(replacement, text)
+    """`text` with every phone number masked (storage/phones.py: the one recogniser)."""
+    return phones.mask_phones(text, replacement)
 
 
 def redact(text: str | None, identifiers: Iterable[str | None]) -> str | None:
