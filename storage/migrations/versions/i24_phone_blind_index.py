@@ -21,7 +21,7 @@ import storage.types
 from storage.crypto import PhoneCipher, is_sealed
 
 revision: str = "i24_phone_blind_index"
-down_revision: str | None = "i22_verified_households"
+down_revision: str | None = "i25_constraint_names"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
