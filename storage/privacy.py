@@ -184,6 +184,8 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
                 ),
                 "plan": issue.plan,
                 "due_at": _iso(issue.due_at),
+                "transferred_to": issue.transferred_to,
+                "transfer_answer_by": _iso(issue.transfer_answer_by),
                 "reported_at": _iso(issue.created_at),
                 "resolved_at": _iso(issue.resolved_at),
                 "closed_at": _iso(issue.closed_at),

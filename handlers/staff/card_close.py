@@ -166,7 +166,9 @@ async def answer_transfer_note(
         return
     issue = access.issue
     body = str(state.data.get("to", ""))
-    default = escalation.transfer_answer_due(issue, context.now())
+    default = escalation.transfer_answer_due(
+        issue, context.now(), context.notebook.settings.escalation_policy
+    )
 
     def pick(label: str, code: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=TRANSFER_DUE.data(access.issue_id, code))
@@ -208,7 +210,9 @@ async def press_transfer_due(
         await mark_menu(query, _("Type a date"))
         await ask(update, context, access, "transfer_due_text", to=body, note=note)
         return
-    due = escalation.transfer_answer_due(access.issue, context.now())
+    due = escalation.transfer_answer_due(
+        access.issue, context.now(), context.notebook.settings.escalation_policy
+    )
     await mark_menu(query, context.tr.date(due))
     respond = _respond_in_group(update, context, query)
     await _save_transfer(update, context, access, body, note, due, respond)

@@ -249,7 +249,9 @@ async def test_a_transferred_issue_keeps_a_due_date_and_reminds_its_owner(
         )
         transferred = await load(db, issue.id or 0)
         assert transferred.status == IssueStatus.TRANSFERRED
-        assert transferred.due_at == cq(9, 10, 0)  # the category's 7 days
+        # the body's answer date (the category's 7 days), not a completion date
+        assert transferred.transfer_answer_by == cq(9, 10, 0)
+        assert transferred.due_at is None
         clock.current = cq(9, 10, 0)
         await run_reminders(app)
         late = await room.wang.expect_message(contains="已转办物业<公司>")
@@ -263,7 +265,8 @@ async def test_a_transferred_issue_keeps_a_due_date_and_reminds_its_owner(
             await rules.reopen(
                 session, stored, reason="物业答复了", actor_id=room.pid(room.wang), now=clock()
             )
-        assert (await load(db, issue.id or 0)).due_at is None
+        back = await load(db, issue.id or 0)
+        assert back.due_at is None and back.transfer_answer_by is None
 
 
 # --- the rules, with the clock passed in -------------------------------------------------------
