@@ -173,7 +173,12 @@ async def answer_transfer_note(
     def pick(label: str, code: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=TRANSFER_DUE.data(access.issue_id, code))
 
-    limit = _("By {date} (the category's limit)").format(date=context.tr.date(default))
+    usual = (
+        _("By {date} (the community's usual time)")
+        if context.notebook.settings.escalation_policy.transfer_answer_within
+        else _("By {date} (the category's limit)")
+    )
+    limit = usual.format(date=context.tr.date(default))
     user_id = typing_key(update)[1]
     await ask_for_a_date(
         update,
