@@ -271,6 +271,9 @@ async def test_clock_jumps_bring_reminders_and_the_digest_at_once(
     xie = sandbox.user(ID["谢兰"])
     await xie.expect_message(contains="2号问题")  # waited past its promised time
     await xie.expect_message(contains="严重超期：3号问题")
+    # #22: the promise to 李阿姨 (No. 2, 24 hours) passed unanswered: she is told plainly
+    missed = await sandbox.user(ID["李阿姨"]).expect_message(contains="答复您反映的2号问题")
+    assert "没有做到" in missed.text
 
     result = await _post(client, "/api/clock", {"jump": "digest"})
     assert datetime.fromisoformat(result["clock"]["now"]).astimezone(SHANGHAI).strftime(
