@@ -70,15 +70,13 @@ def upgrade() -> None:
         "SELECT community_id, person_id, 'verified', building_id, unit_id, room, via, "
         "verified_by_id, verified_at FROM verified_home"
     )
-    with op.batch_alter_table("issue") as batch:
-        batch.add_column(
-            sa.Column("planned_at", storage.types.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch.add_column(
-            sa.Column(
-                "transfer_answer_by", storage.types.UTCDateTime(timezone=True), nullable=True
-            )
-        )
+    op.add_column(
+        "issue", sa.Column("planned_at", storage.types.UTCDateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "issue",
+        sa.Column("transfer_answer_by", storage.types.UTCDateTime(timezone=True), nullable=True),
+    )
     op.execute(
         "UPDATE issue SET transfer_answer_by = due_at, due_at = NULL "
         "WHERE status = 'transferred' AND due_at IS NOT NULL"
@@ -94,9 +92,10 @@ def downgrade() -> None:
         "UPDATE issue SET due_at = transfer_answer_by "
         "WHERE status = 'transferred' AND transfer_answer_by IS NOT NULL"
     )
-    with op.batch_alter_table("issue") as batch:
-        batch.drop_column("transfer_answer_by")
-        batch.drop_column("planned_at")
+    # plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of `issue` would drop the
+    # table its events and follow-ups point to
+    op.drop_column("issue", "transfer_answer_by")
+    op.drop_column("issue", "planned_at")
     op.drop_index("ix_household_event_person", table_name="household_event")
     op.drop_table("household_event")
     op.drop_index("ix_flow_prompt_key", table_name="flow_prompt")
