@@ -115,7 +115,11 @@ async def request(
                 kind=HOUSEHOLD_REQUEST,
                 dedupe_key=f"household:ask:{member.person_id}:{key}:{person.id}",
                 due_at=now,
-                payload={"person_id": member.person_id, "community_id": member.community_id},
+                payload={
+                    "person_id": member.person_id,
+                    "community_id": member.community_id,
+                    "room": room,  # the room asked about: confirming checks exactly this one
+                },
                 now=now,
                 community_id=member.community_id,
             )

@@ -34,7 +34,7 @@ from storage.households import HouseholdError, Refusal, verified_home
 from storage.models import Membership, Outbox, Person, VerifiedHome
 from storage.people import membership
 
-CONFIRM = Button("hh.ok", int, int)  # community id, the resident's person id
+CONFIRM = Button("hh.ok", int)  # the request (its outbox row: who, where, which room)
 UNDO = Button("hh.undo", int, int)  # community id, the resident's person id
 FLOW = "household_undo"
 WAIT = timedelta(minutes=30)
@@ -61,14 +61,21 @@ def undo_row(tr: Translator, home: VerifiedHome, name: str) -> list[InlineKeyboa
 # --- the request -------------------------------------------------------------------------------
 
 
+def _asked(row: Outbox) -> tuple[int, int, str]:
+    """Who asked, in which community, for which room (a request's payload)."""
+    payload = row.payload
+    return int(payload["person_id"]), int(payload["community_id"]), str(payload["room"])
+
+
 async def render_request(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
-    person_id, community_id = int(row.payload["person_id"]), int(row.payload["community_id"])
+    person_id, community_id, room = _asked(row)
     resident = await membership(session, person_id=person_id, community_id=community_id)
     person = await session.get(Person, person_id)
-    if resident is None or person is None or not resident.active or not resident.room:
-        return None
+    if resident is None or person is None or not resident.active or resident.room != room:
+        return None  # gone, or asked for another room since (that request says so)
     if await verified_home(session, person_id=person_id, community_id=community_id):
         return None  # somebody confirmed it meanwhile
+    assert row.id is not None
     _ = tr.gettext
     text = _(
         "🏠 {name} asks to be verified as a member of the household {home}, room {room}. "
@@ -81,7 +88,7 @@ async def render_request(session: AsyncSession, row: Outbox, tr: Translator) -> 
     )
     button = InlineKeyboardButton(
         _("✅ Confirm: room {room}").format(room=resident.room[:20]),
-        callback_data=CONFIRM.data(community_id, person_id),
+        callback_data=CONFIRM.data(row.id),
     )
     return Rendered(text, InlineKeyboardMarkup([[button]]))
 
@@ -90,14 +97,25 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None
     _ = context.tr.gettext
-    community_id, person_id = CONFIRM.values(update)
+    (request_id,) = CONFIRM.values(update)
+    row = await context.session.get(Outbox, request_id)
+    if row is None or row.kind != household_checks.HOUSEHOLD_REQUEST:
+        await refuse(query, context)
+        return
+    person_id, community_id, room = _asked(row)
     found = await _staff_and_resident(context, community_id, person_id)
     if found is None:
         await refuse(query, context, _("Only community staff can do this."))
         return
     worker, resident, person = found
-    if resident.building_id is None or not resident.room:
-        await refuse(query, context)
+    if resident.building_id is None or resident.room != room:
+        await refuse(
+            query,
+            context,
+            _("{name} has since asked about another room: please use the newer request.").format(
+                name=person.full_name[:40]
+            ),
+        )
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
@@ -107,7 +125,7 @@ async def on_confirm(update: Update, context: NotebookContext) -> None:
                 worker=worker.membership,
                 building_id=resident.building_id,
                 unit_id=resident.unit_id,
-                room=resident.room,
+                room=room,
                 now=context.now(),
             )
     except HouseholdError as refused:

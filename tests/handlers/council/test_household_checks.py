@@ -22,6 +22,7 @@ from storage.models import (
     ConsentVoteLog,
     HouseholdEvent,
     Membership,
+    Outbox,
     Person,
     Role,
     VerifiedHome,
@@ -96,9 +97,11 @@ async def test_a_resident_asks_from_the_profile_the_worker_confirms_then_undoes_
         await xu.expect_message(contains="room 301 is waiting for a check")
 
         # a resident cannot confirm himself with a forged press
-        forged = await xu.press_data(
-            profile, household_checks.CONFIRM.data(community.id or 0, xu_id)
-        )
+        async with db.session() as session:
+            (asked,) = (
+                await session.exec(select(Outbox).where(Outbox.kind == "household_request"))
+            ).all()
+        forged = await xu.press_data(profile, household_checks.CONFIRM.data(asked.id or 0))
         assert forged.show_alert and "Only community staff" in (forged.text or "")
         async with db.session() as session:
             assert (await session.exec(select(VerifiedHome))).all() == []
@@ -221,7 +224,7 @@ async def test_a_code_in_the_profile_verifies_and_without_a_worker_the_secretary
     assert bot_errors(emulator) == []
 
 
-async def test_undoing_a_household_nobody_verified_is_refused(
+async def test_stale_forged_and_unknown_presses_verify_nothing(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
     community, u = await _cast(db, clock, emulator)
@@ -234,8 +237,28 @@ async def test_undoing_a_household_nobody_verified_is_refused(
             anything, household_checks.UNDO.data(community.id or 0, xu_id)
         )
         assert refused.show_alert and "is not verified" in (refused.text or "")
-        other = await wang.press_data(anything, household_checks.CONFIRM.data(999, xu_id))
-        assert other.show_alert  # a community he is not staff of
+        other = await wang.press_data(anything, household_checks.CONFIRM.data(999))
+        assert other.show_alert  # no such request
+
+        # 老许 asks about 301, then thinks better of it and asks about 302: the first request's
+        # button no longer verifies anything; the second does, for 302
+        xu = u["老许"]
+        for room in ("301", "302"):
+            await xu.send("/profile")
+            profile = await xu.expect_message(contains="Your details")
+            await xu.press(profile, "🏠 Verify my household")
+            await xu.expect_message(contains="type the household code")
+            await xu.send(room)
+            await xu.expect_message(contains=f"Noted: 1栋, room {room}")
+        first = await wang.expect_message(contains="1栋, room 301")
+        second = await wang.expect_message(contains="1栋, room 302")
+        stale = await wang.press(first, "✅ Confirm: room 301")
+        assert stale.show_alert and "asked about another room" in (stale.text or "")
+        await wang.press(second, "✅ Confirm: room 302")
+        await wang.expect_edit(second, contains="verified member of room 302")
     async with db.session() as session:
-        assert (await session.exec(select(HouseholdEvent))).all() == []
+        events = (await session.exec(select(HouseholdEvent))).all()
+        homes = (await session.exec(select(VerifiedHome))).all()
+    assert [(e.kind, e.room) for e in events] == [("verified", "302")]
+    assert [h.room for h in homes] == ["302"]
     assert bot_errors(emulator) == []
