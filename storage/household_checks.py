@@ -34,6 +34,7 @@ from storage.households import (
     verify_by_worker,
 )
 from storage.models import (
+    CampaignStatus,
     Channel,
     ConsentCampaign,
     ConsentHousehold,
@@ -44,7 +45,6 @@ from storage.models import (
     Role,
     VerifiedHome,
 )
-from storage.models.council import CampaignStatus
 
 HOUSEHOLD_REQUEST = "household_request"  # to the building's workers: please check this resident
 HOUSEHOLD_VERIFIED = "household_verified"  # to the resident: a worker confirmed their household
