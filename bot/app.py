@@ -34,10 +34,11 @@ from delivery.answers import NotebookBot
 from delivery.inbox import DurableUpdateQueue, InboxRequest
 from delivery.rate_limit import ChatRateLimiter
 from delivery.telegram_http import AiohttpRequest
-from handlers.council import campaigns, meetings, topic_staff, topics
+from handlers.council import campaigns, household_checks, meetings, topic_staff, topics
 from handlers.residents import (
     followup,
     help,
+    household,
     language,
     my_issues,
     notifications,
@@ -282,6 +283,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in topic_staff.HANDLERS),  # a topic's staff card: grading, answering
         *((0, h) for h in meetings.HANDLERS),  # /meeting: schedule, attendance, minutes, decisions
         *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
+        *((0, h) for h in household.HANDLERS),  # /profile: verify my household (resident)
+        *((0, h) for h in household_checks.HANDLERS),  # confirming, undoing a household (staff)
         *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗), /desk: a visit at the desk
         # running the notebook: staff turnover, residents' data
         *((0, h) for h in staff_admin.HANDLERS),  # /staff: deactivate, hand over; revoke links
@@ -302,6 +305,8 @@ def feature_flows() -> list[flows.Flow]:
         *meetings.FLOWS,  # a meeting being scheduled, minutes, decisions
         *campaigns.FLOWS,  # a campaign being set up; a resident's concerns after voting
         *duty.FLOWS,  # a desk visit being logged
+        *household.FLOWS,  # a resident's household code or room, from /profile
+        *household_checks.FLOWS,  # why a worker undoes a household's verification
     ]
 
 
@@ -417,6 +422,8 @@ def build_application(
     topic_staff.register(notebook.renderers)
     meetings.register(notebook.renderers)
     campaigns.register(notebook.renderers)
+    household.register(notebook.renderers)  # a resident told their household is verified/undone
+    household_checks.register(notebook.renderers)  # a resident asks their worker for a check
     duty.register(notebook.renderers)
     staff_admin.register(notebook.renderers)
     # what runs after a message a handler sent has gone out (delivery/answers.py: `then`)

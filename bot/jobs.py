@@ -17,7 +17,7 @@ from delivery import dispatch
 from delivery.inbox import DurableUpdateQueue
 from handlers.residents import followup
 from storage import inbox
-from storage.escalation import EscalationPolicy, plan_escalations
+from storage.escalation import plan_escalations
 from storage.reminders import plan_reminders
 from storage.roster import plan_duty_reminders
 
@@ -54,12 +54,11 @@ async def run_reminders(app: NotebookApplication) -> int:
     async with nb.db.session() as session:
         queued = await plan_reminders(session, now=now, policy=nb.settings.reminder_policy)
         queued += await plan_duty_reminders(session, now=now, hours=nb.settings.desk_hours)
-        queued += await plan_escalations(session, now=now, policy=ESCALATION_POLICY)
+        queued += await plan_escalations(session, now=now, policy=nb.settings.escalation_policy)
     await dispatch.dispatch_due(app, now=now)
     return queued
 
 
-ESCALATION_POLICY = EscalationPolicy()
 INBOX_KEEP = timedelta(days=7)
 INBOX_FAILED_KEEP = timedelta(days=30)
 

@@ -127,3 +127,89 @@ def render_pdf(text: PosterText) -> bytes:
     pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+# --- household code slips ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slip:
+    """One household's slip: where it goes and its single-use code with the code's link."""
+
+    place: str  # building (and unit), as printed
+    room: str
+    code: str
+    link: str
+
+
+@dataclass(frozen=True)
+class SlipText:
+    """The words every slip carries (already translated by the caller)."""
+
+    community: str
+    title: str  # "household verification code"
+    room_label: str  # "Room {room}" with {room}
+    lines: tuple[str, ...]  # how to use it, two or three short lines
+
+
+SLIP_COLUMNS, SLIP_ROWS = 2, 4  # eight slips to an A4 page, cut along the dashed lines
+
+
+def spaced_code(code: str) -> str:
+    """ "K7QM3XPA9B" -> "K7QM-3XP-A9B": easier to read off paper and to type."""
+    return "-".join(part for part in (code[:4], code[4:7], code[7:]) if part)
+
+
+def render_slips_pdf(text: SlipText, slips: list[Slip]) -> bytes:
+    """Household code slips, eight to an A4 page: the community, the room, the code in large
+    letters and its QR code (the link `/start home-<code>`), and how to use it."""
+    font = _register_pdf_font()
+    width, height = A4
+    cell_w, cell_h = width / SLIP_COLUMNS, height / SLIP_ROWS
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, invariant=1)
+    pdf.setTitle(f"{text.community} {text.title}")
+    per_page = SLIP_COLUMNS * SLIP_ROWS
+    for start in range(0, max(len(slips), 1), per_page):
+        pdf.setDash(3, 3)
+        pdf.setStrokeColorRGB(0.6, 0.6, 0.6)
+        for column in range(1, SLIP_COLUMNS):
+            pdf.line(column * cell_w, 0, column * cell_w, height)
+        for row in range(1, SLIP_ROWS):
+            pdf.line(0, row * cell_h, width, row * cell_h)
+        pdf.setDash()
+        for index, slip in enumerate(slips[start : start + per_page]):
+            column, row = index % SLIP_COLUMNS, index // SLIP_COLUMNS
+            _draw_slip(pdf, font, text, slip, column * cell_w, height - row * cell_h, cell_w)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def _draw_slip(
+    pdf: canvas.Canvas, font: str, text: SlipText, slip: Slip, left: float, top: float, w: float
+) -> None:
+    pad = 16
+    pdf.setFillColorRGB(0, 0, 0)
+    pdf.setFont(font, 11)
+    pdf.drawString(left + pad, top - pad - 10, f"{text.community} · {text.title}"[:40])
+    pdf.setFillColorRGB(0.7, 0.13, 0.13)  # the red pen
+    pdf.setFont(font, 18)
+    pdf.drawString(
+        left + pad, top - pad - 36, f"{slip.place} {text.room_label.format(room=slip.room)}"[:24]
+    )
+    pdf.setFillColorRGB(0, 0, 0)
+    pdf.setFont(font, 24)
+    pdf.drawString(left + pad, top - pad - 72, spaced_code(slip.code))
+    pdf.setFont(font, 9)
+    y = top - pad - 122  # under the QR code
+    for line in text.lines:
+        pdf.drawString(left + pad, y, line[:28])
+        y -= 13
+    matrix = qr_matrix(slip.link)
+    box = 84 / len(matrix)
+    qr_left, qr_top = left + w - pad - 84, top - pad - 20
+    for qy, qrow in enumerate(matrix):
+        for qx, dark in enumerate(qrow):
+            if dark:
+                pdf.rect(qr_left + qx * box, qr_top - (qy + 1) * box, box, box, stroke=0, fill=1)

@@ -23,6 +23,7 @@ from storage.categories import TimeLimits
 from storage.council import CouncilPolicy
 from storage.crypto import PhoneCipher, PhoneKeyError
 from storage.digest import DigestPolicy
+from storage.escalation import EscalationPolicy
 from storage.reminders import ReminderPolicy
 from storage.roster import DeskHours, parse_hours
 from storage.schedule import parse_clock
@@ -112,6 +113,14 @@ class Settings(BaseSettings):
     digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     digest_time: str = "08:00"
     reminder_scan_minutes: int = Field(default=5, ge=1)
+    # Escalation to people (docs/staff.md, "Escalation"): an urgent issue nobody has acted on
+    # pages again at this share of its time limit; the new expectation a resident is told after
+    # a missed promise (at most); missed promises older than this are not announced; the answer
+    # date 转办 proposes (0: the issue's own time limit).
+    escalation_repage_fraction: float = Field(default=0.5, gt=0, lt=1)
+    escalation_next_answer_hours: int = Field(default=24, ge=1)
+    escalation_announce_days: int = Field(default=7, ge=1)
+    transfer_answer_hours: int = Field(default=0, ge=0)
     # The three rates (DOMAIN.md): weights of response, resolution and satisfaction in the
     # composite (any three non-negative numbers: 0.1,0.5,0.4 or 30,35,35), how much 基本满意
     # counts, whether "partly solved" counts as resolved; what makes a repeat problem.
@@ -290,6 +299,16 @@ class Settings(BaseSettings):
             agenda_at=parse_clock(self.agenda_time),
             digest_weekday=self.digest_weekday,
             digest_at=parse_clock(self.digest_time),
+        )
+
+    @property
+    def escalation_policy(self) -> EscalationPolicy:
+        hours = self.transfer_answer_hours
+        return EscalationPolicy(
+            repage_fraction=self.escalation_repage_fraction,
+            next_answer_within=timedelta(hours=self.escalation_next_answer_hours),
+            announce_within=timedelta(days=self.escalation_announce_days),
+            transfer_answer_within=timedelta(hours=hours) if hours else None,
         )
 
     @property

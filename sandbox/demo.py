@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import followups
+from storage import consent, consent_votes, followups, household_checks, households
 from storage import issues as rules
 from storage.categories import TimeLimits
 from storage.communities import (
@@ -27,23 +28,27 @@ from storage.communities import (
     create_invite,
     redeem_invite,
 )
+from storage.households import HouseholdRow
 from storage.issue_lifecycle import OPEN, Action
 from storage.issue_support import add_support
 from storage.models import (
     Building,
     Channel,
     Community,
+    ConsentRule,
     Difficulty,
     FollowUpResult,
     Issue,
     IssueStatus,
+    Membership,
     Person,
     Role,
     Satisfaction,
     Urgency,
+    VoteChoice,
 )
 from storage.notifications import STAFF_CARD, issue_opened, notify_audience
-from storage.people import TelegramIdentity, upsert_person
+from storage.people import TelegramIdentity, membership, upsert_person
 
 COMMUNITY_NAME = "邢家桥社区"
 BUILDINGS = ("1栋", "2栋", "3栋", "4栋")
@@ -85,8 +90,8 @@ class Step:
     actor: str  # a DemoPerson key
     ago: timedelta
     text: str = ""
-    due_in: timedelta | None = None  # plan: the due date, counted from the sandbox's start
-    owner: str | None = None  # assign: to whom
+    due_in: timedelta | None = None  # plan / transfer: the date, from the sandbox's start
+    owner: str | None = None  # assign: to whom (a person's key); transfer: the body
     difficulty: Difficulty | None = None
     satisfaction: Satisfaction | None = None
     public: bool = True
@@ -126,6 +131,15 @@ def follow_up(by: str, satisfaction: Satisfaction, text: str, ago: timedelta) ->
 
 def support(by: str, ago: timedelta) -> Step:
     return Step("support", by, ago)
+
+
+def reopen(by: str, reason: str, ago: timedelta) -> Step:
+    return Step("reopen", by, ago, text=reason)
+
+
+def transfer(by: str, to: str, note: str, ago: timedelta, *, answer_in: timedelta) -> Step:
+    """转办 to `to`; their answer is due `answer_in` from the sandbox's start."""
+    return Step("transfer", by, ago, text=note, owner=to, due_in=answer_in)
 
 
 @dataclass(frozen=True)
@@ -241,6 +255,84 @@ ISSUES: tuple[DemoIssue, ...] = (
         _d(1),
         steps=(accept("wang", _h(20)),),
     ),
+    # #22: an urgent report nobody has taken up: 陈晓 (3栋) and 谢兰 are paged at once, and
+    # again at half its two hours (+1 hour)
+    DemoIssue(
+        "zhang",
+        "safety",
+        "3栋地下车库有电动车在充电，冒烟了，有焦糊味！",
+        "3栋",
+        _h(0.5),
+        urgency=Urgency.EMERGENCY,
+    ),
+    # #22: reopened by the resident, with her words on the card; the old due date is gone and
+    # the owner is asked for a new one
+    DemoIssue(
+        "zhou",
+        "facilities",
+        "2栋单元门的门禁坏了，门关不上，晚上谁都能进来。",
+        "2栋",
+        _d(8),
+        steps=(
+            accept("xie", _d(8) - _h(1)),
+            assign("xie", "wang", _d(8) - _h(1)),
+            plan("wang", "请物业换门禁电源。", _d(7), due_in=-_d(5)),
+            resolve("wang", "物业已换好门禁电源。", _d(4)),
+            reopen("zhou", "修好两天又坏了，晚上门还是关不上。", _d(1)),
+        ),
+    ),
+    # #22: 转办 to the power supply office, their answer date passed: 王网格 is reminded
+    DemoIssue(
+        "xu",
+        "utilities",
+        "1栋门口的路灯一闪一闪的，线路好像老化了。",
+        "1栋",
+        _d(5),
+        steps=(
+            accept("wang", _d(5) - _h(1)),
+            claim("wang", _d(5) - _h(1)),
+            transfer(
+                "wang",
+                "供电所",
+                "路灯线路归供电所维护，已转交他们处理。",
+                _d(4),
+                answer_in=-_h(12),
+            ),
+        ),
+    ),
+    # #22: 上报: beyond the community's reach, the secretary is told and it is on the digest
+    DemoIssue(
+        "li",
+        "other",
+        "2栋顶楼有人私搭乱建，把楼顶的排水口堵了。",
+        "2栋",
+        _d(2),
+        steps=(
+            accept("wang", _d(2) - _h(2)),
+            classify("wang", Difficulty.ESCALATE, _d(2) - _h(2)),
+        ),
+    ),
+)
+
+
+# #22, verified households: the consent vote on 2栋's elevator. 李阿姨 (201) was checked by
+# 王网格 and voted from her phone; 周奶奶 (101, ground floor, her own space taken by the shaft)
+# used her household code and has not voted yet (try /vote as 周奶奶); 301 agreed on a paper form
+# and 401 through a proxy, both recorded by 王网格 with the evidence. 张师傅 (3栋) has asked, from
+# /profile, to be verified for room 502: 陈晓, who serves 3栋, has the request.
+CAMPAIGN_BUILDING = "2栋"
+CAMPAIGN_QUESTION = "2栋加装电梯：您家是否同意？"
+CAMPAIGN_HOUSEHOLDS = (
+    ("101", "周家", "60", True),
+    ("102", "钱家", "62", False),
+    ("201", "李家", "75.5", False),
+    ("202", "赵家", "75.5", False),
+    ("301", "孙家", "80", False),
+    ("302", "吴家", "80", False),
+    ("401", "郑家", "85", False),
+    ("402", "冯家", "85", False),
+    ("501", "陈家", "90", False),
+    ("502", "褚家", "90", False),
 )
 
 
@@ -335,6 +427,25 @@ async def _support(st: Step, c: StepContext) -> object:
     return await add_support(c.session, c.issue, person_id=c.id_of(st.actor), now=c.at)
 
 
+async def _reopen(st: Step, c: StepContext) -> object:
+    return await rules.reopen(
+        c.session, c.issue, reason=st.text, actor_id=c.id_of(st.actor), now=c.at
+    )
+
+
+async def _transfer(st: Step, c: StepContext) -> object:
+    assert st.owner is not None and st.due_in is not None
+    return await rules.transfer(
+        c.session,
+        c.issue,
+        to=st.owner,
+        note=st.text,
+        answer_by=c.start + st.due_in,
+        actor_id=c.id_of(st.actor),
+        now=c.at,
+    )
+
+
 _STEPS: dict[str, StepRunner] = {
     "accept": _accept,
     "claim": _claim,
@@ -345,6 +456,8 @@ _STEPS: dict[str, StepRunner] = {
     "resolve": _resolve,
     "follow_up": _follow_up,
     "support": _support,
+    "reopen": _reopen,
+    "transfer": _transfer,
 }
 
 
@@ -415,7 +528,82 @@ async def seed(
     demo = DemoCommunity(community, buildings, people)
     for spec in ISSUES:
         demo.issues.append(await _open(session, demo, spec, now=now, limits=limits))
+    await _consent_vote(session, demo, now=now)
     return demo
+
+
+async def _consent_vote(session: AsyncSession, demo: DemoCommunity, *, now: datetime) -> None:
+    """The verified-households part of the demo (see CAMPAIGN_HOUSEHOLDS)."""
+    community_id, building = demo.community.id, demo.buildings[CAMPAIGN_BUILDING]
+    assert community_id is not None and building.id is not None
+    people = demo.people
+
+    async def member(key: str) -> Membership:
+        found = await membership(session, person_id=people[key].id or 0, community_id=community_id)
+        assert found is not None
+        return found
+
+    campaign = await consent.create_campaign(
+        session,
+        community_id=community_id,
+        building_id=building.id,
+        question=CAMPAIGN_QUESTION,
+        rule=ConsentRule.ART278,
+        created_by_id=people["wang"].id,
+        now=now - _d(6),
+    )
+    rows = [
+        HouseholdRow(room, owner, Decimal(area), occupied)
+        for room, owner, area, occupied in CAMPAIGN_HOUSEHOLDS
+    ]
+    await consent.save_households(session, campaign, rows, now=now - _d(6))
+    await consent.open_campaign(session, campaign, now=now - _d(5))
+    wang = await member("wang")
+    await household_checks.confirm(
+        session,
+        await member("li"),
+        worker=wang,
+        building_id=building.id,
+        unit_id=None,
+        room="201",
+        now=now - _d(4),
+    )
+    (code,) = await households.codes_for(
+        session,
+        community_id=community_id,
+        building_id=building.id,
+        unit_id=None,
+        rooms=["101"],
+        created_by_id=people["wang"].id,
+        now=now - _d(5),
+    )
+    await households.redeem_code(session, typed=code.token, person=people["zhou"], now=now - _d(3))
+    homes = {h.room: h for h in await consent.households(session, campaign)}
+    await consent_votes.cast_vote(
+        session,
+        campaign,
+        homes["201"],
+        choice=VoteChoice.AGREE,
+        now=now - _d(3),
+        cast_by_id=people["li"].id,
+        concerns="希望施工时注意噪音。",
+    )
+    for room, channel, proxy, evidence in (
+        ("301", Channel.PAPER, None, "书面意见表，已核对房产证"),
+        ("401", Channel.PROXY, "郑敏（女儿）", "授权委托书，已核对身份证"),
+    ):
+        await consent_votes.cast_vote(
+            session,
+            campaign,
+            homes[room],
+            choice=VoteChoice.AGREE,
+            now=now - _d(2),
+            channel=channel,
+            recorded_by_id=people["wang"].id,
+            proxy_name=proxy,
+            evidence=evidence,
+        )
+    await household_checks.request(session, await member("zhang"), room="502", now=now - _h(3))
 
 
 async def _open(

@@ -20,10 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.fast.direct import Direct
-from storage.models import ChatState
+from storage.models import ChatState, FlowPrompt
 from storage.sessions import CHAT_STATES
 
 CHAT_STATE = ChatState.metadata.tables["chat_state"]
@@ -135,6 +136,73 @@ async def clear_user(session: AsyncSession, *, user_id: int) -> None:
     """Forget every flow of this Telegram user, in any chat (their data is being erased, or
     they no longer work here)."""
     await session.exec(_DELETE_USER, params={"of_user": user_id})
+    await session.exec(delete(FlowPrompt).where(col(FlowPrompt.user_id) == user_id))
     known = _known(session)
     for key in [k for k in known if k[1] == user_id]:
         known[key] = None
+
+
+# --- the prompts a flow sent ------------------------------------------------------------------
+#
+# A question's message id is known only once Telegram has it, after the update that asked has
+# committed; an after-send hook notes it in a transaction of its own. It used to rewrite the
+# chat_state row, while the person's next update, which had read that row at its start, could
+# write it too: whichever committed last won, and the other's change was lost (the prompt's id,
+# or the next step). The hook now only adds a `flow_prompt` row, which no update writes, and
+# the row the update owns is never written by anyone else.
+
+PROMPTS_KEPT = 11  # the latest prompt, and ten earlier ones (a reply to one is told so)
+
+
+async def note_prompt(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    user_id: int,
+    sending: int,
+    message_id: int,
+    now: datetime,
+) -> None:
+    """A prompt asked by update `sending` went out as `message_id`; older ones beyond the
+    kept few are forgotten."""
+    session.add(
+        FlowPrompt(
+            chat_id=chat_id, user_id=user_id, sending=sending, message_id=message_id, sent_at=now
+        )
+    )
+    await session.flush()
+    mine = (col(FlowPrompt.chat_id) == chat_id) & (col(FlowPrompt.user_id) == user_id)
+    kept = (
+        select(col(FlowPrompt.id))
+        .where(mine)
+        .order_by(col(FlowPrompt.id).desc())
+        .limit(PROMPTS_KEPT)
+    )
+    await session.exec(delete(FlowPrompt).where(mine, col(FlowPrompt.id).not_in(kept)))
+
+
+@dataclass(frozen=True, slots=True)
+class Prompts:
+    """The prompts sent to a person in a chat: `current` is the message that asked the
+    state's question (None while it is still on its way), `asked` every kept one."""
+
+    current: int | None
+    asked: frozenset[int]
+
+
+async def prompts(session: AsyncSession, state: FlowState) -> Prompts:
+    rows = (
+        await session.exec(
+            select(FlowPrompt.sending, FlowPrompt.message_id)  # type: ignore[call-overload]
+            .where(FlowPrompt.chat_id == state.chat_id, FlowPrompt.user_id == state.user_id)
+            .order_by(col(FlowPrompt.id))
+        )
+    ).all()
+    sending = state.data.get("sending")
+    current = next((m for s, m in reversed(rows) if s == sending), None)
+    # states written before prompts had a table of their own keep them in their data
+    legacy = state.data.get("prompt")
+    if current is None and isinstance(legacy, int):
+        current = legacy
+    asked = {m for _s, m in rows} | {m for m in state.data.get("asked", []) if isinstance(m, int)}
+    return Prompts(current=current, asked=frozenset(asked))

@@ -16,7 +16,8 @@ private chat, through the outbox, once per dedupe key:
 - 上报 (difficulty ESCALATE) tells the secretary directly: `escalated:<issue>:<event>:<person>`;
   the digest lists the open issues marked 上报 (`escalated_open`).
 - 转办 keeps the issue tracked: the transfer sets the date the other body's answer is due
-  (`transfer_answer_due`, from the category's time limit) as the issue's `due_at`, and when it
+  (`transfer_answer_due`: the policy's time, or the category's limit) as the issue's
+  `transfer_answer_by` (its own field, not the completion date `due_at`), and when it
   passes with the issue still transferred its owner (or the secretary) is reminded, once per
   date: `transfer:<issue>:<ts>:<person>`. The answer comes back as 重新办理 (reopen), which tells
   the resident like any public step.
@@ -62,14 +63,24 @@ DUE = "due"  # the planned due date (due_at)
 
 @dataclass(frozen=True)
 class EscalationPolicy:
-    """How escalation speaks; both figures are defaults, not constants of the rule."""
+    """How escalation times itself: settings (runtime/settings.py, `ESCALATION_*`), these are
+    their defaults."""
 
+    # An urgent issue nobody has acted on pages again this far into its time limit (½: after
+    # one hour of a two-hour limit).
+    repage_fraction: float = 0.5
     # The new expectation told to a resident after a missed promise: the issue's own time limit
     # again, but never more than this.
     next_answer_within: timedelta = timedelta(hours=24)
     # Promises missed longer ago than this are not announced (a bot started after a long
     # outage, or first deployed over an old notebook, does not send stale apologies).
     announce_within: timedelta = timedelta(days=7)
+    # The answer date a transfer (转办) proposes: this long from the transfer; None: the
+    # issue's own time limit (its category and urgency).
+    transfer_answer_within: timedelta | None = None
+
+
+DEFAULT_POLICY = EscalationPolicy()
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -90,9 +101,10 @@ def acted(issue: Issue) -> bool:
     )
 
 
-def repage_at(issue: Issue) -> datetime:
-    """Half the issue's time limit after the report: the second page if nobody has acted."""
-    return issue.created_at + timedelta(hours=issue.time_limit_hours) / 2
+def repage_at(issue: Issue, policy: EscalationPolicy = DEFAULT_POLICY) -> datetime:
+    """Part of the issue's time limit after the report (half, by default): the second page if
+    nobody has acted."""
+    return issue.created_at + timedelta(hours=issue.time_limit_hours) * policy.repage_fraction
 
 
 def new_expectation(issue: Issue, missed_at: datetime, policy: EscalationPolicy) -> datetime:
@@ -115,9 +127,13 @@ def missed_promise(issue: Issue, now: datetime) -> tuple[str, datetime] | None:
     return None
 
 
-def transfer_answer_due(issue: Issue, now: datetime) -> datetime:
-    """When the body an issue is transferred to should have answered: the category's limit."""
-    return now + timedelta(hours=issue.time_limit_hours)
+def transfer_answer_due(
+    issue: Issue, now: datetime, policy: EscalationPolicy = DEFAULT_POLICY
+) -> datetime:
+    """When the body an issue is transferred to should have answered: the policy's time, or
+    the issue's own limit (its category and urgency)."""
+    within = policy.transfer_answer_within or timedelta(hours=issue.time_limit_hours)
+    return now + within
 
 
 # --- who is told -------------------------------------------------------------------------------
@@ -302,7 +318,7 @@ async def _issue_escalations(
     queued = 0
     if is_urgent(issue) and not acted(issue):
         queued += await page(session, issue, now=now, again=False)  # caught up if missed
-        if now >= repage_at(issue):
+        if now >= repage_at(issue, policy):
             queued += await page(session, issue, now=now, again=True)
     missed = missed_promise(issue, now)
     if missed is not None and now - missed[1] < policy.announce_within:
@@ -311,10 +327,10 @@ async def _issue_escalations(
 
 
 async def _transfer_overdue(session: AsyncSession, issue: Issue, *, now: datetime) -> int:
-    if issue.due_at is None or issue.due_at > now:
+    if issue.transfer_answer_by is None or issue.transfer_answer_by > now:
         return 0
     queued = 0
-    stamp = int(issue.due_at.timestamp())
+    stamp = int(issue.transfer_answer_by.timestamp())
     for person in await _owner_or_secretaries(session, issue):
         queued += await _queue(
             session,

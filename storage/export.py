@@ -52,6 +52,7 @@ class ExportRow:
     owner: str | None
     plan: str | None
     due_at: datetime | None  # the completion due date (办结期限) at the period's end
+    transfer_answer_by: datetime | None  # 转办: the body's answer date, while transferred
     accepted_at: datetime | None
     first_response_at: datetime | None
     resolved_at: datetime | None
@@ -98,6 +99,7 @@ async def issue_batches(
             func.coalesce(col(owner.full_name), col(Issue.owner_group)),
             col(Issue.plan),
             col(Issue.due_at),
+            col(Issue.transfer_answer_by),
             col(Issue.accepted_at),
             col(Issue.first_response_at),
             col(Issue.resolved_at),
@@ -127,8 +129,10 @@ async def issue_batches(
 def _row(row: Any, history: dict[int, list[Any]], moment: datetime) -> ExportRow:
     (issue_id, *columns, standing, respond_by) = row
     values = dict(zip(_COLUMNS, columns, strict=True))
-    then = standing_at(AsOf(values["status"], values["due_at"]), history.get(issue_id, []), moment)
+    now_holds = AsOf(values["status"], values["due_at"], values["transfer_answer_by"])
+    then = standing_at(now_holds, history.get(issue_id, []), moment)
     values["status"], values["due_at"] = then.status, then.due_at
+    values["transfer_answer_by"] = then.answer_by
     return ExportRow(
         **values,
         standing=Standing(standing),
@@ -157,6 +161,7 @@ _COLUMNS = (
     "owner",
     "plan",
     "due_at",
+    "transfer_answer_by",
     "accepted_at",
     "first_response_at",
     "resolved_at",

@@ -5,7 +5,8 @@ own space occupied; or a CSV file saved from Excel, checked line by line), floor
 A household is verified, and so votes from the phone, only when the community confirmed who
 belongs to it: a worker checked it (at the door, from the household list) or the resident
 redeemed a single-use household code the community printed for it. What someone types or picks
-in /profile is a claim, never proof. Staff never vote as residents: the building a worker
+in /profile is a claim, never proof. Every confirmation is a line of `household_event`; undoing
+one (storage/household_checks.py) is another. Staff never vote as residents: the building a worker
 serves is not their home. Used by storage/consent.py and consent_votes.py.
 """
 
@@ -31,6 +32,7 @@ from storage.models import (
     Community,
     ConsentCampaign,
     HouseholdCode,
+    HouseholdEvent,
     Membership,
     Person,
     Role,
@@ -182,6 +184,7 @@ def from_dm2(value: int | None) -> Decimal | None:
 
 VIA_WORKER = "worker"
 VIA_CODE = "code"
+VERIFIED, UNDONE = "verified", "undone"  # the kinds of household_event
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read off paper and typed
 CODE_LENGTH = 10  # 50 bits: not guessable, short enough to type
 LINK_PREFIX = "home-"  # /start home-<code>: the deep link printed with the code
@@ -318,6 +321,19 @@ async def _confirm(
     session.add(home)
     member.building_id, member.unit_id, member.room = building_id, unit_id, room
     session.add(member)
+    session.add(
+        HouseholdEvent(
+            community_id=member.community_id,
+            person_id=member.person_id,
+            kind=VERIFIED,
+            building_id=building_id,
+            unit_id=unit_id,
+            room=room,
+            via=via,
+            by_id=by_id if via == VIA_WORKER else None,
+            at=now,
+        )
+    )
     await session.flush()
     return home
 

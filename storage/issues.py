@@ -260,7 +260,7 @@ async def set_plan(
         Action.PLAN,
         actor_id=actor_id,
         now=now,
-        changes={"plan": plan, "due_at": due_at},
+        changes={"plan": plan, "due_at": due_at, "planned_at": now if due_at else None},
         text=plan,
         data={"due_at": due_at.isoformat() if due_at else None},
     )
@@ -306,8 +306,9 @@ async def transfer(
     answer_by: datetime | None = None,
 ) -> IssueEvent:
     """The matter belongs to another body (street office, utility company…): hand it on. It
-    stays tracked: `due_at` becomes the date their answer is due (by default the category's
-    time limit from now), and its owner is reminded when that passes (storage/escalation.py)."""
+    stays tracked: `transfer_answer_by` is the date their answer is due (by default the
+    escalation policy's limit from now), and its owner is reminded when that passes
+    (storage/escalation.py). It is not a completion date: `due_at` is left as it was."""
     if not to.strip():
         raise IssueError("say which body the issue goes to")
     answer_by = answer_by or escalation.transfer_answer_due(issue, now)
@@ -317,7 +318,7 @@ async def transfer(
         Action.TRANSFER,
         actor_id=actor_id,
         now=now,
-        changes={"transferred_to": to, "due_at": answer_by},
+        changes={"transferred_to": to, "transfer_answer_by": answer_by},
         text=note,
         data={"to": to, "answer_by": answer_by.isoformat()},
     )
@@ -396,7 +397,9 @@ async def reopen(
             "followup_result": None,
             "satisfaction": None,
             "transferred_to": None,
+            "transfer_answer_by": None,
             "due_at": None,
+            "planned_at": None,
         },
         text=reason,
     )

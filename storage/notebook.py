@@ -78,6 +78,7 @@ class RedEntry:
     response: ResponseClock | None = None  # the response clock at the period's end
     overdue: bool = False  # past its completion date at the period's end, still open
     as_of: datetime | None = None  # the moment status and clocks are given for
+    answer_by: datetime | None = None  # 转办: the body's answer date, while transferred
 
     @property
     def carried_over(self) -> bool:
@@ -208,6 +209,7 @@ async def red_entries(
             col(Issue.respond_by),
             col(Issue.first_response_at),
             last_reopening,
+            col(Issue.transfer_answer_by),
         )
         .outerjoin(Building, col(Building.id) == col(Issue.building_id))
         .outerjoin(owner, col(owner.id) == col(Issue.owner_id))
@@ -234,8 +236,10 @@ async def red_entries(
         respond_by,
         first_response_at,
         reopened_at,
+        answer_by,
     ) in rows:
-        then = standing_at(AsOf(status, due_at), history.get(int(issue_id), []), moment)
+        now_holds = AsOf(status, due_at, answer_by)
+        then = standing_at(now_holds, history.get(int(issue_id), []), moment)
         if created_at >= period.start:
             standing = Standing.NEW
         elif reopened_at is not None:
@@ -263,6 +267,7 @@ async def red_entries(
                 ),
                 overdue=completion_overdue(due_at=then.due_at, status=then.status, moment=moment),
                 as_of=moment,
+                answer_by=then.answer_by,
             )
         )
     return entries

@@ -80,6 +80,8 @@ class AsOf:
 
     status: str
     due_at: datetime | None
+    # 转办: the date the body it went to should answer by (not a completion date)
+    answer_by: datetime | None = None
 
 
 def _due(raw: object) -> datetime | None:
@@ -99,12 +101,15 @@ def standing_at(current: AsOf, steps: Sequence[Step], moment: datetime) -> AsOf:
     the steps before `moment` are replayed from the report: each state-table step leads where
     the table says, a reopening to "assigned" if someone owned it then (else "accepted"), a
     follow-up answer to "closed" (a "not solved" answer is written as a reopening), and any
-    step whose data names a `due_at` sets the due date."""
+    step whose data names a `due_at` sets the due date; a reopening clears it (the owner sets a
+    new one), and a transfer's `answer_by` is the transferred body's answer date while the
+    issue stays transferred."""
     if all(step.at < moment for step in steps):
         return current
     status = IssueStatus.NEW
     owned = False
     due: datetime | None = None
+    answer_by: datetime | None = None
     for step in steps:
         if step.at >= moment:
             break
@@ -122,11 +127,14 @@ def standing_at(current: AsOf, steps: Sequence[Step], moment: datetime) -> AsOf:
             status = IssueStatus.NEW
         elif action is Action.REOPEN:
             status = IssueStatus.ASSIGNED if owned else IssueStatus.ACCEPTED
+            due = answer_by = None
         elif action is Action.FOLLOW_UP:
             status = IssueStatus.CLOSED
         elif action in TRANSITIONS and TRANSITIONS[action][1] is not None:
             status = TRANSITIONS[action][1] or status
-    return AsOf(str(status), due)
+        if action is Action.TRANSFER:
+            answer_by = _due(step.data.get("answer_by"))
+    return AsOf(str(status), due, answer_by if status == IssueStatus.TRANSFERRED else None)
 
 
 def response_clock(

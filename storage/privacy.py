@@ -37,6 +37,7 @@ from storage.models import (
     Building,
     ChatState,
     Community,
+    HouseholdEvent,
     InviteLink,
     Issue,
     IssueEvent,
@@ -49,6 +50,7 @@ from storage.models import (
     Role,
     RoleHandover,
     Unit,
+    VerifiedHome,
 )
 
 ANONYMOUS_NAME = "匿名 · Anonymous"  # shown wherever the person's name used to be, any language
@@ -175,6 +177,8 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
                 ),
                 "plan": issue.plan,
                 "due_at": _iso(issue.due_at),
+                "transferred_to": issue.transferred_to,
+                "transfer_answer_by": _iso(issue.transfer_answer_by),
                 "reported_at": _iso(issue.created_at),
                 "resolved_at": _iso(issue.resolved_at),
                 "closed_at": _iso(issue.closed_at),
@@ -212,6 +216,25 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
                 "since": _iso(m.created_at),
             }
             for m in memberships
+        ],
+        "household_verification": [
+            {
+                "community": communities.get(e.community_id),
+                "what": e.kind,
+                "building": buildings.get(e.building_id),
+                "unit": await unit_name(e.unit_id),
+                "room": e.room,
+                "how": e.via,
+                "reason": e.reason,
+                "at": _iso(e.at),
+            }
+            for e in (
+                await session.exec(
+                    select(HouseholdEvent)
+                    .where(HouseholdEvent.person_id == person.id)
+                    .order_by(col(HouseholdEvent.id))
+                )
+            ).all()
         ],
         "issues_reported": issues_out,
         "issues_supported": [
@@ -337,6 +360,8 @@ async def forget_person(session: AsyncSession, person: Person, *, now: datetime)
     for m in memberships:
         m.active, m.unit_id, m.room = False, None, None
         session.add(m)
+    # no longer a verified member of any household (the history of votes and checks stays)
+    await session.exec(delete(VerifiedHome).where(col(VerifiedHome.person_id) == person.id))
     telegram_id = person.telegram_user_id
     await session.exec(delete(Outbox).where(col(Outbox.person_id) == person.id))
     if telegram_id is not None:  # their drafts, and anything addressed to their chat

@@ -54,11 +54,13 @@ class ReminderPolicy:
 
 def due_soon_at(issue: Issue, policy: ReminderPolicy) -> datetime | None:
     """When the completion clock's "due soon" fires: 24 h before the due date; for short
-    limits (at most twice that long from the report, where "24 h before" would be almost at
-    once), when the last quarter of the time begins."""
+    plans (due at most twice that long after the plan set the date, where "24 h before" would
+    be almost at once), when the last quarter of the plan's time begins. The completion clock
+    starts when its date is set (`planned_at`), not at the report: an issue planned a week
+    after its report for tomorrow is warned at three quarters of that day, not at once."""
     if issue.due_at is None:
         return None
-    window = issue.due_at - issue.created_at
+    window = issue.due_at - (issue.planned_at or issue.created_at)
     lead = policy.due_soon if window > 2 * policy.due_soon else window / 4
     return issue.due_at - lead
 

@@ -352,7 +352,7 @@ async def transferred_for(
     session: AsyncSession, *, person_id: int, community_id: int, role: Role
 ) -> list[Issue]:
     """A worker's issues handed on to another body (转办), still theirs to follow up: earliest
-    answer date first (`due_at` is the date the body should answer by)."""
+    answer date first (`transfer_answer_by`, the date the body should answer by)."""
     mine = col(Issue.owner_id) == person_id
     if role is Role.SECRETARY:
         mine = mine | col(Issue.owner_group).is_not(None)
@@ -363,7 +363,7 @@ async def transferred_for(
             Issue.status == IssueStatus.TRANSFERRED,
             mine,
         )
-        .order_by(col(Issue.due_at).asc().nulls_last(), col(Issue.number))
+        .order_by(col(Issue.transfer_answer_by).asc().nulls_last(), col(Issue.number))
     )
     return list(rows.all())
 

@@ -2,16 +2,20 @@
 
 **Verify a household**: the worker types a room of the list, then presses the resident they
 checked (residents who say they live in the scope, those who gave this room first); the
-resident becomes a verified member of that household. **Household codes**: one single-use code
-per household on the list (a code still unused is printed again, not replaced), as a CSV sheet
-to print and cut into slips; the code's link (`/start home-<code>`) or the code typed at /vote
-verifies whoever uses it. **Export (CSV)**: every household with its verified members, its
-vote and whether it counts, then the vote log: who cast each vote and how, the worker who
-recorded it, the proxy and the evidence.
+resident becomes a verified member of that household and is told. The room's verified members
+are listed with "↩ Undo" (handlers/council/household_checks.py). **Household codes**: one
+single-use code per household on the list (a code still unused is printed again, not replaced),
+as printable PDF slips (eight to an A4 page: room, code, QR code of its link, how to use it;
+runtime/posters.py) to hand out door to door, and a CSV sheet for the office; the code's link
+(`/start home-<code>`), or the code typed at /vote or in /profile, verifies whoever uses it.
+**Export (CSV)**: every household with its verified members, its vote and whether it counts,
+then the vote log: who cast each vote and how, the worker who recorded it, the proxy and the
+evidence.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 
@@ -30,18 +34,30 @@ from handlers.council.campaign_common import (
     staff_campaign,
     staff_step,
 )
+from handlers.council.household_checks import undo_row
 from handlers.shared.common import deep_link
 from handlers.shared.fitting import short
 from handlers.shared.flows import ask, cancel_markup, cancel_row, finish
 from handlers.shared.members import me_in, refuse
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage import consent, consent_votes, households
+from runtime.posters import Slip, SlipText, render_slips_pdf
+from storage import consent, consent_votes, household_checks, households
 from storage.chat_state import FlowState
 from storage.households import HouseholdError
-from storage.models import Channel, ConsentHousehold, Membership, Person
+from storage.models import (
+    Building,
+    Channel,
+    Community,
+    ConsentCampaign,
+    ConsentHousehold,
+    Membership,
+    Person,
+    Unit,
+)
 
 PICK = Button("camp.vfpick", int)  # the resident (person id) the worker checked
+SLIP_LOCALE = "zh_Hans"  # slips are handed to residents at the door, in Chinese
 MAX_CANDIDATES = 12
 
 
@@ -93,13 +109,17 @@ async def on_room_text(
     people = await consent_votes.claimants(
         context.session, campaign, household, limit=MAX_CANDIDATES
     )
+    undo_rows = await _undo_rows(context, campaign, household)
     if not people:
         await finish(context, message.chat.id)
+        text = _(
+            "No resident of this building is waiting to be verified for room {room}. "
+            "They can join with the household code (Household codes on the card)."
+        ).format(room=short(household.room, 20))
+        if undo_rows:
+            text += "\n" + _("Its verified members can be undone below (a mistake, moved out).")
         await message.reply_text(
-            _(
-                "No resident of this building is waiting to be verified for room {room}. "
-                "They can join with the household code (Household codes on the card)."
-            ).format(room=short(household.room, 20))
+            text, reply_markup=InlineKeyboardMarkup(undo_rows) if undo_rows else None
         )
         return
     await ask(
@@ -117,8 +137,24 @@ async def on_room_text(
         _("Room {room}: who did you check as a member of this household?").format(
             room=short(household.room, 20)
         ),
-        reply_markup=InlineKeyboardMarkup([*rows, cancel_row(context.tr)]),
+        reply_markup=InlineKeyboardMarkup([*rows, *undo_rows, cancel_row(context.tr)]),
     )
+
+
+async def _undo_rows(
+    context: NotebookContext, campaign: ConsentCampaign, household: ConsentHousehold
+) -> list[list[InlineKeyboardButton]]:
+    """An "↩ Undo" button for each verified member of the room (household_checks.py)."""
+    members = await households.verified_members(context.session, campaign)
+    rows = []
+    for person_id in members.get(households.normalise_room(household.room), []):
+        home = await households.verified_home(
+            context.session, person_id=person_id, community_id=campaign.community_id
+        )
+        person = await context.session.get(Person, person_id)
+        if home is not None and person is not None:
+            rows.append(undo_row(context.tr, home, person.full_name))
+    return rows
 
 
 def _label(person: Person, member: Membership) -> str:
@@ -148,7 +184,7 @@ async def on_pick(update: Update, context: NotebookContext) -> None:
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            await households.verify_by_worker(
+            await household_checks.confirm(  # the resident is told
                 context.session,
                 resident,
                 worker=worker.membership,
@@ -193,10 +229,25 @@ async def on_codes(update: Update, context: NotebookContext) -> None:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([_("Room"), _("Owner"), _("Household code"), _("Link")])
+    slips = []
+    place = await _place(context, campaign)
     for home, code in zip(homes, codes, strict=True):
         link = deep_link(context.bot.username, households.LINK_PREFIX + code.token)
         writer.writerow([defuse(home.room), defuse(home.owner_name), code.token, link])
+        slips.append(Slip(place=place, room=home.room[:20], code=code.token, link=link))
     await query.answer()
+    zh = context.notebook.i18n.translator(SLIP_LOCALE, context.tr.tz)
+    community = await context.session.get(Community, campaign.community_id)
+    words = SlipText(
+        community=community.name if community else "",
+        title=zh.gettext("Household verification code"),
+        room_label=zh.gettext("Room {room}"),
+        lines=(
+            zh.gettext("Scan the code, or send the bot /profile"),
+            zh.gettext("and type this code, to verify your household."),
+            zh.gettext("Each code works once: one per family member."),
+        ),
+    )
     await context.bot.send_document(
         query.message.chat.id,
         InputFile(
@@ -208,6 +259,23 @@ async def on_codes(update: Update, context: NotebookContext) -> None:
             "again for more family members. Codes still unused are printed again, not replaced."
         ).format(id=campaign.id),
     )
+    pdf = await asyncio.to_thread(render_slips_pdf, words, slips)
+    await context.bot.send_document(
+        query.message.chat.id,
+        InputFile(pdf, filename=f"household-slips-{campaign.id}.pdf"),
+        caption=_(
+            "Household code slips for vote #{id}: print them (eight to a page), cut along the "
+            "dashed lines and hand each household its slip at the door."
+        ).format(id=campaign.id),
+    )
+
+
+async def _place(context: NotebookContext, campaign: ConsentCampaign) -> str:
+    """The building (and unit) as a slip prints it."""
+    building = await context.session.get(Building, campaign.building_id)
+    unit = await context.session.get(Unit, campaign.unit_id) if campaign.unit_id else None
+    name = building.name if building else ""
+    return f"{name} {unit.name}"[:20] if unit else name[:20]
 
 
 async def on_export(update: Update, context: NotebookContext) -> None:

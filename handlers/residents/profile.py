@@ -33,8 +33,15 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.settings import SUPPORTED_LOCALES
 from storage.chat_state import FlowState, clear_state, get_state, set_state
-from storage.households import HouseholdError, Redeemed, Refusal, redeem_code, verified_home
-from storage.models import STAFF_ROLES, Membership, Role
+from storage.households import (
+    VIA_CODE,
+    HouseholdError,
+    Redeemed,
+    Refusal,
+    redeem_code,
+    verified_home,
+)
+from storage.models import STAFF_ROLES, Membership, Person, Role, VerifiedHome
 from storage.people import current_membership, set_locale
 from storage.reports import FLOW as REPORT_FLOW
 from storage.reports import Step as ReportStep
@@ -49,6 +56,7 @@ CHOOSE_BUILDING = Button("pf.building", int)
 CHOOSE_UNIT = Button("pf.unit", int)
 CHOOSE_LANGUAGE = Button("pf.lang", tuple(SUPPORTED_LOCALES))
 EDIT = Button("pf.edit", tuple(CHANGE))  # /profile: what to change
+VERIFY_HOME = Button("pf.home")  # /profile: verify my household (handlers/residents/household.py)
 
 
 def _user_id(context: NotebookContext, chat_id: int) -> int:
@@ -380,14 +388,7 @@ async def show_profile(update: Update, context: NotebookContext) -> None:
     lines = [
         _("Your details in {community}:").format(community=escape(community.name)),
         _("Building: {home}").format(home=home or not_given),
-        (
-            _("Verified household: {home}, room {room}").format(
-                home=await home_text(context.session, verified.building_id, verified.unit_id),
-                room=escape(verified.room),
-            )
-            if verified is not None
-            else _("Household: not verified (a grid worker or a household code verifies it)")
-        ),
+        await _household_line(context, member, verified),
         _("Language: {language}").format(
             language=LANGUAGE_NAMES.get(locale or "", "") or LANGUAGE_NAMES[context.tr.locale]
         ),
@@ -399,7 +400,42 @@ async def show_profile(update: Update, context: NotebookContext) -> None:
         InlineKeyboardButton(_("Language"), callback_data=EDIT.data("l")),
         InlineKeyboardButton(_("Phone"), callback_data=EDIT.data("p")),
     ]
-    await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup([buttons]))
+    rows = [buttons]
+    if verified is None and Role(member.role) not in STAFF_ROLES:
+        rows.append(
+            [InlineKeyboardButton(_("🏠 Verify my household"), callback_data=VERIFY_HOME.data())]
+        )
+    await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def _household_line(
+    context: NotebookContext, member: Membership, verified: VerifiedHome | None
+) -> str:
+    """The household's verification: how and since when, or the room waiting for a check."""
+    _ = context.tr.gettext
+    tr = context.tr
+    if verified is None:
+        if member.room and Role(member.role) not in STAFF_ROLES:
+            return _("Household: not verified yet; room {room} is waiting for a check").format(
+                room=escape(member.room[:50])
+            )
+        return _("Household: not verified (a grid worker or a household code verifies it)")
+    where = await home_text(context.session, verified.building_id, verified.unit_id)
+    if verified.via == VIA_CODE:
+        how = _("with a household code, {date}").format(date=tr.date(verified.verified_at))
+    else:
+        worker = (
+            await context.session.get(Person, verified.verified_by_id)
+            if verified.verified_by_id
+            else None
+        )
+        how = _("checked by {worker}, {date}").format(
+            worker=escape((worker.full_name if worker else "—")[:40]),
+            date=tr.date(verified.verified_at),
+        )
+    return _("Verified household: {home}, room {room} ({how})").format(
+        home=where, room=escape(verified.room), how=how
+    )
 
 
 HANDLERS = [

@@ -74,6 +74,10 @@ def clock_tags(tr: Translator, entry: RedEntry) -> list[str]:
             )
         else:
             tags.append(_("completion due {date}").format(date=short_day(tr, entry.due_at)))
+    if entry.answer_by is not None:
+        tags.append(
+            _("transferred body's answer due {date}").format(date=short_day(tr, entry.answer_by))
+        )
     return tags
 
 

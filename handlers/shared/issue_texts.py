@@ -16,7 +16,7 @@ from handlers.shared.labels import category_label, status_label
 from runtime.i18n import Translator
 from storage import clocks
 from storage.issue_lifecycle import Action
-from storage.models import Building, Issue, IssueEvent, Person, Unit
+from storage.models import Building, Issue, IssueEvent, IssueStatus, Person, Unit
 
 TITLE_CHARS = 60
 MAX_TEXT = 4096
@@ -88,8 +88,19 @@ async def home_text(session: AsyncSession, building_id: int | None, unit_id: int
 def clock_parts(tr: Translator, issue: Issue, now: datetime) -> list[str]:
     """The clock that governs the issue now, named (storage/clocks.py): before a plan, while the
     community has not yet answered, when it will ("reply by", 答复时限); once a plan set a due
-    date, that date ("due", 完成期限). Nothing when no clock runs (answered, no plan yet; done)."""
+    date, that date ("due", 完成期限); transferred, the other body's answer date (转办答复期限).
+    Nothing when no clock runs (answered, no plan yet; done)."""
     _ = tr.gettext
+    if issue.status == IssueStatus.TRANSFERRED and issue.transfer_answer_by is not None:
+        # 转办: the other body's answer date, never called a due date
+        late = " ⚠️ " + _("overdue") if issue.transfer_answer_by < now else ""
+        return [
+            _("answer from {body} due: {date}").format(
+                body=escape(issue.transferred_to or "—"),
+                date=tr.date(issue.transfer_answer_by, "short"),
+            )
+            + late
+        ]
     current = clocks.current_clock(issue, now)
     if current is None:
         return []

@@ -76,7 +76,7 @@ from handlers.staff.cards import (
     card_access,
 )
 from runtime.context import NotebookContext
-from storage.chat_state import clear_state, get_state
+from storage.chat_state import clear_state, get_state, prompts
 from storage.issue_lifecycle import Action
 
 # --- button presses --------------------------------------------------------------------------
@@ -120,12 +120,12 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
     if state is None or state.flow != FLOW:
         return  # a remark under the card, or an answer to someone else's question
     _ = context.tr.gettext
-    prompt = state.data.get("prompt")
+    sent = await prompts(context.session, state)
     # The prompt's id is noted once Telegram has it (`_prompt_sent`); a reply can come first.
-    pending = prompt is None and "sending" in state.data
-    earlier = replied.message_id in state.data.get("asked", [])
-    if prompt != replied.message_id and not (pending and not earlier):
-        if replied.message_id in state.data.get("asked", []):
+    pending = sent.current is None and "sending" in state.data
+    earlier = replied.message_id in sent.asked
+    if sent.current != replied.message_id and not (pending and not earlier):
+        if earlier:
             await message.reply_text(_("Please answer my latest question to you (reply to it)."))
         return
     issue_id = state.data.get("issue")

@@ -166,12 +166,19 @@ async def answer_transfer_note(
         return
     issue = access.issue
     body = str(state.data.get("to", ""))
-    default = escalation.transfer_answer_due(issue, context.now())
+    default = escalation.transfer_answer_due(
+        issue, context.now(), context.notebook.settings.escalation_policy
+    )
 
     def pick(label: str, code: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(label, callback_data=TRANSFER_DUE.data(access.issue_id, code))
 
-    limit = _("By {date} (the category's limit)").format(date=context.tr.date(default))
+    usual = (
+        _("By {date} (the community's usual time)")
+        if context.notebook.settings.escalation_policy.transfer_answer_within
+        else _("By {date} (the category's limit)")
+    )
+    limit = usual.format(date=context.tr.date(default))
     user_id = typing_key(update)[1]
     await ask_for_a_date(
         update,
@@ -208,7 +215,9 @@ async def press_transfer_due(
         await mark_menu(query, _("Type a date"))
         await ask(update, context, access, "transfer_due_text", to=body, note=note)
         return
-    due = escalation.transfer_answer_due(access.issue, context.now())
+    due = escalation.transfer_answer_due(
+        access.issue, context.now(), context.notebook.settings.escalation_policy
+    )
     await mark_menu(query, context.tr.date(due))
     respond = _respond_in_group(update, context, query)
     await _save_transfer(update, context, access, body, note, due, respond)

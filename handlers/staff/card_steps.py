@@ -35,7 +35,7 @@ from runtime.context import NotebookContext
 from runtime.effects import Hook, then
 from runtime.i18n import N_
 from runtime.rendering import Sent
-from storage.chat_state import FlowState, clear_state, get_state, set_state
+from storage.chat_state import FlowState, clear_state, get_state, note_prompt, set_state
 from storage.issue_lifecycle import (
     OWNER_OR_SECRETARY,
     Action,
@@ -49,7 +49,6 @@ from storage.notifications import notify_audience
 from storage.staff import names
 
 FLOW = "card"
-ASKED_KEPT = 10  # earlier prompts remembered, to tell someone they answered an old question
 
 # What the bot asks, per step; {worker} mentions the person so ForceReply targets only them.
 QUESTIONS = {
@@ -280,15 +279,13 @@ async def ask(
     )
     if lead:
         question = f"{escape(lead)}\n{question}"
-    previous = await get_state(context.session, chat_id=chat_id, user_id=user_id)
-    asked = list(previous.data.get("asked", [])) if previous and previous.flow == FLOW else []
     await set_state(
         context.session,
         chat_id=chat_id,
         user_id=user_id,
         flow=FLOW,
         step=step,
-        data={**data, "issue": access.issue.id, "asked": asked, "sending": update.update_id},
+        data={**data, "issue": access.issue.id, "sending": update.update_id},
         now=context.now(),
     )
     with then(PROMPT_SENT, chat_id=chat_id, user_id=user_id, sending=update.update_id):
@@ -300,26 +297,17 @@ async def ask(
 
 
 async def _prompt_sent(session: AsyncSession, sent: Sent, args: dict[str, Any]) -> None:
-    """After a prompt went out: the worker's answer is a reply to this message (the state's
-    "prompt"), if the state is still the one that asked (`sending`: the update that wrote it).
-    Every prompt is kept in "asked", so that a reply to an older one is told which question to
-    answer, even when a newer question overtook this one before it was sent."""
-    chat_id, user_id = int(args["chat_id"]), int(args["user_id"])
-    state = await get_state(session, chat_id=chat_id, user_id=user_id)
-    if state is None or state.flow != FLOW:
-        return
-    data = dict(state.data)
-    if data.get("sending") == args["sending"]:
-        del data["sending"]
-        data["prompt"] = sent.message_id
-    data["asked"] = [*list(data.get("asked", []))[-ASKED_KEPT:], sent.message_id]
-    await set_state(
+    """After a prompt went out: the worker's answer is a reply to this message. Noted apart
+    from the flow's state (storage/chat_state.py: `note_prompt`), which this hook never
+    writes: the worker's next update may be writing it at this very moment. The state's
+    `sending` (the update that asked) says which noted prompt is the current question; every
+    kept prompt lets a reply to an older one be told which question to answer."""
+    await note_prompt(
         session,
-        chat_id=chat_id,
-        user_id=user_id,
-        flow=state.flow,
-        step=state.step,
-        data=data,
+        chat_id=int(args["chat_id"]),
+        user_id=int(args["user_id"]),
+        sending=int(args["sending"]),
+        message_id=sent.message_id,
         now=sent.date,
     )
 

@@ -210,6 +210,21 @@ def due_line(issue: Issue, tr: Translator, now: datetime) -> str | None:
     return _("Due: {date}").format(date=date)
 
 
+def transfer_answer_line(issue: Issue, tr: Translator, now: datetime) -> str | None:
+    """转办: the date the body it went to should answer by (转办答复期限), never called a due date:
+    it is their answer, not the completion (办结期限). None unless the issue is transferred."""
+    _ = tr.gettext
+    when = issue.transfer_answer_by
+    if issue.status != S.TRANSFERRED or when is None:
+        return None
+    body = escape(issue.transferred_to or "—")
+    if when < now:
+        return _("Answer from {body} due: {date}, ⚠️ {late} late").format(
+            body=body, date=tr.date(when), late=tr.duration(now - when)
+        )
+    return _("Answer from {body} due: {date}").format(body=body, date=tr.date(when))
+
+
 def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, bool]:
     """The card's text (HTML, everything typed by people escaped) and whether the description
     was cut. Every part is bounded, so the card stays well under Telegram's 4096 characters."""
@@ -295,6 +310,9 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
     due = due_line(issue, tr, now)
     if due is not None:
         lines.append(due)
+    answer = transfer_answer_line(issue, tr, now)
+    if answer is not None:
+        lines.append(answer)
     progress = facts.last_progress
     if progress is not None:
         template = (

@@ -167,8 +167,8 @@ async def render_transfer_due(
     if (
         issue is None
         or issue.status != IssueStatus.TRANSFERRED
-        or issue.due_at is None
-        or int(issue.due_at.timestamp()) != int(row.payload["due"])
+        or issue.transfer_answer_by is None
+        or int(issue.transfer_answer_by.timestamp()) != int(row.payload["due"])
     ):
         return None
     _ = tr.gettext
@@ -181,7 +181,7 @@ async def render_transfer_due(
                 ).format(
                     number=issue.number,
                     body=escape(issue.transferred_to) or "—",
-                    due=tr.datetime(issue.due_at, "short"),
+                    due=tr.datetime(issue.transfer_answer_by, "short"),
                 ),
                 _short(issue.description, 80),
                 _(

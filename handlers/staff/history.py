@@ -75,9 +75,13 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
     if action is Action.RETURN:
         return _("handed it back: {reason}").format(reason=text)
     if action is Action.TRANSFER:
-        return _("transferred it to {body}: {note}").format(
+        said = _("transferred it to {body}: {note}").format(
             body=escape(data.get("to") or ""), note=text
         )
+        answer_by = _due(data.get("answer_by"))
+        if answer_by is not None:
+            said += " · " + _("their answer due {date}").format(date=tr.date(answer_by))
+        return said
     if action is Action.MERGE:
         return _("merged it into No. {other}").format(other=data.get("into_number", ""))
     if action is Action.RESOLVE:

@@ -58,9 +58,9 @@ def transferred_line(issue: Issue, tr: Translator, now: datetime) -> str:
     )
     line += " · " + _("transferred → {body}, answer due {date}").format(
         body=escape(issue.transferred_to or ""),
-        date=tr.date(issue.due_at) if issue.due_at else "—",
+        date=tr.date(issue.transfer_answer_by) if issue.transfer_answer_by else "—",
     )
-    if issue.due_at is not None and issue.due_at < now:
+    if issue.transfer_answer_by is not None and issue.transfer_answer_by < now:
         line = "⚠️ " + line + " · " + _("overdue")
     return line
 

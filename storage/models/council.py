@@ -230,6 +230,25 @@ class VerifiedHome(SQLModel, table=True):
     verified_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class HouseholdEvent(SQLModel, table=True):
+    """The append-only history of verified households: each confirmation (by a worker, or a
+    household code) and each undoing of one (by a worker, with the reason), who and when."""
+
+    __tablename__ = "household_event"
+    __table_args__ = (sa.Index("ix_household_event_person", "community_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    person_id: int = Field(foreign_key="person.id")
+    kind: str = Field(max_length=20)  # "verified" or "undone"
+    building_id: int = Field(foreign_key="building.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    room: str = Field(max_length=50)
+    via: str | None = Field(default=None, max_length=20)  # "worker" / "code" (verified)
+    by_id: int | None = Field(default=None, foreign_key="person.id")  # the worker
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    at: datetime = created_column()
+
+
 class ConsentMediation(SQLModel, table=True):
     """A mediation between households of a campaign: who, their positions, what was agreed."""
 

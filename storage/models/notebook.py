@@ -211,8 +211,11 @@ class Issue(SQLModel, table=True):
     owner_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     owner_group: str | None = Field(default=None, max_length=200)  # volunteers / self-governance
     plan: str | None = Field(default=None, sa_type=sa.Text)
-    due_at: datetime | None = when_column(index=True)
+    due_at: datetime | None = when_column(index=True)  # the completion clock (办结期限)
+    planned_at: datetime | None = when_column()  # when the due date was set: its clock starts
     transferred_to: str | None = Field(default=None, max_length=200)
+    # 转办: the date the body it went to should answer by (not a completion date)
+    transfer_answer_by: datetime | None = when_column()
     merged_into_id: int | None = Field(default=None, foreign_key="issue.id")
     support_count: int = Field(default=0)
     reopened_count: int = Field(default=0)
@@ -380,3 +383,20 @@ class ChatState(SQLModel, table=True):
     step: str = Field(max_length=40)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     updated_at: datetime = created_column()
+
+
+class FlowPrompt(SQLModel, table=True):
+    """A question the bot asked in a flow, once Telegram has it: the message id a reply must
+    answer. Written by the after-send hook alone (never by an update), so the hook and the
+    next update never write the same row: the flow's `chat_state` stays the update's, and the
+    prompt's id cannot be lost to whichever of them commits last. `sending` is the update that
+    asked (the state's `sending`)."""
+
+    __tablename__ = "flow_prompt"
+    __table_args__ = (sa.Index("ix_flow_prompt_key", "chat_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=sa.BigInteger)
+    user_id: int = Field(sa_type=sa.BigInteger)
+    sending: int = Field(sa_type=sa.BigInteger)
+    message_id: int = Field(sa_type=sa.BigInteger)
+    sent_at: datetime = created_column()

@@ -127,3 +127,30 @@ def test_commands_that_need_the_token_exit_2_with_one_line(
         result.stderr.strip()
         == "community-notebook: TELEGRAM_BOT_TOKEN is not set (see .env.example)"
     )
+
+
+def test_escalation_timings_are_settings() -> None:
+    from datetime import timedelta
+
+    default = _settings().escalation_policy
+    assert default.repage_fraction == 0.5 and default.transfer_answer_within is None
+    assert default.next_answer_within == timedelta(hours=24)
+    assert default.announce_within == timedelta(days=7)
+    tuned = _settings(
+        escalation_repage_fraction="0.25",
+        escalation_next_answer_hours="12",
+        escalation_announce_days="2",
+        transfer_answer_hours="72",
+    ).escalation_policy
+    assert tuned.repage_fraction == 0.25
+    assert tuned.next_answer_within == timedelta(hours=12)
+    assert tuned.announce_within == timedelta(days=2)
+    assert tuned.transfer_answer_within == timedelta(hours=72)
+    for bad, name in (
+        ({"escalation_repage_fraction": "1.5"}, "ESCALATION_REPAGE_FRACTION:"),
+        ({"escalation_next_answer_hours": "0"}, "ESCALATION_NEXT_ANSWER_HOURS:"),
+        ({"transfer_answer_hours": "-1"}, "TRANSFER_ANSWER_HOURS:"),
+    ):
+        with pytest.raises(SettingsError) as err:
+            _settings(**bad)
+        assert str(err.value).startswith(name)

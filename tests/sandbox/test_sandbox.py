@@ -29,12 +29,16 @@ from sandbox.clock import SandboxClock, next_weekly_slot
 from sandbox.runtime import NotLocal, Sandbox, ensure_local, sandbox_settings
 from sandbox.serve import check_database_path, claim_database, made_by_sandbox
 from sandbox.web import CLIENT_HEADER, make_web_app
+from storage import consent_votes
 from storage.db import Database
 from storage.issue_lifecycle import Action
 from storage.models import (
     Building,
     Channel,
     Community,
+    ConsentCampaign,
+    ConsentHousehold,
+    Difficulty,
     InviteLink,
     Issue,
     IssueEvent,
@@ -134,7 +138,7 @@ async def test_the_demo_community_is_made_by_the_domain_and_mirrored_in_the_emul
         IssueStatus.RESOLVED,
         IssueStatus.CLOSED,
     }
-    assert reported == issue_count == 7
+    assert reported == issue_count == 11
     assert staff_links and set(staff_links) == {1}  # staff joined through their own links
     assert by_phone.logged_by_id is not None and by_phone.logged_by_id != by_phone.reporter_id
 
@@ -151,6 +155,26 @@ async def test_the_demo_community_is_made_by_the_domain_and_mirrored_in_the_emul
     # the latest news of each issue reaches its residents through the outbox, in their language
     await sandbox.user(ID["老许"]).expect_message(contains="1号问题的办理方案")
     await sandbox.user(ID["Anna Weber"]).expect_message(contains="Your issue No. 7 has been")
+
+    # #22 on show: an urgent report pages the building's worker and the secretary at once
+    for name in ("陈晓", "谢兰"):
+        await sandbox.user(ID[name]).expect_message(contains="🚨 紧急：8号")
+    # 上报 reached the secretary; a resident's request to be verified reached 3栋's worker
+    await sandbox.user(ID["谢兰"]).expect_message(contains="11号")
+    await sandbox.user(ID["陈晓"]).expect_message(contains="张师傅申请核实为3栋502室的住户成员")
+    # 李阿姨 was told her household is verified (周奶奶 used a code: nothing to tell)
+    await sandbox.user(ID["李阿姨"]).expect_message(contains="您的住户（2栋，201室）已核实")
+    async with sandbox.db.session() as session:
+        by_number = {i.number: i for i in (await session.exec(select(Issue))).all()}
+        campaign = (await session.exec(select(ConsentCampaign))).one()
+        homes = (await session.exec(select(ConsentHousehold))).all()
+        verified = await consent_votes.verification(session, campaign, list(homes))
+    reopened, handed_on = by_number[9], by_number[10]
+    assert reopened.reopened_count == 1 and reopened.due_at is None
+    assert handed_on.status == IssueStatus.TRANSFERRED and handed_on.transfer_answer_by
+    assert by_number[11].difficulty == Difficulty.ESCALATE
+    assert (verified.verified, verified.households) == (2, 10)
+    assert sorted(h.room for h in homes if h.vote_verified) == ["201", "301", "401"]
     assert bot_errors(emulator) == []
 
 
@@ -162,7 +186,7 @@ async def test_keep_reuses_the_notebook_and_rebuilds_the_emulator(db: Database) 
         async with db.session() as session:
             communities = (await session.exec(select(Community))).all()
             issues = (await session.exec(select(func.count()).select_from(Issue))).one()
-        assert len(communities) == 1 and issues == 7  # not seeded twice
+        assert len(communities) == 1 and issues == 11  # not seeded twice
         assert communities[0].staff_chat_id in again.emulator.chats
         await again.user(ID["王网格"]).send("/help")
         await again.user(ID["王网格"]).expect_message(contains="社区工作者")
@@ -272,11 +296,18 @@ async def test_clock_jumps_bring_reminders_and_the_digest_at_once(
     assert result["clock"]["now"] == (START + timedelta(hours=1)).isoformat()
     assert result["queued"] >= 1
     await wang.expect_message(contains="提醒：1号问题")  # due tomorrow 11:00
+    # #22: nobody took up the urgent No. 8 within half its limit: paged again; No. 10's
+    # transferred body did not answer by its date: its owner is reminded
+    await sandbox.user(ID["陈晓"]).expect_message(contains="🚨 紧急的8号仍然无人接手")
+    await wang.expect_message(contains="10号已转办供电所")
 
     await _post(client, "/api/clock", {"jump": "day"})
     xie = sandbox.user(ID["谢兰"])
     await xie.expect_message(contains="2号问题")  # waited past its promised time
     await xie.expect_message(contains="严重超期：3号问题")
+    # #22: the promise to 李阿姨 (No. 2, 24 hours) passed unanswered: she is told plainly
+    missed = await sandbox.user(ID["李阿姨"]).expect_message(contains="答复您反映的2号问题")
+    assert "没有做到" in missed.text
 
     result = await _post(client, "/api/clock", {"jump": "digest"})
     assert datetime.fromisoformat(result["clock"]["now"]).astimezone(SHANGHAI).strftime(

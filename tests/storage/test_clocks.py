@@ -188,3 +188,25 @@ def test_todo_reads_the_clock_that_governs_each_issue() -> None:
     order = todo_order([answered_late, unanswered, due_tomorrow, due_yesterday, waiting], START)
     assert [i.number for i in order] == [2, 4, 5, 3, 1]
     assert [clocks.is_overdue(i, START) for i in order] == [True, True, False, False, False]
+
+
+def test_due_soon_counts_the_completion_clock_from_the_plan() -> None:
+    reported = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    planned = reported + timedelta(days=4)
+    due = planned + timedelta(hours=33)
+    issue = Issue(
+        community_id=1,
+        number=1,
+        category="facilities",
+        description="",
+        created_at=reported,
+        due_at=due,
+        planned_at=planned,
+    )
+    # a short plan: the last quarter of its own 33 hours, not 24 h before the date
+    assert due_soon_at(issue, ReminderPolicy()) == due - timedelta(hours=33) / 4
+    issue.due_at = planned + timedelta(days=5)  # a long plan: 24 h before
+    assert due_soon_at(issue, ReminderPolicy()) == issue.due_at - timedelta(hours=24)
+    issue.planned_at = None  # planned before planned_at was kept: from the report
+    issue.due_at = reported + timedelta(hours=20)
+    assert due_soon_at(issue, ReminderPolicy()) == issue.due_at - timedelta(hours=5)

@@ -326,3 +326,58 @@ async def test_keys_rotate_and_old_plaintext_is_sealed(db: Database, clock: Fake
         phones = {p.phone for p in (await session.exec(select(Person))).all()}
         assert phones == {PHONE, "13900000000"}
         assert all(v.startswith("enc1:") for _, v in await crypto.raw_phones(session))
+
+
+async def test_a_verified_household_is_in_the_export_and_gone_once_forgotten(
+    db: Database, clock: FakeClock
+) -> None:
+    from storage import household_checks
+    from storage.households import verified_home
+    from storage.models import Building, HouseholdEvent, Membership, Role, VerifiedHome
+    from storage.privacy import forget_person
+
+    community = await make_community(db, clock)
+    async with db.session() as session:
+        building = (await session.exec(select(Building))).first()
+        assert building is not None and building.id is not None and community.id is not None
+        worker = await make_member(session, community, Role.WORKER, name="王网格")
+        resident = await make_member(session, community, name="老许")
+        members = {m.person_id: m for m in (await session.exec(select(Membership))).all()}
+        await household_checks.confirm(
+            session,
+            members[resident.id or 0],
+            worker=members[worker.id or 0],
+            building_id=building.id,
+            unit_id=None,
+            room="301",
+            now=clock(),
+        )
+        await household_checks.undo(
+            session,
+            members[resident.id or 0],
+            worker=members[worker.id or 0],
+            reason="搬走了",
+            now=clock() + timedelta(days=1),
+        )
+        await household_checks.confirm(
+            session,
+            members[resident.id or 0],
+            worker=members[worker.id or 0],
+            building_id=building.id,
+            unit_id=None,
+            room="302",
+            now=clock() + timedelta(days=2),
+        )
+        data = await export_person(session, resident, now=clock())
+        assert [(h["what"], h["room"], h["reason"]) for h in data["household_verification"]] == [
+            ("verified", "301", None),
+            ("undone", "301", "搬走了"),
+            ("verified", "302", None),
+        ]
+        await forget_person(session, resident, now=clock())
+        assert (
+            await verified_home(session, person_id=resident.id or 0, community_id=community.id)
+            is None
+        )
+        assert (await session.exec(select(VerifiedHome))).all() == []
+        assert len((await session.exec(select(HouseholdEvent))).all()) == 3  # the record stays

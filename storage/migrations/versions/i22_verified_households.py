@@ -70,25 +70,28 @@ def upgrade() -> None:
         sa.UniqueConstraint("person_id", "community_id"),
     )
     op.create_index("ix_verified_home_building", "verified_home", ["community_id", "building_id"])
-    with op.batch_alter_table("consent_household") as batch:
-        batch.add_column(
-            sa.Column("vote_verified", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-    with op.batch_alter_table("consent_vote_log") as batch:
-        batch.add_column(
-            sa.Column("proxy_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
-        )
-        batch.add_column(sa.Column("evidence", sa.Text(), nullable=True))
-        batch.add_column(
-            sa.Column("verified", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ALTER TABLE … ADD COLUMN, never a batch copy: on SQLite a copy drops and recreates
+    # consent_household, which the vote log and mediations point to, and SQLite refuses that
+    # once there are votes.
+    op.add_column(
+        "consent_household",
+        sa.Column("vote_verified", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column(
+        "consent_vote_log",
+        sa.Column("proxy_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    )
+    op.add_column("consent_vote_log", sa.Column("evidence", sa.Text(), nullable=True))
+    op.add_column(
+        "consent_vote_log",
+        sa.Column("verified", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
     # a vote a named worker recorded was checked by them; one typed from the phone was not
     op.execute("UPDATE consent_household SET vote_verified = recorded_by_id IS NOT NULL")
     op.execute("UPDATE consent_vote_log SET verified = recorded_by_id IS NOT NULL")
-    with op.batch_alter_table("consent_household") as batch:
-        batch.alter_column("vote_verified", server_default=None)
-    with op.batch_alter_table("consent_vote_log") as batch:
-        batch.alter_column("verified", server_default=None)
+    if op.get_bind().dialect.name != "sqlite":  # SQLite keeps the default (a copy would fail)
+        op.alter_column("consent_household", "vote_verified", server_default=None)
+        op.alter_column("consent_vote_log", "verified", server_default=None)
 
 
 def downgrade() -> None:
@@ -98,12 +101,12 @@ def downgrade() -> None:
         "UPDATE consent_household SET vote_channel = 'visit' "
         "WHERE vote_channel IN ('paper', 'proxy')"
     )
-    with op.batch_alter_table("consent_vote_log") as batch:
-        batch.drop_column("verified")
-        batch.drop_column("evidence")
-        batch.drop_column("proxy_name")
-    with op.batch_alter_table("consent_household") as batch:
-        batch.drop_column("vote_verified")
+    # plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of consent_household would
+    # drop a table the vote log points to, which SQLite refuses once votes exist
+    op.drop_column("consent_vote_log", "verified")
+    op.drop_column("consent_vote_log", "evidence")
+    op.drop_column("consent_vote_log", "proxy_name")
+    op.drop_column("consent_household", "vote_verified")
     op.drop_index("ix_verified_home_building", table_name="verified_home")
     op.drop_table("verified_home")
     op.drop_index("ix_household_code_community_id", table_name="household_code")

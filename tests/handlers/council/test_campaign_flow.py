@@ -13,6 +13,9 @@ building cannot vote; forged presses change nothing."""
 
 from __future__ import annotations
 
+import io
+
+from pypdf import PdfReader
 from sqlmodel import select
 
 from delivery.dispatch import dispatch_due
@@ -20,6 +23,7 @@ from emulator import BotApiEmulator
 from emulator.driver import UserDriver
 from handlers.council import campaign_common, campaign_setup, campaign_votes
 from handlers.shared.fallback import STALE
+from runtime.posters import spaced_code
 from storage.db import Database
 from storage.models import (
     Building,
@@ -218,6 +222,13 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         sheet = await wang.expect_message(predicate=lambda m: m.document is not None)
         assert sheet.document is not None and "Household codes for vote #1" in sheet.text
         code = code_for(sheet.document, "101")
+        # the slips to hand out at the door: one per household, eight to an A4 page
+        slips = await wang.expect_message(predicate=lambda m: m.document is not None)
+        assert "Household code slips for vote #1" in slips.text and slips.document is not None
+        pages = PdfReader(io.BytesIO(slips.document)).pages
+        printed = "\n".join(page.extract_text() or "" for page in pages)
+        assert len(pages) == 2  # 13 households
+        assert spaced_code(code) in printed and "101室" in printed and "住户核实码" in printed
         await xu.send("/vote")
         await xu.expect_message(contains="Your household is not verified yet")
         await xu.send("101")  # a room number is not a code: refused, nothing recorded

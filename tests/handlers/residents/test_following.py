@@ -166,6 +166,12 @@ async def test_transfer_is_told_too(
             ),
         )
         await xu.expect_message(contains="No. 1 has been passed on to Gas company")
+        # /my names the date as the gas company's answer date, not a due date
+        await xu.send("/my")
+        listing = await xu.expect_message(contains="Your issues")
+        assert "answer from Gas company due: " in listing.text and "due: " not in (
+            listing.text.replace("answer from Gas company due: ", "")
+        )
     assert bot_errors(emulator) == []
 
 

@@ -180,9 +180,21 @@ def test_how_an_issue_stood_is_replayed_from_its_steps() -> None:
     assert standing_at(now_holds, steps, sh(11, 20, 9, 30)) == AsOf("new", None)
     # a reopening leads to "assigned" when someone owned it, else to "accepted"
     returned = [*steps[:4], Step(sh(12, 2, 9), "returned"), Step(sh(12, 3, 9), "reopened")]
+    # (and the old due date no longer counts once reopened: the owner sets a new one)
     assert standing_at(now_holds, [*returned, Step(sh(12, 9, 9), "claimed")], sh(12, 4, 0)) == (
-        AsOf("accepted", sh(11, 30, 18))
+        AsOf("accepted", None)
     )
+    # a transfer's answer date is the body's, never the completion date; gone when it is back
+    handed = [
+        *steps[:3],
+        Step(sh(11, 25, 9), "transferred", {"to": "街道", "answer_by": sh(12, 2, 18).isoformat()}),
+        Step(sh(12, 3, 9), "reopened"),
+        Step(sh(12, 9, 9), "planned", {"due_at": sh(12, 20, 18).isoformat()}),
+    ]
+    assert standing_at(now_holds, handed, sh(11, 26, 0)) == AsOf(
+        "transferred", sh(11, 30, 18), sh(12, 2, 18)
+    )
+    assert standing_at(now_holds, handed, sh(12, 4, 0)) == AsOf("assigned", None, None)
 
 
 def test_the_response_clock_at_a_moment() -> None:

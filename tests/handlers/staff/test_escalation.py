@@ -6,6 +6,8 @@ injected; Chongqing is UTC+8, quiet hours 22:00–07:30."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +18,14 @@ from sqlmodel import select
 from bot.jobs import run_reminders
 from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
+from handlers.secretary.export import spreadsheet
+from runtime.i18n import I18n
 from storage import escalation
 from storage import issues as rules
 from storage.db import Database
 from storage.digest import DigestPolicy, build_digest
 from storage.escalation import EscalationPolicy
-from storage.models import Issue, IssueStatus, Membership, Outbox, Urgency
+from storage.models import Community, Issue, IssueStatus, Membership, Outbox, Urgency
 from storage.periods import Period
 from tests.factories import FakeClock, bot_errors, running_bot
 from tests.staffroom import Staffroom, bind, load, post_cards, report, staffroom
@@ -249,7 +253,24 @@ async def test_a_transferred_issue_keeps_a_due_date_and_reminds_its_owner(
         )
         transferred = await load(db, issue.id or 0)
         assert transferred.status == IssueStatus.TRANSFERRED
-        assert transferred.due_at == cq(9, 10, 0)  # the category's 7 days
+        # the body's answer date (the category's 7 days), not a completion date
+        assert transferred.transfer_answer_by == cq(9, 10, 0)
+        assert transferred.due_at is None
+        # the export names it as the body's answer date, apart from the completion date
+        clock.current = cq(3, 10, 0)
+        async with db.session() as session:
+            community = await session.get(Community, room.community.id)
+            assert community is not None
+            raw = await spreadsheet(
+                session,
+                I18n(default_locale="zh_Hans").translator("zh_Hans", CQ),
+                community,
+                Period.month(2026, 11, CQ),
+                "csv",
+                now=clock(),
+            )
+        rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+        assert (rows[0]["转办答复期限"], rows[0]["办结期限"]) == ("2026-11-09 10:00", "")
         clock.current = cq(9, 10, 0)
         await run_reminders(app)
         late = await room.wang.expect_message(contains="已转办物业<公司>")
@@ -263,7 +284,8 @@ async def test_a_transferred_issue_keeps_a_due_date_and_reminds_its_owner(
             await rules.reopen(
                 session, stored, reason="物业答复了", actor_id=room.pid(room.wang), now=clock()
             )
-        assert (await load(db, issue.id or 0)).due_at is None
+        back = await load(db, issue.id or 0)
+        assert back.due_at is None and back.transfer_answer_by is None
 
 
 # --- the rules, with the clock passed in -------------------------------------------------------
@@ -305,3 +327,62 @@ def test_the_planning_rules() -> None:
     urgent.status = IssueStatus.RESOLVED
     assert escalation.missed_promise(urgent, start + timedelta(days=2)) is None
     assert escalation.transfer_answer_due(general, start) == start + timedelta(days=7)
+    # the timings are the policy's (settings): a second page at a quarter of the limit, a
+    # shorter new expectation, a transfer's answer date two days on
+    tuned = EscalationPolicy(
+        repage_fraction=0.25,
+        next_answer_within=timedelta(hours=1),
+        transfer_answer_within=timedelta(hours=48),
+    )
+    urgent.status, urgent.first_response_at = IssueStatus.NEW, None
+    assert escalation.repage_at(urgent, tuned) == start + timedelta(minutes=30)
+    assert escalation.new_expectation(general, missed_at, tuned) == missed_at + timedelta(hours=1)
+    assert escalation.transfer_answer_due(general, start, tuned) == start + timedelta(days=2)
+
+
+async def test_the_second_page_and_the_transfers_answer_date_follow_the_settings(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """ESCALATION_REPAGE_FRACTION=0.25: the second page after 30 minutes of a 2-hour limit;
+    TRANSFER_ANSWER_HOURS=48: 转办 proposes an answer date two days on, named as the body's."""
+    clock.current = cq(3, 1, 33)
+    room = await staffroom(emulator, db, clock)
+    await _wang_serves_the_building(db, room)
+    settings = {"escalation_repage_fraction": 0.25, "transfer_answer_hours": 48}
+    async with running_bot(emulator, db, clock, **settings) as app:
+        await bind(room)
+        urgent = await report(
+            emulator,
+            db,
+            clock,
+            room.community,
+            reporter_id=room.pid(room.xu),
+            category="safety",
+            building_id=room.building_id,
+            urgency=Urgency.EMERGENCY,
+        )
+        await post_cards(app, clock)
+        card = await room.group.expect_message(contains="1号 · ")
+        await room.wang.expect_message(contains="🚨 紧急：1号")
+        clock.current = cq(3, 2, 2)
+        assert await run_reminders(app) == 0
+        clock.current = cq(3, 2, 3)  # a quarter of the limit: paged again
+        assert await run_reminders(app) == 2
+        await room.wang.expect_message(contains="🚨 紧急的1号仍然无人接手")
+
+        await room.group.press(room.wang, card, "认领")
+        await room.group.expect_edit(card, contains="负责人：王网格")
+        await room.group.press(room.wang, card, "转办…")
+        menu = await room.group.expect_message(contains="1号转交哪个单位？")
+        await room.group.press(room.wang, menu, "街道办事处")
+        prompt = await room.group.expect_message(contains="请回复一句给居民的说明")
+        await room.group.send(room.wang, "归街道管", reply_to=prompt)
+        picker = await room.group.expect_message(contains="街道办事处应在什么时候之前答复1号？")
+        labels = [b.text for row in picker.buttons for b in row]
+        assert labels[0] == "2026年11月5日前（按社区的惯常时限）"  # two days, not 2 hours
+        await room.group.press(room.wang, picker, labels[0])
+        await room.group.expect_edit(card, contains="状态：已转办 → 街道办事处")
+        assert "转办答复期限（街道办事处）：2026年11月5日" in card.text
+    stored = await load(db, urgent.id or 0)
+    assert stored.transfer_answer_by == cq(5, 2, 3) and stored.due_at is None
+    assert bot_errors(emulator) == []

@@ -267,3 +267,44 @@ async def test_a_due_soon_held_by_quiet_hours_past_its_due_date_is_not_sent(
         assert "应在" not in nudge.text
     assert not any("提醒：1号问题" in m.text for m in w.messages)
     assert bot_errors(emulator) == []
+
+
+async def test_due_soon_is_measured_from_the_plan_not_the_report(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """Reported on Monday, planned on Friday morning for Saturday 18:00: the completion clock
+    starts at the plan (33 hours), so "due soon" comes when its last quarter begins (Saturday
+    09:45), not 24 hours before as if the plan had run since Monday (Friday 18:00, nine hours
+    after it was made)."""
+    clock.current = cq(2, 9, 0)
+    community, users, worker, _sec, resident = await _people(db, clock, emulator)
+    async with db.session() as session:
+        issue = await make_issue(session, community, resident, clock, "楼道灯坏了")
+        issue_id = issue.id
+    clock.current = cq(6, 9, 0)
+    async with db.session() as session:
+        issue = await session.get(Issue, issue_id)
+        assert issue is not None
+        await rules.claim(session, issue, actor_id=worker.id, now=clock())
+        await rules.set_plan(
+            session, issue, plan="换灯泡", due_at=cq(7, 18, 0), actor_id=worker.id, now=clock()
+        )
+    assert issue.planned_at == cq(6, 9, 0)
+    w = users["worker"]
+
+    async def due_soon_rows() -> int:
+        async with db.session() as session:
+            rows = await session.exec(select(Outbox).where(Outbox.kind == "due_soon"))
+            return len(rows.all())
+
+    async with running_bot(emulator, db, clock) as app:
+        for moment in (cq(6, 18, 0), cq(7, 9, 44)):
+            clock.current = moment
+            await run_reminders(app)
+            assert await due_soon_rows() == 0
+        clock.current = cq(7, 9, 45)
+        await run_reminders(app)
+        assert await due_soon_rows() == 1
+        warned = await w.expect_message(contains="提醒：1号问题")
+        assert "18:00" in warned.text
+    assert bot_errors(emulator) == []

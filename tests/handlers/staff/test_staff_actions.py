@@ -137,6 +137,9 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         await group.expect_edit(picker, contains="→ 2026年11月17日")
         await group.expect_message(contains="1号已转交街道办事处，答复期限2026年11月17日。")
         await group.expect_edit(card, contains="状态：已转办 → 街道办事处")
+        # the date is the body's answer date, named so; not a completion date
+        assert "转办答复期限（街道办事处）：2026年11月17日" in card.text
+        assert "完成期限" not in card.text and "办结期限" not in card.text
         notice = await xu.expect_message(contains="1号问题已转交街道办事处办理：加装电梯要街道审批")
         assert "答复期限：2026年11月17日。" in notice.text
 
@@ -171,9 +174,11 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         await xu.expect_message(contains="1号问题已重新办理。")
     second = await load(db, first.id + 1)
     assert second.status == IssueStatus.TRANSFERRED
-    assert second.due_at is not None and second.due_at.astimezone(UTC) == datetime(
+    assert second.transfer_answer_by is not None
+    assert second.transfer_answer_by.astimezone(UTC) == datetime(
         2026, 11, 20, 15, 59, tzinfo=UTC
     )  # the end of that day in the community's time
+    assert second.due_at is None  # no completion date was ever set
     issue = await load(db, first.id)
     assert issue.status == IssueStatus.ACCEPTED and issue.transferred_to is None
     kinds = [e.kind for e in await events_of(db, first.id)]

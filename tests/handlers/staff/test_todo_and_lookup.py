@@ -187,6 +187,15 @@ async def test_todo_in_private_with_quick_actions(
         assert "王网格 · 认领 · ⏱ 按时答复" in history.text  # said once, where it stopped
         assert history.text.count("⏱") == 1
 
+        # /issue of a transferred issue: the date is the body's answer date, named so
+        await wang.send("/issue 5")
+        copy = await wang.expect_message(contains="5号 · 环境卫生")
+        assert "转办答复期限（环卫所 &lt;二队&gt;）" not in copy.text  # escaped once, not twice
+        assert "转办答复期限（环卫所 <二队>）：2026年11月1日，⚠️ 已过期24小时" in copy.text
+        assert "完成期限" not in copy.text and "办结期限" not in copy.text
+        handed = await wang.expect_message(contains="5号问题的办理记录：")
+        assert "转交环卫所 <二队>" in handed.text and "对方答复期限2026年11月1日" in handed.text
+
         await wang.send("/help")
         await wang.expect_message(contains="/todo：您的待办事项，超期的排在前面")
         await room.xu.send("/todo")
