@@ -51,6 +51,7 @@ from handlers.secretary import digest, export, invites, notebook_page, staff_adm
 from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
+    calendar,
     card_actions,
     card_delivery,
     card_info,
@@ -61,10 +62,12 @@ from handlers.staff import (
     log_for_resident,
     phone_followup,
     posters,
+    public_summary,
     reminders,
     staff_group,
     todo,
 )
+from runtime import metrics
 from runtime.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from runtime.i18n import I18n
 from runtime.settings import Settings
@@ -173,6 +176,7 @@ class NotebookApplication(Application):
                 return await dispatch.claim_queued(self, session, now=now)
             kept = answers.kept_calls(answers.Owed(update.update_id, list(scope.answers)))
             if scope.failed:  # rolled back: note why, and let it wait to be tried again
+                metrics.UPDATES_FAILED.inc()
                 error = scope.error or RuntimeError("handler failed")
                 await inbox.failed_attempt(
                     session,
@@ -192,6 +196,7 @@ class NotebookApplication(Application):
                 scope.answers = []
                 return None
             await inbox.paid(session, self.answers.take_paid())
+            metrics.UPDATES_HANDLED.inc()  # counted a moment before its commit
             return await dispatch.claim_queued(self, session, now=now)
         finally:
             scope.open = False
@@ -205,6 +210,7 @@ class NotebookApplication(Application):
         its back-off; if even that fails, keep it here and try again in a few seconds. A press
         is answered all the same, so its button stops spinning."""
         log.error("update could not be handled: %s", describe(error))
+        metrics.UPDATES_FAILED.inc()
         if not isinstance(update, Update):
             return
         now = self.notebook.clock()
@@ -273,6 +279,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in phone_followup.HANDLERS),  # 回访 by telephone, from a resolved card
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
         *((0, h) for h in issue_lookup.HANDLERS),  # /issue N (staff)
+        *((0, h) for h in public_summary.HANDLERS),  # /summary N: what open data shows (staff)
+        *((0, h) for h in calendar.HANDLERS),  # /calendar: the calendar feeds' addresses (staff)
         *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period
         *((0, h) for h in notebook_page.HANDLERS),  # /notebook (staff): red and black entries
         *((0, h) for h in export.HANDLERS),  # /export (secretary): XLSX, CSV, printable PDF

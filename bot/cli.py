@@ -145,8 +145,10 @@ STOP_DEADLINE = 9.0
 
 
 def run_bot(settings: Settings) -> None:
+    from bot import error_reports
     from bot.app import build_application
 
+    error_reports.setup(settings)
     install_event_loop()
     # A worker thread busy in Python (an XLSX export, a chart) holds the GIL for up to the switch
     # interval each time the loop's thread lets it go, which it does at every SQLite statement

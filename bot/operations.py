@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import ContextTypes
 
+from bot import feeds
 from bot.health import HealthServer
 from runtime.settings import Settings, SettingsError
 from storage import backup, crypto, health, outbox
@@ -318,6 +319,7 @@ async def start(app: NotebookApplication) -> None:
             port=port,
             updates=lambda: updates_problem(app),
             extra=lambda: _instance_info(app),
+            routes=feeds.routes(nb),  # the calendar feeds, Open311 when enabled
         )
         try:
             await server.start()

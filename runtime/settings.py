@@ -141,6 +141,14 @@ class Settings(BaseSettings):
     # Sent and cancelled outbox rows are forgotten this long after (storage/outbox.py: prune).
     outbox_retention_days: int = Field(default=30, ge=1)
     phone_encryption_key: SecretStr | None = None
+    # Error reports (bot/error_reports.py): off unless SENTRY_DSN is set; personal data scrubbed.
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = None
+    # Where people reach the HTTP server's public routes (the calendar feeds, Open311), e.g.
+    # https://notebook.example.org; /calendar gives links under it. Unset: no links are given.
+    public_url: str | None = None
+    # The read-only Open311 GeoReport v2 endpoint (bot/feeds.py): off unless enabled.
+    open311_enabled: bool = False
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -210,6 +218,24 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _blank_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().strip().startswith(("https://", "http://")):
+            raise ValueError("expected the DSN your Sentry project shows (https://…)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("expected an address like https://notebook.example.org")
+        return value.strip().rstrip("/")
 
     @field_validator("health_port", "backup_dir", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ registers every table on `SQLModel.metadata`.
 """
 
 from storage.models.council import (
+    CalendarFeed,
     CampaignStatus,
     ConsentCampaign,
     ConsentHousehold,
@@ -62,6 +63,7 @@ __all__ = [
     "STAFF_ROLES",
     "Attachment",
     "Building",
+    "CalendarFeed",
     "CampaignStatus",
     "Channel",
     "ChatState",

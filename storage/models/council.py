@@ -284,3 +284,17 @@ class Heartbeat(SQLModel, table=True):
     name: str = Field(max_length=120, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A secret calendar address (storage/calendars.py): the community's (person_id None) or a
+    worker's own. The token is the whole secret; a revoked feed answers 404 for ever."""
+
+    __tablename__ = "calendar_feed"
+    __table_args__ = (sa.Index("ix_calendar_feed_token", "token", unique=True),)
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64)
+    community_id: int = Field(foreign_key="community.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = created_column()
+    revoked_at: datetime | None = when_column()
