@@ -97,6 +97,7 @@ async def _render(
         reason = f"no renderer for kind {row.kind!r}"
         _log_given_up(row, reason)
         await outbox.mark_failed(session, row, error=reason, attempted=False)
+        metrics.OUTBOX_FAILED.labels(kind=row.kind).inc()
         return None
     rendered = await renderer(session, row, tr)
     if rendered is None:  # no longer relevant (resolved meanwhile, nothing left to say)
