@@ -1,0 +1,54 @@
+# Community Notebook: the bot as a container (docs/deployment.md).
+#
+#   docker build -t community-notebook .
+#   docker compose --env-file .env -f deploy/compose.yaml up -d      # the bot, PostgreSQL and the nightly backup
+#
+# Runtime only: no tests, linters or browsers; the install steps are the ones
+# docs/deployment.md gives for a server without containers (tests/test_deploy.py checks they
+# agree). The Chinese font comes with the Python dependencies (runtime/fonts.py); the gettext
+# catalogs are compiled here, so the bot speaks Chinese from its first message.
+
+# --- build: the virtual environment, compiled catalogs ------------------------------------------
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /opt/community-notebook
+COPY pyproject.toml README.md babel.cfg ./
+COPY bot/ bot/
+COPY runtime/ runtime/
+COPY delivery/ delivery/
+COPY handlers/ handlers/
+COPY storage/ storage/
+COPY emulator/ emulator/
+COPY sandbox/ sandbox/
+COPY locales/ locales/
+# install: begin
+RUN python3 -m venv .venv
+RUN .venv/bin/pip install .
+RUN .venv/bin/pybabel compile -d locales -D messages
+# install: end
+
+# --- run: the same files on a clean image, as an unprivileged user ------------------------------
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tzdata \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /opt/community-notebook --shell /usr/sbin/nologin notebook
+ENV LANG=C.UTF-8 \
+    LC_ALL=C.UTF-8 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/community-notebook/.venv/bin:$PATH \
+    LOG_FORMAT=json \
+    HEALTH_LISTEN=0.0.0.0 \
+    HEALTH_PORT=8081
+WORKDIR /opt/community-notebook
+COPY --from=build /opt/community-notebook /opt/community-notebook
+RUN install -d -o notebook -g notebook -m 0700 /opt/community-notebook/data
+USER notebook
+# the webhook (WEBHOOK_PORT) and the HTTP server: /healthz, /metrics, calendars, Open311
+EXPOSE 8443 8081
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8081/healthz', timeout=4)"]
+VOLUME ["/opt/community-notebook/data"]
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "bot", "run"]
