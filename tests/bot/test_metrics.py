@@ -111,7 +111,7 @@ async def test_a_running_bot_counts_updates_sends_failures_api_errors_and_digest
         await dispatch_due(app, now=clock())  # the next card goes out
         await room.group.expect_message(contains="No. 2")
         await room.wang.send("/digest")
-        await room.wang.expect_message(contains="Notebook: ")
+        await room.wang.expect_message(contains="Notebook: ", timeout=30)  # a chart is drawn
         after = await scrape(server.base_url)
 
     def delta(name: str, **labels: str) -> float:

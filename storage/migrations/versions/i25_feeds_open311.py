@@ -22,7 +22,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _begin() -> None:
+    """Python's sqlite3 opens the transaction at the first INSERT/UPDATE/DELETE: DDL before one
+    would commit on its own, and a later step's failure could not undo it. A write that
+    changes nothing opens it first, so the whole run stays one transaction."""
+    op.execute("UPDATE alembic_version SET version_num = version_num")
+
+
 def upgrade() -> None:
+    _begin()
     op.create_table(
         "calendar_feed",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -50,7 +58,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("issue") as batch:
+    _begin()
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): recreating `issue` would trip over the
+    # rows that reference it while SQLite's foreign keys are on.
+    with op.batch_alter_table("issue", recreate="never") as batch:
         batch.drop_column("public_summary_at")
         batch.drop_column("public_summary")
     op.drop_index("ix_calendar_feed_token", table_name="calendar_feed")
