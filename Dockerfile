@@ -45,10 +45,11 @@ WORKDIR /opt/community-notebook
 COPY --from=build /opt/community-notebook /opt/community-notebook
 RUN install -d -o notebook -g notebook -m 0700 /opt/community-notebook/data
 USER notebook
-# the webhook (WEBHOOK_PORT) and the HTTP server: /healthz, /metrics, calendars, Open311
+# The bot's HTTP server (/healthz, /metrics, calendars, Open311): with a webhook it is the
+# webhook's, on WEBHOOK_PORT (8443); when polling, on HEALTH_PORT (8081).
 EXPOSE 8443 8081
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8081/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('WEBHOOK_PORT', '8443') if os.environ.get('WEBHOOK_URL') else os.environ['HEALTH_PORT']; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
 VOLUME ["/opt/community-notebook/data"]
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot", "run"]

@@ -101,6 +101,7 @@ class NotebookApplication(Application):
         # the stop for seconds (python-telegram-bot waits for a running job): the next start
         # sends them.
         self.notebook.stopping.set()
+        operations.close_webhook(self)  # webhook mode: no new update from here on
         await super().stop()
 
     async def process_update(self, update: object) -> None:
@@ -351,6 +352,7 @@ async def on_startup(app: Application) -> None:
         # own (INSTANCE_NAME) and those whose holder's lease ran out; the retry job takes the
         # rest as their leases run out.
         await queue.replay_at_start(app.bot, exclusive=not nb.settings.webhook_url)
+    await operations.open_webhook(app)  # webhook mode: take Telegram's updates from now on
 
 
 async def on_stop(app: Application) -> None:
@@ -364,6 +366,22 @@ async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
     await operations.stop(app)
     await app.notebook.db.dispose()
+
+
+async def serve_webhook(app: NotebookApplication, until: asyncio.Event) -> None:
+    """Webhook mode (python-telegram-bot's custom-webhook pattern): what `run_webhook` does,
+    with bot/health.py's server in place of the Updater's, until `until` is set (a signal)."""
+    await app.initialize()
+    try:
+        await on_startup(app)  # the HTTP server starts here, and takes updates at its end
+        await app.start()
+        await until.wait()
+    finally:
+        if app.running:
+            await app.stop()  # no new update first (NotebookApplication.stop), then PTB's stop
+        await on_stop(app)
+        await app.shutdown()
+        await on_shutdown(app)
 
 
 def build_application(
@@ -398,9 +416,13 @@ def build_application(
             group_per_minute=settings.rate_limit_group_per_minute,
         ),
     )
+    builder = ApplicationBuilder()
+    if settings.webhook_url:
+        # The webhook is our own HTTP server (bot/health.py), not python-telegram-bot's Updater
+        # and its tornado server: one server for the webhook, /healthz, /metrics and the feeds.
+        builder = builder.updater(None)
     app = (
-        ApplicationBuilder()
-        .bot(bot)
+        builder.bot(bot)
         .update_queue(queue)
         .concurrent_updates(PerChatUpdates())  # a chat waiting on a heavy read holds up no other
         .application_class(NotebookApplication, kwargs={"notebook": notebook})

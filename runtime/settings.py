@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     duty_reminder_time: str = "19:00"  # the evening before a desk shift
     # Operations (docs/operations.md): logs, the health endpoint, daily SQLite backups.
     log_format: Literal["text", "json"] = "text"
-    health_port: int | None = Field(default=None, ge=0, le=65535)  # see health_server_port
+    health_port: int | None = Field(default=None, ge=0, le=65535)  # polling; see health_server_port
     health_listen: str = "127.0.0.1"
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1)
@@ -341,9 +341,11 @@ class Settings(BaseSettings):
 
     @property
     def health_server_port(self) -> int | None:
-        """HEALTH_PORT: unset means 8081 in webhook mode and off when polling; 0 means off."""
-        if self.health_port is None:
-            return 8081 if self.webhook_url else None
+        """The port of the bot's HTTP server (bot/health.py): in webhook mode WEBHOOK_PORT, the
+        one server of the webhook, /healthz, /metrics and the feeds; when polling HEALTH_PORT,
+        where unset or 0 means no server."""
+        if self.webhook_url:
+            return self.webhook_port
         return self.health_port or None
 
     @property
