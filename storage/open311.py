@@ -248,10 +248,3 @@ async def set_public_summary(
     issue.public_summary_at = now if cleaned else None
     session.add(issue)
     await session.flush()
-
-
-async def issue_by_number(session: AsyncSession, community_id: int, number: int) -> Issue | None:
-    found = await session.exec(
-        select(Issue).where(Issue.community_id == community_id, Issue.number == number)
-    )
-    return found.first()
