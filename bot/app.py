@@ -52,6 +52,7 @@ from handlers.secretary import digest, export, invites, notebook_page, staff_adm
 from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
+    calendar,
     card_actions,
     card_delivery,
     card_info,
@@ -62,10 +63,12 @@ from handlers.staff import (
     log_for_resident,
     phone_followup,
     posters,
+    public_summary,
     reminders,
     staff_group,
     todo,
 )
+from runtime import metrics
 from runtime.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from runtime.i18n import I18n
 from runtime.settings import Settings
@@ -99,6 +102,7 @@ class NotebookApplication(Application):
         # the stop for seconds (python-telegram-bot waits for a running job): the next start
         # sends them.
         self.notebook.stopping.set()
+        operations.close_webhook(self)  # webhook mode: no new update from here on
         await super().stop()
 
     async def process_update(self, update: object) -> None:
@@ -174,6 +178,7 @@ class NotebookApplication(Application):
                 return await dispatch.claim_queued(self, session, now=now)
             kept = answers.kept_calls(answers.Owed(update.update_id, list(scope.answers)))
             if scope.failed:  # rolled back: note why, and let it wait to be tried again
+                metrics.UPDATES_FAILED.inc()
                 error = scope.error or RuntimeError("handler failed")
                 await inbox.failed_attempt(
                     session,
@@ -193,6 +198,7 @@ class NotebookApplication(Application):
                 scope.answers = []
                 return None
             await inbox.paid(session, self.answers.take_paid())
+            metrics.UPDATES_HANDLED.inc()  # counted a moment before its commit
             return await dispatch.claim_queued(self, session, now=now)
         finally:
             scope.open = False
@@ -206,6 +212,7 @@ class NotebookApplication(Application):
         its back-off; if even that fails, keep it here and try again in a few seconds. A press
         is answered all the same, so its button stops spinning."""
         log.error("update could not be handled: %s", describe(error))
+        metrics.UPDATES_FAILED.inc()
         if not isinstance(update, Update):
             return
         now = self.notebook.clock()
@@ -274,6 +281,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in phone_followup.HANDLERS),  # 回访 by telephone, from a resolved card
         *((0, h) for h in todo.HANDLERS),  # /todo (staff, private chat)
         *((0, h) for h in issue_lookup.HANDLERS),  # /issue N (staff)
+        *((0, h) for h in public_summary.HANDLERS),  # /summary N: what open data shows (staff)
+        *((0, h) for h in calendar.HANDLERS),  # /calendar: the calendar feeds' addresses (staff)
         *((0, h) for h in digest.HANDLERS),  # /digest (staff): figures and chart for a period
         *((0, h) for h in notebook_page.HANDLERS),  # /notebook (staff): red and black entries
         *((0, h) for h in export.HANDLERS),  # /export (secretary): XLSX, CSV, printable PDF
@@ -348,6 +357,7 @@ async def on_startup(app: Application) -> None:
         # own (INSTANCE_NAME) and those whose holder's lease ran out; the retry job takes the
         # rest as their leases run out.
         await queue.replay_at_start(app.bot, exclusive=not nb.settings.webhook_url)
+    await operations.open_webhook(app)  # webhook mode: take Telegram's updates from now on
 
 
 async def on_stop(app: Application) -> None:
@@ -361,6 +371,22 @@ async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
     await operations.stop(app)
     await app.notebook.db.dispose()
+
+
+async def serve_webhook(app: NotebookApplication, until: asyncio.Event) -> None:
+    """Webhook mode (python-telegram-bot's custom-webhook pattern): what `run_webhook` does,
+    with bot/health.py's server in place of the Updater's, until `until` is set (a signal)."""
+    await app.initialize()
+    try:
+        await on_startup(app)  # the HTTP server starts here, and takes updates at its end
+        await app.start()
+        await until.wait()
+    finally:
+        if app.running:
+            await app.stop()  # no new update first (NotebookApplication.stop), then PTB's stop
+        await on_stop(app)
+        await app.shutdown()
+        await on_shutdown(app)
 
 
 def build_application(
@@ -395,9 +421,13 @@ def build_application(
             group_per_minute=settings.rate_limit_group_per_minute,
         ),
     )
+    builder = ApplicationBuilder()
+    if settings.webhook_url:
+        # The webhook is our own HTTP server (bot/health.py), not python-telegram-bot's Updater
+        # and its tornado server: one server for the webhook, /healthz, /metrics and the feeds.
+        builder = builder.updater(None)
     app = (
-        ApplicationBuilder()
-        .bot(bot)
+        builder.bot(bot)
         .update_queue(queue)
         .concurrent_updates(PerChatUpdates())  # a chat waiting on a heavy read holds up no other
         .application_class(NotebookApplication, kwargs={"notebook": notebook})

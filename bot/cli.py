@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,7 +133,8 @@ def run_sandbox(
 def install_event_loop() -> None:
     """uvloop where it is installed (everywhere but Windows): under load about a fifth of the
     bot's CPU is the event loop and its sockets, and uvloop's are cheaper. PTB's run_polling
-    and run_webhook take the loop set here (bench/echo_bot.py's mirror bot does the same)."""
+    and our serve_webhook run on the loop set here (bench/echo_bot.py's mirror bot does the
+    same)."""
     try:
         import uvloop
     except ImportError:
@@ -152,8 +153,10 @@ STOP_DEADLINE = 7.0
 
 
 def run_bot(settings: Settings) -> None:
+    from bot import error_reports
     from bot.app import build_application
 
+    error_reports.setup(settings)
     install_event_loop()
     # A worker thread busy in Python (an XLSX export, a chart) holds the GIL for up to the switch
     # interval each time the loop's thread lets it go, which it does at every SQLite statement
@@ -161,23 +164,20 @@ def run_bot(settings: Settings) -> None:
     # (bench/busy.py). A shorter interval hands the GIL back sooner.
     sys.setswitchinterval(SWITCH_INTERVAL)
     app = build_application(settings)
-    _stop_on_signals(app)
     if settings.webhook_url:
-        secret = settings.webhook_secret_token
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=settings.webhook_path,
-            webhook_url=settings.webhook_url,
-            secret_token=secret.get_secret_value() if secret else None,
-            allowed_updates=Update.ALL_TYPES,
-            stop_signals=None,
-        )
+        # one HTTP server for the webhook, /healthz, /metrics and the feeds (bot/health.py)
+        from bot.app import serve_webhook
+
+        loop = asyncio.get_event_loop()
+        until = asyncio.Event()
+        _stop_on_signals(app, until.set)
+        loop.run_until_complete(serve_webhook(app, until))
     else:
+        _stop_on_signals(app, app.stop_running)
         app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
 
 
-def _stop_on_signals(app: NotebookApplication) -> None:
+def _stop_on_signals(app: NotebookApplication, stop_running: Callable[[], None]) -> None:
     """SIGTERM and SIGINT stop the bot: from that moment nothing new is taken up and nothing
     waits (bot/app.py: `stopping`), python-telegram-bot stops in its own order, and a timer
     ends the process at STOP_DEADLINE if some step still hangs."""
@@ -191,7 +191,7 @@ def _stop_on_signals(app: NotebookApplication) -> None:
         timer = threading.Timer(STOP_DEADLINE, _exit_now)
         timer.daemon = True
         timer.start()
-        app.stop_running()
+        stop_running()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop, signum)

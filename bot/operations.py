@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.health import HealthServer
+from bot import feeds
+from bot.health import HealthServer, Webhook
 from runtime.settings import Settings, SettingsError
 from storage import backup, crypto, health, outbox
 from storage.files import write_private
@@ -143,12 +145,19 @@ def updates_problem(app: NotebookApplication) -> str | None:
 
     python-telegram-bot keeps the tasks private: the Application's update fetcher (it hands
     each update to `process_update`; an exception escaping that ends it for good) and the
-    Updater's polling loop or webhook server (they bring updates in)."""
+    Updater's polling loop, or in webhook mode our HTTP server (they bring updates in)."""
     if not app.running:
         return "the bot is not running (starting or stopping): updates are not handled"
     fetcher: asyncio.Task[Any] | None = getattr(app, "_Application__update_fetcher_task", None)
     if fetcher is None or fetcher.done():
         return "the update fetcher has stopped: no update is handled"
+    if app.notebook.settings.webhook_url:  # our own HTTP server is the webhook (bot/health.py)
+        server = app.operations.health_server
+        if server is None or not server.running:
+            return "the webhook server has stopped: no update arrives"
+        if not server.accepting:
+            return "the webhook is not taking updates (starting or stopping)"
+        return None
     updater = app.updater
     if updater is None:
         return None
@@ -157,9 +166,6 @@ def updates_problem(app: NotebookApplication) -> str | None:
     polling: asyncio.Task[Any] | None = getattr(updater, "_Updater__polling_task", None)
     if polling is not None and polling.done():
         return "polling has stopped: no update arrives"
-    server = getattr(updater, "_httpd", None)
-    if app.notebook.settings.webhook_url and server is not None and not server.is_running:
-        return "the webhook server has stopped: no update arrives"
     return None
 
 
@@ -302,28 +308,85 @@ async def _instance_info(app: NotebookApplication) -> dict[str, Any]:
     return {"instance": app.operations.instance, "mode": _mode(app.notebook.settings)}
 
 
+def _webhook(app: NotebookApplication) -> Webhook:
+    settings = app.notebook.settings
+    secret = settings.webhook_secret_token
+
+    def parse(data: dict[str, Any]) -> Update:
+        update = Update.de_json(data, app.bot)
+        if update is None:
+            raise ValueError("not an update")
+        return update
+
+    async def accept(update: Update) -> None:
+        await app.update_queue.put(update)  # the durable queue: stored before the 200
+
+    return Webhook(
+        path="/" + settings.webhook_path.strip("/"),
+        secret=secret.get_secret_value() if secret else None,
+        parse=parse,
+        accept=accept,
+    )
+
+
 async def start(app: NotebookApplication) -> None:
-    """post_init: key check, presence, the health endpoint, the periodic jobs."""
+    """post_init: key check, presence, the HTTP server, the periodic jobs.
+
+    In webhook mode the HTTP server is the webhook, on WEBHOOK_LISTEN:WEBHOOK_PORT, and the bot
+    cannot run without it; when polling it is optional (HEALTH_PORT) and a port already taken
+    is logged, not fatal."""
     nb = app.notebook
+    settings = nb.settings
     await check_phone_key(app)
     await beat_presence(app)
-    port = nb.settings.health_server_port
+    host = settings.webhook_listen if settings.webhook_url else settings.health_listen
+    port = settings.health_server_port
     if port is not None:
         server = HealthServer(
             nb.db,
             nb.clock,
-            host=nb.settings.health_listen,
+            host=host,
             port=port,
             updates=lambda: updates_problem(app),
             extra=lambda: _instance_info(app),
+            routes=feeds.routes(nb),  # the calendar feeds, Open311 when enabled
+            webhook=_webhook(app) if settings.webhook_url else None,
         )
         try:
             await server.start()
-        except OSError as exc:  # residents come first: serve them, and let monitoring notice
-            log.error("health endpoint not started on port %s: %s", port, exc.strerror)
+        except OSError as exc:
+            if settings.webhook_url:
+                raise
+            # polling: residents come first; serve them, and let monitoring notice
+            log.error("HTTP server not started on port %s: %s", port, exc.strerror)
         else:
             app.operations.health_server = server
     schedule(app)
+
+
+async def open_webhook(app: NotebookApplication) -> None:
+    """The end of start-up in webhook mode (after the inbox's replay): take Telegram's updates
+    and tell Telegram where to send them (what python-telegram-bot's start_webhook does)."""
+    settings = app.notebook.settings
+    server = app.operations.health_server
+    if not settings.webhook_url or server is None:
+        return
+    server.accept_updates(True)
+    secret = settings.webhook_secret_token
+    await app.bot.set_webhook(
+        url=settings.webhook_url,
+        allowed_updates=Update.ALL_TYPES,
+        secret_token=secret.get_secret_value() if secret else None,
+    )
+    log.info("webhook %s registered", settings.webhook_url)
+
+
+def close_webhook(app: NotebookApplication) -> None:
+    """The first step of a stop: no new update is taken (Telegram gets 503 and tries again,
+    another instance or the next start takes it); the server still answers /healthz."""
+    server = app.operations.health_server
+    if server is not None:
+        server.accept_updates(False)
 
 
 async def stop(app: NotebookApplication) -> None:

@@ -34,6 +34,7 @@ from telegram.ext import ContextTypes
 
 from delivery.rate_limit import retry_seconds
 from delivery.telegram_http import call, keyboard_json
+from runtime import metrics
 from runtime.i18n import Translator, locale_for_language_code
 from runtime.rendering import SKIP, Rendered, Sent
 from storage import health, outbox
@@ -96,6 +97,7 @@ async def _render(
         reason = f"no renderer for kind {row.kind!r}"
         _log_given_up(row, reason)
         await outbox.mark_failed(session, row, error=reason, attempted=False)
+        metrics.OUTBOX_FAILED.labels(kind=row.kind).inc()
         return None
     rendered = await renderer(session, row, tr)
     if rendered is None:  # no longer relevant (resolved meanwhile, nothing left to say)
@@ -235,6 +237,10 @@ async def _record(app: NotebookApplication, row: Outbox, what: str, write: Recor
         try:
             async with app.notebook.db.session() as session:
                 await write(session)
+            if what == "sent":
+                metrics.OUTBOX_SENT.labels(kind=row.kind).inc()
+            elif what.startswith(("failed", "refused")):
+                metrics.OUTBOX_FAILED.labels(kind=row.kind).inc()
             return
         except SQLAlchemyError as exc:
             if delay is None:

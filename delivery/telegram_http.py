@@ -32,6 +32,8 @@ from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from runtime import metrics
+
 __all__ = [
     "DEFAULT_NONE",
     "AiohttpRequest",
@@ -213,10 +215,14 @@ class AiohttpRequest(BaseRequest):
                 timeout=timeout,
                 proxy=self._proxy_for(url),
             ) as response:
+                if response.status >= 400:
+                    metrics.BOT_API_ERRORS.labels(code=str(response.status)).inc()
                 return response.status, await response.read()
         except TimeoutError as err:  # aiohttp's timeouts are TimeoutErrors too
+            metrics.BOT_API_ERRORS.labels(code="network").inc()
             raise TimedOut from err
         except aiohttp.ClientError as err:
+            metrics.BOT_API_ERRORS.labels(code="network").inc()
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
 
     def _proxy_for(self, url: str) -> str | None:

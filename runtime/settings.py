@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     duty_reminder_time: str = "19:00"  # the evening before a desk shift
     # Operations (docs/operations.md): logs, the health endpoint, daily SQLite backups.
     log_format: Literal["text", "json"] = "text"
-    health_port: int | None = Field(default=None, ge=0, le=65535)  # see health_server_port
+    health_port: int | None = Field(default=None, ge=0, le=65535)  # polling; see health_server_port
     health_listen: str = "127.0.0.1"
     backup_dir: Path | None = None
     backup_keep: int = Field(default=7, ge=1)
@@ -155,6 +155,14 @@ class Settings(BaseSettings):
     # Sent and cancelled outbox rows are forgotten this long after (storage/outbox.py: prune).
     outbox_retention_days: int = Field(default=30, ge=1)
     phone_encryption_key: SecretStr | None = None
+    # Error reports (bot/error_reports.py): off unless SENTRY_DSN is set; personal data scrubbed.
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = None
+    # Where people reach the HTTP server's public routes (the calendar feeds, Open311), e.g.
+    # https://notebook.example.org; /calendar gives links under it. Unset: no links are given.
+    public_url: str | None = None
+    # The read-only Open311 GeoReport v2 endpoint (bot/feeds.py): off unless enabled.
+    open311_enabled: bool = False
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -224,6 +232,24 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _blank_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().strip().startswith(("https://", "http://")):
+            raise ValueError("expected the DSN your Sentry project shows (https://…)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("expected an address like https://notebook.example.org")
+        return value.strip().rstrip("/")
 
     @field_validator("health_port", "backup_dir", mode="before")
     @classmethod
@@ -346,9 +372,11 @@ class Settings(BaseSettings):
 
     @property
     def health_server_port(self) -> int | None:
-        """HEALTH_PORT: unset means 8081 in webhook mode and off when polling; 0 means off."""
-        if self.health_port is None:
-            return 8081 if self.webhook_url else None
+        """The port of the bot's HTTP server (bot/health.py): in webhook mode WEBHOOK_PORT, the
+        one server of the webhook, /healthz, /metrics and the feeds; when polling HEALTH_PORT,
+        where unset or 0 means no server."""
+        if self.webhook_url:
+            return self.webhook_port
         return self.health_port or None
 
     @property

@@ -386,3 +386,55 @@ async def _facts(session: AsyncSession, *, now: datetime) -> _Facts:
         refusals=refusals,
         instances=await live_instances(session, now=now),
     )
+
+
+@dataclass
+class Queues:
+    """What the metrics page reports of the inbox and the outbox (bot/health.py: /metrics)."""
+
+    inbox_pending: int
+    inbox_oldest_age: float | None  # seconds; None: nothing pending
+    outbox_queued: dict[str, int]  # kind -> messages waiting or being sent
+
+
+async def queues(session: AsyncSession, *, now: datetime) -> Queues:
+    pending, oldest = await _count_and_oldest(
+        session, InboxUpdate.received_at, col(InboxUpdate.status) == InboxStatus.PENDING
+    )
+    rows = (
+        await session.exec(
+            select(Outbox.kind, func.count())
+            .where(col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+            .group_by(col(Outbox.kind))
+        )
+    ).all()
+    return Queues(
+        inbox_pending=int(pending),
+        inbox_oldest_age=_age(now, oldest),
+        outbox_queued={str(kind): int(count) for kind, count in rows},
+    )
+
+
+async def read_queues(
+    db: Database, *, now: datetime, within: float = ANSWER_WITHIN
+) -> Queues | None:
+    """`queues` in a session of its own; None when the database fails or does not answer
+    within `within` seconds (the query is left to finish or fail on its own, as above)."""
+
+    async def read() -> Queues:
+        async with db.session() as session:
+            return await queues(session, now=now)
+
+    task = asyncio.ensure_future(read())
+    done, _pending = await asyncio.wait({task}, timeout=within)
+    if not done:
+        task.cancel()
+        _ABANDONED.add(task)
+        task.add_done_callback(_forget_abandoned)
+        log.warning("metrics: the database did not answer within %g s", within)
+        return None
+    try:
+        return task.result()
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("metrics: the database failed: %s", type(exc).__name__)
+        return None

@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
-
 from bot import operations
 from bot.app import NotebookApplication, build_application, on_startup, on_stop
 from storage.db import Database
@@ -35,8 +33,9 @@ async def running_webhook_bot(
     health: bool = False,
     **overrides: Any,
 ) -> AsyncIterator[NotebookApplication]:
-    """An instance as `python -m bot` runs it with WEBHOOK_URL set: PTB's webhook server on a
-    free port (it registers itself with setWebhook), plus the health endpoint if asked for."""
+    """An instance as `python -m bot` runs it with WEBHOOK_URL set (bot/app.py: serve_webhook):
+    its HTTP server on a free port is the webhook (it registers itself with setWebhook) and
+    serves /healthz beside it. `health`: kept for the callers' sake; the server always runs."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram"
     settings = make_settings(
@@ -44,29 +43,19 @@ async def running_webhook_bot(
         db.url,
         webhook_url=url,
         webhook_secret_token=SECRET,
+        webhook_listen="127.0.0.1",
         webhook_port=port,
-        health_port=free_port() if health else 0,  # 0: off
         **overrides,
     )
     app = build_application(settings, db=db, clock=clock)
     await app.initialize()
-    await on_startup(app)
+    await on_startup(app)  # the server starts, then takes updates once start-up is done
     await app.start()
-    assert app.updater is not None
-    await app.updater.start_webhook(
-        listen="127.0.0.1",
-        port=port,
-        url_path="telegram",
-        webhook_url=url,
-        secret_token=SECRET,
-        allowed_updates=Update.ALL_TYPES,
-    )
     try:
         yield app
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await on_stop(app)  # what run_webhook does next (post_stop)
+        await app.stop()  # no new update first, as a stop does
+        await on_stop(app)  # post_stop
         await operations.stop(app)  # what post_shutdown does, minus disposing the shared db
         await app.shutdown()
 

@@ -51,6 +51,8 @@ async def help_text(context: NotebookContext) -> str:
         lines.append(_("/meeting: courtyard council meetings, minutes and decisions"))
         lines.append(_("/campaign: consent votes: households, door-to-door votes, mediation"))
         lines.append(_("/desk: log a visit at the service desk"))
+        lines.append(_("/calendar: meetings, desk shifts and due dates in your phone's calendar"))
+        lines.append(_("/summary N: what open data shows of issue N (your words)"))
     if Role(member.role) is Role.SECRETARY:
         lines.append(_("/staff: a worker who left, or handing over the secretary role"))
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from handlers.shared.fitting import CAPTION_LIMIT, clip, fits
 from handlers.shared.formats import period_label, span
 from handlers.shared.labels import category_label
 from handlers.shared.offices import private_command_as
+from runtime import metrics
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderer, Renderers, Sent
@@ -298,11 +299,12 @@ def weekly_renderer(policy: DigestPolicy, db: Database) -> Renderer:
             return None
         end = datetime.fromtimestamp(row.payload["week_end"], UTC)
         period = Period.week_before(end, ZoneInfo(community.timezone))
-        async with db.reading() as reader:  # off the loop: every chat goes on meanwhile
-            digest = await build_digest(
-                reader, community_id=community.id, period=period, now=end, policy=policy
-            )
-            council = await digest_section(reader, community.id, end, tr)
+        with metrics.DIGEST_SECONDS.labels(trigger="weekly").time():
+            async with db.reading() as reader:  # off the loop: every chat goes on meanwhile
+                digest = await build_digest(
+                    reader, community_id=community.id, period=period, now=end, policy=policy
+                )
+                council = await digest_section(reader, community.id, end, tr)
         name = community.name
 
         charted = False
@@ -355,15 +357,16 @@ async def digest_command(update: Update, context: NotebookContext) -> None:
             )
         )
         return
-    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
-        digest = await build_digest(
-            reader,
-            community_id=community.id,
-            period=period,
-            now=context.now(),
-            policy=context.notebook.settings.digest_policy,
-        )
-        council = await digest_section(reader, community.id, context.now(), context.tr)
+    with metrics.DIGEST_SECONDS.labels(trigger="command").time():
+        async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+            digest = await build_digest(
+                reader,
+                community_id=community.id,
+                period=period,
+                now=context.now(),
+                policy=context.notebook.settings.digest_policy,
+            )
+            council = await digest_section(reader, community.id, context.now(), context.tr)
     await message.reply_text(digest_text(context.tr, digest, community.name, council=council))
     await send_chart(context.bot, message.chat.id, context.tr, digest, community.name)
 

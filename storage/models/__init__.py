@@ -10,6 +10,7 @@ registers every table on `SQLModel.metadata`, whose constraints are named by the
 from storage.models.naming import NAMING_CONVENTION  # isort: skip  (before any table)
 
 from storage.models.council import (
+    CalendarFeed,
     CampaignStatus,
     ConsentCampaign,
     ConsentHousehold,
@@ -69,6 +70,7 @@ __all__ = [
     "STAFF_ROLES",
     "Attachment",
     "Building",
+    "CalendarFeed",
     "CampaignStatus",
     "Channel",
     "ChatState",

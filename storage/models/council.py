@@ -317,3 +317,17 @@ class ContactLook(SQLModel, table=True):
     actor_id: int = Field(foreign_key="person.id")  # who looked
     via: str = Field(max_length=20)
     at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A secret calendar address (storage/calendars.py): the community's (person_id None) or a
+    worker's own. The token is the whole secret; a revoked feed answers 404 for ever."""
+
+    __tablename__ = "calendar_feed"
+    __table_args__ = (sa.Index("ix_calendar_feed_token", "token", unique=True),)
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64)
+    community_id: int = Field(foreign_key="community.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = created_column()
+    revoked_at: datetime | None = when_column()

@@ -231,6 +231,10 @@ class Issue(SQLModel, table=True):
     resolved_at: datetime | None = when_column()
     closed_at: datetime | None = when_column()
     last_activity_at: datetime | None = when_column()
+    # Open data (storage/open311.py): the only description published, written by a worker for
+    # the public, never the resident's words; None: the issue is published without one.
+    public_summary: str | None = Field(default=None, max_length=500)
+    public_summary_at: datetime | None = when_column()
     anonymised_at: datetime | None = when_column()  # personal data removed after retention
 
 

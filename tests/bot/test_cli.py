@@ -129,10 +129,11 @@ async def test_webhook_mode_with_a_secret_token(emulator: BotApiEmulator, tmp_pa
             http.post(f"http://127.0.0.1:{port}/telegram", json={"update_id": 1}) as response,
         ):
             assert response.status == 403
-        # the health endpoint beside the webhook (docs/operations.md, "Health and status")
+        # one server: the webhook, /healthz and /metrics (docs/operations.md, "Health and
+        # status"); HEALTH_PORT is for polling
         async with (
             aiohttp.ClientSession() as http,
-            http.get(f"http://127.0.0.1:{health_port}/healthz") as response,
+            http.get(f"http://127.0.0.1:{port}/healthz") as response,
         ):
             health = await response.json()
         assert response.status == 200 and health["mode"] == "webhook"

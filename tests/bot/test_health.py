@@ -102,13 +102,14 @@ async def test_the_report_lists_live_instances_only(db: Database, clock: FakeClo
     assert report.instances[0]["mode"] == "webhook"
 
 
-def test_health_is_on_by_default_in_webhook_mode_only() -> None:
+def test_health_is_served_on_the_webhooks_port_or_on_health_port_when_polling() -> None:
     polling = load_settings(_env_file=None)
     webhook = load_settings(
         _env_file=None, webhook_url="https://x.example/t", webhook_secret_token="abc" * 11
     )
     assert polling.health_server_port is None
-    assert webhook.health_server_port == 8081
+    assert webhook.health_server_port == 8443  # one server: the webhook's
+    assert webhook.model_copy(update={"health_port": 9000}).health_server_port == 8443
     assert load_settings(_env_file=None, health_port="9000").health_server_port == 9000
     assert load_settings(_env_file=None, health_port="0").health_server_port is None
 
