@@ -93,9 +93,8 @@ def test_the_image_has_every_package_the_catalogs_and_the_font() -> None:
     assert any("--require-hashes -r requirements/run.txt" in step for step in steps)
     assert any("--no-deps ." in step for step in steps)
     # the Chinese font is a Python dependency, installed with the others
-    dependencies = [
-        re.split(r"[\[<>=;! ]", d)[0].replace("-", "_") for d in PYPROJECT["project"]["dependencies"]
-    ]
+    declared = PYPROJECT["project"]["dependencies"]
+    dependencies = [re.split(r"[\[<>=;! ]", d)[0].replace("-", "_") for d in declared]
     assert fonts.CJK_FONT_PACKAGE in dependencies
     final = dict((k, rest) for k, rest in _final_stage() if k == "ENV")
     assert "LANG=C.UTF-8" in final.get("ENV", "")
