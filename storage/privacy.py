@@ -3,16 +3,7 @@
 The rules (docs/residents.md, "Your data"; docs/operations.md, "Privacy operations"):
 
 - `export_person`: everything stored about one person, as plain JSON-ready data (/mydata).
-- `forget_person` (/forget): the person's row stays, so the facts of their issues stay — the
-  issue, its category, building, dates, description and history, the "me too"s they gave —
-  but it becomes an anonymous placeholder: name, username, phone, Telegram identity and
-  language are cleared, their home (unit, room) is dropped, their memberships end. Texts they
-  wrote keep their words minus anything that identifies them (their name, username, phone and
-  any phone number); voice messages they sent are deleted (a voice identifies its speaker),
-  photos stay. Their conversation drafts and queued messages are deleted. Figures (counts by
-  category, building, status, dates, satisfaction) do not change. Staff must first be
-  deactivated by the secretary: an office's own record of who did what is not forgettable
-  while they work there.
+- /forget is storage/forgetting.py: every trace of the person, in every table.
 - `anonymise_expired`: closed issues older than the retention period lose their personal data
   the same way, and their link to the reporter and supporters (the support count stays).
   Staff names on the history stay: they are the office's record, not residents' data.
@@ -22,17 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, delete, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import chat_state
-from storage.issue_lifecycle import Action
 from storage.models import (
-    STAFF_ROLES,
     Attachment,
     Building,
     ChatState,
@@ -46,8 +33,6 @@ from storage.models import (
     Outbox,
     OutboxStatus,
     Person,
-    Role,
-    RoleHandover,
     Unit,
 )
 
@@ -70,8 +55,10 @@ def redact_phones(text: str, replacement: str = REDACTED) -> str:
     return PHONE.sub(replacement, text)
 
 
-def redact(text: str | None, identifiers: Iterable[str | None]) -> str | None:
-    """`text` without phone numbers and without the given names/usernames/phones."""
+def redact(
+    text: str | None, identifiers: Iterable[str | None], *, phones: bool = True
+) -> str | None:
+    """`text` without the given names/usernames/phones, and (`phones`) any phone number."""
     if text is None:
         return None
     for identifier in sorted({i.strip() for i in identifiers if i and i.strip()}, key=len)[::-1]:
@@ -82,7 +69,7 @@ def redact(text: str | None, identifiers: Iterable[str | None]) -> str | None:
         else:
             pattern = re.escape(identifier)
         text = re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
-    return redact_phones(text)
+    return redact_phones(text) if phones else text
 
 
 def _identifiers(person: Person | None) -> list[str | None]:
@@ -255,25 +242,7 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
     }
 
 
-# --- /forget ---------------------------------------------------------------------------------
-
-
-class StaffMustLeaveFirst(Exception):
-    """An active secretary or worker cannot be forgotten; the secretary deactivates them."""
-
-    def __init__(self, role: Role) -> None:
-        super().__init__(f"active {role} cannot be forgotten")
-        self.role = role
-
-
-@dataclass(frozen=True)
-class Forgotten:
-    issues: int  # issues they reported, kept without them
-    supports: int
-    voice_messages: int
-
-
-async def _scrub_texts(
+async def scrub_texts(
     session: AsyncSession,
     *,
     issue_ids: list[int],
@@ -312,72 +281,6 @@ async def _scrub_texts(
             attachment.caption = redact(attachment.caption, identifiers)
             session.add(attachment)
     return voices
-
-
-async def forget_person(session: AsyncSession, person: Person, *, now: datetime) -> Forgotten:
-    assert person.id is not None
-    memberships = list(
-        (await session.exec(select(Membership).where(Membership.person_id == person.id))).all()
-    )
-    for m in memberships:
-        if m.active and Role(m.role) in STAFF_ROLES:
-            raise StaffMustLeaveFirst(Role(m.role))
-    identifiers = [*_identifiers(person), person.phone]
-    reported = [
-        i
-        for i in (await session.exec(select(Issue.id).where(Issue.reporter_id == person.id))).all()
-        if i is not None
-    ]
-    report_events = select(IssueEvent.id).where(
-        col(IssueEvent.issue_id).in_(reported), IssueEvent.kind == Action.REPORT
-    )
-    voices = await _scrub_texts(
-        session,
-        issue_ids=reported,
-        event_query=select(IssueEvent).where(
-            or_(IssueEvent.actor_id == person.id, col(IssueEvent.id).in_(report_events))
-        ),
-        identifiers=identifiers,
-        drop_voice_on_issues=reported,
-    )
-    supports = (
-        await session.exec(select(func.count()).where(IssueSupporter.person_id == person.id))
-    ).one()
-    for m in memberships:
-        m.active, m.unit_id, m.room = False, None, None
-        session.add(m)
-    telegram_id = person.telegram_user_id
-    await session.exec(delete(Outbox).where(col(Outbox.person_id) == person.id))
-    if telegram_id is not None:  # their drafts, and anything addressed to their chat
-        await chat_state.clear_user(session, user_id=telegram_id)
-        await session.exec(delete(Outbox).where(col(Outbox.chat_id) == telegram_id))
-    for offer in (
-        await session.exec(
-            select(RoleHandover).where(
-                or_(
-                    RoleHandover.from_person_id == person.id,
-                    RoleHandover.to_person_id == person.id,
-                ),
-                col(RoleHandover.accepted_at).is_(None),
-                col(RoleHandover.declined_at).is_(None),
-                col(RoleHandover.cancelled_at).is_(None),
-            )
-        )
-    ).all():
-        offer.cancelled_at = now
-        session.add(offer)
-    person.full_name = ANONYMOUS_NAME
-    person.username = None
-    person.phone = None
-    person.telegram_user_id = None
-    person.telegram_language_code = None
-    person.locale = None
-    person.current_community_id = None
-    person.unreachable_since = None
-    person.anonymised_at = now
-    session.add(person)
-    await session.flush()
-    return Forgotten(issues=len(reported), supports=int(supports), voice_messages=voices)
 
 
 # --- retention -------------------------------------------------------------------------------
@@ -420,7 +323,7 @@ async def anonymise_expired(
             person = await session.get(Person, person_id) if person_id is not None else None
             if person is not None:
                 identifiers += [*_identifiers(person), person.phone]
-        await _scrub_texts(
+        await scrub_texts(
             session,
             issue_ids=[issue.id],
             event_query=select(IssueEvent).where(IssueEvent.issue_id == issue.id),

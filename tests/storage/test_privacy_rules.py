@@ -20,6 +20,7 @@ from storage.chat_state import get_state, set_state
 from storage.db import Database
 from storage.digest import DigestPolicy
 from storage.followups import follow_up
+from storage.forgetting import StaffMustLeaveFirst, forget_person
 from storage.issue_support import add_support
 from storage.issues import NewAttachment
 from storage.models import (
@@ -37,10 +38,8 @@ from storage.models import (
 )
 from storage.privacy import (
     ANONYMOUS_NAME,
-    StaffMustLeaveFirst,
     anonymise_expired,
     export_person,
-    forget_person,
     redact,
 )
 from tests.factories import PHONE_KEY, FakeClock, make_community, make_member
@@ -174,7 +173,12 @@ async def test_forgetting_a_resident_removes_their_personal_data_and_keeps_the_f
         xu = await session.get(Person, story["xu"].id)
         tg = xu.telegram_user_id
         result = await forget_person(session, xu, now=clock())
-    assert (result.issues, result.supports, result.voice_messages) == (2, 1, 1)
+    assert (result.issues, result.supports, result.follow_ups, result.voice_messages) == (
+        2,
+        1,
+        1,
+        1,
+    )
     assert await _figures(db, story["community"], clock) == before
     async with db.session() as session:
         xu = await session.get(Person, story["xu"].id)
