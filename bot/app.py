@@ -47,7 +47,14 @@ from handlers.residents import (
     report,
     start,
 )
-from handlers.secretary import digest, export, invites, notebook_page, staff_admin
+from handlers.secretary import (
+    digest,
+    export,
+    invites,
+    notebook_page,
+    staff_admin,
+    staff_removal,
+)
 from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
@@ -419,6 +426,7 @@ def build_application(
     campaigns.register(notebook.renderers)
     duty.register(notebook.renderers)
     staff_admin.register(notebook.renderers)
+    staff_removal.register(notebook.renderers)
     # what runs after a message a handler sent has gone out (delivery/answers.py: `then`)
     app.answers.hooks.update(common.AFTER_SEND)
     app.answers.hooks.update(card_steps.AFTER_SEND)
