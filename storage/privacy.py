@@ -24,16 +24,22 @@ from storage.models import (
     Building,
     ChatState,
     Community,
+    ConsentHousehold,
+    ConsentVoteLog,
+    CouncilTopic,
     InviteLink,
     Issue,
     IssueEvent,
+    IssueMessage,
     IssueStatus,
     IssueSupporter,
+    MeetingParticipant,
     Membership,
     Outbox,
     OutboxStatus,
     Person,
     Unit,
+    VerifiedHome,
 )
 
 ANONYMOUS_NAME = "匿名 · Anonymous"  # shown wherever the person's name used to be, any language
@@ -83,6 +89,71 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # --- /mydata ---------------------------------------------------------------------------------
+
+
+async def _council_of(
+    session: AsyncSession, person_id: int, communities: dict[int | None, str]
+) -> dict[str, Any]:
+    """The person's council topics, consent votes, verified home and meeting invitations."""
+    topics = (
+        await session.exec(
+            select(CouncilTopic)
+            .where(CouncilTopic.proposer_id == person_id)
+            .order_by(col(CouncilTopic.id))
+        )
+    ).all()
+    votes = (
+        await session.exec(
+            select(ConsentVoteLog, ConsentHousehold)
+            .join(ConsentHousehold, col(ConsentHousehold.id) == ConsentVoteLog.household_id)
+            .where(ConsentVoteLog.cast_by_id == person_id)
+            .order_by(col(ConsentVoteLog.id))
+        )
+    ).all()
+    homes = (
+        await session.exec(select(VerifiedHome).where(VerifiedHome.person_id == person_id))
+    ).all()
+    meetings = (
+        await session.exec(
+            select(MeetingParticipant).where(MeetingParticipant.person_id == person_id)
+        )
+    ).all()
+    return {
+        "council_topics": [
+            {
+                "community": communities.get(t.community_id),
+                "number": t.id,
+                "title": t.title,
+                "description": t.description,
+                "status": t.status,
+                "answer": t.answer,
+                "raised_at": _iso(t.created_at),
+            }
+            for t in topics
+        ],
+        "consent_votes": [
+            {
+                "campaign": v.campaign_id,
+                "room": h.room,
+                "choice": v.choice,
+                "concerns": v.concerns,
+                "at": _iso(v.at),
+            }
+            for v, h in votes
+        ],
+        "verified_homes": [
+            {
+                "community": communities.get(h.community_id),
+                "room": h.room,
+                "via": h.via,
+                "at": _iso(h.verified_at),
+            }
+            for h in homes
+        ],
+        "meetings_invited_to": [
+            {"meeting": m.meeting_id, "as": m.reason, "attended": m.attended} for m in meetings
+        ],
+    }
 
 
 async def export_person(session: AsyncSession, person: Person, *, now: datetime) -> dict[str, Any]:
@@ -138,6 +209,7 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
     invitations = (
         await session.exec(select(InviteLink).where(InviteLink.created_by_id == person.id))
     ).all()
+    council = await _council_of(session, person.id, communities)
 
     def issue_ref(issue: Issue) -> dict[str, Any]:
         return {"community": communities.get(issue.community_id), "number": issue.number}
@@ -228,6 +300,7 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
             for d in drafts
         ],
         "messages_waiting_to_be_sent": int(waiting),
+        **council,
         "invitations_created": [
             {
                 "community": communities.get(link.community_id),
@@ -341,6 +414,8 @@ async def anonymise_expired(
             event.actor_id = None  # the resident's own steps are no longer theirs
             session.add(event)
         await session.exec(delete(IssueSupporter).where(col(IssueSupporter.issue_id) == issue.id))
+        # which bot message in a resident's chat spoke of it: no longer anyone's to reply to
+        await session.exec(delete(IssueMessage).where(col(IssueMessage.issue_id) == issue.id))
         issue.reporter_id = None
         issue.anonymised_at = now
         session.add(issue)

@@ -189,6 +189,17 @@ async def test_forget_leaves_no_trace_in_any_column_of_any_table(
         await xu.expect_message(contains="What is the problem about?")
         await dispatch_due(app, now=clock())
 
+        # /mydata shows all of it, the council's and the vote's too
+        await xu.send("/mydata")
+        sent = await xu.expect_message(predicate=lambda m: m.document is not None)
+        assert sent.document is not None
+        mine = json.loads(sent.document)
+        assert mine["profile"]["phone"] == PHONE
+        assert [t["description"] for t in mine["council_topics"]] == [TOPIC]
+        assert [v["concerns"] for v in mine["consent_votes"] if v["concerns"]] == [CONCERNS]
+        assert [h["room"] for h in mine["verified_homes"]] == ["101"]
+        assert mine["conversation_in_progress"][0]["draft"]
+
         before = await _traces(db, xu.id)
         counts = await _counts(db)
         clock.advance(minutes=5)
