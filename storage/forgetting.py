@@ -36,7 +36,7 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import chat_state, inbox, outbox
+from storage import chat_state, council, inbox, outbox
 from storage.issue_lifecycle import Action
 from storage.models import (
     STAFF_ROLES,
@@ -58,6 +58,7 @@ from storage.models import (
     MeetingParticipant,
     Membership,
     Outbox,
+    OutboxStatus,
     Person,
     Role,
     RoleHandover,
@@ -170,7 +171,7 @@ async def forget_person(
     traces = traces_of(person)
     issues = await _forget_issues(session, person.id, traces)
     deleted = await _forget_attachments(session, person.id, issues, traces)
-    topics = await _forget_council(session, person.id, traces)
+    topics = await _forget_council(session, person.id, traces, now=now)
     votes = await _forget_votes(session, person.id, traces)
     await _forget_delivery(session, person, traces, now=now, update_id=update_id)
     for m in memberships:
@@ -298,7 +299,35 @@ async def _forget_attachments(
     return deleted
 
 
-async def _forget_council(session: AsyncSession, person_id: int, traces: Traces) -> int:
+async def _edit_topic_cards(session: AsyncSession, topic_ids: list[int], *, now: datetime) -> None:
+    """Topic cards already sent (to the staff group or the secretaries) show the proposer: each
+    is edited at once, where its message id is still known (council.TOPIC_CARD_EDIT)."""
+    if not topic_ids:
+        return
+    sent = await session.exec(
+        select(Outbox).where(
+            Outbox.kind == council.TOPIC_CARD, col(Outbox.status) == OutboxStatus.SENT
+        )
+    )
+    for row in sent.all():
+        if row.payload.get("topic_id") not in topic_ids or "message_id" not in row.payload:
+            continue
+        await outbox.enqueue(
+            session,
+            chat_id=row.chat_id,
+            kind=council.TOPIC_CARD_EDIT,
+            dedupe_key=f"topic:{row.payload['topic_id']}:forgotten:{row.id}",
+            due_at=now,
+            payload=row.payload,
+            now=now,
+            community_id=row.community_id,
+            urgent=True,
+        )
+
+
+async def _forget_council(
+    session: AsyncSession, person_id: int, traces: Traces, *, now: datetime
+) -> int:
     """Topics they raised keep the matter without them; answers, decisions and minutes about
     them lose their name and phone. Returns how many topics they raised."""
     topics = list(
@@ -311,6 +340,7 @@ async def _forget_council(session: AsyncSession, person_id: int, traces: Traces)
         topic.description = traces.redact(topic.description) or ""
         topic.answer = traces.redact(topic.answer)
         session.add(topic)
+    await _edit_topic_cards(session, [t.id for t in topics if t.id is not None], now=now)
     backed = select(TopicSupporter.topic_id).where(TopicSupporter.person_id == person_id)
     for decision in await session.exec(
         select(CouncilDecision).where(

@@ -175,6 +175,9 @@ async def test_forget_leaves_no_trace_in_any_column_of_any_table(
 
         # a council topic, a consent vote with concerns, and a draft left open
         await _propose(xu, "Bins", TOPIC)
+        await dispatch_due(app, now=clock())
+        topic_card = await group.expect_message(contains="Topic #1: Bins")
+        assert NAME in topic_card.text and TYPED_PHONE in topic_card.text
         async with db.session() as session:
             stored = await session.get(ConsentCampaign, campaign.id)
             assert stored is not None
@@ -220,6 +223,9 @@ async def test_forget_leaves_no_trace_in_any_column_of_any_table(
         await group.expect_edit(card, predicate=lambda m: NAME not in m.text)
         assert ANONYMOUS_NAME in card.text and TYPED_PHONE not in card.text
         assert "0000 1234" not in card.text and "Stairwell light broken" in card.text
+        # and so is the council topic's card
+        await group.expect_edit(topic_card, predicate=lambda m: NAME not in m.text)
+        assert TYPED_PHONE not in topic_card.text and "The bins by 1栋 overflow" in topic_card.text
         await emulator.wait_idle()
 
     # every trace was there before: the scan looks where they are
