@@ -107,7 +107,7 @@ class Traces:
         """`text` without the person's words and without any phone number."""
         return redact(text, self.words)
 
-    def strip(self, text: str | None) -> str | None:
+    def remove(self, text: str | None) -> str | None:
         """`text` without the person's words and their phone (other numbers stay)."""
         if text is None:
             return None
@@ -129,7 +129,7 @@ class Traces:
             return True
         if self.phone_digits and self.phone_digits[-8:] in re.sub(r"[\s.-]", "", flat):
             return True
-        return any(word and word.lower() in flat.lower() for word in self.words if len(word) > 1)
+        return redact_words(flat, self.words) != flat  # "Li" must not match "delivery"
 
 
 def redact_words(text: str, words: Sequence[str]) -> str:
@@ -247,7 +247,7 @@ async def _forget_issues(session: AsyncSession, person_id: int, traces: Traces) 
     for issue in reported:
         issue.description = traces.redact(issue.description) or ""
         issue.plan = traces.redact(issue.plan)
-        issue.transferred_to = traces.strip(issue.transferred_to)
+        issue.transferred_to = traces.remove(issue.transferred_to)
         issue.latitude = issue.longitude = None  # where they shared it from: perhaps their home
         issue.version += 1  # the card changes: a new state to show (card_state_key)
         session.add(issue)
@@ -350,7 +350,7 @@ async def _forget_council(
             )
         )
     ):
-        decision.text = traces.strip(decision.text) or ""
+        decision.text = traces.remove(decision.text) or ""
         session.add(decision)
     attended = select(MeetingParticipant.meeting_id).where(
         MeetingParticipant.person_id == person_id
@@ -358,7 +358,7 @@ async def _forget_council(
     for meeting in await session.exec(
         select(CouncilMeeting).where(col(CouncilMeeting.id).in_(attended))
     ):
-        meeting.minutes = traces.strip(meeting.minutes)
+        meeting.minutes = traces.remove(meeting.minutes)
         session.add(meeting)
     return len(topics)
 
@@ -386,7 +386,7 @@ async def _forget_votes(session: AsyncSession, person_id: int, traces: Traces) -
     for household in households:
         if household.voted_by_id == person_id:
             household.concerns = None
-        household.owner_name = traces.strip(household.owner_name)
+        household.owner_name = traces.remove(household.owner_name)
         session.add(household)
     logs = await session.exec(
         select(ConsentVoteLog).where(
@@ -398,8 +398,8 @@ async def _forget_votes(session: AsyncSession, person_id: int, traces: Traces) -
         if entry.cast_by_id == person_id:
             entry.concerns = None
             voted.add(entry.household_id)
-        entry.proxy_name = traces.strip(entry.proxy_name)
-        entry.evidence = traces.strip(entry.evidence)
+        entry.proxy_name = traces.remove(entry.proxy_name)
+        entry.evidence = traces.remove(entry.evidence)
         session.add(entry)
     mediations = select(MediationHousehold.mediation_id).where(
         col(MediationHousehold.household_id).in_([h.id for h in households])
@@ -407,9 +407,9 @@ async def _forget_votes(session: AsyncSession, person_id: int, traces: Traces) -
     for mediation in await session.exec(
         select(ConsentMediation).where(col(ConsentMediation.id).in_(mediations))
     ):
-        mediation.parties = traces.strip(mediation.parties) or ""
-        mediation.positions = traces.strip(mediation.positions) or ""
-        mediation.agreement = traces.strip(mediation.agreement) or ""
+        mediation.parties = traces.remove(mediation.parties) or ""
+        mediation.positions = traces.remove(mediation.positions) or ""
+        mediation.agreement = traces.remove(mediation.agreement) or ""
         session.add(mediation)
     return len(voted)
 

@@ -330,3 +330,16 @@ async def test_keys_rotate_and_old_plaintext_is_sealed(db: Database, clock: Fake
         phones = {p.phone for p in (await session.exec(select(Person))).all()}
         assert phones == {PHONE, "13900000000"}
         assert all(v.startswith("enc1:") for _, v in await crypto.raw_phones(session))
+
+
+def test_a_short_latin_name_is_found_only_as_a_word() -> None:
+    from storage.forgetting import Traces
+
+    li = Traces(words=["Li"], phone_digits="13812345678", telegram_id=1000004)
+    assert li.in_json({"text": "Auntie Li called"})
+    assert not li.in_json({"text": "the delivery came", "n": 10000041})
+    assert li.in_json({"from": {"id": 1000004}})
+    assert li.in_json({"contact": {"phone_number": "+86 138-1234-5678"}})
+    assert li.remove("Li: 138 1234 5678, or her son 139 0000 1111") == (
+        "***: ***, or her son 139 0000 1111"
+    )
