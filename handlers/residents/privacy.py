@@ -4,7 +4,8 @@ their personal data deleted (private chat only).
 /forget asks first and remembers the question in the database (`chat_state`, flow "forget"),
 so the answer counts whichever instance receives it and after a restart, and only for a
 question asked in the last `CONFIRM_WITHIN`: an old message's button found days later does not
-delete anything. The rules of forgetting are in storage/privacy.py.
+delete anything. The rules of forgetting are in storage/forgetting.py; what it kept, and why,
+is told to the person.
 """
 
 from __future__ import annotations
