@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import privacy, sessions
+from storage import phones, sessions
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
@@ -49,7 +49,7 @@ REDACTED = "[phone]"
 
 
 def redact_phones(text: str) -> str:
-    return privacy.redact_phones(text, REDACTED)
+    return phones.mask_phones(text, REDACTED)
 
 
 @contextmanager

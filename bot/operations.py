@@ -36,6 +36,7 @@ from telegram.ext import ContextTypes
 from bot.health import HealthServer
 from runtime.settings import Settings, SettingsError
 from storage import backup, crypto, health, outbox
+from storage.files import write_private
 from storage.privacy import anonymise_expired
 from storage.schedule import parse_clock
 
@@ -88,11 +89,8 @@ def resolve_phone_key(settings: Settings, *, create: bool) -> str | None:
         return key_file.read_text().strip()
     if not create:
         return None
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     key = crypto.new_key()
-    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as fh:
-        fh.write(key + "\n")
+    write_private(key_file, key + "\n")
     log.warning(
         "PHONE_ENCRYPTION_KEY is not set: generated %s. Back it up apart from the database: "
         "without it the stored phone numbers cannot be read.",

@@ -1,8 +1,11 @@
-"""The Chinese font the bot draws charts and prints PDFs with.
+"""The Chinese font the bot draws posters and charts and prints PDFs with.
 
-SimHei (黑体) ships inside the `mplfonts` package from PyPI, a declared dependency, so a fresh
-machine with no Chinese system fonts still renders 中文. The file is found by path, without
-importing the package (which would import matplotlib's pyplot machinery for nothing).
+WenQuanYi Micro Hei (文泉驿微米黑, Apache License 2.0: free to embed and redistribute) ships in
+the `paperang-p2-fonts-cjk` package from PyPI, a declared dependency, so a fresh machine with no
+Chinese system fonts still renders 中文, and every poster, chart and PDF the bot hands out
+carries a font it may carry. It is a TrueType collection with glyf outlines, which Pillow,
+matplotlib and reportlab all embed; the face used is the proportional one, index 0. The file is
+found by path, without importing the package.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-CJK_FONT_PACKAGE = "mplfonts"
-CJK_FONT_FILE = "fonts/SimHei.ttf"  # TrueType outlines: both matplotlib and reportlab embed it
+CJK_FONT_PACKAGE = "paperang_p2_fonts_cjk"
+CJK_FONT_FILE = "fonts/wqy-microhei.ttc"
+CJK_FONT_INDEX = 0  # WenQuanYi Micro Hei; 1 is its monospaced twin
+CJK_FONT_NAME = "WenQuanYiMicroHei"  # its PostScript name, as a PDF names the embedded subset
 
 
 class FontMissing(RuntimeError):

@@ -2,7 +2,8 @@
 
 Catalogs live in `locales/<locale>/LC_MESSAGES/messages.po`, compiled to `.mo` by
 `pybabel compile`. When a `.mo` is missing or older than its `.po` (a fresh clone), the catalog is
-compiled in memory from the `.po`, so the bot never shows msgids for want of a build step.
+compiled in memory from the `.po`, so the bot never shows msgids for want of a build step. An
+installed wheel carries them compiled as package data, in `runtime/locales/` (setup.py).
 
 Each update gets its own `Translator` (chosen from the person's stored choice or Telegram's
 language_code); there is no process-wide "current locale".
@@ -25,7 +26,9 @@ from babel.numbers import format_decimal, format_percent
 
 from runtime.settings import SUPPORTED_LOCALES
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+_PACKAGED = Path(__file__).resolve().parent / "locales"  # in an installed wheel
+_CHECKOUT = Path(__file__).resolve().parent.parent / "locales"  # in a clone or an editable install
+LOCALES_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 DOMAIN = "messages"
 
 

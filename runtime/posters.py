@@ -1,9 +1,10 @@
 """Printable posters for a building's stairwell: a QR code of the building's deep link and a
 few words in Chinese, as PNG (Pillow) and A4 PDF (reportlab).
 
-The Chinese font comes from the `mplfonts` package (SimHei), never from the system, so the
-poster looks the same on every machine. The PNG carries its link and the QR code's position in
-text chunks, so a test (or an operator) can check which link a poster holds without a decoder.
+The Chinese font is WenQuanYi Micro Hei from a declared package (runtime/fonts.py), never
+from the system, so the poster looks the same on every machine. The PNG carries its link and
+the QR code's position in text chunks, so a test (or an operator) can check which link a poster
+holds without a decoder.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
-from pathlib import Path
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
@@ -22,7 +21,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-FONT_NAME = "SimHei"
+from runtime.fonts import CJK_FONT_INDEX, CJK_FONT_NAME, cjk_font_path
+
+FONT_NAME = CJK_FONT_NAME
 PNG_SIZE = (1240, 1754)  # A4 at 150 dpi
 QR_BORDER = 4  # modules of white around the code, as the QR standard asks
 
@@ -38,10 +39,6 @@ class PosterText:
     link: str
 
 
-def font_path() -> Path:
-    return Path(str(files("mplfonts") / "fonts" / "SimHei.ttf"))
-
-
 def qr_matrix(link: str) -> list[list[bool]]:
     """The QR code's modules (True = dark), quiet zone included."""
     code = qrcode.QRCode(
@@ -54,7 +51,7 @@ def qr_matrix(link: str) -> list[list[bool]]:
 
 @lru_cache(maxsize=8)
 def _pil_font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_path()), size)
+    return ImageFont.truetype(str(cjk_font_path()), size, index=CJK_FONT_INDEX)
 
 
 def render_png(text: PosterText) -> bytes:
@@ -94,7 +91,7 @@ def render_png(text: PosterText) -> bytes:
 
 @lru_cache(maxsize=1)
 def _register_pdf_font() -> str:
-    pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path())))
+    pdfmetrics.registerFont(TTFont(FONT_NAME, str(cjk_font_path()), subfontIndex=CJK_FONT_INDEX))
     return FONT_NAME
 
 

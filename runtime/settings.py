@@ -35,6 +35,9 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line meant for the operator."""
 
 
+MIN_WEBHOOK_SECRET = 32  # characters of WEBHOOK_SECRET_TOKEN: too long to guess
+
+
 def normalise_database_url(raw: str) -> str:
     """Accept the URLs people paste (sqlite:///, postgres://) and pick the async drivers."""
     try:
@@ -89,6 +92,8 @@ class Settings(BaseSettings):
     instance_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     invite_ttl_hours: int = Field(default=168, ge=1)
+    # How long the secretary link printed by `community create` / `community secretary-link` works.
+    secretary_link_ttl_hours: int = Field(default=72, ge=1)
     # Promised time limits (hours) by class: Beijing 12345 defaults, see DOMAIN.md.
     time_limit_emergency_hours: int = Field(default=2, ge=1)
     time_limit_utilities_hours: int = Field(default=24, ge=1)
@@ -251,8 +256,15 @@ class Settings(BaseSettings):
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+        secret = value.get_secret_value()
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
             raise ValueError("use 1-256 letters, digits, _ or -")
+        if len(secret) < MIN_WEBHOOK_SECRET:
+            raise ValueError(
+                f"must be at least {MIN_WEBHOOK_SECRET} characters (it has {len(secret)}), "
+                "or anyone could guess it and post updates to the bot; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
         return value
 
     @model_validator(mode="after")

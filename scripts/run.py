@@ -1,5 +1,7 @@
 """Quick start, part one: `python3 scripts/run.py` sets up .venv and runs the bot.
 
+The venv gets requirements/run.txt, only what the bot needs (docs/dependencies.md).
+
 Arguments go to `python -m bot` (e.g. `python3 scripts/run.py community create --name 邢家桥社区`).
 """
 

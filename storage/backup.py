@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from storage.files import private_database, private_file
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 BACKUP_NAME = re.compile(r"^notebook-\d{8}-\d{6}\.db$")
 NOTEBOOK_TABLES = ("alembic_version", "community", "person", "issue", "issue_event", "outbox")
@@ -117,6 +119,7 @@ def backup_sqlite(database: Path, target: Path, *, now: datetime) -> BackupInfo:
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     part.unlink(missing_ok=True)
+    private_file(part)  # a backup holds what the database holds: 0600, whatever the umask
     try:
         with _connect(database) as source, _connect(part) as copy:
             source.backup(copy)  # one step: a single consistent snapshot
@@ -196,7 +199,7 @@ def restore_sqlite(
     if database.is_file():
         previous = database.with_name(f"{database.name}.before-restore-{_stamp(now)}")
         backup_sqlite(database, previous, now=now)
-    database.parent.mkdir(parents=True, exist_ok=True)
+    private_database(database)
     with _connect(backup) as source, _connect(database) as live:
         source.backup(live)
         live.execute("PRAGMA journal_mode=WAL")  # what the bot uses (storage/db.py)

@@ -86,6 +86,29 @@ async def create_invite(
     return link
 
 
+async def new_secretary_link(
+    session: AsyncSession, *, community_id: int, now: datetime, ttl: timedelta
+) -> tuple[InviteLink, int]:
+    """A fresh single-use secretary link that works for `ttl`, and how many older ones it
+    revoked: every secretary link of the community not yet used stops working, so a link
+    printed once and lost (or seen by someone) is worth nothing once a new one is made."""
+    revoked = await session.exec(
+        update(InviteLink)
+        .where(
+            col(InviteLink.community_id) == community_id,
+            col(InviteLink.role) == str(Role.SECRETARY),
+            col(InviteLink.revoked_at).is_(None),
+            (col(InviteLink.max_uses).is_(None))
+            | (col(InviteLink.use_count) < col(InviteLink.max_uses)),
+        )
+        .values(revoked_at=now)
+    )
+    link = await create_invite(
+        session, community_id=community_id, role=Role.SECRETARY, now=now, ttl=ttl
+    )
+    return link, int(revoked.rowcount or 0)
+
+
 class RedeemOutcome(StrEnum):
     JOINED = "joined"
     ALREADY_MEMBER = "already_member"

@@ -8,10 +8,22 @@ phone rather than store it in clear.
 
 PHONE_ENCRYPTION_KEY may list several comma-separated Fernet keys: the first encrypts, all of
 them decrypt (key rotation; `reseal_phones` re-encrypts every phone with the first key).
+
+A phone cannot be searched for in SQL once encrypted (Fernet is randomised), so each person also
+has a blind index, `Person.phone_index`: an HMAC-SHA256 of the number as storage/phones.py reads
+it (13812345678, whether written +86 138-1234-5678 or １３８…), keyed with a key derived from the
+first Fernet key. Finding a resident by phone is one indexed equality (`blind_index`); the
+index reveals nothing without the key, and a partial number finds nothing. Writing a phone sets
+its index (`index_person_phone`, a mapper listener registered in storage/sessions.py); rotating
+the key re-keys every index with the phones (`reseal_phones`), and the start-up fills any
+missing one (rows written by a migration without the key).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +31,10 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import Dialect
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.phones import index_form
+
 SEALED_PREFIX = "enc1:"
+_INDEX_LABEL = b"community-notebook phone blind index v1"
 _DIALECT_ATTRIBUTE = "notebook_phone_cipher"
 
 
@@ -42,6 +57,13 @@ class PhoneCipher:
             ) from exc
         self._primary = fernets[0]
         self._fernet = MultiFernet(fernets)
+        self._index_key = hmac.new(
+            base64.urlsafe_b64decode(parts[0].encode()), _INDEX_LABEL, hashlib.sha256
+        ).digest()
+
+    def index(self, phone: str) -> str:
+        """The blind index of a phone number (see the module doc): 64 hex digits."""
+        return hmac.new(self._index_key, index_form(phone).encode(), hashlib.sha256).hexdigest()
 
     def _primary_opens(self, token: bytes) -> bool:
         try:
@@ -119,9 +141,33 @@ class EncryptedString(sa.types.TypeDecorator[str]):
         return cipher.open(str(value))
 
 
+def blind_index(dialect: Dialect, phone: str | None) -> str | None:
+    """The blind index of `phone` with this engine's key (None: no phone, or no key)."""
+    cipher = cipher_of(dialect)
+    if phone is None or cipher is None:
+        return None
+    return cipher.index(phone)
+
+
+def session_dialect(session: AsyncSession) -> Dialect:
+    return session.sync_session.get_bind().dialect
+
+
+def index_person_phone(_mapper: Any, connection: sa.Connection, target: Any) -> None:
+    """Before a person is written: their phone's blind index, from the phone being written."""
+    if not sa.inspect(target).attrs.phone.history.has_changes():
+        return
+    target.phone_index = blind_index(connection.dialect, target.phone)
+
+
 def _raw_phone_table() -> sa.TableClause:
     # The column seen without the type decorator: what is really in the database.
-    return sa.table("person", sa.column("id", sa.Integer), sa.column("phone", sa.Text))
+    return sa.table(
+        "person",
+        sa.column("id", sa.Integer),
+        sa.column("phone", sa.Text),
+        sa.column("phone_index", sa.Text),
+    )
 
 
 async def raw_phones(session: AsyncSession) -> list[tuple[int, str]]:
@@ -146,14 +192,22 @@ async def check_key(session: AsyncSession, cipher: PhoneCipher | None) -> int:
 
 
 async def reseal_phones(session: AsyncSession, cipher: PhoneCipher) -> int:
-    """Encrypt phones stored in clear (older databases) and re-encrypt the rest with the first
-    key; returns how many rows changed."""
+    """Encrypt phones stored in clear (older databases), re-encrypt the rest with the first key,
+    and key every blind index with it; returns how many rows changed."""
     table = _raw_phone_table()
+    rows = await session.exec(
+        sa.select(table.c.id, table.c.phone, table.c.phone_index).where(  # type: ignore[call-overload]
+            table.c.phone.is_not(None)
+        )
+    )
     changed = 0
-    for person_id, value in await raw_phones(session):
+    for person_id, value, stored_index in rows.all():
         sealed = cipher.reseal(value) if is_sealed(value) else cipher.seal(value)
-        if sealed == value:
+        index = cipher.index(cipher.open(value) if is_sealed(value) else value)
+        if sealed == value and index == stored_index:
             continue
-        await session.exec(sa.update(table).where(table.c.id == person_id).values(phone=sealed))
+        await session.exec(
+            sa.update(table).where(table.c.id == person_id).values(phone=sealed, phone_index=index)
+        )
         changed += 1
     return changed

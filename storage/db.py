@@ -36,6 +36,7 @@ from storage.fast.notes import (  # noqa: F401 - where the rest of storage/ take
     dialect_of,
     note_bulk_change,
 )
+from storage.files import private_database
 from storage.models import (
     InboxUpdate,
 )
@@ -156,7 +157,7 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database or ":memory:"
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_database(Path(path))  # residents' data: 0600, whatever the umask
 
         async def connect() -> sqlite_inline.InlineConnection:
             return await sqlite_inline.connect(path, lock_timeout=SQLITE_LOCK_TIMEOUT)

@@ -36,7 +36,7 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import chat_state, council, inbox, outbox
+from storage import chat_state, council, inbox, outbox, phones
 from storage.issue_lifecycle import Action
 from storage.models import (
     STAFF_ROLES,
@@ -66,7 +66,7 @@ from storage.models import (
     VerifiedHome,
 )
 from storage.notifications import CARD_REFRESH, card_state_key
-from storage.privacy import ANONYMOUS_NAME, PHONE, REDACTED, redact
+from storage.privacy import ANONYMOUS_NAME, REDACTED, redact
 
 # Attachments that are the person rather than the problem: gone with them.
 PERSONAL_ATTACHMENTS = frozenset({"voice", "document", "location"})
@@ -102,6 +102,7 @@ class Traces:
     words: list[str]  # name, username, @username, phone as stored
     phone_digits: str | None
     telegram_id: int | None
+    phone_number: str | None = None  # canonical (storage/phones.py), as a text would read it
 
     def redact(self, text: str | None) -> str | None:
         """`text` without the person's words and without any phone number."""
@@ -112,14 +113,13 @@ class Traces:
         if text is None:
             return None
         text = redact_words(text, self.words)
-        if self.phone_digits:
-            digits = self.phone_digits
+        if self.phone_number:
+            number, source = self.phone_number, text
 
-            def theirs(match: re.Match[str]) -> str:
-                found = re.sub(r"\D", "", match.group(0))
-                return REDACTED if found[-8:] == digits[-8:] else match.group(0)
+            def theirs(found: phones.Phone) -> str:
+                return REDACTED if found.number == number else source[found.start : found.end]
 
-            text = PHONE.sub(theirs, text)
+            text = phones.mask_phones(text, theirs)
         return text
 
     def in_json(self, value: Any) -> bool:
@@ -128,13 +128,17 @@ class Traces:
         if self.telegram_id is not None and re.search(rf"(?<!\d){self.telegram_id}(?!\d)", flat):
             return True
         if self.phone_digits and self.phone_digits[-8:] in re.sub(r"[\s.-]", "", flat):
-            return True
+            return True  # a shared contact's number, however Telegram spelled it
+        if self.phone_number and any(
+            found.number == self.phone_number for found in phones.find_phones(flat)
+        ):
+            return True  # typed in full-width digits, Chinese numerals…
         return redact_words(flat, self.words) != flat  # "Li" must not match "delivery"
 
 
 def redact_words(text: str, words: Sequence[str]) -> str:
     """`text` without these words (longest first; an ASCII word only as a whole word)."""
-    return redact(text, words, phones=False) or ""
+    return redact(text, words, any_phone=False) or ""
 
 
 def traces_of(person: Person) -> Traces:
@@ -148,8 +152,13 @@ def traces_of(person: Person) -> Traces:
         )
         if w and w.strip() and w != ANONYMOUS_NAME
     ]
-    digits = re.sub(r"\D", "", person.phone or "") or None
-    return Traces(words, digits if digits and len(digits) >= 8 else None, person.telegram_user_id)
+    digits = re.sub(r"\D", "", phones.scan_text(person.phone or "")) or None
+    return Traces(
+        words,
+        digits if digits and len(digits) >= 8 else None,
+        person.telegram_user_id,
+        phones.index_form(person.phone) if person.phone else None,
+    )
 
 
 async def _ids(session: AsyncSession, query: Any) -> list[int]:
@@ -199,6 +208,7 @@ async def forget_person(
     person.full_name = ANONYMOUS_NAME
     person.username = None
     person.phone = None
+    person.phone_index = None  # the blind index of it (storage/crypto.py)
     person.telegram_user_id = None
     person.telegram_language_code = None
     person.locale = None

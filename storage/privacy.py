@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import col, delete, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import phones
 from storage.models import (
     Attachment,
     Building,
@@ -46,36 +47,28 @@ ANONYMOUS_NAME = "匿名 · Anonymous"  # shown wherever the person's name used 
 REDACTED = "***"
 CLOSED_FOR_GOOD = (IssueStatus.CLOSED, IssueStatus.WITHDRAWN, IssueStatus.MERGED)
 
-# Mainland mobile numbers (with or without +86, spaces or dashes), international +numbers, and
-# landlines written with an area code (023-6388 1234).
-# Chinese text runs straight into numbers ("电话13812345678"), so only ASCII letters and digits
-# count as "inside a word".
-PHONE = re.compile(
-    r"(?<![0-9A-Za-z+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)"
-    r"|\+\d(?:[\s-]?\d){6,14}"
-    r"|(?<![0-9A-Za-z+])0\d{2,3}[\s-]\d{3,4}[\s-]?\d{4}(?!\d)"
-)
-
 
 def redact_phones(text: str, replacement: str = REDACTED) -> str:
-    return PHONE.sub(replacement, text)
+    """`text` with every phone number masked (storage/phones.py: the one recogniser)."""
+    return phones.mask_phones(text, replacement)
 
 
 def redact(
-    text: str | None, identifiers: Iterable[str | None], *, phones: bool = True
+    text: str | None, identifiers: Iterable[str | None], *, any_phone: bool = True
 ) -> str | None:
-    """`text` without the given names/usernames/phones, and (`phones`) any phone number."""
+    """`text` without the given names/usernames/phones, and (`any_phone`) any phone number."""
     if text is None:
         return None
     for identifier in sorted({i.strip() for i in identifiers if i and i.strip()}, key=len)[::-1]:
         if len(identifier) < 2:
             continue
         if identifier.isascii() and identifier.replace(" ", "").isalnum():
-            pattern = rf"(?<!\w){re.escape(identifier)}(?!\w)"  # "Li" must not eat "Light"
+            # "Li" must not eat "Light"; Chinese runs straight into it ("找Li")
+            pattern = rf"(?<![0-9A-Za-z]){re.escape(identifier)}(?![0-9A-Za-z])"
         else:
             pattern = re.escape(identifier)
         text = re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
-    return redact_phones(text) if phones else text
+    return redact_phones(text) if any_phone else text
 
 
 def _identifiers(person: Person | None) -> list[str | None]:

@@ -5,7 +5,6 @@ issue on their behalf (by name, building or phone).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +13,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.communities import create_invite
+from storage.crypto import blind_index, session_dialect
 from storage.db import INSERTS
 from storage.fast.direct import Direct
 from storage.models import (
     STAFF_ROLES,
     Building,
+    ContactLook,
     InviteLink,
     IssueMessage,
     Membership,
@@ -26,8 +27,7 @@ from storage.models import (
     Role,
     Unit,
 )
-
-MAX_PHONE_DIGITS = 20
+from storage.phones import parse_phone
 
 
 async def buildings_of(session: AsyncSession, community_id: int) -> list[Building]:
@@ -85,15 +85,14 @@ async def set_home(
 
 
 def normalise_phone(raw: str) -> str | None:
-    """Digits (and a leading +) of a phone number; None when it is not one."""
-    digits = re.sub(r"\D", "", raw)
-    if not 5 <= len(digits) <= MAX_PHONE_DIGITS:
-        return None
-    return ("+" if raw.strip().startswith("+") else "") + digits
+    """The number as stored (storage/phones.py: 13812345678 for +86 138-1234-5678, + and the
+    digits for another country's); None when the text is not a phone number."""
+    return parse_phone(raw)
 
 
 async def set_phone(session: AsyncSession, person: Person, phone: str) -> None:
-    person.phone = normalise_phone(phone) or phone[:64]
+    """The number a person shared from Telegram (international, with or without its +)."""
+    person.phone = parse_phone(phone, shared=True) or phone[:64]
     session.add(person)
     await session.flush()
 
@@ -137,11 +136,12 @@ async def building_link(
 async def find_residents(
     session: AsyncSession, *, community_id: int, query: str, limit: int = 8
 ) -> list[tuple[Person, Membership]]:
-    """Residents of the community whose name, phone or building matches what staff typed.
+    """Residents of the community whose name or building matches what staff typed, or whose
+    phone is the number typed (however it is written).
 
-    Phones are encrypted at rest (storage/crypto.py), so they cannot be matched in SQL: a
-    search with digits reads the community's residents who left a phone and compares the
-    decrypted numbers here, bounded by one community.
+    Phones are encrypted at rest (storage/crypto.py); the number typed is found by its blind
+    index, one indexed equality: a whole number finds its owner, a few digits find nobody (they
+    would let anyone enumerate the residents' phones).
     """
     text = query.strip()
     if not text:
@@ -165,14 +165,46 @@ async def find_residents(
         )
     )
     found = {person.id: (person, member) for person, member in by_name_or_building.all()}
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= 3:
-        with_phone = await session.exec(residents.where(col(Person.phone).is_not(None)))
+    number = parse_phone(text)
+    index = blind_index(session_dialect(session), number) if number else None
+    if index is not None:
+        with_phone = await session.exec(residents.where(col(Person.phone_index) == index))
         for person, member in with_phone.all():
-            if digits in re.sub(r"\D", "", person.phone or ""):
-                found.setdefault(person.id, (person, member))
+            found.setdefault(person.id, (person, member))
     ordered = sorted(found.values(), key=lambda pm: (pm[0].full_name, pm[0].id or 0))
     return ordered[:limit]
+
+
+LOOK_VIA_LOG = "log"  # a look at a phone in /log's search for a resident
+
+
+async def record_phone_look(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    person_id: int,
+    actor_id: int,
+    via: str,
+    now: datetime,
+) -> ContactLook:
+    """A worker revealed a resident's phone outside any issue: who, whose, when (a look from
+    an issue card is that issue's `contact_shown` event, storage/staff.py)."""
+    look = ContactLook(
+        community_id=community_id, person_id=person_id, actor_id=actor_id, via=via, at=now
+    )
+    session.add(look)
+    await session.flush()
+    return look
+
+
+async def phone_looks(session: AsyncSession, *, person_id: int) -> list[ContactLook]:
+    """Every recorded look at a person's phone outside an issue, oldest first."""
+    rows = await session.exec(
+        select(ContactLook)
+        .where(ContactLook.person_id == person_id)
+        .order_by(col(ContactLook.at), col(ContactLook.id))
+    )
+    return list(rows.all())
 
 
 async def register_offline_resident(
@@ -186,7 +218,7 @@ async def register_offline_resident(
 ) -> Person:
     """A resident who reached the community by phone or in person and has no Telegram: known
     by name and phone from now on, so the next call finds them."""
-    person = Person(full_name=name.strip()[:200], phone=normalise_phone(phone or "") or None)
+    person = Person(full_name=name.strip()[:200], phone=parse_phone(phone or "") or None)
     session.add(person)
     await session.flush()
     assert person.id is not None

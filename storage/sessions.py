@@ -18,6 +18,8 @@ nowhere else.
   did here too: the messages queued inside it are dropped, the cached states forgotten, and
   every object expired, as a whole rollback would (statements past the ORM, storage/fast/,
   may have changed rows the objects show).
+- A person's phone: before a person is written, the blind index of their phone is computed
+  from it (storage/crypto.py: `index_person_phone`), so the two never disagree.
 - The issue a session touches: a session given a note with `watch_issues` has the first issue
   it reads, or every issue it writes, written into that note (bot/logs.py puts it in every log
   line of the update). The listeners find the note in `info` rather than in a ContextVar:
@@ -31,6 +33,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlmodel import Session
 
+from storage.crypto import index_person_phone
 from storage.fast.notes import listen_for_bulk_changes
 from storage.models import Building, Community, Issue, IssueEvent, Membership, Person, Unit
 
@@ -112,3 +115,5 @@ event.listen(NotebookSession, "do_orm_execute", listen_for_bulk_changes)
 event.listen(NotebookSession, "after_commit", _committed)
 event.listen(NotebookSession, "after_transaction_create", _savepoint_begun)
 event.listen(NotebookSession, "after_soft_rollback", _rolled_back)
+event.listen(Person, "before_insert", index_person_phone)
+event.listen(Person, "before_update", index_person_phone)

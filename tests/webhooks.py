@@ -17,7 +17,7 @@ from tests.factories import FakeClock, make_settings
 if TYPE_CHECKING:
     from emulator import BotApiEmulator
 
-SECRET = "webhook-s3cret"
+SECRET = "webhook-s3cret-long-enough-for-the-rule"
 
 
 def free_port() -> int:

@@ -1,18 +1,17 @@
 """The support-rate chart of a consent campaign: a PNG drawn with matplotlib from the vote log.
 
-Chinese labels need a CJK font; it comes from the `mplfonts` package (SimHei), loaded by its
-file path so no system font is ever assumed and matplotlib's global settings are left alone.
+Chinese labels need a CJK font; it comes from a declared package (runtime/fonts.py), loaded by
+its file path so no system font is ever assumed and matplotlib's global settings are left alone.
 matplotlib is imported on first use only (it is slow to import and most updates never draw).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from runtime.fonts import cjk_font_path
 from storage.consent_rules import SupportPoint
 
 
@@ -26,14 +25,6 @@ class ChartLabels:
     y_axis: str
 
 
-def font_path() -> Path:
-    """SimHei from the installed mplfonts package (found without importing it)."""
-    spec = importlib.util.find_spec("mplfonts")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the mplfonts package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "fonts" / "SimHei.ttf"
-
-
 def support_chart_png(points: list[SupportPoint], labels: ChartLabels, tz: ZoneInfo) -> bytes:
     """Support by headcount and by floor area after each vote, as a step line over time."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -42,7 +33,7 @@ def support_chart_png(points: list[SupportPoint], labels: ChartLabels, tz: ZoneI
     from matplotlib.font_manager import FontProperties
     from matplotlib.ticker import PercentFormatter
 
-    font = FontProperties(fname=str(font_path()))
+    font = FontProperties(fname=str(cjk_font_path()))
     figure = Figure(figsize=(8, 4.5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

@@ -16,18 +16,21 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from handlers.shared.common import escape, membership_in
 from handlers.shared.fallback import answer_stale
-from handlers.shared.issue_texts import cut, home_names, home_text, title
+from handlers.shared.issue_texts import cut, home_names, home_text
 from handlers.shared.labels import category_label, channel_label, status_label
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
 from storage.chat_state import clear_state, get_state, set_state
 from storage.issue_support import backed_by, open_duplicates
+from storage.masking import for_neighbours
 from storage.models import STAFF_ROLES, Channel, Issue, Person, Role, Urgency
+from storage.phones import last_four
 from storage.reports import FLOW, ReportDraft, Step, next_step
 from storage.residents import buildings_of, find_residents, normalise_phone
 
 SUMMARY_DESCRIPTION_CHARS = 1500
+DUPLICATE_TEXT_CHARS = 60  # of a neighbour's first line, in the "same problem?" offer
 LOGGED_CHANNELS = (Channel.PHONE, Channel.DESK, Channel.VISIT, Channel.MEETING)
 
 # --- the buttons: each carries the draft's token first ---------------------------------------
@@ -46,6 +49,7 @@ NOT_DUPLICATE = Button("rp.notdup", str)
 # /log's questions about the resident (handled in handlers/staff/log_for_resident.py)
 CHANNEL = Button("log.channel", str, tuple(c.value for c in LOGGED_CHANNELS))
 RESIDENT = Button("log.who", str, int)  # a registered resident found by the search
+SHOW_PHONE = Button("log.phone", str, int)  # reveal a found resident's phone (a logged look)
 UNREGISTERED = Button("log.new", str)  # not registered: name and phone follow
 NO_PHONE = Button("log.nophone", str)
 BUILDING = Button("log.building", str, int)
@@ -164,7 +168,7 @@ async def reporter_name(context: NotebookContext, draft: ReportDraft) -> str:
     if draft.reporter_id is not None:
         person = await context.session.get(Person, draft.reporter_id)
         name = person.full_name if person else ""
-        phone = person.phone if person else None
+        phone = last_four(person.phone) if person else None  # seen in full only by a logged look
     else:
         name, phone = draft.reporter_name or "", draft.reporter_phone
     return escape(f"{name} ({phone})" if phone else name)
@@ -231,9 +235,15 @@ async def question(
         lines = [_("Your neighbours have already reported something like this:")]
         dup_rows: list[list[InlineKeyboardButton]] = []
         for issue in duplicates:
+            # a neighbour's words, without their phone or room (storage/masking.py)
+            words = for_neighbours((issue.description or "").strip().split("\n")[0])
             lines.append(
-                _("No. {number}: {title} ({status})").format(
-                    number=issue.number, title=title(issue), status=status_label(tr, issue.status)
+                _("No. {number} · {category} · {building}: «{text}» ({status})").format(
+                    number=issue.number,
+                    category=category_label(tr, issue.category),
+                    building=await home_text(context.session, issue.building_id, None),
+                    text=escape(cut(words, DUPLICATE_TEXT_CHARS)),
+                    status=status_label(tr, issue.status),
                 )
             )
             dup_rows.append(
@@ -368,8 +378,12 @@ async def _search_resident(
         found = await find_residents(reader, community_id=draft.community_id, query=query)
         for person, member in found:
             home = await home_names(reader, member.building_id, member.unit_id)
-            label = " · ".join(x for x in (person.full_name, home, person.phone or "") if x)
-            buttons.append([draft_button(cut(label, 60), RESIDENT, draft, person.id or 0)])
+            phone = last_four(person.phone)
+            label = " · ".join(x for x in (person.full_name, home, phone) if x)
+            row = [draft_button(cut(label, 60), RESIDENT, draft, person.id or 0)]
+            if phone:  # the whole number only on a press, which is logged
+                row.append(draft_button(_("📞 Show"), SHOW_PHONE, draft, person.id or 0))
+            buttons.append(row)
     buttons.append([draft_button(_("Not registered: enter name and phone"), UNREGISTERED, draft)])
     buttons.append([draft_button(_("Cancel"), CANCEL, draft)])
     if found:

@@ -5,10 +5,10 @@ Spreadsheets hold what people typed verbatim (no HTML escaping), but a cell that
 never runs it as a formula (formula injection). Dates are local times in the community's zone,
 as real date cells in XLSX. The PDF prints each day's red entries in red ink and black entries
 in black ink (an internal note labelled as one, apart from replies to residents), then every
-issue open in the period with its status and clocks at the period's end, in SimHei embedded
-from the mplfonts package; user text is escaped for reportlab's paragraph markup. The wall's
-PDF leaves out internal notes, residents' names and phone numbers. Builders are plain
-functions: callers run them in a thread.
+issue open in the period with its status and clocks at the period's end, in WenQuanYi Micro Hei
+embedded from its package (runtime/fonts.py); user text is escaped for reportlab's paragraph
+markup. The wall's PDF leaves out internal notes, residents' names and phone numbers. Builders
+are plain functions: callers run them in a thread.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from handlers.shared.labels import (
     status_label,
     urgency_label,
 )
-from runtime.fonts import cjk_font_path
+from runtime.fonts import CJK_FONT_INDEX, CJK_FONT_NAME, cjk_font_path
 from runtime.i18n import N_, Translator
 from storage.export import ExportRow
 from storage.notebook import BlackEntry, RedEntry
@@ -40,7 +40,7 @@ from storage.period_issues import ResponseClock, Standing
 from storage.periods import Period
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PDF_FONT = "SimHei"
+PDF_FONT = CJK_FONT_NAME
 RED_INK = "#c0392b"
 BLACK_INK = "#1a1a1a"
 PRINT_TEXT_LIMIT = 2000  # characters of one entry's user text on paper
@@ -268,12 +268,12 @@ class PrintedNotebook:
 
 
 def _register_font() -> str:
-    """Register SimHei with reportlab once per process (reportlab keeps a registry)."""
+    """Register the Chinese font with reportlab once per process (reportlab keeps a registry)."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
     if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(PDF_FONT, str(cjk_font_path())))
+        pdfmetrics.registerFont(TTFont(PDF_FONT, str(cjk_font_path()), subfontIndex=CJK_FONT_INDEX))
     return PDF_FONT
 
 

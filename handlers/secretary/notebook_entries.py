@@ -7,7 +7,6 @@ wall" mode hides phone numbers and residents' names.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from handlers.shared.fitting import clip
@@ -22,6 +21,7 @@ from runtime.i18n import Translator
 from storage.issue_lifecycle import Action
 from storage.notebook import BlackEntry, RedEntry
 from storage.period_issues import ResponseClock, Standing
+from storage.phones import mask_phones
 
 NAME_LIMIT = 30  # characters of a name (a building, an owner) on a line or a button
 
@@ -32,23 +32,10 @@ def _moment(tr: Translator, at: datetime, week: bool) -> str:
     return tr.gettext("{day} {time}").format(day=short_day(tr, at), time=tr.time(at))
 
 
-# A run of 7 or more digits, spaces or dashes between them allowed: a phone number, perhaps
-# (but not a date written 2026-11-05).
-PHONE = re.compile(r"(?<!\d)\+?\d(?:[ \-]?\d){6,}(?!\d)")
-DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
-
-
 def hide_phones(text: str | None) -> str:
-    """For the wall: every number long enough to be a phone shown as its first three and last
-    two digits (138****78), so nobody's phone is printed for the building to read."""
-
-    def masked(found: re.Match[str]) -> str:
-        if DATE.fullmatch(found.group(0)):
-            return found.group(0)
-        digits = "".join(ch for ch in found.group(0) if ch.isdigit())
-        return digits[:3] + "****" + digits[-2:]
-
-    return PHONE.sub(masked, text or "")
+    """For the wall: every phone number shown as its first three and last two digits
+    (138****78), so nobody's phone is printed for the building to read."""
+    return mask_phones(text or "", lambda phone: phone.number[:3] + "****" + phone.number[-2:])
 
 
 def standing_tag(tr: Translator, entry: RedEntry) -> str:

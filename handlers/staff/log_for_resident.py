@@ -5,6 +5,10 @@ how the resident reached the community, who they are, their building; the draft 
 channel / reporter / logged_by. This module is the worker's side (it belongs with handlers/staff/
 by who uses it); the typed answers about the resident are in report_draft.py, since the one
 private-message router reaches every report draft through report.py.
+
+The search for the resident shows each one's phone as its last four digits; the whole number
+is in an alert on a press of "📞 Show", and each such look is recorded (`contact_look`), as the
+issue card's contact button records its looks in the issue's history.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from handlers.residents.report_draft import (
     NO_BUILDING,
     NO_PHONE,
     RESIDENT,
+    SHOW_PHONE,
     UNREGISTERED,
     Pressed,
     advance,
@@ -28,9 +33,10 @@ from handlers.shared.fallback import answer_stale
 from handlers.shared.offices import private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage.models import STAFF_ROLES, Building, Role
+from storage.models import STAFF_ROLES, Building, Membership, Person, Role
 from storage.people import membership
 from storage.reports import ReportDraft
+from storage.residents import LOOK_VIA_LOG, record_phone_look
 
 
 async def log_command(update: Update, context: NotebookContext) -> None:
@@ -99,20 +105,57 @@ async def on_building(update: Update, context: NotebookContext) -> None:
     await answered(update, context, pressed)
 
 
-async def on_resident(update: Update, context: NotebookContext) -> None:
-    pressed = await _logged_draft(update, context, RESIDENT)
+async def _found_resident(
+    update: Update, context: NotebookContext, button: Button
+) -> tuple[Pressed, Membership] | None:
+    """The open /log draft and the community's resident a press of `button` names; None (the
+    press answered as stale) for anyone else: staff, another community's resident, a forgery."""
+    pressed = await _logged_draft(update, context, button)
     if pressed is None:
-        return
+        return None
     query = update.callback_query
-    assert query is not None
-    draft = pressed.draft
-    assert draft.community_id is not None
+    assert query is not None and pressed.draft.community_id is not None
     member = await membership(
-        context.session, person_id=RESIDENT.values(update)[1], community_id=draft.community_id
+        context.session, person_id=button.values(update)[1], community_id=pressed.draft.community_id
     )
-    if member is None or Role(member.role) in STAFF_ROLES:
+    if member is None or Role(member.role) in STAFF_ROLES or not member.active:
         await answer_stale(query, context)
+        return None
+    return pressed, member
+
+
+async def on_show_phone(update: Update, context: NotebookContext) -> None:
+    """A found resident's whole phone number, in an alert only the worker sees; the look is
+    recorded, as the issue card's contact button records its looks."""
+    found = await _found_resident(update, context, SHOW_PHONE)
+    if found is None:
         return
+    member = found[1]
+    query = update.callback_query
+    assert query is not None and context.person.id is not None
+    _ = context.tr.gettext
+    person = await context.session.get(Person, member.person_id)
+    if person is None or not person.phone:
+        await query.answer(_("No phone number is known for this resident."), show_alert=True)
+        return
+    await record_phone_look(
+        context.session,
+        community_id=member.community_id,
+        person_id=member.person_id,
+        actor_id=context.person.id,
+        via=LOOK_VIA_LOG,
+        now=context.now(),
+    )
+    text = _("{name}, phone {phone}").format(name=person.full_name[:60], phone=person.phone[:40])
+    await query.answer(text[:200], show_alert=True)  # an alert: plain text, 200 characters
+
+
+async def on_resident(update: Update, context: NotebookContext) -> None:
+    found = await _found_resident(update, context, RESIDENT)
+    if found is None:
+        return
+    pressed, member = found
+    draft = pressed.draft
     draft.who, draft.reporter_id = "registered", member.person_id
     draft.building_id, draft.unit_id = member.building_id, member.unit_id
     await answered(update, context, pressed)
@@ -126,4 +169,5 @@ HANDLERS = [
     NO_BUILDING.handler(on_no_building),
     BUILDING.handler(on_building),
     RESIDENT.handler(on_resident),
+    SHOW_PHONE.handler(on_show_phone),
 ]

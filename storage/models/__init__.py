@@ -3,8 +3,11 @@
 `notebook.py` holds the red and black pen (issues, their events, follow-ups, attachments), people,
 communities and the delivery records (inbox, outbox, chat state); `council.py` the courtyard
 council, consent campaigns, the service-desk roster and operations. Importing this package
-registers every table on `SQLModel.metadata`.
+registers every table on `SQLModel.metadata`, whose constraints are named by the convention in
+`naming.py` (imported first, so it is in force before any table is defined).
 """
+
+from storage.models.naming import NAMING_CONVENTION  # isort: skip  (before any table)
 
 from storage.models.council import (
     CampaignStatus,
@@ -13,6 +16,7 @@ from storage.models.council import (
     ConsentMediation,
     ConsentRule,
     ConsentVoteLog,
+    ContactLook,
     CouncilDecision,
     CouncilMeeting,
     CouncilTopic,
@@ -59,6 +63,7 @@ from storage.models.notebook import (
 )
 
 __all__ = [
+    "NAMING_CONVENTION",
     "STAFF_ROLES",
     "Attachment",
     "Building",
@@ -71,6 +76,7 @@ __all__ = [
     "ConsentMediation",
     "ConsentRule",
     "ConsentVoteLog",
+    "ContactLook",
     "CouncilDecision",
     "CouncilMeeting",
     "CouncilTopic",

@@ -1,5 +1,6 @@
 """Courtyard council (小院议事堂) topics and meetings, consent campaigns and their households,
-the service-desk roster (百通岗), the secretary's role handover and instance heartbeats."""
+the service-desk roster (百通岗), the secretary's role handover, instance heartbeats, and the
+record of who looked at a resident's phone number outside an issue."""
 
 from __future__ import annotations
 
@@ -284,3 +285,16 @@ class Heartbeat(SQLModel, table=True):
     name: str = Field(max_length=120, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class ContactLook(SQLModel, table=True):
+    """A worker revealed a resident's phone number outside an issue (the /log search): who,
+    whose, when. A look from an issue card is that issue's `contact_shown` event instead."""
+
+    __tablename__ = "contact_look"
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    person_id: int = Field(foreign_key="person.id", index=True)  # whose phone
+    actor_id: int = Field(foreign_key="person.id")  # who looked
+    via: str = Field(max_length=20)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)

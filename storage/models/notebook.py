@@ -135,6 +135,8 @@ class Person(SQLModel, table=True):
     full_name: str = Field(default="", max_length=200)
     username: str | None = Field(default=None, max_length=64)
     phone: str | None = Field(default=None, sa_type=EncryptedString)  # encrypted at rest
+    # the phone's keyed hash, to find a person by phone in SQL (storage/crypto.py: blind index)
+    phone_index: str | None = Field(default=None, max_length=64, index=True)
     telegram_language_code: str | None = Field(default=None, max_length=35)
     locale: str | None = Field(default=None, max_length=16)  # chosen with /language
     current_community_id: int | None = Field(default=None, foreign_key="community.id")

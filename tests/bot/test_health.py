@@ -105,7 +105,7 @@ async def test_the_report_lists_live_instances_only(db: Database, clock: FakeClo
 def test_health_is_on_by_default_in_webhook_mode_only() -> None:
     polling = load_settings(_env_file=None)
     webhook = load_settings(
-        _env_file=None, webhook_url="https://x.example/t", webhook_secret_token="abc"
+        _env_file=None, webhook_url="https://x.example/t", webhook_secret_token="abc" * 11
     )
     assert polling.health_server_port is None
     assert webhook.health_server_port == 8081

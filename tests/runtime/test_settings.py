@@ -56,6 +56,12 @@ def test_database_urls_get_async_drivers(raw: str, expected: str) -> None:
         ({"webhook_url": "ftp://x"}, "WEBHOOK_URL: must be an https:// URL"),
         ({"webhook_url": "https://x.example/t"}, "WEBHOOK_SECRET_TOKEN is required when"),
         ({"webhook_secret_token": "has space"}, "WEBHOOK_SECRET_TOKEN: use 1-256 letters"),
+        ({"webhook_secret_token": "x"}, "WEBHOOK_SECRET_TOKEN: must be at least 32 characters"),
+        (
+            {"webhook_secret_token": "s" * 31, "webhook_url": "https://x.example/t"},
+            "WEBHOOK_SECRET_TOKEN: must be at least 32 characters (it has 31)",
+        ),
+        ({"secretary_link_ttl_hours": "0"}, "SECRETARY_LINK_TTL_HOURS:"),
     ],
 )
 def test_a_bad_value_names_its_variable(values: dict[str, str], line: str) -> None:
@@ -63,6 +69,13 @@ def test_a_bad_value_names_its_variable(values: dict[str, str], line: str) -> No
         _settings(**values)
     assert str(err.value).startswith(line)
     assert "\n" not in str(err.value)
+
+
+def test_a_long_enough_webhook_secret_is_taken() -> None:
+    secret = "A1_-" * 8
+    settings = _settings(webhook_url="https://x.example/t", webhook_secret_token=secret)
+    assert settings.webhook_secret_token is not None
+    assert settings.webhook_secret_token.get_secret_value() == secret
 
 
 def test_the_token_is_required_to_run_and_never_printed() -> None:

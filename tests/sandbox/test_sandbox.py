@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from runtime.settings import load_settings
 from sandbox import SandboxError
 from sandbox.clock import SandboxClock, next_weekly_slot
 from sandbox.runtime import NotLocal, Sandbox, ensure_local, sandbox_settings
-from sandbox.serve import check_database_path
+from sandbox.serve import check_database_path, claim_database, made_by_sandbox
 from sandbox.web import CLIENT_HEADER, make_web_app
 from storage.db import Database
 from storage.issue_lifecycle import Action
@@ -202,6 +204,38 @@ def test_the_sandbox_never_recreates_the_real_notebook(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="--database"):
         check_database_path(settings, real)
     check_database_path(settings, tmp_path / "sandbox.db")
+
+
+def test_the_sandbox_deletes_only_a_database_it_made_itself(tmp_path: Path) -> None:
+    mine = tmp_path / "try.db"
+    claim_database(mine, fresh=True)
+    assert made_by_sandbox(mine) and mine.stat().st_mode & 0o777 == 0o600
+    with closing(sqlite3.connect(mine)) as conn:  # last run's demo
+        conn.execute("CREATE TABLE demo (x)")
+    (tmp_path / "try.db-wal").write_bytes(b"its log")
+    claim_database(mine, fresh=True)  # a fresh demo: its own file goes, a new one comes
+    assert made_by_sandbox(mine) and not (tmp_path / "try.db-wal").exists()
+    assert _tables(mine) == []
+    with closing(sqlite3.connect(mine)) as conn:
+        conn.execute("CREATE TABLE demo (x)")
+    claim_database(mine, fresh=False)  # --keep
+    assert _tables(mine) == ["demo"]
+
+    precious = tmp_path / "precious.db"
+    with closing(sqlite3.connect(precious)) as conn:  # a real notebook: no sandbox mark
+        conn.execute("CREATE TABLE issue (x)")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("someone's notes")
+    for other in (precious, notes):
+        for fresh in (True, False):
+            with pytest.raises(SandboxError, match="was not made by the sandbox"):
+                claim_database(other, fresh=fresh)
+    assert _tables(precious) == ["issue"] and notes.read_text() == "someone's notes"
+
+
+def _tables(path: Path) -> list[str]:
+    with closing(sqlite3.connect(path)) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
 
 
 # --- the clock -----------------------------------------------------------------------------

@@ -122,3 +122,17 @@ async def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert process.returncode == 1
     assert lines[-1].startswith(f"community-notebook: cannot listen on 127.0.0.1:{port}")
     assert "Traceback" not in err.decode()
+
+
+async def test_the_sandbox_refuses_a_database_file_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "notebook-copy.db"
+    precious.write_bytes(b"SQLite format 3\x00 someone's notebook")
+    args = ["sandbox", "--port", "0", "--database", str(precious)]
+    process = await _start(args, _env(), tmp_path)
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1
+    assert err.decode().strip().splitlines()[-1] == (
+        f"community-notebook: {precious} was not made by the sandbox, so the sandbox neither "
+        "uses nor deletes it; choose another file with --database (or move that one away)"
+    )
+    assert precious.read_bytes() == b"SQLite format 3\x00 someone's notebook"

@@ -301,10 +301,11 @@ def test_the_chart_is_a_png_with_chinese_labels_from_the_bundled_font() -> None:
     import warnings
     from zoneinfo import ZoneInfo
 
-    from handlers.council.campaign_chart import ChartLabels, font_path, support_chart_png
+    from handlers.council.campaign_chart import ChartLabels, support_chart_png
+    from runtime.fonts import cjk_font_path
     from storage.consent_rules import SupportPoint
 
-    assert font_path().name == "SimHei.ttf" and font_path().is_file()
+    assert cjk_font_path().name == "wqy-microhei.ttc" and cjk_font_path().is_file()
     t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
     points = [
         SupportPoint(t0 + timedelta(days=day), Fraction(agree, 13), Fraction(agree * 80, 1040))

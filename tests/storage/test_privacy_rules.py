@@ -335,7 +335,9 @@ async def test_keys_rotate_and_old_plaintext_is_sealed(db: Database, clock: Fake
 def test_a_short_latin_name_is_found_only_as_a_word() -> None:
     from storage.forgetting import Traces
 
-    li = Traces(words=["Li"], phone_digits="13812345678", telegram_id=1000004)
+    li = Traces(
+        words=["Li"], phone_digits="13812345678", telegram_id=1000004, phone_number="13812345678"
+    )
     assert li.in_json({"text": "Auntie Li called"})
     assert not li.in_json({"text": "the delivery came", "n": 10000041})
     assert li.in_json({"from": {"id": 1000004}})
@@ -343,3 +345,6 @@ def test_a_short_latin_name_is_found_only_as_a_word() -> None:
     assert li.remove("Li: 138 1234 5678, or her son 139 0000 1111") == (
         "***: ***, or her son 139 0000 1111"
     )
+    # the one phone recogniser (storage/phones.py): full-width digits and Chinese numerals too
+    assert li.remove("找Li，电话１３８１２３４５６７８") == "找***，电话***"
+    assert li.in_json({"text": "电话一三八一二三四五六七八"})

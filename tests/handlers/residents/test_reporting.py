@@ -195,7 +195,10 @@ async def test_me_too_joins_the_open_issue_of_the_building_instead_of_a_duplicat
         question = await li.expect_message(contains="What is the problem about?")
         await li.press(question, "Public facilities")
         offer = await li.expect_edit(question, contains="already reported")
-        assert "No. 1: Stairwell light broken (new)" in offer.text
+        assert (
+            "No. 1 · Public facilities (stairwell lights, doors) · 1栋: "
+            "«Stairwell light broken» (new)" in offer.text
+        )
         await li.press(question, "No. 1 is my problem too")
         joined = await li.expect_edit(question, contains="You now back No. 1 (new)")
         assert joined.buttons == []
@@ -205,6 +208,34 @@ async def test_me_too_joins_the_open_issue_of_the_building_instead_of_a_duplicat
     assert len(found) == 2  # Xu's and Zhao's; Li backs Xu's
     assert found[0].support_count == 1
     assert bot_errors(emulator) == []
+
+
+async def test_the_offer_shows_a_neighbours_words_without_their_phone_or_room(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    xu = emulator.user(first_name="Lao Xu", language_code="en")
+    li = emulator.user(first_name="Auntie Li", language_code="en")
+    await join(db, community, xu, building=0)
+    await join(db, community, li, building=0)
+    async with running_bot(emulator, db, clock):
+        await report_with_taps(
+            xu,
+            "Leak above 1502室 <ceiling>, call １３８.１２３４.５６７８ or 3-2-1502",
+            "Public facilities",
+        )
+        await li.send("Water dripping in the stairwell")
+        question = await li.expect_message(contains="What is the problem about?")
+        await li.press(question, "Public facilities")
+        offer = await li.expect_edit(question, contains="already reported")
+    line = next(x for x in offer.text.splitlines() if x.startswith("No. 1"))
+    assert line.startswith(
+        "No. 1 · Public facilities (stairwell lights, doors) · 1栋: "
+        "«Leak above ***室 <ceiling>, call *** or ***» (new)"
+    )
+    for secret in ("1502", "１３８", "５６７８", "Lao Xu"):
+        assert secret not in offer.text
+    assert bot_errors(emulator) == []  # the neighbour's words are escaped
 
 
 async def _xu_li_and_worker_wang(

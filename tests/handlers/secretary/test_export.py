@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from emulator import BotApiEmulator
 from handlers.secretary.documents import CsvFile, XlsxFile, defuse, notebook_pdf
 from handlers.secretary.export import FILE, printed_notebook, spreadsheet
-from runtime.fonts import cjk_font_path
+from runtime.fonts import CJK_FONT_INDEX, CJK_FONT_NAME, cjk_font_path
 from runtime.i18n import I18n
 from storage.db import Database
 from storage.export import ExportRow
@@ -177,14 +177,14 @@ def _pdf_objects(pdf: bytes) -> dict[int, tuple[bytes, bytes | None]]:
 
 
 def _embedded_glyphs(pdf: bytes) -> dict[str, bool]:
-    """Every character the PDF's embedded SimHei subsets can draw -> whether its glyph has
+    """Every character the PDF's embedded Chinese font's subsets can draw -> whether its glyph has
     outlines (ToUnicode maps subset codes to characters; the subset's cmap maps codes to
     glyphs)."""
     objects = _pdf_objects(pdf)
     drawable: dict[str, bool] = {}
     for head, _ in objects.values():
         font_file = re.search(rb"/FontFile2 (\d+) 0 R", head)
-        if font_file is None or b"SimHei" not in head:
+        if font_file is None or CJK_FONT_NAME.encode() not in head:
             continue
         descriptor_id = next(i for i, (h, _d) in objects.items() if h is head)
         font_dict = next(
@@ -218,9 +218,9 @@ async def test_the_printed_notebook_embeds_a_font_with_every_chinese_glyph(
     assert [e.number for e in printed.open_in_period] == [*range(3, 13), 2]
     pdf = notebook_pdf(ZH, printed)
     assert pdf.startswith(b"%PDF")
-    assert re.search(rb"/BaseFont /[A-Z]{6}\+SimHei", pdf)  # embedded as a subset
+    assert re.search(rb"/BaseFont /[A-Z]{6}\+" + CJK_FONT_NAME.encode(), pdf)  # a subset
     glyphs = _embedded_glyphs(pdf)
-    source = TTFont(str(cjk_font_path())).getBestCmap()
+    source = TTFont(str(cjk_font_path()), fontNumber=CJK_FONT_INDEX).getBestCmap()
     for text in (
         "邢家桥社区民情本",
         "下水道堵了<厨房>&卫生间",
