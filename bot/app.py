@@ -48,7 +48,14 @@ from handlers.residents import (
     report,
     start,
 )
-from handlers.secretary import digest, export, invites, notebook_page, staff_admin
+from handlers.secretary import (
+    digest,
+    export,
+    invites,
+    notebook_page,
+    staff_admin,
+    staff_removal,
+)
 from handlers.shared import common, errors, fallback, flows
 from handlers.shared.common import load_person
 from handlers.staff import (
@@ -456,6 +463,7 @@ def build_application(
     household_checks.register(notebook.renderers)  # a resident asks their worker for a check
     duty.register(notebook.renderers)
     staff_admin.register(notebook.renderers)
+    staff_removal.register(notebook.renderers)
     # what runs after a message a handler sent has gone out (delivery/answers.py: `then`)
     app.answers.hooks.update(common.AFTER_SEND)
     app.answers.hooks.update(card_steps.AFTER_SEND)

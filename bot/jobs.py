@@ -64,10 +64,16 @@ INBOX_FAILED_KEEP = timedelta(days=30)
 
 
 async def housekeeping(app: NotebookApplication) -> int:
-    """Forget handled updates after a week, and failed ones after a month (long enough for a
-    person to look at them: `python -m bot status` counts them)."""
+    """Reduce handled updates' payloads to what idempotency needs after INBOX_PAYLOAD_HOURS;
+    forget handled updates after a week, and failed ones after a month (long enough for a
+    person to look at them: `python -m bot status` counts them). Returns how many rows went."""
     nb = app.notebook
     now = nb.clock()
+    cutoff = now - timedelta(hours=nb.settings.inbox_payload_hours)
+    while True:  # in batches, each its own transaction
+        async with nb.db.session() as session:
+            if not await inbox.reduce_handled(session, processed_before=cutoff):
+                break
     async with nb.db.session() as session:
         return await inbox.prune(
             session, processed_before=now - INBOX_KEEP, failed_before=now - INBOX_FAILED_KEEP

@@ -113,6 +113,8 @@ async def _deliver(
 ) -> datetime | None:
     """Send a rendered row, then record the outcome (`_record`); after a 429, when its chat may
     be written to again (None otherwise). No transaction is open while the request is made."""
+    if rendered.calls:
+        return await _make_calls(app, row, rendered, now)
     params: dict[str, Any] = {"chat_id": row.chat_id, "text": rendered.text}
     if rendered.reply_markup is not None:
         params["reply_markup"] = keyboard_json(rendered.reply_markup)
@@ -156,6 +158,43 @@ async def _deliver(
     else:
         write = _marking_sent(row, sent, app.bot, rendered.after_send, now)
         await _record(app, row, "sent", write)
+    return None
+
+
+async def _make_calls(
+    app: NotebookApplication, row: Outbox, rendered: Rendered, now: datetime
+) -> datetime | None:
+    """A row that makes calls instead of sending a message (`Rendered.calls`), with the same
+    handling of Telegram's answers as a message; a refusal runs `Rendered.refused`."""
+    try:
+        for method, params in rendered.calls:
+            await call(app.bot, method, params)
+    except RetryAfter as exc:  # Telegram did nothing: the calls are made again later
+        at = now + timedelta(seconds=retry_seconds(exc))
+        await _record(app, row, "postponed (429)", _postponing(row, at, "429 flood control"))
+        return at
+    except (BadRequest, Forbidden) as exc:
+        _log_given_up(row, f"refused: {exc.message}")
+        refused, why = rendered.refused, exc.message
+
+        async def write(session: AsyncSession) -> None:
+            if refused is not None:
+                await refused(session, why)
+            await outbox.mark_failed(session, row, error=why[:500])
+
+        await _record(app, row, "refused", write)
+        if refused is not None:
+            kick(app)  # what `refused` queued (a notice) goes now, not at the next poll
+    except (NetworkError, TelegramError) as exc:
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            _log_given_up(row, f"{type(exc).__name__} after {attempts} attempts: {exc}")
+            await _record(app, row, "failed", _failing(row, str(exc)))
+        else:
+            at = now + timedelta(seconds=min(2**attempts, 600))
+            await _record(app, row, "retry", _retrying(row, at, str(exc)))
+    else:
+        await _record(app, row, "sent", _marking_sent(row, None, app.bot, None, now))
     return None
 
 

@@ -521,13 +521,18 @@ class GroupDriver(ChatDriver):
         self._emu.emit_my_chat_member(self.chat, actor.to_dict(), old, "kicked")
 
     async def promote_bot(
-        self, *, can_delete_messages: bool = True, by: UserDriver | None = None
+        self,
+        *,
+        can_delete_messages: bool = True,
+        can_restrict_members: bool = True,
+        by: UserDriver | None = None,
     ) -> None:
         """Make the bot an admin (admins see every group message, privacy mode or not)."""
         actor = self._actor(by)
         old = self.chat.bot_status
         self.chat.bot_status = "administrator"
         self.chat.bot_can_delete = can_delete_messages
+        self.chat.bot_can_restrict = can_restrict_members
         self._emu.emit_my_chat_member(self.chat, actor.to_dict(), old, "administrator")
 
     async def add_member(self, user: UserDriver, by: UserDriver | None = None) -> JSONDict:
@@ -629,6 +634,7 @@ class BotApiEmulator(EmulatorCore):
         bot_member: bool = True,
         bot_is_admin: bool = False,
         bot_can_delete_messages: bool = True,
+        bot_can_restrict_members: bool = True,
     ) -> GroupDriver:
         """A group with the bot already in it (no update is emitted; use add_bot() for that)."""
         number = self._next_group
@@ -642,6 +648,7 @@ class BotApiEmulator(EmulatorCore):
         )
         chat.bot_status = ("administrator" if bot_is_admin else "member") if bot_member else "left"
         chat.bot_can_delete = bot_is_admin and bot_can_delete_messages
+        chat.bot_can_restrict = bot_is_admin and bot_can_restrict_members
         if owner is not None:
             chat.members[owner.id] = "creator"
             chat.extra["owner_id"] = owner.id

@@ -324,6 +324,7 @@ class ChatRecord:
     members: dict[int, str] = field(default_factory=dict)  # user id -> member status
     bot_status: str = "member"  # member, administrator, left, kicked
     bot_can_delete: bool = False
+    bot_can_restrict: bool = False  # an administrator bot allowed to ban and unban members
     messages: dict[int, JSONDict] = field(default_factory=dict)  # id -> raw, current state
     bot_messages: dict[int, BotMessage] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)

@@ -351,7 +351,9 @@ def strip_reply(raw: JSONDict) -> JSONDict:
     return {key: value for key, value in raw.items() if key != "reply_to_message"}
 
 
-def member_dict(user: JSONDict, status: str, *, can_delete: bool = False) -> JSONDict:
+def member_dict(
+    user: JSONDict, status: str, *, can_delete: bool = False, can_restrict: bool = True
+) -> JSONDict:
     """A ChatMember object with all fields PTB requires for each status."""
     if status == "creator":
         return {"status": "creator", "user": user, "is_anonymous": False}
@@ -364,7 +366,7 @@ def member_dict(user: JSONDict, status: str, *, can_delete: bool = False) -> JSO
             "can_manage_chat": True,
             "can_delete_messages": can_delete,
             "can_manage_video_chats": False,
-            "can_restrict_members": True,
+            "can_restrict_members": can_restrict,
             "can_promote_members": False,
             "can_change_info": False,
             "can_invite_users": True,
@@ -486,6 +488,8 @@ class EmulatorCore:
                 "getChatAdministrators": self._get_chat_administrators,
                 "getChatMemberCount": self._get_chat_member_count,
                 "leaveChat": self._leave_chat,
+                "banChatMember": self._ban_chat_member,
+                "unbanChatMember": self._unban_chat_member,
                 "close": self._noop,
                 "logOut": self._noop,
             }.items()
@@ -2112,8 +2116,11 @@ class EmulatorCore:
         chat = self._chat(params)
         user = self._user(params)
         status = self._member_status(chat, int(user["id"]))
-        can_delete = chat.bot_can_delete if user["id"] == self.bot_id else True
-        return member_dict(user, status, can_delete=can_delete)
+        if user["id"] == self.bot_id:
+            return member_dict(
+                user, status, can_delete=chat.bot_can_delete, can_restrict=chat.bot_can_restrict
+            )
+        return member_dict(user, status, can_delete=True)
 
     async def _get_chat_administrators(
         self, params: JSONDict, files: dict[str, UploadedFile]
@@ -2129,7 +2136,12 @@ class EmulatorCore:
         ]
         if chat.bot_status == "administrator":
             admins.append(
-                member_dict(self.bot_user_dict(), "administrator", can_delete=chat.bot_can_delete)
+                member_dict(
+                    self.bot_user_dict(),
+                    "administrator",
+                    can_delete=chat.bot_can_delete,
+                    can_restrict=chat.bot_can_restrict,
+                )
             )
         return admins
 
@@ -2151,6 +2163,66 @@ class EmulatorCore:
         self.emit_my_chat_member(chat, self.bot_user_dict(), old, "left")
         return True
 
+    def _restricting(self, params: JSONDict) -> tuple[ChatRecord, int]:
+        """The chat and user of a ban or unban, after Telegram's checks: a group the bot is in,
+        a user it knows, and the bot an administrator allowed to restrict members."""
+        chat = self._chat(params)
+        if chat.type == "private":
+            raise bad_request("chat member status can't be changed in private chats")
+        self._check_can_send(chat)
+        user_id = _as_int(params.get("user_id"))
+        if user_id is None or user_id not in self.users:
+            raise bad_request("PARTICIPANT_ID_INVALID")
+        if chat.bot_status != "administrator" or not chat.bot_can_restrict:
+            raise bad_request("not enough rights to restrict/unrestrict chat member")
+        return chat, user_id
+
+    def _member_changed(self, chat: ChatRecord, user_id: int, old: str, new: str) -> None:
+        """chat_member, as Telegram sends it to an administrator bot (if allowed_updates asks)."""
+        user = self.users[user_id].to_dict()
+        self.emit_update(
+            "chat_member",
+            {
+                "chat": chat.to_dict(),
+                "from": self.bot_user_dict(),
+                "date": self._now(),
+                "old_chat_member": member_dict(user, old),
+                "new_chat_member": member_dict(user, new),
+            },
+        )
+
+    async def _ban_chat_member(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
+        """Remove a member (in a supergroup they cannot come back until unbanned; in a basic
+        group anyone may add them again). The owner and administrators cannot be banned."""
+        chat, user_id = self._restricting(params)
+        old = chat.members.get(user_id, "left")
+        if old == "creator":
+            raise bad_request("can't remove chat owner")
+        if old == "administrator":
+            raise bad_request("user is an administrator of the chat")
+        if old != "kicked":
+            chat.members[user_id] = "kicked"
+            self._member_changed(chat, user_id, old, "kicked")
+        self._signal.fire()
+        return True
+
+    async def _unban_chat_member(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
+        """Lift a ban: the user may join again by a link or be added. Without `only_if_banned`
+        a member is removed too, as Telegram does ("the user is not a member after the call")."""
+        chat, user_id = self._restricting(params)
+        if chat.type != "supergroup":
+            raise bad_request("method is available for supergroup and channel chats only")
+        old = chat.members.get(user_id, "left")
+        if _as_bool(params.get("only_if_banned")) and old != "kicked":
+            return True
+        if old in ("creator", "administrator"):
+            raise bad_request("user is an administrator of the chat")
+        if old != "left":
+            chat.members[user_id] = "left"
+            self._member_changed(chat, user_id, old, "left")
+        self._signal.fire()
+        return True
+
     def emit_my_chat_member(
         self, chat: ChatRecord, actor: JSONDict, old_status: str, new_status: str
     ) -> None:
@@ -2162,7 +2234,12 @@ class EmulatorCore:
                 "from": actor,
                 "date": self._now(),
                 "old_chat_member": member_dict(bot, old_status),
-                "new_chat_member": member_dict(bot, new_status, can_delete=chat.bot_can_delete),
+                "new_chat_member": member_dict(
+                    bot,
+                    new_status,
+                    can_delete=chat.bot_can_delete,
+                    can_restrict=chat.bot_can_restrict,
+                ),
             },
         )
 

@@ -28,6 +28,11 @@ class Rendered:
     message is gone (someone deleted it): None gives the row up, REPOST sends the text as a new
     message, SKIP counts the row as done. `after_send` runs in the row's session with the
     message Telegram returned (`Sent`: to remember a card's message id, say).
+
+    `calls`: instead of a message, Bot API calls made in order, as `(method, parameters)` (a
+    leaver removed from the staff group: ban, then unban). When Telegram refuses one (a 400 or
+    403), the rest are not made and `refused` runs with Telegram's words in the transaction
+    that records the row as failed (to queue a notice for whoever must act).
     """
 
     text: str
@@ -35,6 +40,8 @@ class Rendered:
     edit_message_id: int | None = None
     after_send: Callable[[AsyncSession, Bot, Sent], Awaitable[None]] | None = None
     when_gone: str | None = None
+    calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+    refused: Callable[[AsyncSession, str], Awaitable[None]] | None = None
 
 
 REPOST = "repost"  # Rendered.when_gone: the edited message is gone, send it again

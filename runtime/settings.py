@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=730, ge=1)
     # Sent and cancelled outbox rows are forgotten this long after (storage/outbox.py: prune).
     outbox_retention_days: int = Field(default=30, ge=1)
+    # An update's raw payload (names, Telegram ids, what was written) is kept this long after it
+    # was handled, for recovery and a look at a failure; then only what tells a redelivery
+    # from a new update stays (storage/inbox.py: `reduce_handled`).
+    inbox_payload_hours: int = Field(default=6, ge=1)
     phone_encryption_key: SecretStr | None = None
     # Error reports (bot/error_reports.py): off unless SENTRY_DSN is set; personal data scrubbed.
     sentry_dsn: SecretStr | None = None

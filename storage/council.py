@@ -43,6 +43,9 @@ from storage.notifications import issue_opened
 
 TOPIC_CARD = "topic_card"  # a new topic, for staff to grade
 TOPIC_NEWS = "topic_news"  # the proposer and supporters hear what became of their topic
+# A topic card already sent, edited in place (its message id is noted on the TOPIC_CARD row
+# once sent, and kept as long as that row: OUTBOX_RETENTION_DAYS): the proposer was forgotten.
+TOPIC_CARD_EDIT = "topic_card_edit"
 
 ON_THE_TABLE = frozenset({TopicStatus.OPEN, TopicStatus.SCHEDULED})  # can still be supported
 RESIDENT_ROLES = (Role.RESIDENT, Role.BUILDING_LEAD, Role.VOLUNTEER)

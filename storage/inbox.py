@@ -120,7 +120,7 @@ async def _renumbered(
     """An id we stored before, carrying a different update: Telegram may start numbering afresh
     after a quiet week, and then the new update replaces the old record (True)."""
     existing = await session.get(InboxUpdate, update_id)
-    if existing is None or _meaningful(existing.payload) == _meaningful(payload):
+    if existing is None or same_update(existing.payload, payload):
         return False
     existing.payload = payload
     existing.status = InboxStatus.PENDING
@@ -130,6 +130,38 @@ async def _renumbered(
     session.add(existing)
     await session.flush()
     return True
+
+
+def same_update(stored: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Is `payload` the update stored as `stored` (Telegram sent it again), in full or reduced?"""
+    if stored.get(REDUCED):
+        return reduced(payload) == stored
+    return _meaningful(stored) == _meaningful(payload)
+
+
+# A payload past its time (`reduce_handled`) keeps only this mark and what tells a redelivery of
+# the same update from a new one under a reused id: which kind of update it was, its message's
+# number and date, a press's own id. Nothing of who sent it or what they wrote.
+REDUCED = "reduced"
+_FULL = INBOX.c.payload[REDUCED].as_string().is_(None)  # a payload not reduced yet
+
+
+def reduced(payload: dict[str, Any]) -> dict[str, Any]:
+    """What idempotency needs of an update: no name, no Telegram id, no text."""
+    kept: dict[str, Any] = {REDUCED: True}
+    for kind, body in payload.items():
+        if kind == "update_id" or not isinstance(body, dict):
+            continue
+        kept["kind"] = kind
+        message = body.get("message") if kind == "callback_query" else body
+        if kind in ("callback_query", "inline_query", "pre_checkout_query", "shipping_query"):
+            kept["id"] = body.get("id")
+        if isinstance(message, dict):
+            for key in ("message_id", "date", "edit_date"):
+                if isinstance(message.get(key), int):
+                    kept[key] = message[key]
+        break
+    return kept
 
 
 def _meaningful(value: Any) -> Any:
@@ -332,6 +364,71 @@ async def counts(session: AsyncSession) -> dict[str, int]:
         select(InboxUpdate.status, func.count()).group_by(col(InboxUpdate.status))
     )
     return {str(status): int(n) for status, n in rows.all()}
+
+
+async def reduce_handled(
+    session: AsyncSession,
+    *,
+    processed_before: datetime | None = None,
+    update_ids: list[int] | None = None,
+    batch: int = 500,
+) -> int:
+    """Reduce the payloads of handled (done or failed) updates to what idempotency needs
+    (`reduced`): those handled before `processed_before` (the cleaning job, once recovery can
+    no longer need them), or the given ones (/forget). A pending update keeps its payload: it
+    is still to be handled. Returns how many rows changed; bounded by `batch` per call."""
+    query = select(INBOX.c.update_id, INBOX.c.payload).where(
+        INBOX.c.status != InboxStatus.PENDING, _FULL
+    )
+    if processed_before is not None:
+        query = query.where(INBOX.c.processed_at < processed_before)
+    if update_ids is not None:
+        query = query.where(INBOX.c.update_id.in_(update_ids))
+    rows = (await session.exec(query.order_by(INBOX.c.update_id).limit(batch))).all()
+    changed = 0
+    for update_id, payload in rows:
+        if not isinstance(payload, dict) or payload.get(REDUCED):
+            continue
+        await session.exec(
+            update(INBOX).where(INBOX.c.update_id == update_id).values(payload=reduced(payload))
+        )
+        changed += 1
+        if changed >= batch:
+            break
+    return changed
+
+
+async def reduce_now(session: AsyncSession, update_id: int) -> None:
+    """The update being handled gives up its payload in its own transaction (/forget: it
+    carries the person's Telegram id); a rollback gives it back for the retry."""
+    row = await session.get(InboxUpdate, update_id)
+    if row is None or not isinstance(row.payload, dict) or row.payload.get(REDUCED):
+        return
+    await session.exec(
+        update(INBOX).where(INBOX.c.update_id == update_id).values(payload=reduced(row.payload))
+    )
+    session.expire(row)
+
+
+async def handled_mentioning(
+    session: AsyncSession, matches: Any, *, chunk: int = 1000
+) -> list[int]:
+    """Handled updates whose full payload `matches` (a function of its JSON text)."""
+    found: list[int] = []
+    last = None
+    while True:
+        query = select(INBOX.c.update_id, INBOX.c.payload).where(
+            INBOX.c.status != InboxStatus.PENDING, _FULL
+        )
+        if last is not None:
+            query = query.where(INBOX.c.update_id > last)
+        rows = (await session.exec(query.order_by(INBOX.c.update_id).limit(chunk))).all()
+        if not rows:
+            return found
+        for update_id, payload in rows:
+            if isinstance(payload, dict) and not payload.get(REDUCED) and matches(payload):
+                found.append(update_id)
+        last = rows[-1][0]
 
 
 async def prune(

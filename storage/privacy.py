@@ -3,16 +3,7 @@
 The rules (docs/residents.md, "Your data"; docs/operations.md, "Privacy operations"):
 
 - `export_person`: everything stored about one person, as plain JSON-ready data (/mydata).
-- `forget_person` (/forget): the person's row stays, so the facts of their issues stay — the
-  issue, its category, building, dates, description and history, the "me too"s they gave —
-  but it becomes an anonymous placeholder: name, username, phone, Telegram identity and
-  language are cleared, their home (unit, room) is dropped, their memberships end. Texts they
-  wrote keep their words minus anything that identifies them (their name, username, phone and
-  any phone number); voice messages they sent are deleted (a voice identifies its speaker),
-  photos stay. Their conversation drafts and queued messages are deleted. Figures (counts by
-  category, building, status, dates, satisfaction) do not change. Staff must first be
-  deactivated by the secretary: an office's own record of who did what is not forgettable
-  while they work there.
+- /forget is storage/forgetting.py: every trace of the person, in every table.
 - `anonymise_expired`: closed issues older than the retention period lose their personal data
   the same way, and their link to the reporter and supporters (the support count stays).
   Staff names on the history stay: they are the office's record, not residents' data.
@@ -22,33 +13,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, delete, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import chat_state, phones
-from storage.issue_lifecycle import Action
+from storage import phones
 from storage.models import (
-    STAFF_ROLES,
     Attachment,
     Building,
     ChatState,
     Community,
+    ConsentHousehold,
+    ConsentVoteLog,
+    CouncilTopic,
     HouseholdEvent,
     InviteLink,
     Issue,
     IssueEvent,
+    IssueMessage,
     IssueStatus,
     IssueSupporter,
+    MeetingParticipant,
     Membership,
     Outbox,
     OutboxStatus,
     Person,
-    Role,
-    RoleHandover,
     Unit,
     VerifiedHome,
 )
@@ -63,19 +54,22 @@ def redact_phones(text: str, replacement: str = REDACTED) -> str:
     return phones.mask_phones(text, replacement)
 
 
-def redact(text: str | None, identifiers: Iterable[str | None]) -> str | None:
-    """`text` without phone numbers and without the given names/usernames/phones."""
+def redact(
+    text: str | None, identifiers: Iterable[str | None], *, any_phone: bool = True
+) -> str | None:
+    """`text` without the given names/usernames/phones, and (`any_phone`) any phone number."""
     if text is None:
         return None
     for identifier in sorted({i.strip() for i in identifiers if i and i.strip()}, key=len)[::-1]:
         if len(identifier) < 2:
             continue
         if identifier.isascii() and identifier.replace(" ", "").isalnum():
-            pattern = rf"(?<!\w){re.escape(identifier)}(?!\w)"  # "Li" must not eat "Light"
+            # "Li" must not eat "Light"; Chinese runs straight into it ("找Li")
+            pattern = rf"(?<![0-9A-Za-z]){re.escape(identifier)}(?![0-9A-Za-z])"
         else:
             pattern = re.escape(identifier)
         text = re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
-    return redact_phones(text)
+    return redact_phones(text) if any_phone else text
 
 
 def _identifiers(person: Person | None) -> list[str | None]:
@@ -89,6 +83,71 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # --- /mydata ---------------------------------------------------------------------------------
+
+
+async def _council_of(
+    session: AsyncSession, person_id: int, communities: dict[int | None, str]
+) -> dict[str, Any]:
+    """The person's council topics, consent votes, verified home and meeting invitations."""
+    topics = (
+        await session.exec(
+            select(CouncilTopic)
+            .where(CouncilTopic.proposer_id == person_id)
+            .order_by(col(CouncilTopic.id))
+        )
+    ).all()
+    votes = (
+        await session.exec(
+            select(ConsentVoteLog, ConsentHousehold)
+            .join(ConsentHousehold, col(ConsentHousehold.id) == ConsentVoteLog.household_id)
+            .where(ConsentVoteLog.cast_by_id == person_id)
+            .order_by(col(ConsentVoteLog.id))
+        )
+    ).all()
+    homes = (
+        await session.exec(select(VerifiedHome).where(VerifiedHome.person_id == person_id))
+    ).all()
+    meetings = (
+        await session.exec(
+            select(MeetingParticipant).where(MeetingParticipant.person_id == person_id)
+        )
+    ).all()
+    return {
+        "council_topics": [
+            {
+                "community": communities.get(t.community_id),
+                "number": t.id,
+                "title": t.title,
+                "description": t.description,
+                "status": t.status,
+                "answer": t.answer,
+                "raised_at": _iso(t.created_at),
+            }
+            for t in topics
+        ],
+        "consent_votes": [
+            {
+                "campaign": v.campaign_id,
+                "room": h.room,
+                "choice": v.choice,
+                "concerns": v.concerns,
+                "at": _iso(v.at),
+            }
+            for v, h in votes
+        ],
+        "verified_homes": [
+            {
+                "community": communities.get(h.community_id),
+                "room": h.room,
+                "via": h.via,
+                "at": _iso(h.verified_at),
+            }
+            for h in homes
+        ],
+        "meetings_invited_to": [
+            {"meeting": m.meeting_id, "as": m.reason, "attended": m.attended} for m in meetings
+        ],
+    }
 
 
 async def export_person(session: AsyncSession, person: Person, *, now: datetime) -> dict[str, Any]:
@@ -144,6 +203,7 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
     invitations = (
         await session.exec(select(InviteLink).where(InviteLink.created_by_id == person.id))
     ).all()
+    council = await _council_of(session, person.id, communities)
 
     def issue_ref(issue: Issue) -> dict[str, Any]:
         return {"community": communities.get(issue.community_id), "number": issue.number}
@@ -255,6 +315,7 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
             for d in drafts
         ],
         "messages_waiting_to_be_sent": int(waiting),
+        **council,
         "invitations_created": [
             {
                 "community": communities.get(link.community_id),
@@ -269,25 +330,7 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
     }
 
 
-# --- /forget ---------------------------------------------------------------------------------
-
-
-class StaffMustLeaveFirst(Exception):
-    """An active secretary or worker cannot be forgotten; the secretary deactivates them."""
-
-    def __init__(self, role: Role) -> None:
-        super().__init__(f"active {role} cannot be forgotten")
-        self.role = role
-
-
-@dataclass(frozen=True)
-class Forgotten:
-    issues: int  # issues they reported, kept without them
-    supports: int
-    voice_messages: int
-
-
-async def _scrub_texts(
+async def scrub_texts(
     session: AsyncSession,
     *,
     issue_ids: list[int],
@@ -326,74 +369,6 @@ async def _scrub_texts(
             attachment.caption = redact(attachment.caption, identifiers)
             session.add(attachment)
     return voices
-
-
-async def forget_person(session: AsyncSession, person: Person, *, now: datetime) -> Forgotten:
-    assert person.id is not None
-    memberships = list(
-        (await session.exec(select(Membership).where(Membership.person_id == person.id))).all()
-    )
-    for m in memberships:
-        if m.active and Role(m.role) in STAFF_ROLES:
-            raise StaffMustLeaveFirst(Role(m.role))
-    identifiers = [*_identifiers(person), person.phone]
-    reported = [
-        i
-        for i in (await session.exec(select(Issue.id).where(Issue.reporter_id == person.id))).all()
-        if i is not None
-    ]
-    report_events = select(IssueEvent.id).where(
-        col(IssueEvent.issue_id).in_(reported), IssueEvent.kind == Action.REPORT
-    )
-    voices = await _scrub_texts(
-        session,
-        issue_ids=reported,
-        event_query=select(IssueEvent).where(
-            or_(IssueEvent.actor_id == person.id, col(IssueEvent.id).in_(report_events))
-        ),
-        identifiers=identifiers,
-        drop_voice_on_issues=reported,
-    )
-    supports = (
-        await session.exec(select(func.count()).where(IssueSupporter.person_id == person.id))
-    ).one()
-    for m in memberships:
-        m.active, m.unit_id, m.room = False, None, None
-        session.add(m)
-    # no longer a verified member of any household (the history of votes and checks stays)
-    await session.exec(delete(VerifiedHome).where(col(VerifiedHome.person_id) == person.id))
-    telegram_id = person.telegram_user_id
-    await session.exec(delete(Outbox).where(col(Outbox.person_id) == person.id))
-    if telegram_id is not None:  # their drafts, and anything addressed to their chat
-        await chat_state.clear_user(session, user_id=telegram_id)
-        await session.exec(delete(Outbox).where(col(Outbox.chat_id) == telegram_id))
-    for offer in (
-        await session.exec(
-            select(RoleHandover).where(
-                or_(
-                    RoleHandover.from_person_id == person.id,
-                    RoleHandover.to_person_id == person.id,
-                ),
-                col(RoleHandover.accepted_at).is_(None),
-                col(RoleHandover.declined_at).is_(None),
-                col(RoleHandover.cancelled_at).is_(None),
-            )
-        )
-    ).all():
-        offer.cancelled_at = now
-        session.add(offer)
-    person.full_name = ANONYMOUS_NAME
-    person.username = None
-    person.phone = None
-    person.telegram_user_id = None
-    person.telegram_language_code = None
-    person.locale = None
-    person.current_community_id = None
-    person.unreachable_since = None
-    person.anonymised_at = now
-    session.add(person)
-    await session.flush()
-    return Forgotten(issues=len(reported), supports=int(supports), voice_messages=voices)
 
 
 # --- retention -------------------------------------------------------------------------------
@@ -436,7 +411,7 @@ async def anonymise_expired(
             person = await session.get(Person, person_id) if person_id is not None else None
             if person is not None:
                 identifiers += [*_identifiers(person), person.phone]
-        await _scrub_texts(
+        await scrub_texts(
             session,
             issue_ids=[issue.id],
             event_query=select(IssueEvent).where(IssueEvent.issue_id == issue.id),
@@ -454,6 +429,8 @@ async def anonymise_expired(
             event.actor_id = None  # the resident's own steps are no longer theirs
             session.add(event)
         await session.exec(delete(IssueSupporter).where(col(IssueSupporter.issue_id) == issue.id))
+        # which bot message in a resident's chat spoke of it: no longer anyone's to reply to
+        await session.exec(delete(IssueMessage).where(col(IssueMessage.issue_id) == issue.id))
         issue.reporter_id = None
         issue.anonymised_at = now
         session.add(issue)

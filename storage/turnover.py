@@ -24,6 +24,7 @@ from storage import chat_state, outbox
 from storage import issues as rules
 from storage.issue_lifecycle import OPEN, Action, ConcurrentChange
 from storage.models import (
+    Community,
     InviteLink,
     Issue,
     IssueEvent,
@@ -42,6 +43,10 @@ HANDOVER_TTL = timedelta(hours=48)
 HANDOVER_OFFER = "handover_offer"  # to the worker asked to become secretary
 HANDOVER_ANSWER = "handover_answer"  # to the secretary who asked
 ITEMS_HANDED_OVER = "items_handed_over"  # to the worker who takes over a leaver's items
+# The leaver removed from the staff group (banned, then unbanned so they can be invited back),
+# and, if Telegram refuses, the secretary told why (handlers/secretary/staff_removal.py).
+STAFF_REMOVAL = "staff_removal"
+REMOVAL_REFUSED = "staff_removal_refused"
 
 # A leaver's items that may still come back to work (a follow-up "not solved" reopens a
 # resolved issue; a transferred one can return) move with the open ones.
@@ -282,6 +287,30 @@ async def deactivate_worker(
         to=to_person,
         revoked_links=int(revoked.rowcount),
         cancelled_messages=int(cancelled.rowcount),
+    )
+
+
+async def remove_from_staff_group(
+    session: AsyncSession, *, community_id: int, worker_id: int, secretary_id: int, now: datetime
+) -> bool:
+    """A deactivated worker leaves the staff group too: queue their removal (at once, at night
+    too: nothing makes a sound). False when there is no group or no Telegram account."""
+    community = await session.get(Community, community_id)
+    worker = await session.get(Person, worker_id)
+    if community is None or community.staff_chat_id is None:
+        return False
+    if worker is None or worker.telegram_user_id is None:
+        return False
+    return await outbox.enqueue(
+        session,
+        chat_id=community.staff_chat_id,
+        kind=STAFF_REMOVAL,
+        dedupe_key=f"leave:{community_id}:{worker_id}:{int(now.timestamp())}",
+        due_at=now,
+        payload={"worker_id": worker_id, "secretary_id": secretary_id},
+        now=now,
+        community_id=community_id,
+        urgent=True,
     )
 
 

@@ -9,10 +9,11 @@ topics.on_text hands to `save_answer`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.council.guards import staff_answer, staff_press
 from handlers.shared.fitting import short
@@ -22,7 +23,7 @@ from handlers.shared.members import refuse, when_text
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
-from runtime.rendering import Rendered, Renderers
+from runtime.rendering import SKIP, Rendered, Renderers, Sent
 from storage import council
 from storage.categories import COMMUNITY_CATEGORIES
 from storage.council import CouncilError
@@ -288,6 +289,18 @@ async def save_answer(
 # --- outbox renderers ---------------------------------------------------------------------------
 
 
+def _noting_message_id(row_id: int | None) -> Callable[[AsyncSession, Bot, Sent], Awaitable[None]]:
+    """Once sent, the card's message id goes on its outbox row: the card can be edited later."""
+
+    async def after_send(session: AsyncSession, bot: Bot, sent: Sent) -> None:
+        row = await session.get(Outbox, row_id)
+        if row is not None:
+            row.payload = {**row.payload, "message_id": sent.message_id}
+            session.add(row)
+
+    return after_send
+
+
 async def render_topic_card(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
     topic = await session.get(CouncilTopic, row.payload.get("topic_id"))
     if topic is None:
@@ -297,11 +310,19 @@ async def render_topic_card(session: AsyncSession, row: Outbox, tr: Translator) 
     markup = staff_buttons(
         topic, tr, int(row.payload.get("quick_hours", 48)), int(row.payload.get("deep_days", 5))
     )
-    return Rendered(text, reply_markup=markup)
+    if row.kind == council.TOPIC_CARD_EDIT:
+        return Rendered(
+            text,
+            reply_markup=markup,
+            edit_message_id=int(row.payload["message_id"]),
+            when_gone=SKIP,
+        )
+    return Rendered(text, reply_markup=markup, after_send=_noting_message_id(row.id))
 
 
 def register(renderers: Renderers) -> None:
     renderers.register(council.TOPIC_CARD, render_topic_card)
+    renderers.register(council.TOPIC_CARD_EDIT, render_topic_card)
 
 
 HANDLERS = [

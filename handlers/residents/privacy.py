@@ -4,7 +4,8 @@ their personal data deleted (private chat only).
 /forget asks first and remembers the question in the database (`chat_state`, flow "forget"),
 so the answer counts whichever instance receives it and after a restart, and only for a
 question asked in the last `CONFIRM_WITHIN`: an old message's button found days later does not
-delete anything. The rules of forgetting are in storage/privacy.py.
+delete anything. The rules of forgetting are in storage/forgetting.py; what it kept, and why,
+is told to the person.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ from handlers.shared.common import escape, is_private
 from handlers.shared.labels import role_label
 from runtime.buttons import Button
 from runtime.context import NotebookContext
+from runtime.settings import Settings
 from storage.chat_state import clear_state, get_state, set_state
+from storage.forgetting import Forgotten, StaffMustLeaveFirst, forget_person
 from storage.models import STAFF_ROLES, Role
 from storage.people import memberships
-from storage.privacy import StaffMustLeaveFirst, export_person, forget_person
+from storage.privacy import export_person
 
 log = logging.getLogger(__name__)
 
 FLOW = "forget"
 ANSWER = Button("forget.answer", ("y", "n"))
 CONFIRM_WITHIN = timedelta(minutes=15)
+PG_DUMP_KEEP_DAYS = 14  # deploy/notebook-pgdump.service: `find … -mtime +14 -delete`
 
 
 async def my_data(update: Update, context: NotebookContext) -> None:
@@ -143,7 +147,9 @@ async def answer_forget(update: Update, context: NotebookContext) -> None:
         return
     try:
         async with context.session.begin_nested():  # a refused step undoes itself only
-            result = await forget_person(context.session, context.person, now=context.now())
+            result = await forget_person(
+                context.session, context.person, now=context.now(), update_id=update.update_id
+            )
     except StaffMustLeaveFirst:
         await query.answer(
             _("Staff are deactivated by the secretary first; then you can send /forget."),
@@ -153,12 +159,73 @@ async def answer_forget(update: Update, context: NotebookContext) -> None:
     await clear_state(context.session, chat_id=chat.id, user_id=user_id)
     log.info("person %s forgotten; %d issues kept anonymously", context.person.id, result.issues)
     await query.answer()
-    await query.edit_message_text(
+    await query.edit_message_text(_what_was_kept(context, result))
+
+
+def _what_was_kept(context: NotebookContext, result: Forgotten) -> str:
+    """What /forget deleted, what it kept without the person, and why."""
+    _ = context.tr.gettext
+    lines = [
         _(
-            "Done. The notebook no longer knows who you are; the {count} problems you reported "
-            "stay without your name. If you write to me again, you start afresh."
-        ).format(count=result.issues)
+            "Done. The notebook no longer knows who you are: your name, phone number, Telegram "
+            "account, home, your drafts and the messages about you are deleted, and so are your "
+            "own words (follow-up comments, concerns) and your voice messages."
+        )
+    ]
+    kept = []
+    if result.issues:
+        kept.append(
+            context.tr.ngettext(
+                "the problem you reported, without your name or phone number, so the "
+                "community can still solve it",
+                "the {count} problems you reported, without your name or phone number, so the "
+                "community can still solve them",
+                result.issues,
+            ).format(count=result.issues)
+        )
+    if result.topics:
+        kept.append(
+            context.tr.ngettext(
+                "the topic you raised with the council, without your name",
+                "the {count} topics you raised with the council, without your name",
+                result.topics,
+            ).format(count=result.topics)
+        )
+    if result.supports or result.follow_ups:
+        kept.append(
+            _(
+                '{supports} "me too"s and {answers} follow-up answers, as anonymous counts, so '
+                "the response, resolution and satisfaction rates stay true"
+            ).format(supports=result.supports, answers=result.follow_ups)
+        )
+    if result.votes:
+        kept.append(
+            context.tr.ngettext(
+                "your consent vote, for your household and without your name: the "
+                "campaign's result cannot change afterwards",
+                "{count} consent votes, for your household and without your name: the "
+                "campaign's result cannot change afterwards",
+                result.votes,
+            ).format(count=result.votes)
+        )
+    if kept:
+        lines.append(_("Kept, without anything that points to you:"))
+        lines += [f"• {item}" for item in kept]
+    lines.append(
+        _(
+            "Backups made before today still hold your data until they age out "
+            "(after {days} days). If you write to me again, you start afresh."
+        ).format(days=backup_days(context.notebook.settings))
     )
+    return "\n".join(lines)
+
+
+def backup_days(settings: Settings) -> int:
+    """How long a backup lives: SQLite's daily copies (BACKUP_KEEP), or the nightly pg_dump
+    of deploy/notebook-pgdump.service (PG_DUMP_KEEP_DAYS) (docs/operations.md)."""
+    if settings.database_url.startswith("postgresql"):
+        return PG_DUMP_KEEP_DAYS
+    return settings.backup_keep
 
 
 HANDLERS = [

@@ -208,6 +208,13 @@ async def _deactivate(
         reason=_("{name} has left the community office.").format(name=worker.full_name),
         now=context.now(),
     )
+    removal = await turnover.remove_from_staff_group(
+        context.session,
+        community_id=community.id,
+        worker_id=worker.id,
+        secretary_id=context.person.id or 0,
+        now=context.now(),
+    )
     log.info(
         "worker %s deactivated by %s; %d items moved",
         worker.id,
@@ -224,6 +231,8 @@ async def _deactivate(
         text += "\n" + _("Unused invitation links withdrawn: {count}.").format(
             count=result.revoked_links
         )
+    if removal:
+        text += "\n" + _("I am removing them from the staff group; you can invite them back later.")
     return text, InlineKeyboardMarkup([_back(context, LIST.data())])
 
 

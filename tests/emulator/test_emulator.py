@@ -770,3 +770,49 @@ async def test_members_joining_and_user_edits(emu: BotApiEmulator, bot: Bot) -> 
     assert updates[3].edited_message.text == "hello everyone"
     assert (await bot.get_chat_member(group.id, bob.id)).status == "member"
     assert await bot.get_chat_member_count(group.id) == 3  # alice wrote nothing: not a member
+
+
+async def test_ban_and_unban_need_an_admin_bot_with_the_right_to_restrict(
+    emu: BotApiEmulator, bot: Bot
+) -> None:
+    owner, alice, bob = emu.user("Owner"), emu.user("Alice"), emu.user("Bob")
+    group = emu.group("Staff", owner=owner, members=[alice, bob], admins=[])
+    # a plain member bot, then an admin without the right: Telegram refuses
+    with raises(BadRequest, "not enough rights to restrict/unrestrict chat member"):
+        await bot.ban_chat_member(group.id, alice.id)
+    await group.promote_bot(can_restrict_members=False)
+    with raises(BadRequest, "not enough rights"):
+        await bot.ban_chat_member(group.id, alice.id)
+    with raises(BadRequest, "not enough rights"):
+        await bot.unban_chat_member(group.id, alice.id, only_if_banned=True)
+    assert group.chat.members[alice.id] == "member"
+    me = await bot.get_chat_member(group.id, emu.bot_id)
+    assert me.status == "administrator" and not me.can_restrict_members  # type: ignore[attr-defined]
+
+    # with the right: banned (out, cannot come back), then unbanned (may be invited again)
+    await group.promote_bot(can_restrict_members=True)
+    assert await bot.ban_chat_member(group.id, alice.id)
+    assert (await bot.get_chat_member(group.id, alice.id)).status == "kicked"
+    assert await bot.unban_chat_member(group.id, alice.id, only_if_banned=True)
+    assert (await bot.get_chat_member(group.id, alice.id)).status == "left"
+    # only_if_banned leaves a member alone; without it a member is removed, as Telegram does
+    assert await bot.unban_chat_member(group.id, bob.id, only_if_banned=True)
+    assert group.chat.members[bob.id] == "member"
+    assert await bot.unban_chat_member(group.id, bob.id)
+    assert group.chat.members[bob.id] == "left"
+    # the owner cannot be banned; private chats and strangers are refused
+    with raises(BadRequest, "can't remove chat owner"):
+        await bot.ban_chat_member(group.id, owner.id)
+    with raises(BadRequest, "can't be changed in private chats"):
+        await bot.ban_chat_member(alice.id, alice.id)
+    with raises(BadRequest, "PARTICIPANT_ID_INVALID"):
+        await bot.ban_chat_member(group.id, 42)
+    # a basic group has no unban (a removed member may simply be added again)
+    basic = emu.group("Old staff", supergroup=False, members=[alice], bot_is_admin=True)
+    assert await bot.ban_chat_member(basic.id, alice.id)
+    with raises(BadRequest, "supergroup and channel chats only"):
+        await bot.unban_chat_member(basic.id, alice.id)
+    # a bot that was removed from the group cannot act there at all
+    await group.remove_bot(by=owner)
+    with raises(Forbidden, "bot was kicked"):
+        await bot.ban_chat_member(group.id, bob.id)

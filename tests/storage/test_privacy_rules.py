@@ -20,6 +20,7 @@ from storage.chat_state import get_state, set_state
 from storage.db import Database
 from storage.digest import DigestPolicy
 from storage.followups import follow_up
+from storage.forgetting import StaffMustLeaveFirst, forget_person
 from storage.issue_support import add_support
 from storage.issues import NewAttachment
 from storage.models import (
@@ -37,10 +38,8 @@ from storage.models import (
 )
 from storage.privacy import (
     ANONYMOUS_NAME,
-    StaffMustLeaveFirst,
     anonymise_expired,
     export_person,
-    forget_person,
     redact,
 )
 from tests.factories import PHONE_KEY, FakeClock, make_community, make_member
@@ -174,7 +173,12 @@ async def test_forgetting_a_resident_removes_their_personal_data_and_keeps_the_f
         xu = await session.get(Person, story["xu"].id)
         tg = xu.telegram_user_id
         result = await forget_person(session, xu, now=clock())
-    assert (result.issues, result.supports, result.voice_messages) == (2, 1, 1)
+    assert (result.issues, result.supports, result.follow_ups, result.voice_messages) == (
+        2,
+        1,
+        1,
+        1,
+    )
     assert await _figures(db, story["community"], clock) == before
     async with db.session() as session:
         xu = await session.get(Person, story["xu"].id)
@@ -332,9 +336,9 @@ async def test_a_verified_household_is_in_the_export_and_gone_once_forgotten(
     db: Database, clock: FakeClock
 ) -> None:
     from storage import household_checks
+    from storage.forgetting import forget_person
     from storage.households import verified_home
     from storage.models import Building, HouseholdEvent, Membership, Role, VerifiedHome
-    from storage.privacy import forget_person
 
     community = await make_community(db, clock)
     async with db.session() as session:
@@ -381,3 +385,21 @@ async def test_a_verified_household_is_in_the_export_and_gone_once_forgotten(
         )
         assert (await session.exec(select(VerifiedHome))).all() == []
         assert len((await session.exec(select(HouseholdEvent))).all()) == 3  # the record stays
+
+
+def test_a_short_latin_name_is_found_only_as_a_word() -> None:
+    from storage.forgetting import Traces
+
+    li = Traces(
+        words=["Li"], phone_digits="13812345678", telegram_id=1000004, phone_number="13812345678"
+    )
+    assert li.in_json({"text": "Auntie Li called"})
+    assert not li.in_json({"text": "the delivery came", "n": 10000041})
+    assert li.in_json({"from": {"id": 1000004}})
+    assert li.in_json({"contact": {"phone_number": "+86 138-1234-5678"}})
+    assert li.remove("Li: 138 1234 5678, or her son 139 0000 1111") == (
+        "***: ***, or her son 139 0000 1111"
+    )
+    # the one phone recogniser (storage/phones.py): full-width digits and Chinese numerals too
+    assert li.remove("找Li，电话１３８１２３４５６７８") == "找***，电话***"
+    assert li.in_json({"text": "电话一三八一二三四五六七八"})

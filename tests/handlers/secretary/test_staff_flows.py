@@ -231,3 +231,72 @@ async def test_invite_lists_active_links_and_withdraws_one(
         menu = await xie.expect_message(contains="您要邀请谁")
         assert not any(t.startswith("收回工作人员链接") for t in menu.button_texts())
     assert bot_errors(emulator) == []
+
+
+async def _deactivate_wang(xie: UserDriver) -> str:
+    await xie.send("/staff")
+    menu = await xie.expect_message(contains="邢家桥社区的工作人员")
+    await xie.press(menu, "王网格（2件）")
+    await xie.expect_edit(menu, contains="手上的事项（2件）")
+    await xie.press(menu, "已离岗：停用")
+    await xie.expect_edit(menu, contains="交给谁？")
+    await xie.press(menu, "交给李网格")
+    await xie.expect_edit(menu, contains="将交给李网格")
+    await xie.press(menu, "确定停用")
+    done = await xie.expect_edit(menu, contains="2件事项已交给李网格")
+    return done.text
+
+
+async def test_a_deactivated_worker_leaves_the_staff_group_and_can_be_invited_back(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community, users, _ids = await _office(emulator, db, clock)
+    xie, wang, li = users["xie"], users["wang"], users["li"]
+    group = emulator.group(title="邢家桥工作群", members=[xie, wang, li], bot_is_admin=True)
+    async with running_bot(emulator, db, clock):
+        await group.send(xie, "/bind")
+        await group.expect_message(contains="这个群现在是邢家桥社区的工作群")
+        text = await _deactivate_wang(xie)
+        assert "我正在把他/她移出工作群" in text
+        # banned, then the ban lifted at once: out of the group, free to be invited back
+        await emulator.signal.wait_for(lambda: group.chat.members[wang.id] == "left", 5)
+        assert [c.method.lower() for c in emulator.calls_to("banChatMember")] == ["banchatmember"]
+        assert len(emulator.calls_to("unbanChatMember")) == 1
+        assert group.chat.members[wang.id] == "left"
+        assert group.chat.members[li.id] == "member"
+        await group.add_member(wang, by=xie)
+        assert group.chat.members[wang.id] == "member"
+        await xie.expect_no_message(timeout=0.3)  # nothing went wrong to tell
+    assert bot_errors(emulator) == []
+    assert community.id is not None
+
+
+async def test_without_the_right_to_ban_the_secretary_is_told_to_remove_the_leaver(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    _community, users, _ids = await _office(emulator, db, clock)
+    xie, wang, li = users["xie"], users["wang"], users["li"]
+    group = emulator.group(title="邢家桥工作群", members=[xie, wang, li])  # the bot: a member
+    async with running_bot(emulator, db, clock):
+        await group.send(xie, "/bind")
+        await group.expect_message(contains="这个群现在是邢家桥社区的工作群")
+        await _deactivate_wang(xie)
+        told = await xie.expect_message(contains="我没能把王网格移出工作群")
+        assert "不是有“封禁成员”权限的管理员" in told.text
+        assert group.chat.members[wang.id] == "member"  # Telegram refused: nothing changed
+        # made an admin without that right: refused the same way, and said the same way
+        await group.promote_bot(can_restrict_members=False, by=xie)
+        await xie.send("/staff")
+        menu = await xie.expect_message(contains="邢家桥社区的工作人员")
+        await xie.press(menu, "李网格（2件）")
+        await xie.expect_edit(menu, contains="手上的事项（2件）")
+        await xie.press(menu, "已离岗：停用")
+        await xie.expect_edit(menu, contains="交给谁？")
+        await xie.press(menu, "退回我的待办")
+        await xie.expect_edit(menu, contains="要停用李网格吗")
+        await xie.press(menu, "确定停用")
+        await xie.expect_edit(menu, contains="李网格已停用")
+        await xie.expect_message(contains="我没能把李网格移出工作群")
+        assert group.chat.members[li.id] == "member"
+    # Telegram's two refusals, and nothing else went wrong
+    assert [(e.method, e.error_code) for e in bot_errors(emulator)] == [("banchatmember", 400)] * 2

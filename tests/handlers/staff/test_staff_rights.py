@@ -22,7 +22,7 @@ from handlers.staff.todo import SHOW
 from storage.db import Database
 from storage.models import Community, Difficulty, Role
 from tests.factories import FakeClock, bot_errors, make_community, make_member, running_bot
-from tests.staffroom import PHONE, bind, load, post_cards, report, snapshot, staffroom
+from tests.staffroom import PHONE, Staffroom, bind, load, post_cards, report, snapshot, staffroom
 
 
 async def test_forged_presses_from_a_resident_and_another_communitys_worker_change_nothing(
@@ -72,7 +72,7 @@ async def test_forged_presses_from_a_resident_and_another_communitys_worker_chan
 
         # another community's worker, in their own staff group, with the id of our issue
         await other_group.send(zhao, "/bind")
-        their_bind = await other_group.expect_message(contains="石门社区的工作群")
+        their_bind = await other_group.expect_message(contains="石门社区")
         for data in forged:
             answer = await other_group.press_data(zhao, their_bind, data)
             assert answer.show_alert, data
@@ -158,9 +158,22 @@ async def test_binding_the_staff_group(
         )
 
         # moving to a new group: open issues get a new card there, the old card goes quiet
+        # a worker asks, the secretary confirms; the old group is told
         new_group = emulator.group(title="邢家桥新工作群", members=[xie, wang])
         await new_group.send(wang, "/bind")
+        await new_group.expect_message(contains="已请书记确认把这个群设为邢家桥社区的工作群")
+        ask = await xie.expect_message(
+            contains="王网格请求把群“邢家桥新工作群”设为邢家桥社区的工作群"
+        )
+        assert "现在的工作群将不再收到卡片" in ask.text
+        confirm = ask.button("确认")
+        assert confirm is not None and confirm.callback_data
+        await xie.press(ask, "确认")
+        await xie.expect_edit(ask, contains="已确认：“邢家桥新工作群”现在是邢家桥社区的工作群")
         await new_group.expect_message(contains="邢家桥社区的工作群已换成这个群")
+        await group.expect_message(contains="邢家桥社区的工作群已换到另一个群")
+        again = await xie.press_data(ask, confirm.callback_data)  # answered already
+        assert again.show_alert and "已经处理过" in (again.text or "")
         await dispatch_due(app, now=clock())
         new_card = await new_group.expect_message(contains="1号 · ")
         old_press = await group.press(wang, card, "受理")
@@ -173,3 +186,64 @@ async def test_binding_the_staff_group(
     assert communities[1].staff_chat_id is None
     assert (await load(db, issue.id)).staff_message_id == new_card.message_id
     assert bot_errors(emulator) == []
+
+
+async def test_a_workers_bind_in_a_strange_group_changes_nothing_until_the_secretary_confirms(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    room = await staffroom(emulator, db, clock)
+    group, xie, wang, li = room.group, room.secretary, room.wang, room.li
+    async with running_bot(emulator, db, clock) as app:
+        await bind(room)
+        issue = await report(emulator, db, clock, room.community, reporter_id=room.pid(room.xu))
+        await dispatch_due(app, now=clock())
+        await group.expect_message(contains="1号 · ")
+
+        # a public group is refused, whoever asks, the secretary too
+        public = emulator.group(title="邢家桥闲聊", username="xingjiaqiao_chat", members=[xie])
+        await public.send(xie, "/bind")
+        await public.expect_message(contains="这个群是公开群")
+
+        # a worker's /bind in a group of his own: a request, nothing moves
+        strange = emulator.group(title="王网格的群", members=[wang])
+        await strange.send(wang, "/bind")
+        await strange.expect_message(contains="已请书记确认")
+        ask = await xie.expect_message(contains="王网格请求把群“王网格的群”设为邢家桥社区的工作群")
+        confirm, refuse = ask.button("确认"), ask.button("拒绝")
+        assert confirm is not None and refuse is not None
+        # the worker (or another worker) forging the secretary's press changes nothing
+        for worker in (wang, li):
+            await worker.send("/start")
+            home = await worker.expect_message()
+            forged = await worker.press_data(home, confirm.callback_data)
+            assert forged.show_alert and "只有社区书记" in (forged.text or "")
+        await dispatch_due(app, now=clock())
+        assert not [m for m in strange.messages if "1号 · " in m.text]  # no card went there
+        assert (await load_community(db, room)).staff_chat_id == group.id
+
+        # the secretary refuses: still nothing, and the group hears it
+        await xie.press(ask, "拒绝")
+        await xie.expect_edit(ask, contains="已拒绝")
+        await strange.expect_message(contains="书记没有同意把这个群设为工作群")
+        late = await xie.press_data(ask, confirm.callback_data)
+        assert late.show_alert
+
+        # a request left a day and more is no longer valid
+        await strange.send(wang, "/bind")
+        ask = await xie.expect_message(contains="王网格请求把群")
+        clock.advance(hours=25)
+        expired = await xie.press(ask, "确认")
+        assert expired.show_alert and "已过期" in (expired.text or "")
+        await dispatch_due(app, now=clock())
+        assert (await load_community(db, room)).staff_chat_id == group.id
+        assert not [m for m in strange.messages if "1号 · " in m.text]
+        assert not [m for m in group.messages if "已换到另一个群" in m.text]
+    assert (await load(db, issue.id)).staff_message_id is not None
+    assert bot_errors(emulator) == []
+
+
+async def load_community(db: Database, room: Staffroom) -> Community:
+    async with db.session() as session:
+        stored = await session.get(Community, room.community.id)
+    assert stored is not None
+    return stored
