@@ -194,8 +194,8 @@ def _what_was_kept(context: NotebookContext, result: Forgotten) -> str:
     if result.supports or result.follow_ups:
         kept.append(
             _(
-                '{supports} "me too"s and {answers} follow-up answers, as anonymous counts, so '
-                "the response, resolution and satisfaction rates stay true"
+                "anonymous counts, so the response, resolution and satisfaction rates stay true: "
+                '"me too" {supports}, follow-up answers {answers}'
             ).format(supports=result.supports, answers=result.follow_ups)
         )
     if result.votes:

@@ -213,9 +213,9 @@ async def test_forget_leaves_no_trace_in_any_column_of_any_table(
         for told in (
             "Kept, without anything that points to you:",
             "the problem you reported, without your name or phone number",
-            "the 1 topics you raised with the council",
-            "1 follow-up answers, as anonymous counts",
-            "1 consent votes, for your household",
+            "the topic you raised with the council",
+            'satisfaction rates stay true: "me too" 0, follow-up answers 1',
+            "your consent vote, for your household",
             "Backups made before today still hold your data until they age out (after",
         ):
             assert told in done.text, told
