@@ -8,9 +8,8 @@ through the outbox, written in the same transaction as the change.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -56,30 +55,6 @@ MEETING_CANCELLED = "meeting_cancelled"
 
 
 # --- when ---------------------------------------------------------------------------------------
-
-
-MEETING_TIME = re.compile(
-    r"^\s*(?:(?P<year>\d{4})\s*[-/.年]\s*)?(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
-    r"\s*(?:[ T,，]\s*)?(?P<hour>\d{1,2})\s*(?:[:：点时]\s*(?P<minute>\d{1,2})?\s*分?)?\s*$"
-)
-
-
-def parse_meeting_time(text: str, *, now: datetime, tz: ZoneInfo) -> datetime | None:
-    """ "12-05 19:30", "2026-12-05 19:30", "12月5日 19点30", "12/5 19:30" in community time.
-    Without a year, a date earlier than today means next year. None when not a valid time."""
-    match = MEETING_TIME.match(text.translate({0xFF1A: ":", 0x3000: " "}))
-    if match is None:
-        return None
-    today = now.astimezone(tz).date()
-    try:
-        year = int(match["year"]) if match["year"] else today.year
-        day = date(year, int(match["month"]), int(match["day"]))
-        if not match["year"] and day < today:
-            day = date(year + 1, day.month, day.day)
-        clock = time(int(match["hour"]), int(match["minute"] or 0))
-    except ValueError:
-        return None
-    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
 
 
 def suggested_meeting_times(

@@ -4,7 +4,7 @@ cancelling it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -19,6 +19,7 @@ from handlers.council.meeting_common import (
     staff_meeting,
     when,
 )
+from handlers.shared.common import escape
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
@@ -27,12 +28,14 @@ from handlers.shared.flows import (
     finish,
     state_in,
 )
+from handlers.shared.formats import short_day
 from handlers.shared.members import me, refuse, staff_press_here, step_press
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import council, council_meetings
 from storage.chat_state import FlowState
 from storage.council import CouncilError
+from storage.dates import parse_moment
 from storage.models import (
     MeetingStatus,
 )
@@ -44,6 +47,7 @@ TOPICS_DONE = Button("meet.topicsdone")
 INVITE = Button("meet.invite", ("yes", "no"))  # also the residents of the buildings concerned?
 CONFIRM = Button("meet.confirm")
 CANCEL_NOW = Button("meet.cancelnow", int)
+EXAMPLE_DAYS = 10
 
 
 # --- /meeting -----------------------------------------------------------------------------------
@@ -105,9 +109,19 @@ async def on_new(update: Update, context: NotebookContext) -> None:
     rows.append(cancel_row(context.tr))
     await context.bot.send_message(
         chat_id,
-        _("When is the meeting? Type the date and time like 12-05 19:30, or pick one:"),
+        _(
+            "When is the meeting? Write the day and time as you would say them, for example "
+            "周六下午三点, next Friday 3pm or {example}; or pick one:"
+        ).format(example=time_example(context)),
         reply_markup=InlineKeyboardMarkup(rows),
     )
+
+
+def time_example(context: NotebookContext) -> str:
+    """A meeting time to copy, a week and a half ahead (an example never lies in the past)."""
+    moment = context.now() + timedelta(days=EXAMPLE_DAYS)
+    local = moment.astimezone(context.tr.tz).replace(hour=19, minute=30)
+    return f"{short_day(context.tr, local)} {context.tr.time(local)}"
 
 
 async def _set_time(update: Update, context: NotebookContext, starts: datetime) -> bool:
@@ -369,10 +383,13 @@ async def on_time_text(
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    starts = council_meetings.parse_meeting_time(text, now=context.now(), tz=context.tr.tz)
+    starts = parse_moment(text, now=context.now(), tz=context.tr.tz, locale=context.tr.locale)
     if starts is None:
         await message.reply_text(
-            _("I could not read that time. Please type it like 12-05 19:30."),
+            _(
+                "I could not read “{text}” as a day and a time. Write both, for example "
+                "周六下午三点, 明天晚上7点半 or {example}."
+            ).format(text=escape(text[:50]), example=time_example(context)),
             reply_markup=cancel_markup(context.tr),
         )
         return

@@ -162,10 +162,12 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         await xie.expect_message(contains="When is the meeting?")
         await xie.send("11-2 08:00")
         await xie.expect_message(contains="That time has passed")
-        await xie.send("next thursday")
-        await xie.expect_message(contains="I could not read that time")
-        await xie.send("11-05 19:30")
-        await xie.expect_message(contains="Where will it be held?")
+        await xie.send("next thursday")  # a day without a time is asked again, not guessed
+        await xie.expect_message(contains="I could not read “next thursday” as a day and a time")
+        await xie.send("Thursday 7:30pm")  # said as people say it, and read back with its weekday
+        await xie.expect_message(
+            contains="Thursday, November 5, 2026 7:30\u202fPM. Where will it be held?"
+        )
         await xie.send("The courtyard of 1栋")
         chooser = await xie.expect_message(contains="Which topics are on the agenda?")
         await xie.press(chooser, "☐ #1 Elevator for 1栋")
@@ -404,4 +406,31 @@ async def test_cancelling_a_meeting_tells_the_invited_and_drops_the_reminder(
         topic = (await session.exec(select(CouncilTopic))).one()
     assert [r.status for r in rows] == [OutboxStatus.CANCELLED]
     assert topic.status == TopicStatus.OPEN  # back to waiting for another meeting
+    assert bot_errors(emulator) == []
+
+
+async def test_a_meeting_time_is_written_as_the_secretary_says_it_and_read_back(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """周六下午三点 is understood; a day without a time is asked again; the time she meant is
+    read back with its weekday before she goes on; the example given is not in the past."""
+    _community, u = await people(db, clock, emulator)
+    xie = u["谢兰"]
+    async with db.session() as session:
+        person = (await session.exec(select(Person).where(Person.full_name == "谢兰"))).one()
+        person.locale = "zh_Hans"
+        session.add(person)
+    async with running_bot(emulator, db, clock):
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="还没有议事会。")
+        await xie.press(menu, "安排议事会")
+        prompt = await xie.expect_message(contains="什么时候开会？")
+        assert "比如：周六下午三点" in prompt.text
+        assert "11月12日 19:30" in prompt.text  # ten days ahead: an example that can be typed
+        assert "12-05" not in prompt.text
+        await xie.send("周六")
+        again = await xie.expect_message(contains="“周六”我没看懂是哪天几点")
+        assert again.button("取消") is not None
+        await xie.send("周六下午三点")
+        await xie.expect_message(contains="2026年11月7日星期六 15:00。在哪里开？")
     assert bot_errors(emulator) == []
