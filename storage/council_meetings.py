@@ -1,6 +1,7 @@
-"""The courtyard council's meetings: when one is (typed times, suggested evenings), scheduling
-it with its agenda and invitations, attendance, the minutes and decisions, decisions turned into
-owned issues (the black pen), publishing the results and cancelling.
+"""The courtyard council's meetings: suggested evenings (typed times are storage/dates.py's),
+scheduling one with its agenda and invitations, the invitees' answers (能来 / 不能来),
+attendance (walk-ins signed in by name), the minutes and decisions, decisions turned into
+owned issues (the black pen), publishing the results (after the meeting only) and cancelling.
 
 Topics, the council's time limits and its policy are storage/council.py. Messages to people go
 through the outbox, written in the same transaction as the change.
@@ -52,6 +53,8 @@ MEETING_INVITE = "meeting_invite"
 MEETING_REMINDER = "meeting_reminder"
 MEETING_RESULT = "meeting_result"  # 结果公示
 MEETING_CANCELLED = "meeting_cancelled"
+WALK_IN = "walk_in"  # signed in at the door, not invited
+YES, NO = "yes", "no"  # an invitation's answer
 
 
 # --- when ---------------------------------------------------------------------------------------
@@ -220,6 +223,82 @@ async def toggle_attendance(
     return row.attended
 
 
+async def reply_to_invitation(
+    session: AsyncSession,
+    meeting: CouncilMeeting,
+    *,
+    person_id: int,
+    coming: bool,
+    now: datetime,
+) -> MeetingParticipant:
+    """能来 / 不能来: an invited person's answer, which they may change until the meeting
+    starts."""
+    if meeting.status != MeetingStatus.SCHEDULED:
+        raise CouncilError("the meeting is not ahead")
+    if now >= meeting.starts_at:
+        raise CouncilError("the meeting has started")
+    row = await session.get(MeetingParticipant, (meeting.id, person_id))
+    if row is None or row.reason == WALK_IN:
+        raise CouncilError("not invited to this meeting")
+    row.reply = YES if coming else NO
+    row.replied_at = now
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def sign_in_walk_in(
+    session: AsyncSession,
+    meeting: CouncilMeeting,
+    *,
+    name: str,
+    household: str,
+    now: datetime,
+) -> tuple[MeetingParticipant, Person]:
+    """A worker signs in someone who came without an invitation (often without a phone): by
+    name, and household when they give one. Someone already on the list (invited, or signed in
+    before) is marked present instead of listed twice; a resident on file under exactly that
+    name is that person. Otherwise a person without Telegram is written down."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise CouncilError("the meeting was cancelled")
+    name, household = " ".join(name.split())[:200], " ".join(household.split())[:100]
+    if not name:
+        raise CouncilError("a name is needed")
+    for row, person in await participants(session, meeting):
+        if person.full_name == name:
+            row.attended, row.marked_at = True, now
+            row.household = row.household or household or None
+            session.add(row)
+            await session.flush()
+            return row, person
+    on_file = (
+        await session.exec(
+            select(Person)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .where(
+                Membership.community_id == meeting.community_id,
+                col(Membership.active).is_(True),
+                Person.full_name == name,
+            )
+        )
+    ).all()
+    person = on_file[0] if len(on_file) == 1 else Person(full_name=name, created_at=now)
+    session.add(person)
+    await session.flush()
+    assert person.id is not None and meeting.id is not None
+    row = MeetingParticipant(
+        meeting_id=meeting.id,
+        person_id=person.id,
+        reason=WALK_IN,
+        attended=True,
+        marked_at=now,
+        household=household or None,
+    )
+    session.add(row)
+    await session.flush()
+    return row, person
+
+
 async def add_minutes(
     session: AsyncSession, meeting: CouncilMeeting, *, text: str, now: datetime
 ) -> CouncilMeeting:
@@ -348,6 +427,8 @@ async def publish_results(session: AsyncSession, meeting: CouncilMeeting, *, now
     """结果公示: the decisions go to every participant; publishing again sends the update."""
     if meeting.status == MeetingStatus.CANCELLED:
         raise CouncilError("the meeting was cancelled")
+    if now < meeting.starts_at:
+        raise CouncilError("the meeting has not taken place yet")
     if not await decisions(session, meeting):
         raise CouncilError("record a decision first")
     meeting.results_version += 1

@@ -14,6 +14,7 @@ from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
 from handlers.council import (
+    meeting_common,
     meeting_decisions,
     meeting_minutes,
     meeting_schedule,
@@ -183,6 +184,7 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         assert "3 people are invited" in done.text  # proposer, supporter, 张叔 of 1栋; not 赵姐
 
         await dispatch_due(app, now=clock())
+        invites = {}
         for user, reason in (
             (xu, "you raised a topic"),
             (li, "you support a topic"),
@@ -191,7 +193,20 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
             invite = await user.expect_message(contains="Invitation to the courtyard council")
             assert "The courtyard of 1栋" in invite.text and reason in invite.text
             assert "#1 Elevator for 1栋" in invite.text
+            assert invite.button_texts() == ["Can come", "Cannot come"]
+            invites[user.id] = invite
         await zhao.expect_no_message(timeout=0.5)
+        # 能来 / 不能来: one tap, shown at once, changed at will before the meeting
+        await xu.press(invites[xu.id], "Can come")
+        await xu.expect_edit(invites[xu.id], contains="Your answer: Can come.")
+        assert invites[xu.id].button_texts() == ["✓ Can come", "Cannot come"]
+        await li.press(invites[li.id], "Can come")
+        await li.expect_edit(invites[li.id], contains="Your answer: Can come.")
+        await li.press(invites[li.id], "Cannot come")
+        await li.expect_edit(invites[li.id], contains="Your answer: Cannot come.")
+        # someone not invited cannot answer for the meeting
+        stranger = await zhao.press_data(nothing, meeting_common.REPLY.data(1, "yes"))
+        assert stranger.show_alert
 
         # the reminder comes the evening before, not earlier
         assert await dispatch_due(app, now=cq(4, 17, 59)) == 0
@@ -262,8 +277,19 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
             await user.expect_message(contains="No. 1: 王网格 is now responsible for it.")
             await user.expect_message(contains="No. 1: the plan is: Collect the households")
 
-        # 结果公示: the results go to everyone invited
+        # 结果公示: asked first, then the results go to everyone invited
         await xie.press(meeting_card, "Publish the results")
+        await xie.expect_edit(meeting_card, contains="Publish the results now?")
+        assert "go to 3 participants" in meeting_card.text
+        await xie.press(meeting_card, "Not now")
+        await xie.expect_edit(
+            meeting_card, predicate=lambda m: "Publish the results now?" not in m.text
+        )
+        await dispatch_due(app, now=clock())
+        await xu.expect_no_message(timeout=0.2)  # nothing was sent
+        await xie.press(meeting_card, "Publish the results")
+        await xie.expect_edit(meeting_card, contains="Publish the results now?")
+        await xie.press(meeting_card, "Yes, publish them")
         await xie.expect_edit(meeting_card, contains="held, results published")
         await dispatch_due(app, now=clock())
         for user in (xu, li, zhang):
@@ -433,4 +459,75 @@ async def test_a_meeting_time_is_written_as_the_secretary_says_it_and_read_back(
         assert again.button("取消") is not None
         await xie.send("周六下午三点")
         await xie.expect_message(contains="2026年11月7日星期六 15:00。在哪里开？")
+    assert bot_errors(emulator) == []
+
+
+async def test_walk_ins_are_signed_in_by_name_and_results_wait_for_the_meeting(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """A neighbour without a phone is signed in by name and household by a worker and counts
+    as present; someone invited is marked, not listed twice; 公示 is refused before the
+    meeting, and an invitation can no longer be answered once it has started."""
+    _community, u = await people(db, clock, emulator)
+    xie, wang, xu = u["谢兰"], u["王网格"], u["老许"]
+    async with running_bot(emulator, db, clock) as app:
+        await propose(xu, "Street lights", "The lane is dark.", "The whole community")
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="No meetings yet.")
+        await xie.press(menu, "Schedule a meeting")
+        when = await xie.expect_message(contains="When is the meeting?")
+        await xie.press(when, when.button_texts()[0])  # tomorrow evening at 19:30
+        await xie.expect_message(contains="Where will it be held?")
+        await xie.send("Community hall")
+        chooser = await xie.expect_message(contains="Which topics are on the agenda?")
+        await xie.press(chooser, "☐ #1 Street lights")
+        await xie.expect_edit(
+            chooser, predicate=lambda m: m.button("☑ #1 Street lights") is not None
+        )
+        await xie.press(chooser, "Done")
+        await xie.expect_edit(chooser, contains="shall I also invite")
+        await xie.press(chooser, "No")
+        await xie.expect_edit(chooser, contains="Only proposers and supporters are invited.")
+        await xie.press(chooser, "Schedule it")
+        await xie.expect_edit(chooser, contains="1 people are invited")
+        await dispatch_due(app, now=clock())
+        invite = await xu.expect_message(contains="Invitation to the courtyard council")
+
+        # before the meeting: no results can be published
+        await wang.send("/meeting")
+        menu = await wang.expect_message(contains="Courtyard council meetings:")
+        await wang.press(menu, "Open #1")
+        card = await wang.expect_message(contains="Courtyard council meeting #1")
+        early = await wang.press(card, "Publish the results")
+        assert early.show_alert and "published after the meeting" in (early.text or "")
+        assert "Status: scheduled" in card.text
+
+        # the meeting has started: invitations are closed, walk-ins are signed in
+        clock.current = cq(3, 19, 40)
+        late = await xu.press(invite, "Can come")
+        assert late.show_alert and "can no longer be answered" in (late.text or "")
+        await wang.press(card, "Attendance")
+        roll = await wang.expect_message(contains="0 of 1 present")
+        await wang.press(roll, "＋ Sign in someone by name…")
+        await wang.expect_message(contains="Type the name of the person who came")
+        await wang.send("张大爷 3栋201")
+        signed = await wang.expect_message(contains="Signed in: 张大爷 (3栋201).")
+        assert "1 of 2 present" in signed.text and "✅ 张大爷" in signed.button_texts()
+        await wang.press(signed, "＋ Sign in someone by name…")
+        await wang.expect_message(contains="Type the name of the person who came")
+        await wang.send("老许")  # invited: marked present, not listed twice
+        again = await wang.expect_message(contains="Signed in: 老许.")
+        assert "2 of 2 present" in again.text
+        await wang.send("/meeting")
+        menu = await wang.expect_message(contains="Courtyard council meetings:")
+        await wang.press(menu, "Open #1")
+        card = await wang.expect_message(contains="Courtyard council meeting #1")
+        assert "Invited: 1 · present: 2" in card.text
+        assert "Replies: 0 can come · 0 cannot · 1 signed in at the door" in card.text
+        # a resident cannot sign anyone in
+        denied = await xu.press_data(invite, meeting_minutes.WALK_IN.data(1))
+        assert denied.show_alert
+    async with db.session() as session:
+        walk_in = (await session.exec(select(Person).where(Person.full_name == "张大爷"))).one()
+    assert walk_in.telegram_user_id is None
     assert bot_errors(emulator) == []
