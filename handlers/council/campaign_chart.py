@@ -56,7 +56,7 @@ def support_chart(points: list[SupportPoint], labels: ChartLabels, tz: ZoneInfo)
     from matplotlib.ticker import PercentFormatter
 
     font = FontProperties(fname=str(font_path()), size=10)
-    figure = Figure(figsize=(4.8, 3.6), dpi=200)
+    figure = Figure(figsize=(4.8, 3.6), dpi=150)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     when = [date2num(p.at.astimezone(tz).replace(tzinfo=None)) for p in points]

@@ -23,7 +23,7 @@ from storage.digest import Digest
 
 CHART_CATEGORIES = 8  # bars shown; the rest are summed as "other categories"
 FIGURE_INCHES = (4.8, 7.2)  # a phone's portrait
-DPI = 200
+DPI = 150  # 720 pixels wide: sharp at a phone's size, quick to draw
 TEXT_PT, SMALL_PT, TITLE_PT = 12, 10, 13
 CATEGORY_CHARS = 10  # a bar's name, cut: the bars keep the room
 WEEK_LABELS = 6  # at most, evenly spread: a year's weeks would overlap

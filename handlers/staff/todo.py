@@ -1,6 +1,8 @@
 """/todo: a worker's open items in a private chat, overdue first, then by the running clock (the
 plan's due date, 完成期限, or before a plan the reply-by time, 答复时限); then the issues they
-transferred to another body (转办), with the date that body should answer by; with quick
+transferred to another body (转办), with the date that body should answer by; the follow-up
+calls to make (回访 by telephone: resolved issues whose resident has no Telegram or blocked
+the bot), each answered in two taps (handlers/staff/phone_followup.py); with quick
 actions: read an item's card here (with the link to the card in the staff group, where every
 action is), or claim an issue nobody owns yet (a one-tap action that works from here). Five
 items a page, "Next ›" for the rest: it fits a phone."""
@@ -15,15 +17,15 @@ from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private
 from handlers.shared.labels import category_label, status_label
-from handlers.staff.cards import CLAIM, card_access, cut
+from handlers.staff.cards import CLAIM, PHONE_FOLLOW_UP, card_access, cut
 from handlers.staff.issue_lookup import send_issue_view
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
 from storage import clocks
-from storage.models import STAFF_ROLES, Community, Issue, Membership, Role
+from storage.models import STAFF_ROLES, Community, Issue, Membership, Person, Role
 from storage.people import current_membership
-from storage.staff import todo_for, transferred_for, waiting_for_owner
+from storage.staff import calls_for, todo_for, transferred_for, waiting_for_owner
 
 SHOW = Button("todo.show", int)  # an item's card, here in the private chat
 PAGE = Button("todo.page", int)  # another page of the list
@@ -78,8 +80,27 @@ def item_button(issue: Issue, tr: Translator) -> InlineKeyboardButton:
 
 @dataclass(frozen=True)
 class Entry:
-    section: str  # "mine", "transferred", "waiting"
+    section: str  # "mine", "calls", "transferred", "waiting"
     issue: Issue
+    who: str = ""  # a call's resident
+
+
+def call_line(entry: Entry, tr: Translator) -> str:
+    """A resolved issue whose resident the bot cannot ask: who to call, since when."""
+    _ = tr.gettext
+    issue = entry.issue
+    snippet = escape(cut(issue.description, 30)[0])
+    line = _("No. {number} · {category}: {snippet}").format(
+        number=issue.number, category=category_label(tr, issue.category), snippet=snippet
+    )
+    resolved = tr.date(issue.resolved_at) if issue.resolved_at else "—"
+    return (
+        line
+        + " · "
+        + _("call {resident}, resolved {date}").format(
+            resident=escape(entry.who[:40]) or _("the resident"), date=resolved
+        )
+    )
 
 
 async def todo_entries(
@@ -97,12 +118,23 @@ async def todo_entries(
             role=role,
             now=now,
         ),
+        "calls": await calls_for(
+            context.session, person_id=context.person.id, community_id=community.id, role=role
+        ),
         "transferred": await transferred_for(
             context.session, person_id=context.person.id, community_id=community.id, role=role
         ),
         "waiting": await waiting_for_owner(context.session, community_id=community.id),
     }
-    entries = [Entry(name, issue) for name, issues in sections.items() for issue in issues]
+    names: dict[int, str] = {}
+    for issue in sections["calls"]:
+        reporter = await context.session.get(Person, issue.reporter_id)
+        names[issue.number] = reporter.full_name if reporter is not None else ""
+    entries = [
+        Entry(name, issue, names.get(issue.number, "") if name == "calls" else "")
+        for name, issues in sections.items()
+        for issue in issues
+    ]
     return entries, {name: len(issues) for name, issues in sections.items()}
 
 
@@ -128,6 +160,7 @@ def todo_page(
     if not counts["mine"] and page == 0:
         lines.append(_("Nothing on your list."))
     headings = {
+        "calls": "📞 " + _("Follow-up calls to make (回访): {count}"),
         "transferred": _("Transferred, waiting for the body's answer: {count}"),
         "waiting": _("Waiting for an owner: {count}"),
     }
@@ -141,6 +174,14 @@ def todo_page(
             heading = headings[section].format(count=counts[section])
             lines += ["", f"<b>{heading}</b>"]
         issue = entry.issue
+        assert issue.id is not None
+        if section == "calls":
+            lines.append(call_line(entry, tr))
+            label = "📞 " + _("Call No. {number}").format(number=issue.number)
+            details.append(
+                InlineKeyboardButton(label, callback_data=PHONE_FOLLOW_UP.data(issue.id))
+            )
+            continue
         if section == "transferred":
             lines.append(transferred_line(issue, tr, now))
         else:

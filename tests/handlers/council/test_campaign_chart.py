@@ -43,5 +43,5 @@ def test_the_chart_is_drawn_for_a_phone() -> None:
     points = [SupportPoint(T0 + timedelta(hours=n), Fraction(n, 13), None) for n in range(1, 4)]
     png = support_chart(points, LABELS, CQ).png
     width, height = Image.open(io.BytesIO(png)).size
-    # about 960 pixels wide: shown at ~360 points, its 10-pt text is still ~10 points tall
-    assert 900 <= width <= 1000 and height < width
+    # 4.8 inches (720 pixels) wide: shown at ~360 points, its 10-pt text is still ~10 points tall
+    assert 700 <= width <= 760 and height < width

@@ -171,7 +171,7 @@ async def test_the_chart_is_drawn_for_a_phone(db: Database, clock: FakeClock) ->
 
     digest = await _november(db, clock)
     width, height = Image.open(io.BytesIO(digest_chart(ZH, digest, "邢家桥社区").png)).size
-    assert width < height and 900 <= width <= 1000
+    assert width < height and 700 <= width <= 760
     shown_pt = charts.SMALL_PT * 360 / (charts.FIGURE_INCHES[0] * 72)  # points on the phone
     assert shown_pt >= 10
     year = replace(digest, period=Period.days(date(2026, 1, 1), date(2026, 12, 31), CQ))
