@@ -252,6 +252,8 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
                 photos=facts.photos, others=facts.media - facts.photos
             )
         )
+    if issue.latitude is not None and issue.longitude is not None:
+        extras.append("📍 " + _("location sent"))  # its button may be a page further
     if issue.support_count:
         extras.append(_("Neighbours who said “me too”: {count}").format(count=issue.support_count))
     if extras:

@@ -127,7 +127,10 @@ async def test_report_to_closed_through_the_card(
         await group.expect_message(contains="1号已办结")
         await group.expect_edit(card, contains="状态：已办结")
         assert "完成期限：2026年11月13日，按期办结" in card.text and "照片：3张" in card.text
-        await xu.expect_message(contains="1号问题已办结：灯已换好，楼道亮了。")
+        done = await xu.expect_message(contains="1号问题已办结：灯已换好，楼道亮了。")
+        # the photo of the work reaches the resident too, under the notice
+        shown = await xu.expect_message(predicate=lambda m: m.media_type == "photo")
+        assert shown.caption == "办好后的照片。" and shown.reply_to_message_id == done.message_id
 
         # the resident's follow-up (the resident side) refreshes the card through the outbox
         async with db.session() as session:
