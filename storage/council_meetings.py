@@ -53,6 +53,7 @@ MEETING_INVITE = "meeting_invite"
 MEETING_REMINDER = "meeting_reminder"
 MEETING_RESULT = "meeting_result"  # 结果公示
 MEETING_CANCELLED = "meeting_cancelled"
+MEETING_MOVED = "meeting_moved"
 WALK_IN = "walk_in"  # signed in at the door, not invited
 YES, NO = "yes", "no"  # an invitation's answer
 
@@ -438,6 +439,61 @@ async def publish_results(session: AsyncSession, meeting: CouncilMeeting, *, now
     await session.flush()
     key = f"meeting:{meeting.id}:result:v{meeting.results_version}"
     return await _tell_participants(session, meeting, MEETING_RESULT, key, now)
+
+
+async def reschedule_meeting(
+    session: AsyncSession,
+    meeting: CouncilMeeting,
+    *,
+    starts_at: datetime,
+    now: datetime,
+    policy: CouncilPolicy,
+    tz: ZoneInfo,
+) -> int:
+    """Move a scheduled meeting: everyone invited is told the new time and asked again whether
+    they can come (their earlier answer was for the old time); the evening-before reminders
+    follow the new time. Returns how many were told."""
+    if meeting.status != MeetingStatus.SCHEDULED:
+        raise CouncilError("only a scheduled meeting can be moved")
+    if starts_at <= now:
+        raise CouncilError("the meeting time has passed")
+    if starts_at == meeting.starts_at:
+        raise CouncilError("that is the meeting's time already")
+    old = meeting.starts_at
+    meeting.starts_at = starts_at
+    session.add(meeting)
+    await outbox.cancel(session, key_prefixes=[f"meeting:{meeting.id}:reminder:"])
+    stamp = int(starts_at.timestamp())
+    remind_at = max(reminder_due(starts_at, tz, policy.meeting_reminder_at), now)
+    told = 0
+    for row, _person in await participants(session, meeting):
+        if row.reason == WALK_IN:
+            continue
+        row.reply, row.replied_at = None, None
+        session.add(row)
+        told += await _queue_to(
+            session,
+            meeting,
+            row.person_id,
+            MEETING_MOVED,
+            f"meeting:{meeting.id}:moved:{stamp}",
+            now,
+            now,
+            extra={"starts": stamp, "was": int(old.timestamp())},
+        )
+        if remind_at < starts_at:
+            await _queue_to(
+                session,
+                meeting,
+                row.person_id,
+                MEETING_REMINDER,
+                f"meeting:{meeting.id}:reminder:{stamp}",
+                remind_at,
+                now,
+                extra={"starts": stamp},
+            )
+    await session.flush()
+    return told
 
 
 async def cancel_meeting(session: AsyncSession, meeting: CouncilMeeting, *, now: datetime) -> int:

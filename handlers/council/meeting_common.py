@@ -43,6 +43,7 @@ PUBLISH_NOT = Button("meet.pubnot", int)  # meeting_minutes: not yet
 REPLY = Button("meet.reply", int, ("yes", "no"))  # meeting_replies: an invitee's 能来 / 不能来
 DECIDE = Button("meet.decide", int)  # meeting_decisions
 CANCEL = Button("meet.cancel", int)  # meeting_schedule
+MOVE = Button("meet.move", int)  # meeting_schedule: a new time
 
 STATUS = {
     MeetingStatus.SCHEDULED: N_("scheduled"),
@@ -129,7 +130,12 @@ def card_buttons(
         ],
     ]
     if member.is_secretary and meeting.status == MeetingStatus.SCHEDULED:
-        rows.append([InlineKeyboardButton(_("Cancel the meeting"), callback_data=CANCEL.data(mid))])
+        rows.append(
+            [
+                InlineKeyboardButton(_("Move it…"), callback_data=MOVE.data(mid)),
+                InlineKeyboardButton(_("Cancel the meeting"), callback_data=CANCEL.data(mid)),
+            ]
+        )
     return InlineKeyboardMarkup(rows)
 
 

@@ -11,6 +11,8 @@ a step of the flow are refused unless the flow is at that step.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import CommandHandler
@@ -118,6 +120,27 @@ async def render_result(session: AsyncSession, row: Outbox, tr: Translator) -> R
     return Rendered(fit(lines, _("…and {count} more lines.")))
 
 
+async def render_moved(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    """The meeting has a new time: said first, then the invitation as it now stands, with its
+    能来 / 不能来 asked again. Nothing if it has moved once more or was cancelled since."""
+    meeting = await _meeting(session, row)
+    if (
+        meeting is None
+        or meeting.status != MeetingStatus.SCHEDULED
+        or int(meeting.starts_at.timestamp()) != row.payload.get("starts")
+    ):
+        return None
+    invited = await session.get(MeetingParticipant, (meeting.id, row.person_id))
+    if invited is None:
+        return None
+    was = datetime.fromtimestamp(int(row.payload.get("was", 0)), UTC)
+    moved = tr.gettext("The courtyard council has moved: it was {was}, it is now {when}.").format(
+        was=when(tr, was), when=when(tr, meeting.starts_at)
+    )
+    text, markup = await meeting_replies.invitation(session, meeting, tr, invited)
+    return Rendered(f"<b>{moved}</b>\n\n{text}", markup)
+
+
 async def render_cancelled(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
     meeting = await _meeting(session, row)
     if meeting is None or meeting.status != MeetingStatus.CANCELLED:
@@ -134,6 +157,7 @@ def register(renderers: Renderers) -> None:
     renderers.register(council_meetings.MEETING_REMINDER, render_reminder)
     renderers.register(council_meetings.MEETING_RESULT, render_result)
     renderers.register(council_meetings.MEETING_CANCELLED, render_cancelled)
+    renderers.register(council_meetings.MEETING_MOVED, render_moved)
 
 
 # what this feature waits for in a private chat (handlers/shared/flows.py)

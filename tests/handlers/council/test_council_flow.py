@@ -531,3 +531,63 @@ async def test_walk_ins_are_signed_in_by_name_and_results_wait_for_the_meeting(
         walk_in = (await session.exec(select(Person).where(Person.full_name == "张大爷"))).one()
     assert walk_in.telegram_user_id is None
     assert bot_errors(emulator) == []
+
+
+async def test_moving_a_meeting_tells_the_invited_and_asks_them_again(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """The secretary moves the meeting (a new time typed as she says it): the invited hear the
+    old and the new time with 能来 / 不能来 asked again; the reminder follows the new time."""
+    _community, u = await people(db, clock, emulator)
+    xie, xu, wang = u["谢兰"], u["老许"], u["王网格"]
+    async with running_bot(emulator, db, clock) as app:
+        await propose(xu, "Street lights", "The lane is dark.", "The whole community")
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="No meetings yet.")
+        await xie.press(menu, "Schedule a meeting")
+        when = await xie.expect_message(contains="When is the meeting?")
+        await xie.press(when, when.button_texts()[0])  # tomorrow evening at 19:30
+        await xie.expect_message(contains="Where will it be held?")
+        await xie.send("Community hall")
+        chooser = await xie.expect_message(contains="Which topics are on the agenda?")
+        await xie.press(chooser, "☐ #1 Street lights")
+        await xie.expect_edit(
+            chooser, predicate=lambda m: m.button("☑ #1 Street lights") is not None
+        )
+        await xie.press(chooser, "Done")
+        await xie.expect_edit(chooser, contains="shall I also invite")
+        await xie.press(chooser, "No")
+        await xie.expect_edit(chooser, contains="Only proposers and supporters are invited.")
+        await xie.press(chooser, "Schedule it")
+        await xie.expect_edit(chooser, contains="1 people are invited")
+        await dispatch_due(app, now=clock())
+        invite = await xu.expect_message(contains="Invitation to the courtyard council")
+        await xu.press(invite, "Can come")
+        await xu.expect_edit(invite, contains="Your answer: Can come.")
+
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="Courtyard council meetings:")
+        await xie.press(menu, "Open #1")
+        card = await xie.expect_message(contains="Courtyard council meeting #1")
+        await wang.send("/meeting")  # a worker does not move meetings
+        theirs = await wang.expect_message(contains="Courtyard council meetings:")
+        denied = await wang.press_data(theirs, meeting_common.MOVE.data(1))
+        assert denied.show_alert
+        await xie.press(card, "Move it…")
+        await xie.expect_message(contains="Meeting #1 is Tuesday, November 3, 2026 7:30")
+        await xie.send("Saturday")  # no time: asked again
+        await xie.expect_message(contains="I could not read “Saturday” as a day and a time")
+        await xie.send("Saturday 3pm")
+        moved = await xie.expect_message(contains="Meeting #1 is moved to Saturday, November 7")
+        assert "1 people invited are told" in moved.text
+        await dispatch_due(app, now=clock())
+        news = await xu.expect_message(contains="The courtyard council has moved")
+        assert "it was Tuesday, November 3, 2026" in news.text
+        assert "it is now Saturday, November 7, 2026 3:00" in news.text
+        assert news.button_texts() == ["Can come", "Cannot come"]  # asked again
+        # no reminder the evening before the old time; one the evening before the new
+        assert await dispatch_due(app, now=cq(2, 18, 0)) == 0
+        assert await dispatch_due(app, now=cq(6, 18, 0)) == 1
+        reminder = await xu.expect_message(contains="Reminder: the courtyard council meets")
+        assert "November 7" in reminder.text
+    assert bot_errors(emulator) == []
