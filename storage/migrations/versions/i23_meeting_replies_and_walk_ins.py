@@ -23,7 +23,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _open_the_transaction() -> None:
+    """SQLite's driver begins its transaction at the first data statement, not at DDL: without
+    one first, rebuilding the table would run outside the transaction, and a later step's
+    failure could not roll it back."""
+    op.execute("UPDATE meeting_participant SET reason = reason WHERE 1 = 0")
+
+
 def upgrade() -> None:
+    _open_the_transaction()
     with op.batch_alter_table("meeting_participant") as batch:
         batch.add_column(
             sa.Column("reply", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True)
@@ -37,6 +45,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _open_the_transaction()
     with op.batch_alter_table("meeting_participant") as batch:
         batch.drop_column("household")
         batch.drop_column("replied_at")
