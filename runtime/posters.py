@@ -25,6 +25,8 @@ from runtime.fonts import CJK_FONT_INDEX, CJK_FONT_NAME, cjk_font_path
 
 FONT_NAME = CJK_FONT_NAME
 PNG_SIZE = (1240, 1754)  # A4 at 150 dpi
+MARGIN = 60  # pixels left free at each side of the PNG
+PDF_MARGIN = 40  # points, the PDF's
 QR_BORDER = 4  # modules of white around the code, as the QR standard asks
 
 
@@ -35,7 +37,7 @@ class PosterText:
     community: str
     building: str
     call_to_action: str  # "scan to join"
-    lines: tuple[str, ...]  # what the bot is for, in two or three short lines
+    lines: tuple[str, ...]  # what the bot is for, and whom to call without it: four short lines
     link: str
 
 
@@ -62,13 +64,17 @@ def render_png(text: PosterText) -> bytes:
     def centred(y: int, words: str, size: int, fill: str = "black") -> None:
         font = _pil_font(size)
         left, _top, right, _bottom = draw.textbbox((0, 0), words, font=font)
+        while right - left > width - 2 * MARGIN and size > 20:  # a long line: smaller, not cut
+            size -= 2
+            font = _pil_font(size)
+            left, _top, right, _bottom = draw.textbbox((0, 0), words, font=font)
         draw.text(((width - (right - left)) // 2, y), words, font=font, fill=fill)
 
     centred(90, text.community, 72)
     centred(200, text.building, 120, fill="#b22222")  # the red pen
     centred(380, text.call_to_action, 64)
     matrix = qr_matrix(text.link)
-    box = 860 // len(matrix)
+    box = 800 // len(matrix)
     side = box * len(matrix)
     left, top = (width - side) // 2, 490
     for y, row in enumerate(matrix):
@@ -78,8 +84,8 @@ def render_png(text: PosterText) -> bytes:
                 draw.rectangle((x0, y0, x0 + box - 1, y0 + box - 1), fill="black")
     y = top + side + 40
     for line in text.lines:
-        centred(y, line, 48)
-        y += 70
+        centred(y, line, 44)
+        y += 64
     centred(height - 90, text.link, 28, fill="#555555")
     info = PngInfo()
     info.add_text("link", text.link)
@@ -110,7 +116,7 @@ def render_pdf(text: PosterText) -> bytes:
     pdf.setFont(font, 30)
     pdf.drawCentredString(width / 2, height - 240, text.call_to_action)
     matrix = qr_matrix(text.link)
-    box = 380 / len(matrix)
+    box = 340 / len(matrix)
     side = box * len(matrix)
     left, top = (width - side) / 2, height - 270
     for y, row in enumerate(matrix):
@@ -118,8 +124,11 @@ def render_pdf(text: PosterText) -> bytes:
             if dark:  # vector squares: sharp at any print size
                 pdf.rect(left + x * box, top - (y + 1) * box, box, box, stroke=0, fill=1)
     line_y = top - side - 40
-    pdf.setFont(font, 22)
     for line in text.lines:
+        size = 22.0
+        while pdfmetrics.stringWidth(line, font, size) > width - 2 * PDF_MARGIN and size > 10:
+            size -= 1  # a long line: smaller, not cut
+        pdf.setFont(font, size)
         pdf.drawCentredString(width / 2, line_y, line)
         line_y -= 34
     pdf.setFont(font, 11)

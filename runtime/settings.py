@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     desk_morning: str = "08:30-12:00"
     desk_afternoon: str = "14:00-17:30"
     duty_reminder_time: str = "19:00"  # the evening before a desk shift
+    # The community office's telephone, printed on posters for people without Telegram.
+    office_phone: str = Field(default="", max_length=40)
     # Operations (docs/operations.md): logs, the health endpoint, daily SQLite backups.
     log_format: Literal["text", "json"] = "text"
     health_port: int | None = Field(default=None, ge=0, le=65535)  # polling; see health_server_port

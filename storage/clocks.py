@@ -15,9 +15,10 @@ is gone until a new date is set; the response verdict stays.
 
 **Calendar or working days.** Both clocks count calendar time today. The response limits
 are calendar hours from the report (7 days = 168 hours, 15 days = 360 hours, nights, weekends
-and holidays included); the 12345 standard counts its longer limits in working days, but the
-notebook has no holiday calendar and does not invent one: a deployment that wants working days
-shortens `TIME_LIMIT_GENERAL_HOURS` / `TIME_LIMIT_COMPLEX_HOURS` accordingly. The completion
+and holidays included); the 12345 standard counts its longer limits in working days, but these
+clocks stay in calendar time (the holiday calendar, storage/dates.py, serves the council's
+deep topics): a deployment that wants working days shortens `TIME_LIMIT_GENERAL_HOURS` /
+`TIME_LIMIT_COMPLEX_HOURS` accordingly. The completion
 date is a calendar day chosen by the worker (kept as that day's last minute in the community's
 time zone, storage/dates.py); "in 3 days" / "in a week" are calendar days. Quiet hours hold
 back messages, never a clock.

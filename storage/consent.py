@@ -27,6 +27,7 @@ from storage.models import (
     ConsentHousehold,
     ConsentMediation,
     ConsentRule,
+    ConsentVoteLog,
     MediationHousehold,
     Membership,
     Role,
@@ -133,6 +134,37 @@ async def save_households(
         session.add(household)
     await session.flush()
     return Saved(added=added, updated=updated)
+
+
+async def remove_household(
+    session: AsyncSession, campaign: ConsentCampaign, room: str
+) -> ConsentHousehold:
+    """Take a household off the list (a typo, a room that is not in the building). Only while
+    voting is open and only one that never voted or was mediated: the vote log is append-only,
+    and a vote once cast is corrected, never erased (send its line again to correct it)."""
+    if campaign.status == CampaignStatus.CLOSED:
+        raise ConsentError("the campaign is closed")
+    wanted = normalise_room(room)
+    home = next((h for h in await households(session, campaign) if h.room == wanted), None)
+    if home is None:
+        raise ConsentError("no such household")
+    voted = (
+        await session.exec(
+            select(ConsentVoteLog.id).where(ConsentVoteLog.household_id == home.id).limit(1)
+        )
+    ).first()
+    mediated = (
+        await session.exec(
+            select(MediationHousehold.mediation_id)
+            .where(MediationHousehold.household_id == home.id)
+            .limit(1)
+        )
+    ).first()
+    if voted is not None or mediated is not None or home.choice is not None:
+        raise ConsentError("the household has voted")
+    await session.delete(home)
+    await session.flush()
+    return home
 
 
 async def households(session: AsyncSession, campaign: ConsentCampaign) -> list[ConsentHousehold]:

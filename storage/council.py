@@ -3,9 +3,10 @@ council's time limits and policy, and who the community's staff are. Its meeting
 decisions are storage/council_meetings.py; its lines in the weekly digest storage/council_digest.py.
 
 Consultation timing follows the Shaoxing standard (DB3306/T 075-2025, configurable): a quick topic
-is answered within 48 hours, a deep topic's consultation starts within 5 working days (Monday to
-Friday; public holidays are not known to the notebook and count as working days). Both clocks run
-from the moment the topic was raised; until staff grade it, a topic is held to the quick limit.
+is answered within 48 hours, a deep topic's consultation starts within 5 working days (public
+holidays and 调休 make-up days from the holiday calendar: storage/dates.py `is_working_day`). Both
+clocks run from the moment the topic was raised; until staff grade it, a topic is held to the
+quick limit.
 A topic is "handled" once it is answered, put on a meeting's agenda, or turned into an issue.
 
 Messages to people go through the outbox, written in the same transaction as the change.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -24,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import issues as rules
 from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
+from storage.dates import add_working_days
 from storage.issue_support import add_support
 from storage.models import (
     STAFF_ROLES,
@@ -67,17 +69,6 @@ class CouncilError(Exception):
 
 
 # --- time ---------------------------------------------------------------------------------------
-
-
-def add_working_days(start: datetime, days: int, tz: ZoneInfo) -> datetime:
-    """The end (local midnight) of the `days`-th working day (Mon–Fri) after `start`'s day."""
-    day = start.astimezone(tz).date()
-    counted = 0
-    while counted < days:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            counted += 1
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
 
 
 def topic_due(

@@ -1,6 +1,7 @@
-"""The courtyard council's meetings: when one is (typed times, suggested evenings), scheduling
-it with its agenda and invitations, attendance, the minutes and decisions, decisions turned into
-owned issues (the black pen), publishing the results and cancelling.
+"""The courtyard council's meetings: suggested evenings (typed times are storage/dates.py's),
+scheduling one with its agenda and invitations, the invitees' answers (能来 / 不能来),
+attendance (walk-ins signed in by name), the minutes and decisions, decisions turned into
+owned issues (the black pen), publishing the results (after the meeting only) and cancelling.
 
 Topics, the council's time limits and its policy are storage/council.py. Messages to people go
 through the outbox, written in the same transaction as the change.
@@ -8,9 +9,8 @@ through the outbox, written in the same transaction as the change.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -53,33 +53,12 @@ MEETING_INVITE = "meeting_invite"
 MEETING_REMINDER = "meeting_reminder"
 MEETING_RESULT = "meeting_result"  # 结果公示
 MEETING_CANCELLED = "meeting_cancelled"
+MEETING_MOVED = "meeting_moved"
+WALK_IN = "walk_in"  # signed in at the door, not invited
+YES, NO = "yes", "no"  # an invitation's answer
 
 
 # --- when ---------------------------------------------------------------------------------------
-
-
-MEETING_TIME = re.compile(
-    r"^\s*(?:(?P<year>\d{4})\s*[-/.年]\s*)?(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
-    r"\s*(?:[ T,，]\s*)?(?P<hour>\d{1,2})\s*(?:[:：点时]\s*(?P<minute>\d{1,2})?\s*分?)?\s*$"
-)
-
-
-def parse_meeting_time(text: str, *, now: datetime, tz: ZoneInfo) -> datetime | None:
-    """ "12-05 19:30", "2026-12-05 19:30", "12月5日 19点30", "12/5 19:30" in community time.
-    Without a year, a date earlier than today means next year. None when not a valid time."""
-    match = MEETING_TIME.match(text.translate({0xFF1A: ":", 0x3000: " "}))
-    if match is None:
-        return None
-    today = now.astimezone(tz).date()
-    try:
-        year = int(match["year"]) if match["year"] else today.year
-        day = date(year, int(match["month"]), int(match["day"]))
-        if not match["year"] and day < today:
-            day = date(year + 1, day.month, day.day)
-        clock = time(int(match["hour"]), int(match["minute"] or 0))
-    except ValueError:
-        return None
-    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
 
 
 def suggested_meeting_times(
@@ -245,6 +224,82 @@ async def toggle_attendance(
     return row.attended
 
 
+async def reply_to_invitation(
+    session: AsyncSession,
+    meeting: CouncilMeeting,
+    *,
+    person_id: int,
+    coming: bool,
+    now: datetime,
+) -> MeetingParticipant:
+    """能来 / 不能来: an invited person's answer, which they may change until the meeting
+    starts."""
+    if meeting.status != MeetingStatus.SCHEDULED:
+        raise CouncilError("the meeting is not ahead")
+    if now >= meeting.starts_at:
+        raise CouncilError("the meeting has started")
+    row = await session.get(MeetingParticipant, (meeting.id, person_id))
+    if row is None or row.reason == WALK_IN:
+        raise CouncilError("not invited to this meeting")
+    row.reply = YES if coming else NO
+    row.replied_at = now
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def sign_in_walk_in(
+    session: AsyncSession,
+    meeting: CouncilMeeting,
+    *,
+    name: str,
+    household: str,
+    now: datetime,
+) -> tuple[MeetingParticipant, Person]:
+    """A worker signs in someone who came without an invitation (often without a phone): by
+    name, and household when they give one. Someone already on the list (invited, or signed in
+    before) is marked present instead of listed twice; a resident on file under exactly that
+    name is that person. Otherwise a person without Telegram is written down."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise CouncilError("the meeting was cancelled")
+    name, household = " ".join(name.split())[:200], " ".join(household.split())[:100]
+    if not name:
+        raise CouncilError("a name is needed")
+    for row, person in await participants(session, meeting):
+        if person.full_name == name:
+            row.attended, row.marked_at = True, now
+            row.household = row.household or household or None
+            session.add(row)
+            await session.flush()
+            return row, person
+    on_file = (
+        await session.exec(
+            select(Person)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .where(
+                Membership.community_id == meeting.community_id,
+                col(Membership.active).is_(True),
+                Person.full_name == name,
+            )
+        )
+    ).all()
+    person = on_file[0] if len(on_file) == 1 else Person(full_name=name, created_at=now)
+    session.add(person)
+    await session.flush()
+    assert person.id is not None and meeting.id is not None
+    row = MeetingParticipant(
+        meeting_id=meeting.id,
+        person_id=person.id,
+        reason=WALK_IN,
+        attended=True,
+        marked_at=now,
+        household=household or None,
+    )
+    session.add(row)
+    await session.flush()
+    return row, person
+
+
 async def add_minutes(
     session: AsyncSession, meeting: CouncilMeeting, *, text: str, now: datetime
 ) -> CouncilMeeting:
@@ -373,6 +428,8 @@ async def publish_results(session: AsyncSession, meeting: CouncilMeeting, *, now
     """结果公示: the decisions go to every participant; publishing again sends the update."""
     if meeting.status == MeetingStatus.CANCELLED:
         raise CouncilError("the meeting was cancelled")
+    if now < meeting.starts_at:
+        raise CouncilError("the meeting has not taken place yet")
     if not await decisions(session, meeting):
         raise CouncilError("record a decision first")
     meeting.results_version += 1
@@ -382,6 +439,61 @@ async def publish_results(session: AsyncSession, meeting: CouncilMeeting, *, now
     await session.flush()
     key = f"meeting:{meeting.id}:result:v{meeting.results_version}"
     return await _tell_participants(session, meeting, MEETING_RESULT, key, now)
+
+
+async def reschedule_meeting(
+    session: AsyncSession,
+    meeting: CouncilMeeting,
+    *,
+    starts_at: datetime,
+    now: datetime,
+    policy: CouncilPolicy,
+    tz: ZoneInfo,
+) -> int:
+    """Move a scheduled meeting: everyone invited is told the new time and asked again whether
+    they can come (their earlier answer was for the old time); the evening-before reminders
+    follow the new time. Returns how many were told."""
+    if meeting.status != MeetingStatus.SCHEDULED:
+        raise CouncilError("only a scheduled meeting can be moved")
+    if starts_at <= now:
+        raise CouncilError("the meeting time has passed")
+    if starts_at == meeting.starts_at:
+        raise CouncilError("that is the meeting's time already")
+    old = meeting.starts_at
+    meeting.starts_at = starts_at
+    session.add(meeting)
+    await outbox.cancel(session, key_prefixes=[f"meeting:{meeting.id}:reminder:"])
+    stamp = int(starts_at.timestamp())
+    remind_at = max(reminder_due(starts_at, tz, policy.meeting_reminder_at), now)
+    told = 0
+    for row, _person in await participants(session, meeting):
+        if row.reason == WALK_IN:
+            continue
+        row.reply, row.replied_at = None, None
+        session.add(row)
+        told += await _queue_to(
+            session,
+            meeting,
+            row.person_id,
+            MEETING_MOVED,
+            f"meeting:{meeting.id}:moved:{stamp}",
+            now,
+            now,
+            extra={"starts": stamp, "was": int(old.timestamp())},
+        )
+        if remind_at < starts_at:
+            await _queue_to(
+                session,
+                meeting,
+                row.person_id,
+                MEETING_REMINDER,
+                f"meeting:{meeting.id}:reminder:{stamp}",
+                remind_at,
+                now,
+                extra={"starts": stamp},
+            )
+    await session.flush()
+    return told
 
 
 async def cancel_meeting(session: AsyncSession, meeting: CouncilMeeting, *, now: datetime) -> int:

@@ -1,22 +1,21 @@
 """Periods the digest, the notebook page and the exports cover, in a community's local days.
 
 A period is a half-open range of UTC instants [start, end). People name periods in local dates
-(`2026-11`, `2026-11-05`, `2026-11-01 2026-11-15`), so each local day begins at local midnight.
-Plain functions of `now`; no Telegram here.
+("2026-11", "上个月", "2026-11-05", "下周一到周五", "2026-11-01 2026-11-15": the grammar is
+storage/dates.py's `parse_days`), so each local day begins at local midnight. Plain functions of
+`now`; no Telegram here.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from storage.dates import parse_days
+
 MAX_DAYS = 366  # a year and a day: longer spans are a typo, not a request
 DEFAULT_DAYS = 7
-
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -93,39 +92,27 @@ def last_days(now: datetime, tz: ZoneInfo, count: int = DEFAULT_DAYS) -> Period:
     return Period.days(today - timedelta(days=count - 1), today, tz)
 
 
-def parse_day(text: str) -> date | None:
-    """ "2026-11-05" -> that date; None for anything else."""
-    match = _DAY.match(text)
-    if match is None:
-        return None
-    try:
-        return date(*(int(part) for part in match.groups()))
-    except ValueError:
-        return None
-
-
-def parse_period(args: list[str], *, now: datetime, tz: ZoneInfo) -> Period | None:
-    """`[]` → the last 7 days; `["2026-11"]` → a month; `["2026-11-05"]` → a day;
-    `["2026-11-01", "2026-11-15"]` → those days inclusive. None for anything else."""
-    if not args:
+def parse_period(text: str, *, now: datetime, tz: ZoneInfo, locale: str) -> Period | None:
+    """Nothing → the last 7 days; a month ("2026-11", "11月", "上个月", "last month") → that
+    calendar month; a day or a span of days ("2026-11-05", "上周", "下周一到周五",
+    "2026-11-01 2026-11-15") → those days. None when not understood, longer than a year and a
+    day, or outside 2000–2100."""
+    if not text.strip():
         return last_days(now, tz)
-    if len(args) == 1:
-        month = _MONTH.match(args[0])
-        if month is not None:
-            year, number = int(month.group(1)), int(month.group(2))
-            if 1 <= number <= 12 and 2000 <= year <= 2100:
-                return Period.month(year, number, tz)
-            return None
-        day = parse_day(args[0])
-        return Period.days(day, day, tz) if day and 2000 <= day.year <= 2100 else None
-    if len(args) == 2:
-        first, last = parse_day(args[0]), parse_day(args[1])
-        if first is None or last is None or last < first:
-            return None
-        if (last - first).days >= MAX_DAYS or not 2000 <= first.year <= last.year <= 2100:
-            return None
-        return Period.days(first, last, tz)
-    return None
+    days = parse_days(text, today=local_day(now, tz), locale=locale)
+    if days is None:
+        return None
+    first, last = days
+    if (last - first).days >= MAX_DAYS or not 2000 <= first.year <= last.year <= 2100:
+        return None
+    if first.day == 1 and last == _month_end(first):
+        return Period.month(first.year, first.month, tz)
+    return Period.days(first, last, tz)
+
+
+def _month_end(first: date) -> date:
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return following - timedelta(days=1)
 
 
 def day_code(day: date) -> str:

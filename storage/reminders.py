@@ -29,6 +29,7 @@ from storage.clocks import ClockState
 from storage.issue_lifecycle import OPEN
 from storage.models import Community, Issue, IssueStatus, Membership, Person, Role
 from storage.schedule import local_date, local_today_at, week_start
+from storage.staff import calls_for
 
 DUE_SOON = "due_soon"
 OVERDUE = "overdue"
@@ -236,7 +237,8 @@ async def _issue_reminders(
 async def _agendas(
     session: AsyncSession, community: Community, now: datetime, tz: ZoneInfo, policy: ReminderPolicy
 ) -> int:
-    """One morning message per worker who owns open items (sent once per local day)."""
+    """One morning message per worker who owns open items or has follow-up calls to make
+    (sent once per local day)."""
     agenda_at = local_today_at(now, tz, policy.agenda_at)
     if now < agenda_at or now - agenda_at >= timedelta(hours=12):
         return 0
@@ -251,7 +253,10 @@ async def _agendas(
                 .limit(1)
             )
         ).first()
-        if owns is None:
+        calls = await calls_for(
+            session, person_id=person.id or 0, community_id=community.id, role=Role.WORKER
+        )
+        if owns is None and not calls:
             continue
         queued += await _queue(
             session,

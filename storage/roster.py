@@ -23,6 +23,7 @@ from storage import outbox
 from storage.categories import CATEGORIES, TimeLimits
 from storage.council import community_staff
 from storage.models import (
+    STAFF_ROLES,
     Channel,
     Community,
     DutyShift,
@@ -32,6 +33,7 @@ from storage.models import (
     Role,
 )
 from storage.notifications import issue_opened
+from storage.reports import tell_resident_it_was_logged
 from storage.schedule import parse_clock
 
 DUTY_REMINDER = "duty_reminder"
@@ -211,19 +213,39 @@ async def log_desk_visit(
     description: str,
     now: datetime,
     limits: TimeLimits,
+    resident_id: int | None = None,
 ) -> Issue:
-    """A resident came to the desk: they are noted as a person without Telegram (a resident of
-    the community) and their matter becomes an issue with channel "desk", logged by the worker."""
+    """A resident came to the desk and their matter becomes an issue with channel "desk", logged
+    by the worker. `resident_id`: the resident on file the worker recognised (their issue, on
+    their /my, and told of it when they use Telegram); else the visitor is noted as a person
+    without Telegram (a resident of the community)."""
     if category not in CATEGORIES:
         raise RosterError("unknown category")
     name, description = resident_name.strip(), description.strip()
     if not name or not description:
         raise RosterError("a desk visit needs the resident's name and what they came for")
-    visitor = Person(full_name=name[:200], created_at=now)
-    session.add(visitor)
-    await session.flush()
-    assert visitor.id is not None
-    session.add(Membership(person_id=visitor.id, community_id=community_id, role=Role.RESIDENT))
+    if resident_id is not None:
+        on_file = (
+            await session.exec(
+                select(Person)
+                .join(Membership, col(Membership.person_id) == Person.id)
+                .where(
+                    Person.id == resident_id,
+                    Membership.community_id == community_id,
+                    col(Membership.active).is_(True),
+                    col(Membership.role).not_in([str(r) for r in STAFF_ROLES]),
+                )
+            )
+        ).first()
+        if on_file is None:
+            raise RosterError("not a resident of this community")
+        visitor = on_file
+    else:
+        visitor = Person(full_name=name[:200], created_at=now)
+        session.add(visitor)
+        await session.flush()
+        assert visitor.id is not None
+        session.add(Membership(person_id=visitor.id, community_id=community_id, role=Role.RESIDENT))
     issue = await rules.create_issue(
         session,
         community_id=community_id,
@@ -236,6 +258,8 @@ async def log_desk_visit(
         channel=Channel.DESK,
     )
     await issue_opened(session, issue, now=now)
+    if resident_id is not None:
+        await tell_resident_it_was_logged(session, issue, now=now)
     return issue
 
 

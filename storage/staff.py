@@ -368,6 +368,35 @@ async def transferred_for(
     return list(rows.all())
 
 
+def needs_a_call() -> Any:
+    """The reporter cannot be asked by the bot: no Telegram (logged by phone or at the desk),
+    or they blocked it."""
+    return col(Person.telegram_user_id).is_(None) | col(Person.unreachable_since).is_not(None)
+
+
+async def calls_for(
+    session: AsyncSession, *, person_id: int, community_id: int, role: Role
+) -> list[Issue]:
+    """A worker's call list (回访 by telephone): their resolved issues whose reporter the bot
+    cannot ask, longest waiting first. The secretary also calls for what volunteer teams and
+    self-governance groups resolved."""
+    mine = col(Issue.owner_id) == person_id
+    if role is Role.SECRETARY:
+        mine = mine | col(Issue.owner_group).is_not(None)
+    rows = await session.exec(
+        select(Issue)
+        .join(Person, col(Person.id) == Issue.reporter_id)
+        .where(
+            Issue.community_id == community_id,
+            Issue.status == IssueStatus.RESOLVED,
+            mine,
+            needs_a_call(),
+        )
+        .order_by(col(Issue.resolved_at), col(Issue.number))
+    )
+    return list(rows.all())
+
+
 async def waiting_for_owner(session: AsyncSession, *, community_id: int) -> list[Issue]:
     """Open issues nobody owns yet, oldest first: what a worker can claim."""
     rows = await session.exec(

@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 
 from bot.app import NotebookApplication
 from delivery.dispatch import dispatch_due
-from emulator import BotApiEmulator
+from emulator import BotApiEmulator, CallbackAnswer
 from emulator.driver import GroupDriver, UserDriver
 from emulator.models import BotMessage
 from storage import issues as rules
@@ -189,3 +189,22 @@ async def load(db: Database, issue_id: int) -> Issue:
         issue = await session.get(Issue, issue_id)
         assert issue is not None
         return issue
+
+
+MORE = ("更多…", "More…", "‹ 返回", "‹ Back")  # to the next page; from the last, the first
+
+
+async def press_on_card(
+    group: GroupDriver, user: UserDriver, card: BotMessage, label: str
+) -> CallbackAnswer:
+    """Press `label` on a card, first tapping "More…" as a worker does until it shows (a card
+    shows six buttons at a time, handlers/staff/cards.py: `card_pages`)."""
+    for _ in range(6):
+        if card.button(label) is not None:
+            return await group.press(user, card, label)
+        more = next((text for text in MORE if card.button(text) is not None), None)
+        if more is None:
+            break
+        await group.press(user, card, more)
+        await group.expect_edit(card)
+    raise AssertionError(f"no button {label!r} on any page of the card: {card.button_texts()}")

@@ -52,6 +52,7 @@ BAD_REASONS = {
     households.BAD_DUPLICATE: N_("this room appears twice"),
 }
 HOMES_PAGE = Button("camp.homespage", int, int)  # the campaign, the page
+REMOVE = Button("camp.remove", int)  # take a household off the list (typed: its room)
 
 
 def report_rows(tr: Translator, parsed: ParsedRows, saved: consent.Saved) -> str:
@@ -213,7 +214,13 @@ async def _households_page(
         nav.append(InlineKeyboardButton("◀", callback_data=HOMES_PAGE.data(campaign_id, page - 1)))
     if page < pages - 1:
         nav.append(InlineKeyboardButton("▶", callback_data=HOMES_PAGE.data(campaign_id, page + 1)))
-    markup = InlineKeyboardMarkup([nav]) if nav else None
+    rows = [nav] if nav else []
+    if homes and campaign.status != CampaignStatus.CLOSED:
+        rows.append(
+            [InlineKeyboardButton(_("Remove a household…"), callback_data=REMOVE.data(campaign_id))]
+        )
+        lines.append(_("To correct a household, send its line again with Add households."))
+    markup = InlineKeyboardMarkup(rows) if rows else None
     text = fit(lines, _("…and {count} more lines."))
     await query.answer()
     if editing:
@@ -229,7 +236,55 @@ async def on_lines_text(
     await _save_rows(update, context, campaign_id, households.parse_household_lines(text))
 
 
-STEPS: dict[str, Step] = {"lines": on_lines_text, "csv": on_lines_text}
+async def on_remove(update: Update, context: NotebookContext) -> None:
+    _ = context.tr.gettext
+    prompt = _(
+        "Which room should be taken off the list? Type its number (for example 301). A household "
+        "that has voted stays: correct it by sending its line again."
+    )
+    await _ask_households(update, context, REMOVE, "remove", prompt)
+
+
+async def on_remove_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    _ = context.tr.gettext
+    found = await staff_answer(update, context, ConsentCampaign, int(state.data["campaign"]))
+    if found is None:
+        return
+    campaign = found[0]
+    room = households.normalise_room(text)
+    if not any(h.room == room for h in await consent.households(context.session, campaign)):
+        await message.reply_text(
+            _("Room {room} is not on the list of vote #{id}.").format(
+                room=short(text, 20), id=campaign.id
+            ),
+            reply_markup=open_button(campaign, context.tr),
+        )
+        return
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            await consent.remove_household(context.session, campaign, room)
+    except ConsentError:  # it has voted, or voting closed
+        await message.reply_text(
+            _(
+                "Room {room} has voted (or voting has closed), so it stays. To correct it, send "
+                "its line again with Add households."
+            ).format(room=short(text, 20)),
+            reply_markup=open_button(campaign, context.tr),
+        )
+        return
+    await message.reply_text(
+        _("Room {room} is taken off the list of vote #{id}.").format(
+            room=short(text, 20), id=campaign.id
+        ),
+        reply_markup=open_button(campaign, context.tr),
+    )
+
+
+STEPS: dict[str, Step] = {"lines": on_lines_text, "csv": on_lines_text, "remove": on_remove_text}
 
 
 HANDLERS = [
@@ -237,4 +292,5 @@ HANDLERS = [
     CSV.handler(on_csv),
     HOUSEHOLDS.handler(on_households),
     HOMES_PAGE.handler(on_households_page),
+    REMOVE.handler(on_remove),
 ]

@@ -37,9 +37,13 @@ FLOW = "meeting"
 VIEW = Button("meet.view", int)  # meeting_minutes
 ATTENDANCE = Button("meet.attendance", int)  # meeting_minutes
 MINUTES = Button("meet.minutes", int)  # meeting_minutes
-PUBLISH = Button("meet.publish", int)  # meeting_minutes
+PUBLISH = Button("meet.publish", int)  # meeting_minutes: asks first
+PUBLISH_NOW = Button("meet.pubnow", int)  # meeting_minutes: yes, publish
+PUBLISH_NOT = Button("meet.pubnot", int)  # meeting_minutes: not yet
+REPLY = Button("meet.reply", int, ("yes", "no"))  # meeting_replies: an invitee's 能来 / 不能来
 DECIDE = Button("meet.decide", int)  # meeting_decisions
 CANCEL = Button("meet.cancel", int)  # meeting_schedule
+MOVE = Button("meet.move", int)  # meeting_schedule: a new time
 
 STATUS = {
     MeetingStatus.SCHEDULED: N_("scheduled"),
@@ -84,12 +88,18 @@ async def meeting_card(session: AsyncSession, meeting: CouncilMeeting, tr: Trans
     _ = tr.gettext
     people = await council_meetings.participants(session, meeting)
     present = sum(1 for row, _person in people if row.attended)
+    invited = [row for row, _person in people if row.reason != council_meetings.WALK_IN]
     lines = [
         _("Courtyard council meeting #{id}").format(id=meeting.id),
         _("When: {when}").format(when=when(tr, meeting.starts_at)),
         _("Where: {place}").format(place=short(meeting.place, 200)),
         _("Status: {status}").format(status=tr.gettext(STATUS[MeetingStatus(meeting.status)])),
-        _("Invited: {invited} · present: {present}").format(invited=len(people), present=present),
+        _("Invited: {invited} · present: {present}").format(invited=len(invited), present=present),
+        _("Replies: {yes} can come · {no} cannot · {walk_ins} signed in at the door").format(
+            yes=sum(1 for row in invited if row.reply == council_meetings.YES),
+            no=sum(1 for row in invited if row.reply == council_meetings.NO),
+            walk_ins=len(people) - len(invited),
+        ),
         "",
         _("Topics:"),
         *(await topic_lines(session, meeting, tr) or [_("(none)")]),
@@ -120,7 +130,12 @@ def card_buttons(
         ],
     ]
     if member.is_secretary and meeting.status == MeetingStatus.SCHEDULED:
-        rows.append([InlineKeyboardButton(_("Cancel the meeting"), callback_data=CANCEL.data(mid))])
+        rows.append(
+            [
+                InlineKeyboardButton(_("Move it…"), callback_data=MOVE.data(mid)),
+                InlineKeyboardButton(_("Cancel the meeting"), callback_data=CANCEL.data(mid)),
+            ]
+        )
     return InlineKeyboardMarkup(rows)
 
 

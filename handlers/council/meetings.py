@@ -11,11 +11,18 @@ a step of the flow are refused unless the flow is at that step.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from handlers.council import meeting_decisions, meeting_minutes, meeting_schedule
+from handlers.council import (
+    meeting_decisions,
+    meeting_minutes,
+    meeting_replies,
+    meeting_schedule,
+)
 from handlers.council.guards import typed_text
 from handlers.council.meeting_common import (
     FLOW,
@@ -29,16 +36,10 @@ from handlers.shared.fitting import short
 from handlers.shared.flows import Flow
 from handlers.shared.members import fit
 from runtime.context import NotebookContext
-from runtime.i18n import N_, Translator
+from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
 from storage import council_meetings
-from storage.models import CouncilMeeting, MeetingStatus, Outbox
-
-REASONS = {
-    "proposer": N_("you raised a topic on the agenda"),
-    "supporter": N_("you support a topic on the agenda"),
-    "resident": N_("you live in a building the topics concern"),
-}
+from storage.models import CouncilMeeting, MeetingParticipant, MeetingStatus, Outbox
 
 # the flow's step -> what takes the text typed at it
 STEPS: dict[str, Step] = {
@@ -72,22 +73,11 @@ async def render_invite(session: AsyncSession, row: Outbox, tr: Translator) -> R
     meeting = await _meeting(session, row)
     if meeting is None or meeting.status != MeetingStatus.SCHEDULED:
         return None
-    _ = tr.gettext
-    participant = await council_meetings.participants(session, meeting)
-    reason = next((p.reason for p, person in participant if person.id == row.person_id), "")
-    lines = [
-        _("Invitation to the courtyard council (小院议事堂)"),
-        _("When: {when}").format(when=when(tr, meeting.starts_at)),
-        _("Where: {place}").format(place=short(meeting.place, 200)),
-        _("Topics:"),
-        *(await topic_lines(session, meeting, tr)),
-    ]
-    if reason in REASONS:
-        lines.append(
-            _("You are invited because {reason}.").format(reason=tr.gettext(REASONS[reason]))
-        )
-    lines.append(_("Your voice matters. We hope to see you there!"))
-    return Rendered(fit(lines, _("…and {count} more topics.")))
+    invited = await session.get(MeetingParticipant, (meeting.id, row.person_id))
+    if invited is None:
+        return None
+    text, markup = await meeting_replies.invitation(session, meeting, tr, invited)
+    return Rendered(text, markup)
 
 
 async def render_reminder(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
@@ -114,19 +104,41 @@ async def render_result(session: AsyncSession, row: Outbox, tr: Translator) -> R
     if meeting is None or meeting.status == MeetingStatus.CANCELLED:
         return None
     _ = tr.gettext
-    people = await council_meetings.participants(session, meeting)
+    people = [p for p, _person in await council_meetings.participants(session, meeting)]
+    invited = [p for p in people if p.reason != council_meetings.WALK_IN]
     lines = [
         _("Results of the courtyard council of {when} (结果公示)").format(
             when=tr.date(meeting.starts_at)
         ),
         _("{present} of {invited} invited neighbours took part.").format(
-            present=sum(1 for p, _person in people if p.attended), invited=len(people)
+            present=sum(1 for p in invited if p.attended), invited=len(invited)
         ),
         "",
         _("Decisions:"),
         *(await decision_lines(session, meeting, tr)),
     ]
     return Rendered(fit(lines, _("…and {count} more lines.")))
+
+
+async def render_moved(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
+    """The meeting has a new time: said first, then the invitation as it now stands, with its
+    能来 / 不能来 asked again. Nothing if it has moved once more or was cancelled since."""
+    meeting = await _meeting(session, row)
+    if (
+        meeting is None
+        or meeting.status != MeetingStatus.SCHEDULED
+        or int(meeting.starts_at.timestamp()) != row.payload.get("starts")
+    ):
+        return None
+    invited = await session.get(MeetingParticipant, (meeting.id, row.person_id))
+    if invited is None:
+        return None
+    was = datetime.fromtimestamp(int(row.payload.get("was", 0)), UTC)
+    moved = tr.gettext("The courtyard council has moved: it was {was}, it is now {when}.").format(
+        was=when(tr, was), when=when(tr, meeting.starts_at)
+    )
+    text, markup = await meeting_replies.invitation(session, meeting, tr, invited)
+    return Rendered(f"<b>{moved}</b>\n\n{text}", markup)
 
 
 async def render_cancelled(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
@@ -145,6 +157,7 @@ def register(renderers: Renderers) -> None:
     renderers.register(council_meetings.MEETING_REMINDER, render_reminder)
     renderers.register(council_meetings.MEETING_RESULT, render_result)
     renderers.register(council_meetings.MEETING_CANCELLED, render_cancelled)
+    renderers.register(council_meetings.MEETING_MOVED, render_moved)
 
 
 # what this feature waits for in a private chat (handlers/shared/flows.py)
@@ -154,5 +167,6 @@ HANDLERS = [
     CommandHandler("meeting", meeting_schedule.meetings_menu),
     *meeting_schedule.HANDLERS,
     *meeting_minutes.HANDLERS,
+    *meeting_replies.HANDLERS,
     *meeting_decisions.HANDLERS,
 ]

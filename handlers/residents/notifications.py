@@ -1,6 +1,7 @@
 """What residents (and owners) are told later, through the outbox: an issue's public steps
-(kind `issue_event`), the follow-up reminder, "not solved" and "the resident added something"
-for the owner, and "staff logged your issue" for a resident reported by phone or at the desk.
+(kind `issue_event`, with the photo a worker sent when resolving it), the follow-up reminder,
+"not solved" and "the resident added something" for the owner, and "staff logged your issue"
+for a resident reported by phone or at the desk.
 
 Rendered at send time in the reader's language, from the rows, so a message queued before a
 restart still reads right after it. Every message about an issue is remembered (`after_send`),
@@ -9,13 +10,14 @@ so a resident's reply to it is added to that issue.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot
+from telegram import Bot, ReplyParameters
 
 from handlers.residents.followup import question_keyboard
 from handlers.shared.common import escape
@@ -38,6 +40,8 @@ from storage.reports import ISSUE_LOGGED
 from storage.residents import remember_issue_message
 
 AfterSend = Callable[[AsyncSession, Bot, Sent], Awaitable[None]]
+PHOTOS_SENT = 3  # a resolving note's photos the resident gets (the rest are on the card)
+log = logging.getLogger(__name__)
 
 
 def _remembering(issue: Issue, then: AfterSend | None = None) -> AfterSend:
@@ -111,8 +115,14 @@ async def render_issue_event(
         ).format(number=number, other=event.data.get("into_number", ""))
     elif kind is Action.RESOLVE:
         body = _("No. {number} has been resolved: {note}").format(number=number, note=text)
+        photos = await _photos_of(session, event)
         if row.person_id is not None and row.person_id == issue.reporter_id:
-            return _resolved_question(issue, row, tr, body, reminder_after=reminder_after)
+            return _resolved_question(
+                issue, row, tr, body, reminder_after=reminder_after, photos=photos
+            )
+        return Rendered(
+            f"{body}\n{_quoted(issue)}", after_send=_remembering(issue, _sending(photos, tr))
+        )
     elif kind is Action.REOPEN:
         body = _("No. {number} has been reopened and is being worked on again.").format(
             number=number
@@ -124,14 +134,65 @@ async def render_issue_event(
     return Rendered(f"{body}\n{_quoted(issue)}", after_send=_remembering(issue))
 
 
+async def _photos_of(session: AsyncSession, event: IssueEvent) -> list[str]:
+    """The photos a worker sent with this step (the resolving note's, say): their file ids."""
+    rows = await session.exec(
+        select(Attachment.telegram_file_id)
+        .where(
+            Attachment.event_id == event.id,
+            Attachment.kind == "photo",
+            col(Attachment.telegram_file_id).is_not(None),
+        )
+        .order_by(col(Attachment.id))
+    )
+    return [file_id for file_id in rows.all() if file_id]
+
+
+def _sending(photos: list[str], tr: Translator) -> AfterSend | None:
+    """after_send: the step's photos, under the text that speaks of them. Once only (the
+    dispatcher may run this again while recording the text as sent); a photo that fails is
+    logged, never a reason to send the text again."""
+    if not photos:
+        return None
+    sent = False
+
+    async def send(session: AsyncSession, bot: Bot, message: Sent) -> None:
+        nonlocal sent
+        if sent:
+            return
+        sent = True
+        caption = tr.gettext("The photo of the work done.")
+        for file_id in photos[:PHOTOS_SENT]:
+            try:
+                await bot.send_photo(
+                    message.chat_id,
+                    file_id,
+                    caption=caption,
+                    reply_parameters=ReplyParameters(message.message_id),
+                )
+            except Exception:
+                log.exception("a resolving photo was not sent to chat %s", message.chat_id)
+
+    return send
+
+
 def _resolved_question(
-    issue: Issue, row: Outbox, tr: Translator, body: str, *, reminder_after: timedelta
+    issue: Issue,
+    row: Outbox,
+    tr: Translator,
+    body: str,
+    *,
+    reminder_after: timedelta,
+    photos: list[str] | None = None,
 ) -> Rendered:
     """The reporter's "resolved" notice asks the follow-up question, and queues the one reminder
-    once the question has reached them."""
+    once the question has reached them; the worker's photo of the work follows it."""
     _ = tr.gettext
+    show = _sending(photos or [], tr)
 
     async def queue(session: AsyncSession, bot: Bot, message: Sent) -> None:
+        if show is not None:
+            await show(session, bot, message)
         await queue_reminder(
             session,
             issue,

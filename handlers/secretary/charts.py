@@ -1,5 +1,9 @@
 """The digest's picture: new issues by category, and reported vs. resolved per week.
 
+Drawn for a phone: Telegram shows a photo about 360 points wide in the chat, so the figure is a
+narrow portrait (`FIGURE_INCHES`) and its smallest text is 10 pt of a 4.8-inch width (as big, on
+the phone, as the chat's own text); at most `WEEK_LABELS` week labels, category names cut short.
+
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global backend or rc
 state), every text in the Chinese font loaded by path (runtime/fonts.py), so it renders the same on
 a fresh server as on a desktop. CPU-bound: callers run `digest_chart` in a worker thread.
@@ -18,6 +22,11 @@ from runtime.i18n import Translator
 from storage.digest import Digest
 
 CHART_CATEGORIES = 8  # bars shown; the rest are summed as "other categories"
+FIGURE_INCHES = (4.8, 7.2)  # a phone's portrait
+DPI = 150  # 720 pixels wide: sharp at a phone's size, quick to draw
+TEXT_PT, SMALL_PT, TITLE_PT = 12, 10, 13
+CATEGORY_CHARS = 10  # a bar's name, cut: the bars keep the room
+WEEK_LABELS = 6  # at most, evenly spread: a year's weeks would overlap
 RED = "#c0392b"  # the red pen: what residents raised
 INK = "#2c3e50"  # the black pen: what was done
 # matplotlib shares its font cache between threads and is not thread-safe: one drawing at a time.
@@ -42,15 +51,15 @@ def _draw(tr: Translator, digest: Digest, community: str) -> Chart:
     from matplotlib.font_manager import FontProperties
 
     _ = tr.gettext
-    font = FontProperties(fname=str(cjk_font_path()), size=11)
-    small = FontProperties(fname=str(cjk_font_path()), size=9)
+    font = FontProperties(fname=str(cjk_font_path()), size=TEXT_PT)
+    small = FontProperties(fname=str(cjk_font_path()), size=SMALL_PT)
     texts: list[str] = []
 
     def t(text: str) -> str:
         texts.append(text)
         return text
 
-    figure = Figure(figsize=(8, 8), dpi=110, layout="constrained")
+    figure = Figure(figsize=FIGURE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, height_ratios=[1, 1])
     figure.suptitle(
@@ -59,7 +68,8 @@ def _draw(tr: Translator, digest: Digest, community: str) -> Chart:
                 community=community, period=period_label(tr, digest.period)
             )
         ),
-        fontproperties=FontProperties(fname=str(cjk_font_path()), size=14),
+        fontproperties=FontProperties(fname=str(cjk_font_path()), size=TITLE_PT),
+        wrap=True,
     )
 
     shown = digest.categories[:CHART_CATEGORIES]
@@ -73,7 +83,7 @@ def _draw(tr: Translator, digest: Digest, community: str) -> Chart:
     if counts:
         positions = list(range(len(counts)))
         bars = top.barh(positions, counts, color=RED)
-        top.set_yticks(positions, labels=[t(name[:24]) for name in names])
+        top.set_yticks(positions, labels=[t(_cut(name)) for name in names])
         top.invert_yaxis()  # the biggest first, as in the digest text
         labels = top.bar_label(bars, labels=[t(tr.number(c)) for c in counts], padding=3)
         for label in labels:
@@ -112,8 +122,9 @@ def _draw(tr: Translator, digest: Digest, community: str) -> Chart:
         color=INK,
         label=t(_("resolved")),
     )
-    week_names = [t(short_day(tr, w.start)) for w in weeks]
-    bottom.set_xticks(positions, labels=week_names)
+    every = max(1, -(-len(weeks) // WEEK_LABELS))
+    labelled = positions[::-1][::every][::-1]  # the latest week always named
+    bottom.set_xticks(labelled, labels=[t(short_day(tr, weeks[p].start)) for p in labelled])
     peak = max([w.opened for w in weeks] + [w.resolved for w in weeks] + [1])
     step = max(1, round(peak / 5))
     ticks = list(range(0, peak + step, step))
@@ -128,3 +139,7 @@ def _draw(tr: Translator, digest: Digest, community: str) -> Chart:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return Chart(buffer.getvalue(), texts)
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= CATEGORY_CHARS else name[: CATEGORY_CHARS - 1] + "…"

@@ -4,9 +4,10 @@ One message (at most 4096 characters: long lists are cut and say how many more t
 one picture (handlers/secretary/charts.py). The weekly one goes through the outbox
 (storage/reminders.py queues a `digest` row per secretary; `render_weekly` writes it at send time
 and sends the chart after the text through `Rendered.after_send`). `/digest` answers staff directly:
-`/digest` = the last 7 days, `/digest 2026-11` = a month, `/digest 2026-11-01 2026-11-15` =
-those days. Every figure comes from storage/digest.py; numbers, percentages, dates and durations
-are formatted with Babel in the reader's language.
+`/digest` = the last 7 days, `/digest 2026-11` (or `上个月`) = a month,
+`/digest 2026-11-01 2026-11-15` (or `上周`; storage/dates.py reads them) = those days. Every
+figure comes from storage/digest.py; numbers, percentages, dates and durations are formatted
+with Babel in the reader's language.
 """
 
 from __future__ import annotations
@@ -347,14 +348,18 @@ async def digest_command(update: Update, context: NotebookContext) -> None:
     message, community = asked
     assert community.id is not None
     period = parse_period(
-        list(context.args or []), now=context.now(), tz=ZoneInfo(community.timezone)
+        " ".join(context.args or []),
+        now=context.now(),
+        tz=ZoneInfo(community.timezone),
+        locale=context.tr.locale,
     )
     if period is None:
         await message.reply_text(
             _(
-                "Send /digest for the last 7 days, /digest 2026-11 for a month, "
-                "or /digest 2026-11-01 2026-11-15 for any days."
-            )
+                "I could not read “{text}” as days. Send /digest for the last 7 days, or name "
+                "them as you would say them: /digest 上个月, /digest last week, /digest 2026-11, "
+                "/digest 11-01 到 11-15."
+            ).format(text=escape(" ".join(context.args or [])[:50]))
         )
         return
     with metrics.DIGEST_SECONDS.labels(trigger="command").time():

@@ -1,8 +1,9 @@
 """/export for the secretary: a period's issues as a spreadsheet for the street office (XLSX or
 CSV), or the notebook pages as a printable PDF, sent as documents.
 
-`/export` = the last 7 days, `/export 2026-11` = a month, `/export 2026-11-01 2026-11-15` =
-those days. Every file holds every issue open at any time in the period (new, reopened or
+`/export` = the last 7 days, `/export 2026-11` (or `上个月`) = a month,
+`/export 2026-11-01 2026-11-15` (or `下周一到周五`; storage/dates.py reads them) = those days.
+Every file holds every issue open at any time in the period (new, reopened or
 carried over), with its status and clocks at the period's end; "for the wall" is the PDF without
 internal notes, residents' names or phone numbers. The command answers with one button per
 file; the period travels in the button (`FILE`), and the secretary's rights are checked again
@@ -131,14 +132,18 @@ async def export_command(update: Update, context: NotebookContext) -> None:
         return
     message, community = asked
     period = parse_period(
-        list(context.args or []), now=context.now(), tz=ZoneInfo(community.timezone)
+        " ".join(context.args or []),
+        now=context.now(),
+        tz=ZoneInfo(community.timezone),
+        locale=context.tr.locale,
     )
     if period is None:
         await message.reply_text(
             _(
-                "Send /export for the last 7 days, /export 2026-11 for a month, "
-                "or /export 2026-11-01 2026-11-15 for any days."
-            )
+                "I could not read “{text}” as days. Send /export for the last 7 days, or name "
+                "them as you would say them: /export 上个月, /export last week, /export 2026-11, "
+                "/export 11-01 到 11-15."
+            ).format(text=escape(" ".join(context.args or [])[:50]))
         )
         return
     days = (day_code(period.first_day), day_code(period.last_day))

@@ -13,11 +13,12 @@ from telegram.ext import CommandHandler
 
 from handlers.shared.common import deep_link, escape
 from handlers.shared.fallback import answer_stale
+from handlers.shared.formats import short_day
 from handlers.shared.offices import SECRETARY, community_as, private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage.communities import create_invite
-from storage.models import Community, InviteLink, Role
+from storage.models import Building, Community, InviteLink, Role
 from storage.turnover import active_invites, revoke_invite
 
 KINDS = {"w": Role.WORKER, "r": Role.RESIDENT}
@@ -39,16 +40,29 @@ async def invite_menu(update: Update, context: NotebookContext) -> None:
     )
 
 
-def _link_label(context: NotebookContext, link: InviteLink) -> str:
+async def _link_label(context: NotebookContext, link: InviteLink) -> str:
+    """What the link is, in words a secretary recognises: whom it lets in (the building of a
+    poster's link), when it was made, how often it was used or until when it works."""
     _ = context.tr.gettext
-    tail = link.token[-4:]
+    made = short_day(context.tr, link.created_at)
     if link.expires_at is not None:
-        return _("Withdraw worker link …{tail} (until {until})").format(
-            tail=tail, until=context.tr.datetime(link.expires_at, "short")
+        return _("Withdraw the new worker's link (made {made}, valid until {until})").format(
+            made=made, until=context.tr.datetime(link.expires_at, "short")
         )
     if Role(link.role) is Role.RESIDENT:
-        return _("Withdraw residents' link …{tail}").format(tail=tail)
-    return _("Withdraw link …{tail}").format(tail=tail)
+        building = (
+            await context.session.get(Building, link.building_id) if link.building_id else None
+        )
+        if building is not None:
+            return _(
+                "Withdraw the residents' link for {building} (made {made}, used {count}×)"
+            ).format(building=building.name, made=made, count=link.use_count)
+        return _(
+            "Withdraw the residents' link for the whole community (made {made}, used {count}×)"
+        ).format(made=made, count=link.use_count)
+    return _("Withdraw the link made {made} (used {count}×)").format(
+        made=made, count=link.use_count
+    )
 
 
 async def menu_markup(context: NotebookContext, community: Community) -> InlineKeyboardMarkup:
@@ -62,7 +76,7 @@ async def menu_markup(context: NotebookContext, community: Community) -> InlineK
         rows.append(
             [
                 InlineKeyboardButton(
-                    _link_label(context, link), callback_data=REVOKE.data(link.id or 0)
+                    await _link_label(context, link), callback_data=REVOKE.data(link.id or 0)
                 )
             ]
         )

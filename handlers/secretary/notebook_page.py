@@ -32,10 +32,11 @@ from handlers.shared.offices import community_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import Translator
+from storage.dates import parse_day
 from storage.models import STAFF_ROLES, Building, Community, Membership, Person
 from storage.notebook import NotebookPage, PageFilter, notebook_page
 from storage.people import is_staff
-from storage.periods import Period, day_code, local_day, parse_day, parse_day_code
+from storage.periods import Period, day_code, local_day, parse_day_code
 from storage.residents import buildings_of
 
 # What a press shows (v: the page, b: the buildings to filter by, o: the people), then the view:
@@ -82,15 +83,16 @@ class View:
 WEEK_WORDS = ("week", "周", "本周")
 
 
-def parse_args(args: list[str], today: date) -> View | None:
-    """[] → today; ["week"] → this week; ["2026-11-05"] → that day; with "week": its week."""
+def parse_args(args: list[str], today: date, locale: str) -> View | None:
+    """[] → today; ["week"] → this week; ["2026-11-05"] (or "昨天", "11月5日"…) → that day;
+    with "week": its week."""
     week = any(arg.lower() in WEEK_WORDS for arg in args)
     days = [arg for arg in args if arg.lower() not in WEEK_WORDS]
     if len(days) > 1:
         return None
     if not days:
         return View(today, week)
-    day = parse_day(days[0])
+    day = parse_day(days[0], today=today, locale=locale, past=True)
     if day is None or not 2000 <= day.year <= 2100:
         return None
     return View(day, week)
@@ -344,7 +346,7 @@ async def notebook_command(update: Update, context: NotebookContext) -> None:
         await message.reply_text(_("Please talk to me in a private chat."))
         return
     tz = ZoneInfo(community.timezone)
-    view = parse_args(list(context.args or []), local_day(context.now(), tz))
+    view = parse_args(list(context.args or []), local_day(context.now(), tz), context.tr.locale)
     if view is None:
         await message.reply_text(
             _(

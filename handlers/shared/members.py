@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from babel.dates import format_date
 from telegram import CallbackQuery, Update
 
 from handlers.shared.common import is_private
@@ -64,10 +63,9 @@ async def me_in(context: NotebookContext, community_id: int) -> Member | None:
 
 
 def when_text(tr: Translator, moment: datetime) -> str:
-    """A meeting or shift time as people say it: "Nov 5, 2026 (Thursday) 7:30 PM"."""
-    local = moment.astimezone(tr.tz)
-    weekday = format_date(local.date(), "EEEE", locale=tr.babel_locale)
-    return f"{tr.date(moment)} ({weekday}) {tr.time(moment)}"
+    """A meeting or shift time as people say it, with its weekday: "2026年11月5日星期四 19:30",
+    "Thursday, November 5, 2026 7:30 PM"."""
+    return f"{tr.date(moment, 'full')} {tr.time(moment)}"
 
 
 def percent(tr: Translator, share: Fraction | None) -> str:

@@ -11,6 +11,7 @@ from telegram import CallbackQuery, InlineKeyboardButton, Update
 from telegram.helpers import mention_html
 
 from handlers.shared.common import escape
+from handlers.shared.formats import weekday_label
 from handlers.shared.labels import status_label
 from handlers.staff.card_steps import (
     Respond,
@@ -282,7 +283,7 @@ async def _save_transfer(
     issue = access.issue
     done = context.tr.gettext(
         "No. {number} is transferred to {body}; they should answer by {date}."
-    ).format(number=issue.number, body=body, date=context.tr.date(due))
+    ).format(number=issue.number, body=body, date=weekday_label(context.tr, due))
     step = partial(
         rules.transfer,
         context.session,

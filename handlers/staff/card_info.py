@@ -1,17 +1,19 @@
 """The issue card's information buttons (cards.INFO): the full text, the photos, where the
-resident said it is (a map pin), and the reporter's phone number (each look at it is logged).
-Only the community's staff may press them (cards.card_access)."""
+resident said it is (a map pin), and the reporter's phone number (each look at it is logged);
+and "More…" (cards.MORE), which turns the card's buttons to their next page. Only the
+community's staff may press them (cards.card_access)."""
 
 from __future__ import annotations
 
 from telegram import InputMediaPhoto, ReplyParameters, Update
 
 from handlers.shared.common import escape
+from handlers.shared.fallback import STALE
 from handlers.shared.fitting import telegram_length
-from handlers.staff.cards import CHUNK, INFO, card_access
+from handlers.staff.cards import CHUNK, INFO, MORE, card_access, community_translator, render_card
 from runtime.context import NotebookContext
 from storage.models import Issue, Person
-from storage.staff import media_of, record_contact_shown
+from storage.staff import card_facts, media_of, record_contact_shown
 
 MEDIA_GROUP_SIZE = 10  # Telegram sends at most ten photos in one album
 
@@ -139,4 +141,25 @@ async def send_media(context: NotebookContext, chat_id: int, issue: Issue) -> No
             await context.bot.send_document(chat_id, attachment.telegram_file_id, caption=caption)
 
 
-HANDLERS = [INFO.handler(on_info)]
+async def on_more(update: Update, context: NotebookContext) -> None:
+    """Another page of the card's buttons, on the card itself (the text stays as it is)."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    issue_id, page = MORE.values(update)
+    access = await card_access(update, context, issue_id)
+    if access is None:
+        await query.answer(
+            context.tr.gettext("Only the community's staff can use this button."), show_alert=True
+        )
+        return
+    if query.message.message_id != access.issue.staff_message_id:
+        await query.answer(context.tr.gettext(STALE), show_alert=True)  # not the card
+        return
+    facts = await card_facts(context.session, access.issue)
+    tr = community_translator(context.notebook, access.community)
+    _text, markup = render_card(facts, tr, context.now(), page)
+    await query.answer()
+    await query.edit_message_reply_markup(markup)
+
+
+HANDLERS = [INFO.handler(on_info), MORE.handler(on_more)]

@@ -8,6 +8,7 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, Update
 from telegram.helpers import mention_html
 
+from handlers.shared.formats import weekday_label
 from handlers.staff.card_steps import (
     Answer,
     Respond,
@@ -85,8 +86,19 @@ async def _save_plan(
             context.session, issue, plan=plan, due_at=due, actor_id=me(context), now=context.now()
         ),
         respond=respond,
-        done=context.tr.gettext("The plan for No. {number} is saved.").format(number=issue.number),
+        done=saved_text(context, issue.number, due),
         public=True,
+    )
+
+
+def saved_text(context: NotebookContext, number: int, due: datetime | None) -> str:
+    """The plan is saved, with its due date as read back (with the weekday), so a date typed
+    as "下周五" is seen as the day it became."""
+    _ = context.tr.gettext
+    if due is None:
+        return _("The plan for No. {number} is saved.").format(number=number)
+    return _("The plan for No. {number} is saved: done by {date}.").format(
+        number=number, date=weekday_label(context.tr, due)
     )
 
 

@@ -13,6 +13,7 @@ routes presses and answers to them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,6 +28,7 @@ from telegram import (
 from telegram.helpers import mention_html
 
 from handlers.shared.common import escape
+from handlers.shared.formats import short_day
 from handlers.shared.labels import status_label
 from handlers.staff.card_delivery import refresh_card
 from handlers.staff.cards import Access, card_access, mark_menu
@@ -49,13 +51,14 @@ from storage.notifications import notify_audience
 from storage.staff import names
 
 FLOW = "card"
+EXAMPLE_DAYS = 10  # a typed date's example lies ahead, so it could be typed as it stands
 
 # What the bot asks, per step; {worker} mentions the person so ForceReply targets only them.
 QUESTIONS = {
     "plan_text": N_("{worker}, what is the plan for No. {number}? Reply to this message."),
     "due_text": N_(
         "{worker}, by when will No. {number} be done? Reply with a date, "
-        "for example 下周五, next Friday, 12-05 or 2026-12-05."
+        "for example 下周五, next Friday, 3天后 or {example}."
     ),
     "note": N_(
         "{worker}, write the internal note for No. {number} (only staff see it). "
@@ -83,7 +86,7 @@ QUESTIONS = {
     ),
     "transfer_due_text": N_(
         "{worker}, by when should {body} answer about No. {number}? Reply with a date, "
-        "for example 下周五, next Friday, 12-05 or 2026-12-05."
+        "for example 下周五, next Friday, 3天后 or {example}."
     ),
     "merge": N_(
         "{worker}, No. {number} is the same problem as which issue? Reply with its number."
@@ -276,6 +279,7 @@ async def ask(
         number=access.issue.number,
         owner=escape(str(data.get("owner_label", ""))),
         body=escape(str(data.get("to", ""))),
+        example=short_day(context.tr, context.now() + timedelta(days=EXAMPLE_DAYS)),
     )
     if lead:
         question = f"{escape(lead)}\n{question}"

@@ -73,9 +73,13 @@ TRANSFER = Button("card.transfer", int)  # the menu of bodies
 MERGE = Button("card.merge", int)
 REOPEN = Button("card.reopen", int)
 PHONE_FOLLOW_UP = Button("phone.start", int)  # 回访 by telephone
+MORE = Button("card.more", int, int)  # the next page of the card's buttons (card_info.py)
 
-DESCRIPTION_ON_CARD = 900  # characters; the rest is behind "full text"
-NOTE_ON_CARD = 300  # plan and last progress, also cut on the card
+DESCRIPTION_ON_CARD = 160  # characters, on one line; the rest is behind "full text"
+NOTE_ON_CARD = 120  # plan, last progress, a reopening's reason: also one line each
+NAME_ON_CARD = 40  # a person's name, cut
+CARD_LINES = 12  # what a phone shows without scrolling
+CARD_BUTTONS = 6  # shown at once; the rest are behind "More…"
 CHUNK = 3800  # a part of a long text: Telegram allows 4096 UTF-16 units, its header needs room
 S = IssueStatus
 
@@ -227,17 +231,25 @@ def transfer_answer_line(issue: Issue, tr: Translator, now: datetime) -> str | N
 
 def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, bool]:
     """The card's text (HTML, everything typed by people escaped) and whether the description
-    was cut. Every part is bounded, so the card stays well under Telegram's 4096 characters."""
+    was cut. At most `CARD_LINES` lines, each bounded, so it reads on a phone without
+    scrolling: the description is one line (the rest behind "Full text"), rare facts (a
+    blocked reporter, a reopening) share the line they belong to."""
     _ = tr.gettext
     issue = facts.issue
     emergency = issue.urgency == Urgency.EMERGENCY
     head = _("No. {number} · {category}").format(
         number=issue.number, category=category_label(tr, issue.category)
     )
-    lines = [("🚨 " if emergency else "🔴 ") + f"<b>{head}</b>"]
+    first = ("🚨 " if emergency else "🔴 ") + f"<b>{head}</b>"
     place = _place(facts)
     if place:
-        lines.append(_("Where: {place}").format(place=place))
+        first += " · " + _("Where: {place}").format(place=place)
+    lines = [first]
+    description, was_cut = cut(" ".join(issue.description.split()), DESCRIPTION_ON_CARD)
+    description = escape(description)
+    if was_cut:
+        description += " " + _("(cut short: press “Full text” to read all of it)")
+    lines.append(description)
     lines.append(
         _("Urgency: {urgency} · Difficulty: {difficulty}").format(
             urgency=urgency_label(tr, issue.urgency),
@@ -246,48 +258,44 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
             else _("not classified yet"),
         )
     )
-    description, was_cut = cut(issue.description, DESCRIPTION_ON_CARD)
-    lines.append("")
-    lines.append(escape(description))
-    if was_cut:
-        lines.append(_("(cut short: press “Full text” to read all of it)"))
-    lines.append("")
+    extras = []
     if facts.media == facts.photos and facts.photos:
-        lines.append(_("Photos: {photos}").format(photos=facts.photos))
+        extras.append(_("Photos: {photos}").format(photos=facts.photos))
     elif facts.media:
-        lines.append(
+        extras.append(
             _("Photos: {photos} · other files: {others}").format(
                 photos=facts.photos, others=facts.media - facts.photos
             )
         )
-    reporter = escape(facts.reporter.full_name[:100]) if facts.reporter else _("unknown")
+    if issue.latitude is not None and issue.longitude is not None:
+        extras.append("📍 " + _("location sent"))  # its button may be a page further
+    if issue.support_count:
+        extras.append(_("Neighbours who said “me too”: {count}").format(count=issue.support_count))
+    if extras:
+        lines.append(" · ".join(extras))
+    reporter = escape(facts.reporter.full_name[:NAME_ON_CARD]) if facts.reporter else _("unknown")
     reported = tr.datetime(issue.created_at, "short")
     if issue.channel != Channel.TELEGRAM:
-        lines.append(
-            _("Reported by {name} ({channel}), {when}").format(
-                name=reporter, channel=channel_label(tr, issue.channel), when=reported
-            )
+        by = _("Reported by {name} ({channel}), {when}").format(
+            name=reporter, channel=channel_label(tr, issue.channel), when=reported
         )
     else:
-        lines.append(_("Reported by {name}, {when}").format(name=reporter, when=reported))
+        by = _("Reported by {name}, {when}").format(name=reporter, when=reported)
     if facts.reporter is not None and facts.reporter.unreachable_since is not None:
-        lines.append(
-            _("⚠️ {name} has blocked the bot since {when}: please call them.").format(
-                name=reporter, when=tr.date(facts.reporter.unreachable_since)
-            )
+        by += " " + _("⚠️ {name} has blocked the bot since {when}: please call them.").format(
+            name=reporter, when=tr.date(facts.reporter.unreachable_since)
         )
-    if issue.support_count:
-        lines.append(_("Neighbours who said “me too”: {count}").format(count=issue.support_count))
+    lines.append(by)
     lines.append(reply_by_line(issue, tr, now))
     status = _("Status: {status}").format(status=status_label(tr, issue.status))
     if issue.status == S.TRANSFERRED and issue.transferred_to:
         status += " → " + escape(issue.transferred_to)
     if issue.status == S.MERGED and facts.merged_into_number is not None:
         status += " → " + _("No. {number}").format(number=facts.merged_into_number)
-    lines.append(f"<b>{status}</b>")
+    status = f"<b>{status}</b>"
     reopened = facts.last_reopen
     if issue.reopened_count and IssueStatus(issue.status) in OPEN and reopened is not None:
-        words = (reopened.text or "").strip()
+        words = " ".join((reopened.text or "").split())
         mark = (
             _("Reopened ({count}×): {reason}").format(
                 count=issue.reopened_count, reason=escape(cut(words, NOTE_ON_CARD)[0])
@@ -295,18 +303,20 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
             if words
             else _("Reopened ({count}×)").format(count=issue.reopened_count)
         )
-        lines.append(f"<b>🔁 {mark}</b>")
+        status += f" · <b>🔁 {mark}</b>"
+    lines.append(status)
 
     lines.append("")
     if facts.owner is not None:
-        owner = escape(facts.owner.full_name[:100])
+        owner = escape(facts.owner.full_name[:NAME_ON_CARD])
     elif issue.owner_group:
         owner = escape(issue.owner_group)
     else:
         owner = _("nobody yet")
     lines.append("✒️ " + _("Owner: {owner}").format(owner=owner))
     if issue.plan:
-        lines.append(_("Plan: {plan}").format(plan=escape(cut(issue.plan, NOTE_ON_CARD)[0])))
+        plan = " ".join(issue.plan.split())
+        lines.append(_("Plan: {plan}").format(plan=escape(cut(plan, NOTE_ON_CARD)[0])))
     due = due_line(issue, tr, now)
     if due is not None:
         lines.append(due)
@@ -323,8 +333,8 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
         lines.append(
             template.format(
                 when=tr.datetime(progress.at, "short"),
-                worker=escape((facts.last_progress_by or "")[:100]),
-                text=escape(cut(progress.text or "", NOTE_ON_CARD)[0]),
+                worker=escape((facts.last_progress_by or "")[:NAME_ON_CARD]),
+                text=escape(cut(" ".join((progress.text or "").split()), NOTE_ON_CARD)[0]),
             )
         )
     return "\n".join(lines), was_cut
@@ -352,7 +362,8 @@ def info_row(facts: CardFacts, tr: Translator, was_cut: bool) -> list[InlineKeyb
 
 
 def action_rows(facts: CardFacts, tr: Translator) -> list[list[InlineKeyboardButton]]:
-    """The buttons for what can be done in this state (each press is re-checked anyway)."""
+    """The buttons for what can be done in this state, most used first, in groups that share a
+    row (each press is re-checked anyway)."""
     _ = tr.gettext
     issue = facts.issue
     status = IssueStatus(issue.status)
@@ -403,16 +414,59 @@ def action_rows(facts: CardFacts, tr: Translator) -> list[list[InlineKeyboardBut
     return []  # merged or withdrawn: nothing left to do
 
 
-def render_card(
-    facts: CardFacts, tr: Translator, now: datetime
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The card as posted in the staff group: text and every button (none once nothing is left
-    to do: an empty keyboard is not a keyboard to Telegram)."""
-    text, was_cut = card_text(facts, tr, now)
-    rows = action_rows(facts, tr)
+def card_pages(
+    facts: CardFacts, tr: Translator, was_cut: bool
+) -> list[list[list[InlineKeyboardButton]]]:
+    """The card's buttons as pages of at most `CARD_BUTTONS` each: the state's main actions
+    and the information buttons first, then the rest, each page but the first one tap further
+    ("More…", and "Back" from the last). One page when they all fit."""
+    _ = tr.gettext
+    actions = action_rows(facts, tr)
     info = info_row(facts, tr, was_cut)
-    if info:
-        rows.append(info)
+    main = 2 if IssueStatus(facts.issue.status) in WORKING else 1  # plan, note, reply, resolve
+    groups = actions[:main] + ([info] if info else []) + actions[main:]
+    items = [(index, button) for index, group in enumerate(groups) for button in group]
+    if not items:
+        return [[]]
+    if len(items) <= CARD_BUTTONS:
+        return [_rows(items)]
+    issue_id = facts.issue.id
+    assert issue_id is not None
+    per_page = CARD_BUTTONS - 1
+    chunks = [items[i : i + per_page] for i in range(0, len(items), per_page)]
+    pages = []
+    for number, chunk in enumerate(chunks):
+        last = number == len(chunks) - 1
+        nav = (
+            _button("‹ " + _("Back"), MORE.data(issue_id, 0))
+            if last
+            else _button(_("More…"), MORE.data(issue_id, number + 1))
+        )
+        pages.append([*_rows(chunk), [nav]])
+    return pages
+
+
+def _rows(items: list[tuple[int, InlineKeyboardButton]]) -> list[list[InlineKeyboardButton]]:
+    """Buttons of one group share a row, three at most (a phone's width)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    group = None
+    for index, button in items:
+        if rows and index == group and len(rows[-1]) < 3:
+            rows[-1].append(button)
+        else:
+            rows.append([button])
+        group = index
+    return rows
+
+
+def render_card(
+    facts: CardFacts, tr: Translator, now: datetime, page: int = 0
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card as posted in the staff group: text and the buttons of `page` (none once nothing
+    is left to do: an empty keyboard is not a keyboard to Telegram)."""
+    text, was_cut = card_text(facts, tr, now)
+    pages = card_pages(facts, tr, was_cut)
+    rows = pages[min(max(page, 0), len(pages) - 1)]
     return text, InlineKeyboardMarkup(rows) if rows else None
 
 

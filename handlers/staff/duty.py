@@ -26,6 +26,7 @@ from handlers.shared.flows import (
     current_state,
     finish,
 )
+from handlers.shared.issue_texts import home_names
 from handlers.shared.labels import category_label
 from handlers.shared.members import me, me_in, private_only, refuse, staff_press_here, step_press
 from runtime.buttons import Button
@@ -34,9 +35,11 @@ from runtime.i18n import N_, Translator
 from runtime.rendering import Rendered, Renderers
 from storage import roster
 from storage.categories import DESK_CATEGORIES
+from storage.chat_state import FlowState
 from storage.council import community_staff
 from storage.issue_lifecycle import IssueError
 from storage.models import Issue, Outbox, Person
+from storage.residents import find_residents
 from storage.roster import DeskHours, Half, RosterError
 
 TYPING_TIME = timedelta(hours=2)  # answers typed later than this are not taken as the answer
@@ -52,6 +55,8 @@ DONE = Button("duty.done")
 VISIT = Button("duty.visit")  # log a desk visit
 CATEGORY = Button("duty.category", (*DESK_CATEGORIES, OTHER))
 SETTLED = Button("duty.settled", int)  # the issue the visit was logged as
+WHO = Button("duty.who", int)  # the visitor is this resident on file (0: someone new)
+MATCHES_SHOWN = 5
 
 
 def weekday_name(tr: Translator, day: date) -> str:
@@ -343,16 +348,39 @@ async def on_text(update: Update, context: NotebookContext) -> None:
         )
         return
     if state.step == "name":
-        await ask(
-            context,
-            message.chat.id,
-            flow=FLOW,
-            step="what",
-            data={**state.data, "name": text[:200]},
+        data = {**state.data, "name": text[:200]}
+        community_id = int(state.data["community"])
+        buttons = []
+        async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+            found = await find_residents(reader, community_id=community_id, query=text)
+            for person, lives in found[:MATCHES_SHOWN]:
+                home = await home_names(reader, lives.building_id, lives.unit_id)
+                label = " · ".join(x for x in (person.full_name, home) if x)
+                buttons.append(
+                    [InlineKeyboardButton(short(label, 60), callback_data=WHO.data(person.id or 0))]
+                )
+        if not buttons:  # nobody on file by that name: a new visitor
+            await _ask_what(context, message.chat.id, data)
+            await message.reply_text(
+                _("What did {name} come for? A few words are enough.").format(name=short(text, 60)),
+                reply_markup=cancel_markup(context.tr),
+            )
+            return
+        await ask(context, message.chat.id, flow=FLOW, step="who", data=data)
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    _("Someone new: {name}").format(name=short(text, 40)),
+                    callback_data=WHO.data(0),
+                )
+            ]
         )
+        buttons.append(cancel_row(context.tr))
         await message.reply_text(
-            _("What did {name} come for? A few words are enough.").format(name=short(text, 60)),
-            reply_markup=cancel_markup(context.tr),
+            _(
+                "Is {name} one of these residents on file? Their visit then joins their own issues."
+            ).format(name=short(text, 60)),
+            reply_markup=InlineKeyboardMarkup(buttons),
         )
         return
     if state.step != "what":
@@ -364,16 +392,12 @@ async def on_text(update: Update, context: NotebookContext) -> None:
     if member is None or not member.is_staff:
         await message.reply_text(_("Only community staff can do this."))
         return
-    issue = await roster.log_desk_visit(
-        context.session,
-        community_id=community_id,
-        worker_id=context.person.id or 0,
-        resident_name=str(state.data["name"]),
-        category=str(state.data["category"]),
-        description=text,
-        now=context.now(),
-        limits=context.notebook.settings.time_limits,
-    )
+    try:
+        async with context.session.begin_nested():  # a refused step undoes itself only
+            issue = await log_visit(context, state, member.community_id, text)
+    except RosterError:  # the resident picked is no longer one of this community's
+        await message.reply_text(_("Only community staff can do this."))
+        return
     assert issue.id is not None
     await message.reply_text(
         _("Logged as No. {number} (service desk), for {name}: {what}").format(
@@ -382,6 +406,50 @@ async def on_text(update: Update, context: NotebookContext) -> None:
         reply_markup=InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("Settled on the spot"), callback_data=SETTLED.data(issue.id))]]
         ),
+    )
+
+
+async def log_visit(
+    context: NotebookContext, state: FlowState, community_id: int, text: str
+) -> Issue:
+    return await roster.log_desk_visit(
+        context.session,
+        community_id=community_id,
+        worker_id=context.person.id or 0,
+        resident_name=str(state.data["name"]),
+        category=str(state.data["category"]),
+        description=text,
+        now=context.now(),
+        limits=context.notebook.settings.time_limits,
+        resident_id=int(state.data["resident"]) if state.data.get("resident") else None,
+    )
+
+
+async def _ask_what(context: NotebookContext, chat_id: int, data: dict[str, object]) -> None:
+    await ask(context, chat_id, flow=FLOW, step="what", data=data)
+
+
+async def on_who(update: Update, context: NotebookContext) -> None:
+    """The visitor is a resident on file (or someone new): then what they came for."""
+    _ = context.tr.gettext
+    pressed = await step_press(update, context, FLOW, "who")
+    if pressed is None:
+        return
+    query, chat_id, state = pressed
+    (person_id,) = WHO.values(update)
+    name = str(state.data.get("name", ""))
+    data = {**state.data, "resident": person_id or None}
+    if person_id:
+        person = await context.session.get(Person, person_id)
+        if person is None:
+            await refuse(query, context)
+            return
+        name = person.full_name
+    await _ask_what(context, chat_id, data)
+    await query.answer()
+    await query.edit_message_text(
+        _("What did {name} come for? A few words are enough.").format(name=short(name, 60)),
+        reply_markup=cancel_markup(context.tr),
     )
 
 
@@ -462,4 +530,5 @@ HANDLERS = [
     VISIT.handler(on_visit),
     CATEGORY.handler(on_category),
     SETTLED.handler(on_settled),
+    WHO.handler(on_who),
 ]

@@ -8,8 +8,12 @@ Show contact button), and takes the two answers as buttons: solved / partly / no
 how satisfied. `storage.followups.answer_by_phone` records them like the resident's own answer,
 marked as taken by phone and by whom; "not solved" reopens the issue and tells its owner.
 
-Every press is re-checked on the server: staff of the issue's community, in its staff group
-(`cards.card_access`), and the issue still resolved (cancelling aside).
+The same questions come in a worker's private chat from their call list (/todo's "📞 Call
+No. N": the resolved issues whose resident has no Telegram or blocked the bot), with the
+resident's number in the question (the look is logged, as the card's Show contact is).
+
+Every press is re-checked on the server: staff of the issue's community, in its staff group or
+a private chat (`cards.card_access`), and the issue still resolved (cancelling aside).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from runtime.context import NotebookContext
 from storage.followups import answer_by_phone
 from storage.issue_lifecycle import IssueError
 from storage.models import IssueStatus, Person
+from storage.staff import record_contact_shown
 
 # The card's button is cards.PHONE_FOLLOW_UP; then the resident's answer, and how satisfied.
 RESULT = Button("phone.result", int, tuple(RESULTS))
@@ -51,7 +56,7 @@ async def _access(
     _ = context.tr.gettext
     access = await card_access(update, context, issue_id)
     chat = update.effective_chat
-    if access is None or chat is None or chat.type == "private":
+    if access is None or chat is None:
         await query.answer(_("Only the community's staff can use this button."), show_alert=True)
         return None
     if not cancelling and access.issue.status != IssueStatus.RESOLVED:
@@ -112,6 +117,12 @@ async def _ask_result(update: Update, context: NotebookContext, access: Access) 
         resident=await _resident(context, access),
         number=access.issue.number,
     )
+    issue = access.issue
+    reporter = await context.session.get(Person, issue.reporter_id) if issue.reporter_id else None
+    if update.effective_chat.type == "private" and reporter is not None and reporter.phone:
+        assert worker.id is not None  # the number, where only this worker reads it; logged
+        await record_contact_shown(context.session, issue, actor_id=worker.id, now=context.now())
+        question += "\n" + _("Phone: {phone}").format(phone=escape(reporter.phone))
     await query.answer()
     await context.bot.send_message(
         update.effective_chat.id, question, reply_markup=InlineKeyboardMarkup([results, cancel])

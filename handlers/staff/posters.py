@@ -12,6 +12,7 @@ from handlers.shared.common import deep_link, escape
 from handlers.shared.members import private_only
 from runtime.buttons import Button
 from runtime.context import NotebookContext
+from runtime.i18n import Translator
 from runtime.posters import PosterText, render_pdf, render_png
 from storage.models import STAFF_ROLES, Building, Community, Role
 from storage.people import current_membership
@@ -55,6 +56,15 @@ async def poster_menu(update: Update, context: NotebookContext) -> None:
     )
 
 
+def without_telegram(zh: Translator, phone: str) -> str:
+    """The poster's line for neighbours without Telegram (many elderly residents)."""
+    if phone:
+        return zh.gettext("No Telegram? Call {phone}, or come to the service desk.").format(
+            phone=phone
+        )
+    return zh.gettext("No Telegram? Come to the service desk at the community office.")
+
+
 async def make_poster(update: Update, context: NotebookContext) -> None:
     query = update.callback_query
     assert query is not None
@@ -77,6 +87,7 @@ async def make_poster(update: Update, context: NotebookContext) -> None:
     await query.answer()
     url = deep_link(context.bot.username, link.token)
     zh = context.notebook.i18n.translator(POSTER_LOCALE, context.tr.tz)
+    phone = context.notebook.settings.office_phone.strip()
     text = PosterText(
         community=community.name,
         building=building.name,
@@ -85,6 +96,7 @@ async def make_poster(update: Update, context: NotebookContext) -> None:
             zh.gettext("Stairwell light broken? Drains blocked? Noise at night?"),
             zh.gettext("Just write, send a photo or a voice message."),
             zh.gettext("The community answers, and tells you every step."),
+            without_telegram(zh, phone),
         ),
         link=url,
     )
@@ -96,6 +108,8 @@ async def make_poster(update: Update, context: NotebookContext) -> None:
     caption = _("Poster for {building}: print it and put it up in the stairwell.\n{link}").format(
         building=escape(building.name), link=url
     )
+    if not phone:  # the poster can only send people without Telegram to the desk
+        caption += "\n" + _("Set OFFICE_PHONE, and posters give a number to call.")
     await context.bot.send_document(
         chat_id, InputFile(png, filename=f"poster-{building.id}.png"), caption=caption
     )

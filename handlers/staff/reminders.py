@@ -18,7 +18,8 @@ from runtime.rendering import Rendered, Renderers
 from storage import clocks, reminders
 from storage.clocks import ClockState
 from storage.issue_lifecycle import OPEN
-from storage.models import Building, Issue, IssueStatus, Outbox, Person
+from storage.models import Building, Issue, IssueStatus, Outbox, Person, Role
+from storage.staff import calls_for
 
 AGENDA_LIMIT = 30  # items listed in one morning message; the rest are counted
 
@@ -153,10 +154,17 @@ async def render_agenda(session: AsyncSession, row: Outbox, tr: Translator) -> R
             )
         ).all()
     )
-    if not items:
+    person_id = int(row.payload["person_id"])
+    calls = await calls_for(
+        session, person_id=person_id, community_id=row.community_id or 0, role=Role.WORKER
+    )
+    if not items and not calls:
         return None
     _ = tr.gettext
-    lines = [_("Good morning! Your open items ({count}):").format(count=len(items))]
+    if items:
+        lines = [_("Good morning! Your open items ({count}):").format(count=len(items))]
+    else:
+        lines = [_("Good morning!")]
     for issue in items[:AGENDA_LIMIT]:
         if issue.due_at is None:
             when = _("no due date")
@@ -171,6 +179,18 @@ async def render_agenda(session: AsyncSession, row: Outbox, tr: Translator) -> R
         )
     if len(items) > AGENDA_LIMIT:
         lines.append(_("…and {count} more: send /todo.").format(count=len(items) - AGENDA_LIMIT))
+    if calls:
+        lines += ["", "📞 " + _("Follow-up calls to make (回访): {count}").format(count=len(calls))]
+        for issue in calls[:AGENDA_LIMIT]:
+            reporter = await session.get(Person, issue.reporter_id)
+            lines.append(
+                _("• No. {number}: {summary} (call {resident})").format(
+                    number=issue.number,
+                    summary=_short(issue.description, 40),
+                    resident=escape((reporter.full_name if reporter else "")[:40]),
+                )
+            )
+        lines.append(_("Send /todo to record each answer in two taps."))
     return Rendered("\n".join(lines))
 
 

@@ -62,12 +62,40 @@
       err_empty: "消息是空的。",
       err_generic: "出错了：{code}",
       picker_hint: "先在上面选一个身份。",
+      how_to: "怎么玩？",
+      welcome_title: "欢迎来到社区民情本的沙盒",
+      welcome_intro:
+        "这是一个模拟的小区：邢家桥社区。挑一个人，用他的“手机”试一试。这里的一切都只在这台电脑上模拟。",
+      welcome_be: "当{name}",
+      welcome_close: "我自己看看",
+      role_xu: "居民，七十多岁，住1栋",
+      try_xu: "试试：发一句“楼道灯坏了”，或者点输入框旁的定位按钮发位置。",
+      role_wang: "社区工作者（网格员）",
+      try_wang: "试试：打开“邢家桥社区工作群”，在问题卡片上点“认领”。",
+      role_xie: "社区书记",
+      try_xie: "试试：点上面的“到下周一 08:00”，收每周的民情周报和图表。",
+      role_anna: "说英语的居民",
+      try_anna: "试试：发 /my 看她反映的问题。",
     },
     en: {
       banner_title: "Sandbox",
       banner: "Everything here is simulated on this computer. It never talks to the real Telegram.",
       you_are: "I am",
       new_visitor: "+ New visitor",
+      how_to: "How to try it",
+      welcome_title: "Welcome to the Community Notebook sandbox",
+      welcome_intro:
+        "This is a make-believe neighbourhood, 邢家桥社区. Pick someone and try the notebook on their “phone”. Everything here is simulated on this computer.",
+      welcome_be: "Be {name}",
+      welcome_close: "I'll look around",
+      role_xu: "a resident in his seventies, building 1",
+      try_xu: "Try: write “楼道灯坏了” (the stairwell light is out), or press the pin by the text box to send a location.",
+      role_wang: "a community (grid) worker",
+      try_wang: "Try: open the staff group 邢家桥社区工作群 and press 认领 (Claim) on an issue card.",
+      role_xie: "the community secretary",
+      try_xie: "Try: press “to Monday 08:00” above for the weekly digest and its chart.",
+      role_anna: "an English-speaking resident",
+      try_anna: "Try: send /my to see her issues.",
       sandbox_time: "Sandbox time",
       jump_hour: "+1 hour",
       jump_day: "+1 day",
@@ -118,6 +146,13 @@
     },
   };
   const PRESENT = ["creator", "administrator", "member", "restricted"];
+  // The first visitor's greeting: who to be, and what to try as them.
+  const WELCOME = [
+    { name: "老许", role: "role_xu", try: "try_xu" },
+    { name: "王网格", role: "role_wang", try: "try_wang" },
+    { name: "谢兰", role: "role_xie", try: "try_xie" },
+    { name: "Anna Weber", role: "role_anna", try: "try_anna" },
+  ];
   const STAFF = ["secretary", "worker"];
   const SAFE_URL = /^(https?:|tg:|mailto:)/i;
 
@@ -194,6 +229,35 @@
     }
     renderIdentity();
     renderChatHeader();
+    if (!S.greeted) {
+      S.greeted = true;
+      if (!localStorage.getItem("sandbox-welcomed")) showWelcome();
+    }
+  }
+
+  function showWelcome() {
+    const box = $("welcome");
+    $("welcome-title").textContent = t("welcome_title");
+    $("welcome-intro").textContent = t("welcome_intro");
+    $("welcome-close").textContent = t("welcome_close");
+    const roles = WELCOME.map((entry) => {
+      const who = S.people.find((p) => p.name === entry.name);
+      if (!who) return null;
+      const item = el("div", "welcome-role");
+      const words = el("div", "welcome-words");
+      words.append(el("b", null, entry.name), el("span", "muted", ` · ${t(entry.role)}`));
+      words.append(el("div", "welcome-try", t(entry.try)));
+      const be = el("button", "welcome-be", t("welcome_be", { name: entry.name }));
+      be.type = "button";
+      be.addEventListener("click", () => {
+        box.close();
+        setIdentity(who.id, null);
+      });
+      item.append(words, be);
+      return item;
+    });
+    $("welcome-roles").replaceChildren(...roles.filter(Boolean));
+    if (!box.open) box.showModal();
   }
 
   function connect() {
@@ -1081,6 +1145,8 @@
     document.querySelectorAll(".jump").forEach((button) => {
       button.addEventListener("click", () => jump(button.dataset.jump, button));
     });
+    $("welcome").addEventListener("close", () => localStorage.setItem("sandbox-welcomed", "1"));
+    $("welcome-open").addEventListener("click", showWelcome);
     $("lang-toggle").addEventListener("click", () => {
       S.lang = S.lang === "zh" ? "en" : "zh";
       localStorage.setItem("sandbox-lang", S.lang);

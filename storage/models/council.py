@@ -89,14 +89,19 @@ class MeetingTopic(SQLModel, table=True):
 
 
 class MeetingParticipant(SQLModel, table=True):
-    """Someone invited to a meeting (as proposer, supporter or resident), and whether they came."""
+    """Someone invited to a meeting (as proposer, supporter or resident), or signed in at the
+    door by a worker (walk_in: often without a phone), whether they said they would come, and
+    whether they came."""
 
     __tablename__ = "meeting_participant"
     meeting_id: int = Field(foreign_key="council_meeting.id", primary_key=True)
     person_id: int = Field(foreign_key="person.id", primary_key=True)
-    reason: str = Field(max_length=20)  # proposer, supporter, resident
+    reason: str = Field(max_length=20)  # proposer, supporter, resident, walk_in
     attended: bool = Field(default=False)
     marked_at: datetime | None = when_column()
+    reply: str | None = Field(default=None, max_length=10)  # the invitation's answer: yes / no
+    replied_at: datetime | None = when_column()
+    household: str | None = Field(default=None, max_length=100)  # a walk-in's, as they said it
 
 
 class CouncilDecision(SQLModel, table=True):

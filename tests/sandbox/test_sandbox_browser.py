@@ -154,9 +154,25 @@ class SandboxPage:
         await self.page.screenshot(path=str(self.shots / f"{name}.png"))
 
 
-async def _page(browser: Browser, sandbox: Sandbox, test_name: str) -> tuple[SandboxPage, Any]:
+PHONE = {"width": 390, "height": 844}  # a phone held upright (CSS pixels)
+
+
+async def _page(
+    browser: Browser,
+    sandbox: Sandbox,
+    test_name: str,
+    *,
+    viewport: dict[str, int] | None = None,
+    first_visit: bool = False,
+) -> tuple[SandboxPage, Any]:
+    """The page in a browser of its own. Unless `first_visit`, as someone who has been here
+    before (the greeting is not in the way)."""
     runner, url = await start_web(sandbox, port=0)
-    context = await browser.new_context(viewport={"width": 1280, "height": 820}, locale="zh-CN")
+    context = await browser.new_context(
+        viewport=viewport or {"width": 1280, "height": 820}, locale="zh-CN"
+    )
+    if not first_visit:
+        await context.add_init_script("localStorage.setItem('sandbox-welcomed', '1')")
     shots = ARTIFACTS / test_name
     shots.mkdir(parents=True, exist_ok=True)
     page = SandboxPage(await context.new_page(), shots)
@@ -187,8 +203,12 @@ async def test_a_resident_a_worker_and_the_secretary_use_the_page(
         assert await mine.locator(".text").inner_text() == typed
         assert await mine.locator(".text b, .text img, .text script").count() == 0
 
-        # /language (tapped in the help text): an inline keyboard; the pressed message is
-        # edited in place
+        # /language (in the whole help, one tap away): an inline keyboard; the pressed message
+        # is edited in place
+        await page.press(help_text, "全部命令…")
+        await expect(help_text.locator("a.command").filter(has_text="/language")).to_be_visible(
+            timeout=WAIT_MS
+        )
         await help_text.locator("a.command").filter(has_text="/language").click()
         await page.expect_mine("/language")
         menu = await page.expect_bot("您想用哪种语言")
@@ -352,3 +372,57 @@ async def test_a_resident_reports_a_worker_claims_and_replies_the_resident_sees_
         assert page.errors == []
     finally:
         await runner.cleanup()
+
+
+async def test_a_first_visitor_on_a_phone_is_greeted_and_the_page_fits(
+    browser: Browser, sandbox: Sandbox
+) -> None:
+    """At a phone's width: the greeting says who to be and what to try; picking 老许 makes the
+    page his phone; the chats are a row above the chat, nothing is wider than the screen; the
+    greeting comes once, and "怎么玩？" brings it back."""
+    from playwright.async_api import expect
+
+    page, runner = await _page(browser, sandbox, "phone", viewport=PHONE, first_visit=True)
+    try:
+        web = page.page
+        welcome = web.locator("#welcome")
+        await expect(welcome).to_be_visible(timeout=WAIT_MS)
+        await expect(welcome).to_contain_text("欢迎来到社区民情本的沙盒")
+        for name, hint in (("老许", "楼道灯坏了"), ("王网格", "认领"), ("谢兰", "周报")):
+            role = welcome.locator(".welcome-role").filter(has_text=name)
+            await expect(role).to_contain_text(hint)
+            await expect(role.get_by_role("button", name=f"当{name}")).to_be_visible()
+        assert await _overflow(web) == 0
+        await page.shot("01-first-visit-greeting")
+
+        await welcome.get_by_role("button", name="当老许").click()
+        await expect(welcome).to_be_hidden()
+        await expect(web.locator("#identity option:checked")).to_contain_text("老许")
+        await page.expect_chat_title("社区民情本")
+        await page.send("/help")
+        await page.expect_bot("您在邢家桥社区的身份是居民")
+        chats = await web.locator("#chat-list").bounding_box()
+        chat = await web.locator("#chat").bounding_box()
+        assert chats is not None and chat is not None
+        assert chats["y"] + chats["height"] <= chat["y"] + 1  # a row above the chat
+        assert chat["width"] >= PHONE["width"] - 1  # the chat takes the whole width
+        assert await _overflow(web) == 0
+        await page.shot("02-phone-chat")
+
+        await web.reload()
+        await web.wait_for_selector("body[data-connected]", timeout=WAIT_MS)
+        await page.expect_bot("您在邢家桥社区的身份是居民")
+        await expect(welcome).to_be_hidden()  # once is enough
+        await web.locator("#welcome-open").click()
+        await expect(welcome).to_be_visible()
+        assert page.errors == []
+    finally:
+        await runner.cleanup()
+    assert bot_errors(sandbox.emulator) == []
+
+
+async def _overflow(web: Page) -> int:
+    """How many CSS pixels the page is wider than the screen (0: it fits)."""
+    return int(
+        await web.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
+    )

@@ -433,6 +433,44 @@ async def test_corrections_keep_votes_and_mediations_name_their_households(
     assert found.id == mediation.id and rooms == ["101", "201"]
 
 
+async def test_a_household_is_removed_only_if_it_never_voted_or_was_mediated(
+    db: Database, clock: FakeClock
+) -> None:
+    community, _b1, _b2, _unit, campaign = await _setup(db, clock)
+    async with db.session() as session:
+        voter, _worker = await _verified_voter(session, community, campaign, "201", clock)
+        await consent.open_campaign(session, campaign, now=clock())
+        homes = {h.room: h for h in await consent.households(session, campaign)}
+        await consent_votes.cast_vote(
+            session,
+            campaign,
+            homes["201"],
+            choice=VoteChoice.AGREE,
+            cast_by_id=voter.id,
+            now=clock(),
+        )
+        await consent.record_mediation(
+            session,
+            campaign,
+            household_ids=[homes["101"].id or 0],
+            parties="许大爷",
+            positions="噪音",
+            agreement="隔音板",
+            reached=True,
+            recorded_by_id=None,
+            now=clock(),
+        )
+        for kept in ("201", "101", "999"):  # voted, mediated, not on the list
+            with pytest.raises(ConsentError):
+                await consent.remove_household(session, campaign, kept)
+        await consent.save_households(
+            session, campaign, [HouseholdRow("701", "错录", None, None)], now=clock()
+        )
+        await consent.remove_household(session, campaign, "７０１室")  # as people type it
+        rooms = [h.room for h in await consent.households(session, campaign)]
+        assert "701" not in rooms and {"101", "201"} <= set(rooms)
+
+
 def test_staff_manage_campaigns_residents_do_not() -> None:
     assert consent.may_manage(Role.SECRETARY) and consent.may_manage(Role.WORKER)
     for role in (Role.RESIDENT, Role.BUILDING_LEAD, Role.VOLUNTEER, None):

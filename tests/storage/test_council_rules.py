@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from storage import consent, council, council_digest, council_meetings, roster
-from storage.council import CouncilPolicy, add_working_days, topic_due
-from storage.council_meetings import parse_meeting_time
+from storage.council import CouncilPolicy, topic_due
+from storage.dates import add_working_days
 from storage.db import Database
 from storage.households import HouseholdRow
 from storage.models import (
@@ -56,23 +56,6 @@ def test_quick_topics_have_48_hours_deep_ones_five_working_days() -> None:
     custom = CouncilPolicy(quick_hours=24, deep_working_days=2)
     assert topic_due(raised, TopicGrade.QUICK, custom, CQ) == cq(7, 9)
     assert topic_due(raised, TopicGrade.DEEP, custom, CQ) == cq(11, 0)  # Mon, Tue
-
-
-def test_meeting_times_are_read_the_way_people_type_them() -> None:
-    now = cq(2, 9)
-    assert parse_meeting_time("12-05 19:30", now=now, tz=CQ) == cq(5, 19, 30, month=12)
-    assert parse_meeting_time("12月5日 19点30", now=now, tz=CQ) == cq(5, 19, 30, month=12)
-    assert parse_meeting_time("12/5 19：30", now=now, tz=CQ) == cq(5, 19, 30, month=12)
-    assert parse_meeting_time("2026-11-03 8:00", now=now, tz=CQ) == cq(3, 8)
-    assert parse_meeting_time("11-04 19点", now=now, tz=CQ) == cq(4, 19)
-    # a date already gone this year means next year
-    assert parse_meeting_time("01-10 19:00", now=now, tz=CQ) == datetime(
-        2027, 1, 10, 19, 0, tzinfo=CQ
-    ).astimezone(UTC)
-    # today, but earlier: stays today (the caller refuses a time that has passed)
-    assert parse_meeting_time("11-02 08:00", now=now, tz=CQ) == cq(2, 8)
-    for bad in ("tomorrow", "02-30 19:00", "12-05 25:00", "12-05", ""):
-        assert parse_meeting_time(bad, now=now, tz=CQ) is None
 
 
 def test_reminder_is_the_evening_before() -> None:

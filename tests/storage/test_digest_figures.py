@@ -239,20 +239,25 @@ async def test_not_solved_answers_are_kept_after_the_reopening(
 
 def test_periods_are_named_in_local_days() -> None:
     now = cq(11, 20, 23, 30)  # Friday night in Chongqing, still Friday afternoon in UTC
-    last7 = parse_period([], now=now, tz=CQ)
+    last7 = parse_period("", now=now, tz=CQ, locale="zh_Hans")
     assert last7 is not None
     assert (last7.first_day, last7.last_day) == (date(2026, 11, 14), date(2026, 11, 20))
-    month = parse_period(["2026-11"], now=now, tz=CQ)
+    month = parse_period("2026-11", now=now, tz=CQ, locale="zh_Hans")
     assert month == NOVEMBER and month.previous() == Period.month(2026, 10, CQ)
-    assert parse_period(["2026-12"], now=now, tz=CQ).previous().first_day == date(2026, 11, 1)  # type: ignore[union-attr]
-    span = parse_period(["2026-11-01", "2026-11-15"], now=now, tz=CQ)
+    assert parse_period("本月", now=now, tz=CQ, locale="zh_Hans") == NOVEMBER
+    assert parse_period("11月", now=now, tz=CQ, locale="en") == NOVEMBER
+    december = parse_period("2026-12", now=now, tz=CQ, locale="zh_Hans")
+    assert december is not None and december.previous().first_day == date(2026, 11, 1)
+    span = parse_period("2026-11-01 2026-11-15", now=now, tz=CQ, locale="zh_Hans")
     assert span is not None and span.start == cq(11, 1, 0) and span.end == cq(11, 16, 0)
     assert span.previous().first_day == date(2026, 10, 17)
-    day = parse_period(["2026-11-05"], now=now, tz=CQ)
+    assert parse_period("11-01 到 11-15", now=now, tz=CQ, locale="zh_Hans") == span
+    day = parse_period("2026-11-05", now=now, tz=CQ, locale="zh_Hans")
     assert day is not None and day.length == timedelta(days=1)
-    for bad in (["2026-13"], ["yesterday"], ["2026-11-15", "2026-11-01"], ["2026-02-30"]):
-        assert parse_period(bad, now=now, tz=CQ) is None, bad
-    assert parse_period(["2020-01-01", "2026-01-01"], now=now, tz=CQ) is None  # too long
+    for bad in ("2026-13", "soon", "2026-11-15 2026-11-01", "2026-02-30", "1999-12"):
+        assert parse_period(bad, now=now, tz=CQ, locale="zh_Hans") is None, bad
+    too_long = parse_period("2020-01-01 2026-01-01", now=now, tz=CQ, locale="zh_Hans")
+    assert too_long is None
 
 
 def test_rate_settings_make_the_policy_and_refuse_nonsense() -> None:

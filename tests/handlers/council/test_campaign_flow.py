@@ -202,6 +202,22 @@ async def test_an_elevator_campaign_climbs_from_23_percent_to_passing_with_a_med
         await wang.expect_message(contains="Send the households, one per line")
         await wang.send("102, 钱阿姨, 62.5")
         await wang.expect_message(contains="Saved: 0 households added, 1 corrected.")
+        # a room typed by mistake is taken off the list again
+        await wang.press(card, "Add households")
+        await wang.expect_message(contains="Send the households, one per line")
+        await wang.send("999, 错录")
+        await wang.expect_message(contains="Saved: 1 households added, 0 corrected.")
+        await wang.press(card, "Households")
+        listing = await wang.expect_message(contains="Households of vote #1")
+        assert "999 错录" in listing.text and "send its line again" in listing.text
+        await wang.press(listing, "Remove a household…")
+        await wang.expect_message(contains="Which room should be taken off the list?")
+        await wang.send("888")
+        await wang.expect_message(contains="Room 888 is not on the list of vote #1.")
+        await wang.press(listing, "Remove a household…")
+        await wang.expect_message(contains="Which room should be taken off the list?")
+        await wang.send("999室")
+        await wang.expect_message(contains="Room 999室 is taken off the list of vote #1.")
 
         await wang.press(card, "Open voting")
         card = await wang.expect_edit(card, contains="Status: voting")

@@ -14,6 +14,7 @@ from delivery.dispatch import dispatch_due
 from emulator import BotApiEmulator
 from emulator.driver import UserDriver
 from handlers.council import (
+    meeting_common,
     meeting_decisions,
     meeting_minutes,
     meeting_schedule,
@@ -162,10 +163,12 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         await xie.expect_message(contains="When is the meeting?")
         await xie.send("11-2 08:00")
         await xie.expect_message(contains="That time has passed")
-        await xie.send("next thursday")
-        await xie.expect_message(contains="I could not read that time")
-        await xie.send("11-05 19:30")
-        await xie.expect_message(contains="Where will it be held?")
+        await xie.send("next thursday")  # a day without a time is asked again, not guessed
+        await xie.expect_message(contains="I could not read “next thursday” as a day and a time")
+        await xie.send("Thursday 7:30pm")  # said as people say it, and read back with its weekday
+        await xie.expect_message(
+            contains="Thursday, November 5, 2026 7:30\u202fPM. Where will it be held?"
+        )
         await xie.send("The courtyard of 1栋")
         chooser = await xie.expect_message(contains="Which topics are on the agenda?")
         await xie.press(chooser, "☐ #1 Elevator for 1栋")
@@ -181,6 +184,7 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
         assert "3 people are invited" in done.text  # proposer, supporter, 张叔 of 1栋; not 赵姐
 
         await dispatch_due(app, now=clock())
+        invites = {}
         for user, reason in (
             (xu, "you raised a topic"),
             (li, "you support a topic"),
@@ -189,7 +193,20 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
             invite = await user.expect_message(contains="Invitation to the courtyard council")
             assert "The courtyard of 1栋" in invite.text and reason in invite.text
             assert "#1 Elevator for 1栋" in invite.text
+            assert invite.button_texts() == ["Can come", "Cannot come"]
+            invites[user.id] = invite
         await zhao.expect_no_message(timeout=0.5)
+        # 能来 / 不能来: one tap, shown at once, changed at will before the meeting
+        await xu.press(invites[xu.id], "Can come")
+        await xu.expect_edit(invites[xu.id], contains="Your answer: Can come.")
+        assert invites[xu.id].button_texts() == ["✓ Can come", "Cannot come"]
+        await li.press(invites[li.id], "Can come")
+        await li.expect_edit(invites[li.id], contains="Your answer: Can come.")
+        await li.press(invites[li.id], "Cannot come")
+        await li.expect_edit(invites[li.id], contains="Your answer: Cannot come.")
+        # someone not invited cannot answer for the meeting
+        stranger = await zhao.press_data(nothing, meeting_common.REPLY.data(1, "yes"))
+        assert stranger.show_alert
 
         # the reminder comes the evening before, not earlier
         assert await dispatch_due(app, now=cq(4, 17, 59)) == 0
@@ -260,8 +277,19 @@ async def test_a_proposal_goes_to_a_meeting_and_its_decision_becomes_an_owned_is
             await user.expect_message(contains="No. 1: 王网格 is now responsible for it.")
             await user.expect_message(contains="No. 1: the plan is: Collect the households")
 
-        # 结果公示: the results go to everyone invited
+        # 结果公示: asked first, then the results go to everyone invited
         await xie.press(meeting_card, "Publish the results")
+        await xie.expect_edit(meeting_card, contains="Publish the results now?")
+        assert "go to 3 participants" in meeting_card.text
+        await xie.press(meeting_card, "Not now")
+        await xie.expect_edit(
+            meeting_card, predicate=lambda m: "Publish the results now?" not in m.text
+        )
+        await dispatch_due(app, now=clock())
+        await xu.expect_no_message(timeout=0.2)  # nothing was sent
+        await xie.press(meeting_card, "Publish the results")
+        await xie.expect_edit(meeting_card, contains="Publish the results now?")
+        await xie.press(meeting_card, "Yes, publish them")
         await xie.expect_edit(meeting_card, contains="held, results published")
         await dispatch_due(app, now=clock())
         for user in (xu, li, zhang):
@@ -404,4 +432,162 @@ async def test_cancelling_a_meeting_tells_the_invited_and_drops_the_reminder(
         topic = (await session.exec(select(CouncilTopic))).one()
     assert [r.status for r in rows] == [OutboxStatus.CANCELLED]
     assert topic.status == TopicStatus.OPEN  # back to waiting for another meeting
+    assert bot_errors(emulator) == []
+
+
+async def test_a_meeting_time_is_written_as_the_secretary_says_it_and_read_back(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """周六下午三点 is understood; a day without a time is asked again; the time she meant is
+    read back with its weekday before she goes on; the example given is not in the past."""
+    _community, u = await people(db, clock, emulator)
+    xie = u["谢兰"]
+    async with db.session() as session:
+        person = (await session.exec(select(Person).where(Person.full_name == "谢兰"))).one()
+        person.locale = "zh_Hans"
+        session.add(person)
+    async with running_bot(emulator, db, clock):
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="还没有议事会。")
+        await xie.press(menu, "安排议事会")
+        prompt = await xie.expect_message(contains="什么时候开会？")
+        assert "比如：周六下午三点" in prompt.text
+        assert "11月12日 19:30" in prompt.text  # ten days ahead: an example that can be typed
+        assert "12-05" not in prompt.text
+        await xie.send("周六")
+        again = await xie.expect_message(contains="“周六”我没看懂是哪天几点")
+        assert again.button("取消") is not None
+        await xie.send("周六下午三点")
+        await xie.expect_message(contains="2026年11月7日星期六 15:00。在哪里开？")
+    assert bot_errors(emulator) == []
+
+
+async def test_walk_ins_are_signed_in_by_name_and_results_wait_for_the_meeting(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """A neighbour without a phone is signed in by name and household by a worker and counts
+    as present; someone invited is marked, not listed twice; 公示 is refused before the
+    meeting, and an invitation can no longer be answered once it has started."""
+    _community, u = await people(db, clock, emulator)
+    xie, wang, xu = u["谢兰"], u["王网格"], u["老许"]
+    async with running_bot(emulator, db, clock) as app:
+        await propose(xu, "Street lights", "The lane is dark.", "The whole community")
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="No meetings yet.")
+        await xie.press(menu, "Schedule a meeting")
+        when = await xie.expect_message(contains="When is the meeting?")
+        await xie.press(when, when.button_texts()[0])  # tomorrow evening at 19:30
+        await xie.expect_message(contains="Where will it be held?")
+        await xie.send("Community hall")
+        chooser = await xie.expect_message(contains="Which topics are on the agenda?")
+        await xie.press(chooser, "☐ #1 Street lights")
+        await xie.expect_edit(
+            chooser, predicate=lambda m: m.button("☑ #1 Street lights") is not None
+        )
+        await xie.press(chooser, "Done")
+        await xie.expect_edit(chooser, contains="shall I also invite")
+        await xie.press(chooser, "No")
+        await xie.expect_edit(chooser, contains="Only proposers and supporters are invited.")
+        await xie.press(chooser, "Schedule it")
+        await xie.expect_edit(chooser, contains="1 people are invited")
+        await dispatch_due(app, now=clock())
+        invite = await xu.expect_message(contains="Invitation to the courtyard council")
+
+        # before the meeting: no results can be published
+        await wang.send("/meeting")
+        menu = await wang.expect_message(contains="Courtyard council meetings:")
+        await wang.press(menu, "Open #1")
+        card = await wang.expect_message(contains="Courtyard council meeting #1")
+        early = await wang.press(card, "Publish the results")
+        assert early.show_alert and "published after the meeting" in (early.text or "")
+        assert "Status: scheduled" in card.text
+
+        # the meeting has started: invitations are closed, walk-ins are signed in
+        clock.current = cq(3, 19, 40)
+        late = await xu.press(invite, "Can come")
+        assert late.show_alert and "can no longer be answered" in (late.text or "")
+        await wang.press(card, "Attendance")
+        roll = await wang.expect_message(contains="0 of 1 present")
+        await wang.press(roll, "＋ Sign in someone by name…")
+        await wang.expect_message(contains="Type the name of the person who came")
+        await wang.send("张大爷 3栋201")
+        signed = await wang.expect_message(contains="Signed in: 张大爷 (3栋201).")
+        assert "1 of 2 present" in signed.text and "✅ 张大爷" in signed.button_texts()
+        await wang.press(signed, "＋ Sign in someone by name…")
+        await wang.expect_message(contains="Type the name of the person who came")
+        await wang.send("老许")  # invited: marked present, not listed twice
+        again = await wang.expect_message(contains="Signed in: 老许.")
+        assert "2 of 2 present" in again.text
+        await wang.send("/meeting")
+        menu = await wang.expect_message(contains="Courtyard council meetings:")
+        await wang.press(menu, "Open #1")
+        card = await wang.expect_message(contains="Courtyard council meeting #1")
+        assert "Invited: 1 · present: 2" in card.text
+        assert "Replies: 0 can come · 0 cannot · 1 signed in at the door" in card.text
+        # a resident cannot sign anyone in
+        denied = await xu.press_data(invite, meeting_minutes.WALK_IN.data(1))
+        assert denied.show_alert
+    async with db.session() as session:
+        walk_in = (await session.exec(select(Person).where(Person.full_name == "张大爷"))).one()
+    assert walk_in.telegram_user_id is None
+    assert bot_errors(emulator) == []
+
+
+async def test_moving_a_meeting_tells_the_invited_and_asks_them_again(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """The secretary moves the meeting (a new time typed as she says it): the invited hear the
+    old and the new time with 能来 / 不能来 asked again; the reminder follows the new time."""
+    _community, u = await people(db, clock, emulator)
+    xie, xu, wang = u["谢兰"], u["老许"], u["王网格"]
+    async with running_bot(emulator, db, clock) as app:
+        await propose(xu, "Street lights", "The lane is dark.", "The whole community")
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="No meetings yet.")
+        await xie.press(menu, "Schedule a meeting")
+        when = await xie.expect_message(contains="When is the meeting?")
+        await xie.press(when, when.button_texts()[0])  # tomorrow evening at 19:30
+        await xie.expect_message(contains="Where will it be held?")
+        await xie.send("Community hall")
+        chooser = await xie.expect_message(contains="Which topics are on the agenda?")
+        await xie.press(chooser, "☐ #1 Street lights")
+        await xie.expect_edit(
+            chooser, predicate=lambda m: m.button("☑ #1 Street lights") is not None
+        )
+        await xie.press(chooser, "Done")
+        await xie.expect_edit(chooser, contains="shall I also invite")
+        await xie.press(chooser, "No")
+        await xie.expect_edit(chooser, contains="Only proposers and supporters are invited.")
+        await xie.press(chooser, "Schedule it")
+        await xie.expect_edit(chooser, contains="1 people are invited")
+        await dispatch_due(app, now=clock())
+        invite = await xu.expect_message(contains="Invitation to the courtyard council")
+        await xu.press(invite, "Can come")
+        await xu.expect_edit(invite, contains="Your answer: Can come.")
+
+        await xie.send("/meeting")
+        menu = await xie.expect_message(contains="Courtyard council meetings:")
+        await xie.press(menu, "Open #1")
+        card = await xie.expect_message(contains="Courtyard council meeting #1")
+        await wang.send("/meeting")  # a worker does not move meetings
+        theirs = await wang.expect_message(contains="Courtyard council meetings:")
+        denied = await wang.press_data(theirs, meeting_common.MOVE.data(1))
+        assert denied.show_alert
+        await xie.press(card, "Move it…")
+        await xie.expect_message(contains="Meeting #1 is Tuesday, November 3, 2026 7:30")
+        await xie.send("Saturday")  # no time: asked again
+        await xie.expect_message(contains="I could not read “Saturday” as a day and a time")
+        await xie.send("Saturday 3pm")
+        moved = await xie.expect_message(contains="Meeting #1 is moved to Saturday, November 7")
+        assert "1 people invited are told" in moved.text
+        await dispatch_due(app, now=clock())
+        news = await xu.expect_message(contains="The courtyard council has moved")
+        assert "it was Tuesday, November 3, 2026" in news.text
+        assert "it is now Saturday, November 7, 2026 3:00" in news.text
+        assert news.button_texts() == ["Can come", "Cannot come"]  # asked again
+        # no reminder the evening before the old time; one the evening before the new
+        assert await dispatch_due(app, now=cq(2, 18, 0)) == 0
+        assert await dispatch_due(app, now=cq(6, 18, 0)) == 1
+        reminder = await xu.expect_message(contains="Reminder: the courtyard council meets")
+        assert "November 7" in reminder.text
     assert bot_errors(emulator) == []

@@ -70,7 +70,15 @@ async def test_secretary_link_works_once_then_secretary_invites_a_worker(
         await wang.send(f"/start {worker_token}")
         await wang.expect_message(contains="社区工作者")
         await wang.send("/help")
-        await wang.expect_message(contains="您在邢家桥社区的身份是社区工作者")
+        short = await wang.expect_message(contains="您在邢家桥社区的身份是社区工作者")
+        # the five things a worker does most, the rest one tap away
+        lines = short.text.split("\n")
+        assert len(lines) == 6 and lines[1].startswith("/todo")
+        assert "/forget" not in short.text and short.button_texts() == ["全部命令…"]
+        await wang.press(short, "全部命令…")
+        whole = await wang.expect_edit(short, contains="/forget")
+        assert "/todo" in whole.text and "/poster" in whole.text and not whole.button_texts()
+        assert "/staff" not in whole.text  # the secretary's own
     assert await _role_of(db, xie.id) == Role.SECRETARY
     assert await _role_of(db, someone.id) is None
     assert await _role_of(db, wang.id) == Role.WORKER

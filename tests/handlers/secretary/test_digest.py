@@ -3,8 +3,10 @@ that draws Chinese with the bundled font; weekly through the outbox and /digest 
 
 from __future__ import annotations
 
+import re
 import warnings
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 from matplotlib.ft2font import FT2Font
@@ -156,6 +158,30 @@ async def test_the_chart_is_a_png_drawn_with_a_font_that_has_every_glyph(
     font = FT2Font(str(cjk_font_path()))
     missing = {ch for ch in drawn if not ch.isspace() and font.get_char_index(ord(ch)) == 0}
     assert missing == set()
+
+
+async def test_the_chart_is_drawn_for_a_phone(db: Database, clock: FakeClock) -> None:
+    """A narrow portrait whose smallest text, shown ~360 points wide in the chat, is as tall
+    as the chat's own; a year's weeks do not crowd the axis."""
+    import io
+
+    from PIL import Image
+
+    from handlers.secretary import charts
+
+    digest = await _november(db, clock)
+    width, height = Image.open(io.BytesIO(digest_chart(ZH, digest, "邢家桥社区").png)).size
+    assert width < height and 700 <= width <= 760
+    shown_pt = charts.SMALL_PT * 360 / (charts.FIGURE_INCHES[0] * 72)  # points on the phone
+    assert shown_pt >= 10
+    year = replace(digest, period=Period.days(date(2026, 1, 1), date(2026, 12, 31), CQ))
+    weeks = [
+        replace(digest.weeks[0], start=digest.weeks[0].start + timedelta(weeks=n))
+        for n in range(53)
+    ]
+    chart = digest_chart(ZH, replace(year, weeks=weeks), "邢家桥社区")
+    week_labels = [text for text in chart.texts if re.fullmatch(r"\d+月\d+日", text)]
+    assert len(week_labels) <= charts.WEEK_LABELS
 
 
 def _staff_errors(emulator: BotApiEmulator, *staff: Any) -> list[Any]:

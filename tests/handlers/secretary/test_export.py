@@ -288,8 +288,13 @@ async def test_the_secretary_gets_each_file_as_a_document(
         assert pdf.filename == "notebook-2026-11-01-2026-11-30.pdf"
         assert "upload_document" in xie.actions
 
-        await xie.send("/export November")
-        await xie.expect_message(contains="请这样发：/export 导出最近7天")
+        # periods are named as people say them, and read back before any file is made
+        await xie.send("/export 上个月")
+        await xie.expect_message(contains="2026年11月1日至2026年11月30日：您要哪种文件？")
+        await xie.send("/export 11-01 到 11-15")
+        await xie.expect_message(contains="2026年11月1日至2026年11月15日：您要哪种文件？")
+        await xie.send("/export 下辈子")
+        await xie.expect_message(contains="“下辈子”我没看懂是哪几天")
 
         for not_secretary in (wang, xu):
             await not_secretary.send("/export 2026-11")

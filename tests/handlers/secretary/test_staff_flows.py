@@ -202,8 +202,10 @@ async def test_invite_lists_active_links_and_withdraws_one(
 
         await xie.send("/invite")
         menu = await xie.expect_message(contains="您要邀请谁")
-        label = next(t for t in menu.button_texts() if t.startswith("收回工作人员链接"))
-        assert worker_token[-4:] in label
+        # each link says in words what it is: whom it lets in, when it was made, until when
+        label = next(t for t in menu.button_texts() if t.startswith("收回给新工作人员的链接"))
+        assert label == "收回给新工作人员的链接（11月2日生成，2026/11/3 09:00前有效）"
+        assert worker_token[-4:] not in label
         answer = await xie.press(menu, label)
         assert not answer.show_alert and "链接已收回" in (answer.text or "")
         await xie.expect_edit(menu, predicate=lambda m: label not in m.button_texts())
@@ -229,7 +231,15 @@ async def test_invite_lists_active_links_and_withdraws_one(
         await late.expect_message(contains="过期")
         await xie.send("/invite")
         menu = await xie.expect_message(contains="您要邀请谁")
-        assert not any(t.startswith("收回工作人员链接") for t in menu.button_texts())
+        assert not any(t.startswith("收回给新工作人员的链接") for t in menu.button_texts())
+        await xie.press(menu, "居民")
+        await xie.expect_message(contains="居民通过这个链接加入")
+        await xie.send("/invite")
+        menu = await xie.expect_message(contains="您要邀请谁")
+        assert any(
+            t.startswith("收回全社区的居民链接（") and t.endswith("已用0次）")
+            for t in menu.button_texts()
+        ), menu.button_texts()
     assert bot_errors(emulator) == []
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bot.jobs import run_reminders
 from emulator import BotApiEmulator
-from handlers.staff.duty import DONE, EDIT, PERSON, SETTLED, SHIFT, VISIT
+from handlers.staff.duty import DONE, EDIT, PERSON, SETTLED, SHIFT, VISIT, WHO
 from storage.db import Database
 from storage.models import Channel, DutyShift, Issue, IssueStatus, Person, Role
 from storage.roster import Half
@@ -38,6 +38,9 @@ async def test_the_roster_the_reminder_and_a_visit_logged_at_the_desk(
             )
             person.locale = "en"
             session.add(person)
+            if user is xu:
+                await session.flush()
+                xu_id = person.id or 0
     async with running_bot(emulator, db, clock) as app:
         await xie.send("/duty")
         roster = await xie.expect_message(contains="No shifts are set yet.")
@@ -113,8 +116,25 @@ async def test_the_roster_the_reminder_and_a_visit_logged_at_the_desk(
         await wang.press(logged, "Settled on the spot")
         await wang.expect_edit(logged, contains="No. 1 was settled at the desk.")
 
+        # 老许 himself comes to the desk: the worker finds him on file, and the visit is his
+        await wang.send("/desk")
+        kinds = await wang.expect_message(contains="What did the resident come for?")
+        await wang.press(kinds, "Civil affairs (subsistence allowance, elderly, disability)")
+        await wang.expect_edit(kinds, contains="What is the resident's name?")
+        await wang.send("老许")
+        which = await wang.expect_message(contains="Is 老许 one of these residents on file?")
+        assert which.button_texts()[-2:] == ["Someone new: 老许", "Cancel"]
+        forged = await xu.press_data(seen, WHO.data(xu_id))  # not his flow, not staff
+        assert forged.show_alert
+        await wang.press(which, which.button_texts()[0])
+        await wang.expect_edit(which, contains="What did 老许 come for?")
+        await wang.send("His pension card")
+        await wang.expect_message(contains="Logged as No. 2 (service desk), for 老许")
+        told = await xu.expect_message(contains="No. 2")  # he uses Telegram: he is told
+        assert "His pension card" in told.text
+
     async with db.session() as session:
-        issue = (await session.exec(select(Issue))).one()
+        issue, his = (await session.exec(select(Issue).order_by(Issue.number))).all()
         worker = (await session.exec(select(Person).where(Person.full_name == "王网格"))).one()
         visitor = await session.get(Person, issue.reporter_id)
         shifts = (await session.exec(select(DutyShift))).all()
@@ -125,4 +145,5 @@ async def test_the_roster_the_reminder_and_a_visit_logged_at_the_desk(
         visitor is not None and visitor.full_name == "张大爷" and visitor.telegram_user_id is None
     )
     assert sorted((s.weekday, s.half) for s in shifts) == [(0, "am"), (2, "am"), (3, "pm")]
+    assert his.reporter_id == xu_id and his.channel == Channel.DESK  # not a second 老许
     assert bot_errors(emulator) == []

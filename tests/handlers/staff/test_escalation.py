@@ -28,7 +28,7 @@ from storage.escalation import EscalationPolicy
 from storage.models import Community, Issue, IssueStatus, Membership, Outbox, Urgency
 from storage.periods import Period
 from tests.factories import FakeClock, bot_errors, running_bot
-from tests.staffroom import Staffroom, bind, load, post_cards, report, staffroom
+from tests.staffroom import Staffroom, bind, load, post_cards, press_on_card, report, staffroom
 
 CQ = ZoneInfo("Asia/Shanghai")
 
@@ -222,10 +222,11 @@ async def test_escalating_on_the_card_tells_the_secretary_and_shows_on_the_diges
         )
         await post_cards(app, clock)
         card = await room.group.expect_message(contains="1号 · ")
-        await room.group.press(room.wang, card, "上报")
+        await press_on_card(room.group, room.wang, card, "上报")
         told = await room.secretary.expect_message(contains="1号")
         assert "王网格" in told.text and "违建 <阳台> 扩建" in told.text
-        await room.group.press(room.wang, card, "上报")  # again: nothing new
+        await room.group.expect_edit(card, contains="难度：上报")  # back on its first page
+        await press_on_card(room.group, room.wang, card, "上报")  # again: nothing new
         await room.secretary.expect_no_message()
         await room.secretary.send("/digest")
         shown = await room.secretary.expect_message(contains="上报书记")

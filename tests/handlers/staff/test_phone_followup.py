@@ -21,6 +21,7 @@ from storage.models import (
     Satisfaction,
 )
 from storage.residents import register_offline_resident
+from storage.staff import CONTACT_SHOWN
 from tests.factories import FakeClock, bot_errors, running_bot
 from tests.staffroom import Staffroom, bind, events_of, post_cards, staffroom
 
@@ -113,7 +114,7 @@ async def test_a_worker_records_the_answer_of_a_resident_without_telegram(
     assert bot_errors(emulator) == []
 
 
-async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group_may_record(
+async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_may_record(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
     room = await _riverside(emulator, db, clock)
@@ -128,8 +129,6 @@ async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group
         assert forged.show_alert
         await room.wang.send("/start")
         await room.wang.expect_message()
-        refused = await room.wang.press_data(room.wang.messages[-1], RATE.data(issue.id, "s", "1"))
-        assert refused.show_alert
 
         await group.press(room.secretary, card, "Follow-up by phone…")
         ask = await group.expect_message(contains="please call")
@@ -146,4 +145,63 @@ async def test_not_solved_by_phone_reopens_the_issue_and_only_staff_in_the_group
     assert [(a.result, a.satisfaction) for a in answers] == [
         (FollowUpResult.NOT_SOLVED, Satisfaction.DISSATISFIED)
     ]
+    assert bot_errors(emulator) == []
+
+
+async def test_the_call_is_on_the_owners_list_and_answered_in_two_taps_from_a_private_chat(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    """Mrs Zhou has no Telegram: her resolved issue waits on Tom's call list, in /todo and in
+    the morning agenda; from /todo he gets her number and records her answer in two taps; it
+    counts like a chat answer, and the list is empty afterwards."""
+    from datetime import timedelta
+
+    from bot.jobs import run_reminders
+
+    room = await _riverside(emulator, db, clock)
+    async with running_bot(emulator, db, clock) as app:
+        issue, card = await _resolved_card(app, db, clock, room)
+        await room.wang.send("/start")
+        await room.wang.expect_message()
+        await room.li.send("/todo")  # Ann owns nothing: no call for her
+        theirs = await room.li.expect_message(contains="Your open items in Riverside: 0")
+        assert "Follow-up calls" not in theirs.text
+
+        # the morning agenda names the call
+        clock.advance(days=1)
+        clock.current = clock().replace(hour=0, minute=30)  # 08:30 in Chongqing
+        await run_reminders(app)
+        agenda = await room.wang.expect_message(contains="Good morning!")
+        assert "open items" not in agenda.text  # he has none: only the call
+        assert "📞 Follow-up calls to make: 1" in agenda.text
+        assert "No. 1: The stairwell light on the 2nd floor is… (call Mrs Zhou <2nd" in agenda.text
+        assert "Send /todo to record each answer in two taps." in agenda.text
+
+        await room.wang.send("/todo")
+        todo = await room.wang.expect_message(contains="📞 Follow-up calls to make: 1")
+        assert "call Mrs Zhou &lt;2nd floor&gt;" not in todo.text  # shown as typed
+        assert "call Mrs Zhou <2nd floor>, resolved" in todo.text
+        await room.wang.press(todo, "📞 Call No. 1")
+        ask = await room.wang.expect_message(contains="please call Mrs Zhou <2nd floor>")
+        assert "Phone: +8613800005678" in ask.text  # here only Tom reads it
+        await room.wang.press(ask, "Partly solved")  # one
+        await room.wang.expect_edit(ask, contains="How satisfied is Mrs Zhou <2nd floor>?")
+        await room.wang.press(ask, "Satisfied")  # two
+        await room.wang.expect_edit(ask, contains="answer by phone is recorded")
+        await room.group.expect_edit(card, contains="Status: closed")
+
+        await room.wang.send("/todo")
+        after = await room.wang.expect_message(contains="Your open items in Riverside")
+        assert "Follow-up calls" not in after.text
+        clock.advance(days=1)
+        await run_reminders(app)  # nothing left to call about, nothing open: no agenda
+        await room.wang.expect_no_message(timeout=0.3)
+    async with db.session() as session:
+        answers = (await session.exec(select(FollowUp))).all()
+    assert [(a.result, a.actor_id) for a in answers] == [
+        (FollowUpResult.PARTLY, room.pid(room.wang))
+    ]
+    shown = [e for e in await events_of(db, issue.id) if e.kind == CONTACT_SHOWN]
+    assert [e.actor_id for e in shown] == [room.pid(room.wang)]
+    assert timedelta(0) <= clock() - issue.created_at
     assert bot_errors(emulator) == []

@@ -116,6 +116,10 @@ async def test_staff_get_png_and_pdf_posters_that_join_the_building(
         assert link == url and size == (1240, 1754)
         assert drawn == qr_matrix(url)  # the code drawn is the code of that building's link
         assert pdf_message.document.startswith(b"%PDF")
+        # no office number set: the poster sends people without Telegram to the desk, and
+        # staff are told how to put a number on it
+        assert "Set OFFICE_PHONE" in png_message.text
+        assert "不用 Telegram？请到社区百通岗来。" in _pdf_text(pdf_message.document)
 
         await wang.send("/poster")  # a second poster: the same link (old posters keep working)
         menu = await wang.expect_message(contains="Which building")
@@ -137,4 +141,32 @@ async def test_staff_get_png_and_pdf_posters_that_join_the_building(
             )
         ).one()
     assert member.person_id is not None
+    assert bot_errors(emulator) == []
+
+
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+async def test_the_poster_gives_the_office_number_to_people_without_telegram(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock
+) -> None:
+    community = await make_community(db, clock)
+    wang = emulator.user(first_name="Wang", language_code="zh-hans")
+    await join(db, community, wang, Role.WORKER)
+    async with running_bot(emulator, db, clock, office_phone="023-6888 1234"):
+        await wang.send("/poster")
+        menu = await wang.expect_message(contains="海报")
+        await wang.press(menu, "2栋")
+        png = await wang.expect_message(predicate=lambda m: m.mime_type == "image/png")
+        pdf = await wang.expect_message(predicate=lambda m: (m.filename or "").endswith(".pdf"))
+        assert "OFFICE_PHONE" not in png.text
+        assert pdf.document is not None
+        text = _pdf_text(pdf.document)
+        assert "不用 Telegram？请打电话 023-6888 1234，或到社区百通岗来。" in text
+        assert "用手机扫一扫" in text  # the rest of the poster is still there
     assert bot_errors(emulator) == []

@@ -21,6 +21,7 @@ from tests.staffroom import (
     events_of,
     load,
     post_cards,
+    press_on_card,
     report,
     snapshot,
     staffroom,
@@ -85,7 +86,7 @@ async def test_merge_a_duplicate_carries_its_supporters_and_updates_both_cards(
         dup_card = await group.expect_message(contains="2号 · ")
         assert "附议的邻居：1人" in dup_card.text
 
-        await group.press(wang, dup_card, "并单…")
+        await press_on_card(group, wang, dup_card, "并单…")
         prompt = await group.expect_message(contains="2号和哪个问题是同一件事")
         await group.send(wang, "99", reply_to=prompt)
         again = await group.expect_message(contains="这里没有99号问题。")
@@ -122,7 +123,7 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         card = await group.expect_message(contains="1号 · ")
         other_card = await group.expect_message(contains="2号 · ")
 
-        await group.press(wang, card, "转办…")
+        await press_on_card(group, wang, card, "转办…")
         menu = await group.expect_message(contains="1号转交哪个单位？")
         await group.press(wang, menu, "街道办事处")
         await group.expect_edit(menu, contains="→ 街道办事处")
@@ -135,7 +136,7 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         assert labels == ["2026年11月17日前（按该类问题的时限）", "自己填日期…", "取消"]
         await group.press(wang, picker, labels[0])
         await group.expect_edit(picker, contains="→ 2026年11月17日")
-        await group.expect_message(contains="1号已转交街道办事处，答复期限2026年11月17日。")
+        await group.expect_message(contains="1号已转交街道办事处，答复期限2026年11月17日星期二。")
         await group.expect_edit(card, contains="状态：已转办 → 街道办事处")
         # the date is the body's answer date, named so; not a completion date
         assert "转办答复期限（街道办事处）：2026年11月17日" in card.text
@@ -144,7 +145,7 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         assert "答复期限：2026年11月17日。" in notice.text
 
         # another body, typed
-        await group.press(wang, other_card, "转办…")
+        await press_on_card(group, wang, other_card, "转办…")
         menu = await group.expect_message(contains="2号转交哪个单位？")
         await group.press(wang, menu, "其他单位…")
         body_prompt = await group.expect_message(contains="2号由哪个单位接手？")
@@ -159,7 +160,9 @@ async def test_transfer_to_a_body_with_a_note_then_reopen(
         await group.send(wang, "2026-11-01", reply_to=again)
         again = await group.expect_message(contains="2026年11月1日已经过去了。")
         await group.send(wang, "2026-11-20", reply_to=again)
-        await group.expect_message(contains="2号已转交区住建委 <维修科>，答复期限2026年11月20日。")
+        await group.expect_message(
+            contains="2号已转交区住建委 <维修科>，答复期限2026年11月20日星期五。"
+        )
         await group.expect_edit(other_card, contains="状态：已转办 → 区住建委 <维修科>")
         await xu.expect_message(contains="答复期限：2026年11月20日。")
 
@@ -200,7 +203,7 @@ async def test_return_and_reassign_need_a_reason_and_only_owner_or_secretary_may
         # 退单: the owner hands it back with a reason
         await group.press(wang, card, "认领")
         await group.expect_edit(card, contains="负责人：王网格")
-        await group.press(wang, card, "退单…")
+        await press_on_card(group, wang, card, "退单…")
         prompt = await group.expect_message(contains="1号为什么要退单？")
         await group.send(wang, "不是我的网格", reply_to=prompt)
         await group.expect_message(contains="1号已退单，等待重新派单。")
@@ -210,9 +213,9 @@ async def test_return_and_reassign_need_a_reason_and_only_owner_or_secretary_may
         # 改派: only the owner or the secretary; a reason is asked
         await group.press(li, card, "认领")
         await group.expect_edit(card, contains="负责人：李网格")
-        refused = await group.press(wang, card, "改派…")
+        refused = await press_on_card(group, wang, card, "改派…")
         assert refused.show_alert and "只有1号的负责人或书记" in (refused.text or "")
-        await group.press(xie, card, "改派…")
+        await press_on_card(group, xie, card, "改派…")
         menu = await group.expect_message(contains="1号由谁负责？")
         assert menu.button("李网格") is None  # not to the current owner
         await group.press(xie, menu, "王网格")
@@ -222,7 +225,7 @@ async def test_return_and_reassign_need_a_reason_and_only_owner_or_secretary_may
         await xu.expect_message(contains="1号问题现在由王网格负责。")
 
         # a volunteer team owns it; the name is typed, and the reassignment still needs a reason
-        await group.press(wang, card, "改派…")
+        await press_on_card(group, wang, card, "改派…")
         menu = await group.expect_message(contains="1号由谁负责？")
         await group.press(wang, menu, "志愿者队伍或自治小组…")
         name = await group.expect_message(contains="交给哪个志愿者队伍或自治小组")
@@ -282,16 +285,16 @@ async def test_stale_presses_and_answers_to_old_questions_change_nothing(
         assert await snapshot(db, issue.id) == before
 
         # two questions in a row: only the latest one is answered
-        await group.press(li, card, "内部备注…")
+        await press_on_card(group, li, card, "内部备注…")
         first = await group.expect_message(contains="内部备注（只有工作人员能看到）")
-        await group.press(li, card, "回复居民…")
+        await press_on_card(group, li, card, "回复居民…")
         second = await group.expect_message(contains="请写给居民的回复")
         await group.send(li, "这是给谁的？", reply_to=first)
         await group.expect_message(contains="请回复我问您的最新一个问题")
         # someone else answering li's question is not taken as li's answer
         await group.send(wang, "我来替他回答", reply_to=second)
         # a one-tap press meanwhile leaves the open question alone
-        await group.press(li, card, "即办")
+        await press_on_card(group, li, card, "即办")
         await group.expect_edit(card, contains="难度：即办")
         await group.send(li, "我们明天上门看看。", reply_to=second)
         await group.expect_message(contains="您对1号的回复正在发给居民。")

@@ -91,10 +91,12 @@ async def test_report_to_closed_through_the_card(
         picker = await group.expect_message(contains="1号什么时候办好？")
         await group.press(li, picker, "自己填日期…")
         date_prompt = await group.expect_message(contains="请回复日期")
+        assert "比如：下周五、3天后、11月12日。" in date_prompt.text  # an example still ahead
         await group.send(li, "明年某天", reply_to=date_prompt)  # not a date: asked again
         again = await group.expect_message(contains="我没看懂“明年某天”是哪一天。")
         await group.send(li, "下周五", reply_to=again)
-        await group.expect_message(contains="1号的办理方案已保存。")
+        # read back as the day it became, with its weekday
+        await group.expect_message(contains="1号的办理方案已保存：2026年11月13日星期五前办好。")
         await group.expect_edit(card, contains="完成期限：2026年11月13日")
         assert "办理方案：联系物业，换新灯泡" in card.text
         await xu.expect_message(contains="1号问题的办理方案：联系物业，换新灯泡")
@@ -125,7 +127,10 @@ async def test_report_to_closed_through_the_card(
         await group.expect_message(contains="1号已办结")
         await group.expect_edit(card, contains="状态：已办结")
         assert "完成期限：2026年11月13日，按期办结" in card.text and "照片：3张" in card.text
-        await xu.expect_message(contains="1号问题已办结：灯已换好，楼道亮了。")
+        done = await xu.expect_message(contains="1号问题已办结：灯已换好，楼道亮了。")
+        # the photo of the work reaches the resident too, under the notice
+        shown = await xu.expect_message(predicate=lambda m: m.media_type == "photo")
+        assert shown.caption == "办好后的照片。" and shown.reply_to_message_id == done.message_id
 
         # the resident's follow-up (the resident side) refreshes the card through the outbox
         async with db.session() as session:

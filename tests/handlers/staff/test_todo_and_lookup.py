@@ -143,7 +143,7 @@ async def test_todo_in_private_with_quick_actions(
         cards = [await group.expect_message(contains=f"{n}号 · ") for n in range(1, 5)]
 
         await wang.send("/todo")
-        todo = await wang.expect_message(contains="您在邢家桥社区的待办事项：3件")
+        todo = await wang.expect_message(contains="您在邢家桥社区的待办事项：3件 · 第1/2页")
         lines = todo.text.splitlines()
         order = [
             n
@@ -151,8 +151,8 @@ async def test_todo_in_private_with_quick_actions(
             for n in ("1号", "2号", "3号", "4号")
             if line.startswith(("⚠️ " + n, n))
         ]
-        # overdue, due Thursday, answered without a plan yet (no clock runs); waiting
-        assert order == ["2号", "1号", "3号", "4号"]
+        # overdue, due Thursday, answered without a plan yet (no clock runs)
+        assert order == ["2号", "1号", "3号"]
         assert lines[1] == (
             "⚠️ 2号 · 环境卫生：问题2：楼下 <垃圾> 没人清 · 完成期限2026年11月1日 · 已超期 · 办理中"
         )
@@ -168,14 +168,19 @@ async def test_todo_in_private_with_quick_actions(
             "答复期限2026年11月1日 · 已超期",
             "6号 · 环境卫生：问题6：楼下 <垃圾> 没人清 · 转办 → 街道办事处，答复期限2026年11月9日",
         ]
-        assert "等待认领：1件" in todo.text
-        assert "问题1：楼下 <垃圾> 没人清" in todo.text
-        link = todo.button("↗ 1号卡片")
-        assert link is not None and link.url == f"https://t.me/c/1000000001/{cards[0].message_id}"
+        # five items a page, one button each: it fits a phone; the rest one tap away
+        assert todo.button_texts() == [f"{n}号详情" for n in (2, 1, 3, 5, 6)] + ["下一页 ›"]
+        await wang.press(todo, "下一页 ›")
+        await wang.expect_edit(todo, contains="第2/2页")
+        assert "等待认领：1件" in todo.text and "4号 · 环境卫生" in todo.text
+        assert todo.button_texts() == ["4号详情", "认领4号", "‹ 上一页"]
 
         answer = await wang.press(todo, "认领4号")
         assert answer.text == "4号现在由您负责。"
         await group.expect_edit(cards[3], contains="负责人：王网格")
+        await wang.press(todo, "‹ 上一页")
+        await wang.expect_edit(todo, contains="您在邢家桥社区的待办事项：4件")  # read again
+        assert "第1/2页" in todo.text
 
         await wang.press(todo, "1号详情")
         copy = await wang.expect_message(contains="1号 · 环境卫生")
