@@ -198,6 +198,11 @@ async def forget_person(
         session.add(check)
     await session.exec(delete(CalendarFeed).where(col(CalendarFeed.person_id) == person.id))
     await session.exec(
+        update(MeetingParticipant)
+        .where(col(MeetingParticipant.person_id) == person.id)
+        .values(household=None)
+    )
+    await session.exec(
         update(RoleHandover)
         .where(
             or_(

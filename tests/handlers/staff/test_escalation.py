@@ -373,7 +373,7 @@ async def test_the_second_page_and_the_transfers_answer_date_follow_the_settings
 
         await room.group.press(room.wang, card, "认领")
         await room.group.expect_edit(card, contains="负责人：王网格")
-        await room.group.press(room.wang, card, "转办…")
+        await press_on_card(room.group, room.wang, card, "转办…")
         menu = await room.group.expect_message(contains="1号转交哪个单位？")
         await room.group.press(room.wang, menu, "街道办事处")
         prompt = await room.group.expect_message(contains="请回复一句给居民的说明")
