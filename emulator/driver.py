@@ -30,7 +30,10 @@ Predicate = Callable[[BotMessage], bool]
 MessageRef = Any  # a BotMessage, a raw message dict, a PTB Message, or a message id
 ReplyTarget = MessageRef  # or None
 
-DEFAULT_TIMEOUT = 5.0
+# How long an expectation waits for its event before it fails. Waiting ends at the event, so a
+# passing test is no slower for a long limit; the limit only bounds a failing one. It is long
+# enough for a busy 2-core machine running the suite on both databases at once.
+DEFAULT_TIMEOUT = 15.0
 
 
 def _text_body(key: str, text: str) -> JSONDict:
