@@ -78,6 +78,8 @@ class RedEntry:
     response: ResponseClock | None = None  # the response clock at the period's end
     overdue: bool = False  # past its completion date at the period's end, still open
     as_of: datetime | None = None  # the moment status and clocks are given for
+    summary: str | None = None  # the one line a worker or the resident gave it: its title
+    reporter: str | None = None  # who reported it (a voice message's title names them)
 
     @property
     def carried_over(self) -> bool:
@@ -182,6 +184,7 @@ async def red_entries(
     reported = came_in(period)
     reopened = reopened_in(period)
     owner = aliased(Person)
+    reporter = aliased(Person)
     last_reopening = (
         select(func.max(col(IssueEvent.at)))
         .where(
@@ -208,9 +211,12 @@ async def red_entries(
             col(Issue.respond_by),
             col(Issue.first_response_at),
             last_reopening,
+            col(Issue.summary),
+            col(reporter.full_name),
         )
         .outerjoin(Building, col(Building.id) == col(Issue.building_id))
         .outerjoin(owner, col(owner.id) == col(Issue.owner_id))
+        .outerjoin(reporter, col(reporter.id) == col(Issue.reporter_id))
         .where(*_issue_filters(community_id, where), in_period(period, scope))
         .order_by(
             case((reported, 0), (reopened, 1), else_=2), col(Issue.created_at), col(Issue.number)
@@ -234,6 +240,8 @@ async def red_entries(
         respond_by,
         first_response_at,
         reopened_at,
+        summary,
+        reporter_name,
     ) in rows:
         then = standing_at(AsOf(status, due_at), history.get(int(issue_id), []), moment)
         if created_at >= period.start:
@@ -254,6 +262,8 @@ async def red_entries(
                 due_at=then.due_at,
                 standing=standing,
                 reopened_at=reopened_at,
+                summary=summary,
+                reporter=reporter_name,
                 respond_by=respond_by,
                 response=response_clock(
                     respond_by=respond_by,

@@ -58,8 +58,8 @@ def _remembering(issue: Issue, then: AfterSend | None = None) -> AfterSend:
     return after
 
 
-def _quoted(issue: Issue) -> str:
-    return f"«{title(issue)}»"
+def _quoted(tr: Translator, issue: Issue) -> str:
+    return f"«{title(tr, issue)}»"
 
 
 async def render_issue_event(
@@ -121,7 +121,7 @@ async def render_issue_event(
         body = _("No. {number} was withdrawn by the person who reported it.").format(number=number)
     else:
         return None
-    return Rendered(f"{body}\n{_quoted(issue)}", after_send=_remembering(issue))
+    return Rendered(f"{body}\n{_quoted(tr, issue)}", after_send=_remembering(issue))
 
 
 def _resolved_question(
@@ -141,7 +141,7 @@ def _resolved_question(
             now=message.date,
         )
 
-    text = f"{body}\n{_quoted(issue)}\n\n" + _("Is the problem really solved?")
+    text = f"{body}\n{_quoted(tr, issue)}\n\n" + _("Is the problem really solved?")
     return Rendered(
         text, reply_markup=question_keyboard(tr, issue), after_send=_remembering(issue, queue)
     )
@@ -160,7 +160,7 @@ async def render_followup_reminder(
         "is the problem really solved?"
     ).format(number=issue.number, date=resolved)
     return Rendered(
-        f"{text}\n{_quoted(issue)}",
+        f"{text}\n{_quoted(tr, issue)}",
         reply_markup=question_keyboard(tr, issue),
         after_send=_remembering(issue),
     )
@@ -179,7 +179,7 @@ async def render_not_solved(session: AsyncSession, row: Outbox, tr: Translator) 
     if event.text:
         text += "\n" + _("They said: {comment}").format(comment=escape(cut(event.text, 2000)))
     text += "\n" + _("The old due date no longer counts: please set a new one on the card.")
-    return Rendered(f"{text}\n{_quoted(issue)}")
+    return Rendered(f"{text}\n{_quoted(tr, issue)}")
 
 
 async def render_info_added(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
@@ -205,7 +205,7 @@ async def render_info_added(session: AsyncSession, row: Outbox, tr: Translator) 
         lines.append(tr.ngettext("(+{n} file)", "(+{n} files)", len(files)).format(n=len(files)))
     if (event.data or {}).get("latitude") is not None:  # they sent where it is
         lines.append("📍 " + _("location"))
-    lines.append(_quoted(issue))
+    lines.append(_quoted(tr, issue))
     return Rendered("\n".join(lines))
 
 
@@ -226,7 +226,7 @@ async def render_issue_logged(
         number=issue.number,
         deadline=deadline_text(tr, issue),
     )
-    return Rendered(f"{text}\n{_quoted(issue)}", after_send=_remembering(issue))
+    return Rendered(f"{text}\n{_quoted(tr, issue)}", after_send=_remembering(issue))
 
 
 def register(renderers: Renderers, *, reminder_after: timedelta) -> None:

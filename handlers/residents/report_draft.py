@@ -20,7 +20,12 @@ from handlers.shared.issue_texts import cut, home_names, home_text, title
 from handlers.shared.labels import category_label, channel_label, status_label
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
+from storage.categories import (
+    CATEGORIES,
+    COMMUNITY_CATEGORIES,
+    DESK_CATEGORIES,
+    suggest_category,
+)
 from storage.chat_state import clear_state, get_state, set_state
 from storage.issue_support import backed_by, open_duplicates
 from storage.models import STAFF_ROLES, Channel, Issue, Person, Role, Urgency
@@ -108,6 +113,10 @@ def category_keyboard(
     keys = DESK_CATEGORIES if desk else COMMUNITY_CATEGORIES
     buttons = [draft_button(category_label(context.tr, key), CATEGORY, draft, key) for key in keys]
     rows = _rows(buttons, 1 if desk else 2)
+    suggested = None if desk else suggest_category(draft.description)
+    if suggested is not None:  # what the words point to, offered first
+        label = "👉 " + category_label(context.tr, suggested)
+        rows.insert(0, [draft_button(label, CATEGORY, draft, suggested)])
     if desk:
         rows.append([draft_button(_("« Back to community problems"), CATEGORY_LIST, draft, "back")])
     else:
@@ -151,7 +160,7 @@ async def summary_text(context: NotebookContext, draft: ReportDraft) -> str:
     if draft.latitude is not None:
         extras.append(_("location"))
     if extras:
-        lines.append(_("Attached: {items}").format(items=", ".join(extras)))
+        lines.append(_("Attached: {items}").format(items=_(", ").join(extras)))
     home = await home_text(context.session, draft.building_id, draft.unit_id)
     if home:
         lines.append(_("Building: {home}").format(home=home))
@@ -233,7 +242,9 @@ async def question(
         for issue in duplicates:
             lines.append(
                 _("No. {number}: {title} ({status})").format(
-                    number=issue.number, title=title(issue), status=status_label(tr, issue.status)
+                    number=issue.number,
+                    title=title(tr, issue),
+                    status=status_label(tr, issue.status),
                 )
             )
             dup_rows.append(

@@ -67,7 +67,9 @@ def when_text(tr: Translator, moment: datetime) -> str:
     """A meeting or shift time as people say it: "Nov 5, 2026 (Thursday) 7:30 PM"."""
     local = moment.astimezone(tr.tz)
     weekday = format_date(local.date(), "EEEE", locale=tr.babel_locale)
-    return f"{tr.date(moment)} ({weekday}) {tr.time(moment)}"
+    return tr.gettext("{date} ({weekday}) {time}").format(
+        date=tr.date(moment), weekday=weekday, time=tr.time(moment)
+    )
 
 
 def percent(tr: Translator, share: Fraction | None) -> str:

@@ -29,6 +29,7 @@ from telegram import (
 )
 
 from handlers.shared.common import escape, membership_in
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import (
     category_label,
     channel_label,
@@ -42,6 +43,7 @@ from runtime.i18n import Translator
 from storage import clocks
 from storage.clocks import ClockState
 from storage.issue_lifecycle import OPEN, WORKING
+from storage.issue_titles import needs_summary, words_of
 from storage.models import (
     STAFF_ROLES,
     Channel,
@@ -72,6 +74,7 @@ RETURN = Button("card.return", int)
 TRANSFER = Button("card.transfer", int)  # the menu of bodies
 MERGE = Button("card.merge", int)
 REOPEN = Button("card.reopen", int)
+SUMMARY = Button("card.summary", int)  # one line for a report with no words
 PHONE_FOLLOW_UP = Button("phone.start", int)  # 回访 by telephone
 
 DESCRIPTION_ON_CARD = 900  # characters; the rest is behind "full text"
@@ -231,8 +234,12 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
             else _("not classified yet"),
         )
     )
-    description, was_cut = cut(issue.description, DESCRIPTION_ON_CARD)
     lines.append("")
+    if issue.summary:  # its title, given by a worker or the resident
+        lines.append("<b>" + escape(issue.summary) + "</b>")
+    reporter_name = facts.reporter.full_name[:100] if facts.reporter else None
+    shown = words_of(issue.description) or title_text(tr, issue.description, None, reporter_name)
+    description, was_cut = cut(shown, DESCRIPTION_ON_CARD)
     lines.append(escape(description))
     if was_cut:
         lines.append(_("(cut short: press “Full text” to read all of it)"))
@@ -330,6 +337,8 @@ def info_row(facts: CardFacts, tr: Translator, was_cut: bool) -> list[InlineKeyb
         row.append(_button("📞 " + _("Show contact"), INFO.data(issue_id, "contact")))
     if was_cut:
         row.append(_button("📄 " + _("Full text"), INFO.data(issue_id, "text")))
+    if needs_summary(facts.issue) and IssueStatus(facts.issue.status) in OPEN:
+        row.append(_button("✏️ " + _("Summary…"), SUMMARY.data(issue_id)))
     return row
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
+from handlers.shared.commands import refresh_group_menu
 from handlers.shared.common import escape, is_private
 from runtime.context import NotebookContext
 from storage.models import STAFF_ROLES, Role
@@ -67,6 +68,7 @@ async def bind(update: Update, context: NotebookContext) -> None:
             "a card. Act with its buttons; when I ask a question, reply to my message."
         )
     await message.reply_text(text.format(community=name))
+    await refresh_group_menu(context, chat.id, community.default_locale)
 
 
 async def group_migrated(update: Update, context: NotebookContext) -> None:

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import category_label, status_label
 from handlers.staff.cards import CLAIM, card_access, cut, message_link
 from handlers.staff.issue_lookup import send_issue_view
@@ -30,7 +31,7 @@ SHOWN_WAITING = 10
 
 def item_line(issue: Issue, tr: Translator, now: datetime) -> str:
     _ = tr.gettext
-    snippet = escape(cut(issue.description, 40)[0])
+    snippet = escape(cut(title_text(tr, issue.description, issue.summary), 40)[0])
     line = _("No. {number} · {category}: {snippet}").format(
         number=issue.number, category=category_label(tr, issue.category), snippet=snippet
     )
@@ -52,7 +53,7 @@ def transferred_line(issue: Issue, tr: Translator, now: datetime) -> str:
     """A transferred issue: the body it went to and the date their answer is due, flagged
     when that date has passed."""
     _ = tr.gettext
-    snippet = escape(cut(issue.description, 40)[0])
+    snippet = escape(cut(title_text(tr, issue.description, issue.summary), 40)[0])
     line = _("No. {number} · {category}: {snippet}").format(
         number=issue.number, category=category_label(tr, issue.category), snippet=snippet
     )
