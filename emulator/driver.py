@@ -380,6 +380,19 @@ class UserDriver(ChatDriver):
         seen = self._emu.commands_seen(self.chat.id, self.id, self.language_code or "")
         return ["/" + c["command"] for c in seen]
 
+    async def expect_commands(
+        self, predicate: Callable[[list[str]], bool], timeout: float = DEFAULT_TIMEOUT
+    ) -> list[str]:
+        """Wait until this user's command menu satisfies `predicate` (the bot sets menus after
+        the update's commit); the menu."""
+        try:
+            await self._emu.signal.wait_for(lambda: predicate(self.commands()), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"the menu did not change as expected: {self.commands()}"
+            ) from None
+        return self.commands()
+
     def reactions(self, message: JSONDict) -> list[str]:
         """The bot's reaction on one of this user's messages (👌 …)."""
         return self._emu.reactions(self.chat.id, int(message["message_id"]))
@@ -521,6 +534,20 @@ class GroupDriver(ChatDriver):
         """The commands this member's menu shows in the group, as Telegram picks them."""
         seen = self._emu.commands_seen(self.chat.id, user.id, user.language_code or "")
         return ["/" + c["command"] for c in seen]
+
+    async def expect_commands(
+        self,
+        user: UserDriver,
+        predicate: Callable[[list[str]], bool],
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> list[str]:
+        """Wait until this member's command menu here satisfies `predicate`; the menu."""
+        try:
+            await self._emu.signal.wait_for(lambda: predicate(self.commands(user)), timeout)
+        except TimeoutError:
+            shown = self.commands(user)
+            raise AssertionError(f"the menu did not change as expected: {shown}") from None
+        return self.commands(user)
 
     def set_member(self, user: UserDriver, status: str = "member") -> None:
         """Silently set a user's membership status (creator/administrator/member/left/kicked)."""

@@ -2135,6 +2135,7 @@ class EmulatorCore:
             ]
         else:
             self.commands.pop(key, None)
+        self._signal.fire()  # a test may wait for a menu to change
         return True
 
     async def _get_my_commands(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
@@ -2144,6 +2145,7 @@ class EmulatorCore:
     async def _delete_my_commands(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         key = (self._scope_key(params.get("scope")), self._language(params))
         self.commands.pop(key, None)
+        self._signal.fire()
         return True
 
     def _set_bot_text(self, kind: str, param: str) -> Handler:

@@ -110,11 +110,13 @@ def category_keyboard(
     context: NotebookContext, draft: ReportDraft, *, desk: bool
 ) -> InlineKeyboardMarkup:
     _ = context.tr.gettext
-    keys = DESK_CATEGORIES if desk else COMMUNITY_CATEGORIES
-    buttons = [draft_button(category_label(context.tr, key), CATEGORY, draft, key) for key in keys]
-    rows = _rows(buttons, 1 if desk else 2)
+    keys = list(DESK_CATEGORIES if desk else COMMUNITY_CATEGORIES)
     suggested = None if desk else suggest_category(draft.description)
     if suggested is not None:  # what the words point to, offered first
+        keys.remove(suggested)
+    buttons = [draft_button(category_label(context.tr, key), CATEGORY, draft, key) for key in keys]
+    rows = _rows(buttons, 1 if desk else 2)
+    if suggested is not None:
         label = "👉 " + category_label(context.tr, suggested)
         rows.insert(0, [draft_button(label, CATEGORY, draft, suggested)])
     if desk:

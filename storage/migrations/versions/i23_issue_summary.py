@@ -21,13 +21,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# A plain nullable column: added and dropped in place on both databases (SQLite has DROP
+# COLUMN since 3.35), without copying the issue table as a batch operation would.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("issue") as batch:
-        batch.add_column(
-            sa.Column("summary", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
-        )
+    op.add_column(
+        "issue", sa.Column("summary", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("issue") as batch:
-        batch.drop_column("summary")
+    # The summaries go first, as a statement that changes rows: on SQLite it is what opens the
+    # downgrade's transaction (Python's sqlite3 leaves a schema change before any such
+    # statement outside it), so a later step that fails takes the dropped column back too.
+    op.execute("UPDATE issue SET summary = NULL WHERE summary IS NOT NULL")
+    op.drop_column("issue", "summary")
