@@ -49,7 +49,7 @@ NUMBERS_SHOWN = 30  # issue numbers listed in one message; the rest are counted
 
 def issue_numbers(tr: Translator, issues: Sequence[Issue]) -> str:
     _ = tr.gettext
-    shown = ", ".join(_("No. {number}").format(number=i.number) for i in issues[:NUMBERS_SHOWN])
+    shown = _(", ").join(_("No. {number}").format(number=i.number) for i in issues[:NUMBERS_SHOWN])
     if len(issues) > NUMBERS_SHOWN:
         shown += " " + _("and {count} more").format(count=len(issues) - NUMBERS_SHOWN)
     return shown
