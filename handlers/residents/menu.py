@@ -24,9 +24,9 @@ from telegram import (
 from handlers.residents import my_issues, report, report_content
 from handlers.residents.report_draft import advance
 from handlers.shared import flows
-from handlers.shared.common import acting_in
+from handlers.shared.common import acting_in, escape
 from handlers.shared.fallback import answer_stale
-from handlers.shared.issue_texts import cut, escape
+from handlers.shared.issue_texts import cut
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
@@ -40,7 +40,6 @@ FLOW = "menu.ask"  # words kept while the resident says whether they are a new p
 NEW = Button("menu.new", str)  # the kept words' token: yes, a new problem
 NOT_NEW = Button("menu.notnew", str)
 KEPT_TEXTS = 10  # messages kept at most while asking
-RECEIVED = "👌"
 ASK_WAITS = timedelta(hours=12)  # after that, new words are weighed on their own
 
 REPORT = N_("Report a problem")
