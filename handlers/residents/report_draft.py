@@ -116,8 +116,8 @@ def category_keyboard(
         keys.remove(suggested)
     buttons = [draft_button(category_label(context.tr, key), CATEGORY, draft, key) for key in keys]
     rows = _rows(buttons, 1 if desk else 2)
-    if suggested is not None:
-        label = "👉 " + category_label(context.tr, suggested)
+    if suggested is not None:  # alone on the first row (the question names it)
+        label = category_label(context.tr, suggested)
         rows.insert(0, [draft_button(label, CATEGORY, draft, suggested)])
     if desk:
         rows.append([draft_button(_("« Back to community problems"), CATEGORY_LIST, draft, "back")])
@@ -237,6 +237,11 @@ async def question(
         text = _("What is the problem about?")
         if draft.description:
             text += "\n«" + escape(cut(draft.description, 300)) + "»"
+        suggested = suggest_category(draft.description)
+        if suggested is not None:
+            text += "\n" + _("👉 It sounds like «{category}»: the first button.").format(
+                category=category_label(tr, suggested)
+            )
         return text, category_keyboard(context, draft, desk=False)
     if step is Step.DUPLICATES:
         lines = [_("Your neighbours have already reported something like this:")]

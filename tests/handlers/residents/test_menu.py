@@ -68,8 +68,9 @@ async def test_a_question_about_progress_shows_the_open_issues(
     async with running_bot(emulator, db, clock):
         await xu.send("楼道灯坏了三天了")
         question = await xu.expect_message(contains="是哪方面的问题")
-        # the words point to 公共设施: offered first
-        assert question.button_texts()[0] == "👉 公共设施（楼道灯、门禁等）"
+        # the words point to 公共设施: offered first, and said
+        assert question.button_texts()[0] == "公共设施（楼道灯、门禁等）"
+        assert "👉 听起来是“公共设施（楼道灯、门禁等）”" in question.text
         await xu.press(question, "公共设施")
         await xu.expect_edit(question, contains="照片")
         await xu.press(question, "不用照片")
