@@ -247,7 +247,7 @@ async def run(
                 await seed(url, residents, issues, group.id)
             flow = FLOWS[which]
             async with bot_process(emu, url, which, group.id if group else None, tmp) as proc:
-                await flow(users[0], "warm-up", Latencies())  # start-up is not load
+                await flow(users[0], "warm-up: light broken", Latencies())  # start-up is not load
                 closed = Latencies()
                 # the warm-up's card and one per report, all claimed before the clock stops
                 expected = 1 + residents * reports
@@ -293,7 +293,7 @@ async def _paced(flow: Flow, users: list[UserDriver], seconds: int, lat: Latenci
     free = list(users)
     for k in range(seconds * 10):
         user = free[k % len(free)]
-        tasks.append(asyncio.create_task(flow(user, f"paced {user.id} {k}", lat)))
+        tasks.append(asyncio.create_task(flow(user, f"paced {user.id} {k}: light broken", lat)))
         await asyncio.sleep(0.1)  # the pacing of the load itself, not a wait for the bot
         if k % len(free) == len(free) - 1:
             await asyncio.gather(*tasks)

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import NetworkError
 from telegram.ext import (
@@ -27,7 +27,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import jobs, logs, operations
+from bot import jobs, logs, menus, operations
 from bot.per_chat import PerChatUpdates
 from delivery import answers, dispatch
 from delivery.answers import NotebookBot
@@ -40,6 +40,7 @@ from handlers.residents import (
     help,
     household,
     language,
+    menu,
     my_issues,
     notifications,
     privacy,
@@ -306,6 +307,7 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in staff_admin.HANDLERS),  # /staff: deactivate, hand over; revoke links
         *((0, h) for h in privacy.HANDLERS),  # /mydata, /forget
         # then: /cancel, and every other private message (replies, flows, new reports)
+        *((0, h) for h in menu.HANDLERS),  # "is this a new problem?"
         *((0, h) for h in private_messages.HANDLERS),
         # last in group 0: stale or forged buttons and unknown commands still get an answer
         *((0, h) for h in fallback.HANDLERS),
@@ -326,35 +328,13 @@ def feature_flows() -> list[flows.Flow]:
     ]
 
 
-def bot_commands(i18n: I18n, settings: Settings, locale: str) -> list[BotCommand]:
-    tr = i18n.translator(locale, settings.tz)
-    _ = tr.gettext
-    return [
-        BotCommand("start", _("Start, or join a community")),
-        BotCommand("help", _("What I can do for you")),
-        BotCommand("report", _("Report a problem")),
-        BotCommand("my", _("My issues and how they are going")),
-        BotCommand("profile", _("My building, language and phone")),
-        BotCommand("cancel", _("Stop what we are doing")),
-        BotCommand("language", _("Choose a language")),
-        BotCommand("propose", _("Bring a matter to the courtyard council")),
-        BotCommand("topics", _("The courtyard council's topics")),
-        BotCommand("vote", _("Your household's vote on a building project")),
-        BotCommand("duty", _("Who is at the service desk")),
-        BotCommand("mydata", _("What the notebook keeps about me")),
-        BotCommand("forget", _("Delete my personal data")),
-    ]
-
-
 async def on_startup(app: Application) -> None:
     """post_init: bring the database schema up to date and tell Telegram our commands."""
     assert isinstance(app, NotebookApplication)
     nb = app.notebook
     await migrate.upgrade(nb.db)
     nb.bot_username = app.bot.username
-    await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, nb.settings.default_locale))
-    await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "en"), language_code="en")
-    await app.bot.set_my_commands(bot_commands(nb.i18n, nb.settings, "zh_Hans"), language_code="zh")
+    await menus.publish(app)  # command menus per scope and language, the description
     jobs.schedule(app)
     await operations.start(app)  # key check, presence, health endpoint, retention, backups
     queue = app.update_queue

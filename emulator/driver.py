@@ -377,6 +377,36 @@ class UserDriver(ChatDriver):
                 return await self.send(text)
         raise AssertionError(f"no keyboard button {text!r}; the keyboard is {self.keyboard}")
 
+    def commands(self) -> list[str]:
+        """The commands this user's menu shows in the private chat ("/my"…), in the user's
+        Telegram language, as Telegram picks them among the scopes."""
+        seen = self._emu.commands_seen(self.chat.id, self.id, self.language_code or "")
+        return ["/" + c["command"] for c in seen]
+
+    async def expect_commands(
+        self, predicate: Callable[[list[str]], bool], timeout: float = DEFAULT_TIMEOUT
+    ) -> list[str]:
+        """Wait until this user's command menu satisfies `predicate` (the bot sets menus after
+        the update's commit); the menu."""
+        try:
+            await self._emu.signal.wait_for(lambda: predicate(self.commands()), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"the menu did not change as expected: {self.commands()}"
+            ) from None
+        return self.commands()
+
+    def reactions(self, message: JSONDict) -> list[str]:
+        """The bot's reaction on one of this user's messages (👌 …)."""
+        return self._emu.reactions(self.chat.id, int(message["message_id"]))
+
+    async def expect_reaction(
+        self, message: JSONDict, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[str]:
+        """Wait until the bot reacted to one of this user's messages."""
+        await self._emu.signal.wait_for(lambda: bool(self.reactions(message)), timeout)
+        return self.reactions(message)
+
     async def edit(self, message: JSONDict, text: str) -> JSONDict:
         """Edit one of this user's text messages (the bot gets an edited_message update)."""
         return self._emu.edit_user_message(self.chat, message, text)
@@ -502,6 +532,25 @@ class GroupDriver(ChatDriver):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> CallbackAnswer:
         return await self._press(member.record, message, data, timeout)
+
+    def commands(self, user: UserDriver) -> list[str]:
+        """The commands this member's menu shows in the group, as Telegram picks them."""
+        seen = self._emu.commands_seen(self.chat.id, user.id, user.language_code or "")
+        return ["/" + c["command"] for c in seen]
+
+    async def expect_commands(
+        self,
+        user: UserDriver,
+        predicate: Callable[[list[str]], bool],
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> list[str]:
+        """Wait until this member's command menu here satisfies `predicate`; the menu."""
+        try:
+            await self._emu.signal.wait_for(lambda: predicate(self.commands(user)), timeout)
+        except TimeoutError:
+            shown = self.commands(user)
+            raise AssertionError(f"the menu did not change as expected: {shown}") from None
+        return self.commands(user)
 
     def set_member(self, user: UserDriver, status: str = "member") -> None:
         """Silently set a user's membership status (creator/administrator/member/left/kicked)."""

@@ -143,6 +143,86 @@ _REPLY_BUTTON_REQUESTS = (
     "request_chat",
     "web_app",
 )
+# The emoji a bot may react with (Bot API: ReactionTypeEmoji); anything else is REACTION_INVALID.
+REACTION_EMOJI = frozenset(
+    [
+        "👍",
+        "👎",
+        "❤",
+        "🔥",
+        "🥰",
+        "👏",
+        "😁",
+        "🤔",
+        "🤯",
+        "😱",
+        "🤬",
+        "😢",
+        "🎉",
+        "🤩",
+        "🤮",
+        "💩",
+        "🙏",
+        "👌",
+        "🕊",
+        "🤡",
+        "🥱",
+        "🥴",
+        "😍",
+        "🐳",
+        "❤\u200d🔥",
+        "🌚",
+        "🌭",
+        "💯",
+        "🤣",
+        "⚡",
+        "🍌",
+        "🏆",
+        "💔",
+        "🤨",
+        "😐",
+        "🍓",
+        "🍾",
+        "💋",
+        "🖕",
+        "😈",
+        "😴",
+        "😭",
+        "🤓",
+        "👻",
+        "👨\u200d💻",
+        "👀",
+        "🎃",
+        "🙈",
+        "😇",
+        "😨",
+        "🤝",
+        "✍",
+        "🤗",
+        "🫡",
+        "🎅",
+        "🎄",
+        "☃",
+        "💅",
+        "🤪",
+        "🗿",
+        "🆒",
+        "💘",
+        "🙉",
+        "🦄",
+        "😘",
+        "💊",
+        "🙊",
+        "😎",
+        "👾",
+        "🤷\u200d♂",
+        "🤷",
+        "🤷\u200d♀",
+        "😡",
+    ]
+)
+# Reply keyboard buttons that ask the user's client for something: private chats only.
+_PRIVATE_ONLY_REQUESTS = ("request_contact", "request_location", "request_users", "request_chat")
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -483,6 +563,7 @@ class EmulatorCore:
                 "getMyName": self._get_bot_text("name", "name"),
                 "setChatMenuButton": self._set_chat_menu_button,
                 "getChatMenuButton": self._get_chat_menu_button,
+                "setMessageReaction": self._set_message_reaction,
                 "getChat": self._get_chat,
                 "getChatMember": self._get_chat_member,
                 "getChatAdministrators": self._get_chat_administrators,
@@ -681,6 +762,36 @@ class EmulatorCore:
         self, scope: JSONDict | None = None, language_code: str = ""
     ) -> list[JSONDict]:
         return list(self.commands.get((self._scope_key(scope), language_code), []))
+
+    def commands_seen(self, chat_id: int, user_id: int, language_code: str = "") -> list[JSONDict]:
+        """The command menu this user sees in this chat, found as Telegram finds it: the
+        narrowest scope that has commands, and in each scope the user's language before none
+        (Bot API: "Determining list of commands")."""
+        chat = self.chats[chat_id]
+        language = (language_code or "").replace("_", "-").split("-")[0].lower()
+        scopes: list[JSONDict]
+        if chat.type == "private":
+            scopes = [{"type": "chat", "chat_id": chat_id}, {"type": "all_private_chats"}]
+        else:
+            admin = chat.members.get(user_id) in ("creator", "administrator")
+            scopes = [{"type": "chat_member", "chat_id": chat_id, "user_id": user_id}]
+            if admin:
+                scopes.append({"type": "chat_administrators", "chat_id": chat_id})
+            scopes.append({"type": "chat", "chat_id": chat_id})
+            if admin:
+                scopes.append({"type": "all_chat_administrators"})
+            scopes.append({"type": "all_group_chats"})
+        scopes.append({"type": "default"})
+        for scope in scopes:
+            key = json.dumps(scope, sort_keys=True)
+            for lang in (language, "") if language else ("",):
+                if (key, lang) in self.commands:
+                    return list(self.commands[(key, lang)])
+        return []
+
+    def reactions(self, chat_id: int, message_id: int) -> list[str]:
+        """The emoji the bot set on a message (setMessageReaction), as the user sees them."""
+        return list(self.chats[chat_id].extra.get("reactions", {}).get(message_id, []))
 
     @property
     def webhook_url(self) -> str | None:
@@ -1180,7 +1291,9 @@ class EmulatorCore:
             raise bad_request("message caption is too long")
         return parsed
 
-    def _validate_markup(self, markup: Any, *, inline_only: bool = False) -> JSONDict | None:
+    def _validate_markup(
+        self, markup: Any, *, inline_only: bool = False, chat: ChatRecord | None = None
+    ) -> JSONDict | None:
         if markup is None or markup == "":
             return None
         if isinstance(markup, str):
@@ -1215,6 +1328,21 @@ class EmulatorCore:
                                 "can't parse keyboard button: only one of the optional "
                                 "fields can be used"
                             )
+                        private_only = [k for k in _PRIVATE_ONLY_REQUESTS if button.get(k)]
+                        if private_only and chat is not None and chat.type != "private":
+                            # "Available in private chats only" (Bot API: KeyboardButton)
+                            raise bad_request(
+                                f"can't use {private_only[0]} keyboard buttons in non-private chats"
+                            )
+            for option in ("is_persistent", "resize_keyboard", "one_time_keyboard", "selective"):
+                if option in markup and not isinstance(markup[option], bool):
+                    raise bad_request(
+                        f'can\'t parse reply keyboard markup JSON object: field "{option}" '
+                        "must be of type Boolean"
+                    )
+            placeholder = markup.get("input_field_placeholder")
+            if placeholder is not None and not 1 <= len(str(placeholder)) <= 64:
+                raise bad_request("input field placeholder must be 1-64 characters long")
             return markup
         if markup.get("remove_keyboard") is True:
             return markup
@@ -1369,7 +1497,7 @@ class EmulatorCore:
             raise bad_request("message text is empty")
         if utf16_len(parsed.text) > MAX_TEXT:
             raise bad_request("message is too long")
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._validate_markup(params.get("reply_markup"), chat=chat)
         reply_to = self._reply_target(chat, params)
         body: JSONDict = {"text": parsed.text}
         if parsed.entities:
@@ -1783,7 +1911,7 @@ class EmulatorCore:
         if kind == "voice" and params.get("duration") is not None:
             stored.duration = _as_int(params.get("duration")) or stored.duration
         caption = self._caption(params)
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._validate_markup(params.get("reply_markup"), chat=chat)
         reply_to = self._reply_target(chat, params)
         message = self._store_media(
             chat, stored, kind, caption, params, params, markup=markup, reply_to=reply_to
@@ -1808,7 +1936,7 @@ class EmulatorCore:
             if value is None or not -bound <= value <= bound:
                 raise bad_request(f"wrong {name}")
             point[name] = value
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._validate_markup(params.get("reply_markup"), chat=chat)
         reply_to = self._reply_target(chat, params)
         message = self._store_bot_message(
             chat,
@@ -1905,7 +2033,7 @@ class EmulatorCore:
                     body["caption_entities"] = caption.entities
             text = caption.text if caption else ""
             entities = caption.entities if caption else []
-        markup = self._validate_markup(params.get("reply_markup"))
+        markup = self._validate_markup(params.get("reply_markup"), chat=chat)
         reply_to = self._reply_target(chat, params)
         return self._store_bot_message(
             chat,
@@ -1968,7 +2096,16 @@ class EmulatorCore:
         if not isinstance(scope, dict) or scope.get("type") not in _COMMAND_SCOPES:
             raise bad_request("can't parse BotCommandScope: unsupported type")
         if scope["type"] in ("chat", "chat_administrators", "chat_member"):
-            self._chat(scope)
+            chat = self._chat(scope)
+            if scope["type"] != "chat" and chat.type == "private":
+                raise bad_request("can't use this scope in a private chat")
+            if scope["type"] == "chat_member" and _as_int(scope.get("user_id")) is None:
+                raise bad_request("user_id is empty")
+            # the key is the scope as Telegram reads it: ids as numbers, no other fields
+            scope = {k: (_as_int(v) if k != "type" else v) for k, v in scope.items()}
+            scope = {k: v for k, v in scope.items() if k in ("type", "chat_id", "user_id")}
+        else:
+            scope = {"type": scope["type"]}
         return json.dumps(scope, sort_keys=True)
 
     @staticmethod
@@ -2002,6 +2139,7 @@ class EmulatorCore:
             ]
         else:
             self.commands.pop(key, None)
+        self._signal.fire()  # a test may wait for a menu to change
         return True
 
     async def _get_my_commands(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
@@ -2011,6 +2149,7 @@ class EmulatorCore:
     async def _delete_my_commands(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         key = (self._scope_key(params.get("scope")), self._language(params))
         self.commands.pop(key, None)
+        self._signal.fire()
         return True
 
     def _set_bot_text(self, kind: str, param: str) -> Handler:
@@ -2038,6 +2177,35 @@ class EmulatorCore:
             return {param: value or ""}
 
         return handler
+
+    async def _set_message_reaction(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
+        chat = self._chat(params)
+        self._check_can_send(chat)
+        message_id = self._message_id(params)
+        if message_id not in chat.messages or message_id in chat.deleted:
+            raise bad_request("message to react not found")
+        reaction = params.get("reaction")
+        if isinstance(reaction, str):
+            try:
+                reaction = json.loads(reaction)
+            except ValueError:
+                raise bad_request("can't parse reaction types JSON object") from None
+        if reaction is None:
+            reaction = []
+        if not isinstance(reaction, list):
+            raise bad_request("can't parse reaction types JSON object")
+        emoji = []
+        for item in reaction:
+            if not isinstance(item, dict) or item.get("type") not in ("emoji", "custom_emoji"):
+                raise bad_request("can't parse ReactionType: unsupported type")
+            if item["type"] == "custom_emoji" or item.get("emoji") not in REACTION_EMOJI:
+                raise bad_request("REACTION_INVALID")
+            emoji.append(item["emoji"])
+        if len(emoji) > 1:  # a bot, like a user without Premium, sets one reaction at most
+            raise bad_request("REACTIONS_TOO_MANY")
+        chat.extra.setdefault("reactions", {})[message_id] = emoji
+        self._signal.fire()
+        return True
 
     async def _set_chat_menu_button(self, params: JSONDict, files: dict[str, UploadedFile]) -> Any:
         button = params.get("menu_button")

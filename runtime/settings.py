@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     secretary_link_ttl_hours: int = Field(default=72, ge=1)
     # Promised time limits (hours) by class: Beijing 12345 defaults, see DOMAIN.md.
     time_limit_emergency_hours: int = Field(default=2, ge=1)
+    time_limit_fire_hazard_hours: int = Field(default=24, ge=1)  # e-bikes charged indoors
     time_limit_utilities_hours: int = Field(default=24, ge=1)
     time_limit_general_hours: int = Field(default=7 * 24, ge=1)
     time_limit_complex_hours: int = Field(default=15 * 24, ge=1)
@@ -316,6 +317,7 @@ class Settings(BaseSettings):
     def time_limits(self) -> TimeLimits:
         return TimeLimits(
             emergency=self.time_limit_emergency_hours,
+            fire_hazard=self.time_limit_fire_hazard_hours,
             utilities=self.time_limit_utilities_hours,
             general=self.time_limit_general_hours,
             complex=self.time_limit_complex_hours,

@@ -178,12 +178,13 @@ def clock_view(sandbox: Sandbox) -> JSONDict:
 
 
 def commands_view(sandbox: Sandbox) -> dict[str, list[JSONDict]]:
-    """The bot's command menu by language ("" = everyone else), as Telegram clients show it."""
-    default_scope = json.dumps({"type": "default"})
+    """The command menu of a private chat by language ("" = everyone else), as a resident's
+    Telegram client shows it (staff see their own in their chats)."""
+    private_chats = json.dumps({"type": "all_private_chats"})
     return {
         language: list(commands)
         for (scope, language), commands in sandbox.emulator.commands.items()
-        if scope == default_scope
+        if scope == private_chats
     }
 
 

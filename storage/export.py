@@ -64,6 +64,8 @@ class ExportRow:
     respond_by: datetime | None = None  # the response deadline (答复时限)
     response: ResponseClock | None = None  # the response clock at the period's end
     overdue: bool = False  # past its completion date at the period's end, still open
+    summary: str | None = None  # the one line a worker or the resident gave it: its title
+    reporter: str | None = None  # who reported it (a voice message's title names them)
 
 
 async def issue_batches(
@@ -71,6 +73,7 @@ async def issue_batches(
 ) -> AsyncIterator[list[ExportRow]]:
     """Every issue open at any time in `period`, by number, `BATCH` rows at a time."""
     owner = aliased(Person)
+    reporter = aliased(Person)
     reopened_in = col(Issue.id).in_(
         select(col(IssueEvent.issue_id)).where(
             col(IssueEvent.kind) == str(Action.REOPEN),
@@ -109,10 +112,13 @@ async def issue_batches(
             col(Issue.reopened_count),
             standing,
             col(Issue.respond_by),
+            col(Issue.summary),
+            col(reporter.full_name),
         )
         .outerjoin(Building, col(Building.id) == col(Issue.building_id))
         .outerjoin(Unit, col(Unit.id) == col(Issue.unit_id))
         .outerjoin(owner, col(owner.id) == col(Issue.owner_id))
+        .outerjoin(reporter, col(reporter.id) == col(Issue.reporter_id))
         .where(col(Issue.community_id) == community_id, in_period(period))
         .order_by(col(Issue.number))
         .execution_options(yield_per=BATCH)
@@ -127,7 +133,7 @@ async def issue_batches(
 
 
 def _row(row: Any, history: dict[int, list[Any]], moment: datetime) -> ExportRow:
-    (issue_id, *columns, standing, respond_by) = row
+    (issue_id, *columns, standing, respond_by, summary, reporter) = row
     values = dict(zip(_COLUMNS, columns, strict=True))
     now_holds = AsOf(values["status"], values["due_at"], values["transfer_answer_by"])
     then = standing_at(now_holds, history.get(issue_id, []), moment)
@@ -135,6 +141,8 @@ def _row(row: Any, history: dict[int, list[Any]], moment: datetime) -> ExportRow
     values["transfer_answer_by"] = then.answer_by
     return ExportRow(
         **values,
+        summary=summary,
+        reporter=reporter,
         standing=Standing(standing),
         respond_by=respond_by,
         response=response_clock(

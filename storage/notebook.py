@@ -79,6 +79,8 @@ class RedEntry:
     overdue: bool = False  # past its completion date at the period's end, still open
     as_of: datetime | None = None  # the moment status and clocks are given for
     answer_by: datetime | None = None  # 转办: the body's answer date, while transferred
+    summary: str | None = None  # the one line a worker or the resident gave it: its title
+    reporter: str | None = None  # who reported it (a voice message's title names them)
 
     @property
     def carried_over(self) -> bool:
@@ -183,6 +185,7 @@ async def red_entries(
     reported = came_in(period)
     reopened = reopened_in(period)
     owner = aliased(Person)
+    reporter = aliased(Person)
     last_reopening = (
         select(func.max(col(IssueEvent.at)))
         .where(
@@ -210,9 +213,12 @@ async def red_entries(
             col(Issue.first_response_at),
             last_reopening,
             col(Issue.transfer_answer_by),
+            col(Issue.summary),
+            col(reporter.full_name),
         )
         .outerjoin(Building, col(Building.id) == col(Issue.building_id))
         .outerjoin(owner, col(owner.id) == col(Issue.owner_id))
+        .outerjoin(reporter, col(reporter.id) == col(Issue.reporter_id))
         .where(*_issue_filters(community_id, where), in_period(period, scope))
         .order_by(
             case((reported, 0), (reopened, 1), else_=2), col(Issue.created_at), col(Issue.number)
@@ -237,6 +243,8 @@ async def red_entries(
         first_response_at,
         reopened_at,
         answer_by,
+        summary,
+        reporter_name,
     ) in rows:
         now_holds = AsOf(status, due_at, answer_by)
         then = standing_at(now_holds, history.get(int(issue_id), []), moment)
@@ -258,6 +266,8 @@ async def red_entries(
                 due_at=then.due_at,
                 standing=standing,
                 reopened_at=reopened_at,
+                summary=summary,
+                reporter=reporter_name,
                 respond_by=respond_by,
                 response=response_clock(
                     respond_by=respond_by,

@@ -228,6 +228,7 @@ async def export_person(session: AsyncSession, person: Person, *, now: datetime)
                 "urgency": issue.urgency,
                 "channel": issue.channel,
                 "description": issue.description,
+                "summary": issue.summary,
                 "building": buildings.get(issue.building_id),
                 "unit": await unit_name(issue.unit_id),
                 "location": (
@@ -342,6 +343,7 @@ async def scrub_texts(
     voice messages went."""
     for issue in (await session.exec(select(Issue).where(col(Issue.id).in_(issue_ids)))).all():
         issue.description = redact(issue.description, identifiers) or ""
+        issue.summary = redact(issue.summary, identifiers)
         issue.plan = redact(issue.plan, identifiers)
         session.add(issue)
     events = list((await session.exec(event_query)).all())

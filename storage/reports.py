@@ -71,6 +71,7 @@ class ReportDraft:
     longitude: float | None = None
     media_done: bool = False
     urgency: str | None = None
+    message_ids: list[int] = field(default_factory=list)  # the person's messages it holds
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> ReportDraft:

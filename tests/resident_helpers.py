@@ -101,7 +101,7 @@ async def report_with_taps(user: UserDriver, text: str, category: str) -> tuple[
     return taps, question
 
 
-async def say_me_too(user: UserDriver, text: str = "Same here") -> None:
+async def say_me_too(user: UserDriver, text: str = "The same light is broken here") -> None:
     """`user` writes up a problem in Public facilities, is offered open issue No. 1 of their
     building, and backs it instead of reporting."""
     await user.send(text)

@@ -18,7 +18,7 @@ from telegram.ext import ContextTypes
 from handlers.residents.my_issues import attachments_of
 from handlers.shared.fallback import answer_stale
 from handlers.shared.flows import current_state
-from handlers.shared.issue_texts import owner_text
+from handlers.shared.issue_texts import owner_text, title
 from runtime import effects
 from runtime.buttons import Button
 from runtime.context import NotebookContext
@@ -323,7 +323,12 @@ async def _skip_comment(
     await clear_state(context.session, chat_id=chat_id, user_id=state.user_id)
     await query.answer()
     if message is not None:
-        await message.edit_text(_("Thank you for your answer."))
+        # which issue it was stays in the chat: the number and its title
+        await message.edit_text(
+            _("Thank you for your answer about No. {number} «{title}».").format(
+                number=issue.number, title=title(context.tr, issue)
+            )
+        )
 
 
 async def on_comment(update: Update, context: NotebookContext) -> None:

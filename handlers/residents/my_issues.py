@@ -10,6 +10,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CommandHandler
 
+from handlers.residents.report_content import react
 from handlers.shared.common import escape, is_private, send_about_issue
 from handlers.shared.fallback import answer_stale
 from handlers.shared.flows import current_state
@@ -21,6 +22,7 @@ from handlers.shared.issue_texts import (
     header,
     status_line,
     title,
+    title_text,
 )
 from runtime.buttons import Button
 from runtime.context import NotebookContext
@@ -30,6 +32,7 @@ from storage.chat_state import clear_state, get_state, set_state
 from storage.followups import info_added
 from storage.issue_lifecycle import OPEN, Action, IssueError, may
 from storage.issue_support import may_see
+from storage.issue_titles import needs_summary, set_summary
 from storage.issues import NewAttachment
 from storage.models import Issue, IssueStatus
 from storage.notifications import issue_changed, notify_audience
@@ -46,7 +49,9 @@ DETAIL_DESCRIPTION_CHARS = 1500
 HISTORY_BUDGET = MAX_TEXT - 600  # room for the header, description and footer
 
 
-async def list_mine(update: Update, context: NotebookContext) -> None:
+async def list_mine(update: Update, context: NotebookContext, *, open_only: bool = False) -> None:
+    """/my: the person's issues, open ones first (only those with `open_only`: the answer to
+    "how is my issue going?")."""
     message = update.effective_message
     assert message is not None
     _ = context.tr.gettext
@@ -63,19 +68,24 @@ async def list_mine(update: Update, context: NotebookContext) -> None:
         return
     # open ones first, newest first within each
     issues.sort(key=lambda i: IssueStatus(i.status) not in OPEN)
-    lines = [_("Your issues (tap one to see its history):")]
+    if open_only:
+        issues = [i for i in issues if IssueStatus(i.status) in OPEN]
+        lines = [_("Your open issues (tap one to see its history):")]
+    else:
+        lines = [_("Your issues (tap one to see its history):")]
     buttons = []
     budget = LIST_BUDGET
     for issue in issues[:LIST_LIMIT]:
         backed = "" if issue.reporter_id == person_id else " " + _("(you back it)")
-        entry = f"<b>{header(context.tr, issue)}</b>{backed}\n{title(issue)}\n" + await status_line(
-            context.session, context.tr, issue, context.now()
+        entry = (
+            f"<b>{header(context.tr, issue)}</b>{backed}\n{title(context.tr, issue)}\n"
+            + await status_line(context.session, context.tr, issue, context.now())
         )
         budget -= len(entry) + 2
         if budget < 0:  # one message holds at most 4096 characters
             break
         lines.append(entry)
-        first_line = (issue.description or "").strip().splitlines() or [""]
+        first_line = title_text(context.tr, issue.description, issue.summary).splitlines() or [""]
         label = _("No. {number}: {title}").format(number=issue.number, title=cut(first_line[0], 30))
         buttons.append([InlineKeyboardButton(label, callback_data=SHOW.data(issue.id or 0))])
     if len(issues) > len(buttons):
@@ -407,12 +417,16 @@ async def add_info(update: Update, context: NotebookContext, issue: Issue) -> No
         )
         return
     await info_added(context.session, issue, event, now=context.now())
-    await send_about_issue(
-        context,
-        message.chat_id,
-        _("Added to No. {number}. The community will see it.").format(number=issue.number),
-        issue_id=issue.id,
-    )
+    await react(context, message.chat_id, [message.message_id])
+    named = ""
+    if text and issue.reporter_id == person_id and needs_summary(issue):
+        # the reporter's first words for a voice or photo report: they name it from now on
+        named = await set_summary(context.session, issue, text, now=context.now(), replace=False)
+        await issue_changed(context.session, issue, now=context.now())
+    added = _("Added to No. {number}. The community will see it.").format(number=issue.number)
+    if named:
+        added += "\n" + _("Its title is now «{summary}».").format(summary=escape(named))
+    await send_about_issue(context, message.chat_id, added, issue_id=issue.id)
 
 
 def attachments_of(message: Message) -> list[NewAttachment]:

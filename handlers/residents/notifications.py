@@ -62,8 +62,8 @@ def _remembering(issue: Issue, then: AfterSend | None = None) -> AfterSend:
     return after
 
 
-def _quoted(issue: Issue) -> str:
-    return f"«{title(issue)}»"
+def _quoted(tr: Translator, issue: Issue) -> str:
+    return f"«{title(tr, issue)}»"
 
 
 async def render_issue_event(
@@ -121,7 +121,7 @@ async def render_issue_event(
                 issue, row, tr, body, reminder_after=reminder_after, photos=photos
             )
         return Rendered(
-            f"{body}\n{_quoted(issue)}", after_send=_remembering(issue, _sending(photos, tr))
+            f"{body}\n{_quoted(tr, issue)}", after_send=_remembering(issue, _sending(photos, tr))
         )
     elif kind is Action.REOPEN:
         body = _("No. {number} has been reopened and is being worked on again.").format(
@@ -131,7 +131,7 @@ async def render_issue_event(
         body = _("No. {number} was withdrawn by the person who reported it.").format(number=number)
     else:
         return None
-    return Rendered(f"{body}\n{_quoted(issue)}", after_send=_remembering(issue))
+    return Rendered(f"{body}\n{_quoted(tr, issue)}", after_send=_remembering(issue))
 
 
 async def _photos_of(session: AsyncSession, event: IssueEvent) -> list[str]:
@@ -202,7 +202,7 @@ def _resolved_question(
             now=message.date,
         )
 
-    text = f"{body}\n{_quoted(issue)}\n\n" + _("Is the problem really solved?")
+    text = f"{body}\n{_quoted(tr, issue)}\n\n" + _("Is the problem really solved?")
     return Rendered(
         text, reply_markup=question_keyboard(tr, issue), after_send=_remembering(issue, queue)
     )
@@ -221,7 +221,7 @@ async def render_followup_reminder(
         "is the problem really solved?"
     ).format(number=issue.number, date=resolved)
     return Rendered(
-        f"{text}\n{_quoted(issue)}",
+        f"{text}\n{_quoted(tr, issue)}",
         reply_markup=question_keyboard(tr, issue),
         after_send=_remembering(issue),
     )
@@ -240,7 +240,7 @@ async def render_not_solved(session: AsyncSession, row: Outbox, tr: Translator) 
     if event.text:
         text += "\n" + _("They said: {comment}").format(comment=escape(cut(event.text, 2000)))
     text += "\n" + _("The old due date no longer counts: please set a new one on the card.")
-    return Rendered(f"{text}\n{_quoted(issue)}")
+    return Rendered(f"{text}\n{_quoted(tr, issue)}")
 
 
 async def render_info_added(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
@@ -266,7 +266,7 @@ async def render_info_added(session: AsyncSession, row: Outbox, tr: Translator) 
         lines.append(tr.ngettext("(+{n} file)", "(+{n} files)", len(files)).format(n=len(files)))
     if (event.data or {}).get("latitude") is not None:  # they sent where it is
         lines.append("📍 " + _("location"))
-    lines.append(_quoted(issue))
+    lines.append(_quoted(tr, issue))
     return Rendered("\n".join(lines))
 
 
@@ -287,7 +287,7 @@ async def render_issue_logged(
         number=issue.number,
         deadline=deadline_text(tr, issue),
     )
-    return Rendered(f"{text}\n{_quoted(issue)}", after_send=_remembering(issue))
+    return Rendered(f"{text}\n{_quoted(tr, issue)}", after_send=_remembering(issue))
 
 
 def register(renderers: Renderers, *, reminder_after: timedelta) -> None:

@@ -5,7 +5,8 @@ One place decides where a message goes, in this order: words or a file while a t
 contacts outside the phone question, odd documents…) gets a friendly hint; a reply to a bot
 message about an issue adds to that issue; a message while a flow is open answers that flow
 (handlers/shared/flows.py: every feature's `Flow`, registered by the application factory);
-anything else starts a report with it.
+a photo, voice message or location starts a report with it; words start one only when they
+read like one (handlers/residents/menu.py). A tap on the menu under the chat comes first.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import logging
 from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from handlers.residents import followup, my_issues, profile, report, report_content
+from handlers.residents import followup, menu, my_issues, profile, report, report_content
 from handlers.shared import flows
+from handlers.shared.common import acting_in, is_private
 from runtime.context import NotebookContext
 from storage.chat_state import clear_state
 from storage.reports import FLOW as REPORT_FLOW
@@ -28,6 +30,7 @@ FLOWS = [
     flows.Flow(profile.FLOW, profile.on_input),
     flows.Flow(my_issues.WITHDRAW_FLOW, my_issues.on_reason_text),
     flows.Flow(followup.FLOW, followup.on_comment),
+    *menu.FLOWS,
 ]
 
 
@@ -36,6 +39,10 @@ async def on_private_message(update: Update, context: NotebookContext) -> None:
     if message is None or context.scope.person is None:
         return
     _ = context.tr.gettext
+    choice = menu.menu_choice(context, message.text)
+    if choice is not None:  # a tap on the menu under the chat wins over any question
+        await menu.on_menu(update, context, choice)
+        return
     # a flow left unanswered past its time is closed here: this message is about something new
     found = await flows.open_flow(context, message.chat_id)
     state, flow = found if found is not None else (None, None)
@@ -89,6 +96,9 @@ async def on_private_message(update: Update, context: NotebookContext) -> None:
             return
         await flow.answer(update, context)
         return
+    if message.text is not None and not report_content.has_media(message):
+        await menu.on_words(update, context)  # a report only when it reads like one
+        return
     await report.start_from_message(update, context)
 
 
@@ -102,7 +112,10 @@ async def cancel(update: Update, context: NotebookContext) -> None:
         text = _("Stopped. Nothing was sent. Just write to me whenever you need.")
     else:
         text = _("There is nothing to stop.")
-    await message.reply_text(text, reply_markup=ReplyKeyboardRemove())
+    # the phone question's keyboard, if shown, makes way for the menu
+    joined = is_private(update) and await acting_in(context) is not None
+    keyboard = menu.menu_keyboard(context.tr) if joined else ReplyKeyboardRemove()
+    await message.reply_text(text, reply_markup=keyboard)
 
 
 HANDLERS = [

@@ -17,12 +17,12 @@ from telegram import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
     Update,
 )
 from telegram.ext import CommandHandler
 
 from handlers.residents import report
+from handlers.residents.menu import menu_keyboard
 from handlers.shared.common import escape
 from handlers.shared.fallback import answer_stale
 from handlers.shared.flows import current_state
@@ -118,6 +118,8 @@ async def ask_next(
         if edit is not None and isinstance(markup, InlineKeyboardMarkup):
             await edit.edit_text(text, reply_markup=markup)
         else:
+            if edit is not None:  # the question answered keeps no buttons
+                await edit.edit_reply_markup(reply_markup=None)
             await context.bot.send_message(chat_id, text, reply_markup=markup)
         return
     await _finish(context, chat_id, data, member, edit=edit)
@@ -186,12 +188,10 @@ async def _finish(
     text = _(
         "All set. Whenever something is wrong, just write to me, send a photo or a voice message."
     )
-    if data.get("keyboard"):
-        await context.bot.send_message(chat_id, text, reply_markup=ReplyKeyboardRemove())
-    elif edit is not None:
-        await edit.edit_text(text)
-    else:
-        await context.bot.send_message(chat_id, text)
+    if edit is not None:  # the last question answered: its buttons go
+        await edit.edit_reply_markup(reply_markup=None)
+    # the menu under the chat (in place of the phone question's keyboard, if it was shown)
+    await context.bot.send_message(chat_id, text, reply_markup=menu_keyboard(context.tr))
     pending = data.get("pending_report")
     if pending and member is not None:
         await report.resume_after_join(context, chat_id, pending, member)

@@ -13,7 +13,7 @@ from sqlmodel import select
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import CommandHandler
 
-from handlers.residents.report_content import absorb
+from handlers.residents.report_content import absorb, react
 from handlers.residents.report_draft import (
     CANCEL,
     CATEGORY,
@@ -50,6 +50,7 @@ from storage import reports
 from storage.followups import support_added
 from storage.issue_lifecycle import TransitionNotAllowed
 from storage.issue_support import add_support
+from storage.issue_titles import needs_summary
 from storage.issues import NewAttachment, back_with_words
 from storage.models import Issue, Membership, Urgency
 from storage.notifications import issue_changed
@@ -60,7 +61,7 @@ from storage.residents import remember_issue_message
 # --- starting ------------------------------------------------------------------------------------
 
 
-async def _over_the_limit(context: NotebookContext) -> bool:
+async def over_the_limit(context: NotebookContext) -> bool:
     person = context.person
     assert person.id is not None
     count = await reports.reports_in_last_hour(
@@ -69,7 +70,7 @@ async def _over_the_limit(context: NotebookContext) -> bool:
     return count >= context.notebook.settings.max_reports_per_hour
 
 
-def _limit_text(context: NotebookContext) -> str:
+def limit_text(context: NotebookContext) -> str:
     _ = context.tr.gettext
     return _(
         "You have sent {count} reports within the last hour. Thank you! We are working on them. "
@@ -101,8 +102,8 @@ async def start_from_message(update: Update, context: NotebookContext) -> None:
         absorb(draft, message)
         await advance(context, message.chat_id, draft)
         return
-    if await _over_the_limit(context):
-        await message.reply_text(_limit_text(context))
+    if await over_the_limit(context):
+        await message.reply_text(limit_text(context))
         return
     absorb(draft, message)
     await advance(context, message.chat_id, draft)
@@ -113,13 +114,18 @@ async def report_command(update: Update, context: NotebookContext) -> None:
         return
     message = update.effective_message
     assert message is not None
+    await ask_for_report(context, message)
+
+
+async def ask_for_report(context: NotebookContext, message: Message) -> None:
+    """/report or the menu's button: a new draft, asking what the problem is about."""
     _ = context.tr.gettext
     draft = await new_draft(context)
     if draft is None:
         await message.reply_text(_("Please send /start to join your community first."))
         return
-    if await _over_the_limit(context):
-        await message.reply_text(_limit_text(context))
+    if await over_the_limit(context):
+        await message.reply_text(limit_text(context))
         return
     await advance(context, message.chat_id, draft)
 
@@ -337,9 +343,9 @@ async def _confirm(
         await query.answer()
         await advance(context, chat_id, draft)
         return
-    if not draft.on_behalf and await _over_the_limit(context):
+    if not draft.on_behalf and await over_the_limit(context):
         # the draft stays: they can send it in a little while
-        await query.answer(_limit_text(context), show_alert=True)
+        await query.answer(limit_text(context), show_alert=True)
         return
     issue = await reports.file_report(
         context.session,
@@ -352,6 +358,7 @@ async def _confirm(
     await query.answer()  # this and the number go out once the issue is committed
     text = await confirmation_text(context, issue, draft)
     await _show(context, query.message, chat_id, text, issue)
+    await react(context, chat_id, draft.message_ids)
 
 
 async def _confirm_again(update: Update, context: NotebookContext, chat_id: int) -> bool:
@@ -411,6 +418,8 @@ async def confirmation_text(context: NotebookContext, issue: Issue, draft: Repor
             "The community will answer {deadline}.\n"
             "I will tell you every step here. To add something later, reply to this message."
         ).format(number=issue.number, deadline=deadline_text(tr, issue))
+        if needs_summary(issue):  # a voice message or photos only
+            text += "\n" + _("If you can, reply with a few words about it: they become its title.")
     if issue.urgency == Urgency.EMERGENCY:
         text += "\n" + _("If anyone is in danger right now, call 110, 119 or 120.")
     return text
@@ -459,6 +468,7 @@ async def _join_duplicate(
         return
     await clear(context, chat_id)
     await query.answer()
+    await react(context, chat_id, draft.message_ids)
     lines = [
         _(
             "Thank you. You now back No. {number} ({status}), and I will tell you every step."

@@ -10,15 +10,28 @@ from datetime import timedelta
 
 from telegram import Message
 
+from runtime.context import NotebookContext
 from storage.issues import NewAttachment
 from storage.reports import ReportDraft, voice_description
 
 IMAGE_MIME_PREFIX = "image/"
+MESSAGES_KEPT = 20  # the messages a draft remembers, to mark them as filed
+RECEIVED = "👌"  # the reaction on every message filed into an issue
+MARKED_AT_MOST = 10  # the last messages of a report marked as received
+
+
+async def react(context: NotebookContext, chat_id: int, message_ids: list[int]) -> None:
+    """Mark each message filed as received, so the resident sees it arrived (after the
+    commit, like every call of an update)."""
+    for message_id in message_ids[-MARKED_AT_MOST:]:
+        await context.bot.set_message_reaction(chat_id, message_id, RECEIVED)
 
 
 def absorb(draft: ReportDraft, message: Message) -> bool:
     """Take the words, voice, photos or location of `message` into the draft. Returns False for
     the later messages of an album already seen (they are taken silently, without a reply)."""
+    if message.message_id not in draft.message_ids:
+        draft.message_ids = [*draft.message_ids, message.message_id][-MESSAGES_KEPT:]
     first_of_album = True
     if message.media_group_id:
         first_of_album = message.media_group_id not in draft.media_groups
@@ -81,6 +94,17 @@ def has_report_content(message: Message) -> bool:
     return bool(
         message.text
         or message.voice
+        or message.photo
+        or message.location
+        or message.venue
+        or is_image_document(message)
+    )
+
+
+def has_media(message: Message) -> bool:
+    """A photo, voice message, location or image file: something only a report takes."""
+    return bool(
+        message.voice
         or message.photo
         or message.location
         or message.venue

@@ -20,7 +20,12 @@ from handlers.shared.issue_texts import cut, home_names, home_text
 from handlers.shared.labels import category_label, channel_label, status_label
 from runtime.buttons import Button
 from runtime.context import NotebookContext
-from storage.categories import CATEGORIES, COMMUNITY_CATEGORIES, DESK_CATEGORIES
+from storage.categories import (
+    CATEGORIES,
+    COMMUNITY_CATEGORIES,
+    DESK_CATEGORIES,
+    suggest_category,
+)
 from storage.chat_state import clear_state, get_state, set_state
 from storage.issue_support import backed_by, open_duplicates
 from storage.masking import for_neighbours
@@ -109,9 +114,15 @@ def category_keyboard(
     context: NotebookContext, draft: ReportDraft, *, desk: bool
 ) -> InlineKeyboardMarkup:
     _ = context.tr.gettext
-    keys = DESK_CATEGORIES if desk else COMMUNITY_CATEGORIES
+    keys = list(DESK_CATEGORIES if desk else COMMUNITY_CATEGORIES)
+    suggested = None if desk else suggest_category(draft.description)
+    if suggested is not None:  # what the words point to, offered first
+        keys.remove(suggested)
     buttons = [draft_button(category_label(context.tr, key), CATEGORY, draft, key) for key in keys]
     rows = _rows(buttons, 1 if desk else 2)
+    if suggested is not None:  # alone on the first row (the question names it)
+        label = category_label(context.tr, suggested)
+        rows.insert(0, [draft_button(label, CATEGORY, draft, suggested)])
     if desk:
         rows.append([draft_button(_("« Back to community problems"), CATEGORY_LIST, draft, "back")])
     else:
@@ -155,7 +166,7 @@ async def summary_text(context: NotebookContext, draft: ReportDraft) -> str:
     if draft.latitude is not None:
         extras.append(_("location"))
     if extras:
-        lines.append(_("Attached: {items}").format(items=", ".join(extras)))
+        lines.append(_("Attached: {items}").format(items=_(", ").join(extras)))
     home = await home_text(context.session, draft.building_id, draft.unit_id)
     if home:
         lines.append(_("Building: {home}").format(home=home))
@@ -230,13 +241,20 @@ async def question(
         text = _("What is the problem about?")
         if draft.description:
             text += "\n«" + escape(cut(draft.description, 300)) + "»"
+        suggested = suggest_category(draft.description)
+        if suggested is not None:
+            text += "\n" + _("👉 It sounds like «{category}»: the first button.").format(
+                category=category_label(tr, suggested)
+            )
         return text, category_keyboard(context, draft, desk=False)
     if step is Step.DUPLICATES:
         lines = [_("Your neighbours have already reported something like this:")]
         dup_rows: list[list[InlineKeyboardButton]] = []
         for issue in duplicates:
-            # a neighbour's words, without their phone or room (storage/masking.py)
-            words = for_neighbours((issue.description or "").strip().split("\n")[0])
+            # a neighbour's words (or the summary a voice report was given), without their
+            # phone or room (storage/masking.py)
+            said = issue.summary or issue.description or ""
+            words = for_neighbours(said.strip().split("\n")[0])
             lines.append(
                 _("No. {number} · {category} · {building}: «{text}» ({status})").format(
                     number=issue.number,

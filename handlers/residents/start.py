@@ -10,8 +10,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
-from handlers.residents.help import help_text
+from handlers.residents.menu import menu_keyboard
 from handlers.residents.profile import after_join, redeem_home_code
+from handlers.shared.commands import refresh_private_menu
 from handlers.shared.common import escape, is_private
 from handlers.shared.fallback import answer_stale
 from handlers.shared.labels import role_label
@@ -25,7 +26,7 @@ from storage.communities import (
     redeem_invite,
 )
 from storage.households import LINK_PREFIX, Refusal
-from storage.models import Community, Role
+from storage.models import STAFF_ROLES, Community, Role
 from storage.people import current_membership
 
 JOIN = Button("start.join", int)  # the community chosen
@@ -50,10 +51,30 @@ async def start(update: Update, context: NotebookContext) -> None:
     if context.args:
         await redeem(update, context, context.args[0])
         return
-    if await current_membership(context.session, context.person) is None:
+    current = await current_membership(context.session, context.person)
+    if current is None:
         await greet_newcomer(update, context)
         return
-    await message.reply_text(await help_text(context))
+    await message.reply_text(
+        greeting_text(context, current[1]), reply_markup=menu_keyboard(context.tr)
+    )
+    if Role(current[0].role) in STAFF_ROLES:  # their menu, set here once they opened the chat
+        await refresh_private_menu(context, context.person)
+
+
+def greeting_text(context: NotebookContext, community: Community) -> str:
+    """/start for a member: at most five short lines, the menu below does the rest."""
+    _ = context.tr.gettext
+    return "\n".join(
+        [
+            _("Hello! This is the notebook of {community}.").format(
+                community=escape(community.name)
+            ),
+            _("Something wrong? Just write to me, or send a photo or a voice message."),
+            _("Or use the buttons below."),
+            _("/help: everything else I can do"),
+        ]
+    )
 
 
 async def greet_newcomer(update: Update, context: NotebookContext) -> None:
@@ -101,7 +122,12 @@ async def redeem(update: Update, context: NotebookContext, token: str) -> None:
         await message.reply_text(_("This invitation was withdrawn. Please ask for a new one."))
         return
     assert result.community is not None and result.membership is not None
-    await message.reply_text(welcome_text(context, result.community, result.membership.role))
+    await message.reply_text(
+        welcome_text(context, result.community, result.membership.role),
+        reply_markup=menu_keyboard(context.tr),
+    )
+    if Role(result.membership.role) in STAFF_ROLES:  # their private chat's menu follows
+        await refresh_private_menu(context, context.person)
     await after_join(
         context, message.chat_id, result.membership, new=result.outcome is RedeemOutcome.JOINED
     )

@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from handlers.secretary.notebook_entries import black_line, red_line
 from handlers.shared.formats import period_label, weekday_label
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import (
     category_label,
     channel_label,
@@ -118,7 +119,7 @@ def row_values(tr: Translator, row: ExportRow) -> list[Any]:
         tr.gettext(STANDING_CELLS[row.standing]),
         channel_label(tr, row.channel),
         category_label(tr, row.category),
-        defuse(row.description),
+        defuse(title_text(tr, row.description, row.summary, row.reporter)),
         defuse(row.building),
         defuse(row.unit),
         urgency_label(tr, row.urgency),
@@ -269,6 +270,20 @@ class PrintedNotebook:
     wall: bool = False  # for the notice board: no internal notes, residents' names or phones
 
 
+# What stands for a sign the font cannot draw (an emoji's box would print as an empty square)
+IN_WORDS = {"🎤": "", "📍": "", "📞": "", "⚠️": "!", "⚠": "!", "✅": "✓", "🚨": "!"}
+
+
+def drawable(text: str, font: str) -> str:
+    """`text` with every character the PDF's font has no glyph for replaced or left out."""
+    from reportlab.pdfbase import pdfmetrics
+
+    glyphs = pdfmetrics.getFont(font).face.charToGlyph
+    for sign, words in IN_WORDS.items():
+        text = text.replace(sign, words)
+    return "".join(c for c in text if ord(c) in glyphs or c in "\n\t ")
+
+
 def _register_font() -> str:
     """Register the Chinese font with reportlab once per process (reportlab keeps a registry)."""
     from reportlab.pdfbase import pdfmetrics
@@ -314,7 +329,7 @@ def _print(tr: Translator, notebook: PrintedNotebook) -> bytes:
     note = style("note", 10, BLACK_INK)
 
     def para(text: str, ink: ParagraphStyle) -> Paragraph:
-        return Paragraph(xml_escape(text), ink)
+        return Paragraph(xml_escape(drawable(text, font)), ink)
 
     story: list[Any] = [
         para(_("{community}: the notebook").format(community=notebook.community), title),

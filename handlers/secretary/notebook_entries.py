@@ -11,6 +11,7 @@ from datetime import datetime
 
 from handlers.shared.fitting import clip
 from handlers.shared.formats import short_day
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import (
     category_label,
     followup_result_label,
@@ -89,7 +90,11 @@ def red_line(tr: Translator, entry: RedEntry, *, week: bool, cut: int, wall: boo
     state = status_label(tr, entry.status)
     if entry.owner:
         state = _("{status}, {owner}").format(status=state, owner=clip(entry.owner, names))
-    description = hide_phones(entry.description) if wall else entry.description
+    # its title when it has one in words; a voice report's names its reporter (not on the wall)
+    named = title_text(
+        tr, entry.description, entry.summary, None if wall else clip(entry.reporter, names)
+    )
+    description = hide_phones(named) if wall else named
     values = {
         "number": entry.number,
         "building": clip(entry.building, names) or _("no building given"),

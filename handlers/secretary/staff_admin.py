@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
+from handlers.shared.commands import refresh_private_menu
 from handlers.shared.common import escape
 from handlers.shared.fallback import answer_stale
 from handlers.shared.offices import SECRETARY, community_as, private_command_as
@@ -48,7 +49,7 @@ NUMBERS_SHOWN = 30  # issue numbers listed in one message; the rest are counted
 
 def issue_numbers(tr: Translator, issues: Sequence[Issue]) -> str:
     _ = tr.gettext
-    shown = ", ".join(_("No. {number}").format(number=i.number) for i in issues[:NUMBERS_SHOWN])
+    shown = _(", ").join(_("No. {number}").format(number=i.number) for i in issues[:NUMBERS_SHOWN])
     if len(issues) > NUMBERS_SHOWN:
         shown += " " + _("and {count} more").format(count=len(issues) - NUMBERS_SHOWN)
     return shown
@@ -221,6 +222,7 @@ async def _deactivate(
         context.person.id,
         len(result.moved),
     )
+    await refresh_private_menu(context, worker)  # back to a resident's menu
     text = _("{name} is deactivated.").format(name=escape(worker.full_name))
     if result.moved:
         target = escape(to.full_name) if to else _("your queue")
@@ -360,6 +362,10 @@ async def on_answer(update: Update, context: NotebookContext) -> None:
     community = await context.session.get(Community, offer.community_id)
     name = escape(community.name if community else "")
     if offer.accepted_at is not None:
+        await refresh_private_menu(context, context.person)  # the secretary's menu
+        former = await context.session.get(Person, offer.from_person_id)
+        if former is not None:
+            await refresh_private_menu(context, former)
         text = _(
             "You are now the community secretary of {community}. Send /staff to see the workers "
             "and /invite to invite new ones."

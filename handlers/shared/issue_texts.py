@@ -16,6 +16,7 @@ from handlers.shared.labels import category_label, status_label
 from runtime.i18n import Translator
 from storage import clocks
 from storage.issue_lifecycle import Action
+from storage.issue_titles import title_of
 from storage.models import Building, Issue, IssueEvent, IssueStatus, Person, Unit
 
 TITLE_CHARS = 60
@@ -46,9 +47,36 @@ def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-def title(issue: Issue, limit: int = TITLE_CHARS) -> str:
-    """The first line of the description, short: how the resident recognises their issue."""
-    first = (issue.description or "").strip().splitlines()
+def title_text(
+    tr: Translator, description: str | None, summary: str | None, reporter: str | None = None
+) -> str:
+    """What names an issue, raw (escape it where it goes): its summary, else what the resident
+    wrote, else in words what they sent ("voice message of 12 seconds from 老许")."""
+    _ = tr.gettext
+    found = title_of(description, summary)
+    if found.words:
+        return found.words
+    if found.voice_seconds is not None:
+        n = found.voice_seconds
+        if reporter:
+            return tr.ngettext(
+                "voice message of {n} second from {name}",
+                "voice message of {n} seconds from {name}",
+                n,
+            ).format(n=n, name=reporter)
+        return tr.ngettext("voice message of {n} second", "voice message of {n} seconds", n).format(
+            n=n
+        )
+    if reporter:
+        return _("photos from {name}").format(name=reporter)
+    return _("photos, no words yet")
+
+
+def title(
+    tr: Translator, issue: Issue, limit: int = TITLE_CHARS, reporter: str | None = None
+) -> str:
+    """The title's first line, short and escaped: how the resident recognises their issue."""
+    first = title_text(tr, issue.description, issue.summary, reporter).splitlines()
     return escape(cut(first[0] if first else "", limit))
 
 

@@ -38,6 +38,7 @@ CATEGORY_LABELS = {
     "noise": N_("Noise"),
     "parking": N_("Parking"),
     "safety": N_("Safety and security"),
+    "ebike_charging": N_("E-bikes charged in the building (fire risk)"),
     "neighbours": N_("Disputes between neighbours"),
     "illegal_building": N_("Illegal construction"),
     "elevator": N_("Adding an elevator"),

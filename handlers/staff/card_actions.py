@@ -60,6 +60,7 @@ from handlers.staff.card_plan import (
     progress_answer,
 )
 from handlers.staff.card_steps import CANCEL, FLOW, Answer, asker, card_press, on_cancel, typing_key
+from handlers.staff.card_summary import answer_summary
 from handlers.staff.cards import (
     ACCEPT,
     ASSIGN,
@@ -72,6 +73,7 @@ from handlers.staff.cards import (
     REPLY,
     RESOLVE,
     RETURN,
+    SUMMARY,
     TRANSFER,
     card_access,
 )
@@ -101,6 +103,7 @@ PRESSES = [
     card_press(TRANSFER_DUE, Action.TRANSFER, press_transfer_due),  # by when they answer
     card_press(MERGE, Action.MERGE, asker("merge")),
     card_press(REOPEN, Action.REOPEN, asker("reopen")),
+    card_press(SUMMARY, Action.CLASSIFY, asker("summary")),  # one line for a voice report
     CANCEL.handler(on_cancel),
 ]
 
@@ -155,6 +158,7 @@ ANSWERS: dict[str, Answer] = {
     "transfer_due_text": answer_transfer_due_text,
     "merge": answer_merge,
     "reopen": answer_reopen,
+    "summary": answer_summary,
 }
 
 HANDLERS = [

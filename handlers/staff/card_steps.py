@@ -73,6 +73,10 @@ QUESTIONS = {
         "You may send a photo with the note as its caption."
     ),
     "return": N_("{worker}, why are you handing No. {number} back? Reply with the reason."),
+    "summary": N_(
+        "{worker}, what is No. {number} about, in one line? Reply to this message; "
+        "it becomes the issue's title."
+    ),
     "reassign_reason": N_(
         "{worker}, why should No. {number} go to {owner}? Reply with the reason."
     ),

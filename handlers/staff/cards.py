@@ -29,6 +29,7 @@ from telegram import (
 )
 
 from handlers.shared.common import escape, membership_in
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import (
     category_label,
     channel_label,
@@ -42,6 +43,7 @@ from runtime.i18n import Translator
 from storage import clocks
 from storage.clocks import ClockState
 from storage.issue_lifecycle import OPEN, WORKING
+from storage.issue_titles import needs_summary, words_of
 from storage.models import (
     STAFF_ROLES,
     Channel,
@@ -72,6 +74,7 @@ RETURN = Button("card.return", int)
 TRANSFER = Button("card.transfer", int)  # the menu of bodies
 MERGE = Button("card.merge", int)
 REOPEN = Button("card.reopen", int)
+SUMMARY = Button("card.summary", int)  # one line for a report with no words
 PHONE_FOLLOW_UP = Button("phone.start", int)  # 回访 by telephone
 MORE = Button("card.more", int, int)  # the next page of the card's buttons (card_info.py)
 
@@ -245,8 +248,14 @@ def card_text(facts: CardFacts, tr: Translator, now: datetime) -> tuple[str, boo
     if place:
         first += " · " + _("Where: {place}").format(place=place)
     lines = [first]
-    description, was_cut = cut(" ".join(issue.description.split()), DESCRIPTION_ON_CARD)
+    # the words as reported (a voice or photo report: what it is, from whom), after the
+    # one-line summary a worker or the resident gave it, which is its title
+    reporter_name = facts.reporter.full_name[:100] if facts.reporter else None
+    shown = words_of(issue.description) or title_text(tr, issue.description, None, reporter_name)
+    description, was_cut = cut(" ".join(shown.split()), DESCRIPTION_ON_CARD)
     description = escape(description)
+    if issue.summary:
+        description = "<b>" + escape(issue.summary) + "</b> · " + description
     if was_cut:
         description += " " + _("(cut short: press “Full text” to read all of it)")
     lines.append(description)
@@ -358,6 +367,8 @@ def info_row(facts: CardFacts, tr: Translator, was_cut: bool) -> list[InlineKeyb
         row.append(_button("📞 " + _("Show contact"), INFO.data(issue_id, "contact")))
     if was_cut:
         row.append(_button("📄 " + _("Full text"), INFO.data(issue_id, "text")))
+    if needs_summary(facts.issue) and IssueStatus(facts.issue.status) in OPEN:
+        row.append(_button("✏️ " + _("Summary…"), SUMMARY.data(issue_id)))
     return row
 
 

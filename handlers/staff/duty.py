@@ -82,7 +82,7 @@ async def roster_text(
     on_duty = roster.on_duty([s for s, _p in shifts], now, hours, tr.tz)
     if on_duty:
         lines.append(
-            _("On duty now: {names}").format(names=", ".join(names[s.id] for s in on_duty))
+            _("On duty now: {names}").format(names=_(", ").join(names[s.id] for s in on_duty))
         )
     else:
         lines.append(_("Nobody is at the desk right now."))
@@ -97,7 +97,7 @@ async def roster_text(
             if who:
                 parts.append(
                     _("{half}: {names}").format(
-                        half=tr.gettext(HALF_LABELS[half]), names=", ".join(who)
+                        half=tr.gettext(HALF_LABELS[half]), names=_(", ").join(who)
                     )
                 )
         if parts or offset < 5:  # weekdays always; the weekend only when someone is there
@@ -497,7 +497,7 @@ async def render_duty_reminder(
     if not shifts:
         return None  # taken off the roster meanwhile
     _ = tr.gettext
-    halves = ", ".join(tr.gettext(HALF_LABELS[Half(s.half)]) for s in shifts)
+    halves = tr.gettext(", ").join(tr.gettext(HALF_LABELS[Half(s.half)]) for s in shifts)
     today = row.due_at.astimezone(tr.tz).date()
     when = _("today") if day == today else _("tomorrow")
     return Rendered(

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.shared.common import escape
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import category_label
 from handlers.staff.cards import CLAIM
 from runtime.i18n import Translator
@@ -57,7 +58,7 @@ async def render_urgent_page(session: AsyncSession, row: Outbox, tr: Translator)
                 category=escape(category_label(tr, issue.category)),
                 building=await _where(session, issue),
             ),
-            _short(issue.description),
+            _short(title_text(tr, issue.description, issue.summary)),
             _("Reported {reported}; the resident must be answered by {respond_by}.").format(
                 reported=tr.datetime(issue.created_at, "short"),
                 respond_by=tr.datetime(issue.respond_by or issue.created_at, "short"),
@@ -100,7 +101,7 @@ async def render_promise_missed(
         "\n".join(
             [
                 lead.format(number=issue.number, promise=promise),
-                _short(issue.description, 80),
+                _short(title_text(tr, issue.description, issue.summary), 80),
                 _(
                     "We are sorry. The community has been reminded; you will hear from us by "
                     "{expect}."
@@ -128,7 +129,7 @@ async def render_promise_missed_staff(
                 lead.format(
                     number=issue.number, promise=tr.datetime(_moment(row, "promise"), "short")
                 ),
-                _short(issue.description, 80),
+                _short(title_text(tr, issue.description, issue.summary), 80),
                 _(
                     "The resident has been told so, and that they will hear from us by {expect}. "
                     "Please answer them by then: a reply, a plan or a new due date."
@@ -153,7 +154,7 @@ async def render_escalated(session: AsyncSession, row: Outbox, tr: Translator) -
                     category=escape(category_label(tr, issue.category)),
                     building=await _where(session, issue),
                 ),
-                _short(issue.description),
+                _short(title_text(tr, issue.description, issue.summary)),
                 _("Send /issue {number} to see it and its history.").format(number=issue.number),
             ]
         )
@@ -183,7 +184,7 @@ async def render_transfer_due(
                     body=escape(issue.transferred_to) or "—",
                     due=tr.datetime(issue.transfer_answer_by, "short"),
                 ),
-                _short(issue.description, 80),
+                _short(title_text(tr, issue.description, issue.summary), 80),
                 _(
                     "Please ask them. When it comes back, reopen it on its card so the resident "
                     "hears and the work goes on."

@@ -92,7 +92,7 @@ def _what(event: IssueEvent, tr: Translator, people: dict[int, str]) -> str:
     if action is Action.FOLLOW_UP:
         result = FOLLOW_UP_RESULTS.get(data.get("result") or "", "")
         satisfaction = SATISFACTION.get(data.get("satisfaction") or "", "")
-        words = ", ".join(_(w) for w in (result, satisfaction) if w)
+        words = _(", ").join(_(w) for w in (result, satisfaction) if w)
         said = _("follow-up: {answer}").format(answer=words) + (f" · {text}" if text else "")
         return said + marks(tr, data)
     if action is Action.CLOSE:

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.shared.common import escape
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import category_label
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderers
@@ -61,7 +62,7 @@ async def render_due_soon(session: AsyncSession, row: Outbox, tr: Translator) ->
         _("Reminder: No. {number} is due {due}.\n{summary}\nPlan: {plan}").format(
             number=issue.number,
             due=tr.datetime(issue.due_at, "short"),
-            summary=_short(issue.description),
+            summary=_short(title_text(tr, issue.description, issue.summary)),
             plan=escape(issue.plan),
         )
     )
@@ -79,7 +80,7 @@ async def render_overdue(session: AsyncSession, row: Outbox, tr: Translator) -> 
         ).format(
             number=issue.number,
             late=tr.duration(_now(row) - issue.due_at),
-            summary=_short(issue.description),
+            summary=_short(title_text(tr, issue.description, issue.summary)),
         )
     )
 
@@ -100,7 +101,7 @@ async def render_escalation(session: AsyncSession, row: Outbox, tr: Translator) 
             building=await _where(session, issue) or "—",
             owner=escape(owner.full_name) if owner else escape(issue.owner_group) or "—",
             late=tr.duration(_now(row) - issue.due_at),
-            summary=_short(issue.description),
+            summary=_short(title_text(tr, issue.description, issue.summary)),
         )
     )
 
@@ -118,7 +119,7 @@ async def render_unanswered(session: AsyncSession, row: Outbox, tr: Translator) 
         ).format(
             number=issue.number,
             category=category_label(tr, issue.category),
-            summary=_short(issue.description),
+            summary=_short(title_text(tr, issue.description, issue.summary)),
         )
     )
 
@@ -136,7 +137,7 @@ async def render_stale(session: AsyncSession, row: Outbox, tr: Translator) -> Re
         ).format(
             number=issue.number,
             days=tr.duration(_now(row) - last),
-            summary=_short(issue.description),
+            summary=_short(title_text(tr, issue.description, issue.summary)),
         )
     )
 
@@ -174,7 +175,9 @@ async def render_agenda(session: AsyncSession, row: Outbox, tr: Translator) -> R
             when = _("due {date}").format(date=tr.date(issue.due_at, "short"))
         lines.append(
             _("• No. {number}: {summary} ({when})").format(
-                number=issue.number, summary=_short(issue.description, 40), when=when
+                number=issue.number,
+                summary=_short(title_text(tr, issue.description, issue.summary), 40),
+                when=when,
             )
         )
     if len(items) > AGENDA_LIMIT:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
+from handlers.shared.commands import refresh_group_menu
 from handlers.shared.common import escape, is_private
 from handlers.shared.offices import SECRETARY, community_as
 from handlers.staff.cards import community_translator
@@ -197,6 +198,7 @@ async def _bind(context: NotebookContext, community: Community, chat_id: int) ->
             "This is now the staff group of {community}. Every new issue will appear here as "
             "a card. Act with its buttons; when I ask a question, reply to my message."
         )
+    await refresh_group_menu(context, chat_id, community.default_locale)
     return text.format(community=name)
 
 

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler
 
 from handlers.shared.common import escape, is_private
+from handlers.shared.issue_texts import title_text
 from handlers.shared.labels import category_label, status_label
 from handlers.staff.cards import CLAIM, PHONE_FOLLOW_UP, card_access, cut
 from handlers.staff.issue_lookup import send_issue_view
@@ -34,7 +35,7 @@ PAGE_SIZE = 5  # items a page shows: a phone screen
 
 def item_line(issue: Issue, tr: Translator, now: datetime) -> str:
     _ = tr.gettext
-    snippet = escape(cut(issue.description, 40)[0])
+    snippet = escape(cut(title_text(tr, issue.description, issue.summary), 40)[0])
     line = _("No. {number} · {category}: {snippet}").format(
         number=issue.number, category=category_label(tr, issue.category), snippet=snippet
     )
@@ -56,7 +57,7 @@ def transferred_line(issue: Issue, tr: Translator, now: datetime) -> str:
     """A transferred issue: the body it went to and the date their answer is due, flagged
     when that date has passed."""
     _ = tr.gettext
-    snippet = escape(cut(issue.description, 40)[0])
+    snippet = escape(cut(title_text(tr, issue.description, issue.summary), 40)[0])
     line = _("No. {number} · {category}: {snippet}").format(
         number=issue.number, category=category_label(tr, issue.category), snippet=snippet
     )

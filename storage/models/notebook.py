@@ -199,6 +199,8 @@ class Issue(SQLModel, table=True):
     channel: str = Field(default=Channel.TELEGRAM, max_length=20)
     category: str = Field(max_length=40)
     description: str = Field(sa_type=sa.Text)
+    # one line naming a report that has nothing in words (a voice message, photos): its title
+    summary: str | None = Field(default=None, max_length=200)
     building_id: int | None = Field(default=None, foreign_key="building.id", index=True)
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     latitude: float | None = None

@@ -91,7 +91,7 @@ async def _round(
     work = asyncio.gather(
         *(
             reports_in_turn(
-                emulator, r, [f"{label} {r.user.id}-{k} <&>" for k in range(REPORTS_EACH)]
+                emulator, r, [f"{label} report {r.user.id}-{k} <&>" for k in range(REPORTS_EACH)]
             )
             for r in residents
         )
@@ -117,14 +117,15 @@ async def test_429_on_one_chat_leaves_the_others_at_their_usual_speed(
         try:
             # The first update pays for the bot's start; nobody's time should include it.
             await asyncio.wait_for(
-                reports_in_turn(emulator, flooded, ["before the flood <&>"]), timeout=PATIENCE
+                reports_in_turn(emulator, flooded, ["report before the flood <&>"]),
+                timeout=PATIENCE,
             )
             usual = await _round(emulator, others, "baseline", findings)
             chat = flooded.user.chat_id
             async with chat_flood(emulator, chat, retry_after=RETRY_AFTER):
                 flooded_work = asyncio.create_task(
                     reports_in_turn(
-                        emulator, flooded, [f"flooded {k} <&>" for k in range(REPORTS_EACH)]
+                        emulator, flooded, [f"flooded report {k} <&>" for k in range(REPORTS_EACH)]
                     )
                 )
                 try:

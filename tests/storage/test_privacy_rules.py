@@ -71,6 +71,7 @@ async def _story(db: Database, clock: FakeClock) -> dict[str, Any]:
             limits=limits,
             attachments=[NewAttachment(kind="voice", telegram_file_id="voice-1")],
         )
+        light.summary = "老许说：楼道灯"  # a one-line title may name them too
         await rules.append_info(
             session,
             light,
@@ -192,6 +193,7 @@ async def test_forgetting_a_resident_removes_their_personal_data_and_keeps_the_f
         light = (await session.exec(select(Issue).where(Issue.number == 1))).one()
         assert light.reporter_id == xu.id  # the facts stay, with the placeholder as reporter
         assert light.description == "我是***，电话***，楼道灯坏了"
+        assert light.summary == "***说：楼道灯"
         texts = [
             e.text
             for e in (

@@ -138,7 +138,7 @@ async def test_language_choice_is_stored_and_survives_a_restart(
         await xu.expect_edit(menu, contains="I will speak English with you from now on.")
     async with running_bot(emulator, db, clock):  # a new Application on the same database
         await xu.send("/help")
-        await xu.expect_message(contains="You are in 邢家桥社区 as resident.")
+        await xu.expect_message(contains="You are in 邢家桥社区 as a resident.")
 
 
 async def test_only_the_secretary_makes_invitations_even_with_a_forged_button(

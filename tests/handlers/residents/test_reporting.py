@@ -508,7 +508,7 @@ async def test_cancel_leaves_any_flow_and_says_so(
     xu = emulator.user(first_name="Lao Xu", language_code="en")
     await join(db, community, xu)
     async with running_bot(emulator, db, clock):
-        await xu.send("Something odd")
+        await xu.send("The bench is broken")
         question = await xu.expect_message(contains="What is the problem about?")
         await xu.send("/cancel")
         await xu.expect_message(contains="Stopped. Nothing was sent.")
@@ -516,7 +516,7 @@ async def test_cancel_leaves_any_flow_and_says_so(
         assert answer.show_alert  # the cancelled draft's buttons are dead
         await xu.send("/cancel")
         await xu.expect_message(contains="There is nothing to stop.")
-        await xu.send("Another thing")
+        await xu.tap("Report a problem")
         question = await xu.expect_message(contains="What is the problem about?")
         await xu.press(question, "Cancel")
         await xu.expect_edit(question, contains="Cancelled. Nothing was sent.")

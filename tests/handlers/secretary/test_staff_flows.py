@@ -71,15 +71,15 @@ async def test_the_secretary_deactivates_a_worker_and_their_items_go_to_another(
         await xie.send("/staff")
         menu = await xie.expect_message(contains="邢家桥社区的工作人员")
         await xie.press(menu, "王网格（2件）")
-        await xie.expect_edit(menu, contains="手上的事项（2件）：1号, 2号")
+        await xie.expect_edit(menu, contains="手上的事项（2件）：1号、2号")
         await xie.press(menu, "已离岗：停用")
         await xie.expect_edit(menu, contains="王网格手上的2件事项交给谁？")
         await xie.press(menu, "交给李网格")
         await xie.expect_edit(menu, contains="他/她手上的2件事项将交给李网格")
         await xie.press(menu, "确定停用")
-        await xie.expect_edit(menu, contains="2件事项已交给李网格：1号, 2号")
+        await xie.expect_edit(menu, contains="2件事项已交给李网格：1号、2号")
 
-        await li.expect_message(contains="王网格已离开社区工作岗位。这些事项现在交给您：1号, 2号")
+        await li.expect_message(contains="王网格已离开社区工作岗位。这些事项现在交给您：1号、2号")
         await xu.expect_message(contains="1号问题现在由李网格负责")
         await xu.expect_message(contains="2号问题现在由李网格负责")
 
@@ -138,7 +138,7 @@ async def test_only_the_secretary_presses_staff_buttons_and_a_leavers_offer_dies
         await xie.press(menu, "退回我的待办")
         await xie.expect_edit(menu, contains="将交给您的待办")
         await xie.press(menu, "确定停用")
-        await xie.expect_edit(menu, contains="2件事项已交给您的待办：1号, 2号")
+        await xie.expect_edit(menu, contains="2件事项已交给您的待办：1号、2号")
         answer = await wang.press(offer, "同意接任")  # the leaver's button no longer works
         assert answer.show_alert and "较早的消息" in (answer.text or "")
     async with db.session() as session:
