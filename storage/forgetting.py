@@ -272,6 +272,7 @@ async def _forget_issues(session: AsyncSession, person_id: int, traces: Traces) 
     for issue in reported:
         issue.description = traces.redact(issue.description) or ""
         issue.plan = traces.redact(issue.plan)
+        issue.summary = traces.redact(issue.summary)  # its title (a voice report's summary)
         issue.public_summary = traces.redact(issue.public_summary)  # a worker's, published
         issue.transferred_to = traces.remove(issue.transferred_to)
         issue.latitude = issue.longitude = None  # where they shared it from: perhaps their home
