@@ -237,9 +237,13 @@ class IssueEvent(SQLModel, table=True):
         # Reopenings in a period (the digest) and a day's black-pen entries (the notebook page).
         sa.Index("ix_issue_event_kind_at", "kind", "at"),
         sa.Index("ix_issue_event_at", "at"),
+        # An issue's history, and its latest event of a kind (a card's last progress note):
+        # without `kind` here SQLite, which keeps no statistics, walks ix_issue_event_kind_at
+        # through every issue's events of that kind instead.
+        sa.Index("ix_issue_event_issue_kind_at", "issue_id", "kind", "at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    issue_id: int = Field(foreign_key="issue.id", index=True)
+    issue_id: int = Field(foreign_key="issue.id")
     at: datetime = created_column()
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     kind: str = Field(max_length=40)
