@@ -126,6 +126,7 @@ class NotebookApplication(Application):
                     scope = UpdateScope(session=session, files=files)
                     if queue is not None and update_id is not None:
                         scope.attempts = queue.attempts.get(update_id, 0)
+                        scope.press_answered = update_id in queue.answered
                     claimed = await self._handle(update, scope)
                 if scope.answers or claimed is not None:  # committed: send, and go on
                     self.answers.follow(
@@ -171,6 +172,8 @@ class NotebookApplication(Application):
             now = self.notebook.clock()
             if not isinstance(update, Update):
                 return await dispatch.claim_queued(self, session, now=now)
+            if scope.press_answered:  # by a try that failed: Telegram takes one answer
+                scope.answers = [a for a in scope.answers if not _answers_press(a)]
             kept = answers.kept_calls(answers.Owed(update.update_id, list(scope.answers)))
             if scope.failed:  # rolled back: note why, and let it wait to be tried again
                 error = scope.error or RuntimeError("handler failed")
@@ -181,6 +184,7 @@ class NotebookApplication(Application):
                     error=describe(error),
                     counts=not is_database_fault(error),
                     answers=kept,
+                    press_answered=any(_answers_press(a) for a in scope.answers),
                 )
                 # what a handler committed before it failed still goes out
                 return await dispatch.claim_queued(self, session, now=now)
@@ -203,16 +207,18 @@ class NotebookApplication(Application):
         """The update's transaction failed (the database is down, locked, or refused a
         statement): nothing it did stands. Note the failure in its inbox row and let it wait
         its back-off; if even that fails, keep it here and try again in a few seconds. A press
-        is answered all the same, so its button stops spinning."""
+        is answered all the same, so its button stops spinning, unless an earlier try did: it
+        is answered once, and the tries after this one know it (`press_answered`)."""
         log.error("update could not be handled: %s", describe(error))
         if not isinstance(update, Update):
             return
         now = self.notebook.clock()
-        presses = [
-            a for a in (scope.answers if scope else []) if a["method"] == "answercallbackquery"
-        ]
-        if presses:
+        queue = self.update_queue if isinstance(self.update_queue, DurableUpdateQueue) else None
+        answered = queue is not None and update.update_id in queue.answered
+        presses = [a for a in (scope.answers if scope else []) if _answers_press(a)]
+        if presses and not answered:
             self.answers.follow(None, None, presses, _chat_of(update))
+            answered = True
         try:
             async with self.notebook.db.session() as session:
                 await inbox.failed_attempt(
@@ -221,14 +227,18 @@ class NotebookApplication(Application):
                     now=now,
                     error=describe(error),
                     counts=not (is_database_fault(error) or isinstance(error, NetworkError)),
+                    press_answered=answered,
                 )
         except Exception as again:
             log.warning(
                 "update %s kept in memory to try again: %s", update.update_id, describe(again)
             )
-            queue = self.update_queue
-            if isinstance(queue, DurableUpdateQueue):
-                queue.retry_in_memory(update, at=now + inbox.backoff(1))
+            if queue is not None:
+                queue.retry_in_memory(update, at=now + inbox.backoff(1), answered=answered)
+
+
+def _answers_press(answer: dict[str, Any]) -> bool:
+    return bool(answer["method"] == "answercallbackquery")
 
 
 def _person_id(scope: UpdateScope) -> int | None:

@@ -58,6 +58,7 @@ class UpdateScope:
     failed: bool = False  # a handler raised: its writes were rolled back
     error: BaseException | None = None  # what it raised
     attempts: int = 0  # failures of its own this update had before (storage/inbox.py)
+    press_answered: bool = False  # an earlier try answered its press: this one must not
     # True while the update's transaction is open: Bot API calls wait for the commit
     open: bool = True
     # documents the person sent, read before the transaction opened (bot/app.py: `_prefetch`),

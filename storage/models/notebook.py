@@ -370,6 +370,12 @@ class InboxUpdate(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     owner: str | None = Field(default=None, max_length=100)
     lease_until: datetime | None = when_column()
+    # A try that failed answered the update's button press, so that it stopped spinning
+    # (bot/app.py): Telegram takes one answer per press, so no later try answers it again.
+    press_answered: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    )
 
 
 class ChatState(SQLModel, table=True):
