@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -65,6 +65,7 @@ from handlers.staff import (
     staff_group,
     todo,
 )
+from runtime import effects
 from runtime.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from runtime.i18n import I18n
 from runtime.settings import Settings
@@ -88,6 +89,9 @@ class NotebookApplication(Application):
         self.notebook = notebook
         self.operations = operations.Operations()
         self.answers = answers.Answers(self)  # what updates send after their commit
+        # heavy work updates hand over (runtime/effects.py: `afterwards`): one at a time, so
+        # that a secretary asking for files and digests at once does not starve everyone else
+        self.heavy_work = asyncio.Semaphore(1)
 
     async def start(self) -> None:
         self.notebook.stopping.clear()
@@ -128,13 +132,14 @@ class NotebookApplication(Application):
                         scope.attempts = queue.attempts.get(update_id, 0)
                         scope.press_answered = update_id in queue.answered
                     claimed = await self._handle(update, scope)
-                if scope.answers or claimed is not None:  # committed: send, and go on
+                works = [] if scope.failed else scope.afterwards
+                if scope.answers or claimed is not None or works:  # committed: send, go on
                     self.answers.follow(
                         update_id,
                         _person_id(scope),
                         scope.answers,
                         _chat_of(update),
-                        then=partial(dispatch.send_claimed, self, claimed) if claimed else None,
+                        then=self._after_answers(claimed, works),
                     )
             except Exception as exc:  # the database failed under the update: try it again
                 await self._not_handled(update, scope, exc)
@@ -147,6 +152,28 @@ class NotebookApplication(Application):
         # (a restart's replay, a burst) the answers and messages of those already committed
         # would wait for the whole queue. One turn of the loop per update lets them go out.
         await asyncio.sleep(0)
+
+    def _after_answers(
+        self, claimed: dispatch.Claimed | None, works: list[effects.Work]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """What follows an update's answers: the outbox messages it queued, then the heavy work
+        it handed over (runtime/effects.py: `afterwards`), one work at a time in the process."""
+        if claimed is None and not works:
+            return None
+
+        async def after() -> None:
+            if claimed is not None:
+                await dispatch.send_claimed(self, claimed)
+            for work in works:
+                async with self.heavy_work:
+                    if self.notebook.stopping.is_set():
+                        return  # not done: the person asks again
+                    try:
+                        await work()
+                    except Exception:
+                        log.exception("work handed over by an update failed")
+
+        return after
 
     async def _prefetch(self, update: object) -> dict[str, bytes]:
         """A small document the person sent, read from Telegram before the transaction opens
@@ -193,7 +220,7 @@ class NotebookApplication(Application):
                     "update %s was handled already; its second try is undone", update.update_id
                 )
                 await session.rollback()
-                scope.answers = []
+                scope.answers, scope.afterwards = [], []
                 return None
             await inbox.paid(session, self.answers.take_paid())
             return await dispatch.claim_queued(self, session, now=now)

@@ -8,7 +8,7 @@ update is processed in its own task context, so nothing is shared between update
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +66,8 @@ class UpdateScope:
     files: dict[str, bytes] = field(default_factory=dict)
     # Bot API calls kept for after the commit (delivery/answers.py), in the order they were made
     answers: list[dict[str, Any]] = field(default_factory=list)
+    # heavy work handed over to run after the commit and the answers (runtime/effects.py)
+    afterwards: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
 
 

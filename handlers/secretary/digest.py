@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +31,7 @@ from handlers.shared.formats import period_label, span
 from handlers.shared.labels import category_label
 from handlers.shared.offices import private_command_as
 from runtime.context import NotebookContext
+from runtime.effects import afterwards
 from runtime.i18n import Translator
 from runtime.rendering import Rendered, Renderer, Renderers, Sent
 from storage import reminders
@@ -355,17 +357,43 @@ async def digest_command(update: Update, context: NotebookContext) -> None:
             )
         )
         return
-    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+    asked_for = _Asked(
+        context.bot,
+        context.notebook.db,
+        context.tr,
+        context.notebook.settings.digest_policy,
+        community,
+        period,
+        message.chat.id,
+    )
+    # read, written and sent after this update, so that the chat goes on meanwhile
+    afterwards(partial(_send_digest, asked_for, now=context.now()))
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A digest asked for with /digest, to be read and sent after the update (`afterwards`)."""
+
+    bot: Bot
+    db: Database
+    tr: Translator
+    policy: DigestPolicy
+    community: Community
+    period: Period
+    chat_id: int
+
+
+async def _send_digest(asked: _Asked, *, now: datetime) -> None:
+    community = asked.community
+    assert community.id is not None
+    async with asked.db.reading() as reader:  # off the loop: every chat goes on
         digest = await build_digest(
-            reader,
-            community_id=community.id,
-            period=period,
-            now=context.now(),
-            policy=context.notebook.settings.digest_policy,
+            reader, community_id=community.id, period=asked.period, now=now, policy=asked.policy
         )
-        council = await digest_section(reader, community.id, context.now(), context.tr)
-    await message.reply_text(digest_text(context.tr, digest, community.name, council=council))
-    await send_chart(context.bot, message.chat.id, context.tr, digest, community.name)
+        council = await digest_section(reader, community.id, now, asked.tr)
+    text = digest_text(asked.tr, digest, community.name, council=council)
+    await asked.bot.send_message(asked.chat_id, text)
+    await send_chart(asked.bot, asked.chat_id, asked.tr, digest, community.name)
 
 
 HANDLERS = [CommandHandler("digest", digest_command)]

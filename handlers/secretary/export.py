@@ -13,11 +13,13 @@ Files are written in a worker thread, batch by batch, from rows streamed out of 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
 from telegram.ext import CommandHandler
 
@@ -35,7 +37,9 @@ from handlers.shared.formats import period_label
 from handlers.shared.offices import SECRETARY, community_as, private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
+from runtime.effects import afterwards
 from runtime.i18n import Translator
+from storage.db import Database
 from storage.export import issue_batches
 from storage.models import Community
 from storage.notebook import black_entries, count_black, count_red, red_entries
@@ -201,16 +205,36 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     await query.answer(_("Preparing the file…"))
     chat_id = query.message.chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
-    tr = context.tr
+    # made and sent after this update: the press is answered at once, and the chat goes on
+    file = _File(context.bot, context.notebook.db, context.tr, community, period, kind, chat_id)
+    afterwards(partial(_send_file, file, now=context.now()))
+
+
+@dataclass(frozen=True)
+class _File:
+    """A file asked for, to be made and sent after the update that asked (`afterwards`)."""
+
+    bot: Bot
+    db: Database
+    tr: Translator
+    community: Community
+    period: Period
+    kind: str
+    chat_id: int
+
+
+async def _send_file(file: _File, *, now: datetime) -> None:
+    bot, tr, community, period, kind = file.bot, file.tr, file.community, file.period, file.kind
+    _ = tr.gettext
     label = period_label(tr, period)
     name = escape(clip(community.name, 100))  # the caption stays far below 1024 characters
-    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+    async with file.db.reading() as reader:  # off the loop: every chat goes on
         if kind in ("pdf", "wall"):
             printed = await printed_notebook(
-                reader, community, period, now=context.now(), wall=kind == "wall"
+                reader, community, period, now=now, wall=kind == "wall"
             )
         else:
-            data = await spreadsheet(reader, tr, community, period, kind, now=context.now())
+            data = await spreadsheet(reader, tr, community, period, kind, now=now)
     if kind == "wall":
         data = await asyncio.to_thread(notebook_pdf, tr, printed)
         caption = _("{community}: the notebook for the wall, {period}").format(
@@ -223,8 +247,8 @@ async def on_press(update: Update, context: NotebookContext) -> None:
         caption = _("{community}: every issue open in {period}").format(
             community=name, period=label
         )
-    await context.bot.send_document(
-        chat_id, document=data, filename=_file_name(period, kind), caption=caption
+    await bot.send_document(
+        file.chat_id, document=data, filename=_file_name(period, kind), caption=caption
     )
 
 
