@@ -68,6 +68,7 @@ from handlers.staff import (
 from runtime import effects
 from runtime.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from runtime.i18n import I18n
+from runtime.offload import Offload
 from runtime.settings import Settings
 from storage import inbox, migrate, outbox
 from storage.db import Database
@@ -392,6 +393,7 @@ async def on_stop(app: Application) -> None:
 async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
     await operations.stop(app)
+    app.notebook.offload.close()
     await app.notebook.db.dispose()
 
 
@@ -408,6 +410,7 @@ def build_application(
         db=db,
         i18n=I18n(default_locale=settings.default_locale),
         clock=clock,
+        offload=Offload(in_process=settings.offload_processes),
     )
     queue = DurableUpdateQueue(
         notebook.db, clock, owner=settings.instance_name, stopping=notebook.stopping
@@ -447,9 +450,9 @@ def build_application(
     reminders.register(notebook.renderers)
     card_delivery.register(notebook.renderers)  # the staff card: posted, then edited in place
     escalations.register(notebook.renderers)  # pages, missed promises, 上报, late transfers
-    digest.register(
-        notebook.renderers, settings.digest_policy, notebook.db
-    )  # the weekly digest (outbox)
+    digest.register(  # the weekly digest (outbox)
+        notebook.renderers, settings.digest_policy, notebook.db, notebook.offload
+    )
     topics.register(notebook.renderers)
     topic_staff.register(notebook.renderers)
     meetings.register(notebook.renderers)

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from runtime.i18n import I18n, Translator
+from runtime.offload import Offload
 from runtime.rendering import Renderers
 from runtime.settings import Settings
 from storage.db import Database
@@ -45,6 +46,8 @@ class Notebook:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Asks the outbox dispatcher to run now (runtime/effects.py: kick), set by bot/app.py
     wake_dispatcher: Callable[[], None] | None = None
+    # Pure CPU work (files, charts) in a process of its own (runtime/offload.py)
+    offload: Offload = field(default_factory=Offload)
 
 
 @dataclass

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
     digest_time: str = "08:00"
     reminder_scan_minutes: int = Field(default=5, ge=1)
+    # Files and charts are made in a worker process of the bot's (runtime/offload.py), off the
+    # thread that answers every chat; false: on a worker thread of the bot's own process.
+    offload_processes: bool = True
     # The three rates (DOMAIN.md): weights of response, resolution and satisfaction in the
     # composite (any three non-negative numbers: 0.1,0.5,0.4 or 30,35,35), how much 基本满意
     # counts, whether "partly solved" counts as resolved; what makes a repeat problem.

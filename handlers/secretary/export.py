@@ -12,7 +12,6 @@ Files are written in a worker thread, batch by batch, from rows streamed out of 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -24,11 +23,10 @@ from telegram.constants import ChatAction
 from telegram.ext import CommandHandler
 
 from handlers.secretary.documents import (
-    CsvFile,
     PrintedDay,
     PrintedNotebook,
-    XlsxFile,
     notebook_pdf,
+    spreadsheet_file,
 )
 from handlers.shared.common import escape
 from handlers.shared.fallback import answer_stale
@@ -39,8 +37,9 @@ from runtime.buttons import Button
 from runtime.context import NotebookContext
 from runtime.effects import afterwards
 from runtime.i18n import Translator
+from runtime.offload import Offload
 from storage.db import Database
-from storage.export import issue_batches
+from storage.export import ExportRow, issue_batches
 from storage.models import Community
 from storage.notebook import black_entries, count_black, count_red, red_entries
 from storage.period_issues import Scope
@@ -65,16 +64,19 @@ async def spreadsheet(
     kind: str,
     *,
     now: datetime | None = None,
+    offload: Offload | None = None,
 ) -> bytes:
     """Every issue open in the period, with its status and clocks at the period's end (or at
-    `now`, for a period still running)."""
+    `now`, for a period still running); the file is written by `offload` (on a worker thread
+    without one)."""
     assert community.id is not None
-    document = XlsxFile(tr, community.name) if kind == "xlsx" else CsvFile(tr)
+    rows: list[ExportRow] = []
     async for batch in issue_batches(
         session, community_id=community.id, period=period, now=now or period.end
     ):
-        await asyncio.to_thread(document.add, batch)
-    return await asyncio.to_thread(document.finish)
+        rows.extend(batch)
+    offload = offload or Offload(in_process=False)
+    return await offload.run(spreadsheet_file, tr, community.name, kind, rows)
 
 
 async def printed_notebook(
@@ -206,7 +208,10 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     chat_id = query.message.chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
     # made and sent after this update: the press is answered at once, and the chat goes on
-    file = _File(context.bot, context.notebook.db, context.tr, community, period, kind, chat_id)
+    notebook = context.notebook
+    file = _File(
+        context.bot, notebook.db, context.tr, community, period, kind, chat_id, notebook.offload
+    )
     afterwards(partial(_send_file, file, now=context.now()))
 
 
@@ -221,6 +226,7 @@ class _File:
     period: Period
     kind: str
     chat_id: int
+    offload: Offload
 
 
 async def _send_file(file: _File, *, now: datetime) -> None:
@@ -234,14 +240,16 @@ async def _send_file(file: _File, *, now: datetime) -> None:
                 reader, community, period, now=now, wall=kind == "wall"
             )
         else:
-            data = await spreadsheet(reader, tr, community, period, kind, now=now)
+            data = await spreadsheet(
+                reader, tr, community, period, kind, now=now, offload=file.offload
+            )
     if kind == "wall":
-        data = await asyncio.to_thread(notebook_pdf, tr, printed)
+        data = await file.offload.run(notebook_pdf, tr, printed)
         caption = _("{community}: the notebook for the wall, {period}").format(
             community=name, period=label
         )
     elif kind == "pdf":
-        data = await asyncio.to_thread(notebook_pdf, tr, printed)
+        data = await file.offload.run(notebook_pdf, tr, printed)
         caption = _("{community}: the notebook, {period}").format(community=name, period=label)
     else:
         caption = _("{community}: every issue open in {period}").format(
