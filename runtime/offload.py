@@ -12,6 +12,7 @@ database and sends nothing. `in_process=False` runs it on a worker thread instea
 from __future__ import annotations
 
 import asyncio
+import importlib
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -25,19 +26,34 @@ class Offload:
         self.in_process = in_process
         self._pool: ProcessPoolExecutor | None = None
 
+    def start(self, modules: tuple[str, ...]) -> None:
+        """Start the worker process, if it is not running, and have it import `modules` (the
+        work's, with their libraries: seconds of imports), so that work asked for soon (a file
+        chosen from the menu just shown) does not wait for them. The bot goes on meanwhile."""
+        if self.in_process:
+            self._executor().submit(_import, modules)
+
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """`work(*args)` in the worker process (a module-level function: it is named, not
         sent), while the bot's thread goes on."""
         if not self.in_process:
             return await asyncio.to_thread(work, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), work, *args)
+
+    def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn: a fresh interpreter, sharing none of the bot's threads, loop or sockets
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+        return self._pool
 
     def close(self) -> None:
         """Stop the worker process; work still queued is dropped (its person asks again)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    for name in modules:
+        importlib.import_module(name)

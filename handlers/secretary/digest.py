@@ -370,6 +370,7 @@ async def digest_command(update: Update, context: NotebookContext) -> None:
         context.notebook.offload,
     )
     # read, written and sent after this update, so that the chat goes on meanwhile
+    context.notebook.offload.start((digest_chart.__module__,))
     afterwards(partial(_send_digest, asked_for, now=context.now()))
 
 

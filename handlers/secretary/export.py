@@ -148,6 +148,8 @@ async def export_command(update: Update, context: NotebookContext) -> None:
         )
         return
     days = (day_code(period.first_day), day_code(period.last_day))
+    # the worker process that will make the file gets ready while the secretary chooses
+    context.notebook.offload.start((spreadsheet_file.__module__,))
     await message.reply_text(
         _("{community}, {period}: which file would you like?").format(
             community=escape(community.name), period=period_label(context.tr, period)

@@ -38,6 +38,7 @@ async def test_the_worker_process_makes_the_spreadsheet_and_the_chart(
     month = await build_known_month(db, clock)
     zh = I18n(default_locale="zh_Hans").translator("zh_Hans", CQ)
     offload = Offload(in_process=True)
+    offload.start(("handlers.secretary.documents", "handlers.secretary.charts"))  # as the bot
     try:
         async with db.reading() as reader:
             community = await reader.get(Community, month.community.id)
