@@ -88,24 +88,29 @@ async def bot_process(
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """The bot (`which`: notebook, echo or mirror) as its own process on the emulator, for as
     long as the block runs; stopped with SIGTERM, as systemd would. With `BENCH_PROFILE=file`
-    the notebook runs under cProfile and leaves its statistics there."""
+    the notebook runs under cProfile and leaves its statistics there; with `BENCH_LOG=file` its
+    log (warnings and errors) is appended there."""
     module = ["-m", "bot"] if which == "notebook" else ["-m", "bench.echo_bot"]
     profile = os.environ.get("BENCH_PROFILE")  # a file for the notebook's cProfile statistics
     if profile and which == "notebook":
         module = ["-m", "cProfile", "-o", profile, *module]
+    log = os.environ.get("BENCH_LOG")  # a file for the notebook's log
+    stderr = Path(log).open("ab") if log and which == "notebook" else None  # noqa: SIM115, ASYNC230
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *module,
         env=_env(emu, url, which, staff_chat_id),
         cwd=cwd,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=stderr or asyncio.subprocess.DEVNULL,
     )
     try:
         yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
+        if stderr is not None:
+            stderr.close()
 
 
 async def seed(url: str, residents: int, issues: int, staff_group_id: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -76,9 +76,10 @@ from handlers.staff import (
     staff_group,
     todo,
 )
-from runtime import metrics
+from runtime import effects, metrics
 from runtime.context import CURRENT_SCOPE, Notebook, NotebookContext, UpdateScope
 from runtime.i18n import I18n
+from runtime.offload import Offload
 from runtime.settings import Settings
 from storage import inbox, migrate, outbox
 from storage.db import Database
@@ -100,6 +101,9 @@ class NotebookApplication(Application):
         self.notebook = notebook
         self.operations = operations.Operations()
         self.answers = answers.Answers(self)  # what updates send after their commit
+        # heavy work updates hand over (runtime/effects.py: `afterwards`): one at a time, so
+        # that a secretary asking for files and digests at once does not starve everyone else
+        self.heavy_work = asyncio.Semaphore(1)
 
     async def start(self) -> None:
         self.notebook.stopping.clear()
@@ -139,14 +143,16 @@ class NotebookApplication(Application):
                     scope = UpdateScope(session=session, files=files)
                     if queue is not None and update_id is not None:
                         scope.attempts = queue.attempts.get(update_id, 0)
+                        scope.press_answered = update_id in queue.answered
                     claimed = await self._handle(update, scope)
-                if scope.answers or claimed is not None:  # committed: send, and go on
+                works = [] if scope.failed else scope.afterwards
+                if scope.answers or claimed is not None or works:  # committed: send, go on
                     self.answers.follow(
                         update_id,
                         _person_id(scope),
                         scope.answers,
                         _chat_of(update),
-                        then=partial(dispatch.send_claimed, self, claimed) if claimed else None,
+                        then=self._after_answers(claimed, works),
                     )
             except Exception as exc:  # the database failed under the update: try it again
                 await self._not_handled(update, scope, exc)
@@ -159,6 +165,28 @@ class NotebookApplication(Application):
         # (a restart's replay, a burst) the answers and messages of those already committed
         # would wait for the whole queue. One turn of the loop per update lets them go out.
         await asyncio.sleep(0)
+
+    def _after_answers(
+        self, claimed: dispatch.Claimed | None, works: list[effects.Work]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """What follows an update's answers: the outbox messages it queued, then the heavy work
+        it handed over (runtime/effects.py: `afterwards`), one work at a time in the process."""
+        if claimed is None and not works:
+            return None
+
+        async def after() -> None:
+            if claimed is not None:
+                await dispatch.send_claimed(self, claimed)
+            for work in works:
+                async with self.heavy_work:
+                    if self.notebook.stopping.is_set():
+                        return  # not done: the person asks again
+                    try:
+                        await work()
+                    except Exception:
+                        log.exception("work handed over by an update failed")
+
+        return after
 
     async def _prefetch(self, update: object) -> dict[str, bytes]:
         """A small document the person sent, read from Telegram before the transaction opens
@@ -184,6 +212,8 @@ class NotebookApplication(Application):
             now = self.notebook.clock()
             if not isinstance(update, Update):
                 return await dispatch.claim_queued(self, session, now=now)
+            if scope.press_answered:  # by a try that failed: Telegram takes one answer
+                scope.answers = [a for a in scope.answers if not _answers_press(a)]
             kept = answers.kept_calls(answers.Owed(update.update_id, list(scope.answers)))
             if scope.failed:  # rolled back: note why, and let it wait to be tried again
                 metrics.UPDATES_FAILED.inc()
@@ -195,6 +225,7 @@ class NotebookApplication(Application):
                     error=describe(error),
                     counts=not is_database_fault(error),
                     answers=kept,
+                    press_answered=any(_answers_press(a) for a in scope.answers),
                 )
                 # what a handler committed before it failed still goes out
                 return await dispatch.claim_queued(self, session, now=now)
@@ -203,7 +234,7 @@ class NotebookApplication(Application):
                     "update %s was handled already; its second try is undone", update.update_id
                 )
                 await session.rollback()
-                scope.answers = []
+                scope.answers, scope.afterwards = [], []
                 return None
             await inbox.paid(session, self.answers.take_paid())
             metrics.UPDATES_HANDLED.inc()  # counted a moment before its commit
@@ -218,17 +249,19 @@ class NotebookApplication(Application):
         """The update's transaction failed (the database is down, locked, or refused a
         statement): nothing it did stands. Note the failure in its inbox row and let it wait
         its back-off; if even that fails, keep it here and try again in a few seconds. A press
-        is answered all the same, so its button stops spinning."""
+        is answered all the same, so its button stops spinning, unless an earlier try did: it
+        is answered once, and the tries after this one know it (`press_answered`)."""
         log.error("update could not be handled: %s", describe(error))
         metrics.UPDATES_FAILED.inc()
         if not isinstance(update, Update):
             return
         now = self.notebook.clock()
-        presses = [
-            a for a in (scope.answers if scope else []) if a["method"] == "answercallbackquery"
-        ]
-        if presses:
+        queue = self.update_queue if isinstance(self.update_queue, DurableUpdateQueue) else None
+        answered = queue is not None and update.update_id in queue.answered
+        presses = [a for a in (scope.answers if scope else []) if _answers_press(a)]
+        if presses and not answered:
             self.answers.follow(None, None, presses, _chat_of(update))
+            answered = True
         try:
             async with self.notebook.db.session() as session:
                 await inbox.failed_attempt(
@@ -237,14 +270,18 @@ class NotebookApplication(Application):
                     now=now,
                     error=describe(error),
                     counts=not (is_database_fault(error) or isinstance(error, NetworkError)),
+                    press_answered=answered,
                 )
         except Exception as again:
             log.warning(
                 "update %s kept in memory to try again: %s", update.update_id, describe(again)
             )
-            queue = self.update_queue
-            if isinstance(queue, DurableUpdateQueue):
-                queue.retry_in_memory(update, at=now + inbox.backoff(1))
+            if queue is not None:
+                queue.retry_in_memory(update, at=now + inbox.backoff(1), answered=answered)
+
+
+def _answers_press(answer: dict[str, Any]) -> bool:
+    return bool(answer["method"] == "answercallbackquery")
 
 
 def _person_id(scope: UpdateScope) -> int | None:
@@ -357,6 +394,7 @@ async def on_stop(app: Application) -> None:
 async def on_shutdown(app: Application) -> None:
     assert isinstance(app, NotebookApplication)
     await operations.stop(app)
+    app.notebook.offload.close()
     await app.notebook.db.dispose()
 
 
@@ -389,6 +427,7 @@ def build_application(
         db=db,
         i18n=I18n(default_locale=settings.default_locale),
         clock=clock,
+        offload=Offload(in_process=settings.offload_processes),
     )
     queue = DurableUpdateQueue(
         notebook.db, clock, owner=settings.instance_name, stopping=notebook.stopping
@@ -432,9 +471,9 @@ def build_application(
     reminders.register(notebook.renderers)
     card_delivery.register(notebook.renderers)  # the staff card: posted, then edited in place
     escalations.register(notebook.renderers)  # pages, missed promises, 上报, late transfers
-    digest.register(
-        notebook.renderers, settings.digest_policy, notebook.db
-    )  # the weekly digest (outbox)
+    digest.register(  # the weekly digest (outbox)
+        notebook.renderers, settings.digest_policy, notebook.db, notebook.offload
+    )
     topics.register(notebook.renderers)
     topic_staff.register(notebook.renderers)
     meetings.register(notebook.renderers)

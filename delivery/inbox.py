@@ -17,7 +17,9 @@ transaction, or, when handling failed, notes the failure and lets it go (`releas
 that could not even be noted (the database is down) keeps it here to be tried again
 (`retry_in_memory`). `retry_due`, run every few seconds by a job, queues again what is due:
 those kept here, and rows of the inbox whose back-off or lease has run out (another instance's
-included). `replay_at_start` queues, before anything new, what the last run left.
+included). `replay_at_start` queues, before anything new, what the last run left. A failed try
+answers the update's button press and says so (the row's `press_answered`, and `answered`
+here), so that the try that succeeds does not answer it again.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class DurableUpdateQueue(asyncio.Queue):
         self._taken: set[int] = set()  # taken by python-telegram-bot, their handling not begun
         self.held: dict[int, Update] = {}  # queued or being handled here
         self.attempts: dict[int, int] = {}  # failures of its own a held update had before
+        self.answered: set[int] = set()  # held updates whose press an earlier try answered
         self.waiting: dict[int, tuple[Update, datetime]] = {}  # to try again here, and when
         self._renewed: datetime | None = None
 
@@ -139,9 +142,11 @@ class DurableUpdateQueue(asyncio.Queue):
             self.held[item.update_id] = item
         await super().put(item)
 
-    async def _requeue(self, update: Update, attempts: int = 0) -> None:
+    async def _requeue(self, update: Update, attempts: int = 0, answered: bool = False) -> None:
         self.held[update.update_id] = update
         self.attempts[update.update_id] = attempts
+        if answered:
+            self.answered.add(update.update_id)
         await super().put(update)
 
     def release(self, update_id: int) -> None:
@@ -149,12 +154,15 @@ class DurableUpdateQueue(asyncio.Queue):
         self.held.pop(update_id, None)
         if update_id not in self.waiting:
             self.attempts.pop(update_id, None)
+            self.answered.discard(update_id)
 
-    def retry_in_memory(self, update: Update, *, at: datetime) -> None:
+    def retry_in_memory(self, update: Update, *, at: datetime, answered: bool) -> None:
         """Its failure could not be noted (the database is down): try it again here at `at`,
-        still holding its row."""
+        still holding its row. `answered`: its press was answered, the next try must not."""
         self.held.pop(update.update_id, None)
         self.waiting[update.update_id] = (update, at)
+        if answered:
+            self.answered.add(update.update_id)
 
     async def retry_due(self, bot: Bot) -> int:
         """Queue again what is due: updates kept here after a failure, then inbox rows whose
@@ -202,7 +210,7 @@ class DurableUpdateQueue(asyncio.Queue):
                 async with self.db.session() as session:
                     await inbox.mark_unreadable(session, update_id=row.update_id, now=self.clock())
                 continue
-            await self._requeue(update, row.attempts)
+            await self._requeue(update, row.attempts, row.press_answered)
             queued += 1
         return queued
 

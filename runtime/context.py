@@ -8,7 +8,7 @@ update is processed in its own task context, so nothing is shared between update
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from runtime.i18n import I18n, Translator
+from runtime.offload import Offload
 from runtime.rendering import Renderers
 from runtime.settings import Settings
 from storage.db import Database
@@ -45,6 +46,8 @@ class Notebook:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Asks the outbox dispatcher to run now (runtime/effects.py: kick), set by bot/app.py
     wake_dispatcher: Callable[[], None] | None = None
+    # Pure CPU work (files, charts) in a process of its own (runtime/offload.py)
+    offload: Offload = field(default_factory=Offload)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class UpdateScope:
     failed: bool = False  # a handler raised: its writes were rolled back
     error: BaseException | None = None  # what it raised
     attempts: int = 0  # failures of its own this update had before (storage/inbox.py)
+    press_answered: bool = False  # an earlier try answered its press: this one must not
     # True while the update's transaction is open: Bot API calls wait for the commit
     open: bool = True
     # documents the person sent, read before the transaction opened (bot/app.py: `_prefetch`),
@@ -65,6 +69,8 @@ class UpdateScope:
     files: dict[str, bytes] = field(default_factory=dict)
     # Bot API calls kept for after the commit (delivery/answers.py), in the order they were made
     answers: list[dict[str, Any]] = field(default_factory=list)
+    # heavy work handed over to run after the commit and the answers (runtime/effects.py)
+    afterwards: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -11,6 +11,12 @@ a feature queues in the outbox (storage/outbox.py) goes out after the commit too
   returned, in a transaction of its own, right after it was sent: to remember a prompt's id.
 - `kick(app)`: outside an update (a job that queued outbox rows), ask the dispatcher to send
   now rather than at its next poll. Inside an update there is nothing to do.
+- `afterwards(work)`: heavy work the update hands over (a file to export, a digest asked for):
+  it runs after the update's commit and answers, outside the update, so that neither the
+  update's transaction nor its chat's turn waits for it, and a press is answered at once.
+  The work reads through `Database.reading()` and writes nothing; its Bot API calls go out at
+  once. One such work runs at a time (bot/app.py); a work left undone by a crash or a stop is
+  not done again (the person asks again), and one that fails is logged.
 """
 
 from __future__ import annotations
@@ -40,6 +46,14 @@ def then(hook: str, **args: Any) -> Iterator[None]:
         yield
     finally:
         AFTER_SEND.reset(token)
+
+
+Work = Callable[[], Awaitable[None]]
+
+
+def afterwards(work: Work) -> None:
+    """Run `work` after this update's commit and answers, outside the update (see above)."""
+    CURRENT_SCOPE.get().afterwards.append(work)
 
 
 def kick(app: Any) -> None:

@@ -12,10 +12,12 @@ language_code); there is no process-wide "current locale".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gettext
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -109,6 +111,20 @@ class Translator:
 
     def duration(self, value: dt.timedelta) -> str:
         return format_timedelta(value, threshold=1.1, locale=self.babel_locale)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Sent to another process (runtime/offload.py) as its language and time zone: the
+        catalog is loaded there."""
+        return (_translator, (self.locale, self.tz))
+
+
+@functools.cache
+def _catalog(locale: str) -> gettext.NullTranslations:
+    return _load_catalog(locale, LOCALES_DIR)
+
+
+def _translator(locale: str, tz: ZoneInfo) -> Translator:
+    return Translator(locale=locale, tz=tz, catalog=_catalog(locale))
 
 
 class I18n:

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     escalation_next_answer_hours: int = Field(default=24, ge=1)
     escalation_announce_days: int = Field(default=7, ge=1)
     transfer_answer_hours: int = Field(default=0, ge=0)
+    # Files and charts are made in a worker process of the bot's (runtime/offload.py), off the
+    # thread that answers every chat; false: on a worker thread of the bot's own process.
+    offload_processes: bool = True
     # The three rates (DOMAIN.md): weights of response, resolution and satisfaction in the
     # composite (any three non-negative numbers: 0.1,0.5,0.4 or 30,35,35), how much 基本满意
     # counts, whether "partly solved" counts as resolved; what makes a repeat problem.

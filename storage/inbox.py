@@ -212,16 +212,19 @@ async def failed_attempt(
     error: str,
     counts: bool,
     answers: list[Any] | None = None,
+    press_answered: bool = False,
 ) -> str | None:
     """Handling the update failed: note why, and let it wait its back-off, free for any
     instance's retry. `counts`: the failure was the update's own (a bug, bad data), not the
     database's or the network's; after MAX_ATTEMPTS of those the row is marked failed.
+    `press_answered`: this try answers the update's button press, so no later try may.
     Returns the row's new status (None: the row is not ours to mark, it was handled already)."""
     row = await session.get(InboxUpdate, update_id)
     if row is None or row.status != InboxStatus.PENDING:
         return None
     attempts = row.attempts + (1 if counts else 0)
     given_up = attempts >= MAX_ATTEMPTS
+    answered = {"press_answered": True} if press_answered else {}
     await session.exec(
         update(INBOX)
         .where(INBOX.c.update_id == update_id, INBOX.c.status == InboxStatus.PENDING)
@@ -233,6 +236,7 @@ async def failed_attempt(
             answers=answers or None,
             owner=None,
             lease_until=None if given_up else now + backoff(max(attempts, 1)),
+            **answered,
         )
     )
     session.expire(row)

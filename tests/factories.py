@@ -47,6 +47,10 @@ def make_settings(emulator: BotApiEmulator, database_url: str, **overrides: Any)
         # Tests send bursts to one chat or group in a second; pacing has its own test.
         "rate_limit_group_per_minute": 100_000,
         "rate_limit_chat_per_second": 1_000,
+        # A worker process for every bot of the suite would start the heavy imports hundreds of
+        # times; files are made on a thread here, and tests/runtime/test_offload.py covers the
+        # process.
+        "offload_processes": False,
     }
     values.update(overrides)
     return load_settings(**values)

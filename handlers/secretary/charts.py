@@ -6,7 +6,7 @@ the phone, as the chat's own text); at most `WEEK_LABELS` week labels, category 
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global backend or rc
 state), every text in the Chinese font loaded by path (runtime/fonts.py), so it renders the same on
-a fresh server as on a desktop. CPU-bound: callers run `digest_chart` in a worker thread.
+a fresh server as on a desktop. CPU-bound: callers run `digest_chart` through runtime/offload.py.
 """
 
 from __future__ import annotations

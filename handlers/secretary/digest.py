@@ -12,11 +12,11 @@ with Babel in the reader's language.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +32,9 @@ from handlers.shared.labels import category_label
 from handlers.shared.offices import private_command_as
 from runtime import metrics
 from runtime.context import NotebookContext
+from runtime.effects import afterwards
 from runtime.i18n import Translator
+from runtime.offload import Offload
 from runtime.rendering import Rendered, Renderer, Renderers, Sent
 from storage import reminders
 from storage.db import Database
@@ -283,16 +285,18 @@ def chart_caption(tr: Translator) -> str:
 
 
 async def send_chart(
-    bot: Bot, chat_id: int, tr: Translator, digest: Digest, community: str
+    bot: Bot, chat_id: int, tr: Translator, digest: Digest, community: str, offload: Offload
 ) -> Message:
-    chart = await asyncio.to_thread(digest_chart, tr, digest, community)
+    chart = await offload.run(digest_chart, tr, digest, community)
     return await bot.send_photo(chat_id, chart.png, caption=chart_caption(tr))
 
 
 # --- the weekly digest, from the outbox ------------------------------------------------------
 
 
-def weekly_renderer(policy: DigestPolicy, db: Database) -> Renderer:
+def weekly_renderer(policy: DigestPolicy, db: Database, offload: Offload | None = None) -> Renderer:
+    offload = offload or Offload(in_process=False)
+
     async def render_weekly(session: AsyncSession, row: Outbox, tr: Translator) -> Rendered | None:
         """The week that ended at the slot (Monday 08:00 by default), as of that moment."""
         community = await session.get(Community, row.payload.get("community_id"))
@@ -319,7 +323,7 @@ def weekly_renderer(policy: DigestPolicy, db: Database) -> Renderer:
                 return
             charted = True
             try:
-                await send_chart(bot, message.chat_id, tr, digest, name)
+                await send_chart(bot, message.chat_id, tr, digest, name, offload)
             except Exception:
                 log.exception("digest chart for community %s was not sent", community.id)
 
@@ -331,8 +335,8 @@ def weekly_renderer(policy: DigestPolicy, db: Database) -> Renderer:
     return render_weekly
 
 
-def register(renderers: Renderers, policy: DigestPolicy, db: Database) -> None:
-    renderers.register(reminders.DIGEST, weekly_renderer(policy, db))
+def register(renderers: Renderers, policy: DigestPolicy, db: Database, offload: Offload) -> None:
+    renderers.register(reminders.DIGEST, weekly_renderer(policy, db, offload))
 
 
 # --- /digest ---------------------------------------------------------------------------------
@@ -362,18 +366,51 @@ async def digest_command(update: Update, context: NotebookContext) -> None:
             ).format(text=escape(" ".join(context.args or [])[:50]))
         )
         return
+    asked_for = _Asked(
+        context.bot,
+        context.notebook.db,
+        context.tr,
+        context.notebook.settings.digest_policy,
+        community,
+        period,
+        message.chat.id,
+        context.notebook.offload,
+    )
+    # read, written and sent after this update, so that the chat goes on meanwhile
+    context.notebook.offload.start((digest_chart.__module__,))
+    afterwards(partial(_send_digest, asked_for, now=context.now()))
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A digest asked for with /digest, to be read and sent after the update (`afterwards`)."""
+
+    bot: Bot
+    db: Database
+    tr: Translator
+    policy: DigestPolicy
+    community: Community
+    period: Period
+    chat_id: int
+    offload: Offload
+
+
+async def _send_digest(asked: _Asked, *, now: datetime) -> None:
+    community = asked.community
+    assert community.id is not None
     with metrics.DIGEST_SECONDS.labels(trigger="command").time():
-        async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+        async with asked.db.reading() as reader:  # off the loop: every chat goes on
             digest = await build_digest(
                 reader,
                 community_id=community.id,
-                period=period,
-                now=context.now(),
-                policy=context.notebook.settings.digest_policy,
+                period=asked.period,
+                now=now,
+                policy=asked.policy,
             )
-            council = await digest_section(reader, community.id, context.now(), context.tr)
-    await message.reply_text(digest_text(context.tr, digest, community.name, council=council))
-    await send_chart(context.bot, message.chat.id, context.tr, digest, community.name)
+            council = await digest_section(reader, community.id, now, asked.tr)
+    text = digest_text(asked.tr, digest, community.name, council=council)
+    await asked.bot.send_message(asked.chat_id, text)
+    await send_chart(asked.bot, asked.chat_id, asked.tr, digest, community.name, asked.offload)
 
 
 HANDLERS = [CommandHandler("digest", digest_command)]

@@ -170,6 +170,14 @@ class CsvFile:
 # --- XLSX --------------------------------------------------------------------------------------
 
 
+def spreadsheet_file(tr: Translator, title: str, kind: str, rows: list[ExportRow]) -> bytes:
+    """The spreadsheet of these rows: XLSX (`kind` "xlsx") or CSV; pure CPU work, made in a
+    process of its own (runtime/offload.py)."""
+    document = XlsxFile(tr, title) if kind == "xlsx" else CsvFile(tr)
+    document.add(rows)
+    return document.finish()
+
+
 class XlsxFile:
     """An XLSX written batch by batch (openpyxl's write-only mode keeps memory flat)."""
 

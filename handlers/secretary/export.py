@@ -13,21 +13,21 @@ Files are written in a worker thread, batch by batch, from rows streamed out of 
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
 from telegram.ext import CommandHandler
 
 from handlers.secretary.documents import (
-    CsvFile,
     PrintedDay,
     PrintedNotebook,
-    XlsxFile,
     notebook_pdf,
+    spreadsheet_file,
 )
 from handlers.shared.common import escape
 from handlers.shared.fallback import answer_stale
@@ -36,8 +36,11 @@ from handlers.shared.formats import period_label
 from handlers.shared.offices import SECRETARY, community_as, private_command_as
 from runtime.buttons import Button
 from runtime.context import NotebookContext
+from runtime.effects import afterwards
 from runtime.i18n import Translator
-from storage.export import issue_batches
+from runtime.offload import Offload
+from storage.db import Database
+from storage.export import ExportRow, issue_batches
 from storage.models import Community
 from storage.notebook import black_entries, count_black, count_red, red_entries
 from storage.period_issues import Scope
@@ -62,16 +65,19 @@ async def spreadsheet(
     kind: str,
     *,
     now: datetime | None = None,
+    offload: Offload | None = None,
 ) -> bytes:
     """Every issue open in the period, with its status and clocks at the period's end (or at
-    `now`, for a period still running)."""
+    `now`, for a period still running); the file is written by `offload` (on a worker thread
+    without one)."""
     assert community.id is not None
-    document = XlsxFile(tr, community.name) if kind == "xlsx" else CsvFile(tr)
+    rows: list[ExportRow] = []
     async for batch in issue_batches(
         session, community_id=community.id, period=period, now=now or period.end
     ):
-        await asyncio.to_thread(document.add, batch)
-    return await asyncio.to_thread(document.finish)
+        rows.extend(batch)
+    offload = offload or Offload(in_process=False)
+    return await offload.run(spreadsheet_file, tr, community.name, kind, rows)
 
 
 async def printed_notebook(
@@ -147,6 +153,8 @@ async def export_command(update: Update, context: NotebookContext) -> None:
         )
         return
     days = (day_code(period.first_day), day_code(period.last_day))
+    # the worker process that will make the file gets ready while the secretary chooses
+    context.notebook.offload.start((spreadsheet_file.__module__,))
     await message.reply_text(
         _("{community}, {period}: which file would you like?").format(
             community=escape(community.name), period=period_label(context.tr, period)
@@ -206,30 +214,56 @@ async def on_press(update: Update, context: NotebookContext) -> None:
     await query.answer(_("Preparing the file…"))
     chat_id = query.message.chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
-    tr = context.tr
+    # made and sent after this update: the press is answered at once, and the chat goes on
+    notebook = context.notebook
+    file = _File(
+        context.bot, notebook.db, context.tr, community, period, kind, chat_id, notebook.offload
+    )
+    afterwards(partial(_send_file, file, now=context.now()))
+
+
+@dataclass(frozen=True)
+class _File:
+    """A file asked for, to be made and sent after the update that asked (`afterwards`)."""
+
+    bot: Bot
+    db: Database
+    tr: Translator
+    community: Community
+    period: Period
+    kind: str
+    chat_id: int
+    offload: Offload
+
+
+async def _send_file(file: _File, *, now: datetime) -> None:
+    bot, tr, community, period, kind = file.bot, file.tr, file.community, file.period, file.kind
+    _ = tr.gettext
     label = period_label(tr, period)
     name = escape(clip(community.name, 100))  # the caption stays far below 1024 characters
-    async with context.notebook.db.reading() as reader:  # off the loop: every chat goes on
+    async with file.db.reading() as reader:  # off the loop: every chat goes on
         if kind in ("pdf", "wall"):
             printed = await printed_notebook(
-                reader, community, period, now=context.now(), wall=kind == "wall"
+                reader, community, period, now=now, wall=kind == "wall"
             )
         else:
-            data = await spreadsheet(reader, tr, community, period, kind, now=context.now())
+            data = await spreadsheet(
+                reader, tr, community, period, kind, now=now, offload=file.offload
+            )
     if kind == "wall":
-        data = await asyncio.to_thread(notebook_pdf, tr, printed)
+        data = await file.offload.run(notebook_pdf, tr, printed)
         caption = _("{community}: the notebook for the wall, {period}").format(
             community=name, period=label
         )
     elif kind == "pdf":
-        data = await asyncio.to_thread(notebook_pdf, tr, printed)
+        data = await file.offload.run(notebook_pdf, tr, printed)
         caption = _("{community}: the notebook, {period}").format(community=name, period=label)
     else:
         caption = _("{community}: every issue open in {period}").format(
             community=name, period=label
         )
-    await context.bot.send_document(
-        chat_id, document=data, filename=_file_name(period, kind), caption=caption
+    await bot.send_document(
+        file.chat_id, document=data, filename=_file_name(period, kind), caption=caption
     )
 
 

@@ -248,9 +248,13 @@ class IssueEvent(SQLModel, table=True):
         # Reopenings in a period (the digest) and a day's black-pen entries (the notebook page).
         sa.Index("ix_issue_event_kind_at", "kind", "at"),
         sa.Index("ix_issue_event_at", "at"),
+        # An issue's history, and its latest event of a kind (a card's last progress note):
+        # without `kind` here SQLite, which keeps no statistics, walks ix_issue_event_kind_at
+        # through every issue's events of that kind instead.
+        sa.Index("ix_issue_event_issue_kind_at", "issue_id", "kind", "at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    issue_id: int = Field(foreign_key="issue.id", index=True)
+    issue_id: int = Field(foreign_key="issue.id")
     at: datetime = created_column()
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     kind: str = Field(max_length=40)
@@ -377,6 +381,12 @@ class InboxUpdate(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     owner: str | None = Field(default=None, max_length=100)
     lease_until: datetime | None = when_column()
+    # A try that failed answered the update's button press, so that it stopped spinning
+    # (bot/app.py): Telegram takes one answer per press, so no later try answers it again.
+    press_answered: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    )
 
 
 class ChatState(SQLModel, table=True):

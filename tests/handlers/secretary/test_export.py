@@ -3,17 +3,22 @@ formulas), and a printable PDF in red and black ink whose embedded font has ever
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import csv
 import io
 import re
 import zlib
 from datetime import datetime
+from typing import Any
 
+import pytest
 from fontTools.ttLib import TTFont
 from openpyxl import load_workbook
 
 from emulator import BotApiEmulator
+from handlers.secretary import export
 from handlers.secretary.documents import CsvFile, XlsxFile, defuse, notebook_pdf
 from handlers.secretary.export import FILE, printed_notebook, spreadsheet
 from runtime.fonts import CJK_FONT_INDEX, CJK_FONT_NAME, cjk_font_path
@@ -254,6 +259,37 @@ async def test_a_long_period_prints_up_to_the_limit_and_says_what_is_left_out(
     # No. 10, 1 on No. 11, 2 on No. 12); 11 issues open at some time in it.
     assert printed.left_out == 10 + 24 + 11 - 5
     assert notebook_pdf(ZH, printed).startswith(b"%PDF")
+
+
+async def test_a_file_is_made_after_the_press_is_answered_and_the_chat_goes_on_meanwhile(
+    emulator: BotApiEmulator, db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making a file takes seconds over a big notebook: the press is answered at once, and the
+    secretary's next message is answered while the file is still being made."""
+    xie = emulator.user(first_name="谢兰", language_code="zh-hans")
+    await build_known_month(db, clock, secretary_tg=xie.id, worker_tg=None, resident_tg=None)
+    clock.current = LATER
+    made = asyncio.Event()
+    real_spreadsheet = export.spreadsheet
+
+    async def slow_spreadsheet(*args: Any, **kwargs: Any) -> bytes:
+        with contextlib.suppress(TimeoutError):  # being made until the test says so
+            await asyncio.wait_for(made.wait(), 10)
+        return await real_spreadsheet(*args, **kwargs)
+
+    monkeypatch.setattr(export, "spreadsheet", slow_spreadsheet)
+    async with running_bot(emulator, db, clock):
+        await xie.send("/export 2026-11")
+        menu = await xie.expect_message(contains="邢家桥社区，2026年11月1日至2026年11月30日")
+        answer = await xie.press(menu, "表格（Excel）")
+        assert answer.text == "正在准备文件……"
+        await xie.send("/export November")
+        await xie.expect_message(contains="请这样发：/export 导出最近7天")
+        assert not [m for m in xie.messages if m.document is not None]
+        made.set()
+        xlsx = await xie.expect_message(predicate=lambda m: m.document is not None)
+        assert xlsx.filename == "notebook-2026-11-01-2026-11-30.xlsx"
+    assert bot_errors(emulator) == []
 
 
 async def test_the_secretary_gets_each_file_as_a_document(
