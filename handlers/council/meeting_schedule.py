@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from handlers.council.guards import member_in_private, staff_answer
 from handlers.council.meeting_common import (
@@ -380,21 +380,28 @@ async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
 # --- typed answers ------------------------------------------------------------------------------
 
 
-async def on_time_text(
-    update: Update, context: NotebookContext, state: FlowState, text: str
-) -> None:
-    message = update.message
-    assert message is not None
-    _ = context.tr.gettext
+async def _read_time(message: Message, context: NotebookContext, text: str) -> datetime | None:
+    """The day and time typed, read with the one grammar (storage/dates.py); if it cannot be
+    read, the person is told how to write it and None comes back."""
     starts = parse_moment(text, now=context.now(), tz=context.tr.tz, locale=context.tr.locale)
     if starts is None:
         await message.reply_text(
-            _(
+            context.tr.gettext(
                 "I could not read “{text}” as a day and a time. Write both, for example "
                 "周六下午三点, 明天晚上7点半 or {example}."
             ).format(text=escape(text[:50]), example=time_example(context)),
             reply_markup=cancel_markup(context.tr),
         )
+    return starts
+
+
+async def on_time_text(
+    update: Update, context: NotebookContext, state: FlowState, text: str
+) -> None:
+    message = update.message
+    assert message is not None
+    starts = await _read_time(message, context, text)
+    if starts is None:
         return
     await _set_time(update, context, starts)
 
@@ -441,15 +448,8 @@ async def on_move_text(
     message = update.message
     assert message is not None
     _ = context.tr.gettext
-    starts = parse_moment(text, now=context.now(), tz=context.tr.tz, locale=context.tr.locale)
+    starts = await _read_time(message, context, text)
     if starts is None:
-        await message.reply_text(
-            _(
-                "I could not read “{text}” as a day and a time. Write both, for example "
-                "周六下午三点, 明天晚上7点半 or {example}."
-            ).format(text=escape(text[:50]), example=time_example(context)),
-            reply_markup=cancel_markup(context.tr),
-        )
         return
     if starts <= context.now():
         await message.reply_text(
