@@ -1,5 +1,5 @@
-"""What the meeting modules share: the meeting's card and its buttons, and the rights check of a
-staff press on a meeting.
+"""What the meeting modules share: the meeting's card and its buttons, the rights check of a
+staff press on a meeting, and reading a typed meeting time.
 """
 
 from __future__ import annotations
@@ -8,10 +8,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from handlers.council.guards import staff_press
+from handlers.shared.common import escape
 from handlers.shared.fitting import short
+from handlers.shared.flows import cancel_markup
+from handlers.shared.formats import short_day
 from handlers.shared.members import (
     Member,
     fit,
@@ -22,6 +25,7 @@ from runtime.context import NotebookContext
 from runtime.i18n import N_, Translator
 from storage import council_meetings
 from storage.chat_state import FlowState
+from storage.dates import parse_moment
 from storage.models import (
     CouncilMeeting,
     Issue,
@@ -29,6 +33,7 @@ from storage.models import (
     Person,
 )
 
+EXAMPLE_DAYS = 10  # a typed time's example lies ahead, so it could be typed as it stands
 TYPING_TIME = timedelta(hours=6)  # answers typed later than this are not taken as the answer
 FLOW = "meeting"
 
@@ -149,3 +154,25 @@ async def staff_meeting(
 
 # One typed answer of the meeting flow at a step: (update, context, its state, the text).
 Step = Callable[[Update, NotebookContext, FlowState, str], Awaitable[None]]
+
+
+async def read_time(message: Message, context: NotebookContext, text: str) -> datetime | None:
+    """The day and time typed, read with the one grammar (storage/dates.py); if it cannot be
+    read, the person is told how to write it and None comes back."""
+    starts = parse_moment(text, now=context.now(), tz=context.tr.tz, locale=context.tr.locale)
+    if starts is None:
+        await message.reply_text(
+            context.tr.gettext(
+                "I could not read “{text}” as a day and a time. Write both, for example "
+                "周六下午三点, 明天晚上7点半 or {example}."
+            ).format(text=escape(text[:50]), example=time_example(context)),
+            reply_markup=cancel_markup(context.tr),
+        )
+    return starts
+
+
+def time_example(context: NotebookContext) -> str:
+    """A meeting time to copy, a week and a half ahead (an example never lies in the past)."""
+    moment = context.now() + timedelta(days=EXAMPLE_DAYS)
+    local = moment.astimezone(context.tr.tz).replace(hour=19, minute=30)
+    return f"{short_day(context.tr, local)} {context.tr.time(local)}"

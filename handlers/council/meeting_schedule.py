@@ -4,24 +4,23 @@ it to another time (everyone invited is told and asked again), and cancelling it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from handlers.council.guards import member_in_private, staff_answer
+from handlers.council.guards import member_in_private
 from handlers.council.meeting_common import (
     CANCEL,
     FLOW,
-    MOVE,
     STATUS,
     VIEW,
     Step,
-    card_buttons,
     meeting_card,
+    read_time,
     staff_meeting,
+    time_example,
     when,
 )
-from handlers.shared.common import escape
 from handlers.shared.fitting import short
 from handlers.shared.flows import (
     ask,
@@ -30,16 +29,13 @@ from handlers.shared.flows import (
     finish,
     state_in,
 )
-from handlers.shared.formats import short_day
 from handlers.shared.members import me, refuse, staff_press_here, step_press
 from runtime.buttons import Button
 from runtime.context import NotebookContext
 from storage import council, council_meetings
 from storage.chat_state import FlowState
 from storage.council import CouncilError
-from storage.dates import parse_moment
 from storage.models import (
-    CouncilMeeting,
     MeetingStatus,
 )
 
@@ -50,7 +46,6 @@ TOPICS_DONE = Button("meet.topicsdone")
 INVITE = Button("meet.invite", ("yes", "no"))  # also the residents of the buildings concerned?
 CONFIRM = Button("meet.confirm")
 CANCEL_NOW = Button("meet.cancelnow", int)
-EXAMPLE_DAYS = 10
 
 
 # --- /meeting -----------------------------------------------------------------------------------
@@ -118,13 +113,6 @@ async def on_new(update: Update, context: NotebookContext) -> None:
         ).format(example=time_example(context)),
         reply_markup=InlineKeyboardMarkup(rows),
     )
-
-
-def time_example(context: NotebookContext) -> str:
-    """A meeting time to copy, a week and a half ahead (an example never lies in the past)."""
-    moment = context.now() + timedelta(days=EXAMPLE_DAYS)
-    local = moment.astimezone(context.tr.tz).replace(hour=19, minute=30)
-    return f"{short_day(context.tr, local)} {context.tr.time(local)}"
 
 
 async def _set_time(update: Update, context: NotebookContext, starts: datetime) -> bool:
@@ -380,27 +368,12 @@ async def on_cancel_confirmed(update: Update, context: NotebookContext) -> None:
 # --- typed answers ------------------------------------------------------------------------------
 
 
-async def _read_time(message: Message, context: NotebookContext, text: str) -> datetime | None:
-    """The day and time typed, read with the one grammar (storage/dates.py); if it cannot be
-    read, the person is told how to write it and None comes back."""
-    starts = parse_moment(text, now=context.now(), tz=context.tr.tz, locale=context.tr.locale)
-    if starts is None:
-        await message.reply_text(
-            context.tr.gettext(
-                "I could not read “{text}” as a day and a time. Write both, for example "
-                "周六下午三点, 明天晚上7点半 or {example}."
-            ).format(text=escape(text[:50]), example=time_example(context)),
-            reply_markup=cancel_markup(context.tr),
-        )
-    return starts
-
-
 async def on_time_text(
     update: Update, context: NotebookContext, state: FlowState, text: str
 ) -> None:
     message = update.message
     assert message is not None
-    starts = await _read_time(message, context, text)
+    starts = await read_time(message, context, text)
     if starts is None:
         return
     await _set_time(update, context, starts)
@@ -417,75 +390,7 @@ async def on_place_text(
     await message.reply_text(chooser, reply_markup=markup)
 
 
-async def on_move(update: Update, context: NotebookContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.from_user is not None
-    _ = context.tr.gettext
-    found = await staff_meeting(update, context, MOVE)
-    if found is None:
-        return
-    meeting, member = found
-    if not member.is_secretary or meeting.status != MeetingStatus.SCHEDULED:
-        await refuse(query, context, _("Only the community secretary schedules meetings."))
-        return
-    await ask(context, query.from_user.id, flow=FLOW, step="move", data={"meeting": meeting.id})
-    await query.answer()
-    await context.bot.send_message(
-        query.from_user.id,
-        _(
-            "Meeting #{id} is {when}. When is it now? Write the day and time, for example "
-            "周六下午三点 or {example}."
-        ).format(
-            id=meeting.id, when=when(context.tr, meeting.starts_at), example=time_example(context)
-        ),
-        reply_markup=cancel_markup(context.tr),
-    )
-
-
-async def on_move_text(
-    update: Update, context: NotebookContext, state: FlowState, text: str
-) -> None:
-    message = update.message
-    assert message is not None
-    _ = context.tr.gettext
-    starts = await _read_time(message, context, text)
-    if starts is None:
-        return
-    if starts <= context.now():
-        await message.reply_text(
-            _("That time has passed. Please choose a time in the future."),
-            reply_markup=cancel_markup(context.tr),
-        )
-        return
-    found = await staff_answer(update, context, CouncilMeeting, int(state.data["meeting"]))
-    if found is None:
-        return
-    meeting, member = found
-    try:
-        if not member.is_secretary:
-            raise CouncilError("only the secretary moves a meeting")
-        async with context.session.begin_nested():  # a refused step undoes itself only
-            told = await council_meetings.reschedule_meeting(
-                context.session,
-                meeting,
-                starts_at=starts,
-                now=context.now(),
-                policy=context.notebook.settings.council_policy,
-                tz=context.tr.tz,
-            )
-    except CouncilError:
-        await message.reply_text(_("This meeting cannot be moved any more."))
-        return
-    await message.reply_text(
-        _(
-            "Meeting #{id} is moved to {when}. {count} people invited are told and asked again "
-            "whether they can come."
-        ).format(id=meeting.id, when=when(context.tr, starts), count=told),
-        reply_markup=card_buttons(meeting, context.tr, member),
-    )
-
-
-STEPS: dict[str, Step] = {"when": on_time_text, "place": on_place_text, "move": on_move_text}
+STEPS: dict[str, Step] = {"when": on_time_text, "place": on_place_text}
 
 
 HANDLERS = [
@@ -497,5 +402,4 @@ HANDLERS = [
     CONFIRM.handler(on_confirm),
     CANCEL.handler(on_cancel_meeting),
     CANCEL_NOW.handler(on_cancel_confirmed),
-    MOVE.handler(on_move),
 ]

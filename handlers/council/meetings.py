@@ -20,6 +20,7 @@ from telegram.ext import CommandHandler
 from handlers.council import (
     meeting_decisions,
     meeting_minutes,
+    meeting_move,
     meeting_replies,
     meeting_schedule,
 )
@@ -44,6 +45,7 @@ from storage.models import CouncilMeeting, MeetingParticipant, MeetingStatus, Ou
 # the flow's step -> what takes the text typed at it
 STEPS: dict[str, Step] = {
     **meeting_schedule.STEPS,
+    **meeting_move.STEPS,
     **meeting_minutes.STEPS,
     **meeting_decisions.STEPS,
 }
@@ -166,6 +168,7 @@ FLOWS = [Flow(FLOW, on_text, max_age=TYPING_TIME, typed=True)]
 HANDLERS = [
     CommandHandler("meeting", meeting_schedule.meetings_menu),
     *meeting_schedule.HANDLERS,
+    *meeting_move.HANDLERS,
     *meeting_minutes.HANDLERS,
     *meeting_replies.HANDLERS,
     *meeting_decisions.HANDLERS,

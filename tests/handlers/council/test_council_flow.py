@@ -17,6 +17,7 @@ from handlers.council import (
     meeting_common,
     meeting_decisions,
     meeting_minutes,
+    meeting_move,
     meeting_schedule,
     topic_staff,
     topics,
@@ -578,8 +579,18 @@ async def test_moving_a_meeting_tells_the_invited_and_asks_them_again(
         await xie.send("Saturday")  # no time: asked again
         await xie.expect_message(contains="I could not read “Saturday” as a day and a time")
         await xie.send("Saturday 3pm")
-        moved = await xie.expect_message(contains="Meeting #1 is moved to Saturday, November 7")
+        asked = await xie.expect_message(contains="Move meeting #1 to Saturday, November 7")
+        await dispatch_due(app, now=clock())
+        await xu.expect_no_message()  # nobody is told before the secretary says yes
+        forged = await wang.press_data(theirs, meeting_move.MOVE_TO.data(1, 1_700_000_000))
+        assert forged.show_alert  # a worker's forged yes moves nothing
+        yes = asked.button("✅ Yes, move it")
+        assert yes is not None and yes.callback_data is not None
+        await xie.press(asked, "✅ Yes, move it")
+        moved = await xie.expect_edit(asked, contains="Meeting #1 is moved to Saturday, November 7")
         assert "1 people invited are told" in moved.text
+        again = await xie.press_data(asked, yes.callback_data)  # a replayed yes tells nobody twice
+        assert again.text == "The meeting is at this time already."
         await dispatch_due(app, now=clock())
         news = await xu.expect_message(contains="The courtyard council has moved")
         assert "it was Tuesday, November 3, 2026" in news.text
