@@ -65,6 +65,7 @@ from handlers.staff import (
     card_delivery,
     card_info,
     card_steps,
+    desk_visit,
     duty,
     escalations,
     issue_lookup,
@@ -339,7 +340,8 @@ def feature_handlers() -> list[tuple[int, BaseHandler[Any, Any, Any]]]:
         *((0, h) for h in campaigns.HANDLERS),  # /campaign (staff), /vote: consent campaigns
         *((0, h) for h in household.HANDLERS),  # /profile: verify my household (resident)
         *((0, h) for h in household_checks.HANDLERS),  # confirming, undoing a household (staff)
-        *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗), /desk: a visit at the desk
+        *((0, h) for h in duty.HANDLERS),  # /duty roster (百通岗)
+        *((0, h) for h in desk_visit.HANDLERS),  # /desk: a visit at the desk
         # running the notebook: staff turnover, residents' data
         *((0, h) for h in staff_admin.HANDLERS),  # /staff: deactivate, hand over; revoke links
         *((0, h) for h in privacy.HANDLERS),  # /mydata, /forget
@@ -359,7 +361,7 @@ def feature_flows() -> list[flows.Flow]:
         *topics.FLOWS,  # a topic being proposed
         *meetings.FLOWS,  # a meeting being scheduled, minutes, decisions
         *campaigns.FLOWS,  # a campaign being set up; a resident's concerns after voting
-        *duty.FLOWS,  # a desk visit being logged
+        *desk_visit.FLOWS,  # a desk visit being logged
         *household.FLOWS,  # a resident's household code or room, from /profile
         *household_checks.FLOWS,  # why a worker undoes a household's verification
     ]

@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from bot.jobs import run_reminders
 from emulator import BotApiEmulator
-from handlers.staff.duty import DONE, EDIT, PERSON, SETTLED, SHIFT, VISIT, WHO
+from handlers.staff.desk_visit import SETTLED, VISIT, WHO
+from handlers.staff.duty import DONE, EDIT, PERSON, SHIFT
 from storage.db import Database
 from storage.models import Channel, DutyShift, Issue, IssueStatus, Person, Role
 from storage.roster import Half
