@@ -333,17 +333,7 @@ async def test_only_verified_votes_count(db: Database, clock: FakeClock) -> None
     counted and plays no part in the rule or the support chart."""
     community, _b1, _b2, _unit, campaign = await _setup(db, clock)
     async with db.session() as session:
-        voter, _worker = await _verified_voter(session, community, campaign, "201", clock)
-        await consent.open_campaign(session, campaign, now=clock())
-        homes = {h.room: h for h in await consent.households(session, campaign)}
-        await consent_votes.cast_vote(
-            session,
-            campaign,
-            homes["201"],
-            choice=VoteChoice.AGREE,
-            cast_by_id=voter.id,
-            now=clock(),
-        )
+        homes = await _open_with_201_agreeing(session, community, campaign, clock)
         legacy = homes["101"]
         legacy.choice, legacy.vote_verified, legacy.vote_channel = "agree", False, "telegram"
         session.add(legacy)
@@ -366,22 +356,28 @@ async def test_only_verified_votes_count(db: Database, clock: FakeClock) -> None
     assert [p.heads for p in points][-1] == Fraction(1, 2)
 
 
+async def _open_with_201_agreeing(session, community, campaign, clock: FakeClock):
+    """The campaign opened, with 201's verified member having agreed; its households by room."""
+    voter, _worker = await _verified_voter(session, community, campaign, "201", clock)
+    await consent.open_campaign(session, campaign, now=clock())
+    homes = {h.room: h for h in await consent.households(session, campaign)}
+    await consent_votes.cast_vote(
+        session,
+        campaign,
+        homes["201"],
+        choice=VoteChoice.AGREE,
+        cast_by_id=voter.id,
+        now=clock(),
+    )
+    return homes
+
+
 async def test_corrections_keep_votes_and_mediations_name_their_households(
     db: Database, clock: FakeClock
 ) -> None:
     community, _b1, _b2, _unit, campaign = await _setup(db, clock)
     async with db.session() as session:
-        voter, _worker = await _verified_voter(session, community, campaign, "201", clock)
-        await consent.open_campaign(session, campaign, now=clock())
-        homes = {h.room: h for h in await consent.households(session, campaign)}
-        await consent_votes.cast_vote(
-            session,
-            campaign,
-            homes["201"],
-            choice=VoteChoice.AGREE,
-            cast_by_id=voter.id,
-            now=clock(),
-        )
+        homes = await _open_with_201_agreeing(session, community, campaign, clock)
         saved = await consent.save_households(
             session,
             campaign,
@@ -438,17 +434,7 @@ async def test_a_household_is_removed_only_if_it_never_voted_or_was_mediated(
 ) -> None:
     community, _b1, _b2, _unit, campaign = await _setup(db, clock)
     async with db.session() as session:
-        voter, _worker = await _verified_voter(session, community, campaign, "201", clock)
-        await consent.open_campaign(session, campaign, now=clock())
-        homes = {h.room: h for h in await consent.households(session, campaign)}
-        await consent_votes.cast_vote(
-            session,
-            campaign,
-            homes["201"],
-            choice=VoteChoice.AGREE,
-            cast_by_id=voter.id,
-            now=clock(),
-        )
+        homes = await _open_with_201_agreeing(session, community, campaign, clock)
         await consent.record_mediation(
             session,
             campaign,

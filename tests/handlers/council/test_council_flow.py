@@ -6,12 +6,13 @@ Rights are checked on every press. 2 November 2026 (the clock's start) is a Mond
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
 from delivery.dispatch import dispatch_due
-from emulator import BotApiEmulator
+from emulator import BotApiEmulator, BotMessage
 from emulator.driver import UserDriver
 from handlers.council import (
     meeting_common,
@@ -463,6 +464,32 @@ async def test_a_meeting_time_is_written_as_the_secretary_says_it_and_read_back(
     assert bot_errors(emulator) == []
 
 
+async def _street_lights_meeting(
+    app: Any, clock: FakeClock, xie: UserDriver, xu: UserDriver
+) -> BotMessage:
+    """老许 proposes street lights; 谢兰 schedules it for tomorrow evening in the community hall,
+    inviting only proposers and supporters; 老许's invitation, as it arrives."""
+    await propose(xu, "Street lights", "The lane is dark.", "The whole community")
+    await xie.send("/meeting")
+    menu = await xie.expect_message(contains="No meetings yet.")
+    await xie.press(menu, "Schedule a meeting")
+    when = await xie.expect_message(contains="When is the meeting?")
+    await xie.press(when, when.button_texts()[0])  # tomorrow evening at 19:30
+    await xie.expect_message(contains="Where will it be held?")
+    await xie.send("Community hall")
+    chooser = await xie.expect_message(contains="Which topics are on the agenda?")
+    await xie.press(chooser, "☐ #1 Street lights")
+    await xie.expect_edit(chooser, predicate=lambda m: m.button("☑ #1 Street lights") is not None)
+    await xie.press(chooser, "Done")
+    await xie.expect_edit(chooser, contains="shall I also invite")
+    await xie.press(chooser, "No")
+    await xie.expect_edit(chooser, contains="Only proposers and supporters are invited.")
+    await xie.press(chooser, "Schedule it")
+    await xie.expect_edit(chooser, contains="1 people are invited")
+    await dispatch_due(app, now=clock())
+    return await xu.expect_message(contains="Invitation to the courtyard council")
+
+
 async def test_walk_ins_are_signed_in_by_name_and_results_wait_for_the_meeting(
     emulator: BotApiEmulator, db: Database, clock: FakeClock
 ) -> None:
@@ -472,27 +499,7 @@ async def test_walk_ins_are_signed_in_by_name_and_results_wait_for_the_meeting(
     _community, u = await people(db, clock, emulator)
     xie, wang, xu = u["谢兰"], u["王网格"], u["老许"]
     async with running_bot(emulator, db, clock) as app:
-        await propose(xu, "Street lights", "The lane is dark.", "The whole community")
-        await xie.send("/meeting")
-        menu = await xie.expect_message(contains="No meetings yet.")
-        await xie.press(menu, "Schedule a meeting")
-        when = await xie.expect_message(contains="When is the meeting?")
-        await xie.press(when, when.button_texts()[0])  # tomorrow evening at 19:30
-        await xie.expect_message(contains="Where will it be held?")
-        await xie.send("Community hall")
-        chooser = await xie.expect_message(contains="Which topics are on the agenda?")
-        await xie.press(chooser, "☐ #1 Street lights")
-        await xie.expect_edit(
-            chooser, predicate=lambda m: m.button("☑ #1 Street lights") is not None
-        )
-        await xie.press(chooser, "Done")
-        await xie.expect_edit(chooser, contains="shall I also invite")
-        await xie.press(chooser, "No")
-        await xie.expect_edit(chooser, contains="Only proposers and supporters are invited.")
-        await xie.press(chooser, "Schedule it")
-        await xie.expect_edit(chooser, contains="1 people are invited")
-        await dispatch_due(app, now=clock())
-        invite = await xu.expect_message(contains="Invitation to the courtyard council")
+        invite = await _street_lights_meeting(app, clock, xie, xu)
 
         # before the meeting: no results can be published
         await wang.send("/meeting")
@@ -542,27 +549,7 @@ async def test_moving_a_meeting_tells_the_invited_and_asks_them_again(
     _community, u = await people(db, clock, emulator)
     xie, xu, wang = u["谢兰"], u["老许"], u["王网格"]
     async with running_bot(emulator, db, clock) as app:
-        await propose(xu, "Street lights", "The lane is dark.", "The whole community")
-        await xie.send("/meeting")
-        menu = await xie.expect_message(contains="No meetings yet.")
-        await xie.press(menu, "Schedule a meeting")
-        when = await xie.expect_message(contains="When is the meeting?")
-        await xie.press(when, when.button_texts()[0])  # tomorrow evening at 19:30
-        await xie.expect_message(contains="Where will it be held?")
-        await xie.send("Community hall")
-        chooser = await xie.expect_message(contains="Which topics are on the agenda?")
-        await xie.press(chooser, "☐ #1 Street lights")
-        await xie.expect_edit(
-            chooser, predicate=lambda m: m.button("☑ #1 Street lights") is not None
-        )
-        await xie.press(chooser, "Done")
-        await xie.expect_edit(chooser, contains="shall I also invite")
-        await xie.press(chooser, "No")
-        await xie.expect_edit(chooser, contains="Only proposers and supporters are invited.")
-        await xie.press(chooser, "Schedule it")
-        await xie.expect_edit(chooser, contains="1 people are invited")
-        await dispatch_due(app, now=clock())
-        invite = await xu.expect_message(contains="Invitation to the courtyard council")
+        invite = await _street_lights_meeting(app, clock, xie, xu)
         await xu.press(invite, "Can come")
         await xu.expect_edit(invite, contains="Your answer: Can come.")
 
